@@ -1,0 +1,29 @@
+/**
+ * What the HTTP layer (and the scheduler later) needs from the runner. The runner
+ * owns the queue loop, concurrency, the kernel pool and live job events.
+ */
+import type { Job, NewJob } from '../store/job-store.js';
+import type { Output } from '../notebook/types.js';
+
+/** Live events of one job, streamed over SSE as `event: <type>` with JSON data. */
+export type JobEvent =
+  | { type: 'state'; job_id: string; status: Job['status']; job: Job }
+  | { type: 'cell_started'; job_id: string; cell_index: number; cells_total: number }
+  | { type: 'cell_finished'; job_id: string; cell_index: number; status: 'completed' | 'failed' | 'skipped'; duration_ms: number; cells_done: number; cells_total: number }
+  | { type: 'output'; job_id: string; cell_index: number; output: Output };
+
+export interface JobRunner {
+  /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */
+  submit(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  /** Cancels a queued job at once; interrupts then kills a running one (partial output kept). */
+  cancel(id: string): Promise<Job | null>;
+  /** Resolves with the job once terminal, or with its current state after timeoutMs. */
+  waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
+  /** Subscribes to one job's live events; returns the unsubscribe function. */
+  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void;
+  /** For /health and /metrics. */
+  stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> };
+  start(): Promise<void>;
+  /** Graceful stop: stop claiming, let running jobs finish within graceMs, then cancel them. */
+  stop(graceMs: number): Promise<void>;
+}
