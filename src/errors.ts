@@ -79,3 +79,15 @@ export class UsageError extends HubmillError {
   override readonly code = 'USAGE';
   override readonly httpStatus = 400;
 }
+
+/** A job state change not allowed by JOB_TRANSITIONS (e.g. finishing a job that is already cancelled). Raised by job stores; 409. */
+export class InvalidTransitionError extends HubmillError {
+  override readonly code = 'INVALID_TRANSITION';
+  override readonly httpStatus = 409;
+}
+
+/** A username that is not safe to use as a home directory segment (see users/home.ts for the rules). Raised by users/home; 400. */
+export class InvalidUsernameError extends HubmillError {
+  override readonly code = 'INVALID_USERNAME';
+  override readonly httpStatus = 400;
+}
