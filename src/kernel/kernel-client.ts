@@ -1,0 +1,374 @@
+/**
+ * A connection to one running Jupyter kernel over ZeroMQ: execute, interrupt,
+ * shutdown, with every wait bounded by a timeout and an AbortSignal, and the
+ * kernel's death (process exit) turned into DeadKernelError at once.
+ */
+import { EventEmitter } from 'node:events';
+import { Dealer, Subscriber } from 'zeromq';
+import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
+import type { KernelSpec } from './kernelspecs.js';
+import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
+import type {
+  ExecuteReplyContent,
+  KernelInfoReplyContent,
+  Message,
+  MessageHeader,
+} from './messages.js';
+import { unwatchProcessGroup } from './watchdog.js';
+import { WireCodec } from './wire.js';
+
+export interface ExecuteOptions {
+  /** Called for every iopub message that belongs to this request, in order (status/execute_input included). */
+  onIopub?: (msg: Message) => void;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  stopOnError?: boolean;
+  silent?: boolean;
+  storeHistory?: boolean;
+}
+
+export interface ExecuteOutcome {
+  reply: ExecuteReplyContent;
+}
+
+interface Pending {
+  msgId: string;
+  /** Settles once reply (and, when needIdle, the idle status) arrived. */
+  resolve: (reply: Message) => void;
+  reject: (err: Error) => void;
+  onIopub?: (msg: Message) => void;
+  needIdle: boolean;
+  reply: Message | null;
+  idle: boolean;
+}
+
+export interface KernelClientLaunchOptions extends LaunchOptions {
+  startTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const STDERR_KEEP = 16 * 1024;
+
+export class KernelClient extends EventEmitter {
+  readonly id: string;
+  readonly spec: KernelSpec;
+  readonly cwd: string | undefined;
+  readonly runAsUid: number | undefined;
+  /** The kernel_info_reply content (language_info etc.), set once ready. */
+  info: KernelInfoReplyContent | null = null;
+  private readonly codec: WireCodec;
+  private readonly shell: Dealer;
+  private readonly control: Dealer;
+  private readonly iopub: Subscriber;
+  private readonly pending = new Map<string, Pending>();
+  private deadError: DeadKernelError | null = null;
+  private disposed = false;
+  private stderrTail = '';
+  private exitPromise: Promise<void>;
+
+  private constructor(
+    private readonly launched: LaunchedKernel,
+    spec: KernelSpec,
+    opts: LaunchOptions,
+  ) {
+    super();
+    this.id = launched.id;
+    this.spec = spec;
+    this.cwd = opts.cwd;
+    this.runAsUid = opts.runAs?.uid;
+    const c = launched.connection;
+    this.codec = new WireCodec(c.key);
+    const url = (port: number) => `tcp://${c.ip}:${port}`;
+    // A short reconnect interval makes the kernel reachable sooner after spawn (measured: ~75 ms).
+    const common = { linger: 0, reconnectInterval: 10 };
+    this.shell = new Dealer({ ...common, routingId: this.codec.session });
+    this.control = new Dealer({ ...common });
+    this.iopub = new Subscriber({ ...common });
+    this.iopub.subscribe();
+    this.shell.connect(url(c.shell_port));
+    this.control.connect(url(c.control_port));
+    this.iopub.connect(url(c.iopub_port));
+    void this.readLoop(this.shell);
+    void this.readLoop(this.control);
+    void this.readLoop(this.iopub);
+
+    const child = launched.child;
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_KEEP);
+    });
+    this.exitPromise = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
+    child.once('exit', (code, signal) => {
+      if (child.pid) unwatchProcessGroup(child.pid);
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.deadError = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
+      for (const p of this.pending.values()) p.reject(this.deadError);
+      this.pending.clear();
+      this.emit('dead', this.deadError);
+      void launched.cleanup();
+    });
+  }
+
+  /** Spawns a kernel and waits until it answers on shell and iopub (the iopub slow-joiner fix). */
+  static async launch(spec: KernelSpec, opts: KernelClientLaunchOptions = {}): Promise<KernelClient> {
+    const launched = await launchKernelProcess(spec, opts);
+    const client = new KernelClient(launched, spec, opts);
+    try {
+      await client.waitReady(opts.startTimeoutMs ?? 60_000, opts.signal);
+    } catch (err) {
+      await client.dispose();
+      if (err instanceof TimeoutError) {
+        throw new KernelStartError(
+          `Kernel '${spec.name}' did not become ready within ${((opts.startTimeoutMs ?? 60_000) / 1000).toFixed(1)} s${client.stderrSummary()}`,
+        );
+      }
+      if (err instanceof DeadKernelError) {
+        throw new KernelStartError(`Kernel '${spec.name}' exited during start-up${client.stderrSummary()}`);
+      }
+      throw err;
+    }
+    return client;
+  }
+
+  get pid(): number | undefined {
+    return this.launched.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.deadError === null && !this.disposed;
+  }
+
+  get language(): string {
+    return this.info?.language_info?.name ?? this.spec.language;
+  }
+
+  /** The last lines the kernel wrote on stderr, for error reports. */
+  stderrSummary(): string {
+    const tail = this.stderrTail.trim().split('\n').slice(-15).join('\n');
+    return tail ? `:\n${tail}` : '';
+  }
+
+  private async readLoop(socket: Dealer | Subscriber): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        const msg = this.codec.decode(frames as Buffer[]);
+        if (msg) this.dispatch(msg, socket === this.iopub);
+      }
+    } catch {
+      // Socket closed on dispose: nothing left to read.
+    }
+  }
+
+  private dispatch(msg: Message, iopub: boolean): void {
+    const parentId = msg.parent_header?.msg_id;
+    if (!parentId) return;
+    const p = this.pending.get(parentId);
+    if (!p) return;
+    if (iopub) {
+      p.onIopub?.(msg);
+      if (msg.header.msg_type === 'status' && (msg.content as { execution_state?: string }).execution_state === 'idle') {
+        p.idle = true;
+      }
+    } else {
+      p.reply = msg;
+    }
+    if (p.reply && (p.idle || !p.needIdle)) {
+      this.pending.delete(parentId);
+      p.resolve(p.reply);
+    }
+  }
+
+  /** Sends a request and waits for its reply (and the idle status when needIdle). */
+  private request(
+    channel: 'shell' | 'control',
+    msgType: string,
+    content: unknown,
+    opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal; header?: MessageHeader },
+  ): Promise<Message> {
+    if (this.deadError) return Promise.reject(this.deadError);
+    if (this.disposed) return Promise.reject(new DeadKernelError('Kernel client was disposed'));
+    const header = opts.header ?? this.codec.header(msgType);
+    return new Promise<Message>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => finish(new AbortedError(`${msgType} aborted`));
+      const finish = (err: Error | null, msg?: Message) => {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(header.msg_id);
+        if (err) reject(err);
+        else resolve(msg!);
+      };
+      if (opts.signal?.aborted) return finish(new AbortedError(`${msgType} aborted`));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      if (opts.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs)) {
+        timer = setTimeout(() => finish(new TimeoutError(`${msgType} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      }
+      this.pending.set(header.msg_id, {
+        msgId: header.msg_id,
+        resolve: (m) => finish(null, m),
+        reject: (e) => finish(e),
+        onIopub: opts.onIopub,
+        needIdle: opts.needIdle,
+        reply: null,
+        idle: false,
+      });
+      const socket = channel === 'shell' ? this.shell : this.control;
+      socket.send(this.codec.encode(header, content)).catch((err: Error) => finish(err));
+    });
+  }
+
+  /**
+   * Ready means a kernel_info_reply on shell and an iopub message for one of our
+   * requests (the iopub subscription is live). Repeats the request until both.
+   */
+  private async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let iopubSeen = false;
+    let reply: Message | null = null;
+    const inflight: Promise<void>[] = [];
+    let interval = 20;
+    while (!(iopubSeen && reply)) {
+      if (this.deadError) throw this.deadError;
+      if (signal?.aborted) throw new AbortedError('kernel start aborted');
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new TimeoutError('kernel start timed out');
+      const header = this.codec.header('kernel_info_request');
+      const p = this.request('shell', 'kernel_info_request', {}, {
+        needIdle: false,
+        header,
+        timeoutMs: remaining,
+        signal,
+        onIopub: () => {
+          iopubSeen = true;
+        },
+      }).then(
+        (m) => {
+          reply = m;
+        },
+        () => {},
+      );
+      inflight.push(p);
+      // Wait a little for this round; the reply may arrive before its iopub status.
+      await Promise.race([p, new Promise((r) => setTimeout(r, interval))]);
+      if (reply && !iopubSeen) await new Promise((r) => setTimeout(r, 5));
+      interval = Math.min(interval * 2, 200);
+    }
+    // Late replies to earlier kernel_info requests are dropped by dispatch (no longer pending).
+    for (const pend of [...this.pending.values()]) {
+      if (!pend.needIdle) pend.reject(new AbortedError('superseded kernel_info_request'));
+    }
+    await Promise.all(inflight);
+    this.info = (reply as unknown as Message<KernelInfoReplyContent>).content;
+  }
+
+  /** Runs code; resolves with the execute_reply once the reply and the idle status arrived. */
+  async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecuteReplyContent> {
+    const content = {
+      code,
+      silent: opts.silent ?? false,
+      store_history: opts.storeHistory ?? !(opts.silent ?? false),
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: opts.stopOnError ?? true,
+    };
+    const reply = await this.request('shell', 'execute_request', content, {
+      needIdle: true,
+      onIopub: opts.onIopub,
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+    });
+    return reply.content as unknown as ExecuteReplyContent;
+  }
+
+  /** Interrupts the running cell: SIGINT to the group, or interrupt_request per the kernelspec. */
+  async interrupt(timeoutMs = 5000): Promise<void> {
+    if (!this.alive) return;
+    if (this.spec.interrupt_mode === 'message') {
+      await this.request('control', 'interrupt_request', {}, { needIdle: false, timeoutMs }).catch(() => {});
+      return;
+    }
+    const pid = this.pid;
+    if (pid) {
+      try {
+        process.kill(-pid, 'SIGINT');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Waits for the process to exit, up to timeoutMs; true when it did. */
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.exitPromise.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  private signalGroup(sig: NodeJS.Signals): void {
+    const pid = this.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Kills the kernel's whole process group at once. */
+  async kill(): Promise<void> {
+    this.signalGroup('SIGKILL');
+    await this.waitExit(2000);
+  }
+
+  /** Graceful: shutdown_request, then SIGTERM, then SIGKILL the group. Safe to call twice. */
+  async shutdown(opts: { graceMs?: number } = {}): Promise<void> {
+    const grace = opts.graceMs ?? 2000;
+    if (this.launched.child.exitCode === null && this.launched.child.signalCode === null) {
+      if (!this.deadError) {
+        const header = this.codec.header('shutdown_request');
+        this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
+      }
+      if (!(await this.waitExit(grace))) {
+        this.signalGroup('SIGTERM');
+        if (!(await this.waitExit(1000))) {
+          this.signalGroup('SIGKILL');
+          await this.waitExit(2000);
+        }
+      }
+    }
+    // Children the kernel left in its group (e.g. subprocesses) go too.
+    this.signalGroup('SIGKILL');
+    await this.dispose();
+  }
+
+  /** Closes sockets; kills the process if still running. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.launched.child.exitCode === null && this.launched.child.signalCode === null) {
+      this.signalGroup('SIGKILL');
+    }
+    for (const p of this.pending.values()) p.reject(new DeadKernelError('Kernel client was disposed'));
+    this.pending.clear();
+    for (const s of [this.shell, this.control, this.iopub]) {
+      try {
+        s.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.launched.cleanup().catch(() => {});
+  }
+}

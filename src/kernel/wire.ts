@@ -1,0 +1,75 @@
+/**
+ * The Jupyter wire format over ZeroMQ: framing and HMAC signatures.
+ * [identities..., "<IDS|MSG>", signature, header, parent_header, metadata, content, ...buffers]
+ */
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Message, MessageHeader } from './messages.js';
+
+const DELIMITER = Buffer.from('<IDS|MSG>');
+export const PROTOCOL_VERSION = '5.3';
+
+export class WireCodec {
+  readonly session = randomUUID();
+  private readonly key: Buffer;
+  constructor(
+    key: string,
+    private readonly username = 'hubmill',
+  ) {
+    this.key = Buffer.from(key, 'utf8');
+  }
+
+  private sign(frames: Buffer[]): string {
+    if (this.key.length === 0) return '';
+    const h = createHmac('sha256', this.key);
+    for (const f of frames) h.update(f);
+    return h.digest('hex');
+  }
+
+  header(msgType: string): MessageHeader {
+    return {
+      msg_id: randomUUID(),
+      session: this.session,
+      username: this.username,
+      date: new Date().toISOString(),
+      msg_type: msgType,
+      version: PROTOCOL_VERSION,
+    };
+  }
+
+  /** Frames for a Dealer socket (no identities). */
+  encode(header: MessageHeader, content: unknown, parentHeader: Partial<MessageHeader> = {}, metadata: Record<string, unknown> = {}): Buffer[] {
+    const parts = [
+      Buffer.from(JSON.stringify(header)),
+      Buffer.from(JSON.stringify(parentHeader)),
+      Buffer.from(JSON.stringify(metadata)),
+      Buffer.from(JSON.stringify(content)),
+    ];
+    return [DELIMITER, Buffer.from(this.sign(parts)), ...parts];
+  }
+
+  /** Parses and verifies one message; returns null for a bad signature or malformed frames (silently dropped, as kernels do). */
+  decode(frames: Buffer[]): Message | null {
+    let i = 0;
+    while (i < frames.length && !frames[i]!.equals(DELIMITER)) i++;
+    if (i >= frames.length || frames.length < i + 6) return null;
+    const identities = frames.slice(0, i);
+    const signature = frames[i + 1]!;
+    const parts = frames.slice(i + 2, i + 6);
+    if (this.key.length > 0) {
+      const expected = Buffer.from(this.sign(parts));
+      if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return null;
+    }
+    try {
+      return {
+        header: JSON.parse(parts[0]!.toString('utf8')),
+        parent_header: JSON.parse(parts[1]!.toString('utf8')),
+        metadata: JSON.parse(parts[2]!.toString('utf8')),
+        content: JSON.parse(parts[3]!.toString('utf8')),
+        buffers: frames.slice(i + 6),
+        identities,
+      };
+    } catch {
+      return null;
+    }
+  }
+}
