@@ -94,10 +94,23 @@ export interface JobStore {
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */
   requestCancel(id: string): Promise<Job | null>;
-  /** After a restart: jobs left running by this worker (or any, for a single node) become failed or re-queued. */
-  recoverInterrupted(opts: { workerId?: string; requeue: boolean; reason: string }): Promise<Job[]>;
+  /**
+   * Marks running jobs as alive (their runner still owns them). Runners call it
+   * every few seconds so other processes can tell a live job from an abandoned one.
+   */
+  heartbeat(ids: string[]): Promise<void>;
+  /**
+   * After a restart, or when another worker died: running jobs become failed (error
+   * ename `JobInterrupted`, evalue `reason`) or re-queued (a running job with a
+   * pending cancel becomes cancelled instead). Which running jobs: those claimed by
+   * `workerId`, plus those whose last heartbeat is older than `staleBeforeMs`;
+   * with neither given, every running job (single node).
+   */
+  recoverInterrupted(opts: { workerId?: string; staleBeforeMs?: number; requeue: boolean; reason: string }): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
-  /** Deletes finished jobs older than the cutoff; returns the deleted ones (so outputs can be pruned). */
+  /** Deletes finished jobs older than the cutoff (oldest first, at most `limit`); returns the deleted ones (so outputs can be pruned). */
   pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]>;
+  /** Deletes the oldest finished jobs beyond the newest `keep` finished ones (at most `limit`); returns them. */
+  pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,461 @@
+/**
+ * The embedded job store: one SQLite file (better-sqlite3, WAL), safe to share
+ * between processes on one machine. Every state change runs in a
+ * `BEGIN IMMEDIATE` transaction, so `claimNext` can never hand one job to two
+ * workers: the write lock is taken before the oldest queued job is read.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { HubmillError, InvalidTransitionError, NotFoundError, UsageError } from '../errors.js';
+import type { RunError } from '../engine/types.js';
+import type { Parameters } from '../notebook/types.js';
+import {
+  JOB_TRANSITIONS,
+  TERMINAL_STATUSES,
+  type Job,
+  type JobPage,
+  type JobProgress,
+  type JobStatus,
+  type JobStore,
+  type ListJobsQuery,
+  type NewJob,
+} from './job-store.js';
+import { newJobId } from './job-id.js';
+import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
+
+/** The store's schema is newer than this build knows (a downgrade). */
+export class StoreSchemaError extends HubmillError {
+  override readonly code = 'STORE_SCHEMA';
+  override readonly httpStatus = 503;
+}
+
+export interface SqliteJobStoreOptions {
+  /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */
+  path: string;
+  /** How long a writer waits for another process's lock before SQLITE_BUSY (default 10 s). */
+  busyTimeoutMs?: number;
+  /** For tests: the clock. */
+  now?: () => number;
+  /** For tests: replace the migration list. */
+  migrations?: readonly Migration[];
+}
+
+interface JobRow {
+  id: string;
+  status: JobStatus;
+  username: string;
+  notebook: string;
+  parameters: string;
+  kernel: string | null;
+  timeout_s: number | null;
+  cell_timeout_s: number | null;
+  idempotency_key: string | null;
+  submitted_by: string;
+  source: string;
+  created_at_ms: number;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  updated_at_ms: number;
+  output_path: string | null;
+  progress: string;
+  error: string | null;
+  result: string | null;
+  cancel_requested: number;
+  worker_id: string | null;
+  attempts: number;
+}
+
+type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+
+// JSON has no NaN/Infinity, but YAML parameters can carry them: tag them so they survive a round trip.
+const FLOAT_TAG = '$hubmill_float';
+
+/** JSON text for a column; non-finite numbers become `{"$hubmill_float": "nan"|"inf"|"-inf"}`. */
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      return { [FLOAT_TAG]: Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf' };
+    }
+    return v;
+  });
+}
+
+export function decodeJson<T>(text: string): T {
+  return JSON.parse(text, (_key, v: unknown) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v);
+      const tag = (v as Record<string, unknown>)[FLOAT_TAG];
+      if (keys.length === 1 && typeof tag === 'string') {
+        return tag === 'nan' ? NaN : tag === 'inf' ? Infinity : tag === '-inf' ? -Infinity : v;
+      }
+    }
+    return v;
+  }) as T;
+}
+
+function rowToJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    status: r.status,
+    username: r.username,
+    notebook: r.notebook,
+    parameters: decodeJson<Parameters>(r.parameters),
+    kernel: r.kernel,
+    timeout_s: r.timeout_s,
+    cell_timeout_s: r.cell_timeout_s,
+    idempotency_key: r.idempotency_key,
+    submitted_by: r.submitted_by,
+    created_at_ms: r.created_at_ms,
+    started_at_ms: r.started_at_ms,
+    finished_at_ms: r.finished_at_ms,
+    output_path: r.output_path,
+    progress: decodeJson<JobProgress>(r.progress),
+    error: r.error === null ? null : decodeJson<RunError>(r.error),
+    result: r.result === null ? null : decodeJson<Record<string, unknown>>(r.result),
+    cancel_requested: r.cancel_requested !== 0,
+    source: r.source,
+    worker_id: r.worker_id,
+    attempts: r.attempts,
+  };
+}
+
+/** Opaque paging cursor: base64url of `[created_at_ms, id]` of the last job on the page. */
+export function encodeCursor(createdAtMs: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAtMs, id]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAtMs: number; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') {
+      return { createdAtMs: v[0] as number, id: v[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new UsageError('invalid cursor');
+}
+
+const ALL_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
+const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
+
+export class SqliteJobStore implements JobStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(opts: SqliteJobStoreOptions) {
+    this.path = opts.path;
+    this.now = opts.now ?? Date.now;
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 10_000;
+    this.db = new Database(opts.path, { timeout: busyTimeoutMs });
+    this.db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+    if (opts.path !== ':memory:') this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: durable across process crashes; only an OS crash may lose the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate(opts.migrations ?? SQLITE_MIGRATIONS);
+  }
+
+  /** Applies pending migrations in order, each in its own immediate transaction (safe when several processes start at once). */
+  private migrate(migrations: readonly Migration[]): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)`);
+    const known = new Set(migrations.map((m) => m.id));
+    const applied = (): Set<number> =>
+      new Set((this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
+    const unknown = [...applied()].filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new StoreSchemaError(
+        `the job store ${this.path} has migrations this version does not know (${unknown.join(', ')}); refusing to use a newer schema`,
+      );
+    }
+    const sorted = [...migrations].sort((a, b) => a.id - b.id);
+    for (const m of sorted) {
+      this.db
+        .transaction(() => {
+          if (applied().has(m.id)) return;
+          this.db.exec(m.sql);
+          this.db.prepare('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES (?, ?, ?)').run(m.id, m.name, this.now());
+        })
+        .immediate();
+    }
+  }
+
+  /** Ids of the applied migrations, for /health and tests. */
+  appliedMigrations(): number[] {
+    return (this.db.prepare('SELECT id FROM schema_migrations ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  }
+
+  private row(id: string): JobRow | undefined {
+    return this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+
+  private check(): void {
+    if (this.closed) throw new HubmillError('the job store is closed');
+  }
+
+  async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
+    this.check();
+    const key = job.idempotency_key ?? null;
+    const tx = this.db.transaction((): { job: Job; created: boolean } => {
+      if (key !== null) {
+        const existing = this.db
+          .prepare('SELECT * FROM jobs WHERE username = ? AND idempotency_key = ?')
+          .get(job.username, key) as JobRow | undefined;
+        if (existing) return { job: rowToJob(existing), created: false };
+      }
+      const now = this.now();
+      const id = newJobId(now);
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
+             idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path)
+           VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          job.username,
+          job.notebook,
+          encodeJson(job.parameters ?? {}),
+          job.kernel ?? null,
+          job.timeout_s ?? null,
+          job.cell_timeout_s ?? null,
+          key,
+          job.submitted_by,
+          job.source ?? 'api',
+          now,
+          now,
+          job.output_path ?? null,
+        );
+      return { job: rowToJob(this.row(id)!), created: true };
+    });
+    return tx.immediate();
+  }
+
+  async get(id: string): Promise<Job | null> {
+    this.check();
+    const r = this.row(id);
+    return r ? rowToJob(r) : null;
+  }
+
+  async list(query: ListJobsQuery): Promise<JobPage> {
+    this.check();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.username !== undefined) {
+      where.push('username = ?');
+      args.push(query.username);
+    }
+    if (query.status !== undefined && query.status.length > 0) {
+      const statuses = query.status.filter((s) => ALL_STATUSES.includes(s));
+      if (statuses.length === 0) return { jobs: [], next_cursor: null };
+      where.push(`status IN (${statuses.map(() => '?').join(',')})`);
+      args.push(...statuses);
+    }
+    if (query.notebook !== undefined) {
+      where.push('notebook = ?');
+      args.push(query.notebook);
+    }
+    if (query.cursor !== undefined && query.cursor !== '') {
+      const c = decodeCursor(query.cursor);
+      where.push('(created_at_ms < ? OR (created_at_ms = ? AND id < ?))');
+      args.push(c.createdAtMs, c.createdAtMs, c.id);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(query.limit) || 1));
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+                 ORDER BY created_at_ms DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
+    const page = rows.slice(0, limit).map(rowToJob);
+    const last = page[page.length - 1];
+    return { jobs: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+  }
+
+  async claimNext(workerId: string): Promise<Job | null> {
+    this.check();
+    const tx = this.db.transaction((): Job | null => {
+      const now = this.now();
+      const r = this.db
+        .prepare(
+          `UPDATE jobs SET status = 'running', worker_id = ?, started_at_ms = ?, updated_at_ms = ?, attempts = attempts + 1
+           WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1) AND status = 'queued'
+           RETURNING *`,
+        )
+        .get(workerId, now, now) as JobRow | undefined;
+      return r ? rowToJob(r) : null;
+    });
+    return tx.immediate();
+  }
+
+  async updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void> {
+    this.check();
+    const now = this.now();
+    // Only a running job has progress; a late update after markFinished is dropped.
+    if (outputPath === undefined) {
+      this.db
+        .prepare(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
+        .run(encodeJson(progress), now, id);
+    } else {
+      this.db
+        .prepare(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
+        .run(encodeJson(progress), outputPath, now, id);
+    }
+  }
+
+  async markFinished(
+    id: string,
+    status: FinalStatus,
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
+  ): Promise<Job> {
+    this.check();
+    const tx = this.db.transaction((): Job => {
+      const r = this.row(id);
+      if (!r) throw new NotFoundError(`job ${id} not found`);
+      this.assertTransition(r, status);
+      const now = this.now();
+      const sets = ['status = ?', 'finished_at_ms = ?', 'updated_at_ms = ?'];
+      const args: unknown[] = [status, now, now];
+      if (fields.error !== undefined) {
+        sets.push('error = ?');
+        args.push(fields.error === null ? null : encodeJson(fields.error));
+      }
+      if (fields.result !== undefined) {
+        sets.push('result = ?');
+        args.push(fields.result === null ? null : encodeJson(fields.result));
+      }
+      if (fields.progress !== undefined) {
+        sets.push('progress = ?');
+        args.push(encodeJson(fields.progress));
+      }
+      if (fields.output_path !== undefined) {
+        sets.push('output_path = ?');
+        args.push(fields.output_path);
+      }
+      this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+      return rowToJob(this.row(id)!);
+    });
+    return tx.immediate();
+  }
+
+  private assertTransition(r: JobRow, to: JobStatus): void {
+    if (!JOB_TRANSITIONS[r.status].includes(to)) {
+      const err = new InvalidTransitionError(`job ${r.id} cannot go from ${r.status} to ${to}`);
+      Object.assign(err.extra, { job_id: r.id, from: r.status, to });
+      throw err;
+    }
+  }
+
+  async requestCancel(id: string): Promise<Job | null> {
+    this.check();
+    const tx = this.db.transaction((): Job | null => {
+      const r = this.row(id);
+      if (!r) return null;
+      const now = this.now();
+      if (r.status === 'queued') {
+        this.db
+          .prepare(
+            `UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`,
+          )
+          .run(now, now, id);
+      } else if (r.status === 'running') {
+        this.db.prepare('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
+      }
+      return rowToJob(this.row(id)!);
+    });
+    return tx.immediate();
+  }
+
+  async heartbeat(ids: string[]): Promise<void> {
+    this.check();
+    if (ids.length === 0) return;
+    const now = this.now();
+    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running'`);
+    this.db.transaction(() => {
+      for (const id of ids) stmt.run(now, id);
+    })();
+  }
+
+  async recoverInterrupted(opts: { workerId?: string; staleBeforeMs?: number; requeue: boolean; reason: string }): Promise<Job[]> {
+    this.check();
+    const tx = this.db.transaction((): Job[] => {
+      const conds: string[] = [];
+      const args: unknown[] = [];
+      if (opts.workerId !== undefined) {
+        conds.push('worker_id = ?');
+        args.push(opts.workerId);
+      }
+      if (opts.staleBeforeMs !== undefined) {
+        conds.push('updated_at_ms < ?');
+        args.push(opts.staleBeforeMs);
+      }
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM jobs WHERE status = 'running' ${conds.length ? `AND (${conds.join(' OR ')})` : ''} ORDER BY created_at_ms, id`,
+        )
+        .all(...args) as JobRow[];
+      const now = this.now();
+      const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
+      for (const r of rows) {
+        if (opts.requeue && r.cancel_requested === 0) {
+          this.db
+            .prepare(
+              `UPDATE jobs SET status = 'queued', worker_id = NULL, started_at_ms = NULL, updated_at_ms = ?,
+                 progress = '{"cells_total":0,"cells_done":0}' WHERE id = ?`,
+            )
+            .run(now, r.id);
+        } else {
+          const status: FinalStatus = r.cancel_requested !== 0 ? 'cancelled' : 'failed';
+          this.db
+            .prepare(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
+            .run(status, encodeJson(error), now, now, r.id);
+        }
+      }
+      return rows.map((r) => rowToJob(this.row(r.id)!));
+    });
+    return tx.immediate();
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    this.check();
+    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
+    this.check();
+    return this.deleteWhere(
+      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < ? ORDER BY finished_at_ms, id LIMIT ?`,
+      [cutoffMs, Math.max(0, Math.floor(limit))],
+    );
+  }
+
+  async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
+    this.check();
+    return this.deleteWhere(
+      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL})
+       ORDER BY finished_at_ms DESC, id DESC LIMIT ? OFFSET ?`,
+      [Math.max(0, Math.floor(limit)), Math.max(0, Math.floor(keep))],
+    );
+  }
+
+  private deleteWhere(selectSql: string, args: unknown[]): Promise<Job[]> {
+    const tx = this.db.transaction((): Job[] => {
+      const rows = this.db.prepare(selectSql).all(...args) as JobRow[];
+      const del = this.db.prepare('DELETE FROM jobs WHERE id = ?');
+      for (const r of rows) del.run(r.id);
+      return rows.map(rowToJob);
+    });
+    return Promise.resolve(tx.immediate());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
