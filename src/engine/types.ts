@@ -80,4 +80,6 @@ export interface RunResult {
   startedAtMs: number;
   finishedAtMs: number;
   kernelName: string;
+  /** Non-fatal notes, e.g. papermill's "Input notebook does not contain a cell with tag 'parameters'". */
+  warnings: string[];
 }

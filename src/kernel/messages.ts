@@ -91,4 +91,4 @@ export interface ClearOutputContent {
   wait: boolean;
 }
 
-export const isMsgType = <C>(msg: Message, type: string): msg is Message<C> => msg.header.msg_type === type;
+export const isMsgType = <C>(msg: Message, type: string): msg is Message<C & Record<string, unknown>> => msg.header.msg_type === type;

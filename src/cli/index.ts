@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * The `hubmill` command: run, inspect, kernelspecs, serve.
+ * Exit codes: 0 success, 1 execution failure, 2 bad usage or input.
+ */
+import { Command } from 'commander';
+import { HubmillError, UsageError } from '../errors.js';
+import { findKernelSpecs } from '../kernel/kernelspecs.js';
+import { formatInspection, inspectParameters } from '../notebook/inspect.js';
+import { parseNotebook, readNotebookFile } from '../notebook/read.js';
+import { HUBMILL_VERSION } from '../version.js';
+import { runCommand } from './run.js';
+
+function fail(err: unknown): number {
+  if (err instanceof HubmillError) {
+    process.stderr.write(`hubmill: error: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`hubmill: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // `run` has papermill's own grammar (-p NAME VALUE); everything else goes through commander.
+  if (argv[0] === 'run') {
+    try {
+      return await runCommand(argv.slice(1));
+    } catch (err) {
+      return fail(err);
+    }
+  }
+  let code = 0;
+  const program = new Command('hubmill')
+    .description('Run parameterized Jupyter notebooks like papermill, as a CLI or a JupyterHub service.')
+    .version(HUBMILL_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.command('run').description('execute a notebook with parameters (papermill options; see `hubmill run --help`)');
+  program
+    .command('inspect')
+    .argument('<notebook>', "notebook path, or '-' for stdin")
+    .option('--json', 'machine-readable output')
+    .option('-k, --kernel <name>', 'kernel name for the translator')
+    .option('-l, --language <lang>', 'language for the translator')
+    .description("print the notebook's parameters (papermill --help-notebook)")
+    .action(async (path: string, o: { json?: boolean; kernel?: string; language?: string }) => {
+      const nb = path === '-' ? parseNotebook(await readAll(), '<stdin>') : await readNotebookFile(path);
+      const params = inspectParameters(nb, { kernelName: o.kernel, language: o.language });
+      if (o.json) process.stdout.write(JSON.stringify({ notebook: path, parameters: params }, null, 2) + '\n');
+      else process.stdout.write(formatInspection(path, params));
+    });
+  program
+    .command('kernelspecs')
+    .option('--json', 'machine-readable output')
+    .description('list the Jupyter kernels found')
+    .action(async (o: { json?: boolean }) => {
+      const specs = await findKernelSpecs();
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ kernelspecs: specs }, null, 2) + '\n');
+        return;
+      }
+      if (specs.length === 0) {
+        process.stdout.write('No kernels found. Install one, e.g. apt-get install python3-ipykernel\n');
+        code = 1;
+        return;
+      }
+      process.stdout.write('Available kernels:\n');
+      const w = Math.max(...specs.map((s) => s.name.length));
+      for (const s of specs) process.stdout.write(`  ${s.name.padEnd(w)}    ${s.resource_dir}  (${s.display_name}, ${s.language})\n`);
+    });
+  program
+    .command('serve')
+    .description('run the HTTP service (see README for every option and its environment variable)')
+    .option('--host <host>', 'address to bind (HUBMILL_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port (HUBMILL_PORT, default 8002)')
+    .option('--home-template <template>', "users' homes (HUBMILL_HOME_TEMPLATE, default /home/{username})")
+    .option('--data-dir <dir>', 'job store and outputs (HUBMILL_DATA_DIR)')
+    .option('--concurrency <n>', 'notebooks run at once (HUBMILL_CONCURRENCY, default: cores)')
+    .option('--pool <spec>', 'warm kernels, e.g. python3:2,ir:1 (HUBMILL_POOL)')
+    .action(async (o: Record<string, string | undefined>) => {
+      const { loadConfig } = await import('../config.js');
+      const { startServer } = await import('../server.js');
+      const flags = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+      await startServer(loadConfig(flags as never));
+      code = -1; // keep running
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const ce = err as { code?: string; exitCode?: number };
+    if (ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version') return 0;
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return 2;
+    return fail(err);
+  }
+  return code;
+}
+
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) {
+      process.exitCode = code;
+      // Kernels are shut down by now; don't wait for stray handles.
+      setTimeout(() => process.exit(code), 50).unref();
+    }
+  },
+  (err) => {
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);

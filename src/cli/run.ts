@@ -1,0 +1,159 @@
+/**
+ * `hubmill run`: papermill's command, on hubmill's engine.
+ * Exit 0 on success, 1 on an execution failure, 2 on bad usage or input.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { executeNotebook, stripAnsi } from '../engine/execute.js';
+import type { EngineEvent, RunResult } from '../engine/types.js';
+import { formatInspection, inspectParameters } from '../notebook/inspect.js';
+import { parameterizePath } from '../notebook/output-path.js';
+import { mergeParameters } from '../notebook/parameters.js';
+import { parseNotebook, readNotebookFile } from '../notebook/read.js';
+import type { Notebook } from '../notebook/types.js';
+import { serializeNotebook } from '../notebook/write.js';
+import { ProgressBar } from './progress.js';
+import { parseRunArgs, runHelp } from './run-args.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** papermill's PapermillExecutionError text: the failing cell and a colourless traceback. */
+export function formatFailure(result: RunResult): string {
+  const e = result.error;
+  if (!e) return '';
+  const bar = '-'.repeat(75);
+  const cell = e.cell_index !== null ? result.notebook.cells[e.cell_index] : undefined;
+  const count = cell && cell.cell_type === 'code' ? (cell.execution_count as number | null) : null;
+  const where = count !== null && count !== undefined ? `"In [${count}]"` : e.cell_index !== null ? `cell ${e.cell_index}` : 'start-up';
+  const tb = e.traceback.length ? e.traceback.map(stripAnsi).join('\n') : `${e.ename}: ${e.evalue}`;
+  return `\n${bar}\nException encountered at ${where}:\n${tb}\n`;
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (args.help) {
+    process.stdout.write(runHelp());
+    return 0;
+  }
+  const inputPath = args.input === '-' ? '-' : args.input;
+  const toStdout = args.output === '-';
+
+  const injectPaths: Record<string, string> = {};
+  // Parameters first: input and output paths may be templated from them.
+  const parameters = await mergeParameters({
+    injectPaths,
+    base64Yaml: args.base64Yaml,
+    files: args.files,
+    yaml: args.yaml,
+    p: args.p,
+    r: args.r,
+  });
+  const input = inputPath === '-' ? '-' : parameterizePath(inputPath, parameters);
+  const output = args.output === null || toStdout ? args.output : parameterizePath(args.output, parameters);
+  if (args.injectInputPath) parameters.PAPERMILL_INPUT_PATH = input;
+  if (args.injectOutputPath) parameters.PAPERMILL_OUTPUT_PATH = output ?? '';
+  if (args.injectInputPath || args.injectOutputPath) {
+    // papermill merges injected paths first, so explicit parameters win.
+    const explicit = await mergeParameters({ base64Yaml: args.base64Yaml, files: args.files, yaml: args.yaml, p: args.p, r: args.r });
+    Object.assign(parameters, explicit);
+  }
+
+  const notebook: Notebook = input === '-' ? parseNotebook(await readStdin(), '<stdin>') : await readNotebookFile(input);
+
+  if (args.helpNotebook) {
+    const params = inspectParameters(notebook, { kernelName: args.kernel, language: args.language });
+    process.stdout.write(formatInspection(input, params));
+    return 0;
+  }
+
+  const log = (s: string) => process.stderr.write(s);
+  const wantBar = args.progressBar ?? (process.stderr.isTTY === true && !args.logOutput);
+  const bar = wantBar ? new ProgressBar(process.stderr) : null;
+  const stdoutFile: WriteStream | null = args.stdoutFile ? createWriteStream(args.stdoutFile) : null;
+  const stderrFile: WriteStream | null = args.stderrFile ? createWriteStream(args.stderrFile) : null;
+
+  const onEvent = (e: EngineEvent) => {
+    switch (e.type) {
+      case 'run_started':
+        if (!bar) log(`Executing notebook with kernel: ${e.kernelName}\n`);
+        bar?.start(e.cellsTotal);
+        break;
+      case 'cell_finished':
+        bar?.update(e.cellsDone);
+        break;
+      case 'output': {
+        const o = e.output as unknown as Record<string, unknown>;
+        if (o.output_type === 'stream') {
+          // The merged text so far is in o.text; write only what is new.
+          const text = Array.isArray(o.text) ? (o.text as string[]).join('') : String(o.text);
+          const key = `${e.index}:${o.name}`;
+          const seen = streamSeen.get(key) ?? 0;
+          const fresh = text.slice(seen);
+          streamSeen.set(key, text.length);
+          if (o.name === 'stdout') stdoutFile?.write(fresh);
+          else stderrFile?.write(fresh);
+          if (args.logOutput) log(fresh);
+        } else if (args.logOutput) {
+          const data = o.data as Record<string, unknown> | undefined;
+          const text = data?.['text/plain'];
+          if (text !== undefined) log((Array.isArray(text) ? text.join('') : String(text)) + '\n');
+          if (o.output_type === 'error') log(((o.traceback as string[]) ?? []).map(stripAnsi).join('\n') + '\n');
+        }
+        break;
+      }
+      case 'run_finished':
+        bar?.stop();
+        break;
+    }
+  };
+  const streamSeen = new Map<string, number>();
+
+  // First Ctrl-C (or SIGTERM) cancels the run and saves the partial output; a second one exits at once.
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    log(`\nhubmill: ${sig} received, stopping the run (again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let result: RunResult;
+  try {
+    result = await executeNotebook({
+      notebook,
+      inputPath: input,
+      outputPath: toStdout ? null : output,
+      parameters,
+      kernelName: args.kernel,
+      language: args.language,
+      cwd: args.cwd ? resolve(args.cwd) : undefined,
+      cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
+      runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,
+      startTimeoutMs: args.startTimeoutS * 1000,
+      reportMode: args.reportMode,
+      prepareOnly: args.prepareOnly,
+      signal: controller.signal,
+      onEvent,
+      saveIntervalMs: args.autosaveSeconds !== undefined ? args.autosaveSeconds * 1000 : undefined,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    bar?.stop();
+    await Promise.all([stdoutFile, stderrFile].map((s) => s && new Promise((r) => s.end(r))));
+  }
+  for (const w of result.warnings) log(`Warning: ${w}\n`);
+  if (toStdout) process.stdout.write(serializeNotebook(result.notebook));
+  if (result.status === 'succeeded') return 0;
+  log(formatFailure(result));
+  log(`hubmill: run ${result.status.replace('_', ' ')}: ${result.error?.ename}: ${result.error?.evalue}\n`);
+  if (output && !toStdout) log(`hubmill: partial output saved to ${output}\n`);
+  return 1;
+}

@@ -1,0 +1,186 @@
+/**
+ * A pool of pre-started ("warm") kernels per kernelspec. Each kernel serves one
+ * job only: `acquire` hands it out and a replacement starts in the background.
+ * Optional preload code (e.g. `import pandas`) runs before a kernel joins the pool.
+ * Warm kernels run as the service's own user; a request to run as another user
+ * (or with per-job environment) gets a fresh kernel.
+ */
+import type { Logger } from 'pino';
+import { KernelStartError } from '../errors.js';
+import { KernelClient, type KernelClientLaunchOptions } from './kernel-client.js';
+import { getKernelSpec, type KernelSpec, type KernelSpecSearchOptions } from './kernelspecs.js';
+
+export interface KernelPoolOptions {
+  /** Warm kernels to keep per kernelspec name, e.g. { python3: 2 }. */
+  sizes: Record<string, number>;
+  /** Code run in each warm kernel before it joins the pool, per kernelspec name. */
+  preload?: Record<string, string>;
+  logger?: Logger;
+  startTimeoutMs?: number;
+  /** Where warm kernels start; the engine moves them to the notebook's folder. */
+  cwd?: string;
+  specSearch?: KernelSpecSearchOptions;
+  /** Called on each kernel start attempt (metrics). */
+  onKernelStart?: (kernelName: string, ok: boolean, ms: number, warm: boolean) => void;
+}
+
+export interface AcquireOptions extends KernelClientLaunchOptions {}
+
+interface Slot {
+  idle: KernelClient[];
+  starting: number;
+  failuresInARow: number;
+}
+
+export class KernelPool {
+  private readonly slots = new Map<string, Slot>();
+  private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly opts: KernelPoolOptions) {}
+
+  /** Starts filling every configured pool in the background. */
+  start(): void {
+    for (const [name, size] of Object.entries(this.opts.sizes)) if (size > 0) this.fill(name.toLowerCase());
+  }
+
+  private slot(name: string): Slot {
+    let s = this.slots.get(name);
+    if (!s) {
+      s = { idle: [], starting: 0, failuresInARow: 0 };
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+
+  private target(name: string): number {
+    for (const [k, v] of Object.entries(this.opts.sizes)) if (k.toLowerCase() === name) return v;
+    return 0;
+  }
+
+  private fill(name: string): void {
+    if (this.closed) return;
+    const s = this.slot(name);
+    while (s.idle.length + s.starting < this.target(name)) {
+      s.starting++;
+      void this.startWarm(name).then(
+        (k) => {
+          s.starting--;
+          s.failuresInARow = 0;
+          if (this.closed) {
+            void k.shutdown();
+            return;
+          }
+          k.once('dead', () => {
+            const i = s.idle.indexOf(k);
+            if (i >= 0) {
+              s.idle.splice(i, 1);
+              this.fill(name);
+            }
+          });
+          s.idle.push(k);
+        },
+        (err: Error) => {
+          s.starting--;
+          s.failuresInARow++;
+          this.opts.logger?.warn({ kernel: name, err: err.message }, 'warm kernel failed to start');
+          // Back off so a broken kernelspec does not spin.
+          const delay = Math.min(60_000, 500 * 2 ** Math.min(s.failuresInARow, 7));
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            this.fill(name);
+          }, delay);
+          t.unref();
+          this.timers.add(t);
+        },
+      );
+      if (s.failuresInARow > 0) break;
+    }
+  }
+
+  private async startWarm(name: string): Promise<KernelClient> {
+    const spec = await getKernelSpec(name, this.opts.specSearch);
+    const t0 = performance.now();
+    let k: KernelClient;
+    try {
+      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs });
+    } catch (err) {
+      this.opts.onKernelStart?.(name, false, performance.now() - t0, true);
+      throw err;
+    }
+    this.opts.onKernelStart?.(name, true, performance.now() - t0, true);
+    const preload = Object.entries(this.opts.preload ?? {}).find(([n]) => n.toLowerCase() === name)?.[1];
+    if (preload) {
+      const reply = await k.execute(preload, { silent: true, storeHistory: false, timeoutMs: 300_000 }).catch((e: Error) => {
+        void k.shutdown();
+        throw e;
+      });
+      if (reply.status !== 'ok') {
+        void k.shutdown();
+        throw new KernelStartError(`Preload code for '${name}' failed: ${reply.ename ?? ''}: ${reply.evalue ?? ''}`);
+      }
+    }
+    return k;
+  }
+
+  /**
+   * A ready kernel for this kernelspec: a warm one when it fits (same identity, no
+   * per-job environment), else a freshly launched one. The caller owns it and must
+   * shut it down; the pool refills in the background.
+   */
+  async acquire(kernelName: string, opts: AcquireOptions = {}): Promise<KernelClient> {
+    const name = kernelName.toLowerCase();
+    const wantsOwnProcess = opts.runAs !== undefined || (opts.env !== undefined && Object.keys(opts.env).length > 0);
+    if (!wantsOwnProcess && !this.closed) {
+      const s = this.slots.get(name);
+      while (s && s.idle.length > 0) {
+        const k = s.idle.shift()!;
+        if (k.alive) {
+          this.fill(name);
+          return k;
+        }
+      }
+    }
+    return this.launch(name, opts);
+  }
+
+  private async launch(name: string, opts: AcquireOptions): Promise<KernelClient> {
+    const spec: KernelSpec = await getKernelSpec(name, this.opts.specSearch);
+    const t0 = performance.now();
+    try {
+      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, ...opts });
+      this.opts.onKernelStart?.(name, true, performance.now() - t0, false);
+      return k;
+    } catch (err) {
+      this.opts.onKernelStart?.(name, false, performance.now() - t0, false);
+      throw err;
+    }
+  }
+
+  stats(): Record<string, { idle: number; starting: number; target: number }> {
+    const out: Record<string, { idle: number; starting: number; target: number }> = {};
+    for (const name of new Set([...Object.keys(this.opts.sizes).map((n) => n.toLowerCase()), ...this.slots.keys()])) {
+      const s = this.slots.get(name);
+      out[name] = { idle: s?.idle.length ?? 0, starting: s?.starting ?? 0, target: this.target(name) };
+    }
+    return out;
+  }
+
+  /** Resolves once every configured pool is full (or timeoutMs passed); for tests and benchmarks. */
+  async waitFull(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const full = Object.entries(this.stats()).every(([, v]) => v.idle >= v.target);
+      if (full) return true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
+    await Promise.all(all.map((k) => k.shutdown({ graceMs: 1000 })));
+  }
+}
