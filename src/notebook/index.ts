@@ -34,3 +34,4 @@ export {
 } from './inspect.js';
 export { parameterizePath, type PathTemplateOptions } from './output-path.js';
 export { NoParametersCellError, InspectionUnsupportedError } from './errors.js';
+export { encodeParameters, decodeParameters, parametersToJson, parametersFromJson } from './parameters-json.js';
