@@ -1,0 +1,238 @@
+/**
+ * Service configuration: read once from flags and environment, validated, frozen.
+ * Flags win over the environment, the environment over defaults. No other module
+ * reads `process.env`; everything else receives a `Config` (or parts of it).
+ *
+ * Environment (flag in parentheses, camelCase as in `Config`):
+ *   HUBMILL_HOST (host)                    default 127.0.0.1
+ *   HUBMILL_PORT (port)                    default 8002
+ *   HUBMILL_HOME_TEMPLATE (homeTemplate)   default /home/{username}
+ *   HUBMILL_DATA_DIR (dataDir)             default $XDG_DATA_HOME/hubmill, i.e. ~/.local/share/hubmill
+ *   HUBMILL_API_TOKEN (apiToken)           admin token; generated at start when unset and no hub is configured
+ *   JUPYTERHUB_API_URL, JUPYTERHUB_API_TOKEN, JUPYTERHUB_SERVICE_PREFIX (hub integration)
+ *   HUBMILL_CONCURRENCY (concurrency)      default: number of cores
+ *   HUBMILL_POOL (poolSizes)               "python3:2,ir:0"; default python3:1
+ *   HUBMILL_PRELOAD (preload)              JSON object {"python3": "import pandas"}
+ *   HUBMILL_MAX_TIMEOUT_S, HUBMILL_MAX_CELL_TIMEOUT_S   server-side maximums (0 = unlimited)
+ *   HUBMILL_MAX_BODY_BYTES                 request body limit, default 1 MiB
+ *   HUBMILL_WAIT_MAX_S                     bound of POST /api/v1/jobs?wait=true, default 60
+ *   HUBMILL_EXECUTE_WAIT_MAX_S             bound of the synchronous seed endpoints, default 3600
+ *   HUBMILL_RETENTION_DAYS                 finished job records older than this are pruned (0 = keep), default 30
+ *   HUBMILL_REQUEUE_ON_RESTART             "true" re-queues jobs a crash left running (default: mark failed)
+ *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
+ *   HUBMILL_LOG_LEVEL                      default info
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism, homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+import { validateHomeTemplate } from './users/home.js';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** Absolute path containing `{username}`. */
+  readonly homeTemplate: string;
+  /** Absolute directory for the SQLite database and other service state. */
+  readonly dataDir: string;
+  /** Admin token for installs without a hub; null only when a hub authenticates callers. */
+  readonly apiToken: string | null;
+  /** True when apiToken was generated at start (print it with the URL, as Jupyter does). */
+  readonly apiTokenGenerated: boolean;
+  readonly jupyterhubApiUrl: string | null;
+  readonly jupyterhubApiToken: string | null;
+  /** URL prefix the service is mounted under, '/' or '/services/hubmill/' (always starts and ends with '/'). */
+  readonly servicePrefix: string;
+  /** Maximum number of jobs running at once. */
+  readonly concurrency: number;
+  /** Warm kernels kept per kernelspec name. */
+  readonly poolSizes: Readonly<Record<string, number>>;
+  /** Code run in a pooled kernel before it joins the pool, per kernelspec name. */
+  readonly preload: Readonly<Record<string, string>>;
+  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. */
+  readonly maxTimeoutS: number;
+  /** Upper bound of a job's per-cell timeout; 0 = unlimited. */
+  readonly maxCellTimeoutS: number;
+  readonly maxBodyBytes: number;
+  /** Bound of `POST /api/v1/jobs?wait=true`. */
+  readonly waitMaxS: number;
+  /** Bound of the synchronous seed endpoints (`/execute`, `/run-notebook`); the seed's client waits 300 s. */
+  readonly executeWaitMaxS: number;
+  /** Finished jobs older than this many days are pruned; 0 = keep forever. */
+  readonly retentionDays: number;
+  readonly requeueOnRestart: boolean;
+  readonly shutdownGraceS: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type ConfigKey = Exclude<keyof Config, 'apiTokenGenerated'>;
+/** Flags as given by the CLI (strings are parsed like their environment twins); `pool` is `--pool`'s name for poolSizes. */
+export type ConfigFlags = { [K in ConfigKey]?: Config[K] | string } & { pool?: string };
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function bad(name: string, value: unknown, why: string): never {
+  throw new UsageError(`invalid ${name} ${JSON.stringify(value)}: ${why}`);
+}
+
+function toInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n)) bad(name, v, 'expected an integer');
+  if (n < min || n > max) bad(name, v, `expected ${min}..${max}`);
+  return n;
+}
+
+function toNumber(name: string, v: unknown, min: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min) bad(name, v, `expected a number >= ${min}`);
+  return n;
+}
+
+function toBool(name: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  const s = String(v).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  return bad(name, v, 'expected true or false');
+}
+
+/** "python3:2,ir:0" → {python3: 2, ir: 0}; also accepts a JSON object. */
+export function parsePoolSizes(v: unknown): Record<string, number> {
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, number> = {};
+    for (const [k, n] of Object.entries(v)) out[k] = toInt(`pool size of ${k}`, n, 0, 64);
+    return out;
+  }
+  const s = String(v).trim();
+  if (s.startsWith('{')) {
+    try {
+      return parsePoolSizes(JSON.parse(s) as unknown);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      bad('HUBMILL_POOL', v, 'not valid JSON');
+    }
+  }
+  const out: Record<string, number> = {};
+  if (s === '') return out;
+  for (const part of s.split(',')) {
+    const m = /^\s*([A-Za-z0-9._-]+)\s*[:=]\s*(\d+)\s*$/.exec(part);
+    if (!m) bad('HUBMILL_POOL', v, 'expected kernel:size[,kernel:size...]');
+    out[m[1]!] = toInt(`pool size of ${m[1]}`, m[2], 0, 64);
+  }
+  return out;
+}
+
+function parsePreload(v: unknown): Record<string, string> {
+  let obj: unknown = v;
+  if (typeof v === 'string') {
+    if (v.trim() === '') return {};
+    try {
+      obj = JSON.parse(v);
+    } catch {
+      bad('HUBMILL_PRELOAD', v, 'expected a JSON object {"kernel": "code"}');
+    }
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) bad('HUBMILL_PRELOAD', v, 'expected an object');
+  const out: Record<string, string> = {};
+  for (const [k, code] of Object.entries(obj)) {
+    if (typeof code !== 'string') bad(`preload of ${k}`, code, 'expected a string of code');
+    out[k] = code;
+  }
+  return out;
+}
+
+function normalizePrefix(v: string): string {
+  let p = v.trim();
+  if (!p.startsWith('/')) p = `/${p}`;
+  if (!p.endsWith('/')) p = `${p}/`;
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(p) || p.includes('//')) bad('JUPYTERHUB_SERVICE_PREFIX', v, 'not a URL path');
+  return p;
+}
+
+/**
+ * Reads flags and environment into a frozen, validated `Config`.
+ * Throws `UsageError` (CLI exit 2) on any invalid value.
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = <K extends ConfigKey>(key: K, envName: string | null): Config[K] | string | undefined => {
+    const f = flags[key] as Config[K] | string | undefined | null;
+    if (f !== undefined && f !== null && f !== '') return f;
+    const e = envName ? env[envName] : undefined;
+    return e !== undefined && e !== '' ? e : undefined;
+  };
+  const str = (v: unknown, dflt: string): string => (v === undefined ? dflt : String(v));
+
+  const host = str(pick('host', 'HUBMILL_HOST'), '127.0.0.1');
+  const port = toInt('port', pick('port', 'HUBMILL_PORT') ?? 8002, 0, 65535);
+
+  const homeTemplate = str(pick('homeTemplate', 'HUBMILL_HOME_TEMPLATE'), '/home/{username}');
+  validateHomeTemplate(homeTemplate);
+
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  const xdgData = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(home, '.local', 'share');
+  const dataDir = resolve(str(pick('dataDir', 'HUBMILL_DATA_DIR'), join(xdgData, 'hubmill')));
+
+  const jupyterhubApiUrl = (pick('jupyterhubApiUrl', 'JUPYTERHUB_API_URL') as string | undefined) ?? null;
+  if (jupyterhubApiUrl !== null && !/^https?:\/\//.test(jupyterhubApiUrl)) bad('JUPYTERHUB_API_URL', jupyterhubApiUrl, 'expected an http(s) URL');
+  const jupyterhubApiToken = (pick('jupyterhubApiToken', 'JUPYTERHUB_API_TOKEN') as string | undefined) ?? null;
+  const hubConfigured = jupyterhubApiUrl !== null && jupyterhubApiToken !== null;
+
+  let apiToken = (pick('apiToken', 'HUBMILL_API_TOKEN') as string | undefined) ?? null;
+  let apiTokenGenerated = false;
+  if (apiToken !== null && apiToken.length < 8) bad('HUBMILL_API_TOKEN', '<redacted>', 'must be at least 8 characters');
+  if (apiToken === null && !hubConfigured) {
+    apiToken = randomBytes(24).toString('hex');
+    apiTokenGenerated = true;
+  }
+
+  const servicePrefix = normalizePrefix(str(pick('servicePrefix', 'JUPYTERHUB_SERVICE_PREFIX'), '/'));
+  const concurrency = toInt('concurrency', pick('concurrency', 'HUBMILL_CONCURRENCY') ?? availableParallelism(), 1, 1024);
+  const poolRaw = pick('poolSizes', null) ?? (flags.pool || undefined) ?? pick('poolSizes', 'HUBMILL_POOL');
+  const poolSizes = poolRaw === undefined ? { python3: 1 } : parsePoolSizes(poolRaw);
+  const preloadRaw = pick('preload', 'HUBMILL_PRELOAD');
+  const preload = preloadRaw === undefined ? {} : parsePreload(preloadRaw);
+
+  const maxTimeoutS = toNumber('max timeout', pick('maxTimeoutS', 'HUBMILL_MAX_TIMEOUT_S') ?? 24 * 3600, 0);
+  const maxCellTimeoutS = toNumber('max cell timeout', pick('maxCellTimeoutS', 'HUBMILL_MAX_CELL_TIMEOUT_S') ?? 0, 0);
+  const maxBodyBytes = toInt('max body bytes', pick('maxBodyBytes', 'HUBMILL_MAX_BODY_BYTES') ?? 1024 * 1024, 1024);
+  const waitMaxS = toNumber('wait max', pick('waitMaxS', 'HUBMILL_WAIT_MAX_S') ?? 60, 0);
+  const executeWaitMaxS = toNumber('execute wait max', pick('executeWaitMaxS', 'HUBMILL_EXECUTE_WAIT_MAX_S') ?? 3600, 1);
+  const retentionDays = toNumber('retention days', pick('retentionDays', 'HUBMILL_RETENTION_DAYS') ?? 30, 0);
+  const requeueOnRestart = toBool('requeue on restart', pick('requeueOnRestart', 'HUBMILL_REQUEUE_ON_RESTART') ?? false);
+  const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
+  const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+
+  const config: Mutable<Config> = {
+    host,
+    port,
+    homeTemplate,
+    dataDir,
+    apiToken,
+    apiTokenGenerated,
+    jupyterhubApiUrl,
+    jupyterhubApiToken,
+    servicePrefix,
+    concurrency,
+    poolSizes: Object.freeze(poolSizes),
+    preload: Object.freeze(preload),
+    maxTimeoutS,
+    maxCellTimeoutS,
+    maxBodyBytes,
+    waitMaxS,
+    executeWaitMaxS,
+    retentionDays,
+    requeueOnRestart,
+    shutdownGraceS,
+    logLevel,
+  };
+  return Object.freeze(config);
+}
+
+/** The URL to print at start (with `?token=` when the token was generated, as Jupyter does). */
+export function serviceUrl(config: Config, port = config.port): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const base = `http://${host}:${port}${config.servicePrefix}`;
+  return config.apiTokenGenerated && config.apiToken ? `${base}?token=${config.apiToken}` : base;
+}

@@ -1,0 +1,183 @@
+/**
+ * The Fastify application: TypeBox type provider, OpenAPI 3 (`/openapi.json`,
+ * Swagger UI at `/docs`), one plugin per resource under routes/, one error
+ * handler, token authentication. Everything is mounted under the service
+ * prefix ('/' standalone, '/services/hubmill/' behind JupyterHub).
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from '../config.js';
+import type { JobStore } from '../store/job-store.js';
+import type { JobRunner } from '../runner/runner-api.js';
+import type { KernelSpec } from '../kernel/kernelspecs.js';
+import type { InspectedParameter } from '../notebook/types.js';
+import { StaticTokenAuthenticator, redactUrl, type Authenticator } from './auth.js';
+import { UnauthorizedError } from './http-errors.js';
+import { Homes } from './homes.js';
+import { Metrics } from './metrics.js';
+import { installErrorHandling } from './problem.js';
+import { Problem } from './schemas.js';
+import seedRoutes from './routes/seed.js';
+import jobRoutes from './routes/jobs.js';
+import notebookRoutes from './routes/notebooks.js';
+import kernelspecRoutes from './routes/kernelspecs.js';
+import metricsRoutes from './routes/metrics.js';
+
+export const HUBMILL_VERSION = '0.1.0';
+
+/** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */
+export interface NotebookInspection {
+  parameters: InspectedParameter[];
+  kernel: string | null;
+  language: string | null;
+}
+export type NotebookInspector = (absPath: string) => Promise<NotebookInspection>;
+
+export interface AppDeps {
+  config: Config;
+  store: JobStore;
+  runner: JobRunner;
+  kernelspecs: () => Promise<KernelSpec[]>;
+  logger: FastifyBaseLogger;
+  /** Shared with the runner so it can count runs and kernel starts; created when absent. */
+  metrics?: Metrics;
+  /** Tried in order; default: the static API token when configured. */
+  authenticators?: Authenticator[];
+  inspectNotebook?: NotebookInspector;
+  /** SSE heartbeat comment interval (default 15 s). */
+  sseHeartbeatMs?: number;
+  /** Reported as `papermill_path` by /health: the hubmill executable that stands in for papermill. */
+  enginePath?: string;
+}
+
+/** What every route plugin receives. */
+export interface RouteContext extends Required<Pick<AppDeps, 'config' | 'store' | 'runner' | 'kernelspecs'>> {
+  metrics: Metrics;
+  homes: Homes;
+  /** The service prefix, starting and ending with '/'. */
+  prefix: string;
+  inspectNotebook: NotebookInspector | null;
+  sseHeartbeatMs: number;
+  enginePath: string;
+  /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
+  cachedKernelspecs: () => Promise<KernelSpec[]>;
+}
+
+export type App = FastifyInstance & { withTypeProvider(): FastifyInstance };
+
+function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
+  let value: { at: number; p: Promise<T> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (value && now - value.at < ttlMs) return value.p;
+    const p = fn();
+    value = { at: now, p };
+    p.catch(() => {
+      if (value?.p === p) value = null;
+    });
+    return p;
+  };
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const prefix = config.servicePrefix;
+  const mount = prefix.replace(/\/$/, '');
+  const metrics = deps.metrics ?? new Metrics();
+  metrics.bind({ countByStatus: () => deps.store.countByStatus(), stats: () => deps.runner.stats() });
+
+  const authenticators = deps.authenticators ?? (config.apiToken ? [new StaticTokenAuthenticator(config.apiToken)] : []);
+
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // The synchronous seed endpoints hold requests for minutes; never cut them short.
+    requestTimeout: 0,
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(Problem);
+  installErrorHandling(app);
+  app.decorateRequest('identity', null);
+
+  const docsPrefix = `${mount}/docs`;
+  app.addHook('onRequest', async (req) => {
+    req.identity = null;
+    // Unknown routes answer 404 without asking for credentials; the API shape is public (OpenAPI).
+    if (req.routeOptions.url === undefined) return;
+    if (req.routeOptions.config?.public) return;
+    const path = req.url.split('?', 1)[0]!;
+    if (path === docsPrefix || path.startsWith(`${docsPrefix}/`)) return;
+    for (const a of authenticators) {
+      const identity = await a.authenticate(req);
+      if (identity) {
+        req.identity = identity;
+        return;
+      }
+    }
+    throw new UnauthorizedError(
+      req.headers.authorization || (req.query as Record<string, unknown> | undefined)?.token
+        ? 'invalid token'
+        : 'authentication required: send "Authorization: token <token>" (or Bearer, or ?token=)',
+    );
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    req.log.info(
+      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, user: req.identity?.name },
+      'request',
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'hubmill',
+        version: HUBMILL_VERSION,
+        description:
+          'Notebook execution service for JupyterHub. The seed endpoints (/, /health, /list-notebooks, /execute, /run-notebook) keep ' +
+          'the papermill wrapper\'s request and response fields; the jobs API lives under /api/v1. Errors are application/problem+json ' +
+          'with a `detail` field. Authenticate with `Authorization: token <token>` (or Bearer, or ?token=).',
+      },
+      servers: [{ url: mount || '/' }],
+      components: {
+        securitySchemes: {
+          token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'token <token>' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ token: [] }, { bearer: [] }],
+    },
+    // The document lists paths without the mount prefix; `servers` carries it.
+    transform: ({ schema, url }) => ({ schema, url: mount && url.startsWith(mount) ? url.slice(mount.length) || '/' : url }),
+  });
+  await app.register(swaggerUi, { routePrefix: docsPrefix, uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get(`${mount}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+
+  const ctx: RouteContext = {
+    config,
+    store: deps.store,
+    runner: deps.runner,
+    kernelspecs: deps.kernelspecs,
+    cachedKernelspecs: cached(deps.kernelspecs, 5000),
+    metrics,
+    homes: new Homes(config.homeTemplate),
+    prefix,
+    inspectNotebook: deps.inspectNotebook ?? null,
+    sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+    enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
+  };
+  await app.register(seedRoutes, { prefix: mount, ctx });
+  await app.register(jobRoutes, { prefix: `${mount}/api/v1`, ctx });
+  await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
+  await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
+  await app.register(metricsRoutes, { prefix: mount, ctx });
+  return app;
+}

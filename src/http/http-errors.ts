@@ -1,0 +1,42 @@
+/**
+ * Errors only the HTTP layer raises. The error handler (problem.ts) maps them
+ * like every other HubmillError.
+ */
+import { HubmillError } from '../errors.js';
+
+/** No credentials, or credentials no authenticator accepts. Raised by the auth hook; 401. */
+export class UnauthorizedError extends HubmillError {
+  override readonly code = 'UNAUTHORIZED';
+  override readonly httpStatus = 401;
+}
+
+/** The caller is authenticated but may not act for that user. Raised by `assertCanActFor`; 403. */
+export class ForbiddenError extends HubmillError {
+  override readonly code = 'FORBIDDEN';
+  override readonly httpStatus = 403;
+}
+
+/** A request is well-formed but its values cannot be used (timeout above the server maximum, ...); 422. */
+export class UnprocessableError extends HubmillError {
+  override readonly code = 'UNPROCESSABLE';
+  override readonly httpStatus = 422;
+}
+
+/**
+ * A notebook run behind a synchronous seed endpoint (`/execute`, `/run-notebook`)
+ * did not succeed. The seed's FastAPI app raised HTTPException(500, detail=...)
+ * when papermill failed, and its clients only look at `status_code` and
+ * `detail`, so a failed notebook stays a 500 (a timeout a 504); the problem
+ * document adds the job id, ename/evalue and the output notebook path.
+ */
+export class NotebookRunError extends HubmillError {
+  override readonly code: string;
+  override readonly httpStatus: number;
+  override readonly extra: Record<string, unknown>;
+  constructor(message: string, opts: { code: string; httpStatus: number; extra: Record<string, unknown> }) {
+    super(message);
+    this.code = opts.code;
+    this.httpStatus = opts.httpStatus;
+    this.extra = opts.extra;
+  }
+}

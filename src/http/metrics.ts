@@ -1,0 +1,125 @@
+/**
+ * Prometheus metrics. One `Metrics` object per service (its own registry, so
+ * tests can build many apps). The runner and the kernel pool call the
+ * `observe*` / `kernel*` methods; gauges that mirror state (jobs by status,
+ * queue depth, pool size) are read from the store and runner at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobStatus } from '../store/job-store.js';
+
+export interface MetricsSources {
+  countByStatus(): Promise<Record<JobStatus, number>>;
+  stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  #sources: MetricsSources | null = null;
+
+  readonly runDuration = new Histogram({
+    name: 'hubmill_job_run_duration_seconds',
+    help: 'Wall time of finished job runs, by final status',
+    labelNames: ['status'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly kernelStarts = new Counter({
+    name: 'hubmill_kernel_starts_total',
+    help: 'Kernels started, by kernelspec',
+    labelNames: ['kernel'] as const,
+    registers: [this.registry],
+  });
+  readonly kernelFailures = new Counter({
+    name: 'hubmill_kernel_failures_total',
+    help: 'Kernels that failed to start or died, by kernelspec and reason',
+    labelNames: ['kernel', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'hubmill_http_requests_total',
+    help: 'HTTP requests, by method, route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const self = this;
+    new Gauge({
+      name: 'hubmill_jobs',
+      help: 'Jobs in the store, by status',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!self.#sources) return;
+        this.reset();
+        const counts = await self.#sources.countByStatus();
+        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'hubmill_queue_depth',
+      help: 'Jobs waiting to run',
+      registers: [this.registry],
+      async collect() {
+        if (!self.#sources) return;
+        this.set((await self.#sources.countByStatus()).queued ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'hubmill_jobs_running',
+      help: 'Jobs running in this process',
+      registers: [this.registry],
+      collect() {
+        if (self.#sources) this.set(self.#sources.stats().running);
+      },
+    });
+    new Gauge({
+      name: 'hubmill_concurrency',
+      help: 'Maximum jobs running at once in this process',
+      registers: [this.registry],
+      collect() {
+        if (self.#sources) this.set(self.#sources.stats().concurrency);
+      },
+    });
+    new Gauge({
+      name: 'hubmill_pool_kernels',
+      help: 'Warm kernels in the pool, by kernelspec and state (idle, starting, target)',
+      labelNames: ['kernel', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        if (!self.#sources) return;
+        this.reset();
+        for (const [kernel, p] of Object.entries(self.#sources.stats().pool)) {
+          this.set({ kernel, state: 'idle' }, p.idle);
+          this.set({ kernel, state: 'starting' }, p.starting);
+          this.set({ kernel, state: 'target' }, p.target);
+        }
+      },
+    });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'hubmill_process_' });
+  }
+
+  /** Where scrape-time gauges read from (the app binds its store and runner). */
+  bind(sources: MetricsSources): void {
+    this.#sources = sources;
+  }
+
+  /** A job run finished (runner). */
+  observeRun(status: JobStatus, durationSeconds: number): void {
+    this.runDuration.observe({ status }, durationSeconds);
+  }
+
+  /** A kernel process was started (pool or engine). */
+  kernelStarted(kernel: string): void {
+    this.kernelStarts.inc({ kernel });
+  }
+
+  /** A kernel failed to start or died (`reason`: 'start', 'died', 'preload'...). */
+  kernelFailed(kernel: string, reason = 'start'): void {
+    this.kernelFailures.inc({ kernel, reason });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

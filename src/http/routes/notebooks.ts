@@ -1,0 +1,102 @@
+/**
+ * `GET /api/v1/notebooks?username=`: a user's notebooks with their parameters
+ * (papermill's `--help-notebook` view), so a client or the UI can build a run
+ * form. A notebook that cannot be inspected is listed with an `error`, never
+ * failing the whole listing.
+ */
+import { stat } from 'node:fs/promises';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { HubmillError } from '../../errors.js';
+import type { RouteContext } from '../app.js';
+import { assertCanActFor, defaultUsername } from '../auth.js';
+import { UnprocessableError } from '../http-errors.js';
+import { problems } from '../schemas.js';
+
+const Parameter = Type.Object({
+  name: Type.String(),
+  inferred_type_name: Type.String(),
+  default: Type.String(),
+  help: Type.String(),
+});
+
+const NotebookInfo = Type.Object({
+  name: Type.String(),
+  path: Type.String({ description: "Relative to the user's home; use it as `notebook` when submitting a job" }),
+  size: Type.Integer(),
+  modified: Type.String({ format: 'date-time' }),
+  kernel: Type.Union([Type.String(), Type.Null()]),
+  language: Type.Union([Type.String(), Type.Null()]),
+  parameters: Type.Array(Parameter),
+  error: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
+});
+
+const NotebooksResponse = Type.Object({
+  username: Type.String(),
+  user_home: Type.String(),
+  notebook_count: Type.Integer(),
+  truncated: Type.Boolean(),
+  notebooks: Type.Array(NotebookInfo),
+});
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  app.get(
+    '/notebooks',
+    {
+      schema: {
+        tags: ['notebooks'],
+        summary: "A user's notebooks with their parameters",
+        querystring: Type.Object({
+          username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the caller' })),
+          limit: Type.Integer({ minimum: 1, maximum: 2000, default: 500 }),
+        }),
+        response: { 200: NotebooksResponse, ...problems(400, 401, 403, 404, 422) },
+      },
+    },
+    async (req) => {
+      const username = req.query.username ?? defaultUsername(req.identity);
+      if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
+      ctx.homes.homeFor(username);
+      assertCanActFor(req.identity, username);
+      const home = await ctx.homes.existingHome(username);
+      const files = await ctx.homes.listNotebooks(home, req.query.limit + 1);
+      const truncated = files.length > req.query.limit;
+      const shown = files.slice(0, req.query.limit);
+      const notebooks = await mapLimited(shown, 8, async (f) => {
+        const st = await stat(f.path).catch(() => null);
+        const base = {
+          name: f.name,
+          path: f.relative_path,
+          size: f.size,
+          modified: new Date(st?.mtimeMs ?? 0).toISOString(),
+        };
+        if (!ctx.inspectNotebook) {
+          return { ...base, kernel: null, language: null, parameters: [], error: { code: 'UNAVAILABLE', detail: 'inspection is not available' } };
+        }
+        try {
+          const info = await ctx.inspectNotebook(f.path);
+          return { ...base, kernel: info.kernel, language: info.language, parameters: info.parameters, error: null };
+        } catch (e) {
+          const code = e instanceof HubmillError ? e.code : 'INSPECT_FAILED';
+          return { ...base, kernel: null, language: null, parameters: [], error: { code, detail: (e as Error).message } };
+        }
+      });
+      return { username, user_home: home, notebook_count: notebooks.length, truncated, notebooks };
+    },
+  );
+};
+
+export default notebookRoutes;

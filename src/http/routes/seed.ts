@@ -1,0 +1,324 @@
+/**
+ * The seed's endpoints, with its request and response fields unchanged:
+ * `GET /`, `GET /health`, `GET /list-notebooks/{username}`, `POST /execute`,
+ * `POST /run-notebook`. Runs are jobs like any other (source 'seed-execute' /
+ * 'seed-run-notebook'), waited for synchronously as the seed's clients expect.
+ */
+import { realpath, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { NotFoundError, UnsafePathError } from '../../errors.js';
+import type { Job, NewJob } from '../../store/job-store.js';
+import type { RouteContext } from '../app.js';
+import { HUBMILL_VERSION } from '../app.js';
+import { assertCanActFor } from '../auth.js';
+import { NotebookRunError } from '../http-errors.js';
+import { seedTimestamp } from '../render.js';
+import { lookupRunAs } from '../../users/run-as.js';
+import { reserveSeedOutput } from '../../users/seed-output-name.js';
+import { SeedExecuteBody, SeedExecuteResponse, SeedRunBody, SeedRunResponse, problems } from '../schemas.js';
+
+const HealthResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+    papermill_available: Type.Boolean({ description: 'True when a Python kernelspec is found, i.e. notebooks can run' }),
+    papermill_path: Type.String({ description: 'The hubmill executable that replaces papermill' }),
+    timestamp: Type.String(),
+    engine: Type.Object({ name: Type.String(), version: Type.String(), node: Type.String() }),
+    kernelspecs: Type.Array(Type.String()),
+    store: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()), jobs: Type.Optional(Type.Record(Type.String(), Type.Integer())) }),
+    pool: Type.Record(Type.String(), Type.Object({ idle: Type.Integer(), starting: Type.Integer(), target: Type.Integer() })),
+    running: Type.Integer(),
+    concurrency: Type.Integer(),
+  },
+  { $id: 'Health' },
+);
+
+const NotebookEntry = Type.Object({
+  name: Type.String(),
+  path: Type.String(),
+  relative_path: Type.String(),
+  size: Type.Integer(),
+  modified: Type.String(),
+});
+
+const ListNotebooksResponse = Type.Object({
+  username: Type.String(),
+  user_home: Type.String(),
+  notebook_count: Type.Integer(),
+  notebooks: Type.Array(NotebookEntry),
+});
+
+const RootResponse = Type.Object({
+  message: Type.String(),
+  service: Type.String(),
+  version: Type.String(),
+  docs: Type.String(),
+  openapi: Type.String(),
+  endpoints: Type.Record(Type.String(), Type.String()),
+});
+
+async function removeIfEmpty(path: string): Promise<void> {
+  const st = await stat(path).catch(() => null);
+  if (st?.isFile() && st.size === 0) await unlink(path).catch(() => undefined);
+}
+
+/**
+ * Submits and waits like papermill did in the seed. Not succeeded → NotebookRunError:
+ * 500 for a failed notebook (the seed's HTTPException(500)), 504 for a timeout or
+ * when the wait bound passes, 409 when cancelled; the job keeps running past the
+ * wait bound and its links are in the problem document.
+ */
+async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply): Promise<Job> {
+  const { job } = await ctx.runner.submit(newJob);
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableEnded) abort.abort();
+  };
+  reply.raw.on('close', onClose);
+  let done: Job | null;
+  try {
+    done = await ctx.runner.waitFor(job.id, ctx.config.executeWaitMaxS * 1000, abort.signal);
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+  const final = done ?? job;
+  if (final.status === 'succeeded') return final;
+  const extra = {
+    job_id: final.id,
+    job_status: final.status,
+    job: `${ctx.prefix}api/v1/jobs/${encodeURIComponent(final.id)}`,
+    ename: final.error?.ename ?? null,
+    evalue: final.error?.evalue ?? null,
+    cell_index: final.error?.cell_index ?? null,
+  };
+  switch (final.status) {
+    case 'failed': {
+      const why = final.error ? `${final.error.ename}: ${final.error.evalue}` : 'unknown error';
+      const where = final.error?.cell_index != null ? ` (cell ${final.error.cell_index})` : '';
+      throw new NotebookRunError(`Notebook execution failed${where}: ${why}`, { code: 'NOTEBOOK_FAILED', httpStatus: 500, extra });
+    }
+    case 'timed_out':
+      throw new NotebookRunError('Notebook execution timed out', { code: 'NOTEBOOK_TIMED_OUT', httpStatus: 504, extra });
+    case 'cancelled':
+      throw new NotebookRunError('Notebook execution was cancelled', { code: 'NOTEBOOK_CANCELLED', httpStatus: 409, extra });
+    default:
+      throw new NotebookRunError(
+        `Notebook still ${final.status} after ${ctx.config.executeWaitMaxS} s; follow the job at ${extra.job}`,
+        { code: 'WAIT_EXPIRED', httpStatus: 504, extra },
+      );
+  }
+}
+
+const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const tags = ['seed'];
+
+  app.get(
+    '/',
+    {
+      config: { public: true },
+      schema: { tags, summary: 'API information', response: { 200: RootResponse } },
+    },
+    async () => ({
+      message: 'hubmill: notebook execution service for JupyterHub (papermill-compatible)',
+      service: 'hubmill',
+      version: HUBMILL_VERSION,
+      docs: `${ctx.prefix}docs`,
+      openapi: `${ctx.prefix}openapi.json`,
+      endpoints: {
+        health: 'GET /health',
+        list_notebooks: 'GET /list-notebooks/{username}',
+        execute: 'POST /execute',
+        run_notebook: 'POST /run-notebook',
+        jobs: 'GET|POST /api/v1/jobs',
+        notebooks: 'GET /api/v1/notebooks?username=',
+        kernelspecs: 'GET /api/v1/kernelspecs',
+        metrics: 'GET /metrics',
+      },
+    }),
+  );
+
+  app.get(
+    '/health',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Health: engine, kernelspecs, store and kernel pool; 503 when notebooks cannot run',
+        response: { 200: HealthResponse, 503: HealthResponse },
+      },
+    },
+    async (_req, reply) => {
+      const specs = await ctx.cachedKernelspecs().catch(() => []);
+      let store: { ok: boolean; error?: string; jobs?: Record<string, number> };
+      try {
+        const jobs = await Promise.race([
+          ctx.store.countByStatus(),
+          new Promise<never>((_, rej) => setTimeout(() => rej(new Error('store did not answer within 2 s')), 2000).unref()),
+        ]);
+        store = { ok: true, jobs };
+      } catch (e) {
+        store = { ok: false, error: (e as Error).message };
+      }
+      const stats = ctx.runner.stats();
+      const python = specs.some((s) => s.language.toLowerCase() === 'python');
+      const healthy = specs.length > 0 && store.ok;
+      return reply.code(healthy ? 200 : 503).send({
+        status: healthy ? 'healthy' : 'unhealthy',
+        papermill_available: python,
+        papermill_path: ctx.enginePath,
+        timestamp: seedTimestamp(),
+        engine: { name: 'hubmill', version: HUBMILL_VERSION, node: process.version },
+        kernelspecs: specs.map((s) => s.name),
+        store,
+        pool: stats.pool,
+        running: stats.running,
+        concurrency: stats.concurrency,
+      });
+    },
+  );
+
+  app.get(
+    '/list-notebooks/:username',
+    {
+      schema: {
+        tags,
+        summary: "List a user's notebooks (anywhere in the home, hidden folders skipped)",
+        params: Type.Object({ username: Type.String() }),
+        response: { 200: ListNotebooksResponse, ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      const { username } = req.params;
+      ctx.homes.homeFor(username);
+      assertCanActFor(req.identity, username);
+      const home = await ctx.homes.existingHome(username);
+      const notebooks = await ctx.homes.listNotebooks(home);
+      return { username, user_home: home, notebook_count: notebooks.length, notebooks };
+    },
+  );
+
+  app.post(
+    '/execute',
+    {
+      schema: {
+        tags,
+        summary: 'Run a user\'s notebook with parameters and wait for it (writes <stem>_output_<YYYYMMDD_HHMMSS>.ipynb in the home)',
+        description:
+          'Synchronous, like the seed: answers when the run ends (bounded by the server\'s execute wait, 3600 s by default). ' +
+          'A notebook that raises answers 500 with `detail` (as papermill failures did in the seed), a timeout 504.',
+        body: SeedExecuteBody,
+        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+      },
+    },
+    async (req, reply) => {
+      const { username, notebook_name } = req.body;
+      const parameters = (req.body.parameters ?? {}) as NewJob['parameters'];
+      ctx.homes.homeFor(username);
+      assertCanActFor(req.identity, username);
+      const home = await ctx.homes.existingHome(username);
+      const found = await ctx.homes.findNotebook(home, notebook_name);
+      const rel = found.relative_path;
+      // The seed wrote outputs into the home itself; created exclusively, so nothing is ever overwritten.
+      const outAbs = await reserveSeedOutput(await realpath(home), rel, { runAs: await lookupRunAs(username) });
+      const outName = basename(outAbs);
+      let job: Job;
+      try {
+        job = await runAndWait(
+          ctx,
+          {
+            username,
+            notebook: rel,
+            parameters,
+            submitted_by: req.identity?.name ?? username,
+            output_path: outName,
+            timeout_s: ctx.config.maxTimeoutS > 0 ? ctx.config.maxTimeoutS : null,
+            cell_timeout_s: ctx.config.maxCellTimeoutS > 0 ? ctx.config.maxCellTimeoutS : null,
+            source: 'seed-execute',
+          },
+          reply,
+        );
+      } catch (e) {
+        await removeIfEmpty(outAbs);
+        if (e instanceof NotebookRunError) (e.extra as Record<string, unknown>).output_notebook = outAbs;
+        throw e;
+      }
+      return {
+        status: 'success' as const,
+        username,
+        input_notebook: join(home, rel),
+        output_notebook: join(home, job.output_path ?? outName),
+        parameters,
+        timestamp: seedTimestamp(),
+        job_id: job.id,
+      };
+    },
+  );
+
+  app.post(
+    '/run-notebook',
+    {
+      schema: {
+        tags,
+        summary: 'Run a notebook given absolute input and output paths inside one user\'s home, and wait for it',
+        description:
+          'Both paths must lie in the same user\'s home (derived from the home template); the output is overwritten as papermill does. ' +
+          'Errors as for /execute.',
+        body: SeedRunBody,
+        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+      },
+    },
+    async (req, reply) => {
+      const { input_path, output_path } = req.body;
+      const params = (req.body.params ?? {}) as NewJob['parameters'];
+      for (const [field, p] of [['input_path', input_path], ['output_path', output_path]] as const) {
+        if (p.includes('\0')) throw new UnsafePathError(`${field} contains a NUL byte`);
+        if (!p.startsWith('/')) throw new UnsafePathError(`${field} must be an absolute path`);
+      }
+      const inUser = ctx.homes.userForPath(input_path);
+      const outUser = ctx.homes.userForPath(output_path);
+      if (!inUser) throw new UnsafePathError(`input_path must lie inside a user's home (${ctx.config.homeTemplate})`);
+      if (!outUser) throw new UnsafePathError(`output_path must lie inside a user's home (${ctx.config.homeTemplate})`);
+      if (inUser.username !== outUser.username) throw new UnsafePathError('input_path and output_path must lie in the same home');
+      const { username } = inUser;
+      assertCanActFor(req.identity, username);
+      const home = await ctx.homes.existingHome(username);
+      const inAbs = await ctx.homes.resolveInside(home, input_path, { mustExist: true, allowAbsolute: true });
+      const outAbs = await ctx.homes.resolveInside(home, output_path, { mustExist: false, allowAbsolute: true });
+      const inRel = await ctx.homes.relative(home, inAbs);
+      const outRel = await ctx.homes.relative(home, outAbs);
+      if (inRel === '' || outRel === '') throw new UnsafePathError('input_path and output_path must be files inside the home');
+      if (inAbs === outAbs) throw new UnsafePathError('output_path must differ from input_path');
+      if (!(await stat(inAbs)).isFile()) throw new NotFoundError(`input_path ${input_path} is not a file`);
+      const parent = await stat(dirname(outAbs)).catch(() => null);
+      if (!parent?.isDirectory()) throw new NotFoundError(`output directory ${dirname(output_path)} does not exist`);
+      const job = await runAndWait(
+        ctx,
+        {
+          username,
+          notebook: inRel,
+          parameters: params,
+          submitted_by: req.identity?.name ?? username,
+          output_path: outRel,
+          timeout_s: ctx.config.maxTimeoutS > 0 ? ctx.config.maxTimeoutS : null,
+          cell_timeout_s: ctx.config.maxCellTimeoutS > 0 ? ctx.config.maxCellTimeoutS : null,
+          source: 'seed-run-notebook',
+        },
+        reply,
+      );
+      return {
+        status: 'success' as const,
+        input_path,
+        output_path,
+        params,
+        username,
+        timestamp: seedTimestamp(),
+        job_id: job.id,
+      };
+    },
+  );
+};
+
+export default seedRoutes;

@@ -1,0 +1,134 @@
+/**
+ * TypeBox schemas shared by the routes: they validate requests, serialize
+ * responses and generate the OpenAPI document from the same source.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** RFC 9457 problem document; `detail` keeps FastAPI-style clients (which read `detail`) working. */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'urn:hubmill:error:<code>' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String({ description: 'Human-readable reason (FastAPI clients read this field).' }),
+    code: Type.String({ description: 'Stable machine-readable error code, e.g. NOT_FOUND, UNSAFE_PATH.' }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({ loc: Type.Array(Type.Union([Type.String(), Type.Integer()])), msg: Type.String(), type: Type.String() }),
+        { description: 'Validation errors, FastAPI-style.' },
+      ),
+    ),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'application/problem+json error document' },
+);
+export type ProblemT = Static<typeof Problem>;
+
+/** Error responses every protected route may give. */
+export function problems(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of statuses) out[s] = Type.Ref('Problem');
+  return out;
+}
+
+export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
+
+export const JobStatusT = Type.Union(
+  ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'].map((s) => Type.Literal(s)),
+  { description: 'Job state' },
+);
+
+export const RunErrorT = Type.Object({
+  ename: Type.String(),
+  evalue: Type.String(),
+  traceback: Type.Array(Type.String()),
+  cell_index: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export const JobView = Type.Object(
+  {
+    id: Type.String(),
+    status: JobStatusT,
+    username: Type.String(),
+    notebook: Type.String({ description: "Relative to the user's home" }),
+    parameters: JsonObject,
+    kernel: Type.Union([Type.String(), Type.Null()]),
+    timeout_s: Type.Union([Type.Number(), Type.Null()]),
+    cell_timeout_s: Type.Union([Type.Number(), Type.Null()]),
+    idempotency_key: Type.Union([Type.String(), Type.Null()]),
+    submitted_by: Type.String(),
+    source: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    duration_s: Type.Union([Type.Number(), Type.Null()]),
+    output_path: Type.Union([Type.String(), Type.Null()], { description: "Output notebook, relative to the user's home" }),
+    progress: Type.Object({ cells_total: Type.Integer(), cells_done: Type.Integer() }),
+    error: Type.Union([RunErrorT, Type.Null()]),
+    result: Type.Union([JsonObject, Type.Null()], { description: "Values recorded with scrapbook's glue, by name" }),
+    cancel_requested: Type.Boolean(),
+    attempts: Type.Integer(),
+    links: Type.Object({ self: Type.String(), output: Type.String(), events: Type.String(), cancel: Type.String() }),
+  },
+  { $id: 'Job' },
+);
+export type JobViewT = Static<typeof JobView>;
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const SubmitJobBody = Type.Object(
+  {
+    notebook: Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the user's home" }),
+    parameters: Type.Optional(JsonObject),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the caller' })),
+    kernel: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Kernelspec name; default: the notebook's" })),
+    timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Whole-run timeout (bounded by the server maximum)' })),
+    cell_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout (bounded by the server maximum)' })),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    output_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Relative to the home; default chosen by the runner" })),
+  },
+  { additionalProperties: false },
+);
+
+export const SeedExecuteBody = Type.Object(
+  {
+    username: Type.String({ description: 'Owner of the notebook; its home comes from the home template' }),
+    notebook_name: Type.String({ description: 'A file name searched anywhere in the home, or a path relative to it' }),
+    parameters: Type.Optional(JsonObject),
+  },
+  { $id: 'NotebookExecuteRequest' },
+);
+
+export const SeedExecuteResponse = Type.Object(
+  {
+    status: Type.Literal('success'),
+    username: Type.String(),
+    input_notebook: Type.String(),
+    output_notebook: Type.String(),
+    parameters: JsonObject,
+    timestamp: Type.String(),
+    job_id: Type.String({ description: 'hubmill extra: the job that ran it' }),
+  },
+  { $id: 'NotebookExecuteResponse' },
+);
+
+export const SeedRunBody = Type.Object(
+  {
+    params: Type.Optional(JsonObject),
+    input_path: Type.String({ description: "Absolute path inside a user's home" }),
+    output_path: Type.String({ description: "Absolute path inside the same user's home (overwritten, as papermill does)" }),
+  },
+  { $id: 'NotebookRunRequest' },
+);
+
+export const SeedRunResponse = Type.Object(
+  {
+    status: Type.Literal('success'),
+    input_path: Type.String(),
+    output_path: Type.String(),
+    params: JsonObject,
+    username: Type.String(),
+    timestamp: Type.String(),
+    job_id: Type.String(),
+  },
+  { $id: 'NotebookRunResponse' },
+);
