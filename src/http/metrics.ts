@@ -109,6 +109,17 @@ export class Metrics {
     this.runDuration.observe({ status }, durationSeconds);
   }
 
+  /** RunnerMetrics hook: a job reached a final state after running. */
+  jobFinished(status: JobStatus, durationMs: number): void {
+    this.observeRun(status, durationMs / 1000);
+  }
+
+  /** KernelPool `onKernelStart` hook. */
+  onKernelStart(kernel: string, ok: boolean): void {
+    if (ok) this.kernelStarted(kernel);
+    else this.kernelFailed(kernel, 'start');
+  }
+
   /** A kernel process was started (pool or engine). */
   kernelStarted(kernel: string): void {
     this.kernelStarts.inc({ kernel });

@@ -55,8 +55,9 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
     return job;
   }
 
+  /** A requested limit above the server maximum is refused (422) rather than silently clamped; absent = the runner's default. */
   function boundedTimeout(name: string, value: number | undefined, max: number): number | null {
-    if (value === undefined) return max > 0 ? max : null;
+    if (value === undefined) return null;
     if (max > 0 && value > max) throw new UnprocessableError(`${name} ${value} exceeds the server maximum of ${max} s`);
     return value;
   }

@@ -1,0 +1,155 @@
+/**
+ * `hubmill serve`: wires the job store, the kernel pool, the runner and the
+ * HTTP app together, listens, and shuts down gracefully on SIGTERM/SIGINT
+ * (stop claiming jobs, let running ones finish within the grace period, then
+ * cancel them; close the HTTP server, the pool and the store).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { serviceUrl, type Config } from './config.js';
+import { buildApp, type NotebookInspector } from './http/app.js';
+import { Metrics } from './http/metrics.js';
+import { KernelPool } from './kernel/pool.js';
+import { findKernelSpecs } from './kernel/kernelspecs.js';
+import { inspectParameters, notebookKernel } from './notebook/inspect.js';
+import { NoParametersCellError } from './notebook/errors.js';
+import { readNotebookFile } from './notebook/read.js';
+import { Runner } from './runner/runner.js';
+import { SqliteJobStore } from './store/sqlite-job-store.js';
+import { homePathFor } from './users/home.js';
+
+export interface StartedServer {
+  app: FastifyInstance;
+  /** The URL to open (with ?token= when the token was generated). */
+  url: string;
+  port: number;
+  runner: Runner;
+  store: SqliteJobStore;
+  pool: KernelPool;
+  metrics: Metrics;
+  /** Graceful shutdown; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Install SIGTERM/SIGINT handlers that close and exit (default true; tests pass false). */
+  signals?: boolean;
+  logger?: Logger;
+  /** Where the start banner goes (default stderr). */
+  print?: (line: string) => void;
+}
+
+/** The executable `papermill_path` reports: hubmill's CLI (it replaces papermill). */
+function hubmillBinary(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const candidates = [join(root, 'node_modules', '.bin', 'hubmill'), join(root, 'dist', 'cli', 'index.js')];
+  return candidates.find((p) => existsSync(p)) ?? candidates[1]!;
+}
+
+export const inspectNotebookFile: NotebookInspector = async (absPath) => {
+  const nb = await readNotebookFile(absPath);
+  const { kernelName, language } = notebookKernel(nb);
+  let parameters: ReturnType<typeof inspectParameters> = [];
+  try {
+    parameters = inspectParameters(nb);
+  } catch (e) {
+    // A notebook without a parameters cell is ordinary: it simply takes none.
+    if (!(e instanceof NoParametersCellError)) throw e;
+  }
+  return { parameters, kernel: kernelName ?? null, language: language ?? null };
+};
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedServer> {
+  const logger =
+    opts.logger ??
+    pino({
+      level: config.logLevel,
+      base: { service: 'hubmill' },
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'apiToken', 'config.apiToken'], censor: '[redacted]' },
+    });
+  const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
+
+  await mkdir(config.dataDir, { recursive: true });
+  const store = new SqliteJobStore({ path: join(config.dataDir, 'jobs.sqlite') });
+  const metrics = new Metrics({ defaultMetrics: true });
+  const pool = new KernelPool({
+    sizes: { ...config.poolSizes },
+    preload: { ...config.preload },
+    logger: logger.child({ component: 'pool' }),
+    onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
+  });
+  const runner = new Runner({
+    store,
+    pool,
+    homeFor: (u) => homePathFor(u, config.homeTemplate),
+    concurrency: config.concurrency,
+    maxTimeoutS: config.maxTimeoutS > 0 ? config.maxTimeoutS : null,
+    maxCellTimeoutS: config.maxCellTimeoutS > 0 ? config.maxCellTimeoutS : null,
+    logger,
+    metrics,
+    requeueInterruptedOnStart: config.requeueOnRestart,
+    retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
+  });
+
+  let app: FastifyInstance | null = null;
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      logger.info({ graceS: config.shutdownGraceS }, 'shutting down');
+      await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
+      await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
+      await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
+      await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
+      logger.info('stopped');
+    })());
+
+  try {
+    pool.start();
+    await runner.start();
+    app = await buildApp({
+      config,
+      store,
+      runner,
+      kernelspecs: () => findKernelSpecs(),
+      logger,
+      metrics,
+      inspectNotebook: inspectNotebookFile,
+      enginePath: hubmillBinary(),
+    });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = serviceUrl(config, port);
+  logger.info({ host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir }, 'hubmill listening');
+  print(`hubmill is running at:\n    ${url}`);
+  if (config.apiTokenGenerated) print('Send the token as "Authorization: token <token>" (set HUBMILL_API_TOKEN to choose your own).');
+
+  if (opts.signals !== false) {
+    let signalled = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (signalled) {
+        logger.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      signalled = true;
+      logger.info({ signal: sig }, 'signal received');
+      void close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  return { app, url, port, runner, store, pool, metrics, close };
+}
