@@ -1,0 +1,374 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Runner, defaultOutputPath, effectiveLimitMs, type RunnerOptions } from '../../src/runner/runner.js';
+import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
+import {
+  InvalidUsernameError,
+  NoSuchKernelError,
+  NotFoundError,
+  NotebookFormatError,
+  UnsafePathError,
+  UsageError,
+} from '../../src/errors.js';
+import type { NewJob } from '../../src/store/job-store.js';
+import { FakeEngine } from './fake-engine.js';
+import { isState, makeEnv, nextEvent, notebookJson, record, writeNotebook, type Env } from './helpers.js';
+
+function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
+  return new Runner({
+    store: env.store,
+    homeFor: env.homeFor,
+    concurrency: 2,
+    workerId: 'test-worker',
+    execute: engine.execute,
+    getKernelSpec: async (name) => {
+      if (name !== 'python3') throw new NoSuchKernelError(`No such kernel named ${name}`);
+      return { name, language: 'python' };
+    },
+    runAsFor: async () => null,
+    pollIntervalMs: 50,
+    ...over,
+  });
+}
+
+const job = (over: Partial<NewJob> = {}): NewJob => ({ username: 'alice', notebook: 'work/nb.ipynb', parameters: {}, submitted_by: 'alice', ...over });
+
+describe('Runner.submit validation', () => {
+  test('answers bad input synchronously and enqueues nothing', async (t) => {
+    const env = makeEnv(t);
+    const runner = makeRunner(env, new FakeEngine());
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    writeNotebook(env.home, 'work/bad.ipynb', '{"not": "a notebook"');
+    writeNotebook(env.home, 'work/nokernel.ipynb', notebookJson(['1'], { kernel: null }));
+    writeNotebook(env.home, 'work/other.ipynb', notebookJson(['1'], { kernel: 'cobol' }));
+    mkdirSync(join(env.root, 'outside'));
+    writeNotebook(env.root, 'outside/x.ipynb', notebookJson(['1']));
+    symlinkSync(join(env.root, 'outside'), join(env.home, 'escape'));
+
+    await assert.rejects(runner.submit(job({ username: 'bob' })), NotFoundError);
+    await assert.rejects(runner.submit(job({ username: '../alice' })), InvalidUsernameError);
+    await assert.rejects(runner.submit(job({ notebook: 'work/missing.ipynb' })), NotFoundError);
+    await assert.rejects(runner.submit(job({ notebook: 'work' })), NotFoundError);
+    await assert.rejects(runner.submit(job({ notebook: '../bob/nb.ipynb' })), UnsafePathError);
+    await assert.rejects(runner.submit(job({ notebook: '/etc/passwd' })), UnsafePathError);
+    await assert.rejects(runner.submit(job({ notebook: 'escape/x.ipynb' })), UnsafePathError);
+    await assert.rejects(runner.submit(job({ notebook: 'work/nb.ipynb\0' })), UnsafePathError);
+    await assert.rejects(runner.submit(job({ notebook: 'work/bad.ipynb' })), NotebookFormatError);
+    await assert.rejects(runner.submit(job({ notebook: 'work/nokernel.ipynb' })), NoSuchKernelError);
+    await assert.rejects(runner.submit(job({ notebook: 'work/other.ipynb' })), NoSuchKernelError);
+    await assert.rejects(runner.submit(job({ kernel: 'nope' })), NoSuchKernelError);
+    await assert.rejects(runner.submit(job({ timeout_s: -1 })), UsageError);
+    await assert.rejects(runner.submit(job({ cell_timeout_s: 0 })), UsageError);
+    await assert.rejects(runner.submit(job({ output_path: '../../out.ipynb' })), UnsafePathError);
+    assert.equal((await env.store.list({ limit: 10 })).jobs.length, 0);
+
+    // The kernel override makes a kernel-less notebook acceptable; paths are stored normalized.
+    const ok = await runner.submit(job({ notebook: './work/../work/nokernel.ipynb', kernel: 'python3' }));
+    assert.equal(ok.job.notebook, 'work/nokernel.ipynb');
+    assert.equal(ok.job.status, 'queued');
+  });
+});
+
+describe('Runner lifecycle (fake engine)', () => {
+  test('runs a job to success with events, progress, results and the default output path', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { maxTimeoutS: 60, maxCellTimeoutS: 5 });
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['a = 1', 'b = 2', 'c = 3']));
+    const { job: queued } = await runner.submit(job({ parameters: { lr: 0.01 }, timeout_s: 600, cell_timeout_s: 2 }));
+    const rec = record(runner, queued.id);
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const done = await runner.waitFor(queued.id, 5000);
+    rec.stop();
+    assert.equal(done?.status, 'succeeded');
+    assert.deepEqual(done?.result, { answer: 42 });
+    assert.deepEqual(done?.progress, { cells_total: 3, cells_done: 3 });
+    assert.equal(done?.error, null);
+    assert.equal(done?.output_path, `work/hubmill-outputs/nb-${queued.id}.ipynb`);
+    assert.ok(existsSync(join(env.home, 'work', 'hubmill-outputs')), 'the output folder was created');
+    assert.equal(done?.worker_id, 'test-worker');
+    assert.ok(done!.started_at_ms! <= done!.finished_at_ms!);
+
+    const call = engine.calls[0]!.opts;
+    assert.equal(call.inputPath, join(env.home, 'work', 'nb.ipynb'));
+    assert.equal(call.outputPath, join(env.home, 'work', 'hubmill-outputs', `nb-${queued.id}.ipynb`));
+    assert.equal(call.cwd, join(env.home, 'work'));
+    assert.deepEqual(call.parameters, { lr: 0.01 });
+    assert.equal(call.kernelName, 'python3');
+    assert.equal(call.runTimeoutMs, 60_000, 'clamped to the maximum');
+    assert.equal(call.cellTimeoutMs, 2000);
+    assert.deepEqual(call.hubmillMetadata, { job_id: queued.id, username: 'alice', submitted_by: 'alice', source: 'api' });
+
+    const types = rec.events.map((e) => (e.type === 'state' ? `state:${e.status}` : e.type));
+    assert.equal(types[0], 'state:running');
+    assert.equal(types[types.length - 1], 'state:succeeded');
+    assert.equal(types.filter((x) => x === 'cell_started').length, 3);
+    assert.equal(types.filter((x) => x === 'cell_finished').length, 3);
+    assert.equal(types.filter((x) => x === 'output').length, 3);
+    const lastCell = rec.events.filter((e) => e.type === 'cell_finished').pop();
+    assert.deepEqual(lastCell && { done: lastCell.cells_done, total: lastCell.cells_total }, { done: 3, total: 3 });
+  });
+
+  test('maps a failed run, an engine error and a vanished notebook to failed jobs, and keeps going', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { concurrency: 1 });
+    writeNotebook(env.home, 'work/fail.ipynb', notebookJson(['1', '2', '3'], { metadata: { fake: 'fail' } }));
+    writeNotebook(env.home, 'work/throw.ipynb', notebookJson(['1'], { metadata: { fake: 'throw' } }));
+    writeNotebook(env.home, 'work/gone.ipynb', notebookJson(['1']));
+    writeNotebook(env.home, 'work/broken.ipynb', notebookJson(['1']));
+    writeNotebook(env.home, 'work/ok.ipynb', notebookJson(['1']));
+    const fail = (await runner.submit(job({ notebook: 'work/fail.ipynb' }))).job;
+    const thrown = (await runner.submit(job({ notebook: 'work/throw.ipynb' }))).job;
+    const gone = (await runner.submit(job({ notebook: 'work/gone.ipynb' }))).job;
+    const broken = (await runner.submit(job({ notebook: 'work/broken.ipynb' }))).job;
+    const ok = (await runner.submit(job({ notebook: 'work/ok.ipynb' }))).job;
+    rmSync(join(env.home, 'work', 'gone.ipynb'));
+    writeFileSync(join(env.home, 'work', 'broken.ipynb'), '{"nbformat": 3}');
+    await runner.start();
+    t.after(() => runner.stop(1000));
+
+    const f = await runner.waitFor(fail.id, 5000);
+    assert.equal(f?.status, 'failed');
+    assert.deepEqual(f?.error, { ename: 'ValueError', evalue: 'boom', traceback: ['Traceback', 'ValueError: boom'], cell_index: 3 });
+    assert.deepEqual(f?.progress, { cells_total: 3, cells_done: 2 });
+
+    const th = await runner.waitFor(thrown.id, 5000);
+    assert.equal(th?.status, 'failed');
+    assert.equal(th?.error?.ename, 'KernelStartError');
+
+    const g = await runner.waitFor(gone.id, 5000);
+    assert.equal(g?.status, 'failed');
+    assert.equal(g?.error?.ename, 'NotFoundError');
+    assert.equal(g?.error?.cell_index, null);
+
+    const b = await runner.waitFor(broken.id, 5000);
+    assert.equal(b?.status, 'failed');
+    assert.equal(b?.error?.ename, 'NotebookFormatError');
+
+    assert.equal((await runner.waitFor(ok.id, 5000))?.status, 'succeeded');
+  });
+
+  test('respects the concurrency bound', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { concurrency: 2 });
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await runner.submit(job({ notebook: 'work/block.ipynb' }))).job.id);
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    await engine.started(2);
+    assert.equal(runner.stats().running, 2);
+    assert.equal((await env.store.countByStatus()).queued, 3);
+    // Release one at a time; never more than two at once.
+    for (let i = 0; i < 5; i++) {
+      await engine.started(i + 1);
+      engine.calls[i]!.release();
+    }
+    for (const id of ids) assert.equal((await runner.waitFor(id, 5000))?.status, 'succeeded');
+    assert.equal(engine.maxActive, 2);
+    assert.deepEqual(runner.stats(), { running: 0, concurrency: 2, pool: {} });
+  });
+
+  test('cancels a queued job at once and a running job through its signal', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { concurrency: 1 });
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const first = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    const second = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await engine.started(1);
+    const c2 = await runner.cancel(second.id);
+    assert.equal(c2?.status, 'cancelled');
+    const c1 = await runner.cancel(first.id);
+    assert.equal(c1?.cancel_requested, true);
+    const done = await runner.waitFor(first.id, 5000);
+    assert.equal(done?.status, 'cancelled');
+    assert.equal(done?.error?.ename, 'Cancelled');
+    assert.equal(engine.calls.length, 1, 'the cancelled queued job never ran');
+    assert.equal(await runner.cancel('00000000000000000000000000'), null);
+  });
+
+  test('a cancel requested through another store handle reaches the running job', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine);
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const j = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await engine.started(1);
+    const other = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => other.close());
+    await other.requestCancel(j.id);
+    assert.equal((await runner.waitFor(j.id, 5000))?.status, 'cancelled');
+  });
+
+  test('waitFor returns the current state after its timeout, null for unknown jobs, and follows jobs finished elsewhere', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const j = (await runner.submit(job())).job;
+    // Not started: stays queued.
+    assert.equal((await runner.waitFor(j.id, 50))?.status, 'queued');
+    assert.equal(await runner.waitFor('nope', 10), null);
+    const ac = new AbortController();
+    const aborted = runner.waitFor(j.id, 60_000, ac.signal);
+    ac.abort();
+    assert.equal((await aborted)?.status, 'queued');
+
+    // Another process (store handle) runs it; this runner's poll notices.
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const other = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => other.close());
+    const k = (await other.enqueue(job())).job;
+    await runner.stop(100); // nobody here runs jobs now, but waiting still works once polling resumes
+    const r2 = makeRunner(env, engine, { concurrency: 1 });
+    const waiting = r2.waitFor(k.id, 5000);
+    const claimed = await other.claimNext('elsewhere');
+    const claimedK = claimed?.id === k.id ? claimed : await other.claimNext('elsewhere');
+    assert.ok(claimedK);
+    await r2.start();
+    t.after(() => r2.stop(1000));
+    await other.markFinished(k.id, 'succeeded', {});
+    assert.equal((await waiting)?.status, 'succeeded');
+  });
+
+  test('stop() lets running jobs finish within the grace, then cancels them', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine);
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    await runner.start();
+    const a = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    const b = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await engine.started(2);
+    engine.calls[0]!.release();
+    await runner.stop(200);
+    const ja = await env.store.get(a.id);
+    const jb = await env.store.get(b.id);
+    const byId = new Map([[ja!.id, ja!], [jb!.id, jb!]]);
+    const released = engine.calls[0]!.opts.hubmillMetadata!.job_id as string;
+    const other = released === a.id ? b.id : a.id;
+    assert.equal(byId.get(released)?.status, 'succeeded');
+    assert.equal(byId.get(other)?.status, 'cancelled');
+    assert.match(byId.get(other)?.error?.evalue ?? '', /shutting down/);
+    // Nothing is claimed after stop.
+    const c = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    assert.equal((await runner.waitFor(c.id, 100))?.status, 'queued');
+  });
+
+  test('after a restart, jobs left running fail with a clear reason and queued jobs still run', async (t) => {
+    const env = makeEnv(t);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const engine1 = new FakeEngine();
+    const first = makeRunner(env, engine1, { concurrency: 1 });
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    const stuck = (await first.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    const queued = (await first.submit(job())).job;
+    await first.start();
+    await engine1.started(1);
+    // Abandon the first runner without stopping it (a crash): it can no longer touch the store.
+    const firstStore = env.store;
+    const store2 = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => store2.close());
+    const engine2 = new FakeEngine();
+    const second = new Runner({
+      store: store2,
+      homeFor: env.homeFor,
+      concurrency: 1,
+      workerId: 'test-worker',
+      execute: engine2.execute,
+      getKernelSpec: async (name) => ({ name, language: 'python' }),
+      runAsFor: async () => null,
+    });
+    (first as unknown as { stopping: boolean }).stopping = true; // the crashed process claims nothing more
+    await second.start();
+    t.after(() => second.stop(1000));
+    const s = await store2.get(stuck.id);
+    assert.equal(s?.status, 'failed');
+    assert.equal(s?.error?.ename, 'JobInterrupted');
+    assert.match(s?.error?.evalue ?? '', /restarted|died/);
+    assert.equal((await second.waitFor(queued.id, 5000))?.status, 'succeeded');
+    // The crashed runner finishing late cannot overwrite the recovered record.
+    engine1.calls[0]!.release();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await firstStore.get(stuck.id))?.status, 'failed');
+  });
+
+  test('requeueInterruptedOnStart puts jobs left running back in the queue', async (t) => {
+    const env = makeEnv(t);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const j = (await env.store.enqueue(job())).job;
+    await env.store.claimNext('test-worker');
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { requeueInterruptedOnStart: true });
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const done = await runner.waitFor(j.id, 5000);
+    assert.equal(done?.status, 'succeeded');
+    assert.equal(done?.attempts, 2);
+  });
+
+  test('jobs abandoned by another worker are recovered once their lease expires', async (t) => {
+    const env = makeEnv(t);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const j = (await env.store.enqueue(job())).job;
+    await env.store.claimNext('dead-worker');
+    const runner = makeRunner(env, new FakeEngine(), { leaseMs: 300 });
+    const failed = nextEvent(runner, j.id, isState('failed'));
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const ev = await failed;
+    assert.ok(ev.type === 'state' && ev.job.error?.ename === 'JobInterrupted');
+  });
+
+  test('retention deletes old finished jobs and only the outputs hubmill named', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { retention: { days: 1 } });
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    await runner.start();
+    const a = (await runner.submit(job())).job;
+    writeFileSync(join(env.home, 'mine.ipynb'), 'keep');
+    const b = (await runner.submit(job({ output_path: 'mine.ipynb' }))).job;
+    const q = (await runner.submit(job())).job;
+    await runner.waitFor(a.id, 5000);
+    await runner.waitFor(b.id, 5000);
+    await runner.waitFor(q.id, 5000);
+    await runner.stop(1000);
+    const aDone = await env.store.get(a.id);
+    const outA = join(env.home, aDone!.output_path!);
+    writeFileSync(outA, '{}'); // the fake engine writes nothing
+    const deleted = await runner.prune(Date.now() + 2 * 86_400_000);
+    assert.equal(deleted, 3);
+    assert.equal(existsSync(outA), false, 'hubmill-named output removed');
+    assert.equal(existsSync(join(env.home, 'mine.ipynb')), true, 'caller-named output kept');
+    assert.equal((await env.store.list({ limit: 10 })).jobs.length, 0);
+  });
+});
+
+describe('runner helpers', () => {
+  test('effective limits: requested, else default, else maximum; never above the maximum', () => {
+    assert.equal(effectiveLimitMs(10, null, 60), 10_000);
+    assert.equal(effectiveLimitMs(100, null, 60), 60_000);
+    assert.equal(effectiveLimitMs(null, 30, 60), 30_000);
+    assert.equal(effectiveLimitMs(null, null, 60), 60_000);
+    assert.equal(effectiveLimitMs(null, null, null), undefined);
+    assert.equal(effectiveLimitMs(5, null, null), 5000);
+    assert.equal(effectiveLimitMs(0.5, null, undefined), 500);
+  });
+  test('default output path sits in hubmill-outputs next to the notebook', () => {
+    const j = { id: '01JABCDEFGHJKMNPQRSTVWXYZ0' } as Parameters<typeof defaultOutputPath>[0];
+    assert.equal(defaultOutputPath(j, 'nb.ipynb'), 'hubmill-outputs/nb-01JABCDEFGHJKMNPQRSTVWXYZ0.ipynb');
+    assert.equal(defaultOutputPath(j, 'a/b/train.ipynb'), 'a/b/hubmill-outputs/train-01JABCDEFGHJKMNPQRSTVWXYZ0.ipynb');
+  });
+});
