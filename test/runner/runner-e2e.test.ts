@@ -1,0 +1,151 @@
+// The runner with the real engine, real python3 kernels and a real SQLite file.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
+import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
+import { KernelPool } from '../../src/kernel/pool.js';
+import type { NewJob } from '../../src/store/job-store.js';
+import { makeEnv, nextEvent, notebookJson, record, writeNotebook, type Env } from './helpers.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const hasPython = existsSync('/usr/share/jupyter/kernels/python3/kernel.json');
+
+function makeRunner(env: Env, over: Partial<RunnerOptions> = {}): Runner {
+  return new Runner({ store: env.store, homeFor: env.homeFor, concurrency: 2, workerId: 'e2e', pollIntervalMs: 100, ...over });
+}
+
+const job = (over: Partial<NewJob> = {}): NewJob => ({ username: 'alice', notebook: 'work/nb.ipynb', parameters: {}, submitted_by: 'alice', ...over });
+
+const SCRAP = `from IPython.display import display
+display({'application/scrapbook.scrap.json+json': {'name': 'doubled', 'data': x * 2, 'encoder': 'json', 'version': 1}}, raw=True)`;
+
+describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspec' }, () => {
+  test('runs a parameterized notebook: output file, progress, events, glued results', async (t) => {
+    const env = makeEnv(t, 'e2e');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['x = 1', 'import os\nprint(x, os.getcwd())', SCRAP], { parametersCell: true }));
+    const pool = new KernelPool({ sizes: { python3: 1 } });
+    pool.start();
+    t.after(() => pool.close());
+    assert.ok(await pool.waitFull(30_000), 'a warm kernel is ready');
+    const runner = makeRunner(env, { pool });
+    const { job: j } = await runner.submit(job({ parameters: { x: 21 } }));
+    const rec = record(runner, j.id);
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const done = await runner.waitFor(j.id, 30_000);
+    rec.stop();
+    assert.equal(done?.status, 'succeeded', JSON.stringify(done?.error));
+    assert.deepEqual(done?.result, { doubled: 42 });
+    assert.equal(done?.progress.cells_done, done?.progress.cells_total);
+    assert.equal(done?.progress.cells_total, 4, 'three cells plus the injected one');
+    const out = JSON.parse(readFileSync(join(env.home, done!.output_path!), 'utf8'));
+    assert.equal(out.metadata.papermill.parameters.x, 21);
+    assert.equal(out.metadata.hubmill.job_id, j.id);
+    const printed = out.cells[2].outputs[0].text.join?.('') ?? out.cells[2].outputs[0].text;
+    assert.equal(printed.trim(), `21 ${join(env.home, 'work')}`, 'kernel works in the notebook folder');
+    assert.ok(rec.events.some((e) => e.type === 'output'));
+    assert.equal(rec.events.filter((e) => e.type === 'cell_finished').length, 4);
+  });
+
+  test('cancels a running time.sleep(60) cell and keeps the partial output', async (t) => {
+    const env = makeEnv(t, 'e2e');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['print("before", flush=True)', 'import time\ntime.sleep(60)', 'print("after")']));
+    const runner = makeRunner(env, { saveIntervalMs: 50 });
+    const { job: j } = await runner.submit(job());
+    const sleeping = nextEvent(runner, j.id, (e) => e.type === 'cell_started' && e.cell_index === 1, 30_000);
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    await sleeping;
+    const t0 = Date.now();
+    await runner.cancel(j.id);
+    const done = await runner.waitFor(j.id, 30_000);
+    assert.equal(done?.status, 'cancelled');
+    assert.ok(Date.now() - t0 < 10_000, 'stopped promptly');
+    const out = JSON.parse(readFileSync(join(env.home, done!.output_path!), 'utf8'));
+    assert.match(JSON.stringify(out.cells), /before/);
+    assert.doesNotMatch(JSON.stringify(out.cells), /"after\\n"/);
+  });
+
+  test('a whole-run timeout ends as timed_out, and a cell timeout too', async (t) => {
+    const env = makeEnv(t, 'e2e');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['import time\ntime.sleep(60)']));
+    const runner = makeRunner(env, { maxCellTimeoutS: 1.5 });
+    const whole = (await runner.submit(job({ timeout_s: 1 }))).job;
+    const cell = (await runner.submit(job({ cell_timeout_s: 30 }))).job; // clamped to 1.5 s
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const a = await runner.waitFor(whole.id, 30_000);
+    const b = await runner.waitFor(cell.id, 30_000);
+    assert.equal(a?.status, 'timed_out');
+    assert.equal(b?.status, 'timed_out');
+    assert.equal(b?.error?.ename, 'CellTimeoutError');
+  });
+
+  // One fresh kernel per job: about 0.3 s of kernel start and shutdown each on two idle cores, so ~30-60 s.
+  test('200 submissions at once all finish exactly once (concurrency 2)', { timeout: 240_000 }, async (t) => {
+    const env = makeEnv(t, 'e2e');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1 + 1']));
+    const finishedCount = new Map<string, number>();
+    const runner = makeRunner(env, {
+      metrics: { jobFinished: (_s, _d, j) => finishedCount.set(j.id, (finishedCount.get(j.id) ?? 0) + 1) },
+    });
+    const t0 = Date.now();
+    const submitted = await Promise.all(Array.from({ length: 200 }, (_, i) => runner.submit(job({ idempotency_key: `k${i}` }))));
+    const ids = submitted.map((s) => s.job.id);
+    assert.equal(new Set(ids).size, 200);
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const finals = await Promise.all(ids.map((id) => runner.waitFor(id, 230_000)));
+    const elapsed = Date.now() - t0;
+    t.diagnostic(`200 trivial jobs in ${elapsed} ms`);
+    assert.deepEqual(finals.filter((j) => j?.status !== 'succeeded').map((j) => [j?.status, j?.error?.ename, j?.error?.evalue]), []);
+    assert.equal(finishedCount.size, 200);
+    assert.ok([...finishedCount.values()].every((n) => n === 1), 'each finished exactly once');
+    assert.ok(finals.every((j) => j?.attempts === 1));
+    const counts = await env.store.countByStatus();
+    assert.equal(counts.succeeded, 200);
+  });
+
+  test('restart mid-run: the running job fails with a clear reason, queued jobs still run', { timeout: 90_000 }, async (t) => {
+    const env = makeEnv(t, 'e2e');
+    writeNotebook(env.home, 'work/slow.ipynb', notebookJson(['import time\ntime.sleep(60)']));
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1 + 1']));
+    const submitter = makeRunner(env);
+    const slow = (await submitter.submit(job({ notebook: 'work/slow.ipynb' }))).job;
+    const queued = [];
+    for (let i = 0; i < 3; i++) queued.push((await submitter.submit(job())).job);
+
+    // A separate service process picks up the slow job, then dies hard.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'runner-process.ts'), env.dbPath, env.homes, 'node-a'], {
+      cwd: join(here, '..', '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    const lines = createInterface({ input: child.stdout! });
+    for await (const line of lines) if (line === `started ${slow.id}`) break;
+    const other = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => other.close());
+    assert.equal((await other.get(slow.id))?.status, 'running');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+
+    // The service restarts (same worker id) on the same file.
+    const restarted = new Runner({ store: other, homeFor: env.homeFor, concurrency: 2, workerId: 'node-a', pollIntervalMs: 100 });
+    await restarted.start();
+    t.after(() => restarted.stop(5000));
+    const s = await other.get(slow.id);
+    assert.equal(s?.status, 'failed');
+    assert.equal(s?.error?.ename, 'JobInterrupted');
+    assert.match(s?.error?.evalue ?? '', /restarted/);
+    for (const q of queued) assert.equal((await restarted.waitFor(q.id, 60_000))?.status, 'succeeded');
+    const counts = await other.countByStatus();
+    assert.equal(counts.running + counts.queued, 0, 'nothing stuck');
+  });
+});
+
