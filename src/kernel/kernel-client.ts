@@ -154,7 +154,13 @@ export class KernelClient extends EventEmitter {
     try {
       for await (const frames of socket) {
         const msg = this.codec.decode(frames as Buffer[]);
-        if (msg) this.dispatch(msg, socket === this.iopub);
+        if (!msg) continue;
+        try {
+          this.dispatch(msg, socket === this.iopub);
+        } catch (err) {
+          // A listener's bug must not stop the read loop (and with it every later reply).
+          this.emit('listener-error', err);
+        }
       }
     } catch {
       // Socket closed on dispose: nothing left to read.

@@ -1,0 +1,160 @@
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { KernelClient } from '../../src/kernel/kernel-client.js';
+import { findKernelSpecs, getKernelSpec, jupyterDataDirs } from '../../src/kernel/kernelspecs.js';
+import { KernelPool } from '../../src/kernel/pool.js';
+import { WireCodec } from '../../src/kernel/wire.js';
+import { DeadKernelError, NoSuchKernelError } from '../../src/errors.js';
+import type { Message } from '../../src/kernel/messages.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir, processAlive, waitFor } from '../helpers/notebooks.js';
+
+describe('kernelspecs', () => {
+  test('finds the Debian python3 and ir kernels', async () => {
+    const specs = await findKernelSpecs();
+    const names = specs.map((s) => s.name);
+    assert.ok(names.includes('python3'), names.join(','));
+    assert.ok(names.includes('ir'), names.join(','));
+    const py = specs.find((s) => s.name === 'python3')!;
+    assert.equal(py.language, 'python');
+    assert.equal(py.interrupt_mode, 'signal');
+  });
+
+  test('JUPYTER_PATH wins and names are case-insensitive', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'kernels', 'MyKernel'), { recursive: true });
+    await writeFile(join(dir, 'kernels', 'MyKernel', 'kernel.json'), JSON.stringify({ argv: ['x', '{connection_file}'], display_name: 'Mine', language: 'python', interrupt_mode: 'message' }));
+    await mkdir(join(dir, 'kernels', 'broken'), { recursive: true });
+    await writeFile(join(dir, 'kernels', 'broken', 'kernel.json'), '{not json');
+    const env = { JUPYTER_PATH: dir };
+    assert.equal(jupyterDataDirs({ env, home: '/nonexistent' })[0], dir);
+    const spec = await getKernelSpec('mykernel', { env, home: '/nonexistent' });
+    assert.equal(spec.display_name, 'Mine');
+    assert.equal(spec.interrupt_mode, 'message');
+    await assert.rejects(getKernelSpec('broken', { env, home: '/nonexistent' }), NoSuchKernelError);
+  });
+
+  test('unknown kernel names list what exists', async () => {
+    await assert.rejects(getKernelSpec('no-such-kernel'), (e: Error) => e instanceof NoSuchKernelError && /available kernels: .*python3/.test(e.message));
+  });
+});
+
+describe('wire codec', () => {
+  test('signs, verifies and rejects tampered messages', () => {
+    const c = new WireCodec('secret');
+    const frames = c.encode(c.header('execute_request'), { code: '1' });
+    const msg = c.decode(frames);
+    assert.equal(msg?.header.msg_type, 'execute_request');
+    const tampered = [...frames];
+    tampered[5] = Buffer.from(JSON.stringify({ code: 'evil' }));
+    assert.equal(c.decode(tampered), null);
+    assert.equal(new WireCodec('other').decode(frames), null);
+  });
+});
+
+describe('KernelClient with a real ipykernel', () => {
+  const clients: KernelClient[] = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.shutdown()));
+  });
+
+  test('executes, streams iopub in order, and reports language_info', async () => {
+    const k = await KernelClient.launch(await getKernelSpec('python3'));
+    clients.push(k);
+    assert.equal(k.info?.language_info.name, 'python');
+    const seen: Message[] = [];
+    const reply = await k.execute('print("hi")\n6*7', { onIopub: (m) => seen.push(m), timeoutMs: 10_000 });
+    assert.equal(reply.status, 'ok');
+    const types = seen.map((m) => m.header.msg_type);
+    assert.deepEqual(types, ['status', 'execute_input', 'stream', 'execute_result', 'status']);
+  });
+
+  test('refuses stdin: input() raises instead of hanging', async () => {
+    const k = clients[0]!;
+    const reply = await k.execute('input("name? ")', { timeoutMs: 10_000 });
+    assert.equal(reply.status, 'error');
+    assert.match(reply.ename ?? '', /StdinNotImplementedError/);
+  });
+
+  test('interrupt stops a sleeping cell and the kernel stays alive', async () => {
+    const k = clients[0]!;
+    const p = k.execute('import time; time.sleep(60)', { timeoutMs: 20_000, stopOnError: false });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await k.interrupt();
+    const reply = await p;
+    assert.equal(reply.status, 'error');
+    assert.equal(reply.ename, 'KeyboardInterrupt');
+    assert.ok(Date.now() - t0 < 3000);
+    assert.equal((await k.execute('1+1', { timeoutMs: 10_000 })).status, 'ok');
+  });
+
+  test('a kernel that dies mid-cell is reported within two seconds, never a hang', async () => {
+    const k = await KernelClient.launch(await getKernelSpec('python3'));
+    clients.push(k);
+    const t0 = Date.now();
+    await assert.rejects(k.execute('import os; os._exit(1)', { timeoutMs: 30_000 }), DeadKernelError);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.equal(k.alive, false);
+  });
+
+  test('shutdown ends the whole process group', async () => {
+    const k = await KernelClient.launch(await getKernelSpec('python3'));
+    const pid = k.pid!;
+    let childPid = 0;
+    await k.execute('import subprocess; p = subprocess.Popen(["sleep", "300"]); print(p.pid)', {
+      timeoutMs: 10_000,
+      onIopub: (m) => {
+        if (m.header.msg_type === 'stream') childPid = Number(String((m.content as { text: string }).text).trim());
+      },
+    });
+    await k.execute('pass', { timeoutMs: 5000 });
+    await k.shutdown();
+    assert.equal(processAlive(pid), false);
+    if (childPid) assert.ok(await waitFor(() => !processAlive(childPid), 3000), 'child of the kernel survived');
+  });
+});
+
+describe('KernelClient with a real IRkernel', () => {
+  test('executes R and interrupts by signal', async () => {
+    const k = await KernelClient.launch(await getKernelSpec('ir'));
+    try {
+      assert.equal(k.info?.language_info.name, 'R');
+      const outs: string[] = [];
+      const r = await k.execute('cat(1+1)', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
+      assert.equal(r.status, 'ok');
+      assert.equal(outs.join(''), '2');
+      const p = k.execute('Sys.sleep(60)', { timeoutMs: 20_000 });
+      await new Promise((res) => setTimeout(res, 300));
+      await k.interrupt();
+      const reply = await p;
+      // IRkernel answers an interrupted cell with status 'abort' or 'error'.
+      assert.notEqual(reply.status, 'ok');
+    } finally {
+      await k.shutdown();
+    }
+  });
+});
+
+describe('KernelPool', () => {
+  test('hands out warm kernels once and refills in the background', async () => {
+    const pool = new KernelPool({ sizes: { python3: 1 }, preload: { python3: 'warm_marker = 41' } });
+    pool.start();
+    try {
+      assert.ok(await pool.waitFull(30_000));
+      const t0 = performance.now();
+      const k = await pool.acquire('python3');
+      assert.ok(performance.now() - t0 < 50, 'a warm kernel should be immediate');
+      const outs: string[] = [];
+      await k.execute('print(warm_marker + 1)', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
+      assert.equal(outs.join('').trim(), '42');
+      assert.ok(await pool.waitFull(30_000), 'pool refilled');
+      const k2 = await pool.acquire('python3');
+      assert.notEqual(k2.id, k.id);
+      await Promise.all([k.shutdown(), k2.shutdown()]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
