@@ -92,7 +92,7 @@ export interface RunnerOptions {
   pollIntervalMs?: number;
   /** Heartbeat of running jobs (default 5 s). */
   heartbeatIntervalMs?: number;
-  /** A running job whose heartbeat is older than this is taken as abandoned (default 30 s). */
+  /** Another worker's running job whose heartbeat is older than this is taken as abandoned (default 60 s). */
   leaseMs?: number;
   /** Minimum interval between progress writes to the store (default 250 ms). */
   progressIntervalMs?: number;
@@ -285,7 +285,7 @@ export class Runner implements JobRunner {
     if (this.started) return;
     this.started = true;
     this.stopping = false;
-    const leaseMs = this.opts.leaseMs ?? 30_000;
+    const leaseMs = this.opts.leaseMs ?? 60_000;
     const recovered = await this.store.recoverInterrupted({
       workerId: this.workerId,
       staleBeforeMs: Date.now() - leaseMs,
@@ -446,6 +446,7 @@ export class Runner implements JobRunner {
     try {
       const jobs = await this.store.recoverInterrupted({
         staleBeforeMs: Date.now() - leaseMs,
+        exceptWorkerId: this.workerId,
         requeue: this.opts.requeueInterruptedOnStart ?? false,
         reason: 'the worker running the job stopped responding',
       });

@@ -103,10 +103,17 @@ export interface JobStore {
    * After a restart, or when another worker died: running jobs become failed (error
    * ename `JobInterrupted`, evalue `reason`) or re-queued (a running job with a
    * pending cancel becomes cancelled instead). Which running jobs: those claimed by
-   * `workerId`, plus those whose last heartbeat is older than `staleBeforeMs`;
+   * `workerId`, plus those whose last heartbeat is older than `staleBeforeMs`
+   * (except those of `exceptWorkerId`: a live runner knows its own jobs are alive);
    * with neither given, every running job (single node).
    */
-  recoverInterrupted(opts: { workerId?: string; staleBeforeMs?: number; requeue: boolean; reason: string }): Promise<Job[]>;
+  recoverInterrupted(opts: {
+    workerId?: string;
+    staleBeforeMs?: number;
+    exceptWorkerId?: string;
+    requeue: boolean;
+    reason: string;
+  }): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** Deletes finished jobs older than the cutoff (oldest first, at most `limit`); returns the deleted ones (so outputs can be pruned). */
   pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]>;

@@ -378,7 +378,13 @@ export class SqliteJobStore implements JobStore {
     })();
   }
 
-  async recoverInterrupted(opts: { workerId?: string; staleBeforeMs?: number; requeue: boolean; reason: string }): Promise<Job[]> {
+  async recoverInterrupted(opts: {
+    workerId?: string;
+    staleBeforeMs?: number;
+    exceptWorkerId?: string;
+    requeue: boolean;
+    reason: string;
+  }): Promise<Job[]> {
     this.check();
     const tx = this.db.transaction((): Job[] => {
       const conds: string[] = [];
@@ -388,8 +394,13 @@ export class SqliteJobStore implements JobStore {
         args.push(opts.workerId);
       }
       if (opts.staleBeforeMs !== undefined) {
-        conds.push('updated_at_ms < ?');
-        args.push(opts.staleBeforeMs);
+        if (opts.exceptWorkerId !== undefined) {
+          conds.push('(updated_at_ms < ? AND worker_id IS NOT ?)');
+          args.push(opts.staleBeforeMs, opts.exceptWorkerId);
+        } else {
+          conds.push('updated_at_ms < ?');
+          args.push(opts.staleBeforeMs);
+        }
       }
       const rows = this.db
         .prepare(

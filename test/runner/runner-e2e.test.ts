@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -23,6 +23,8 @@ const job = (over: Partial<NewJob> = {}): NewJob => ({ username: 'alice', notebo
 
 const SCRAP = `from IPython.display import display
 display({'application/scrapbook.scrap.json+json': {'name': 'doubled', 'data': x * 2, 'encoder': 'json', 'version': 1}}, raw=True)`;
+
+const isRoot = process.getuid?.() === 0;
 
 describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspec' }, () => {
   test('runs a parameterized notebook: output file, progress, events, glued results', async (t) => {
@@ -146,6 +148,32 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     for (const q of queued) assert.equal((await restarted.waitFor(q.id, 60_000))?.status, 'succeeded');
     const counts = await other.countByStatus();
     assert.equal(counts.running + counts.queued, 0, 'nothing stuck');
+  });
+
+  test('as root, a job of an existing system user runs as that user and the output is theirs', { skip: !isRoot && 'needs root' }, async (t) => {
+    const env = makeEnv(t, 'e2e');
+    // 'nobody' exists on every Linux; give it a home inside the temp root.
+    chmodSync(env.root, 0o755);
+    chmodSync(env.homes, 0o755);
+    const home = join(env.homes, 'nobody');
+    mkdirSync(join(home, 'work'), { recursive: true });
+    writeNotebook(home, 'work/nb.ipynb', notebookJson(['import os\nprint(os.getuid(), os.getgid(), flush=True)', 'open("/root/hubmill-should-not-exist", "w")']));
+    chownSync(home, 65534, 65534);
+    chownSync(join(home, 'work'), 65534, 65534);
+    chownSync(join(home, 'work', 'nb.ipynb'), 65534, 65534);
+    const runner = makeRunner(env);
+    const { job: j } = await runner.submit(job({ username: 'nobody', submitted_by: 'nobody' }));
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const done = await runner.waitFor(j.id, 30_000);
+    assert.equal(done?.status, 'failed', 'writing into /root is refused to the user');
+    assert.equal(done?.error?.ename, 'PermissionError');
+    const outPath = join(home, done!.output_path!);
+    const out = JSON.parse(readFileSync(outPath, 'utf8'));
+    assert.match(JSON.stringify(out.cells), /65534 65534/);
+    assert.equal(statSync(outPath).uid, 65534, 'the output belongs to the user');
+    assert.equal(statSync(dirname(outPath)).uid, 65534, 'so does the folder hubmill created');
+    assert.equal(existsSync('/root/hubmill-should-not-exist'), false);
   });
 });
 

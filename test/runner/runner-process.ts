@@ -8,7 +8,6 @@ import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 const [dbPath, homes, workerId] = process.argv.slice(2) as [string, string, string];
 const store = new SqliteJobStore({ path: dbPath });
 const runner = new Runner({ store, homeFor: (u) => join(homes, u), concurrency: 1, workerId, pollIntervalMs: 50 });
-runner.subscribe = runner.subscribe.bind(runner);
 const origClaim = store.claimNext.bind(store);
 store.claimNext = async (w: string) => {
   const job = await origClaim(w);

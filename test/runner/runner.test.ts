@@ -331,6 +331,20 @@ describe('Runner lifecycle (fake engine)', () => {
     assert.ok(ev.type === 'state' && ev.job.error?.ename === 'JobInterrupted');
   });
 
+  test('heartbeats keep a long job of a live runner from being taken as abandoned', async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { leaseMs: 300, heartbeatIntervalMs: 50 });
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    const j = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    await engine.started(1);
+    await new Promise((r) => setTimeout(r, 1200)); // four leases
+    engine.calls[0]!.release();
+    assert.equal((await runner.waitFor(j.id, 5000))?.status, 'succeeded');
+  });
+
   test('retention deletes old finished jobs and only the outputs hubmill named', async (t) => {
     const env = makeEnv(t);
     const engine = new FakeEngine();

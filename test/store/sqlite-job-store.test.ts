@@ -183,6 +183,10 @@ describe('SqliteJobStore', () => {
     }
     assert.equal((await store.get(ids[1]!))?.status, 'running');
     assert.equal((await store.get(ids[3]!))?.status, 'queued');
+    // A live worker's own jobs are never stale to itself.
+    now = 500_000;
+    assert.deepEqual(await store.recoverInterrupted({ staleBeforeMs: 400_000, exceptWorkerId: 'alive', requeue: false, reason: 'x' }), []);
+    now = 50_000;
 
     // Re-queue mode; a pending cancel wins over re-queueing.
     await store.requestCancel(ids[1]!);
