@@ -16,7 +16,7 @@ while IFS= read -r line; do
     -*) p="\${line#-}"; pids=$(printf '%s' "$pids" | sed "s/ $p / /") ;;
   esac
 done
-for p in $pids; do kill -KILL -- "-$p" 2>/dev/null; done
+for p in $pids; do kill -KILL "-$p" 2>/dev/null; done
 `;
 
 let watchdog: ChildProcess | null = null;
