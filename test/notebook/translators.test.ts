@@ -8,6 +8,7 @@ import { getTranslator, pythonLiteral, renderParametersCell, rLiteral } from '..
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { ParameterError, UnsupportedLanguageError } from '../../src/errors.js';
 import type { ParameterValue } from '../../src/notebook/types.js';
+import { hostileStrings } from '../helpers/hostile-strings.js';
 
 const KERNELS = {
   python: 'python', R: 'ir', scala: 'scala', julia: 'julia', matlab: 'matlab',
@@ -149,15 +150,7 @@ test('parameter names that are not identifiers are refused, never pasted as code
 
 const work = mkdtempSync(join(tmpdir(), 'hubmill-hostile-'));
 const CANARY = join(work, 'pwned');
-const HOSTILE: string[] = [
-  '', 'plain', 'say "hi"', "it's", "'", '"', '"""', "'''", '\\', '\\\\', 'trailing\\', '\\n literal', '\\x41', '\\u0041', '\\N{BULLET}',
-  'a\nb', 'a\r\nb', '\r', '\t', '\x0b\x0c', '\x1b[31mred', '\x01\x03\x04\x15\x1a', '\x7f', '\u0085', '\u2028\u2029', '\ufeff', '\u200b', '\u202e',
-  'é', 'ünïcödé', '日本語', '😀', '👩‍👩‍👧', '\u{10FFFF}', '\ue000',
-  '${HOME}', '$HOME', '`id`', '#{x}', '{x}', '%s', '%%bash', '“smart” ‘quotes’ „low“', '`$', '$`', 'a?', '?',
-  `$(touch ${CANARY})`, `\`touch ${CANARY}\``, `"; touch ${CANARY}; "`, `'; touch ${CANARY}; '`, `'$(touch ${CANARY})'`,
-  `"); import os; os.system("touch ${CANARY}") #`, `")\nsystem("touch ${CANARY}")\n#`, `\\"); system("touch ${CANARY}"); ("`,
-  `\x15touch ${CANARY} #`, `%%bash\ntouch ${CANARY}`, `\n!touch ${CANARY}\n`, `\\\ntouch ${CANARY}`,
-];
+const HOSTILE: string[] = hostileStrings(CANARY);
 const WITH_NUL = [...HOSTILE, '\x00', 'a\x00b'];
 
 function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv = process.env): string {
