@@ -6,6 +6,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } f
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { KernelPool } from '../../src/kernel/pool.js';
@@ -96,6 +97,8 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     const runner = makeRunner(env, {
       metrics: { jobFinished: (_s, _d, j) => finishedCount.set(j.id, (finishedCount.get(j.id) ?? 0) + 1) },
     });
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
     const t0 = Date.now();
     const submitted = await Promise.all(Array.from({ length: 200 }, (_, i) => runner.submit(job({ idempotency_key: `k${i}` }))));
     const ids = submitted.map((s) => s.job.id);
@@ -104,7 +107,8 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     t.after(() => runner.stop(5000));
     const finals = await Promise.all(ids.map((id) => runner.waitFor(id, 230_000)));
     const elapsed = Date.now() - t0;
-    t.diagnostic(`200 trivial jobs in ${elapsed} ms`);
+    lag.disable();
+    t.diagnostic(`200 trivial jobs in ${elapsed} ms; event loop delay max ${Math.round(lag.max / 1e6)} ms, p99 ${Math.round(lag.percentile(99) / 1e6)} ms`);
     assert.deepEqual(finals.filter((j) => j?.status !== 'succeeded').map((j) => [j?.status, j?.error?.ename, j?.error?.evalue]), []);
     assert.equal(finishedCount.size, 200);
     assert.ok([...finishedCount.values()].every((n) => n === 1), 'each finished exactly once');
