@@ -149,6 +149,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     bar?.stop();
     await Promise.all([stdoutFile, stderrFile].map((s) => s && new Promise((r) => s.end(r))));
   }
+  await result.kernelClosed;
   for (const w of result.warnings) log(`Warning: ${w}\n`);
   if (toStdout) process.stdout.write(serializeNotebook(result.notebook));
   if (result.status === 'succeeded') return 0;

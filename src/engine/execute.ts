@@ -15,6 +15,7 @@ import type { Cell, CellPapermillMetadata, Notebook, Output } from '../notebook/
 import { writeNotebookFile } from '../notebook/write.js';
 import { HUBMILL_VERSION } from '../version.js';
 import { OutputCollector } from './outputs.js';
+import { OutputTarget } from './output-target.js';
 import { DebouncedSaver } from './saver.js';
 import { collectScraps } from './scrapbook.js';
 import type { EngineEvent, RunError, RunOptions, RunResult, RunStatus } from './types.js';
@@ -134,8 +135,9 @@ export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
   }
 
   const outputPath = opts.outputPath ? resolve(opts.outputPath) : null;
+  const target = outputPath ? new OutputTarget(outputPath) : null;
   const saver = new DebouncedSaver(async () => {
-    if (outputPath) await writeNotebookFile(outputPath, out);
+    if (target) await writeNotebookFile(target.writePath, out);
   }, opts.saveIntervalMs ?? 1000);
 
   const cellsTotal = out.cells.length;
@@ -147,9 +149,14 @@ export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
     pm.duration = (finishedAtMs - startedAtMs) / 1000;
     pm.exception = error ? true : null;
     (outMeta.hubmill as Json).status = status;
-    if (kernel && !opts.keepKernel) await kernel.shutdown().catch(() => {});
     saver.stop();
-    await saver.flush();
+    try {
+      await saver.flush();
+    } finally {
+      target?.close();
+    }
+    // The kernel shuts down in the background: callers that must outlive it (the CLI) await kernelClosed.
+    const kernelClosed = kernel && !opts.keepKernel ? kernel.shutdown().catch(() => {}) : Promise.resolve();
     emit({ type: 'run_finished', status, error, durationMs: finishedAtMs - startedAtMs });
     return {
       status,
@@ -162,6 +169,7 @@ export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
       finishedAtMs,
       kernelName,
       warnings,
+      kernelClosed,
     };
   };
 

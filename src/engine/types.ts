@@ -82,4 +82,6 @@ export interface RunResult {
   kernelName: string;
   /** Non-fatal notes, e.g. papermill's "Input notebook does not contain a cell with tag 'parameters'". */
   warnings: string[];
+  /** Settles once the kernel has shut down (the engine does not wait for it before returning). */
+  kernelClosed: Promise<void>;
 }

@@ -6,7 +6,7 @@
  * (or with per-job environment) gets a fresh kernel.
  */
 import type { Logger } from 'pino';
-import { KernelStartError } from '../errors.js';
+import { AbortedError, KernelStartError } from '../errors.js';
 import { KernelClient, type KernelClientLaunchOptions } from './kernel-client.js';
 import { getKernelSpec, type KernelSpec, type KernelSpecSearchOptions } from './kernelspecs.js';
 
@@ -26,10 +26,17 @@ export interface KernelPoolOptions {
 
 export interface AcquireOptions extends KernelClientLaunchOptions {}
 
+interface Waiter {
+  resolve: (k: KernelClient) => void;
+  reject: (err: Error) => void;
+}
+
 interface Slot {
   idle: KernelClient[];
   starting: number;
   failuresInARow: number;
+  /** Jobs waiting for a warm kernel that is already starting (cheaper than starting yet another on 2 cores). */
+  waiters: Waiter[];
 }
 
 export class KernelPool {
@@ -47,7 +54,7 @@ export class KernelPool {
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
-      s = { idle: [], starting: 0, failuresInARow: 0 };
+      s = { idle: [], starting: 0, failuresInARow: 0, waiters: [] };
       this.slots.set(name, s);
     }
     return s;
@@ -71,6 +78,12 @@ export class KernelPool {
             void k.shutdown();
             return;
           }
+          const waiter = s.waiters.shift();
+          if (waiter) {
+            waiter.resolve(k);
+            this.fill(name);
+            return;
+          }
           k.once('dead', () => {
             const i = s.idle.indexOf(k);
             if (i >= 0) {
@@ -83,6 +96,8 @@ export class KernelPool {
         (err: Error) => {
           s.starting--;
           s.failuresInARow++;
+          // Whoever waited for this kernel starts its own instead.
+          s.waiters.shift()?.reject(err);
           this.opts.logger?.warn({ kernel: name, err: err.message }, 'warm kernel failed to start');
           // Back off so a broken kernelspec does not spin.
           const delay = Math.min(60_000, 500 * 2 ** Math.min(s.failuresInARow, 7));
@@ -140,8 +155,40 @@ export class KernelPool {
           return k;
         }
       }
+      // None idle, but some are on their way: wait for one rather than start another.
+      if (s && s.failuresInARow === 0 && s.starting > s.waiters.length) {
+        try {
+          return await this.waitForWarm(s, opts.signal);
+        } catch (err) {
+          if (opts.signal?.aborted) throw err;
+          // The warm start failed: fall through to a fresh launch.
+        }
+      }
     }
     return this.launch(name, opts);
+  }
+
+  private waitForWarm(s: Slot, signal?: AbortSignal): Promise<KernelClient> {
+    return new Promise<KernelClient>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (k) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(k);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        const i = s.waiters.indexOf(waiter);
+        if (i >= 0) s.waiters.splice(i, 1);
+        reject(new AbortedError('waiting for a warm kernel was aborted'));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      s.waiters.push(waiter);
+    });
   }
 
   private async launch(name: string, opts: AcquireOptions): Promise<KernelClient> {
@@ -180,6 +227,7 @@ export class KernelPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    for (const s of this.slots.values()) for (const w of s.waiters.splice(0)) w.reject(new KernelStartError('kernel pool closed'));
     const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
     await Promise.all(all.map((k) => k.shutdown({ graceMs: 1000 })));
   }
