@@ -89,6 +89,10 @@ export class FakeStore implements JobStore {
   async pruneFinishedBefore() {
     return [];
   }
+  async pruneFinishedBeyond() {
+    return [];
+  }
+  async heartbeat() {}
   async close() {}
 }
 
