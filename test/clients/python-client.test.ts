@@ -1,0 +1,109 @@
+/**
+ * The Python client (clients/python) against a live hubmill: starts the real
+ * service on a free port with a temporary home, writes the notebooks the Python
+ * tests expect, runs `python3 -m unittest` with /usr/bin/python3 and asserts it
+ * passes; also checks the package installs with pip from the folder.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type StartedServer } from '../../src/server.js';
+import { REPO_ROOT } from '../helpers/jupyterhub.js';
+
+const PY = '/usr/bin/python3';
+const TOKEN = 'pyclient-token-8d1e4c';
+const USER = 'pyuser';
+
+function code(source: string, tags: string[] = []) {
+  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
+}
+function notebook(cells: ReturnType<typeof code>[]) {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+    cells,
+  });
+}
+const glue = (name: string, expr: string) =>
+  `from IPython.display import display\ndisplay({'application/scrapbook.scrap.json+json': {'name': '${name}', 'data': ${expr}, 'encoder': 'json', 'version': 1}}, raw=True)`;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('Python client against a live hubmill', { timeout: 240_000 }, () => {
+  let dir: string;
+  let server: StartedServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hubmill-pyclient-'));
+    const home = join(dir, 'homes', USER);
+    await mkdir(home, { recursive: true });
+    await writeFile(join(home, 'params.ipynb'), notebook([code('alpha = 1\nlabel = "x"', ['parameters']), code(glue('doubled', 'alpha * 2'))]));
+    await writeFile(join(home, 'fail.ipynb'), notebook([code('raise ValueError("boom")')]));
+    await writeFile(join(home, 'slow.ipynb'), notebook([code('import time\nfor _ in range(600):\n    time.sleep(0.1)')]));
+    const config = loadConfig(
+      { host: '127.0.0.1', port: 0, homeTemplate: join(dir, 'homes', '{username}'), dataDir: join(dir, 'data'), apiToken: TOKEN, pool: 'python3:1', concurrency: 2, logLevel: 'silent' },
+      {},
+    );
+    server = await startServer(config, { signals: false, logger: pino({ level: 'silent' }), print: () => undefined });
+  });
+
+  after(async () => {
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('passes the unittest suite with /usr/bin/python3', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PYTHONPATH: join(REPO_ROOT, 'clients', 'python'),
+      PYTHONDONTWRITEBYTECODE: '1',
+      HUBMILL_URL: `http://127.0.0.1:${server.port}`,
+      HUBMILL_TEST_TOKEN: TOKEN,
+      HUBMILL_TEST_USER: USER,
+    };
+    const r = await run(PY, ['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], env, 200_000);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Ran \d+ tests/);
+    assert.doesNotMatch(r.out, /skipped/i, 'live tests must not be skipped');
+  });
+
+  it('installs with pip from the folder (no index, no dependencies)', async (t) => {
+    const probe = await run(PY, ['-m', 'pip', '--version'], { PATH: process.env.PATH }, 30_000);
+    if (probe.code !== 0) return t.skip('this python3 has no pip');
+    const target = join(dir, 'site');
+    // pip builds in place (build/, *.egg-info): install from a copy so the checkout stays clean.
+    const src = join(dir, 'client-src');
+    await cp(join(REPO_ROOT, 'clients', 'python'), src, { recursive: true, filter: (p) => !/(__pycache__|\.egg-info|\/build)$/.test(p) });
+    const r = await run(
+      PY,
+      ['-m', 'pip', 'install', '--quiet', '--no-index', '--no-deps', '--no-build-isolation', '--target', target, src],
+      { PATH: process.env.PATH, HOME: dir, PIP_DISABLE_PIP_VERSION_CHECK: '1' },
+      120_000,
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.ok(existsSync(join(target, 'hubmill_client', 'client.py')));
+    const imp = await run(PY, ['-c', 'import hubmill_client, sys; print(hubmill_client.__version__, hubmill_client.__file__)'], { PATH: process.env.PATH, PYTHONPATH: target }, 30_000);
+    assert.equal(imp.code, 0, imp.out);
+    assert.match(imp.out, new RegExp(`0\\.1\\.0 ${target}`));
+  });
+});
