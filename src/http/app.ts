@@ -65,8 +65,6 @@ export interface RouteContext extends Required<Pick<AppDeps, 'config' | 'store' 
   cachedKernelspecs: () => Promise<KernelSpec[]>;
 }
 
-export type App = FastifyInstance & { withTypeProvider(): FastifyInstance };
-
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
   let value: { at: number; p: Promise<T> } | null = null;
   return () => {
@@ -155,6 +153,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       security: [{ token: [] }, { bearer: [] }],
     },
+    // Shared schemas keep their $id as their name (Problem, Job) instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // The document lists paths without the mount prefix; `servers` carries it.
     transform: ({ schema, url }) => ({ schema, url: mount && url.startsWith(mount) ? url.slice(mount.length) || '/' : url }),
   });

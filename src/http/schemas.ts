@@ -26,9 +26,24 @@ export type ProblemT = Static<typeof Problem>;
 /** Error responses every protected route may give. */
 export function problems(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
-  for (const s of statuses) out[s] = Type.Ref('Problem');
+  for (const s of statuses) {
+    out[s] = { description: PROBLEM_DESCRIPTIONS[s] ?? 'Error', content: { 'application/problem+json': { schema: Type.Ref('Problem') } } } as unknown as TSchema;
+  }
   return out;
 }
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: hostile path, invalid username, bad query',
+  401: 'Missing or invalid token',
+  403: 'Not allowed to act for that user',
+  404: 'Unknown user, notebook, job or route',
+  409: 'The run was cancelled',
+  413: 'Request body too large',
+  422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum',
+  500: 'The notebook raised an exception (as the seed answered when papermill failed)',
+  503: 'The service cannot run notebooks right now (kernel start failed, store unavailable)',
+  504: 'The run timed out, or is still running when the synchronous wait ended',
+};
 
 export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
 
