@@ -1,0 +1,140 @@
+/**
+ * `npm run bench`: measures hubmill and its peers in the same run and writes
+ * bench/RESULTS.md and bench/results.json; the method is written into RESULTS.md
+ * (report.ts, section Method).
+ *
+ * Environment: BENCH_RUNS (runs per tool and notebook, default 5),
+ * BENCH_OVERHEAD_ROUNDS (default 7), BENCH_LATENCY_N (default 20),
+ * BENCH_THROUGHPUT_N (default 20), BENCH_HEALTH_SECONDS (default 3),
+ * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { benchEngine, tools } from './engine.js';
+import { machineInfo } from './lib/machine.js';
+import { writeNotebooks } from './lib/notebooks.js';
+import { runMeasured } from './lib/proctree.js';
+import { renderReport, type BenchResults } from './report.js';
+import { benchService, peerThroughput } from './service.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
+  const v = Number(process.env[name] ?? dflt);
+  return Number.isInteger(v) && v >= lo && v <= hi ? v : dflt;
+};
+const RUNS = envInt('BENCH_RUNS', 5, 1, 50);
+const OVERHEAD_ROUNDS = envInt('BENCH_OVERHEAD_ROUNDS', 7, 1, 50);
+const LATENCY_N = envInt('BENCH_LATENCY_N', 20, 1, 500);
+const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 20, 1, 500);
+const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function runJsonChild(cmd: string, args: string[], timeoutMs: number): Promise<{ json: unknown; error: string | null }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { cwd: root, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
+      const lines = stdout.trim().split('\n');
+      let json: unknown = null;
+      try {
+        json = JSON.parse(lines[lines.length - 1] ?? '');
+      } catch {
+        json = null;
+      }
+      const tail = stderr.trim().split('\n').filter((l) => !/Debugger warning|frozen modules|Debugging will proceed|^0\.00s - /.test(l)).slice(-3).join(' | ');
+      resolve({ json, error: json ? null : `${err ? err.message.split('\n')[0] : 'no JSON result'}${tail ? `: ${tail}` : ''}` });
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      for (const line of c.toString('utf8').split('\n')) if (/overhead round/.test(line)) log(line);
+    });
+  });
+}
+
+const t0 = performance.now();
+const machine = machineInfo(root);
+log(`hubmill bench: ${machine.nproc} cores, load ${machine.loadAvgStart.join(' ')}, ${RUNS} runs per tool and notebook`);
+for (const [what, p] of [
+  ['hubmill build', join(root, 'dist/cli/index.js')],
+  ['jupyter-nbconvert', '/usr/bin/jupyter-nbconvert'],
+  ['jupyter-execute', '/usr/bin/jupyter-execute'],
+] as const) {
+  if (!existsSync(p)) {
+    log(`missing ${what} (${p}); run npm run setup / npm run build first`);
+    process.exit(2);
+  }
+}
+const workDir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+const nbDir = join(workDir, 'notebooks');
+mkdirSync(nbDir);
+const notebooks = writeNotebooks(nbDir);
+const env = { ...process.env };
+
+try {
+  log('engine: whole-process runs (interleaved)');
+  const engine = await benchEngine({ root, notebooks, workDir, runs: RUNS, env, log });
+
+  log('engine: in-process overhead per cell (KernelClient vs executeNotebook, same warm kernel)');
+  const overhead = await runJsonChild(process.execPath, ['--import', 'tsx', join(root, 'bench/overhead.ts'), nbDir, String(OVERHEAD_ROUNDS)], 180_000);
+
+  log("engine: the kernel's own per-cell time through jupyter_client's BlockingKernelClient");
+  const pyKernel = await runJsonChild('/usr/bin/python3', [join(root, 'bench/kernel_roundtrip.py'), '3'], 120_000);
+
+  let service: BenchResults['service'];
+  if (process.env.BENCH_SKIP_SERVICE) {
+    service = { measured: false, reason: 'skipped (BENCH_SKIP_SERVICE set)', poolSize: 2, concurrency: null, logLevel: '', sectionErrors: {} };
+  } else {
+    log('service: hubmill serve with a warm pool');
+    try {
+      service = await benchService({ root, workDir, trivialNotebook: notebooks.trivial, env, latencyN: LATENCY_N, throughputN: THROUGHPUT_N, healthSeconds: HEALTH_S, log });
+    } catch (e) {
+      service = { measured: false, reason: `bench harness error: ${(e as Error).message}`, poolSize: 2, concurrency: null, logLevel: '', sectionErrors: {} };
+    }
+    if (!service.measured) log(`  not measured: ${service.reason}`);
+  }
+
+  log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
+  const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
+  const peerFailures: string[] = [];
+  const peer = await peerThroughput({
+    notebook: notebooks.trivial,
+    workDir,
+    n: THROUGHPUT_N,
+    parallel: 2,
+    env,
+    runOne: async (i) => {
+      const dir = join(workDir, `peer-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const c = nbconvert.command(notebooks.trivial, dir, 'out');
+      const r = await runMeasured(c.cmd, c.args, { cwd: workDir, env, timeoutMs: 120_000, sampleMs: 200 });
+      const ok = r.exitCode === 0 && !!c.output && existsSync(c.output) && statSync(c.output).size > 0;
+      if (!ok) peerFailures.push(`exit ${r.exitCode}: ${r.stderrTail.slice(-200)}`);
+      return ok;
+    },
+  });
+  log(`  peer: ${peer.ok}/${peer.n} in ${peer.elapsedMs.toFixed(0)} ms = ${peer.perSecond.toFixed(2)} notebooks/s`);
+
+  const results: BenchResults = {
+    machine,
+    loadAvgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    benchDurationS: (performance.now() - t0) / 1000,
+    config: { runs: RUNS, overheadRounds: OVERHEAD_ROUNDS, latencyN: LATENCY_N, throughputN: THROUGHPUT_N, healthSeconds: HEALTH_S, rssSampleMs: 20 },
+    engine,
+    overhead: overhead.json as BenchResults['overhead'],
+    overheadError: overhead.error,
+    pyKernel: pyKernel.json as BenchResults['pyKernel'],
+    pyKernelError: pyKernel.error,
+    service,
+    peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
+  };
+  const md = renderReport(results);
+  writeFileSync(join(root, 'bench/RESULTS.md'), md);
+  writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  log(`\n${md.split('\n## Method')[0]}`);
+  log(`wrote bench/RESULTS.md and bench/results.json in ${results.benchDurationS.toFixed(0)} s`);
+} finally {
+  if (!process.env.BENCH_KEEP_TMP) rmSync(workDir, { recursive: true, force: true });
+  else log(`kept ${workDir}`);
+}
+process.exit(0);
