@@ -72,7 +72,7 @@ if [ "$HUBMILL_MODE" = "external" ]; then
     node "$HUBMILL_DIR/dist/cli/index.js" serve --host "$HUBMILL_HOST" --port "$HUBMILL_PORT" &
   hubmill_pid=$!
   for _ in $(seq 1 100); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:${HUBMILL_PORT}/health', timeout=1)" 2>/dev/null; then
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:${HUBMILL_PORT}/services/hubmill/health', timeout=1)" 2>/dev/null; then
       echo "✅ hubmill started successfully on port ${HUBMILL_PORT}"
       break
     fi
