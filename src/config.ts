@@ -10,6 +10,17 @@
  *   HUBMILL_DATA_DIR (dataDir)             default $XDG_DATA_HOME/hubmill, i.e. ~/.local/share/hubmill
  *   HUBMILL_API_TOKEN (apiToken)           admin token; generated at start when unset and no hub is configured
  *   JUPYTERHUB_API_URL, JUPYTERHUB_API_TOKEN, JUPYTERHUB_SERVICE_PREFIX (hub integration)
+ *   JUPYTERHUB_SERVICE_NAME (default hubmill), JUPYTERHUB_CLIENT_ID (default service-<name>),
+ *   JUPYTERHUB_OAUTH_CALLBACK_URL (default <prefix>oauth_callback), JUPYTERHUB_BASE_URL (default /),
+ *   JUPYTERHUB_HOST (hub origin for browser redirects; default same origin)   OAuth browser login
+ *   HUBMILL_COOKIE_SECRET                  signs session cookies; generated at start when unset
+ *   HUBMILL_HUB_AUTH_CACHE_S               how long a hub token check is trusted, default 60
+ *   HUBMILL_RATE_LIMIT_PER_MIN             requests per minute per user, default 600 (0 = off)
+ *   HUBMILL_RATE_LIMIT_IP_PER_MIN          requests per minute per client address, default 1200 (0 = off)
+ *   HUBMILL_RATE_LIMIT_WINDOW_S            length of the rate-limit window, default 60 (the limits above count per window)
+ *   HUBMILL_MAX_RUNNING_PER_USER           runs one user may have running, default 0 (= concurrency)
+ *   HUBMILL_MAX_QUEUED_PER_USER            runs one user may have waiting, default 100 (0 = unlimited)
+ *   HUBMILL_TRUST_PROXY                    whose X-Forwarded-For to believe, default loopback ("false" = nobody)
  *   HUBMILL_CONCURRENCY (concurrency)      default: number of cores
  *   HUBMILL_POOL (poolSizes)               "python3:2,ir:0"; default python3:1
  *   HUBMILL_PRELOAD (preload)              JSON object {"python3": "import pandas"}
@@ -43,6 +54,30 @@ export interface Config {
   readonly jupyterhubApiToken: string | null;
   /** URL prefix the service is mounted under, '/' or '/services/hubmill/' (always starts and ends with '/'). */
   readonly servicePrefix: string;
+  /** Our name at the hub (access scope access:services!service=<name>). */
+  readonly jupyterhubServiceName: string;
+  /** OAuth client id at the hub. */
+  readonly jupyterhubClientId: string;
+  /** OAuth redirect_uri as registered at the hub (a path, or a full URL). */
+  readonly jupyterhubOauthCallbackUrl: string;
+  /** The hub's base URL path ('/'), for the browser's authorize redirect. */
+  readonly jupyterhubBaseUrl: string;
+  /** The hub's origin for browser redirects ('' = same origin as hubmill behind the proxy). */
+  readonly jupyterhubHost: string;
+  /** Secret for signed cookies (sessions, OAuth state). */
+  readonly cookieSecret: string;
+  /** How long a hub token check is cached, seconds. */
+  readonly hubAuthCacheS: number;
+  /** Requests per minute per user / per client address; 0 = unlimited. */
+  readonly rateLimitPerMin: number;
+  readonly rateLimitIpPerMin: number;
+  /** Rate-limit window, seconds (default 60; the *PerMin limits count per window). */
+  readonly rateLimitWindowS: number;
+  /** Run quotas per user; 0 = unlimited. */
+  readonly maxRunningPerUser: number;
+  readonly maxQueuedPerUser: number;
+  /** Fastify trustProxy: 'loopback', addresses/CIDRs, or false. */
+  readonly trustProxy: string | false;
   /** Maximum number of jobs running at once. */
   readonly concurrency: number;
   /** Warm kernels kept per kernelspec name. */
@@ -187,6 +222,23 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   }
 
   const servicePrefix = normalizePrefix(str(pick('servicePrefix', 'JUPYTERHUB_SERVICE_PREFIX'), '/'));
+  const jupyterhubServiceName = str(pick('jupyterhubServiceName', 'JUPYTERHUB_SERVICE_NAME'), 'hubmill');
+  const jupyterhubClientId = str(pick('jupyterhubClientId', 'JUPYTERHUB_CLIENT_ID'), `service-${jupyterhubServiceName}`);
+  const jupyterhubOauthCallbackUrl = str(pick('jupyterhubOauthCallbackUrl', 'JUPYTERHUB_OAUTH_CALLBACK_URL'), `${servicePrefix}oauth_callback`);
+  const jupyterhubBaseUrl = normalizePrefix(str(pick('jupyterhubBaseUrl', 'JUPYTERHUB_BASE_URL'), '/'));
+  const jupyterhubHost = str(pick('jupyterhubHost', 'JUPYTERHUB_HOST'), '').replace(/\/+$/, '');
+  if (jupyterhubHost !== '' && !/^https?:\/\/[^/]+$/.test(jupyterhubHost)) bad('JUPYTERHUB_HOST', jupyterhubHost, 'expected an origin like https://hub.example.org');
+  const cookieSecret = str(pick('cookieSecret', 'HUBMILL_COOKIE_SECRET'), randomBytes(32).toString('hex'));
+  if (cookieSecret.length < 16) bad('HUBMILL_COOKIE_SECRET', '<redacted>', 'must be at least 16 characters');
+  const hubAuthCacheS = toNumber('hub auth cache', pick('hubAuthCacheS', 'HUBMILL_HUB_AUTH_CACHE_S') ?? 60, 0);
+  const rateLimitPerMin = toInt('rate limit per user', pick('rateLimitPerMin', 'HUBMILL_RATE_LIMIT_PER_MIN') ?? 600, 0);
+  const rateLimitIpPerMin = toInt('rate limit per address', pick('rateLimitIpPerMin', 'HUBMILL_RATE_LIMIT_IP_PER_MIN') ?? 1200, 0);
+  const rateLimitWindowS = toNumber('rate limit window', pick('rateLimitWindowS', 'HUBMILL_RATE_LIMIT_WINDOW_S') ?? 60, 0.1);
+  const maxRunningPerUser = toInt('max running per user', pick('maxRunningPerUser', 'HUBMILL_MAX_RUNNING_PER_USER') ?? 0, 0);
+  const maxQueuedPerUser = toInt('max queued per user', pick('maxQueuedPerUser', 'HUBMILL_MAX_QUEUED_PER_USER') ?? 100, 0);
+  const trustProxyRaw = pick('trustProxy', 'HUBMILL_TRUST_PROXY');
+  const trustProxy: string | false =
+    trustProxyRaw === undefined ? 'loopback' : trustProxyRaw === false || ['false', 'no', 'off', '0', 'none'].includes(String(trustProxyRaw).trim().toLowerCase()) ? false : String(trustProxyRaw);
   const concurrency = toInt('concurrency', pick('concurrency', 'HUBMILL_CONCURRENCY') ?? availableParallelism(), 1, 1024);
   const poolRaw = pick('poolSizes', null) ?? (flags.pool || undefined) ?? pick('poolSizes', 'HUBMILL_POOL');
   const poolSizes = poolRaw === undefined ? { python3: 1 } : parsePoolSizes(poolRaw);
@@ -214,6 +266,19 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     jupyterhubApiUrl,
     jupyterhubApiToken,
     servicePrefix,
+    jupyterhubServiceName,
+    jupyterhubClientId,
+    jupyterhubOauthCallbackUrl,
+    jupyterhubBaseUrl,
+    jupyterhubHost,
+    cookieSecret,
+    hubAuthCacheS,
+    rateLimitPerMin,
+    rateLimitIpPerMin,
+    rateLimitWindowS,
+    maxRunningPerUser,
+    maxQueuedPerUser,
+    trustProxy,
     concurrency,
     poolSizes: Object.freeze(poolSizes),
     preload: Object.freeze(preload),

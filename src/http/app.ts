@@ -13,7 +13,10 @@ import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
 import type { KernelSpec } from '../kernel/kernelspecs.js';
 import type { InspectedParameter } from '../notebook/types.js';
-import { StaticTokenAuthenticator, redactUrl, type Authenticator } from './auth.js';
+import { redactUrl, type Authenticator } from './auth.js';
+import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './hub-integration.js';
+import { installIpLimit, installUserLimits, type LimitOptions } from './limits.js';
+import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
 import { Homes } from './homes.js';
 import { Metrics } from './metrics.js';
@@ -86,7 +89,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new Metrics();
   metrics.bind({ countByStatus: () => deps.store.countByStatus(), stats: () => deps.runner.stats() });
 
-  const authenticators = deps.authenticators ?? (config.apiToken ? [new StaticTokenAuthenticator(config.apiToken)] : []);
+  // Behind JupyterHub: hub tokens, browser sessions (OAuth); the static token stays for hub-less installs.
+  const hub = hubIntegrationFromConfig(config);
+  const authenticators = deps.authenticators ?? defaultAuthenticators(config, hub);
+  const limits: LimitOptions = {
+    perUserPerMin: config.rateLimitPerMin,
+    perIpPerMin: config.rateLimitIpPerMin,
+    windowMs: config.rateLimitWindowS * 1000,
+    maxRunningPerUser: config.maxRunningPerUser,
+    maxQueuedPerUser: config.maxQueuedPerUser,
+  };
 
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -97,14 +109,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The synchronous seed endpoints hold requests for minutes; never cut them short.
     requestTimeout: 0,
     forceCloseConnections: true,
+    // The hub's proxy forwards the client address (per-IP rate limits).
+    trustProxy: config.trustProxy === false ? false : config.trustProxy,
+    // Served under the prefix (as the proxy sends it) and at the root (direct callers, as with the seed).
+    rewriteUrl: mountAtRoot(mount),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(Problem);
   installErrorHandling(app);
   app.decorateRequest('identity', null);
 
+  // Per-IP limit before authentication: a storm of bad tokens never reaches the hub.
+  await installIpLimit(app, limits);
   const docsPrefix = `${mount}/docs`;
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     req.identity = null;
     // Unknown routes answer 404 without asking for credentials; the API shape is public (OpenAPI).
     if (req.routeOptions.url === undefined) return;
@@ -118,12 +136,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         return;
       }
     }
+    // A browser opening a page is sent through the hub's login; API clients get 401.
+    if (hub && wantsHtml(req)) return reply.redirect(loginUrl(prefix, req), 302);
     throw new UnauthorizedError(
       req.headers.authorization || (req.query as Record<string, unknown> | undefined)?.token
         ? 'invalid token'
         : 'authentication required: send "Authorization: token <token>" (or Bearer, or ?token=)',
     );
   });
+  // Per-user request limit and run quotas, once the caller is known.
+  installUserLimits(app, deps.store, limits);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -179,5 +201,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  if (hub) await app.register(oauthRoutes, hub.oauth);
   return app;
 }

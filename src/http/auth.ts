@@ -73,10 +73,18 @@ export class StaticTokenAuthenticator implements Authenticator {
   }
 }
 
-/** The one authorization rule: admins act for anyone, everybody else only for themselves. */
+/**
+ * The one authorization rule: admins act for anyone, users for themselves, and
+ * a hub identity holding the filtered scope `admin:users!user=<name>` for that
+ * user too (see hub-auth.ts for how hub answers become identities).
+ */
 export function canActFor(identity: Identity | null, username: string): boolean {
   if (!identity) return false;
-  return identity.admin || (identity.kind === 'user' && identity.name === username);
+  return (
+    identity.admin ||
+    (identity.kind === 'user' && identity.name === username) ||
+    (identity.kind !== 'token' && identity.scopes.includes(`admin:users!user=${username}`))
+  );
 }
 
 /** Throws 403 unless `canActFor`. */

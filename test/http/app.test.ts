@@ -344,7 +344,9 @@ describe('HTTP app under a JupyterHub service prefix', () => {
       assert.equal((await app.inject({ url: '/services/hubmill/health' })).statusCode, 200);
       assert.equal((await app.inject({ url: '/services/hubmill/' })).statusCode, 200);
       assert.equal((await app.inject({ url: '/services/hubmill/api/v1/kernelspecs', headers: auth })).statusCode, 200);
-      assert.equal((await app.inject({ url: '/health' })).statusCode, 404);
+      // Also at the root (issue 4: direct callers on :8002 as with the seed, the proxy with the full path).
+      assert.equal((await app.inject({ url: '/health' })).statusCode, 200);
+      assert.equal((await app.inject({ url: '/api/v1/kernelspecs', headers: auth })).statusCode, 200);
       const doc = (await app.inject({ url: '/services/hubmill/openapi.json' })).json();
       assert.ok(doc.paths['/api/v1/jobs']);
       assert.equal(doc.servers[0].url, '/services/hubmill');
