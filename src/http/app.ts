@@ -96,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     perUserPerMin: config.rateLimitPerMin,
     perIpPerMin: config.rateLimitIpPerMin,
     windowMs: config.rateLimitWindowS * 1000,
-    maxRunningPerUser: config.maxRunningPerUser,
+    maxRunningPerUser: config.maxRunningPerUser || config.concurrency,
     maxQueuedPerUser: config.maxQueuedPerUser,
   };
 
@@ -201,6 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
-  if (hub) await app.register(oauthRoutes, hub.oauth);
+  // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
+  if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));
   return app;
 }

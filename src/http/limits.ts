@@ -14,9 +14,9 @@
  * All refusals are 429 problems (`RATE_LIMITED`, `RUN_QUOTA`) with Retry-After.
  * Admins are not exempt (a runaway script with an admin token is still a
  * runaway). A quota belongs to the user whose notebook runs, whoever submits it.
- * The running cap is checked at submission; the runner's global concurrency
- * decides what actually starts, so a user's queued runs may start beyond
- * `maxRunningPerUser` when slots are free (the total stays within both caps).
+ * Checked at submission: running + waiting stays within maxRunningPerUser +
+ * maxQueuedPerUser; the runner's global concurrency decides what starts, so a
+ * user's waiting runs may start beyond `maxRunningPerUser` when slots are free.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -137,7 +137,7 @@ export function installUserLimits(app: FastifyInstance, store: JobStore, opts: L
     if (!list.length) pending.delete(h.user);
   };
 
-  app.addHook('preHandler', async (req: Held) => {
+  app.addHook('preHandler', async (req: Held, reply) => {
     if (req.method !== 'POST' || !req.routeOptions.url || !SUBMIT_ROUTES.some((r) => r.test(req.routeOptions.url!))) return;
     // The user whose notebook runs; /run-notebook names none (its path does): the caller's quota applies.
     const body = (req.body ?? {}) as { username?: unknown };
@@ -146,18 +146,19 @@ export function installUserLimits(app: FastifyInstance, store: JobStore, opts: L
     const maxRunning = opts.maxRunningPerUser > 0 ? opts.maxRunningPerUser : Infinity;
     const maxQueued = opts.maxQueuedPerUser > 0 ? opts.maxQueuedPerUser : Infinity;
     const cap = maxRunning + maxQueued;
-    const limit = Number.isFinite(cap) ? cap + 1 : 1000;
+    if (!Number.isFinite(cap)) return;
+    const limit = cap + 1;
     const page = await store.list({ username, status: ['queued', 'running'], limit });
     const running = page.jobs.filter((j) => j.status === 'running').length;
     const queued = page.jobs.length - running + live(username).length;
-    // A new run can start now if fewer than maxRunning run; otherwise it must wait in the queue.
-    const freeRunning = Math.max(0, maxRunning - running);
-    const wouldQueue = Math.max(0, queued + 1 - freeRunning);
-    if (wouldQueue > maxQueued) {
+    // A user's active runs (running + waiting) stay within both caps together; which runs
+    // actually start is the runner's business, so the split between the two is not checked.
+    if (running + queued + 1 > cap) {
       const after = opts.quotaRetryAfterS ?? 5;
+      reply.header('retry-after', after);
       throw new RunQuotaError(
-        `run quota reached for user '${username}': ${running} running (max ${opts.maxRunningPerUser || 'unlimited'}) and ` +
-          `${queued} waiting (max ${opts.maxQueuedPerUser || 'unlimited'}); retry when a run finishes`,
+        `run quota reached for user '${username}': ${running} running and ${queued} waiting ` +
+          `(at most ${opts.maxRunningPerUser || 'unlimited'} running plus ${opts.maxQueuedPerUser || 'unlimited'} waiting); retry when a run finishes`,
         after,
       );
     }

@@ -57,10 +57,39 @@ export interface OAuthOptions {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+// @fastify/cookie's parse/serialize need the plugin registered first (they load `cookie` lazily); these
+// two small helpers do not, so the authenticator works in the root auth hook. Signing is the plugin's.
+function parseCookies(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i <= 0) continue;
+    const name = part.slice(0, i).trim();
+    if (name in out) continue;
+    let value = part.slice(i + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    try {
+      out[name] = decodeURIComponent(value);
+    } catch {
+      /* undecodable: ignore */
+    }
+  }
+  return out;
+}
+
+function serializeCookie(name: string, value: string, o: { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean; maxAge: number }): string {
+  const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${o.path}`, `Max-Age=${Math.max(0, Math.floor(o.maxAge))}`];
+  if (o.maxAge <= 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  if (o.httpOnly) parts.push('HttpOnly');
+  parts.push('SameSite=Lax');
+  if (o.secure) parts.push('Secure');
+  return parts.join('; ');
+}
+
 function cookieValue(req: FastifyRequest, name: string, secret: string): string | null {
   const header = req.headers.cookie;
   if (typeof header !== 'string' || header === '') return null;
-  const raw = fastifyCookie.parse(header)[name];
+  const raw = parseCookies(header)[name];
   if (!raw) return null;
   const u = fastifyCookie.unsign(raw, secret);
   return u.valid && u.value !== null ? u.value : null;
@@ -162,7 +191,7 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthOptions): Pro
   const setCookie = (reply: FastifyReply, name: string, value: string, maxAge: number) =>
     reply.header('set-cookie', [
       ...((reply.getHeader('set-cookie') as string[] | undefined) ?? []),
-      fastifyCookie.serialize(name, value === '' ? '' : fastifyCookie.sign(value, cookieSecret), cookieOpts(maxAge)),
+      serializeCookie(name, value === '' ? '' : fastifyCookie.sign(value, cookieSecret), cookieOpts(maxAge)),
     ]);
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 
