@@ -122,6 +122,16 @@ describe('hubmill run (papermill options)', () => {
     assert.match(n.stdout + n.stderr, /parameters/);
   });
 
+  test('--inject-paths adds PAPERMILL_INPUT_PATH and PAPERMILL_OUTPUT_PATH, explicit parameters still win', async () => {
+    const dir = await tempDir();
+    const input = await writeNotebook(dir, 'in.ipynb', makeNotebook([code('x = 0', ['parameters']), code('print(PAPERMILL_INPUT_PATH, PAPERMILL_OUTPUT_PATH)')]));
+    const out = join(dir, 'o.ipynb');
+    const r = hubmill(['run', input, out, '--inject-paths', '-p', 'PAPERMILL_OUTPUT_PATH', 'mine']);
+    assert.equal(r.code, 0, r.stderr);
+    const o = await readJson(out);
+    assert.equal(o.cells[2].outputs[0].text, `${input} mine\n`);
+  });
+
   test('kernelspecs lists the installed kernels', () => {
     const r = hubmill(['kernelspecs']);
     assert.equal(r.code, 0, r.stderr);

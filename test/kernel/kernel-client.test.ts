@@ -4,7 +4,7 @@ import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { findKernelSpecs, getKernelSpec, jupyterDataDirs } from '../../src/kernel/kernelspecs.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { WireCodec } from '../../src/kernel/wire.js';
-import { DeadKernelError, NoSuchKernelError } from '../../src/errors.js';
+import { DeadKernelError, KernelStartError, NoSuchKernelError } from '../../src/errors.js';
 import type { Message } from '../../src/kernel/messages.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +37,32 @@ describe('kernelspecs', () => {
 
   test('unknown kernel names list what exists', async () => {
     await assert.rejects(getKernelSpec('no-such-kernel'), (e: Error) => e instanceof NoSuchKernelError && /available kernels: .*python3/.test(e.message));
+  });
+});
+
+describe('kernel start failures', () => {
+  async function specDir(argv: string[]) {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'kernels', 'fake'), { recursive: true });
+    await writeFile(join(dir, 'kernels', 'fake', 'kernel.json'), JSON.stringify({ argv, display_name: 'Fake', language: 'python' }));
+    return getKernelSpec('fake', { env: { JUPYTER_PATH: dir }, home: '/nonexistent' });
+  }
+
+  test('a kernel that never answers hits the start timeout with a clear error', async () => {
+    const spec = await specDir(['/bin/sleep', '30']);
+    const t0 = Date.now();
+    await assert.rejects(KernelClient.launch(spec, { startTimeoutMs: 1000 }), (e: Error) => e instanceof KernelStartError && /did not become ready within 1\.0 s/.test(e.message));
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  test('a kernel that exits at once is reported with its stderr', async () => {
+    const spec = await specDir(['/bin/sh', '-c', 'echo "no such module: ipykernel_fake" >&2; exit 3', '{connection_file}']);
+    await assert.rejects(KernelClient.launch(spec, { startTimeoutMs: 10_000 }), (e: Error) => e instanceof KernelStartError && /exited during start-up/.test(e.message) && /no such module/.test(e.message));
+  });
+
+  test('a kernel whose program does not exist fails to start, not hangs', async () => {
+    const spec = await specDir(['/nonexistent/kernel-binary', '{connection_file}']);
+    await assert.rejects(KernelClient.launch(spec, { startTimeoutMs: 10_000 }), KernelStartError);
   });
 });
 
