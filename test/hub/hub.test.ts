@@ -20,7 +20,7 @@ const STATIC = 'static-admin-token-7f3a';
 function code(source: string, tags: string[] = []) {
   return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
 }
-export function notebook(cells: ReturnType<typeof code>[]): string {
+function notebook(cells: ReturnType<typeof code>[]): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,

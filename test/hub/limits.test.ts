@@ -12,10 +12,18 @@ import { loadConfig, type ConfigFlags } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { HubAuthenticator } from '../../src/http/hub-auth.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
-import { notebook } from './hub.test.js';
 
 function code(source: string, tags: string[] = []) {
   return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
+}
+
+function notebook(cells: ReturnType<typeof code>[]): string {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+    cells,
+  });
 }
 
 async function call(base: string, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
