@@ -115,6 +115,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rewriteUrl: mountAtRoot(mount),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // An empty body with Content-Type: application/json (common for POST .../cancel from
+  // scripts) means "no body", not a 400; anything else goes to Fastify's safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
+    parseJson(req, body as string, done);
+  });
+
   app.addSchema(Problem);
   installErrorHandling(app);
   app.decorateRequest('identity', null);

@@ -347,7 +347,15 @@ describe('hubmill service end to end (real port, real kernels)', { timeout: 180_
       const c = await api('POST', `/api/v1/jobs/${queued.body.id}/cancel`);
       assert.equal(c.status, 200);
       assert.equal(c.body.status, 'cancelled');
-      const stopped = await Promise.all(busy.map((b) => api('POST', `/api/v1/jobs/${b.body.id}/cancel`)));
+      // Let both busy runs get their kernels first (cancelling during kernel acquisition is a separate case).
+      for (const b of busy) {
+        for (let i = 0; i < 200; i++) {
+          if ((await api('GET', `/api/v1/jobs/${b.body.id}`)).body.progress.cells_total > 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      // Scripts often send Content-Type: application/json with an empty body: that is not a 400.
+      const stopped = await Promise.all(busy.map((b) => api('POST', `/api/v1/jobs/${b.body.id}/cancel`, undefined, { raw: '' })));
       assert.ok(stopped.every((s) => [200, 202].includes(s.status)));
       for (const b of busy) {
         const w = await server.runner.waitFor(b.body.id, 20_000);
