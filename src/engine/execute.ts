@@ -70,6 +70,16 @@ class StopSignal {
 }
 
 export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
+  try {
+    return await run(opts);
+  } catch (err) {
+    // The engine owns a kernel it was handed: whatever failed, that kernel must not outlive the run.
+    if (opts.kernel && !opts.keepKernel) void opts.kernel.shutdown().catch(() => {});
+    throw err;
+  }
+}
+
+async function run(opts: RunOptions): Promise<RunResult> {
   const startedAtMs = Date.now();
   const emit = (e: EngineEvent) => {
     try {
@@ -235,7 +245,7 @@ export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
     }
   } catch (err) {
     cleanupStops();
-    if (kernel && kernel !== opts.kernel) await kernel.shutdown().catch(() => {});
+    if (kernel && (kernel !== opts.kernel || !opts.keepKernel)) await kernel.shutdown().catch(() => {});
     if (stop.reason) {
       const s = stopError(stop.reason, null);
       return finish(s.status, s.error, null);

@@ -170,6 +170,8 @@ export class Runner implements JobRunner {
   private readonly runAsFor: (username: string) => Promise<RunAs | null>;
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, RunningJob>();
+  /** Kernels still shutting down after their job ended (the engine does not wait for them). */
+  private readonly kernelsClosing = new Set<Promise<void>>();
   /** Jobs someone waits for, with the number of waiters (checked in the poll for jobs run elsewhere). */
   private readonly waited = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -328,6 +330,8 @@ export class Runner implements JobRunner {
       }
       await within(all(), this.opts.stopKillWaitMs ?? 15_000);
     }
+    // Let finished jobs' kernels finish shutting down, so none outlives the service.
+    await within(Promise.all([...this.kernelsClosing]), 10_000);
     this.started = false;
   }
 
@@ -589,6 +593,10 @@ export class Runner implements JobRunner {
         saveIntervalMs: this.opts.saveIntervalMs,
         hubmillMetadata: { job_id: job.id, username: job.username, submitted_by: job.submitted_by, source: job.source },
       });
+      if (res.kernelClosed) {
+        this.kernelsClosing.add(res.kernelClosed);
+        void res.kernelClosed.finally(() => this.kernelsClosing.delete(res.kernelClosed));
+      }
       status = res.status;
       error = res.error;
       result = res.results;

@@ -7,7 +7,7 @@ import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { getKernelSpec } from '../../src/kernel/kernelspecs.js';
 import type { EngineEvent, RunOptions } from '../../src/engine/types.js';
 import { parseNotebook } from '../../src/notebook/read.js';
-import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
+import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>;
 
@@ -232,6 +232,20 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     const last = events.filter((e) => e.type === 'cell_finished').at(-1) as Extract<EngineEvent, { type: 'cell_finished' }>;
     assert.equal(last.cellsDone, 3);
     assert.ok(types.includes('output'));
+  });
+
+  test('a kernel handed to the engine never outlives the run: cancelled before start, or parameters that cannot be injected', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const k1 = await KernelClient.launch(await getKernelSpec('python3'));
+    const r1 = await run([code('1')], { kernel: k1, signal: ac.signal, cwd: '/' });
+    assert.equal(r1.result.status, 'cancelled');
+    assert.ok(await waitFor(() => !processAlive(k1.pid!), 8000), 'kernel of a cancelled run survived');
+
+    const k2 = await KernelClient.launch(await getKernelSpec('ir'));
+    // R strings cannot hold NUL: injection throws before any cell runs.
+    await assert.rejects(run([code('x <- 1', ['parameters'])], { kernel: k2, parameters: { x: 'a\u0000b' } }, 'ir'), /NUL/);
+    assert.ok(await waitFor(() => !processAlive(k2.pid!), 8000), 'kernel of a failed injection survived');
   });
 
   test('unknown kernels fail clearly before anything runs', async () => {
