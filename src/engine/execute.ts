@@ -6,6 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { AbortedError, DeadKernelError, HubmillError, KernelStartError, TimeoutError } from '../errors.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { KernelClient } from '../kernel/kernel-client.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { ExecuteReplyContent, Message } from '../kernel/messages.js';
@@ -152,7 +153,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
 
   const cellsTotal = out.cells.length;
   let cellsDone = 0;
-  const finish = async (status: RunStatus, error: RunError | null, kernel: KernelClient | null): Promise<RunResult> => {
+  const finish = async (status: RunStatus, error: RunError | null, kernel: ExecutionKernel | null): Promise<RunResult> => {
     const finishedAtMs = Date.now();
     pm.start_time = new Date(startedAtMs).toISOString();
     pm.end_time = new Date(finishedAtMs).toISOString();
@@ -218,7 +219,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
 
   // Kernel: a pre-started one (pool) or a fresh one in the notebook's folder.
   const cwd = opts.cwd ?? (opts.inputPath && opts.inputPath !== '-' ? dirname(resolve(opts.inputPath)) : process.cwd());
-  let kernel: KernelClient | null = opts.kernel ?? null;
+  let kernel: ExecutionKernel | null = opts.kernel ?? null;
   try {
     if (kernel) {
       if (kernel.cwd !== cwd) {
@@ -397,7 +398,7 @@ interface CellOutcome {
  * waits a little for it to stop, and kills it if it does not.
  */
 async function runCell(
-  kernel: KernelClient,
+  kernel: ExecutionKernel,
   code: string,
   o: { onIopub: (m: Message) => void; stopOnError: boolean; cellTimeoutMs?: number; stop: StopSignal },
 ): Promise<CellOutcome> {

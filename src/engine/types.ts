@@ -3,7 +3,7 @@
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
 import type { Notebook, Output, Parameters } from '../notebook/types.js';
-import type { KernelClient } from '../kernel/kernel-client.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
@@ -54,7 +54,7 @@ export interface RunOptions {
   reportMode?: boolean;
   prepareOnly?: boolean;
   /** A pre-started kernel (from a pool). The engine shuts it down at the end unless keepKernel is set. */
-  kernel?: KernelClient;
+  kernel?: ExecutionKernel;
   keepKernel?: boolean;
   /** Run the kernel as this user (service running as root). */
   runAs?: RunAs;

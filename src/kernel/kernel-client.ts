@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Dealer, Subscriber } from 'zeromq';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
+import type { ExecutionKernel } from './execution-kernel.js';
 import type { KernelSpec } from './kernelspecs.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
@@ -49,7 +50,7 @@ export interface KernelClientLaunchOptions extends LaunchOptions {
 
 const STDERR_KEEP = 16 * 1024;
 
-export class KernelClient extends EventEmitter {
+export class KernelClient extends EventEmitter implements ExecutionKernel {
   readonly id: string;
   readonly spec: KernelSpec;
   readonly cwd: string | undefined;
