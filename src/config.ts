@@ -13,6 +13,8 @@
  *   JUPYTERHUB_SERVICE_NAME (default hubmill), JUPYTERHUB_CLIENT_ID (default service-<name>),
  *   JUPYTERHUB_OAUTH_CALLBACK_URL (default <prefix>oauth_callback), JUPYTERHUB_BASE_URL (default /),
  *   JUPYTERHUB_HOST (hub origin for browser redirects; default same origin)   OAuth browser login
+ *   HUBMILL_HUB_PUBLIC_URL (hubPublicUrl)  the hub's proxy as hubmill reaches it, for jobs with target "user-server";
+ *                                          default JUPYTERHUB_PUBLIC_URL, else JUPYTERHUB_HOST + JUPYTERHUB_BASE_URL
  *   HUBMILL_COOKIE_SECRET                  signs session cookies; generated at start when unset
  *   HUBMILL_HUB_AUTH_CACHE_S               how long a hub token check is trusted, default 60
  *   HUBMILL_RATE_LIMIT_PER_MIN             requests per minute per user, default 600 (0 = off)
@@ -64,6 +66,8 @@ export interface Config {
   readonly jupyterhubBaseUrl: string;
   /** The hub's origin for browser redirects ('' = same origin as hubmill behind the proxy). */
   readonly jupyterhubHost: string;
+  /** The hub's public URL (its proxy) as hubmill reaches it, for jobs run in a user's own server; null = unknown (such jobs are refused). */
+  readonly hubPublicUrl: string | null;
   /** Secret for signed cookies (sessions, OAuth state). */
   readonly cookieSecret: string;
   /** How long a hub token check is cached, seconds. */
@@ -228,6 +232,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const jupyterhubBaseUrl = normalizePrefix(str(pick('jupyterhubBaseUrl', 'JUPYTERHUB_BASE_URL'), '/'));
   const jupyterhubHost = str(pick('jupyterhubHost', 'JUPYTERHUB_HOST'), '').replace(/\/+$/, '');
   if (jupyterhubHost !== '' && !/^https?:\/\/[^/]+$/.test(jupyterhubHost)) bad('JUPYTERHUB_HOST', jupyterhubHost, 'expected an origin like https://hub.example.org');
+  const hubPublicUrlRaw =
+    (pick('hubPublicUrl', 'HUBMILL_HUB_PUBLIC_URL') as string | undefined) ??
+    (env.JUPYTERHUB_PUBLIC_URL || undefined) ??
+    (jupyterhubHost !== '' ? `${jupyterhubHost}${jupyterhubBaseUrl}` : undefined);
+  const hubPublicUrl = hubPublicUrlRaw === undefined ? null : String(hubPublicUrlRaw).replace(/\/+$/, '');
+  if (hubPublicUrl !== null && !/^https?:\/\/[^/]+/.test(hubPublicUrl)) bad('HUBMILL_HUB_PUBLIC_URL', hubPublicUrl, 'expected an http(s) URL');
   const cookieSecret = str(pick('cookieSecret', 'HUBMILL_COOKIE_SECRET'), randomBytes(32).toString('hex'));
   if (cookieSecret.length < 16) bad('HUBMILL_COOKIE_SECRET', '<redacted>', 'must be at least 16 characters');
   const hubAuthCacheS = toNumber('hub auth cache', pick('hubAuthCacheS', 'HUBMILL_HUB_AUTH_CACHE_S') ?? 60, 0);
@@ -271,6 +281,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     jupyterhubOauthCallbackUrl,
     jupyterhubBaseUrl,
     jupyterhubHost,
+    hubPublicUrl,
     cookieSecret,
     hubAuthCacheS,
     rateLimitPerMin,

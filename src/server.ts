@@ -93,6 +93,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metrics,
     requeueInterruptedOnStart: config.requeueOnRestart,
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
+    userServer:
+      config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
+        ? { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl }
+        : null,
   });
 
   let app: FastifyInstance | null = null;

@@ -44,6 +44,7 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     result: job.result,
     cancel_requested: job.cancel_requested,
     attempts: job.attempts,
+    target: job.target ?? 'local',
     links: { self, output: `${self}/output`, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }

@@ -82,6 +82,7 @@ export const JobView = Type.Object(
     result: Type.Union([JsonObject, Type.Null()], { description: "Values recorded with scrapbook's glue, by name" }),
     cancel_requested: Type.Boolean(),
     attempts: Type.Integer(),
+    target: Type.Union([Type.Literal('local'), Type.Literal('user-server')], { description: "Where the kernel runs: hubmill's own kernels, or the user's single-user server" }),
     links: Type.Object({ self: Type.String(), output: Type.String(), events: Type.String(), cancel: Type.String() }),
   },
   { $id: 'Job' },
@@ -100,6 +101,13 @@ export const SubmitJobBody = Type.Object(
     cell_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout (bounded by the server maximum)' })),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     output_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Relative to the home; default chosen by the runner" })),
+    target: Type.Optional(
+      Type.Union([Type.Literal('local'), Type.Literal('user-server')], {
+        description:
+          "Where the kernel runs. `local` (default): hubmill's own kernels. `user-server`: a kernel in the user's single-user " +
+          'server through JupyterHub (started if needed), so the run sees exactly the user\'s environment; needs a hub (422 otherwise).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

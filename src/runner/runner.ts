@@ -14,16 +14,27 @@
  * files, visible in Jupyter, out of the way of the notebooks themselves. Retention
  * deletes an output file only when its name contains the job id (i.e. hubmill
  * chose the name), never a path the caller picked or a seed `/execute` output.
+ *
+ * Target `user-server`: the kernel runs in the user's own single-user server
+ * through JupyterHub (started if needed; see kernel/user-server.ts), started in
+ * the notebook's folder given relative to the user's home, which is taken to be
+ * the server's root (the simple/local spawners' default). hubmill still reads
+ * the notebook and writes the output itself, from and to the home on this
+ * machine: the homes are assumed shared between hubmill and the user's server
+ * (one machine, or one shared filesystem mounted at the same paths).
  */
 import { EventEmitter } from 'node:events';
 import { mkdir, stat, unlink } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { AbortedError, HubmillError, NoSuchKernelError, NotFoundError, UsageError } from '../errors.js';
 import { executeNotebook } from '../engine/execute.js';
 import type { EngineEvent, RunAs, RunError, RunOptions, RunResult } from '../engine/types.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import { ServerKernel } from '../kernel/server-kernel.js';
+import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
 import { readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/types.js';
 import { TERMINAL_STATUSES, type Job, type JobProgress, type JobStatus, type JobStore, type NewJob } from '../store/job-store.js';
@@ -41,6 +52,18 @@ export interface KernelSource {
     opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
   ): Promise<KernelClientLike>;
   stats(): Record<string, { idle: number; starting: number; target: number }>;
+}
+
+/** How to reach users' own servers (jobs with target `user-server`). */
+export interface UserServerConfig {
+  /** JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api */
+  hubApiUrl: string;
+  /** A hub token with admin:servers and access:servers (hubmill's service token). */
+  token: string;
+  /** The hub's public URL (its proxy) as hubmill reaches it. */
+  publicUrl: string;
+  /** Bound of starting the user's server (default 60 s). */
+  startTimeoutMs?: number;
 }
 
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
@@ -88,6 +111,8 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
+  /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
+  userServer?: UserServerConfig | null;
   /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */
   pollIntervalMs?: number;
   /** Heartbeat of running jobs (default 5 s). */
@@ -105,6 +130,11 @@ export interface RunnerOptions {
   readNotebook?: (path: string) => Promise<Notebook>;
   getKernelSpec?: (name: string) => Promise<{ name: string; language: string }>;
   runAsFor?: (username: string) => Promise<RunAs | null>;
+  /** Opens a kernel in the user's own server (default: startUserServer + ServerKernel.start). */
+  openUserServerKernel?: (
+    job: Job,
+    o: { kernelName: string; path: string; cwd: string; startTimeoutMs?: number; signal: AbortSignal },
+  ) => Promise<ExecutionKernel>;
 }
 
 interface RunningJob {
@@ -209,7 +239,17 @@ export class Runner implements JobRunner {
     if (!kernelName) {
       throw new NoSuchKernelError('the notebook names no kernel (metadata.kernelspec.name) and the request gives none');
     }
-    await this.kernelSpec(kernelName);
+    if ((newJob.target ?? 'local') === 'user-server') {
+      // The kernel is the user's server's business: its kernelspecs are checked when the job starts.
+      if (!this.opts.userServer && !this.opts.openUserServerKernel) {
+        throw new UserServerNotConfiguredError(
+          "target 'user-server' needs JupyterHub: set JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN (a token with admin:servers and access:servers) " +
+            "and the hub's public URL (HUBMILL_HUB_PUBLIC_URL, JUPYTERHUB_PUBLIC_URL or JUPYTERHUB_HOST)",
+        );
+      }
+    } else {
+      await this.kernelSpec(kernelName);
+    }
     for (const [field, v] of [['timeout_s', newJob.timeout_s], ['cell_timeout_s', newJob.cell_timeout_s]] as const) {
       if (v !== undefined && v !== null && !(Number.isFinite(v) && v > 0)) throw new UsageError(`${field} must be a positive number of seconds`);
     }
@@ -537,7 +577,14 @@ export class Runner implements JobRunner {
       let kernel: KernelClientLike | undefined;
       const env = this.opts.kernelEnv?.(job);
       const startTimeoutMs = this.opts.kernelStartTimeoutMs;
-      if (this.pool && !controller.signal.aborted) {
+      if (job.target === 'user-server') {
+        if (controller.signal.aborted) throw new AbortedError('cancelled on request');
+        const cwd = dirname(p.notebookAbs);
+        const rel = await relativeToHome(p.home, cwd);
+        const path = rel === '.' || rel === '' ? '' : rel.split(sep).join('/');
+        log.info({ kernelName: p.kernelName, path }, 'opening a kernel in the user\'s own server');
+        kernel = await this.openUserServerKernel(job, { kernelName: p.kernelName, path, cwd, startTimeoutMs, signal: controller.signal });
+      } else if (this.pool && !controller.signal.aborted) {
         kernel = await this.pool.acquire(p.kernelName, {
           cwd: dirname(p.notebookAbs),
           runAs: p.runAs ?? undefined,
@@ -636,6 +683,32 @@ export class Runner implements JobRunner {
       safeCall(() => this.opts.metrics?.jobFinished?.(status, durationMs, final!));
       this.emitState(final);
     }
+  }
+
+  private openUserServerKernel(
+    job: Job,
+    o: { kernelName: string; path: string; cwd: string; startTimeoutMs?: number; signal: AbortSignal },
+  ): Promise<ExecutionKernel> {
+    if (this.opts.openUserServerKernel) return this.opts.openUserServerKernel(job, o);
+    const us = this.opts.userServer;
+    if (!us) return Promise.reject(new UserServerNotConfiguredError("target 'user-server' needs JupyterHub (see the job's submit error)"));
+    return (async () => {
+      const server = await startUserServer(us.hubApiUrl, us.token, job.username, {
+        publicUrl: us.publicUrl,
+        timeoutMs: us.startTimeoutMs ?? 60_000,
+        signal: o.signal,
+      });
+      this.log.info({ jobId: job.id, baseUrl: server.baseUrl, started: server.started }, 'user server ready');
+      return ServerKernel.start({
+        baseUrl: server.baseUrl,
+        token: us.token,
+        kernelName: o.kernelName,
+        path: o.path,
+        cwd: o.cwd,
+        startTimeoutMs: o.startTimeoutMs ?? 60_000,
+        signal: o.signal,
+      });
+    })();
   }
 
   private async deleteOutputs(jobs: Job[]): Promise<void> {

@@ -19,6 +19,10 @@ export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> 
   timed_out: [],
 };
 
+/** Where a job's kernel runs: a local kernel (default) or the user's own single-user server through JupyterHub. */
+export type JobTarget = 'local' | 'user-server';
+export const JOB_TARGETS: readonly JobTarget[] = ['local', 'user-server'];
+
 export interface JobProgress {
   cells_total: number;
   cells_done: number;
@@ -50,6 +54,7 @@ export interface Job {
   source: string;
   worker_id: string | null;
   attempts: number;
+  target: JobTarget;
 }
 
 export interface NewJob {
@@ -63,6 +68,8 @@ export interface NewJob {
   submitted_by: string;
   output_path?: string | null;
   source?: string;
+  /** Default 'local'. */
+  target?: JobTarget;
 }
 
 export interface ListJobsQuery {

@@ -18,6 +18,7 @@ import {
   type JobProgress,
   type JobStatus,
   type JobStore,
+  type JobTarget,
   type ListJobsQuery,
   type NewJob,
 } from './job-store.js';
@@ -64,6 +65,7 @@ interface JobRow {
   cancel_requested: number;
   worker_id: string | null;
   attempts: number;
+  target: JobTarget | null;
 }
 
 type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
@@ -117,6 +119,7 @@ function rowToJob(r: JobRow): Job {
     source: r.source,
     worker_id: r.worker_id,
     attempts: r.attempts,
+    target: r.target ?? 'local',
   };
 }
 
@@ -213,8 +216,8 @@ export class SqliteJobStore implements JobStore {
       this.db
         .prepare(
           `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
-             idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path)
-           VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target)
+           VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -230,6 +233,7 @@ export class SqliteJobStore implements JobStore {
           now,
           now,
           job.output_path ?? null,
+          job.target ?? 'local',
         );
       return { job: rowToJob(this.row(id)!), created: true };
     });

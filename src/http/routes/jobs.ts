@@ -96,6 +96,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         submitted_by: req.identity?.name ?? username,
         output_path: body.output_path ?? null,
         source: 'api',
+        target: body.target ?? 'local',
       });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {

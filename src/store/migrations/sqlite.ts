@@ -45,4 +45,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE finished_at_ms IS NOT NULL;
     `,
   },
+  {
+    id: 2,
+    name: 'jobs.target',
+    sql: `ALTER TABLE jobs ADD COLUMN target TEXT NOT NULL DEFAULT 'local' CHECK (target IN ('local','user-server'));`,
+  },
 ];
