@@ -140,6 +140,7 @@ describe('hubmill service end to end (real port, real kernels)', { timeout: 180_
     await writeFile(join(tu, 'daily_report.ipynb'), notebook([code('date = "1970-01-01"', ['parameters']), code('print("report for", date)')]));
     await writeFile(join(tu, 'fail.ipynb'), notebook([code('x = 1', ['parameters']), code('print("before")'), code('raise ValueError("boom " + str(x))'), code('print("after")')]));
     await writeFile(join(tu, 'slow.ipynb'), notebook([code('secs = 30', ['parameters']), code('print("started", flush=True)'), code('import time\ntime.sleep(secs)'), code('print("never")')]));
+    await writeFile(join(tu, 'dies.ipynb'), notebook([code('print("alive", flush=True)'), code('import os\nos._exit(1)'), code('print("never")')]));
     await writeFile(join(tu, 'broken.ipynb'), '{"nbformat": 4, "cells": [ this is not json');
     await writeFile(join(tu, 'alien.ipynb'), notebook([code('print(1)')], 'no-such-kernel-xyz'));
     await writeFile(join(root, 'outside.ipynb'), notebook([code('print("outside")')]));
@@ -338,6 +339,19 @@ describe('hubmill service end to end (real port, real kernels)', { timeout: 180_
       const r = await api('POST', '/api/v1/jobs?wait=true', { username: 'testuser', notebook: 'slow.ipynb', timeout_s: 1.5 });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.status, 'timed_out');
+    });
+
+    it('a kernel that dies mid-run fails the job promptly with the partial output, and the service carries on', async () => {
+      const t0 = Date.now();
+      const r = await api('POST', '/api/v1/jobs?wait=true', { username: 'testuser', notebook: 'dies.ipynb' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.status, 'failed');
+      assert.equal(r.body.error.ename, 'DeadKernelError');
+      assert.ok(Date.now() - t0 < 20_000);
+      const out = JSON.parse(await readFile(join(homes, 'testuser', r.body.output_path), 'utf8'));
+      assert.ok(out.cells.some((c: { outputs?: Array<{ text?: string }> }) => c.outputs?.[0]?.text === 'alive\n'), 'partial output kept');
+      const next = await api('POST', '/api/v1/jobs?wait=true', { username: 'testuser', notebook: 'daily_report.ipynb' });
+      assert.equal(next.body.status, 'succeeded');
     });
 
     it('cancelling a queued job cancels it at once', async () => {
