@@ -88,12 +88,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       case 'output': {
         const o = e.output as unknown as Record<string, unknown>;
         if (o.output_type === 'stream') {
-          // The merged text so far is in o.text; write only what is new.
-          const text = Array.isArray(o.text) ? (o.text as string[]).join('') : String(o.text);
-          const key = `${e.index}:${o.name}`;
-          const seen = streamSeen.get(key) ?? 0;
-          const fresh = text.slice(seen);
-          streamSeen.set(key, text.length);
+          // Stream events carry only the new text, merged or not.
+          const fresh = Array.isArray(o.text) ? (o.text as string[]).join('') : String(o.text);
           if (o.name === 'stdout') stdoutFile?.write(fresh);
           else stderrFile?.write(fresh);
           if (args.logOutput) log(fresh);
@@ -110,7 +106,6 @@ export async function runCommand(argv: string[]): Promise<number> {
         break;
     }
   };
-  const streamSeen = new Map<string, number>();
 
   // First Ctrl-C (or SIGTERM) cancels the run and saves the partial output; a second one exits at once.
   const controller = new AbortController();

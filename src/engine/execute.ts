@@ -291,7 +291,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
         }
         const changed = collector.apply(outputs, state, msg);
         if (changed) {
-          emit({ type: 'output', index, output: changed });
+          emit({ type: 'output', index, output: changed.output, appended: changed.appended });
           saver.touch();
         }
       };

@@ -15,9 +15,11 @@ export class OutputCollector {
 
   /**
    * Applies one iopub message to a cell's outputs array (mutated in place).
-   * Returns the output appended or changed (for progress events), or null.
+   * Returns what changed, for progress events, or null: a new output, an updated
+   * display, or for text merged into the previous stream output only the new text
+   * (so listeners never receive a growing stream again and again).
    */
-  apply(outputs: Output[], state: { clearPending: boolean }, msg: Message): Output | null {
+  apply(outputs: Output[], state: { clearPending: boolean }, msg: Message): { output: Output; appended: boolean } | null {
     const type = msg.header.msg_type;
     const c = msg.content as Json;
     if (type === 'clear_output') {
@@ -33,7 +35,7 @@ export class OutputCollector {
         (o as Json).data = c.data;
         (o as Json).metadata = c.metadata ?? {};
       }
-      return targets[0] ?? null;
+      return targets[0] ? { output: targets[0], appended: false } : null;
     }
     let out: Output | null = null;
     switch (type) {
@@ -60,7 +62,7 @@ export class OutputCollector {
       const last = outputs[outputs.length - 1] as Json | undefined;
       if (last && last.output_type === 'stream' && last.name === (out as Json).name) {
         last.text = joinText(last.text as string | string[]) + ((out as Json).text as string);
-        return last as Output;
+        return { output: out, appended: true };
       }
     }
     const displayId = (c.transient as Json | undefined)?.display_id as string | undefined;
@@ -70,7 +72,7 @@ export class OutputCollector {
       this.displays.set(displayId, list);
     }
     outputs.push(out);
-    return out;
+    return { output: out, appended: false };
   }
 
   private clear(outputs: Output[]): void {

@@ -26,7 +26,8 @@ export interface RunAs {
 export type EngineEvent =
   | { type: 'run_started'; cellsTotal: number; kernelName: string; outputPath: string | null }
   | { type: 'cell_started'; index: number; cellId: string | undefined; executionIndex: number }
-  | { type: 'output'; index: number; output: Output }
+  /** `appended`: the output is a stream chunk merged into the cell's previous stream output (it carries only the new text). */
+  | { type: 'output'; index: number; output: Output; appended: boolean }
   | { type: 'cell_finished'; index: number; status: 'completed' | 'failed' | 'skipped'; durationMs: number; cellsDone: number }
   | { type: 'run_finished'; status: RunStatus; error: RunError | null; durationMs: number };
 

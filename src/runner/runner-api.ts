@@ -10,7 +10,8 @@ export type JobEvent =
   | { type: 'state'; job_id: string; status: Job['status']; job: Job }
   | { type: 'cell_started'; job_id: string; cell_index: number; cells_total: number }
   | { type: 'cell_finished'; job_id: string; cell_index: number; status: 'completed' | 'failed' | 'skipped'; duration_ms: number; cells_done: number; cells_total: number }
-  | { type: 'output'; job_id: string; cell_index: number; output: Output };
+  /** `appended`: a stream chunk that continues the cell's previous stream output (only the new text is sent). */
+  | { type: 'output'; job_id: string; cell_index: number; output: Output; appended: boolean };
 
 export interface JobRunner {
   /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */

@@ -604,7 +604,7 @@ export class Runner implements JobRunner {
             this.emit({ type: 'cell_started', job_id: job.id, cell_index: ev.index, cells_total: cellsTotal });
             break;
           case 'output':
-            this.emit({ type: 'output', job_id: job.id, cell_index: ev.index, output: ev.output });
+            this.emit({ type: 'output', job_id: job.id, cell_index: ev.index, output: ev.output, appended: ev.appended });
             break;
           case 'cell_finished':
             tracker.update({ cells_total: cellsTotal, cells_done: ev.cellsDone }, false);

@@ -223,6 +223,16 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.equal(written.cells[1].outputs[0].text, 'done\n');
   });
 
+  test('stream output events carry only the new text, never the whole stream again', async () => {
+    const { events, written } = await run([code('import time\nfor i in range(3):\n    print("chunk", i, flush=True)\n    time.sleep(0.05)')]);
+    const outs = events.filter((e): e is Extract<EngineEvent, { type: 'output' }> => e.type === 'output');
+    const texts = outs.map((e) => (e.output as { text: string }).text);
+    assert.equal(texts.join(''), 'chunk 0\nchunk 1\nchunk 2\n');
+    assert.equal(outs[0]!.appended, false);
+    assert.ok(outs.slice(1).every((e) => e.appended));
+    assert.equal(written.cells[0].outputs.length, 1);
+  });
+
   test('progress events: started, per-cell, finished, in order', async () => {
     const { events } = await run([code('1'), md('m'), code('print(2)')]);
     const types = events.map((e) => e.type);

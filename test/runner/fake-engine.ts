@@ -72,7 +72,7 @@ export class FakeEngine {
       } else {
         opts.onEvent?.({ type: 'cell_started', index: i, cellId: `cell-${i}`, executionIndex: i });
       }
-      opts.onEvent?.({ type: 'output', index: i, output: { output_type: 'stream', name: 'stdout', text: `cell ${i}\n` } });
+      opts.onEvent?.({ type: 'output', index: i, output: { output_type: 'stream', name: 'stdout', text: `cell ${i}\n` }, appended: false });
       done++;
       if (mode === 'fail' && i === 1) {
         opts.onEvent?.({ type: 'cell_finished', index: i, status: 'failed', durationMs: 1, cellsDone: done });
