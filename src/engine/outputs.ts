@@ -72,7 +72,8 @@ export class OutputCollector {
       this.displays.set(displayId, list);
     }
     outputs.push(out);
-    return { output: out, appended: false };
+    // A stream output grows later: hand listeners a snapshot, not the live object.
+    return { output: out.output_type === 'stream' ? ({ ...out } as Output) : out, appended: false };
   }
 
   private clear(outputs: Output[]): void {
