@@ -105,8 +105,16 @@ describe('KernelClient with a real ipykernel', () => {
 
   test('interrupt stops a sleeping cell and the kernel stays alive', async () => {
     const k = clients[0]!;
-    const p = k.execute('import time; time.sleep(60)', { timeoutMs: 20_000, stopOnError: false });
-    await new Promise((r) => setTimeout(r, 300));
+    // ipykernel ignores SIGINT until the cell is executing: interrupt once it has started.
+    let started!: () => void;
+    const executing = new Promise<void>((r) => (started = r));
+    const p = k.execute('import time; time.sleep(60)', {
+      timeoutMs: 20_000,
+      stopOnError: false,
+      onIopub: (m) => m.header.msg_type === 'execute_input' && started(),
+    });
+    await executing;
+    await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     await k.interrupt();
     const reply = await p;
@@ -151,7 +159,10 @@ describe('KernelClient with a real IRkernel', () => {
       const r = await k.execute('cat(1+1)', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
       assert.equal(r.status, 'ok');
       assert.equal(outs.join(''), '2');
-      const p = k.execute('Sys.sleep(60)', { timeoutMs: 20_000 });
+      let started!: () => void;
+      const executing = new Promise<void>((res) => (started = res));
+      const p = k.execute('Sys.sleep(60)', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_input' && started() });
+      await executing;
       await new Promise((res) => setTimeout(res, 300));
       await k.interrupt();
       const reply = await p;
