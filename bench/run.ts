@@ -5,7 +5,7 @@
  *
  * Environment: BENCH_RUNS (runs per tool and notebook, default 5),
  * BENCH_OVERHEAD_ROUNDS (default 7), BENCH_LATENCY_N (default 20),
- * BENCH_THROUGHPUT_N (default 20), BENCH_HEALTH_SECONDS (default 3),
+ * BENCH_THROUGHPUT_N (default 40), BENCH_HEALTH_SECONDS (default 3),
  * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info).
  */
 import { execFile } from 'node:child_process';
@@ -29,7 +29,7 @@ const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
 const RUNS = envInt('BENCH_RUNS', 5, 1, 50);
 const OVERHEAD_ROUNDS = envInt('BENCH_OVERHEAD_ROUNDS', 7, 1, 50);
 const LATENCY_N = envInt('BENCH_LATENCY_N', 20, 1, 500);
-const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 20, 1, 500);
+const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 40, 1, 500);
 const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 

@@ -108,6 +108,9 @@ export async function benchService(opts: {
         HUBMILL_DATA_DIR: dataDir,
         HUBMILL_POOL: `python3:${poolSize}`,
         HUBMILL_LOG_LEVEL: logLevel,
+        // Rate limits off: the bench measures the service itself, not its 429s.
+        HUBMILL_RATE_LIMIT_PER_MIN: '0',
+        HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
       },
       stdio: ['ignore', logFd, logFd],
     });

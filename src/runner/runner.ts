@@ -33,7 +33,6 @@ import { executeNotebook } from '../engine/execute.js';
 import type { EngineEvent, RunAs, RunError, RunOptions, RunResult } from '../engine/types.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
-import { ServerKernel } from '../kernel/server-kernel.js';
 import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
 import { readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/types.js';
@@ -699,6 +698,8 @@ export class Runner implements JobRunner {
         signal: o.signal,
       });
       this.log.info({ jobId: job.id, baseUrl: server.baseUrl, started: server.started }, 'user server ready');
+      // Loaded on first use: @jupyterlab/services costs ~23 MB of RSS that local-only installs never need.
+      const { ServerKernel } = await import('../kernel/server-kernel.js');
       return ServerKernel.start({
         baseUrl: server.baseUrl,
         token: us.token,
