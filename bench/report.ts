@@ -163,7 +163,7 @@ export function renderReport(r: BenchResults): string {
     p();
     p(`Peer throughput (measured anyway): ${peer.ok}/${peer.n} trivial notebooks with \`jupyter nbconvert --execute\`, 2 in parallel, in ${f(peer.elapsedMs)} ms = ${f(peer.perSecond, 2)} notebooks/s.`);
   } else {
-    p(`Started as \`node dist/cli/index.js serve --host 127.0.0.1 --port P\` with HUBMILL_POOL=python3:${s.poolSize}, concurrency ${s.concurrency ?? 'default'} (the default: number of cores), log level ${s.logLevel} (logs to a file). /health answered 200 after ${f(s.startToHealthyMs)} ms, the pool was full after ${f(s.startToPoolWarmMs)} ms.`);
+    p(`Started as \`node --max-semi-space-size=2 dist/cli/index.js serve --host 127.0.0.1 --port P\` with HUBMILL_POOL=python3:${s.poolSize}, concurrency ${s.concurrency ?? 'default'} (the default: number of cores), log level ${s.logLevel} (logs to a file), rate limits off. /health answered 200 after ${f(s.startToHealthyMs)} ms, the pool was full after ${f(s.startToPoolWarmMs)} ms.`);
     p();
     p('| measurement | result |');
     p('| --- | --- |');

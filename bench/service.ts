@@ -99,7 +99,8 @@ export async function benchService(opts: {
   const t0 = performance.now();
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [join(opts.root, 'dist/cli/index.js'), 'serve', '--host', '127.0.0.1', '--port', String(port)], {
+    // As npm start and deploy/ run it: a small V8 young generation keeps the idle service lean.
+    child = spawn(process.execPath, ['--max-semi-space-size=2', join(opts.root, 'dist/cli/index.js'), 'serve', '--host', '127.0.0.1', '--port', String(port)], {
       cwd: opts.workDir,
       env: {
         ...opts.env,

@@ -61,7 +61,7 @@ hubmill = {
 if HUBMILL_MODE == "managed":
     command = env("HUBMILL_COMMAND")
     hubmill["command"] = shlex.split(command) if command else [
-        "node", os.path.join(HUBMILL_DIR, "dist", "cli", "index.js"), "serve",
+        "node", "--max-semi-space-size=2", os.path.join(HUBMILL_DIR, "dist", "cli", "index.js"), "serve",
         "--host", HUBMILL_HOST, "--port", str(HUBMILL_PORT),
     ]
     hubmill["cwd"] = HUBMILL_DIR

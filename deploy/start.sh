@@ -69,7 +69,7 @@ if [ "$HUBMILL_MODE" = "external" ]; then
   JUPYTERHUB_SERVICE_PREFIX="/services/hubmill/" \
   JUPYTERHUB_CLIENT_ID="service-hubmill" \
   JUPYTERHUB_OAUTH_CALLBACK_URL="/services/hubmill/oauth_callback" \
-    node "$HUBMILL_DIR/dist/cli/index.js" serve --host "$HUBMILL_HOST" --port "$HUBMILL_PORT" &
+    node --max-semi-space-size=2 "$HUBMILL_DIR/dist/cli/index.js" serve --host "$HUBMILL_HOST" --port "$HUBMILL_PORT" &
   hubmill_pid=$!
   for _ in $(seq 1 100); do
     if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:${HUBMILL_PORT}/services/hubmill/health', timeout=1)" 2>/dev/null; then
