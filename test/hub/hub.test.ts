@@ -191,7 +191,9 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
     const kinds = await call(direct, 'GET', '/api/v1/kernelspecs', tok.bob);
     assert.equal(kinds.status, 200);
     assert.equal((await call(direct, 'GET', '/api/v1/kernelspecs')).status, 401);
-    assert.equal((await call(direct, 'GET', '/metrics', tok.bob)).status, 200);
+    // Metrics count everyone's jobs: admins only.
+    assert.equal((await call(direct, 'GET', '/metrics', tok.bob)).status, 403);
+    assert.equal((await call(direct, 'GET', '/metrics', tok.admin)).status, 200);
     assert.equal((await call(direct, 'GET', '/metrics')).status, 401);
   });
 
