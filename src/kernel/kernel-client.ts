@@ -171,6 +171,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   private dispatch(msg: Message, iopub: boolean): void {
     const parentId = msg.parent_header?.msg_id;
     if (!parentId) return;
+    // During start-up any iopub message answering one of our probes proves the subscription
+    // is live, even when it arrives after that probe's shell reply (ipykernel publishes iopub
+    // from a separate thread, so under load the reply often comes first).
+    if (iopub && this.readyProbes?.has(parentId)) this.readyIopubSeen = true;
     const p = this.pending.get(parentId);
     if (!p) return;
     if (iopub) {
@@ -230,26 +234,28 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
    * Ready means a kernel_info_reply on shell and an iopub message for one of our
    * requests (the iopub subscription is live). Repeats the request until both.
    */
+  private readyProbes: Set<string> | null = null;
+  private readyIopubSeen = false;
+
   private async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let iopubSeen = false;
+    this.readyProbes = new Set();
+    this.readyIopubSeen = false;
     let reply: Message | null = null;
     const inflight: Promise<void>[] = [];
     let interval = 20;
-    while (!(iopubSeen && reply)) {
+    while (!(this.readyIopubSeen && reply)) {
       if (this.deadError) throw this.deadError;
       if (signal?.aborted) throw new AbortedError('kernel start aborted');
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new TimeoutError('kernel start timed out');
       const header = this.codec.header('kernel_info_request');
+      this.readyProbes.add(header.msg_id);
       const p = this.request('shell', 'kernel_info_request', {}, {
         needIdle: false,
         header,
         timeoutMs: remaining,
         signal,
-        onIopub: () => {
-          iopubSeen = true;
-        },
       }).then(
         (m) => {
           reply = m;
@@ -259,7 +265,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       inflight.push(p);
       // Wait a little for this round; the reply may arrive before its iopub status.
       await Promise.race([p, new Promise((r) => setTimeout(r, interval))]);
-      if (reply && !iopubSeen) await new Promise((r) => setTimeout(r, 5));
+      if (reply && !this.readyIopubSeen) await new Promise((r) => setTimeout(r, 5));
       interval = Math.min(interval * 2, 200);
     }
     // Late replies to earlier kernel_info requests are dropped by dispatch (no longer pending).
@@ -267,6 +273,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       if (!pend.needIdle) pend.reject(new AbortedError('superseded kernel_info_request'));
     }
     await Promise.all(inflight);
+    this.readyProbes = null;
     this.info = (reply as unknown as Message<KernelInfoReplyContent>).content;
   }
 

@@ -55,6 +55,17 @@ describe('kernel start failures', () => {
     assert.ok(Date.now() - t0 < 5000);
   });
 
+  test('a kernel whose iopub lags behind its shell replies still becomes ready (loaded ipykernel)', async () => {
+    const script = join(import.meta.dirname, '..', 'fixtures', 'kernels', 'late-iopub-kernel.mjs');
+    const spec = await specDir([process.execPath, script, '{connection_file}']);
+    const k = await KernelClient.launch(spec, { startTimeoutMs: 15_000 });
+    try {
+      assert.equal(k.info?.implementation, 'fake');
+    } finally {
+      await k.shutdown({ graceMs: 200 });
+    }
+  });
+
   test('a kernel that exits at once is reported with its stderr', async () => {
     const spec = await specDir(['/bin/sh', '-c', 'echo "no such module: ipykernel_fake" >&2; exit 3', '{connection_file}']);
     await assert.rejects(KernelClient.launch(spec, { startTimeoutMs: 10_000 }), (e: Error) => e instanceof KernelStartError && /exited during start-up/.test(e.message) && /no such module/.test(e.message));
