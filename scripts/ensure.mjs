@@ -37,6 +37,11 @@ const SYSTEM_REQUIREMENTS = [
     packages: ['jupyterhub', 'python3-jupyter-server'],
   },
   {
+    what: 'curl, pip and requests for /usr/bin/python3 (the seed\'s curl examples and Python client, tested as users run them)',
+    ok: () => existsSync('/usr/bin/curl') && pyImports('pip') && pyImports('requests'),
+    packages: ['curl', 'python3-pip', 'python3-requests'],
+  },
+  {
     what: 'Chromium (browser tests)',
     ok: () => existsSync('/usr/bin/chromium'),
     packages: ['chromium'],

@@ -30,13 +30,13 @@ describe('run as the user', () => {
     assert.equal(await lookupRunAs('../alice', { isRoot: true, passwdPath }), null);
   });
 
-  test('finds real system users through /etc/passwd or getent when root', { skip: process.getuid?.() !== 0 }, async () => {
+  test('finds real system users through /etc/passwd or getent when root', { skip: process.getuid?.() !== 0 && 'needs root (CI runs as root)' }, async () => {
     const nobody = await lookupRunAs('nobody');
     assert.equal(nobody?.uid, 65534);
     assert.equal(await lookupRunAs('hubmill-no-such-user-xyz'), null);
   });
 
-  test('chownToUser gives the file to the user', { skip: process.getuid?.() !== 0 }, async (t) => {
+  test('chownToUser gives the file to the user', { skip: process.getuid?.() !== 0 && 'needs root (CI runs as root)' }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'hubmill-chown-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const f = join(dir, 'out.ipynb');
