@@ -15,22 +15,12 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { REPO_ROOT } from '../helpers/jupyterhub.js';
+import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 
 const PY = '/usr/bin/python3';
 const TOKEN = 'pyclient-token-8d1e4c';
 const USER = 'pyuser';
 
-function code(source: string, tags: string[] = []) {
-  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
-}
-function notebook(cells: ReturnType<typeof code>[]) {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-    cells,
-  });
-}
 const glue = (name: string, expr: string) =>
   `from IPython.display import display\ndisplay({'application/scrapbook.scrap.json+json': {'name': '${name}', 'data': ${expr}, 'encoder': 'json', 'version': 1}}, raw=True)`;
 

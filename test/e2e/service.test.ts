@@ -17,22 +17,12 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
+import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 
 const run = promisify(execFile);
 const TOKEN = 'e2e-token-5f2c9a7b';
 const AUTH = { authorization: `token ${TOKEN}` };
 
-function code(source: string, tags: string[] = []) {
-  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
-}
-function notebook(cells: ReturnType<typeof code>[], kernel = 'python3') {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: kernel, display_name: kernel, language: 'python' }, language_info: { name: 'python' } },
-    cells,
-  });
-}
 const glue = (name: string, expr: string) =>
   `from IPython.display import display\ndisplay({'application/scrapbook.scrap.json+json': {'name': '${name}', 'data': ${expr}, 'encoder': 'json', 'version': 1}}, raw=True)`;
 

@@ -21,11 +21,12 @@ export function md(source: string): CellSpec {
   return { type: 'markdown', source };
 }
 
-export function makeNotebook(cells: CellSpec[], kernel: 'python3' | 'ir' = 'python3'): Json {
+/** A notebook for `kernel` (python3, ir, or any other name, taken as a Python kernel). */
+export function makeNotebook(cells: CellSpec[], kernel = 'python3'): Json {
   const ks =
-    kernel === 'python3'
-      ? { name: 'python3', display_name: 'Python 3', language: 'python' }
-      : { name: 'ir', display_name: 'R', language: 'R' };
+    kernel === 'ir'
+      ? { name: 'ir', display_name: 'R', language: 'R' }
+      : { name: kernel, display_name: kernel === 'python3' ? 'Python 3' : kernel, language: 'python' };
   return {
     cells: cells.map((c) => {
       const type = c.type ?? 'code';
@@ -35,10 +36,15 @@ export function makeNotebook(cells: CellSpec[], kernel: 'python3' | 'ir' = 'pyth
       if (type === 'code') Object.assign(base, { execution_count: null, outputs: [] });
       return base;
     }),
-    metadata: { kernelspec: ks, language_info: { name: kernel === 'python3' ? 'python' : 'R' } },
+    metadata: { kernelspec: ks, language_info: { name: ks.language === 'R' ? 'R' : 'python' } },
     nbformat: 4,
     nbformat_minor: 5,
   };
+}
+
+/** makeNotebook as the JSON text of an .ipynb file. */
+export function notebookJson(cells: CellSpec[], kernel = 'python3'): string {
+  return JSON.stringify(makeNotebook(cells, kernel));
 }
 
 export async function tempDir(prefix = 'hubmill-test-'): Promise<string> {

@@ -14,48 +14,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
+import { code, notebookJson as notebook } from '../helpers/notebooks.js';
+import { call } from '../helpers/http.js';
 
 const STATIC = 'static-admin-token-7f3a';
-
-function code(source: string, tags: string[] = []) {
-  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
-}
-function notebook(cells: ReturnType<typeof code>[]): string {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-    cells,
-  });
-}
-
-interface Res {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function call(base: string, method: string, path: string, token?: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `token ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* text */
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
-}
 
 describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
   let hub: Hub;

@@ -12,36 +12,8 @@ import { loadConfig, type ConfigFlags } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { HubAuthenticator } from '../../src/http/hub-auth.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
-
-function code(source: string, tags: string[] = []) {
-  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
-}
-
-function notebook(cells: ReturnType<typeof code>[]): string {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-    cells,
-  });
-}
-
-async function call(base: string, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `token ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  let parsed: any = text; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* text */
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
-}
+import { code, notebookJson as notebook } from '../helpers/notebooks.js';
+import { call } from '../helpers/http.js';
 
 describe('limits with a real JupyterHub', { timeout: 120_000 }, () => {
   let hub: Hub;

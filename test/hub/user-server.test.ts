@@ -16,37 +16,10 @@ import { startServer, type StartedServer } from '../../src/server.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { UserServerNotConfiguredError } from '../../src/kernel/user-server.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
+import { code, notebookJson as notebook } from '../helpers/notebooks.js';
+import { call } from '../helpers/http.js';
 
 const USER = 'carol';
-
-function code(source: string, tags: string[] = []) {
-  return { cell_type: 'code', execution_count: null, id: Math.random().toString(36).slice(2, 10), metadata: tags.length ? { tags } : {}, outputs: [], source };
-}
-function notebook(cells: ReturnType<typeof code>[]): string {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-    cells,
-  });
-}
-
-async function call(base: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `token ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* text */
-  }
-  return { status: res.status, body: parsed };
-}
 
 describe('jobs in the user\'s own single-user server', { timeout: 120_000 }, () => {
   let hub: Hub;
