@@ -42,25 +42,22 @@ export async function runCommand(argv: string[]): Promise<number> {
   const inputPath = args.input === '-' ? '-' : args.input;
   const toStdout = args.output === '-';
 
-  const injectPaths: Record<string, string> = {};
   // Parameters first: input and output paths may be templated from them.
-  const parameters = await mergeParameters({
-    injectPaths,
+  const explicit = await mergeParameters({
     base64Yaml: args.base64Yaml,
     files: args.files,
     yaml: args.yaml,
     p: args.p,
     r: args.r,
   });
-  const input = inputPath === '-' ? '-' : parameterizePath(inputPath, parameters);
-  const output = args.output === null || toStdout ? args.output : parameterizePath(args.output, parameters);
-  if (args.injectInputPath) parameters.PAPERMILL_INPUT_PATH = input;
-  if (args.injectOutputPath) parameters.PAPERMILL_OUTPUT_PATH = output ?? '';
-  if (args.injectInputPath || args.injectOutputPath) {
-    // papermill merges injected paths first, so explicit parameters win.
-    const explicit = await mergeParameters({ base64Yaml: args.base64Yaml, files: args.files, yaml: args.yaml, p: args.p, r: args.r });
-    Object.assign(parameters, explicit);
-  }
+  const input = inputPath === '-' ? '-' : parameterizePath(inputPath, explicit);
+  const output = args.output === null || toStdout ? args.output : parameterizePath(args.output, explicit);
+  // papermill merges injected paths first, so explicit parameters win.
+  const parameters = {
+    ...(args.injectInputPath ? { PAPERMILL_INPUT_PATH: input } : {}),
+    ...(args.injectOutputPath ? { PAPERMILL_OUTPUT_PATH: output ?? '' } : {}),
+    ...explicit,
+  };
 
   const notebook: Notebook = input === '-' ? parseNotebook(await readStdin(), '<stdin>') : await readNotebookFile(input);
 

@@ -15,7 +15,19 @@
  * - `shutdown` ends it gracefully, bounded; safe to call twice.
  */
 import type { ExecuteOptions } from './kernel-client.js';
-import type { ExecuteReplyContent, KernelInfoReplyContent } from './messages.js';
+import type { ExecuteReplyContent, ExecuteRequestContent, KernelInfoReplyContent } from './messages.js';
+
+/** The execute_request every kernel gets from hubmill: stdin always refused, history kept unless silent. */
+export function executeRequestContent(code: string, opts: ExecuteOptions = {}): ExecuteRequestContent {
+  return {
+    code,
+    silent: opts.silent ?? false,
+    store_history: opts.storeHistory ?? !(opts.silent ?? false),
+    user_expressions: {},
+    allow_stdin: false,
+    stop_on_error: opts.stopOnError ?? true,
+  };
+}
 
 export type { ExecuteOptions } from './kernel-client.js';
 

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Dealer, Subscriber } from 'zeromq';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
-import type { ExecutionKernel } from './execution-kernel.js';
+import { executeRequestContent, type ExecutionKernel } from './execution-kernel.js';
 import type { KernelSpec } from './kernelspecs.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
@@ -279,15 +279,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
 
   /** Runs code; resolves with the execute_reply once the reply and the idle status arrived. */
   async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecuteReplyContent> {
-    const content = {
-      code,
-      silent: opts.silent ?? false,
-      store_history: opts.storeHistory ?? !(opts.silent ?? false),
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: opts.stopOnError ?? true,
-    };
-    const reply = await this.request('shell', 'execute_request', content, {
+    const reply = await this.request('shell', 'execute_request', executeRequestContent(code, opts), {
       needIdle: true,
       onIopub: opts.onIopub,
       timeoutMs: opts.timeoutMs,

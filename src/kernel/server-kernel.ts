@@ -17,7 +17,7 @@
 import { KernelAPI, KernelConnection, ServerConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
 import WebSocket from 'ws';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
-import type { ExecuteOptions, ExecutionKernel } from './execution-kernel.js';
+import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
 import type { ExecuteReplyContent, KernelInfoReplyContent, Message, MessageHeader } from './messages.js';
 
 export interface ServerKernelOptions {
@@ -235,14 +235,7 @@ export class ServerKernel implements ExecutionKernel {
   async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecuteReplyContent> {
     if (this.deadError) throw this.deadError;
     if (this.closed) throw new DeadKernelError('Kernel connection was closed');
-    const content: KernelMessage.IExecuteRequestMsg['content'] = {
-      code,
-      silent: opts.silent ?? false,
-      store_history: opts.storeHistory ?? !(opts.silent ?? false),
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: opts.stopOnError ?? true,
-    };
+    const content: KernelMessage.IExecuteRequestMsg['content'] = executeRequestContent(code, opts);
     const future = this.conn.requestExecute(content, true);
     const onIopub = opts.onIopub;
     future.onIOPub = (msg) => {
