@@ -66,6 +66,23 @@ describe('kernel start failures', () => {
     }
   });
 
+  test('a kernel that is alive but silent gets one fresh start within the same budget', async () => {
+    const dir = await tempDir();
+    const marker = join(dir, 'first-start-done');
+    const fake = join(import.meta.dirname, '..', 'fixtures', 'kernels', 'late-iopub-kernel.mjs');
+    // First start: stays silent. Second start: a working (fake) kernel.
+    const spec = await specDir(['/bin/sh', '-c', `if [ -e '${marker}' ]; then exec '${process.execPath}' '${fake}' "$0"; else touch '${marker}'; exec sleep 60; fi`, '{connection_file}']);
+    const t0 = Date.now();
+    const k = await KernelClient.launch(spec, { startTimeoutMs: 30_000 });
+    try {
+      assert.equal(k.info?.implementation, 'fake');
+      const took = Date.now() - t0;
+      assert.ok(took >= 9_000 && took < 30_000, `took ${took} ms`);
+    } finally {
+      await k.shutdown({ graceMs: 200 });
+    }
+  });
+
   test('a kernel that exits at once is reported with its stderr', async () => {
     const spec = await specDir(['/bin/sh', '-c', 'echo "no such module: ipykernel_fake" >&2; exit 3', '{connection_file}']);
     await assert.rejects(KernelClient.launch(spec, { startTimeoutMs: 10_000 }), (e: Error) => e instanceof KernelStartError && /exited during start-up/.test(e.message) && /no such module/.test(e.message));
