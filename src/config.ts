@@ -88,9 +88,9 @@ export interface Config {
   readonly poolSizes: Readonly<Record<string, number>>;
   /** Code run in a pooled kernel before it joins the pool, per kernelspec name. */
   readonly preload: Readonly<Record<string, string>>;
-  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. */
+  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. A job asking for more is refused (runner/limits.ts). */
   readonly maxTimeoutS: number;
-  /** Upper bound of a job's per-cell timeout; 0 = unlimited. */
+  /** Upper bound (and default) of a job's per-cell timeout; 0 = unlimited. A job asking for more is refused. */
   readonly maxCellTimeoutS: number;
   readonly maxBodyBytes: number;
   /** Bound of `POST /api/v1/jobs?wait=true`. */
@@ -99,7 +99,10 @@ export interface Config {
   readonly executeWaitMaxS: number;
   /** Finished jobs older than this many days are pruned; 0 = keep forever. */
   readonly retentionDays: number;
+  /** Re-queue (instead of fail) the jobs of a process whose lease expired. */
   readonly requeueOnRestart: boolean;
+  /** A running job whose process did not renew its lease for this long is reclaimed (HUBMILL_LEASE_S, default 60). */
+  readonly leaseS: number;
   readonly shutdownGraceS: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -262,6 +265,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const executeWaitMaxS = toNumber('execute wait max', pick('executeWaitMaxS', 'HUBMILL_EXECUTE_WAIT_MAX_S') ?? 3600, 1);
   const retentionDays = toNumber('retention days', pick('retentionDays', 'HUBMILL_RETENTION_DAYS') ?? 30, 0);
   const requeueOnRestart = toBool('requeue on restart', pick('requeueOnRestart', 'HUBMILL_REQUEUE_ON_RESTART') ?? false);
+  const leaseS = toNumber('lease', pick('leaseS', 'HUBMILL_LEASE_S') ?? 60, 1);
   const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
   const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
@@ -300,6 +304,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     executeWaitMaxS,
     retentionDays,
     requeueOnRestart,
+    leaseS,
     shutdownGraceS,
     logLevel,
   };

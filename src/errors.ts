@@ -91,3 +91,9 @@ export class InvalidUsernameError extends HubmillError {
   override readonly code = 'INVALID_USERNAME';
   override readonly httpStatus = 400;
 }
+
+/** A requested limit (a job's whole-run or per-cell timeout) is above the server's maximum, or not a positive number. Raised at job intake; 422. */
+export class LimitError extends HubmillError {
+  override readonly code = 'LIMIT';
+  override readonly httpStatus = 422;
+}

@@ -18,6 +18,7 @@ import { findKernelSpecs } from './kernel/kernelspecs.js';
 import { inspectParameters, notebookKernel } from './notebook/inspect.js';
 import { NoParametersCellError } from './notebook/errors.js';
 import { readNotebookFile } from './notebook/read.js';
+import { limitsFromSettings } from './runner/limits.js';
 import { Runner } from './runner/runner.js';
 import { SqliteJobStore } from './store/sqlite-job-store.js';
 import { homePathFor } from './users/home.js';
@@ -87,8 +88,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
     homeFor: (u) => homePathFor(u, config.homeTemplate),
     concurrency: config.concurrency,
-    maxTimeoutS: config.maxTimeoutS > 0 ? config.maxTimeoutS : null,
-    maxCellTimeoutS: config.maxCellTimeoutS > 0 ? config.maxCellTimeoutS : null,
+    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    leaseMs: config.leaseS * 1000,
     logger,
     metrics,
     requeueInterruptedOnStart: config.requeueOnRestart,

@@ -5,6 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { executeNotebook, stripAnsi } from '../engine/execute.js';
+import { freshKernels } from '../engine/kernel-source.js';
 import type { EngineEvent, RunResult } from '../engine/types.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { parameterizePath } from '../notebook/output-path.js';
@@ -128,7 +129,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       cwd: args.cwd ? resolve(args.cwd) : undefined,
       cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
       runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,
-      startTimeoutMs: args.startTimeoutS * 1000,
+      // A cold start per run, through the same seam the service's runner uses.
+      kernels: freshKernels({ startTimeoutMs: args.startTimeoutS * 1000 }),
       reportMode: args.reportMode,
       prepareOnly: args.prepareOnly,
       signal: controller.signal,

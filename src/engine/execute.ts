@@ -7,7 +7,6 @@
 import { dirname, resolve } from 'node:path';
 import { AbortedError, DeadKernelError, HubmillError, KernelStartError, TimeoutError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
-import { KernelClient } from '../kernel/kernel-client.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { ExecuteReplyContent, Message } from '../kernel/messages.js';
 import { injectParameters, makeErrorMarkers, removeErrorMarkers } from '../notebook/inject.js';
@@ -15,6 +14,7 @@ import { sourceText } from '../notebook/read.js';
 import type { Cell, CellPapermillMetadata, Notebook, Output } from '../notebook/types.js';
 import { writeNotebookFile } from '../notebook/write.js';
 import { HUBMILL_VERSION } from '../version.js';
+import { freshKernels, type KernelSource } from './kernel-source.js';
 import { OutputCollector } from './outputs.js';
 import { OutputTarget } from './output-target.js';
 import { DebouncedSaver } from './saver.js';
@@ -40,19 +40,6 @@ function tags(cell: Cell): string[] {
   return Array.isArray(t) ? (t as string[]) : [];
 }
 
-/** Code that moves a running kernel to `dir`, for languages we know; null otherwise. */
-function chdirCode(language: string, dir: string): string | null {
-  const lit = JSON.stringify(dir);
-  switch (language.toLowerCase()) {
-    case 'python':
-      return `__import__('os').chdir(${lit})`;
-    case 'r':
-      return `setwd(${lit})`;
-    default:
-      return null;
-  }
-}
-
 /** Why the wait for a cell ended, other than a reply. */
 type StopReason = 'cell_timeout' | 'run_timeout' | 'cancelled';
 
@@ -70,17 +57,30 @@ class StopSignal {
   }
 }
 
+/** The kernel of one run, from its source, given back exactly once. */
+class HeldKernel {
+  kernel: ExecutionKernel | null = null;
+  constructor(readonly source: KernelSource) {}
+  release(): Promise<void> {
+    const k = this.kernel;
+    this.kernel = null;
+    if (!k) return Promise.resolve();
+    return (this.source.release ? this.source.release(k) : k.shutdown()).catch(() => {});
+  }
+}
+
 export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
+  const held = new HeldKernel(opts.kernels ?? freshKernels());
   try {
-    return await run(opts);
+    return await run(opts, held);
   } catch (err) {
-    // The engine owns a kernel it was handed: whatever failed, that kernel must not outlive the run.
-    if (opts.kernel && !opts.keepKernel) void opts.kernel.shutdown().catch(() => {});
+    // The engine owns the kernel it acquired: whatever failed, that kernel must not outlive the run.
+    void held.release();
     throw err;
   }
 }
 
-async function run(opts: RunOptions): Promise<RunResult> {
+async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   const startedAtMs = Date.now();
   const emit = (e: EngineEvent) => {
     try {
@@ -92,12 +92,11 @@ async function run(opts: RunOptions): Promise<RunResult> {
   const nb: Notebook = structuredClone(opts.notebook);
   const meta = nb.metadata as Json;
   const kernelspecMeta = (meta.kernelspec ?? {}) as Json;
-  const kernelName = (opts.kernelName ?? opts.kernel?.spec.name ?? (kernelspecMeta.name as string | undefined) ?? 'python3').toLowerCase();
+  const kernelName = (opts.kernelName ?? (kernelspecMeta.name as string | undefined) ?? 'python3').toLowerCase();
   const language =
     opts.language ??
     (kernelspecMeta.language as string | undefined) ??
     ((meta.language_info as Json | undefined)?.name as string | undefined) ??
-    opts.kernel?.language ??
     (await getKernelSpec(kernelName).then((s) => s.language));
 
   // Parameters, markers from an earlier run, then papermill's metadata.
@@ -153,7 +152,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
 
   const cellsTotal = out.cells.length;
   let cellsDone = 0;
-  const finish = async (status: RunStatus, error: RunError | null, kernel: ExecutionKernel | null): Promise<RunResult> => {
+  const finish = async (status: RunStatus, error: RunError | null): Promise<RunResult> => {
     const finishedAtMs = Date.now();
     pm.start_time = new Date(startedAtMs).toISOString();
     pm.end_time = new Date(finishedAtMs).toISOString();
@@ -167,7 +166,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
       target?.close();
     }
     // The kernel shuts down in the background: callers that must outlive it (the CLI) await kernelClosed.
-    const kernelClosed = kernel && !opts.keepKernel ? kernel.shutdown().catch(() => {}) : Promise.resolve();
+    const kernelClosed = held.release();
     emit({ type: 'run_finished', status, error, durationMs: finishedAtMs - startedAtMs });
     return {
       status,
@@ -187,7 +186,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
   pm.start_time = new Date(startedAtMs).toISOString();
   await saver.flush();
   emit({ type: 'run_started', cellsTotal, kernelName, outputPath });
-  if (opts.prepareOnly) return finish('succeeded', null, null);
+  if (opts.prepareOnly) return finish('succeeded', null);
 
   // Stop conditions shared by kernel start and every cell.
   const stop = new StopSignal();
@@ -217,43 +216,23 @@ async function run(opts: RunOptions): Promise<RunResult> {
     };
   };
 
-  // Kernel: a pre-started one (pool) or a fresh one in the notebook's folder.
+  // Kernel: from the source (a fresh launch, a warm pool, a user's server), working in the notebook's folder.
   const cwd = opts.cwd ?? (opts.inputPath && opts.inputPath !== '-' ? dirname(resolve(opts.inputPath)) : process.cwd());
-  let kernel: ExecutionKernel | null = opts.kernel ?? null;
+  let kernel: ExecutionKernel;
   try {
-    if (kernel) {
-      if (kernel.cwd !== cwd) {
-        const code = chdirCode(kernel.language, cwd);
-        if (code) {
-          const r = await kernel.execute(code, { silent: true, storeHistory: false, timeoutMs: 10_000, signal: stopController.signal });
-          if (r.status !== 'ok') throw new KernelStartError(`Could not change the kernel's directory to ${cwd}`);
-        } else {
-          // A language we cannot move: start a kernel in the right place instead.
-          await kernel.shutdown().catch(() => {});
-          kernel = null;
-        }
-      }
-    }
-    if (!kernel) {
-      const spec = await getKernelSpec(kernelName);
-      kernel = await KernelClient.launch(spec, {
-        cwd,
-        env: opts.env,
-        runAs: opts.runAs,
-        startTimeoutMs: opts.startTimeoutMs ?? 60_000,
-        signal: stopController.signal,
-      });
-    }
+    if (stop.reason) throw new AbortedError('stopped before the kernel started');
+    kernel = held.kernel = await held.source.acquire({ kernelName, cwd, signal: stopController.signal });
+    if (stop.reason) throw new AbortedError('stopped while the kernel started');
   } catch (err) {
     cleanupStops();
-    if (kernel && (kernel !== opts.kernel || !opts.keepKernel)) await kernel.shutdown().catch(() => {});
+    await held.release();
     if (stop.reason) {
       const s = stopError(stop.reason, null);
-      return finish(s.status, s.error, null);
+      return finish(s.status, s.error);
     }
     if (err instanceof HubmillError && !(err instanceof KernelStartError)) throw err;
     const e = err as Error;
-    return finish('failed', { ename: e.name || 'KernelStartError', evalue: e.message, traceback: [], cell_index: null }, null);
+    return finish('failed', { ename: e.name || 'KernelStartError', evalue: e.message, traceback: [], cell_index: null });
   }
   if (kernel.info?.language_info) outMeta.language_info = kernel.info.language_info;
 
@@ -382,9 +361,9 @@ async function run(opts: RunOptions): Promise<RunResult> {
       error = { ...error, cell_index: failure.index + 2 };
     }
     outMeta.papermill = pm;
-    return finish(failure.status, error, kernel);
+    return finish(failure.status, error);
   }
-  return finish('succeeded', null, kernel);
+  return finish('succeeded', null);
 }
 
 interface CellOutcome {

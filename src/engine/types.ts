@@ -3,7 +3,7 @@
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
 import type { Notebook, Output, Parameters } from '../notebook/types.js';
-import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import type { KernelSource } from './kernel-source.js';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
@@ -50,17 +50,13 @@ export interface RunOptions {
   cellTimeoutMs?: number;
   /** Whole-run timeout. */
   runTimeoutMs?: number;
-  /** Kernel start timeout (default 60 s). */
-  startTimeoutMs?: number;
   reportMode?: boolean;
   prepareOnly?: boolean;
-  /** A pre-started kernel (from a pool). The engine shuts it down at the end unless keepKernel is set. */
-  kernel?: ExecutionKernel;
-  keepKernel?: boolean;
-  /** Run the kernel as this user (service running as root). */
-  runAs?: RunAs;
-  /** Extra environment for the kernel process. */
-  env?: Record<string, string>;
+  /**
+   * Where the kernel comes from (default: a fresh launch, `freshKernels()`). The engine
+   * asks it once, after parameter injection, and gives the kernel back at the end.
+   */
+  kernels?: KernelSource;
   /** Cancels the run: interrupt, then kill; partial output is saved. */
   signal?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
@@ -83,6 +79,6 @@ export interface RunResult {
   kernelName: string;
   /** Non-fatal notes, e.g. papermill's "Input notebook does not contain a cell with tag 'parameters'". */
   warnings: string[];
-  /** Settles once the kernel has shut down (the engine does not wait for it before returning). */
+  /** Settles once the kernel was given back to its source (shut down by default); the engine does not wait for it before returning. */
   kernelClosed: Promise<void>;
 }

@@ -94,29 +94,33 @@ export interface JobStore {
   /** Atomically takes the oldest queued job (FIFO) for this worker and marks it running. */
   claimNext(workerId: string): Promise<Job | null>;
   updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void>;
+  /**
+   * Records a job's end. With `worker_id`, only while that worker still holds the
+   * job (running, its lease not reclaimed): otherwise InvalidTransitionError, and
+   * the record of whoever reclaimed the job stands.
+   */
   markFinished(
     id: string,
     status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string },
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */
   requestCancel(id: string): Promise<Job | null>;
   /**
-   * Marks running jobs as alive (their runner still owns them). Runners call it
-   * every few seconds so other processes can tell a live job from an abandoned one.
+   * Renews the leases of `workerId`'s running jobs `ids` (refreshes their
+   * `updated_at_ms`). Returns the ids it no longer holds: no longer running, or
+   * running for another worker (their lease expired and was reclaimed).
    */
-  heartbeat(ids: string[]): Promise<void>;
+  heartbeat(workerId: string, ids: string[]): Promise<string[]>;
   /**
-   * After a restart, or when another worker died: running jobs become failed (error
-   * ename `JobInterrupted`, evalue `reason`) or re-queued (a running job with a
-   * pending cancel becomes cancelled instead). Which running jobs: those claimed by
-   * `workerId`, plus those whose last heartbeat is older than `staleBeforeMs`
-   * (except those of `exceptWorkerId`: a live runner knows its own jobs are alive);
-   * with neither given, every running job (single node).
+   * Reclaims running jobs whose lease expired: last heartbeat older than
+   * `staleBeforeMs`, except those of `exceptWorkerId` (a live runner's own jobs).
+   * They become failed (error ename `JobInterrupted`, evalue `reason`) or
+   * re-queued (a running job with a pending cancel becomes cancelled instead).
+   * A job whose lease is still live is never touched, whoever holds it.
    */
   recoverInterrupted(opts: {
-    workerId?: string;
-    staleBeforeMs?: number;
+    staleBeforeMs: number;
     exceptWorkerId?: string;
     requeue: boolean;
     reason: string;

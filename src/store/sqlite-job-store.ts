@@ -312,12 +312,17 @@ export class SqliteJobStore implements JobStore {
   async markFinished(
     id: string,
     status: FinalStatus,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string },
   ): Promise<Job> {
     this.check();
     const tx = this.db.transaction((): Job => {
       const r = this.row(id);
       if (!r) throw new NotFoundError(`job ${id} not found`);
+      if (fields.worker_id !== undefined && (r.status !== 'running' || r.worker_id !== fields.worker_id)) {
+        const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
+        Object.assign(err.extra, { job_id: id, from: r.status, to: status });
+        throw err;
+      }
       this.assertTransition(r, status);
       const now = this.now();
       const sets = ['status = ?', 'finished_at_ms = ?', 'updated_at_ms = ?'];
@@ -372,43 +377,31 @@ export class SqliteJobStore implements JobStore {
     return tx.immediate();
   }
 
-  async heartbeat(ids: string[]): Promise<void> {
+  async heartbeat(workerId: string, ids: string[]): Promise<string[]> {
     this.check();
-    if (ids.length === 0) return;
+    if (ids.length === 0) return [];
     const now = this.now();
-    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running'`);
-    this.db.transaction(() => {
-      for (const id of ids) stmt.run(now, id);
-    })();
+    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running' AND worker_id = ?`);
+    return this.db.transaction(() => ids.filter((id) => stmt.run(now, id, workerId).changes === 0)).immediate();
   }
 
   async recoverInterrupted(opts: {
-    workerId?: string;
-    staleBeforeMs?: number;
+    staleBeforeMs: number;
     exceptWorkerId?: string;
     requeue: boolean;
     reason: string;
   }): Promise<Job[]> {
     this.check();
     const tx = this.db.transaction((): Job[] => {
-      const conds: string[] = [];
-      const args: unknown[] = [];
-      if (opts.workerId !== undefined) {
-        conds.push('worker_id = ?');
-        args.push(opts.workerId);
-      }
-      if (opts.staleBeforeMs !== undefined) {
-        if (opts.exceptWorkerId !== undefined) {
-          conds.push('(updated_at_ms < ? AND worker_id IS NOT ?)');
-          args.push(opts.staleBeforeMs, opts.exceptWorkerId);
-        } else {
-          conds.push('updated_at_ms < ?');
-          args.push(opts.staleBeforeMs);
-        }
+      const conds = ['updated_at_ms < ?'];
+      const args: unknown[] = [opts.staleBeforeMs];
+      if (opts.exceptWorkerId !== undefined) {
+        conds.push('worker_id IS NOT ?');
+        args.push(opts.exceptWorkerId);
       }
       const rows = this.db
         .prepare(
-          `SELECT * FROM jobs WHERE status = 'running' ${conds.length ? `AND (${conds.join(' OR ')})` : ''} ORDER BY created_at_ms, id`,
+          `SELECT * FROM jobs WHERE status = 'running' AND ${conds.join(' AND ')} ORDER BY created_at_ms, id`,
         )
         .all(...args) as JobRow[];
       const now = this.now();

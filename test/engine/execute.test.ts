@@ -6,6 +6,7 @@ import { executeNotebook } from '../../src/engine/execute.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { getKernelSpec } from '../../src/kernel/kernelspecs.js';
 import type { EngineEvent, RunOptions } from '../../src/engine/types.js';
+import { freshKernels, givenKernel, type KernelSource } from '../../src/engine/kernel-source.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
 
@@ -154,7 +155,7 @@ describe('engine: papermill semantics on a real ipykernel', () => {
   test('whole-run timeout and cancellation keep the partial output', async () => {
     // A pre-started kernel, so the limit is spent on cells rather than on a (noisy) kernel start.
     const kernel = await KernelClient.launch(await getKernelSpec('python3'));
-    const rt = await run([code('print("started")'), code('import time\ntime.sleep(60)')], { runTimeoutMs: 2500, kernel });
+    const rt = await run([code('print("started")'), code('import time\ntime.sleep(60)')], { runTimeoutMs: 2500, kernels: givenKernel(kernel) });
     assert.equal(rt.result.status, 'timed_out');
     assert.equal(rt.result.error?.ename, 'RunTimeoutError');
     assert.ok(rt.written.cells.some((c: Json) => c.outputs?.[0]?.text === 'started\n'));
@@ -244,18 +245,35 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.ok(types.includes('output'));
   });
 
-  test('a kernel handed to the engine never outlives the run: cancelled before start, or parameters that cannot be injected', async () => {
+  test('a run that ends before its first cell starts no kernel, and gives back one it got while being stopped', async () => {
+    let acquired = 0;
+    const fresh = freshKernels();
+    const counting: KernelSource = {
+      acquire: (req) => {
+        acquired++;
+        return fresh.acquire(req);
+      },
+    };
     const ac = new AbortController();
     ac.abort();
-    const k1 = await KernelClient.launch(await getKernelSpec('python3'));
-    const r1 = await run([code('1')], { kernel: k1, signal: ac.signal, cwd: '/' });
+    const r1 = await run([code('1')], { kernels: counting, signal: ac.signal, cwd: '/' });
     assert.equal(r1.result.status, 'cancelled');
-    assert.ok(await waitFor(() => !processAlive(k1.pid!), 8000), 'kernel of a cancelled run survived');
-
-    const k2 = await KernelClient.launch(await getKernelSpec('ir'));
     // R strings cannot hold NUL: injection throws before any cell runs.
-    await assert.rejects(run([code('x <- 1', ['parameters'])], { kernel: k2, parameters: { x: 'a\u0000b' } }, 'ir'), /NUL/);
-    assert.ok(await waitFor(() => !processAlive(k2.pid!), 8000), 'kernel of a failed injection survived');
+    await assert.rejects(run([code('x <- 1', ['parameters'])], { kernels: counting, parameters: { x: 'a\u0000b' } }, 'ir'), /NUL/);
+    assert.equal(acquired, 0, 'no kernel was asked for');
+
+    // Cancelled while the source was starting the kernel: the kernel is given back (shut down).
+    const k = await KernelClient.launch(await getKernelSpec('python3'));
+    const ac2 = new AbortController();
+    const source: KernelSource = {
+      acquire: async () => {
+        ac2.abort();
+        return k;
+      },
+    };
+    const r2 = await run([code('1')], { kernels: source, signal: ac2.signal });
+    assert.equal(r2.result.status, 'cancelled');
+    assert.ok(await waitFor(() => !processAlive(k.pid!), 8000), 'kernel of a cancelled run survived');
   });
 
   test('unknown kernels fail clearly before anything runs', async () => {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotebookFormatError, NoSuchKernelError } from '../../src/errors.js';
 import { auth, makeApp, TOKEN, type FakeRunner, type FakeStore } from './fakes.js';
 
-const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
+const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 
 describe('HTTP app (fake runner and store)', () => {
   let root: string;

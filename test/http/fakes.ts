@@ -11,6 +11,10 @@ import type { JobEvent, JobRunner } from '../../src/runner/runner-api.js';
 import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
 import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
+import { NoSuchKernelError } from '../../src/errors.js';
+import { readNotebookFile } from '../../src/notebook/read.js';
+import { Intake } from '../../src/runner/intake.js';
+import { limitsFromSettings } from '../../src/runner/limits.js';
 
 export class FakeStore implements JobStore {
   jobs = new Map<string, Job>();
@@ -92,19 +96,28 @@ export class FakeStore implements JobStore {
   async pruneFinishedBeyond() {
     return [];
   }
-  async heartbeat() {}
+  async heartbeat() {
+    return [];
+  }
   async close() {}
 }
 
 export type Outcome = { status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'stay'; delayMs?: number; error?: Job['error'] };
 
-/** Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook. */
+/**
+ * Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook.
+ * Submissions pass the real runner's intake (home, notebook, kernel, limits, output path).
+ */
 export class FakeRunner implements JobRunner {
   listeners = new Map<string, Set<(e: JobEvent) => void>>();
   outcome: (job: Job) => Outcome = () => ({ status: 'succeeded' });
   submitted: NewJob[] = [];
   submitError: Error | null = null;
-  constructor(readonly store: FakeStore, readonly homeOf: (u: string) => string) {}
+  constructor(
+    readonly store: FakeStore,
+    readonly homeOf: (u: string) => string,
+    readonly intake: Intake,
+  ) {}
 
   emit(ev: JobEvent) {
     for (const l of this.listeners.get(ev.job_id) ?? []) l(ev);
@@ -121,8 +134,9 @@ export class FakeRunner implements JobRunner {
   }
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;
-    this.submitted.push(n);
-    const r = await this.store.enqueue(n);
+    const checked = await this.intake.check(n);
+    this.submitted.push(checked);
+    const r = await this.store.enqueue(checked);
     if (r.created) void this.run(r.job);
     return r;
   }
@@ -168,7 +182,20 @@ export const TOKEN = 'test-token-0123456789';
 export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) {
   const config: Config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:1', ...flags }, {});
   const store = new FakeStore();
-  const runner = new FakeRunner(store, (u) => config.homeTemplate.replace('{username}', u));
+  const homeOf = (u: string) => config.homeTemplate.replace('{username}', u);
+  const intake = new Intake({
+    homeFor: homeOf,
+    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    readNotebook: readNotebookFile,
+    kernelSpec: async (name) => {
+      const spec = KERNELSPECS.find((k) => k.name === name);
+      if (!spec) throw new NoSuchKernelError(`No such kernel named ${name}`);
+      return spec;
+    },
+    runAsFor: async () => null,
+    userServerAvailable: false,
+  });
+  const runner = new FakeRunner(store, homeOf, intake);
   const app = await buildApp({
     config,
     store,

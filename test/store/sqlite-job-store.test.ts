@@ -163,7 +163,7 @@ describe('SqliteJobStore', () => {
     assert.equal(await store.requestCancel('missing'), null);
   });
 
-  test('recoverInterrupted fails or re-queues running jobs of this worker or with a stale heartbeat', async (t) => {
+  test("recoverInterrupted reclaims only expired leases; heartbeat renews only the holder's and reports lost ones", async (t) => {
     let now = 10_000;
     const store = new SqliteJobStore({ path: tempDb(t), now: () => now });
     t.after(() => store.close());
@@ -173,26 +173,29 @@ describe('SqliteJobStore', () => {
     await store.claimNext('alive'); // ids[1]
     await store.claimNext('me'); // ids[2]
     now = 50_000;
-    await store.heartbeat([ids[1]!]);
-    const recovered = await store.recoverInterrupted({ workerId: 'me', staleBeforeMs: 40_000, requeue: false, reason: 'hubmill restarted while the job was running' });
-    assert.deepEqual(recovered.map((j) => j.id).sort(), [ids[0], ids[2]].sort());
+    assert.deepEqual(await store.heartbeat('alive', [ids[1]!]), []);
+    assert.deepEqual(await store.heartbeat('me', [ids[0]!]), [ids[0]], "another worker's job is not renewed, and reported");
+    const recovered = await store.recoverInterrupted({ staleBeforeMs: 40_000, exceptWorkerId: 'me', requeue: false, reason: 'hubmill restarted while the job was running' });
+    assert.deepEqual(recovered.map((j) => j.id), [ids[0]], 'only the expired lease of another worker');
     for (const j of recovered) {
       assert.equal(j.status, 'failed');
       assert.equal(j.error?.ename, 'JobInterrupted');
       assert.match(j.error?.evalue ?? '', /restarted/);
     }
     assert.equal((await store.get(ids[1]!))?.status, 'running');
+    assert.equal((await store.get(ids[2]!))?.status, 'running', "a live worker's own jobs are never stale to itself");
     assert.equal((await store.get(ids[3]!))?.status, 'queued');
-    // A live worker's own jobs are never stale to itself.
-    now = 500_000;
-    assert.deepEqual(await store.recoverInterrupted({ staleBeforeMs: 400_000, exceptWorkerId: 'alive', requeue: false, reason: 'x' }), []);
-    now = 50_000;
+    assert.deepEqual(await store.heartbeat('dead', [ids[0]!]), [ids[0]], 'the dead worker learns it lost the job');
+    // Its late record is refused; the reclaimed record stands.
+    await assert.rejects(store.markFinished(ids[0]!, 'succeeded', { worker_id: 'dead' }), InvalidTransitionError);
+    assert.equal((await store.get(ids[0]!))?.status, 'failed');
 
     // Re-queue mode; a pending cancel wins over re-queueing.
     await store.requestCancel(ids[1]!);
     const again = await store.claimNext('x'); // ids[3]
     assert.equal(again?.id, ids[3]);
-    const rq = await store.recoverInterrupted({ requeue: true, reason: 'restart' });
+    now = 100_000;
+    const rq = await store.recoverInterrupted({ staleBeforeMs: 99_000, exceptWorkerId: 'me', requeue: true, reason: 'restart' });
     const byId = new Map(rq.map((j) => [j.id, j]));
     assert.equal(byId.get(ids[1]!)?.status, 'cancelled');
     assert.equal(byId.get(ids[3]!)?.status, 'queued');
@@ -200,6 +203,9 @@ describe('SqliteJobStore', () => {
     const reclaimed = await store.claimNext('y');
     assert.equal(reclaimed?.id, ids[3]);
     assert.equal(reclaimed?.attempts, 2);
+    // The worker that held it before cannot record its end.
+    await assert.rejects(store.markFinished(ids[3]!, 'succeeded', { worker_id: 'x' }), InvalidTransitionError);
+    assert.equal((await store.markFinished(ids[3]!, 'succeeded', { worker_id: 'y' })).status, 'succeeded');
   });
 
   test('lists newest first with filters and an opaque cursor', async (t) => {

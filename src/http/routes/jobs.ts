@@ -55,13 +55,6 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
     return job;
   }
 
-  /** A requested limit above the server maximum is refused (422) rather than silently clamped; absent = the runner's default. */
-  function boundedTimeout(name: string, value: number | undefined, max: number): number | null {
-    if (value === undefined) return null;
-    if (max > 0 && value > max) throw new UnprocessableError(`${name} ${value} exceeds the server maximum of ${max} s`);
-    return value;
-  }
-
   app.post(
     '/jobs',
     {
@@ -82,16 +75,14 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
-      const home = await ctx.homes.existingHome(username);
-      const nbAbs = await ctx.homes.resolveInside(home, body.notebook, { mustExist: true });
-      if (body.output_path !== undefined) await ctx.homes.resolveInside(home, body.output_path, { mustExist: false });
+      // The runner's intake checks the rest once: home, notebook, kernel, limits, output path.
       const { job, created } = await ctx.runner.submit({
         username,
-        notebook: await ctx.homes.relative(home, nbAbs),
+        notebook: body.notebook,
         parameters: (body.parameters ?? {}) as Job['parameters'],
         kernel: body.kernel ?? null,
-        timeout_s: boundedTimeout('timeout_s', body.timeout_s, ctx.config.maxTimeoutS),
-        cell_timeout_s: boundedTimeout('cell_timeout_s', body.cell_timeout_s, ctx.config.maxCellTimeoutS),
+        timeout_s: body.timeout_s ?? null,
+        cell_timeout_s: body.cell_timeout_s ?? null,
         idempotency_key: body.idempotency_key ?? null,
         submitted_by: req.identity?.name ?? username,
         output_path: body.output_path ?? null,
