@@ -97,8 +97,12 @@ export const SubmitJobBody = Type.Object(
     parameters: Type.Optional(JsonObject),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the caller' })),
     kernel: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Kernelspec name; default: the notebook's" })),
-    timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Whole-run timeout (bounded by the server maximum)' })),
-    cell_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout (bounded by the server maximum)' })),
+    timeout_s: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Whole-run timeout, seconds; above the server maximum (HUBMILL_MAX_TIMEOUT_S) refused with 422; default: the maximum' }),
+    ),
+    cell_timeout_s: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout, seconds; above the server maximum (HUBMILL_MAX_CELL_TIMEOUT_S) refused with 422; default: the maximum' }),
+    ),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     output_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Relative to the home; default chosen by the runner" })),
     target: Type.Optional(
