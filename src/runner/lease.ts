@@ -20,7 +20,9 @@
  *   lease (stopped, suspended, its event loop blocked) and another reclaimed its
  *   job, its next renewal reports the job as lost and the runner aborts its own
  *   run of it; its final record is refused by the store (`markFinished` with the
- *   worker id), so the reclaiming worker's record stands.
+ *   worker id and the attempt it claimed), so the reclaiming worker's record
+ *   stands — also when the job was re-queued and claimed again by the same
+ *   process.
  *
  * All times are this machine's clock (`Date.now()`), the same for every process
  * sharing a SQLite file; a store shared across machines must use one clock (the

@@ -113,8 +113,12 @@ export class Queue {
 
   private launch(job: Job): void {
     const entry: RunningJob = { job, controller: new AbortController(), done: Promise.resolve(), shutdown: false, recording: false };
+    // A job reclaimed from this very process (stalled past its lease) and claimed here again: the old run must stop.
+    this.running.get(job.id)?.controller.abort(new AbortedError('this job was reclaimed after its lease expired and claimed again'));
     this.running.set(job.id, entry);
-    const leave = () => this.running.delete(job.id);
+    const leave = () => {
+      if (this.running.get(job.id) === entry) this.running.delete(job.id);
+    };
     entry.done = this.o
       .run(entry, leave)
       .catch((err: unknown) => {

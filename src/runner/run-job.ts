@@ -148,7 +148,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   }
   let final: Job | null;
   try {
-    final = await d.store.markFinished(job.id, status, { error, result, progress, output_path: outputRel, worker_id: d.workerId });
+    final = await d.store.markFinished(job.id, status, { error, result, progress, output_path: outputRel, worker_id: d.workerId, attempt: job.attempts });
   } catch (err) {
     // E.g. another process reclaimed this job after its lease expired: its record wins.
     log.warn({ err: (err as Error).message }, 'could not record the end of the job');

@@ -95,14 +95,15 @@ export interface JobStore {
   claimNext(workerId: string): Promise<Job | null>;
   updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void>;
   /**
-   * Records a job's end. With `worker_id`, only while that worker still holds the
-   * job (running, its lease not reclaimed): otherwise InvalidTransitionError, and
-   * the record of whoever reclaimed the job stands.
+   * Records a job's end. With `worker_id` (and `attempt`, the job's `attempts`
+   * when it was claimed), only while that claim still holds (running, its lease
+   * not reclaimed): otherwise InvalidTransitionError, and the record of whoever
+   * reclaimed the job stands.
    */
   markFinished(
     id: string,
     status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string },
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */
   requestCancel(id: string): Promise<Job | null>;

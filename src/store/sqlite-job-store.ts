@@ -312,13 +312,15 @@ export class SqliteJobStore implements JobStore {
   async markFinished(
     id: string,
     status: FinalStatus,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string },
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job> {
     this.check();
     const tx = this.db.transaction((): Job => {
       const r = this.row(id);
       if (!r) throw new NotFoundError(`job ${id} not found`);
-      if (fields.worker_id !== undefined && (r.status !== 'running' || r.worker_id !== fields.worker_id)) {
+      const claimLost =
+        r.status !== 'running' || r.worker_id !== fields.worker_id || (fields.attempt !== undefined && r.attempts !== fields.attempt);
+      if (fields.worker_id !== undefined && claimLost) {
         const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
         Object.assign(err.extra, { job_id: id, from: r.status, to: status });
         throw err;

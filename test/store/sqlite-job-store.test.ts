@@ -205,7 +205,9 @@ describe('SqliteJobStore', () => {
     assert.equal(reclaimed?.attempts, 2);
     // The worker that held it before cannot record its end.
     await assert.rejects(store.markFinished(ids[3]!, 'succeeded', { worker_id: 'x' }), InvalidTransitionError);
-    assert.equal((await store.markFinished(ids[3]!, 'succeeded', { worker_id: 'y' })).status, 'succeeded');
+    // Nor can an earlier claim by the same worker (the attempt differs).
+    await assert.rejects(store.markFinished(ids[3]!, 'succeeded', { worker_id: 'y', attempt: 1 }), InvalidTransitionError);
+    assert.equal((await store.markFinished(ids[3]!, 'succeeded', { worker_id: 'y', attempt: 2 })).status, 'succeeded');
   });
 
   test('lists newest first with filters and an opaque cursor', async (t) => {
