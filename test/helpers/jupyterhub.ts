@@ -345,9 +345,11 @@ ${opts.extraConfig ?? ''}
 
   try {
     const timeout = opts.startTimeoutMs ?? 30_000;
-    await waitFor('hub API', async () => (await probe(`${apiUrl}/`)) === 200, timeout, () => exited);
+    // A bind failure (the proxy's or the hub's) ends the wait at once, even before the hub gives up.
+    const failed = () => exited ?? (BIND_FAILURE.test(logTail(30)) ? 'a port was taken' : null);
+    await waitFor('hub API', async () => (await probe(`${apiUrl}/`)) === 200, timeout, failed);
     // The proxy route for the hub appears once the hub has configured CHP.
-    await waitFor('proxy', async () => (await probe(`${url}/hub/api/`)) === 200, timeout, () => exited);
+    await waitFor('proxy', async () => (await probe(`${url}/hub/api/`)) === 200, timeout, failed);
     await hub.createUser(adminUser, { admin: true });
     for (const u of opts.users ?? []) await hub.createUser(u);
   } catch (e) {
