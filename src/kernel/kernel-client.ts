@@ -149,6 +149,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     return this.proc.pid;
   }
 
+  /** Its TCP ports: shell, iopub, stdin, control, hb. */
+  get ports(): number[] {
+    const c = this.proc.launched.connection;
+    return [c.shell_port, c.iopub_port, c.stdin_port, c.control_port, c.hb_port];
+  }
+
   get alive(): boolean {
     return this.deadError === null && !this.disposed;
   }
