@@ -11,10 +11,13 @@ import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from
 import type { KernelSpec } from './kernelspecs.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
+  Channel,
   ExecuteReplyContent,
+  KernelInfoReply,
   KernelInfoReplyContent,
   Message,
   MessageHeader,
+  MessageType,
 } from './messages.js';
 import { KernelProcess } from './kernel-process.js';
 import { SocketEventLog } from './socket-events.js';
@@ -89,9 +92,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.shell.connect(url(c.shell_port));
     this.control.connect(url(c.control_port));
     this.iopub.connect(url(c.iopub_port));
-    void this.readLoop(this.shell);
-    void this.readLoop(this.control);
-    void this.readLoop(this.iopub);
+    void this.readLoop(this.shell, 'shell');
+    void this.readLoop(this.control, 'control');
+    void this.readLoop(this.iopub, 'iopub');
 
     this.proc = new KernelProcess(launched, (how) => {
       this.deadError = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
@@ -192,17 +195,17 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.redialTimers.set(socket, t);
   }
 
-  private async readLoop(socket: Dealer | Subscriber): Promise<void> {
+  private async readLoop(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
     try {
       for await (const frames of socket) {
-        const msg = this.codec.decode(frames as Buffer[]);
+        const msg = this.codec.decode(frames as Buffer[], channel);
         if (!msg) {
           // A wrong signature means another kernel (with another key) answered on this port.
           this.rejectedMessages++;
           continue;
         }
         try {
-          this.dispatch(msg, socket === this.iopub);
+          this.dispatch(msg, channel === 'iopub');
         } catch (err) {
           // A listener's bug must not stop the read loop (and with it every later reply).
           this.emit('listener-error', err);
@@ -242,7 +245,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   /** Sends a request and waits for its reply (and the idle status when needIdle). */
   private request(
     channel: 'shell' | 'control',
-    msgType: string,
+    msgType: MessageType,
     content: unknown,
     opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal; header?: MessageHeader },
   ): Promise<Message> {
@@ -337,7 +340,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       this.readyProbes = null;
       this.readyWake = null;
     }
-    this.info = (reply as Message<KernelInfoReplyContent>).content;
+    const content = (reply as Message).content as KernelInfoReply;
+    // A kernel that answers kernel_info with an error is running; it just tells us less.
+    this.info = content.status === 'ok' ? content : null;
   }
 
   /** Runs code; resolves with the execute_reply once the reply and the idle status arrived. */
@@ -348,7 +353,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
     });
-    return reply.content as unknown as ExecuteReplyContent;
+    return reply.content as ExecuteReplyContent;
   }
 
   /** Interrupts the running cell: SIGINT to the group, or interrupt_request per the kernelspec. */

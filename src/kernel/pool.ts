@@ -132,7 +132,8 @@ export class KernelPool {
       });
       if (reply.status !== 'ok') {
         void k.shutdown();
-        throw new KernelStartError(`Preload code for '${name}' failed: ${reply.ename ?? ''}: ${reply.evalue ?? ''}`);
+        const why = reply.status === 'error' ? `${reply.ename}: ${reply.evalue}` : reply.status;
+        throw new KernelStartError(`Preload code for '${name}' failed: ${why}`);
       }
     }
     return k;
