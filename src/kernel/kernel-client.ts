@@ -143,7 +143,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
 
   /** What a start that timed out saw: the kernel's stderr, its sockets' last events, foreign messages. */
   private startReport(): string {
-    const foreign = this.rejectedMessages > 0 ? `\n${this.rejectedMessages} message(s) with a wrong signature (another kernel on our port?)` : '';
+    const foreign = this.rejectedMessages > 0 ? `\n${this.rejectedMessages} message(s) with a wrong signature or malformed (another kernel on our port?)` : '';
     const events = this.socketEvents.summary(12);
     return `${this.stderrSummary()}${foreign}${events ? `\nZeroMQ socket events:\n${events}` : ''}`;
   }
@@ -200,7 +200,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       for await (const frames of socket) {
         const msg = this.codec.decode(frames as Buffer[], channel);
         if (!msg) {
-          // A wrong signature means another kernel (with another key) answered on this port.
+          // A wrong signature means another kernel (another key) is on this port; counted for start errors.
           this.rejectedMessages++;
           continue;
         }
