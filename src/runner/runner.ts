@@ -34,6 +34,7 @@ import type { EngineEvent, RunAs, RunError, RunOptions, RunResult } from '../eng
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
+import { notebookKernel } from '../notebook/inspect.js';
 import { readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/types.js';
 import { TERMINAL_STATUSES, type Job, type JobProgress, type JobStatus, type JobStore, type NewJob } from '../store/job-store.js';
@@ -168,8 +169,7 @@ export function effectiveLimitMs(requested: number | null, dflt: number | null |
 }
 
 function notebookKernelName(nb: Notebook): string | null {
-  const ks = (nb.metadata as Record<string, unknown> | undefined)?.kernelspec as { name?: unknown } | undefined;
-  return typeof ks?.name === 'string' && ks.name !== '' ? ks.name : null;
+  return notebookKernel(nb).kernelName ?? null;
 }
 
 function toRunError(err: unknown): RunError {
