@@ -257,6 +257,9 @@ async function run(opts: RunOptions): Promise<RunResult> {
         }
         if (t === 'execute_input') {
           timing['iopub.execute_input'] = msg.header.date;
+          // As nbclient: the count is known from here, so a cell whose kernel dies still has it.
+          const n = (msg.content as Json).execution_count;
+          if (typeof n === 'number') (cell as Json).execution_count = n;
           return;
         }
         const changed = collector.apply(outputs, state, msg);
