@@ -123,9 +123,9 @@ async function run(opts: RunOptions): Promise<RunResult> {
   const finish = async (status: RunStatus, error: RunError | null, kernel: ExecutionKernel | null): Promise<RunResult> => {
     const finishedUs = nowMicros();
     const finishedAtMs = Math.floor(finishedUs / 1000);
+    // `exception` is papermill's: true once a cell failed (a clean SystemExit included), else null,
+    // even when the run failed outside any cell; metadata.hubmill.status says how the run ended.
     finishNotebookMetadata(pm, startedUs, finishedUs);
-    // Cells set it on a cell error (a clean SystemExit included, as papermill does); errors outside cells set it here.
-    if (error) pm.exception = true;
     (outMeta.hubmill as Json).status = status;
     saver.stop();
     try {

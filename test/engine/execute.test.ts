@@ -297,6 +297,10 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     const k1 = await KernelClient.launch(await getKernelSpec('python3'));
     const r1 = await run([code('1')], { kernel: k1, signal: ac.signal, cwd: '/' });
     assert.equal(r1.result.status, 'cancelled');
+    assert.deepEqual([r1.result.error?.evalue, r1.result.error?.cell_index, r1.result.error?.execution_count], ['Run cancelled before the first cell', null, null]);
+    // As papermill: the notebook's exception is about cells; none failed. metadata.hubmill.status tells the outcome.
+    assert.equal(r1.written.metadata.papermill.exception, null);
+    assert.equal(r1.written.metadata.hubmill.status, 'cancelled');
     assert.ok(await waitFor(() => !processAlive(k1.pid!), 8000), 'kernel of a cancelled run survived');
 
     const k2 = await KernelClient.launch(await getKernelSpec('ir'));
