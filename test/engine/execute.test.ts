@@ -221,8 +221,10 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.equal(result.status, 'failed');
     assert.equal(result.error?.ename, 'DeadKernelError');
     assert.equal(result.error?.cell_index, 1);
-    assert.equal(result.error?.execution_count, 2);
-    assert.match(result.error!.evalue, /^Kernel died while executing cell 1 \(In \[2\]\)/);
+    // The count comes from execute_input, which a kernel killed at once may never get out.
+    assert.ok([2, null].includes(result.error!.execution_count!), String(result.error?.execution_count));
+    const name = result.error!.execution_count === 2 ? 'cell 1 \\(In \\[2\\]\\)' : 'cell 1';
+    assert.match(result.error!.evalue, new RegExp(`^Kernel died while executing ${name}`));
     assert.equal(written.cells[2].cell_type, 'markdown');
     assert.equal(src(written.cells[3]), 'import os\nos._exit(1)');
     assert.equal(written.cells.find((c: Json) => c.outputs?.[0]?.text === 'alive\n') !== undefined, true);
