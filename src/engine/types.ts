@@ -7,12 +7,19 @@ import type { KernelSource } from './kernel-source.js';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
-/** What went wrong in a run; `cell_index` is the index in the output notebook's cells (null when not tied to a cell). */
+/**
+ * What went wrong in a run. A failing cell is named one way everywhere (notebook/cell-ref.ts):
+ * `cell_index`, its 0-based index in the INPUT notebook (the injected parameters cell and
+ * papermill's marker cells are not counted; null for the injected cell and for errors not
+ * tied to a cell), and `execution_count`, its `In [n]` when it ran (null otherwise; absent
+ * in errors recorded before hubmill reported it).
+ */
 export interface RunError {
   ename: string;
   evalue: string;
   traceback: string[];
   cell_index: number | null;
+  execution_count?: number | null;
 }
 
 /** Identity a kernel runs as when the service runs as root. */

@@ -56,7 +56,10 @@ export const RunErrorT = Type.Object({
   ename: Type.String(),
   evalue: Type.String(),
   traceback: Type.Array(Type.String()),
-  cell_index: Type.Union([Type.Integer(), Type.Null()]),
+  cell_index: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The failing cell's 0-based index in the input notebook (injected parameters and error-marker cells not counted); null when the error is not tied to a cell of the input",
+  }),
+  execution_count: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: "The failing cell's execution count (its In [n]); null when it did not run" })),
 });
 
 export const JobView = Type.Object(

@@ -19,6 +19,7 @@ import { basename, dirname } from 'node:path';
 import { NoSuchKernelError, NotFoundError } from '../errors.js';
 import type { RunAs } from '../engine/types.js';
 import { UserServerNotConfiguredError } from '../kernel/user-server.js';
+import { notebookKernel } from '../notebook/inspect.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, NewJob } from '../store/job-store.js';
 import { validateUsername } from '../users/home.js';
@@ -58,8 +59,7 @@ export function defaultOutputPath(job: Job, notebookRelPath: string): string {
 }
 
 function notebookKernelName(nb: Notebook): string | null {
-  const ks = (nb.metadata as Record<string, unknown> | undefined)?.kernelspec as { name?: unknown } | undefined;
-  return typeof ks?.name === 'string' && ks.name !== '' ? ks.name : null;
+  return notebookKernel(nb).kernelName ?? null;
 }
 
 export class Intake {

@@ -10,6 +10,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError, UnsafePathError } from '../../errors.js';
+import { errorLocation } from '../../notebook/cell-ref.js';
 import type { Job, NewJob } from '../../store/job-store.js';
 import type { RouteContext } from '../app.js';
 import { HUBMILL_VERSION } from '../app.js';
@@ -93,17 +94,20 @@ async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply
     ename: final.error?.ename ?? null,
     evalue: final.error?.evalue ?? null,
     cell_index: final.error?.cell_index ?? null,
+    execution_count: final.error?.execution_count ?? null,
   };
+  // The cell is named as everywhere else: its index in the input notebook and its In [n].
+  const at = final.error ? errorLocation(final.error) : null;
+  const where = at ? ` in ${at}` : '';
   switch (final.status) {
     case 'failed': {
       const why = final.error ? `${final.error.ename}: ${final.error.evalue}` : 'unknown error';
-      const where = final.error?.cell_index != null ? ` (cell ${final.error.cell_index})` : '';
       throw new NotebookRunError(`Notebook execution failed${where}: ${why}`, { code: 'NOTEBOOK_FAILED', httpStatus: 500, extra });
     }
     case 'timed_out':
-      throw new NotebookRunError('Notebook execution timed out', { code: 'NOTEBOOK_TIMED_OUT', httpStatus: 504, extra });
+      throw new NotebookRunError(`Notebook execution timed out${where}`, { code: 'NOTEBOOK_TIMED_OUT', httpStatus: 504, extra });
     case 'cancelled':
-      throw new NotebookRunError('Notebook execution was cancelled', { code: 'NOTEBOOK_CANCELLED', httpStatus: 409, extra });
+      throw new NotebookRunError(`Notebook execution was cancelled${where}`, { code: 'NOTEBOOK_CANCELLED', httpStatus: 409, extra });
     default:
       throw new NotebookRunError(
         `Notebook still ${final.status} after ${ctx.config.executeWaitMaxS} s; follow the job at ${extra.job}`,
