@@ -1,5 +1,5 @@
 /**
- * What the HTTP layer (and the scheduler later) needs from the runner. The runner
+ * What the HTTP layer needs from the runner. The runner
  * owns the queue loop, concurrency, the kernel pool and live job events.
  */
 import type { Job, NewJob } from '../store/job-store.js';

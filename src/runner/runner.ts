@@ -36,7 +36,7 @@ import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
 import { readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/types.js';
-import { TERMINAL_STATUSES, type Job, type JobProgress, type JobStatus, type JobStore, type NewJob } from '../store/job-store.js';
+import { isTerminal, type Job, type JobProgress, type JobStatus, type JobStore, type NewJob } from '../store/job-store.js';
 import { validateUsername } from '../users/home.js';
 import { relativeToHome, resolveInside } from '../users/paths.js';
 import { chownToUser, lookupRunAs } from '../users/run-as.js';
@@ -153,7 +153,6 @@ interface Prepared {
   runAs: RunAs | null;
 }
 
-const isTerminal = (s: JobStatus): boolean => TERMINAL_STATUSES.includes(s);
 
 function positiveOrNull(v: number | null | undefined): number | null {
   return v !== undefined && v !== null && Number.isFinite(v) && v > 0 ? v : null;

@@ -1,13 +1,21 @@
 /**
  * The job store: the only way the runner and the HTTP layer touch persisted jobs.
- * SQLite (embedded, default) and PostgreSQL (scale-out) implement it.
+ * SqliteJobStore implements it (one file, shared by the processes of one machine).
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
 import type { Parameters } from '../notebook/types.js';
 import type { RunError } from '../engine/types.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+/** Every state a job can be in: the one list that schemas, SQL, metrics and routes use. */
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The states a job never leaves. */
+export type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+export const TERMINAL_STATUSES: readonly FinalStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export function isTerminal(status: JobStatus): status is FinalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
 
 /** Allowed transitions: one table, checked by every implementation. */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
@@ -50,7 +58,7 @@ export interface Job {
   error: RunError | null;
   result: Record<string, unknown> | null;
   cancel_requested: boolean;
-  /** Free-form: where it came from ('api', 'seed-execute', 'schedule:<id>'), worker id, attempts... */
+  /** Where it came from: 'api', 'seed-execute' or 'seed-run-notebook'. */
   source: string;
   worker_id: string | null;
   attempts: number;
@@ -96,7 +104,7 @@ export interface JobStore {
   updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void>;
   markFinished(
     id: string,
-    status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>,
+    status: FinalStatus,
     fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */

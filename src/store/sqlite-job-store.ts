@@ -11,8 +11,10 @@ import { HubmillError, InvalidTransitionError, NotFoundError, UsageError } from 
 import type { RunError } from '../engine/types.js';
 import type { Parameters } from '../notebook/types.js';
 import {
+  JOB_STATUSES,
   JOB_TRANSITIONS,
   TERMINAL_STATUSES,
+  type FinalStatus,
   type Job,
   type JobPage,
   type JobProgress,
@@ -67,8 +69,6 @@ interface JobRow {
   attempts: number;
   target: JobTarget | null;
 }
-
-type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
 
 // JSON has no NaN/Infinity, but YAML parameters can carry them: tag them so they survive a round trip.
 const FLOAT_TAG = '$hubmill_float';
@@ -140,7 +140,6 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
   throw new UsageError('invalid cursor');
 }
 
-const ALL_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
 export class SqliteJobStore implements JobStore {
@@ -255,7 +254,7 @@ export class SqliteJobStore implements JobStore {
       args.push(query.username);
     }
     if (query.status !== undefined && query.status.length > 0) {
-      const statuses = query.status.filter((s) => ALL_STATUSES.includes(s));
+      const statuses = query.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
       if (statuses.length === 0) return { jobs: [], next_cursor: null };
       where.push(`status IN (${statuses.map(() => '?').join(',')})`);
       args.push(...statuses);
@@ -435,7 +434,7 @@ export class SqliteJobStore implements JobStore {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
-    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;

@@ -10,15 +10,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
-import { TERMINAL_STATUSES, type Job, type JobStatus } from '../../store/job-store.js';
+import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/job-store.js';
 import type { JobEvent } from '../../runner/runner-api.js';
-import type { RouteContext } from '../app.js';
+import type { RouteContext } from '../context.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
-
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 
 const JobList = Type.Object({
   jobs: Type.Array(Type.Ref('Job')),
@@ -39,10 +37,6 @@ const SubmitQuery = Type.Object({
   wait: Type.Boolean({ default: false, description: 'Block until the job ends (bounded by the server\'s wait maximum)' }),
   token: Type.Optional(Type.String()),
 });
-
-export function isTerminal(s: JobStatus): boolean {
-  return TERMINAL_STATUSES.includes(s);
-}
 
 const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const tags = ['jobs'];
@@ -135,8 +129,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       let status: JobStatus[] | undefined;
       if (q.status !== undefined) {
         status = q.status.split(',').map((s) => s.trim()).filter(Boolean) as JobStatus[];
-        const badOnes = status.filter((s) => !STATUSES.includes(s));
-        if (badOnes.length) throw new UnprocessableError(`unknown status ${badOnes.join(', ')}; expected ${STATUSES.join(', ')}`);
+        const badOnes = status.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
+        if (badOnes.length) throw new UnprocessableError(`unknown status ${badOnes.join(', ')}; expected ${JOB_STATUSES.join(', ')}`);
       }
       let username = q.username;
       if (!req.identity?.admin) {
