@@ -16,7 +16,7 @@ import { HUBMILL_VERSION } from '../version.js';
 import { redactUrl, type Authenticator } from './auth.js';
 import type { NotebookInspector, RouteContext } from './context.js';
 import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './hub-integration.js';
-import { installIpLimit, installUserLimits, type LimitOptions } from './limits.js';
+import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './limits.js';
 import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
 import { Homes } from './homes.js';
@@ -131,8 +131,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         : 'authentication required: send "Authorization: token <token>" (or Bearer, or ?token=)',
     );
   });
-  // Per-user request limit and run quotas, once the caller is known.
-  installUserLimits(app, deps.store, limits);
+  // Per-user request limit, once the caller is known (run quotas are the store's, at enqueue).
+  installUserLimits(app, limits);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -182,6 +182,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     inspectNotebook: deps.inspectNotebook ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
+    runQuota: runQuota(limits),
   };
   await app.register(seedRoutes, { prefix: mount, ctx });
   await app.register(jobRoutes, { prefix: `${mount}/api/v1`, ctx });

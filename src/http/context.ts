@@ -31,6 +31,8 @@ export interface RouteContext {
   inspectNotebook: NotebookInspector | null;
   sseHeartbeatMs: number;
   enginePath: string;
+  /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */
+  runQuota: number | null;
   /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
   cachedKernelspecs: () => Promise<KernelSpec[]>;
 }

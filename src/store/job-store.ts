@@ -78,6 +78,12 @@ export interface NewJob {
   source?: string;
   /** Default 'local'. */
   target?: JobTarget;
+  /**
+   * Not stored: the most jobs `username` may have queued and running together,
+   * this one included; null/absent = no limit. Counted in the same transaction
+   * as the insert, so parallel submissions (from any process) cannot exceed it.
+   */
+  max_active?: number | null;
 }
 
 export interface ListJobsQuery {
@@ -95,7 +101,10 @@ export interface JobPage {
 }
 
 export interface JobStore {
-  /** Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false. */
+  /**
+   * Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false.
+   * Throws RunQuotaError when the user already has `max_active` jobs queued or running.
+   */
   enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
   get(id: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<JobPage>;

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HubmillError, InvalidTransitionError, NotFoundError, UsageError } from '../errors.js';
+import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError, UsageError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
 import type { Parameters } from '../notebook/types.js';
 import {
@@ -210,6 +210,7 @@ export class SqliteJobStore implements JobStore {
           .get(job.username, key) as JobRow | undefined;
         if (existing) return { job: rowToJob(existing), created: false };
       }
+      if (job.max_active != null) this.checkQuota(job.username, job.max_active);
       const now = this.now();
       const id = newJobId(now);
       this.db
@@ -237,6 +238,16 @@ export class SqliteJobStore implements JobStore {
       return { job: rowToJob(this.row(id)!), created: true };
     });
     return tx.immediate();
+  }
+
+  /** Inside enqueue's immediate transaction: no other writer can add a job between this count and the insert. */
+  private checkQuota(username: string, maxActive: number): void {
+    const rows = this.db
+      .prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
+      .all(username) as { status: JobStatus; n: number }[];
+    const running = rows.find((r) => r.status === 'running')?.n ?? 0;
+    const queued = rows.find((r) => r.status === 'queued')?.n ?? 0;
+    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
   }
 
   async get(id: string): Promise<Job | null> {

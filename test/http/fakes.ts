@@ -9,6 +9,7 @@ import type { Job, JobPage, JobStatus, JobStore, ListJobsQuery, NewJob } from '.
 import { TERMINAL_STATUSES } from '../../src/store/job-store.js';
 import type { JobEvent, JobRunner } from '../../src/runner/runner-api.js';
 import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
+import { RunQuotaError } from '../../src/errors.js';
 import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 
@@ -19,6 +20,12 @@ export class FakeStore implements JobStore {
   async enqueue(n: NewJob): Promise<{ job: Job; created: boolean }> {
     if (n.idempotency_key) {
       for (const j of this.jobs.values()) if (j.username === n.username && j.idempotency_key === n.idempotency_key) return { job: j, created: false };
+    }
+    if (n.max_active != null) {
+      const mine = [...this.jobs.values()].filter((j) => j.username === n.username);
+      const running = mine.filter((j) => j.status === 'running').length;
+      const queued = mine.filter((j) => j.status === 'queued').length;
+      if (running + queued >= n.max_active) throw new RunQuotaError(n.username, { running, queued, maxActive: n.max_active });
     }
     const id = `job${String(++this.seq).padStart(4, '0')}`;
     const job: Job = {

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { SqliteJobStore, StoreSchemaError, decodeCursor } from '../../src/store/sqlite-job-store.js';
 import { isJobId, jobIdTimeMs, newJobId } from '../../src/store/job-id.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite.js';
-import { InvalidTransitionError, UsageError } from '../../src/errors.js';
+import { InvalidTransitionError, RunQuotaError, UsageError } from '../../src/errors.js';
 import type { NewJob } from '../../src/store/job-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -317,5 +317,25 @@ describe('SqliteJobStore', () => {
     const counts = await store.countByStatus();
     assert.equal(counts.succeeded, 200);
     assert.equal(counts.queued, 0);
+  });
+
+  test("four processes submitting at once on one file never exceed a user's run quota", async (t) => {
+    const path = tempDb(t);
+    const store = new SqliteJobStore({ path });
+    t.after(() => store.close());
+    // One job of the user is already running, one of another user is queued (not counted).
+    await store.enqueue(newJob());
+    await store.claimNext('w');
+    await store.enqueue(newJob({ username: 'bob', submitted_by: 'bob' }));
+    const worker = join(here, 'enqueue-worker.ts');
+    const outs = await Promise.all(
+      [1, 2, 3, 4].map(() => execFileP(process.execPath, ['--import', 'tsx', worker, path, 'alice', '5', '25'], { cwd: join(here, '..', '..') })),
+    );
+    const results = outs.map((o) => JSON.parse(o.stdout) as { accepted: number; refused: number });
+    assert.equal(results.reduce((n, r) => n + r.accepted, 0), 4, JSON.stringify(results));
+    assert.equal(results.reduce((n, r) => n + r.refused, 0), 96);
+    const counts = await store.countByStatus();
+    assert.equal(counts.queued + counts.running, 6, 'alice: 1 running + 4 queued; bob: 1 queued');
+    await assert.rejects(store.enqueue(newJob({ max_active: 5 })), RunQuotaError);
   });
 });

@@ -91,6 +91,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         output_path: body.output_path ?? null,
         source: 'api',
         target: body.target ?? 'local',
+        max_active: ctx.runQuota,
       });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {
