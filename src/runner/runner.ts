@@ -23,7 +23,6 @@
  * machine: the homes are assumed shared between hubmill and the user's server
  * (one machine, or one shared filesystem mounted at the same paths).
  */
-import { EventEmitter } from 'node:events';
 import { mkdir, stat, unlink } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
 import { basename, dirname, sep } from 'node:path';
@@ -40,7 +39,8 @@ import { isTerminal, type Job, type JobProgress, type JobStatus, type JobStore, 
 import { validateUsername } from '../users/home.js';
 import { relativeToHome, resolveInside } from '../users/paths.js';
 import { chownToUser, lookupRunAs } from '../users/run-as.js';
-import type { JobEvent, JobRunner } from './runner-api.js';
+import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
+import { JobEventLog } from './job-events.js';
 
 type KernelClientLike = NonNullable<RunOptions['kernel']>;
 
@@ -196,7 +196,7 @@ export class Runner implements JobRunner {
   private readonly readNotebook: (path: string) => Promise<Notebook>;
   private readonly kernelSpec: (name: string) => Promise<{ name: string; language: string }>;
   private readonly runAsFor: (username: string) => Promise<RunAs | null>;
-  private readonly events = new EventEmitter();
+  private readonly events: JobEventLog;
   private readonly running = new Map<string, RunningJob>();
   /** Kernels still shutting down after their job ended (the engine does not wait for them). */
   private readonly kernelsClosing = new Set<Promise<void>>();
@@ -221,7 +221,9 @@ export class Runner implements JobRunner {
     this.readNotebook = opts.readNotebook ?? readNotebookFile;
     this.kernelSpec = opts.getKernelSpec ?? ((name) => getKernelSpec(name));
     this.runAsFor = opts.runAsFor ?? ((u) => lookupRunAs(u));
-    this.events.setMaxListeners(0);
+    this.events = new JobEventLog({
+      onListenerError: (jobId, err) => this.log.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
+    });
   }
 
   // ---------------------------------------------------------------- public API
@@ -305,16 +307,12 @@ export class Runner implements JobRunner {
     }
   }
 
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
-    const safe = (ev: JobEvent) => {
-      try {
-        listener(ev);
-      } catch (err) {
-        this.log.warn({ jobId, err: (err as Error).message }, 'job event listener failed');
-      }
-    };
-    this.events.on(jobId, safe);
-    return () => this.events.off(jobId, safe);
+  subscribe(jobId: string, listener: (event: JobEvent, id: number) => void, opts?: { after?: number }): () => void {
+    return this.events.subscribe(jobId, listener, opts);
+  }
+
+  eventCursor(jobId: string): JobEventCursor | null {
+    return this.events.cursor(jobId);
   }
 
   stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> } {
@@ -505,7 +503,7 @@ export class Runner implements JobRunner {
   // ---------------------------------------------------------------- one job
 
   private emit(ev: JobEvent): void {
-    this.events.emit(ev.job_id, ev);
+    this.events.publish(ev);
   }
 
   private emitState(job: Job): void {

@@ -8,6 +8,7 @@ import pino from 'pino';
 import type { Job, JobPage, JobStatus, JobStore, ListJobsQuery, NewJob } from '../../src/store/job-store.js';
 import { TERMINAL_STATUSES } from '../../src/store/job-store.js';
 import type { JobEvent, JobRunner } from '../../src/runner/runner-api.js';
+import { JobEventLog } from '../../src/runner/job-events.js';
 import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
 import { RunQuotaError } from '../../src/errors.js';
 import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
@@ -107,24 +108,25 @@ export type Outcome = { status: 'succeeded' | 'failed' | 'timed_out' | 'cancelle
 
 /** Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook. */
 export class FakeRunner implements JobRunner {
-  listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  events = new JobEventLog();
   outcome: (job: Job) => Outcome = () => ({ status: 'succeeded' });
   submitted: NewJob[] = [];
   submitError: Error | null = null;
   constructor(readonly store: FakeStore, readonly homeOf: (u: string) => string) {}
 
   emit(ev: JobEvent) {
-    for (const l of this.listeners.get(ev.job_id) ?? []) l(ev);
+    this.events.publish(ev);
   }
   async start() {}
   async stop() {}
   stats() {
     return { running: 0, concurrency: 2, pool: { python3: { idle: 1, starting: 0, target: 1 } } };
   }
-  subscribe(id: string, l: (e: JobEvent) => void) {
-    if (!this.listeners.has(id)) this.listeners.set(id, new Set());
-    this.listeners.get(id)!.add(l);
-    return () => this.listeners.get(id)!.delete(l);
+  subscribe(id: string, l: (e: JobEvent, eventId: number) => void, opts?: { after?: number }) {
+    return this.events.subscribe(id, l, opts);
+  }
+  eventCursor(id: string) {
+    return this.events.cursor(id);
   }
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;

@@ -37,6 +37,7 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
       cancel: (id) => store.requestCancel(id),
       waitFor: (id) => store.get(id),
       subscribe: () => () => undefined,
+      eventCursor: () => null,
       stats: () => ({ running: 0, concurrency: 1, pool: {} }),
       start: async () => undefined,
       stop: async () => undefined,

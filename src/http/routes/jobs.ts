@@ -38,6 +38,13 @@ const SubmitQuery = Type.Object({
   token: Type.Optional(Type.String()),
 });
 
+/** The SSE `Last-Event-ID` header as a non-negative integer; null when absent or not ours. */
+export function parseLastEventId(header: string | string[] | undefined): number | null {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) return null;
+  return Number(v.trim());
+}
+
 const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const tags = ['jobs'];
   app.addSchema(JobView);
@@ -198,23 +205,41 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         description:
           'Sends `event: state` with the current job first, then `state`, `cell_started`, `cell_finished` and `output` events as they ' +
           'happen; a comment line every 15 s keeps proxies from closing the stream; the stream ends after a terminal state. ' +
-          'EventSource cannot send headers: pass ?token=.',
+          'Each event has an `id:`; a client that reconnects with `Last-Event-ID` gets the events it missed, no state snapshot and ' +
+          'no event twice (while the process that runs the job still keeps them; otherwise the current state). A reconnect after ' +
+          'the terminal state answers 204, which tells EventSource to stop. EventSource cannot send headers: pass ?token=.',
         params: JobIdParams,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 32 })) }),
         produces: ['text/event-stream'],
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } }, ...problems(401, 404) },
+        response: {
+          200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          204: { description: 'The client already has every event, the terminal state included', type: 'null' },
+          ...problems(400, 401, 404),
+        },
       },
     },
     async (req, reply) => {
       const first = await visibleJob(req, req.params.id);
+      const lastEventId = parseLastEventId(req.headers['last-event-id']);
+      const cursor = ctx.runner.eventCursor(first.id);
+      // Resume from the buffer when it still holds every event after the client's last one.
+      const resume =
+        lastEventId !== null && cursor !== null && lastEventId <= cursor.last && lastEventId >= cursor.first - 1 ? lastEventId : null;
+      // Nothing new for a client that saw the end (or the final snapshot of a job this process has no events of: id 0).
+      if (
+        (resume !== null && resume === cursor!.last && cursor!.ended) ||
+        (lastEventId === 0 && cursor === null && isTerminal(first.status))
+      ) {
+        return reply.code(204).send();
+      }
       const raw = reply.raw;
-      let seq = 0;
       let closed = false;
       let ready = false;
-      const pending: JobEvent[] = [];
-      const write = (type: string, data: unknown) => {
+      const pending: Array<[JobEvent, number]> = [];
+      const write = (type: string, data: unknown, id: number) => {
         if (closed) return;
-        raw.write(`id: ${++seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+        raw.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const finish = () => {
         if (closed) return;
@@ -223,15 +248,19 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         unsubscribe();
         raw.end();
       };
-      const deliver = (ev: JobEvent) => {
+      const deliver = (ev: JobEvent, id: number) => {
         if (ev.type === 'state') {
-          write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) });
+          write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) }, id);
           if (isTerminal(ev.status)) finish();
         } else {
-          write(ev.type, ev);
+          write(ev.type, ev, id);
         }
       };
-      const unsubscribe = ctx.runner.subscribe(first.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
+      // The snapshot carries the id of the newest event at subscription: everything after it is delivered live.
+      const snapshotId = cursor?.last ?? 0;
+      const unsubscribe = ctx.runner.subscribe(first.id, (ev, id) => (ready ? deliver(ev, id) : pending.push([ev, id])), {
+        after: resume ?? snapshotId,
+      });
       const heartbeat = setInterval(() => {
         if (!closed) raw.write(': keep-alive\n\n');
       }, ctx.sseHeartbeatMs);
@@ -246,14 +275,16 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         'x-accel-buffering': 'no',
       });
       raw.write('retry: 3000\n\n');
-      // Subscribed before this read, so nothing between the read and the first live event is lost.
-      const current = (await ctx.store.get(first.id)) ?? first;
-      write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) });
-      if (isTerminal(current.status)) return finish();
+      if (resume === null) {
+        // Subscribed before this read, so nothing between the read and the first live event is lost.
+        const current = (await ctx.store.get(first.id)) ?? first;
+        write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, snapshotId);
+        if (isTerminal(current.status)) return finish();
+      }
       ready = true;
-      for (const ev of pending.splice(0)) {
+      for (const [ev, id] of pending.splice(0)) {
         if (closed) break;
-        deliver(ev);
+        deliver(ev, id);
       }
     },
   );
