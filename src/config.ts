@@ -34,6 +34,7 @@
  *   HUBMILL_REQUEUE_ON_RESTART             "true" re-queues jobs a crash left running (default: mark failed)
  *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
  *   HUBMILL_LOG_LEVEL                      default info
+ *   HUBMILL_LOG_FORMAT                     auto (readable when stdout is a terminal, JSON otherwise), json or pretty
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, homedir } from 'node:os';
@@ -105,6 +106,8 @@ export interface Config {
   readonly leaseS: number;
   readonly shutdownGraceS: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -113,6 +116,7 @@ type ConfigKey = Exclude<keyof Config, 'apiTokenGenerated'>;
 export type ConfigFlags = { [K in ConfigKey]?: Config[K] | string } & { pool?: string };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 function bad(name: string, value: unknown, why: string): never {
   throw new UsageError(`invalid ${name} ${JSON.stringify(value)}: ${why}`);
@@ -269,6 +273,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
   const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = str(pick('logFormat', 'HUBMILL_LOG_FORMAT'), 'auto') as Config['logFormat'];
+  if (!LOG_FORMATS.includes(logFormat)) bad('log format', logFormat, `expected one of ${LOG_FORMATS.join(', ')}`);
 
   const config: Mutable<Config> = {
     host,
@@ -307,6 +313,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     leaseS,
     shutdownGraceS,
     logLevel,
+    logFormat,
   };
   return Object.freeze(config);
 }

@@ -4,6 +4,7 @@
  */
 import type { Notebook, Output, Parameters } from '../notebook/types.js';
 import type { KernelSource } from './kernel-source.js';
+import type { RunAs } from '../kernel/launcher.js';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
@@ -22,13 +23,8 @@ export interface RunError {
   execution_count?: number | null;
 }
 
-/** Identity a kernel runs as when the service runs as root. */
-export interface RunAs {
-  uid: number;
-  gid: number;
-  home: string;
-  username: string;
-}
+/** Defined with the launcher that applies it; re-exported for the engine's callers. */
+export type { RunAs };
 
 export type EngineEvent =
   | { type: 'run_started'; cellsTotal: number; kernelName: string; outputPath: string | null }

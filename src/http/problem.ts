@@ -13,6 +13,9 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubmillError } from '../errors.js';
 
+/** Seconds a 429 without its own hint (a run quota) suggests waiting. */
+export const QUOTA_RETRY_AFTER_S = 5;
+
 export interface ProblemBody {
   type: string;
   title: string;
@@ -82,6 +85,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (internal) req.log.error({ err }, 'request failed');
     else if (body.status >= 500) req.log.warn({ code: body.code, detail: body.detail }, 'request failed');
     if (body.status === 401) reply.header('www-authenticate', 'token');
+    if (body.status === 429) {
+      // A run quota frees up when one of the user's runs ends, which nobody can predict: suggest a short wait.
+      if (typeof body.retry_after !== 'number') body.retry_after = QUOTA_RETRY_AFTER_S;
+      reply.header('retry-after', String(body.retry_after));
+    }
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {

@@ -3,6 +3,7 @@
  * responses and generate the OpenAPI document from the same source.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { JOB_STATUSES } from '../store/job-store.js';
 
 /** RFC 9457 problem document; `detail` keeps FastAPI-style clients (which read `detail`) working. */
 export const Problem = Type.Object(
@@ -48,7 +49,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
 
 export const JobStatusT = Type.Union(
-  ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'].map((s) => Type.Literal(s)),
+  JOB_STATUSES.map((s) => Type.Literal(s)),
   { description: 'Job state' },
 );
 

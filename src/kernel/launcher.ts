@@ -26,11 +26,19 @@ export interface ConnectionInfo {
   kernel_name: string;
 }
 
+/** Identity a kernel runs as when the service runs as root. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+  home: string;
+  username: string;
+}
+
 export interface LaunchOptions {
   cwd?: string;
   /** Extra environment on top of the service's own and the kernelspec's. */
   env?: Record<string, string>;
-  runAs?: { uid: number; gid: number; home: string; username: string };
+  runAs?: RunAs;
   /** Where kernel ports come from (tests); the default is below the OS ephemeral range, locked in the system temp folder. */
   ports?: ReserveOptions;
 }

@@ -3,38 +3,37 @@
  * job's end (`waitFor`). Jobs someone here waits for are listed (`watched`) so
  * the queue's poll can announce the end of jobs that ran in another process.
  */
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { TERMINAL_STATUSES, type Job, type JobStore } from '../store/job-store.js';
-import type { JobEvent } from './runner-api.js';
+import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
+import { JobEventLog, type JobEventListener } from './job-event-log.js';
+import type { JobEvent, JobEventCursor } from './runner-api.js';
 
 export class JobEvents {
-  private readonly emitter = new EventEmitter();
+  private readonly log: JobEventLog;
   /** Jobs someone waits for, with the number of waiters. */
   private readonly waited = new Map<string, number>();
 
-  constructor(private readonly log: Logger) {
-    this.emitter.setMaxListeners(0);
+  constructor(logger: Logger) {
+    this.log = new JobEventLog({
+      onListenerError: (jobId, err) => logger.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
+    });
   }
 
   emit(ev: JobEvent): void {
-    this.emitter.emit(ev.job_id, ev);
+    this.log.publish(ev);
   }
 
   emitState(job: Job): void {
     this.emit({ type: 'state', job_id: job.id, status: job.status, job });
   }
 
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
-    const safe = (ev: JobEvent) => {
-      try {
-        listener(ev);
-      } catch (err) {
-        this.log.warn({ jobId, err: (err as Error).message }, 'job event listener failed');
-      }
-    };
-    this.emitter.on(jobId, safe);
-    return () => this.emitter.off(jobId, safe);
+  /** See JobEventLog.subscribe: events with their ids; with `after`, kept events first. */
+  subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void {
+    return this.log.subscribe(jobId, listener, opts);
+  }
+
+  cursor(jobId: string): JobEventCursor | null {
+    return this.log.cursor(jobId);
   }
 
   watched(): string[] {
@@ -46,7 +45,7 @@ export class JobEvents {
     let resolveWait!: () => void;
     const woke = new Promise<void>((r) => (resolveWait = r));
     const unsubscribe = this.subscribe(id, (ev) => {
-      if (ev.type === 'state' && TERMINAL_STATUSES.includes(ev.status)) resolveWait();
+      if (ev.type === 'state' && isTerminal(ev.status)) resolveWait();
     });
     this.waited.set(id, (this.waited.get(id) ?? 0) + 1);
     const timer = setTimeout(resolveWait, Math.max(0, timeoutMs));
@@ -55,7 +54,7 @@ export class JobEvents {
     try {
       const first = await store.get(id);
       if (!first) return null;
-      if (TERMINAL_STATUSES.includes(first.status) || signal?.aborted) return first;
+      if (isTerminal(first.status) || signal?.aborted) return first;
       await woke;
       return await store.get(id);
     } finally {

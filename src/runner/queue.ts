@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { AbortedError } from '../errors.js';
-import { TERMINAL_STATUSES, type Job, type JobStore } from '../store/job-store.js';
+import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
 import type { JobEvents } from './job-events.js';
 import { within } from './options.js';
 
@@ -146,7 +146,7 @@ export class Queue {
       for (const id of this.o.events.watched()) {
         if (this.running.has(id)) continue;
         const j = await this.o.store.get(id);
-        if (j && TERMINAL_STATUSES.includes(j.status)) this.o.events.emitState(j);
+        if (j && isTerminal(j.status)) this.o.events.emitState(j);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'poll failed');

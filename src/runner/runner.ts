@@ -35,7 +35,7 @@ import { within, type RunnerOptions } from './options.js';
 import { Queue } from './queue.js';
 import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
-import type { JobEvent, JobRunner } from './runner-api.js';
+import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
 export type { RetentionPolicy, RunnerMetrics, RunnerOptions, UserServerConfig, WarmKernels } from './options.js';
@@ -154,8 +154,12 @@ export class Runner implements JobRunner {
     return this.events.waitFor(this.store, id, timeoutMs, signal);
   }
 
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
-    return this.events.subscribe(jobId, listener);
+  subscribe(jobId: string, listener: (event: JobEvent, id: number) => void, opts?: { after?: number }): () => void {
+    return this.events.subscribe(jobId, listener, opts);
+  }
+
+  eventCursor(jobId: string): JobEventCursor | null {
+    return this.events.cursor(jobId);
   }
 
   stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> } {

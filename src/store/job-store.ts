@@ -1,13 +1,21 @@
 /**
  * The job store: the only way the runner and the HTTP layer touch persisted jobs.
- * SQLite (embedded, default) and PostgreSQL (scale-out) implement it.
+ * SqliteJobStore implements it (one file, shared by the processes of one machine).
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
 import type { Parameters } from '../notebook/types.js';
 import type { RunError } from '../engine/types.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+/** Every state a job can be in: the one list that schemas, SQL, metrics and routes use. */
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The states a job never leaves. */
+export type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+export const TERMINAL_STATUSES: readonly FinalStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export function isTerminal(status: JobStatus): status is FinalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
 
 /** Allowed transitions: one table, checked by every implementation. */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
@@ -50,7 +58,7 @@ export interface Job {
   error: RunError | null;
   result: Record<string, unknown> | null;
   cancel_requested: boolean;
-  /** Free-form: where it came from ('api', 'seed-execute', 'schedule:<id>'), worker id, attempts... */
+  /** Where it came from: 'api', 'seed-execute' or 'seed-run-notebook'. */
   source: string;
   worker_id: string | null;
   attempts: number;
@@ -70,6 +78,12 @@ export interface NewJob {
   source?: string;
   /** Default 'local'. */
   target?: JobTarget;
+  /**
+   * Not stored: the most jobs `username` may have queued and running together,
+   * this one included; null/absent = no limit. Counted in the same transaction
+   * as the insert, so parallel submissions (from any process) cannot exceed it.
+   */
+  max_active?: number | null;
 }
 
 export interface ListJobsQuery {
@@ -87,7 +101,10 @@ export interface JobPage {
 }
 
 export interface JobStore {
-  /** Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false. */
+  /**
+   * Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false.
+   * Throws RunQuotaError when the user already has `max_active` jobs queued or running.
+   */
   enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
   get(id: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<JobPage>;
@@ -102,7 +119,7 @@ export interface JobStore {
    */
   markFinished(
     id: string,
-    status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>,
+    status: FinalStatus,
     fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */

@@ -7,12 +7,14 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HubmillError, InvalidTransitionError, NotFoundError, UsageError } from '../errors.js';
+import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
 import type { Parameters } from '../notebook/types.js';
 import {
+  JOB_STATUSES,
   JOB_TRANSITIONS,
   TERMINAL_STATUSES,
+  type FinalStatus,
   type Job,
   type JobPage,
   type JobProgress,
@@ -24,12 +26,10 @@ import {
 } from './job-store.js';
 import { newJobId } from './job-id.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
+import { applyMigrations, StoreSchemaError } from './migrations/apply-sqlite.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
-/** The store's schema is newer than this build knows (a downgrade). */
-export class StoreSchemaError extends HubmillError {
-  override readonly code = 'STORE_SCHEMA';
-  override readonly httpStatus = 503;
-}
+export { StoreSchemaError, decodeCursor, encodeCursor };
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */
@@ -67,8 +67,6 @@ interface JobRow {
   attempts: number;
   target: JobTarget | null;
 }
-
-type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
 
 // JSON has no NaN/Infinity, but YAML parameters can carry them: tag them so they survive a round trip.
 const FLOAT_TAG = '$hubmill_float';
@@ -123,24 +121,6 @@ function rowToJob(r: JobRow): Job {
   };
 }
 
-/** Opaque paging cursor: base64url of `[created_at_ms, id]` of the last job on the page. */
-export function encodeCursor(createdAtMs: number, id: string): string {
-  return Buffer.from(JSON.stringify([createdAtMs, id]), 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAtMs: number; id: string } {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') {
-      return { createdAtMs: v[0] as number, id: v[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new UsageError('invalid cursor');
-}
-
-const ALL_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
 export class SqliteJobStore implements JobStore {
@@ -160,32 +140,7 @@ export class SqliteJobStore implements JobStore {
     // WAL + NORMAL: durable across process crashes; only an OS crash may lose the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.migrate(opts.migrations ?? SQLITE_MIGRATIONS);
-  }
-
-  /** Applies pending migrations in order, each in its own immediate transaction (safe when several processes start at once). */
-  private migrate(migrations: readonly Migration[]): void {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)`);
-    const known = new Set(migrations.map((m) => m.id));
-    const applied = (): Set<number> =>
-      new Set((this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
-    const unknown = [...applied()].filter((id) => !known.has(id));
-    if (unknown.length > 0) {
-      throw new StoreSchemaError(
-        `the job store ${this.path} has migrations this version does not know (${unknown.join(', ')}); refusing to use a newer schema`,
-      );
-    }
-    const sorted = [...migrations].sort((a, b) => a.id - b.id);
-    for (const m of sorted) {
-      this.db
-        .transaction(() => {
-          if (applied().has(m.id)) return;
-          this.db.exec(m.sql);
-          this.db.prepare('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES (?, ?, ?)').run(m.id, m.name, this.now());
-        })
-        .immediate();
-    }
+    applyMigrations(this.db, opts.migrations ?? SQLITE_MIGRATIONS, { path: this.path, now: this.now });
   }
 
   /** Ids of the applied migrations, for /health and tests. */
@@ -211,6 +166,7 @@ export class SqliteJobStore implements JobStore {
           .get(job.username, key) as JobRow | undefined;
         if (existing) return { job: rowToJob(existing), created: false };
       }
+      if (job.max_active != null) this.checkQuota(job.username, job.max_active);
       const now = this.now();
       const id = newJobId(now);
       this.db
@@ -240,6 +196,16 @@ export class SqliteJobStore implements JobStore {
     return tx.immediate();
   }
 
+  /** Inside enqueue's immediate transaction: no other writer can add a job between this count and the insert. */
+  private checkQuota(username: string, maxActive: number): void {
+    const rows = this.db
+      .prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
+      .all(username) as { status: JobStatus; n: number }[];
+    const running = rows.find((r) => r.status === 'running')?.n ?? 0;
+    const queued = rows.find((r) => r.status === 'queued')?.n ?? 0;
+    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
+  }
+
   async get(id: string): Promise<Job | null> {
     this.check();
     const r = this.row(id);
@@ -255,7 +221,7 @@ export class SqliteJobStore implements JobStore {
       args.push(query.username);
     }
     if (query.status !== undefined && query.status.length > 0) {
-      const statuses = query.status.filter((s) => ALL_STATUSES.includes(s));
+      const statuses = query.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
       if (statuses.length === 0) return { jobs: [], next_cursor: null };
       where.push(`status IN (${statuses.map(() => '?').join(',')})`);
       args.push(...statuses);
@@ -430,7 +396,7 @@ export class SqliteJobStore implements JobStore {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
-    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;

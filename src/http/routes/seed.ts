@@ -12,8 +12,8 @@ import type { FastifyReply } from 'fastify';
 import { NotFoundError, UnsafePathError } from '../../errors.js';
 import { errorLocation } from '../../notebook/cell-ref.js';
 import type { Job, NewJob } from '../../store/job-store.js';
-import type { RouteContext } from '../app.js';
-import { HUBMILL_VERSION } from '../app.js';
+import type { RouteContext } from '../context.js';
+import { HUBMILL_VERSION } from '../../version.js';
 import { assertCanActFor } from '../auth.js';
 import { NotebookRunError } from '../http-errors.js';
 import { seedTimestamp } from '../render.js';
@@ -73,7 +73,7 @@ async function removeIfEmpty(path: string): Promise<void> {
  * wait bound and its links are in the problem document.
  */
 async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply): Promise<Job> {
-  const { job } = await ctx.runner.submit(newJob);
+  const { job } = await ctx.runner.submit({ ...newJob, max_active: ctx.runQuota });
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableEnded) abort.abort();
