@@ -34,6 +34,7 @@ import type { EngineEvent, RunAs, RunError, RunOptions, RunResult } from '../eng
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
+import { checkParametersForNotebook } from '../notebook/check-parameters.js';
 import { readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/types.js';
 import { TERMINAL_STATUSES, type Job, type JobProgress, type JobStatus, type JobStore, type NewJob } from '../store/job-store.js';
@@ -249,6 +250,8 @@ export class Runner implements JobRunner {
     } else {
       await this.kernelSpec(kernelName);
     }
+    // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
+    await checkParametersForNotebook(nb, newJob.parameters, { kernelName, specLanguage: () => this.kernelSpec(kernelName).then((s) => s.language) });
     for (const [field, v] of [['timeout_s', newJob.timeout_s], ['cell_timeout_s', newJob.cell_timeout_s]] as const) {
       if (v !== undefined && v !== null && !(Number.isFinite(v) && v > 0)) throw new UsageError(`${field} must be a positive number of seconds`);
     }

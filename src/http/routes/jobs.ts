@@ -12,9 +12,11 @@ import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import { TERMINAL_STATUSES, type Job, type JobStatus } from '../../store/job-store.js';
 import type { JobEvent } from '../../runner/runner-api.js';
+import { toJsonText } from '../../notebook/write.js';
 import type { RouteContext } from '../app.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
 
@@ -65,6 +67,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.post(
     '/jobs',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Submit a notebook run',
@@ -122,6 +126,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'List jobs, newest first, with filters and cursor paging',
@@ -159,6 +164,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs/:id',
     {
+      ...losslessReply,
       schema: { tags, summary: 'One job: state, timings, progress, error, result', params: JobIdParams, response: { 200: Type.Ref('Job'), ...problems(401, 404) } },
     },
     async (req) => renderJob(await visibleJob(req, req.params.id), ctx.prefix),
@@ -219,7 +225,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       const pending: JobEvent[] = [];
       const write = (type: string, data: unknown) => {
         if (closed) return;
-        raw.write(`id: ${++seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+        raw.write(`id: ${++seq}\nevent: ${type}\ndata: ${toJsonText(data)}\n\n`);
       };
       const finish = () => {
         if (closed) return;
@@ -266,6 +272,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.post(
     '/jobs/:id/cancel',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Cancel a job: queued ones at once, running ones are interrupted then killed (partial output kept)',

@@ -15,6 +15,7 @@ import type { RouteContext } from '../app.js';
 import { HUBMILL_VERSION } from '../app.js';
 import { assertCanActFor } from '../auth.js';
 import { NotebookRunError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { seedTimestamp } from '../render.js';
 import { lookupRunAs } from '../../users/run-as.js';
 import { reserveSeedOutput } from '../../users/seed-output-name.js';
@@ -203,6 +204,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/execute',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a user\'s notebook with parameters and wait for it (writes <stem>_output_<YYYYMMDD_HHMMSS>.ipynb in the home)',
@@ -258,6 +261,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/run-notebook',
     {
+      config: { losslessBody: ['params'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a notebook given absolute input and output paths inside one user\'s home, and wait for it',
