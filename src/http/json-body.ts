@@ -11,8 +11,8 @@
  *   depth: a body whose parameters would nest deeper than MAX_PARAMETER_DEPTH is
  *   refused with 422, so no parser or encoder can exhaust the stack.
  * - An empty body means "no body" (e.g. `POST .../cancel` from scripts), not a 400.
- * - A route with a body schema that gets no body and no Content-Type answers 415
- *   telling the caller to send JSON with `Content-Type: application/json`.
+ * - A route with a body schema answers anything but `Content-Type: application/json`
+ *   (another type, or none) with 415 telling the caller to add that header.
  *
  * Responses of routes that echo parameters use `losslessReply`, which writes
  * PyFloat as `1.0` and bigint as its digits (notebook/write's toJsonText).
@@ -57,9 +57,11 @@ export function installJsonBody(app: FastifyInstance): void {
     });
   });
 
+  // Fastify parses text/plain too, and a bare POST has no body: a route that needs a JSON body says how to send one.
   app.addHook('preValidation', async (req) => {
-    if (req.body !== undefined || req.headers['content-type'] !== undefined) return;
     if (!req.routeOptions.schema?.body) return;
-    throw new UnsupportedMediaTypeError(undefined);
+    const type = req.headers['content-type'];
+    if (type?.split(';', 1)[0]!.trim().toLowerCase() === 'application/json') return;
+    throw new UnsupportedMediaTypeError(type);
   });
 }
