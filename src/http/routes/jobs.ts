@@ -77,7 +77,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
           'wait bound passes (202). A repeated `idempotency_key` of the same user returns the existing job (200, Idempotent-Replayed: true).',
         querystring: SubmitQuery,
         body: SubmitJobBody,
-        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 422, 503) },
+        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) },
       },
     },
     async (req, reply) => {

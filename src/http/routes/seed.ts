@@ -213,7 +213,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Synchronous, like the seed: answers when the run ends (bounded by the server\'s execute wait, 3600 s by default). ' +
           'A notebook that raises answers 500 with `detail` (as papermill failures did in the seed), a timeout 504.',
         body: SeedExecuteBody,
-        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {
@@ -270,7 +270,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Both paths must lie in the same user\'s home (derived from the home template); the output is overwritten as papermill does. ' +
           'Errors as for /execute.',
         body: SeedRunBody,
-        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {
