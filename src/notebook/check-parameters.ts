@@ -6,10 +6,11 @@
  * (`"a b; import os"`), a value the language cannot hold, or nesting beyond
  * MAX_PARAMETER_DEPTH is a ParameterError (422) naming the parameter.
  */
+import { UnsupportedLanguageError } from '../errors.js';
 import { notebookKernel } from './inspect.js';
 import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
-import { getTranslator, renderParametersCell } from './translators.js';
+import { getTranslator, renderParametersCell, type Translator } from './translators.js';
 import type { Notebook, ParameterValue, Parameters } from './types.js';
 
 export interface CheckTarget {
@@ -29,7 +30,15 @@ export async function checkParametersForNotebook(nb: Notebook, params: Parameter
   // The engine's choice: kernel name (lower-cased), then the notebook's language, then the spec's.
   const kernelName = target.kernelName.toLowerCase();
   const language = notebookKernel(nb, kernelName).language ?? (await target.specLanguage?.().catch(() => undefined));
-  renderParametersCell(params, getTranslator(kernelName, language));
+  let translator: Translator;
+  try {
+    translator = getTranslator(kernelName, language);
+  } catch (err) {
+    // No language known here (e.g. a kernel only the user's server has): the engine decides when the kernel is up.
+    if (err instanceof UnsupportedLanguageError && language === undefined) return;
+    throw err;
+  }
+  renderParametersCell(params, translator);
 }
 
 /** ParameterError when `value` nests deeper than MAX_PARAMETER_DEPTH; iterative, so any depth is safe to check. */
