@@ -1,8 +1,8 @@
 /**
  * `GET /api/v1/notebooks?username=`: a user's notebooks with their parameters
  * (papermill's `--help-notebook` view), so a client or the UI can build a run
- * form. Output notebooks are left out unless `outputs=true`. A notebook that cannot be inspected is listed with an `error`, never
- * failing the whole listing.
+ * form. Output notebooks are left out unless `outputs=true`. A notebook that
+ * cannot be inspected is listed with an `error`, never failing the whole listing.
  */
 import { stat } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
