@@ -22,6 +22,7 @@ import { UnauthorizedError } from './http-errors.js';
 import { Homes } from './homes.js';
 import { Metrics } from './metrics.js';
 import { installErrorHandling } from './problem.js';
+import { installJsonBody } from './json-body.js';
 import { Problem } from './schemas.js';
 import seedRoutes from './routes/seed.js';
 import jobRoutes from './routes/jobs.js';
@@ -93,14 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rewriteUrl: mountAtRoot(mount),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // An empty body with Content-Type: application/json (common for POST .../cancel from
-  // scripts) means "no body", not a 400; anything else goes to Fastify's safe parser.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    parseJson(req, body as string, done);
-  });
+  installJsonBody(app);
 
   app.addSchema(Problem);
   installErrorHandling(app);

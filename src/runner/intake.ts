@@ -19,6 +19,7 @@ import { basename, dirname } from 'node:path';
 import { NoSuchKernelError, NotFoundError } from '../errors.js';
 import type { RunAs } from '../engine/types.js';
 import { UserServerNotConfiguredError } from '../kernel/user-server.js';
+import { checkParametersForNotebook } from '../notebook/check-parameters.js';
 import { notebookKernel } from '../notebook/inspect.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, NewJob } from '../store/job-store.js';
@@ -103,6 +104,11 @@ export class Intake {
     } else {
       await this.deps.kernelSpec(kernelName);
     }
+    // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
+    await checkParametersForNotebook(nb, newJob.parameters, {
+      kernelName,
+      specLanguage: () => this.deps.kernelSpec(kernelName).then((s) => s.language),
+    });
     checkRequestedLimits(this.deps.limits, newJob);
     let outputPath = newJob.output_path ?? null;
     if (outputPath !== null) outputPath = await relativeToHome(home, await resolveInside(home, outputPath));

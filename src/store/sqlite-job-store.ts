@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
-import type { Parameters } from '../notebook/types.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
 import {
   JOB_STATUSES,
   JOB_TRANSITIONS,
@@ -68,31 +68,7 @@ interface JobRow {
   target: JobTarget | null;
 }
 
-// JSON has no NaN/Infinity, but YAML parameters can carry them: tag them so they survive a round trip.
-const FLOAT_TAG = '$hubmill_float';
 
-/** JSON text for a column; non-finite numbers become `{"$hubmill_float": "nan"|"inf"|"-inf"}`. */
-export function encodeJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) {
-      return { [FLOAT_TAG]: Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf' };
-    }
-    return v;
-  });
-}
-
-export function decodeJson<T>(text: string): T {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const keys = Object.keys(v);
-      const tag = (v as Record<string, unknown>)[FLOAT_TAG];
-      if (keys.length === 1 && typeof tag === 'string') {
-        return tag === 'nan' ? NaN : tag === 'inf' ? Infinity : tag === '-inf' ? -Infinity : v;
-      }
-    }
-    return v;
-  }) as T;
-}
 
 function rowToJob(r: JobRow): Job {
   return {
@@ -100,7 +76,7 @@ function rowToJob(r: JobRow): Job {
     status: r.status,
     username: r.username,
     notebook: r.notebook,
-    parameters: decodeJson<Parameters>(r.parameters),
+    parameters: decodeParameters(r.parameters),
     kernel: r.kernel,
     timeout_s: r.timeout_s,
     cell_timeout_s: r.cell_timeout_s,
@@ -110,9 +86,9 @@ function rowToJob(r: JobRow): Job {
     started_at_ms: r.started_at_ms,
     finished_at_ms: r.finished_at_ms,
     output_path: r.output_path,
-    progress: decodeJson<JobProgress>(r.progress),
-    error: r.error === null ? null : decodeJson<RunError>(r.error),
-    result: r.result === null ? null : decodeJson<Record<string, unknown>>(r.result),
+    progress: decodeJsonValue<JobProgress>(r.progress),
+    error: r.error === null ? null : decodeJsonValue<RunError>(r.error),
+    result: r.result === null ? null : decodeJsonValue<Record<string, unknown>>(r.result),
     cancel_requested: r.cancel_requested !== 0,
     source: r.source,
     worker_id: r.worker_id,
@@ -179,7 +155,7 @@ export class SqliteJobStore implements JobStore {
           id,
           job.username,
           job.notebook,
-          encodeJson(job.parameters ?? {}),
+          encodeParameters(job.parameters ?? {}),
           job.kernel ?? null,
           job.timeout_s ?? null,
           job.cell_timeout_s ?? null,
@@ -267,11 +243,11 @@ export class SqliteJobStore implements JobStore {
     if (outputPath === undefined) {
       this.db
         .prepare(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJson(progress), now, id);
+        .run(encodeJsonValue(progress), now, id);
     } else {
       this.db
         .prepare(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJson(progress), outputPath, now, id);
+        .run(encodeJsonValue(progress), outputPath, now, id);
     }
   }
 
@@ -297,15 +273,15 @@ export class SqliteJobStore implements JobStore {
       const args: unknown[] = [status, now, now];
       if (fields.error !== undefined) {
         sets.push('error = ?');
-        args.push(fields.error === null ? null : encodeJson(fields.error));
+        args.push(fields.error === null ? null : encodeJsonValue(fields.error));
       }
       if (fields.result !== undefined) {
         sets.push('result = ?');
-        args.push(fields.result === null ? null : encodeJson(fields.result));
+        args.push(fields.result === null ? null : encodeJsonValue(fields.result));
       }
       if (fields.progress !== undefined) {
         sets.push('progress = ?');
-        args.push(encodeJson(fields.progress));
+        args.push(encodeJsonValue(fields.progress));
       }
       if (fields.output_path !== undefined) {
         sets.push('output_path = ?');
@@ -386,7 +362,7 @@ export class SqliteJobStore implements JobStore {
           const status: FinalStatus = r.cancel_requested !== 0 ? 'cancelled' : 'failed';
           this.db
             .prepare(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
-            .run(status, encodeJson(error), now, now, r.id);
+            .run(status, encodeJsonValue(error), now, now, r.id);
         }
       }
       return rows.map((r) => rowToJob(this.row(r.id)!));

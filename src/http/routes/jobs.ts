@@ -12,9 +12,11 @@ import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/job-store.js';
 import type { JobEvent } from '../../runner/runner-api.js';
+import { toJsonText } from '../../notebook/write.js';
 import type { RouteContext } from '../context.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
 
@@ -59,6 +61,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.post(
     '/jobs',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Submit a notebook run',
@@ -67,7 +71,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
           'wait bound passes (202). A repeated `idempotency_key` of the same user returns the existing job (200, Idempotent-Replayed: true).',
         querystring: SubmitQuery,
         body: SubmitJobBody,
-        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 422, 503) },
+        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) },
       },
     },
     async (req, reply) => {
@@ -115,6 +119,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'List jobs, newest first, with filters and cursor paging',
@@ -152,6 +157,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs/:id',
     {
+      ...losslessReply,
       schema: { tags, summary: 'One job: state, timings, progress, error, result', params: JobIdParams, response: { 200: Type.Ref('Job'), ...problems(401, 404) } },
     },
     async (req) => renderJob(await visibleJob(req, req.params.id), ctx.prefix),
@@ -230,7 +236,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       const pending: Array<[JobEvent, number]> = [];
       const write = (type: string, data: unknown, id: number) => {
         if (closed) return;
-        raw.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+        raw.write(`id: ${id}\nevent: ${type}\ndata: ${toJsonText(data)}\n\n`);
       };
       const finish = () => {
         if (closed) return;
@@ -283,6 +289,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.post(
     '/jobs/:id/cancel',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Cancel a job: queued ones at once, running ones are interrupted then killed (partial output kept)',

@@ -16,6 +16,7 @@ import type { RouteContext } from '../context.js';
 import { HUBMILL_VERSION } from '../../version.js';
 import { assertCanActFor } from '../auth.js';
 import { NotebookRunError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { seedTimestamp } from '../render.js';
 import { lookupRunAs } from '../../users/run-as.js';
 import { reserveSeedOutput } from '../../users/seed-output-name.js';
@@ -207,6 +208,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/execute',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a user\'s notebook with parameters and wait for it (writes <stem>_output_<YYYYMMDD_HHMMSS>.ipynb in the home)',
@@ -214,7 +217,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Synchronous, like the seed: answers when the run ends (bounded by the server\'s execute wait, 3600 s by default). ' +
           'A notebook that raises answers 500 with `detail` (as papermill failures did in the seed), a timeout 504.',
         body: SeedExecuteBody,
-        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {
@@ -262,6 +265,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/run-notebook',
     {
+      config: { losslessBody: ['params'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a notebook given absolute input and output paths inside one user\'s home, and wait for it',
@@ -269,7 +274,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Both paths must lie in the same user\'s home (derived from the home template); the output is overwritten as papermill does. ' +
           'Errors as for /execute.',
         body: SeedRunBody,
-        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {
