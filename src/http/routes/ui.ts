@@ -140,8 +140,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     pageHeaders(reply).header('cache-control', 'no-store');
     return reply.type('text/html; charset=utf-8').send(await page());
   };
-  app.get('/ui', pub, index);
-  app.get('/ui/', pub, index);
+  app.get('/ui/', pub, index); // also /ui (ignoreTrailingSlash)
 
   // Authenticated by the auth hook (the `?token=` is checked like any token); stores it in the cookie.
   app.get('/ui/signin', { schema: { hide: true } }, async (req, reply) => {
