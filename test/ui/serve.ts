@@ -16,6 +16,8 @@ export interface Served {
   token: string;
   child: ChildProcess;
   stderr(): string;
+  /** What the server logged (pino writes to stdout). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -30,10 +32,15 @@ export async function serve(env: Record<string, string>, timeoutMs = 30_000): Pr
   const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'index.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
     cwd: REPO_ROOT,
     env: { ...process.env, HUBMILL_LOG_LEVEL: 'warn', JUPYTERHUB_API_URL: '', JUPYTERHUB_API_TOKEN: '', HUBMILL_API_TOKEN: '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let log = '';
   child.stderr!.setEncoding('utf8');
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => {
+    log += d;
+  });
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -59,7 +66,7 @@ export async function serve(env: Record<string, string>, timeoutMs = 30_000): Pr
       });
     });
     const u = new URL(link);
-    return { base: u.origin, link, token: u.searchParams.get('token')!, child, stderr: () => err, stop };
+    return { base: u.origin, link, token: u.searchParams.get('token')!, child, stderr: () => err, log: () => log, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -36,6 +36,7 @@ const LARGE_FRAME = 2_000_000;
 export function SandboxFrame(props: { html: string; title: string }) {
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(40);
+  const [rendered, setRendered] = useState(false);
   const [open, setOpen] = useState(props.html.length <= LARGE_FRAME);
   useEffect(() => {
     const frame = ref.current;
@@ -50,7 +51,10 @@ export function SandboxFrame(props: { html: string; title: string }) {
     const onMessage = (e: MessageEvent) => {
       if (e.source !== frame.contentWindow) return;
       const h = (e.data as { hubmillHeight?: unknown })?.hubmillHeight;
-      if (typeof h === 'number' && Number.isFinite(h)) setHeight(Math.max(20, Math.min(Math.ceil(h), 4000)));
+      if (typeof h === 'number' && Number.isFinite(h)) {
+        setHeight(Math.max(20, Math.min(Math.ceil(h), 4000)));
+        setRendered(true);
+      }
     };
     frame.addEventListener('load', onLoad);
     window.addEventListener('message', onMessage);
@@ -66,7 +70,7 @@ export function SandboxFrame(props: { html: string; title: string }) {
       </button>
     );
   }
-  return <iframe ref={ref} class="out-frame" sandbox="allow-scripts" src={`${conf.prefix}ui/frame`} title={props.title} style={{ height: `${height}px` }} />;
+  return <iframe ref={ref} class="out-frame" sandbox="allow-scripts" src={`${conf.prefix}ui/frame`} title={props.title} data-rendered={rendered ? 'true' : undefined} style={{ height: `${height}px` }} />;
 }
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif'];
