@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../helpers/jupyterhub.js';
 
 export interface Served {
   base: string;
-  /** The link `hubmill serve` printed (with ?token=). */
+  /** The link `hubmill serve` printed (with ?token= when the token was generated). */
   link: string;
   token: string;
   child: ChildProcess;
@@ -27,9 +27,10 @@ export function assertBuilt(): void {
   }
 }
 
-export async function serve(env: Record<string, string>, timeoutMs = 30_000): Promise<Served> {
+export async function serve(env: Record<string, string>, opts: { port?: number; timeoutMs?: number } = {}): Promise<Served> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   assertBuilt();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'index.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'index.js'), 'serve', '--host', '127.0.0.1', '--port', String(opts.port ?? 0)], {
     cwd: REPO_ROOT,
     env: { ...process.env, HUBMILL_LOG_LEVEL: 'warn', JUPYTERHUB_API_URL: '', JUPYTERHUB_API_TOKEN: '', HUBMILL_API_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,7 +55,7 @@ export async function serve(env: Record<string, string>, timeoutMs = 30_000): Pr
       const timer = setTimeout(() => reject(new Error(`hubmill serve printed no URL within ${timeoutMs} ms: ${err}`)), timeoutMs);
       child.stderr!.on('data', (d: string) => {
         err += d;
-        const m = /(http:\/\/127\.0\.0\.1:\d+\/\S*token=\S+)/.exec(err);
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/\S*)\s/.exec(err); // the whole line, not a chunk of it
         if (m) {
           clearTimeout(timer);
           resolve(m[1]!);
@@ -66,7 +67,7 @@ export async function serve(env: Record<string, string>, timeoutMs = 30_000): Pr
       });
     });
     const u = new URL(link);
-    return { base: u.origin, link, token: u.searchParams.get('token')!, child, stderr: () => err, log: () => log, stop };
+    return { base: u.origin, link, token: u.searchParams.get('token') ?? env.HUBMILL_API_TOKEN ?? '', child, stderr: () => err, log: () => log, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -124,6 +124,7 @@ export interface Output {
   name?: string;
   text?: string | string[];
   data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
   ename?: string;
   evalue?: string;
   traceback?: string[];

@@ -6,7 +6,7 @@
  *   (no allow-same-origin) loading `ui/frame`, whose own CSP forbids every
  *   request; the content is handed over with postMessage.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { conf, joinText, type Output } from '../api';
 import { ansiToHtml } from './ansi';
 import { renderLatex, renderMarkdown } from './markdown';
@@ -38,18 +38,21 @@ export function SandboxFrame(props: { html: string; title: string }) {
   const [height, setHeight] = useState(40);
   const [rendered, setRendered] = useState(false);
   const [open, setOpen] = useState(props.html.length <= LARGE_FRAME);
-  useEffect(() => {
+  // A layout effect: the listeners are in place before the frame can load or say it is ready.
+  useLayoutEffect(() => {
     const frame = ref.current;
     if (!frame || !open) return;
     let sent = false;
-    const onLoad = () => {
-      if (sent) return;
+    const send = () => {
+      if (sent || !frame.contentWindow) return;
       sent = true;
       // The frame has an opaque origin, so '*' is the only target that reaches it.
       frame.contentWindow?.postMessage({ hubmillRender: props.html }, '*');
     };
+    const onLoad = () => send();
     const onMessage = (e: MessageEvent) => {
       if (e.source !== frame.contentWindow) return;
+      if ((e.data as { hubmillReady?: unknown })?.hubmillReady === true) send();
       const h = (e.data as { hubmillHeight?: unknown })?.hubmillHeight;
       if (typeof h === 'number' && Number.isFinite(h)) {
         setHeight(Math.max(20, Math.min(Math.ceil(h), 4000)));
@@ -87,13 +90,17 @@ export function OutputView({ output }: { output: Output }) {
       return <Truncated text={(output.traceback ?? [`${output.ename}: ${output.evalue}`]).join('\n')} className="out-error" />;
     case 'execute_result':
     case 'display_data':
-      return <MimeView data={output.data ?? {}} />;
+      return <MimeView data={output.data ?? {}} metadata={output.metadata} />;
     default:
       return null;
   }
 }
 
-export function MimeView({ data }: { data: Record<string, unknown> }) {
+export function MimeView({ data, metadata }: { data: Record<string, unknown>; metadata?: Record<string, unknown> }) {
+  if ('application/scrapbook.scrap.json+json' in data) {
+    const name = (data['application/scrapbook.scrap.json+json'] as { name?: unknown })?.name;
+    return <p class="muted small">Result recorded: {String(name)}</p>;
+  }
   if ('application/javascript' in data) {
     return <SandboxFrame title="Script output (sandboxed)" html={`<script>${dataText(data['application/javascript']).replace(/<\/script/gi, '<\\/script')}</script>`} />;
   }
@@ -107,7 +114,9 @@ export function MimeView({ data }: { data: Record<string, unknown> }) {
   for (const t of IMAGE_TYPES) {
     if (t in data) {
       const b64 = dataText(data[t]).replace(/\s/g, '');
-      if (/^[A-Za-z0-9+/=]*$/.test(b64)) return <img class="out-img" alt="Image output" src={`data:${t};base64,${b64}`} />;
+      const m = (metadata?.[t] ?? {}) as { width?: unknown; height?: unknown };
+      const size = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
+      if (/^[A-Za-z0-9+/=]*$/.test(b64)) return <img class="out-img" alt="Image output" width={size(m.width)} height={size(m.height)} src={`data:${t};base64,${b64}`} />;
     }
   }
   if ('application/json' in data) return <Truncated text={dataText(data['application/json'])} className="out-text" ansi={false} />;
