@@ -140,6 +140,9 @@ export function JobPage({ id }: { id: string }) {
   const live = [...cells.values()].sort((a, b) => a.index - b.index);
   const params = Object.entries(job.parameters);
   const scraps = Object.entries(job.result ?? {});
+  // The notebook's own error output keeps the kernel's colours; the job record's traceback is the fallback.
+  const errorOutput = nb?.cells.flatMap((c) => c.outputs ?? []).find((o) => o.output_type === 'error');
+  const traceback = errorOutput?.traceback ?? job.error?.traceback ?? [];
 
   return (
     <main>
@@ -186,7 +189,7 @@ export function JobPage({ id }: { id: string }) {
         <section class="job-error">
           <h2>Error{job.error.cell_index != null ? ` in cell ${job.error.cell_index}` : ''}</h2>
           <p><strong>{job.error.ename}</strong>: {job.error.evalue}</p>
-          {job.error.traceback && job.error.traceback.length > 0 && <Truncated text={job.error.traceback.join('\n')} className="out-error" />}
+          {traceback.length > 0 && <Truncated text={traceback.join('\n')} className="out-error" />}
         </section>
       )}
       {scraps.length > 0 && (

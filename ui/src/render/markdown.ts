@@ -17,6 +17,8 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   // Images only from data: URLs: an output may not make the browser call the API or any server.
   if (node.tagName === 'IMG' && !/^data:image\/(png|jpeg|gif|webp);/i.test(node.getAttribute('src') ?? '')) node.removeAttribute('src');
   if (node.hasAttribute('srcset')) node.removeAttribute('srcset');
+  // In-page anchors (papermill's "In [n]" marker) would change the UI's hash route.
+  if (node.tagName === 'A' && node.getAttribute('href')?.startsWith('#')) node.removeAttribute('href');
   if (node.tagName === 'A' && node.getAttribute('href')) {
     node.setAttribute('target', '_blank');
     node.setAttribute('rel', 'noopener noreferrer');
