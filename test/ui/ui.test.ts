@@ -118,7 +118,11 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       assert.ok(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 4), 'image output decoded');
       await nb.getByRole('heading', { name: 'Demo report' }).waitFor();
       await page.locator('table.scraps').getByText('2').waitFor();
-      assert.ok(await page.getByRole('link', { name: 'Download' }).isVisible());
+      // Download: the .ipynb, as an attachment.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()]);
+      assert.match(download.suggestedFilename(), /^demo-.+\.ipynb$/);
+      const saved = JSON.parse(await readFile((await download.path())!, 'utf8'));
+      assert.equal(saved.nbformat, 4);
       for (const name of ['Rerun', 'Edit & rerun']) assert.ok(await page.getByRole('button', { name, exact: true }).isVisible(), name);
       // Edit & rerun opens the form filled in from this run.
       await page.getByRole('button', { name: 'Edit & rerun' }).click();
@@ -136,7 +140,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     const { context, page } = await signedIn();
     try {
       await page.goto(`${srv.base}/ui/#/job/${submitted.body.id}`);
-      await page.getByText('started').first().waitFor({ timeout: 60_000 });
+      await page.locator('.job-status .status', { hasText: 'running' }).waitFor({ timeout: 60_000 });
       const t0 = Date.now();
       await page.getByRole('button', { name: 'Cancel' }).click();
       await page.locator('.job-status .status', { hasText: 'cancelled' }).waitFor({ timeout: 20_000 });

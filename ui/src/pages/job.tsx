@@ -58,6 +58,22 @@ export function JobPage({ id }: { id: string }) {
         setJob(j);
         if (isTerminal(j.status)) return;
         es = new EventSource(url(`api/v1/jobs/${encodeURIComponent(id)}/events`));
+        // What ran before this page opened: from the partial output notebook (saved while the job runs).
+        if (j.status === 'running' && j.output_path) {
+          outputNotebook(id).then(
+            (partial) => {
+              if (!live) return;
+              partial.cells.forEach((c, i) => {
+                const st = c.metadata?.papermill?.status;
+                if (live_cells.has(i) || (st !== 'completed' && st !== 'failed' && st !== 'running')) return;
+                const duration = c.metadata?.papermill?.duration;
+                live_cells.set(i, { index: i, state: st, durationMs: typeof duration === 'number' ? duration * 1000 : null, outputs: c.outputs ?? [] });
+              });
+              setCells(new Map(live_cells));
+            },
+            () => undefined,
+          );
+        }
         es.addEventListener('state', (e) => {
           const d = JSON.parse((e as MessageEvent).data) as { job: Job };
           setJob(d.job);
@@ -174,9 +190,10 @@ export function JobPage({ id }: { id: string }) {
         <button type="button" onClick={rerun}>Rerun</button>
         <button type="button" onClick={() => (location.hash = href('/notebook', { path: job.notebook, from: job.id }))}>Edit &amp; rerun</button>
         {job.output_path && (
-          <a class="button" href={url(`api/v1/jobs/${encodeURIComponent(job.id)}/output`)} download>Download</a>
+          // The answer is an attachment: the browser downloads it and stays on this page.
+          <button type="button" onClick={() => location.assign(url(`api/v1/jobs/${encodeURIComponent(job.id)}/output`))}>Download</button>
         )}
-        <a class="button" href={href('/compare', { a: job.id })}>Compare…</a>
+        <button type="button" onClick={() => (location.hash = href('/compare', { a: job.id }))}>Compare…</button>
       </div>
       {actionError != null && <ErrorBox error={actionError} />}
       {params.length > 0 && (

@@ -71,7 +71,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
             {jobs.value.jobs.map((j) => (
               <tr key={j.id} data-job-id={j.id}>
                 <td><Status status={j.status} /></td>
-                <td><a href={href('/notebook', { path: j.notebook })}>{j.notebook}</a></td>
+                <td>{j.username === user ? <a href={href('/notebook', { path: j.notebook })}>{j.notebook}</a> : j.notebook}</td>
                 {all && <td>{j.username}</td>}
                 <td><When iso={j.created_at} /></td>
                 <td>{seconds(j.duration_s)}</td>

@@ -174,7 +174,7 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
         <div class="actions">
           <button type="submit" class="primary" disabled={invalid || busy}>Run</button>
           {/* Seam for the Schedules pages (built on another branch): they take ?notebook=. */}
-          <a class="button" role="button" href={href('/schedules/new', { notebook: path, user })}>Schedule…</a>
+          <button type="button" onClick={() => (location.hash = href('/schedules/new', { notebook: path, user }))}>Schedule…</button>
         </div>
       </form>
       <section>
