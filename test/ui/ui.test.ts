@@ -134,6 +134,38 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     }
   });
 
+  it('works from the keyboard: filter, open a notebook, edit a parameter, run with Enter', async () => {
+    const { context, page } = await signedIn();
+    try {
+      await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
+      await page.getByRole('searchbox', { name: 'Filter notebooks' }).focus();
+      await page.keyboard.type('demo');
+      let onLink = false;
+      for (let i = 0; i < 20 && !onLink; i++) {
+        await page.keyboard.press('Tab');
+        onLink = await page.evaluate(() => document.activeElement?.textContent === 'demo.ipynb');
+      }
+      assert.ok(onLink, 'the notebook link is reachable with Tab');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'demo.ipynb' }).waitFor();
+      let onField = false;
+      for (let i = 0; i < 20 && !onField; i++) {
+        await page.keyboard.press('Tab');
+        onField = await page.evaluate(() => document.activeElement?.id === 'param-n');
+      }
+      assert.ok(onField, 'the parameter n is reachable with Tab');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('1');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/#\/job\//);
+      await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
+      await page.locator('.notebook').getByText('row 0 for world').waitFor();
+      assert.equal(await page.locator('.notebook').getByText('row 1 for world').count(), 0);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('cancels a long-running job from its page', async () => {
     const submitted = await call(srv.base, 'POST', '/api/v1/jobs', srv.token, { username: USER, notebook: 'slow.ipynb' });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
