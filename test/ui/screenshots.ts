@@ -49,8 +49,12 @@ async function main() {
       const page = await context.newPage();
       page.setDefaultTimeout(30_000);
       const shot = async (name: string) => {
+        // The whole page in the viewport: Chromium does not paint off-screen sandboxed frames.
+        const height = await page.evaluate(() => document.documentElement.scrollHeight);
+        await page.setViewportSize({ width: 1200, height: Math.max(800, Math.min(height, 4000)) });
         await page.waitForTimeout(1000); // fonts and sandboxed frames paint (screenshots only)
-        await page.screenshot({ path: join(OUT, `${name}-${scheme}.png`), fullPage: name !== 'notebooks' });
+        await page.screenshot({ path: join(OUT, `${name}-${scheme}.png`) });
+        await page.setViewportSize({ width: 1200, height: 800 });
       };
       await page.goto(`${srv.base}/ui/`);
       await page.getByLabel('API token').waitFor();
