@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the web UI (ui/) into dist/ui with esbuild: one hashed JS bundle and one CSS file
+// Builds the web UI (ui/) into dist/ui with esbuild: one hashed JS bundle, the notebook worker
+// (loaded when an output notebook is shown) and one CSS file
 // (KaTeX fonts as separate files), index.html pointing at them, and the sandboxed output
 // frame. Prints the first-load JavaScript size, gzipped, and writes it to dist/ui/build.json;
 // fails when it passes the budget (250 KB gzipped).
@@ -17,7 +18,7 @@ await rm(out, { recursive: true, force: true });
 await mkdir(join(out, 'assets'), { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { app: 'ui/src/main.tsx' },
+  entryPoints: { app: 'ui/src/main.tsx', notebooks: 'ui/src/worker.ts' },
   bundle: true,
   minify: true,
   format: 'esm',
@@ -35,7 +36,8 @@ const result = await build({
 });
 
 const outputs = Object.keys(result.metafile.outputs).map((p) => join(root, p));
-const js = outputs.find((p) => p.endsWith('.js'));
+const js = outputs.find((p) => basename(p).startsWith('app-') && p.endsWith('.js'));
+const worker = outputs.find((p) => basename(p).startsWith('notebooks-') && p.endsWith('.js'));
 const css = outputs.find((p) => p.endsWith('.css'));
 const jsBytes = await readFile(js);
 const gz = gzipSync(jsBytes, { level: 9 }).length;
@@ -49,6 +51,7 @@ const page = `<!doctype html>
 <meta name="color-scheme" content="light dark">
 <title>hubmill</title>
 <!--hubmill-config-->
+<meta name="hubmill-worker" content="__HUBMILL_PREFIX__ui/assets/${basename(worker)}">
 ${css ? `<link rel="stylesheet" href="__HUBMILL_PREFIX__ui/assets/${basename(css)}">` : ''}
 <script type="module" src="__HUBMILL_PREFIX__ui/assets/${basename(js)}"></script>
 </head>
@@ -59,7 +62,7 @@ ${css ? `<link rel="stylesheet" href="__HUBMILL_PREFIX__ui/assets/${basename(css
 `;
 await writeFile(join(out, 'index.html'), page);
 await copyFile(join(root, 'ui', 'frame.html'), join(out, 'frame.html'));
-const report = { js: basename(js), js_bytes: jsBytes.length, js_gzip_bytes: gz, css: css ? basename(css) : null, css_gzip_bytes: cssGz, budget_gzip_bytes: BUDGET_GZIP_BYTES };
+const report = { js: basename(js), worker: basename(worker), js_bytes: jsBytes.length, js_gzip_bytes: gz, css: css ? basename(css) : null, css_gzip_bytes: cssGz, budget_gzip_bytes: BUDGET_GZIP_BYTES };
 await writeFile(join(out, 'build.json'), JSON.stringify(report, null, 2) + '\n');
 process.stderr.write(`[hubmill ui] first-load JavaScript: ${(gz / 1024).toFixed(1)} KB gzipped (${(jsBytes.length / 1024).toFixed(1)} KB raw; budget ${BUDGET_GZIP_BYTES / 1024} KB); CSS ${(cssGz / 1024).toFixed(1)} KB gzipped\n`);
 if (gz > BUDGET_GZIP_BYTES) {

@@ -18,8 +18,12 @@ const USER = 'dana';
 
 const DEMO = notebookJson([
   md('# Demo report\nRows for *someone*, with $x^2$.'),
-  code('n = 3  # how many rows to print\nname = "world"  # who is greeted\nrate = 0.5\nflag = True\nitems = [1, 2]', ['parameters']),
-  code('import time\nfor i in range(n):\n    print(f"row {i} for {name}", flush=True)\n    time.sleep(0.4)'),
+  code('n = 3  # how many rows to print\nname = "world"  # who is greeted\nrate = 0.5\nflag = True\nitems = [1, 2]\ngate = ""  # test hook: a file to wait for before finishing', ['parameters']),
+  // With `gate`, the run waits (bounded) until the test has seen its live progress: no timing race.
+  code(
+    'import os, time\nfor i in range(n):\n    print(f"row {i} for {name}", flush=True)\n' +
+      't0 = time.time()\nwhile gate and not os.path.exists(gate) and time.time() - t0 < 90:\n    time.sleep(0.05)',
+  ),
   code(
     'from IPython.display import Image, display\nimport base64\n' +
       `display(Image(data=base64.b64decode("${PNG_B64}")))\n` +
@@ -58,14 +62,39 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
+    const seen: string[] = [];
+    page.on('console', (m) => seen.push(`console ${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
+    page.on('response', (r) => seen.push(`${r.status()} ${r.url()}`));
+    page.on('requestfailed', (r) => seen.push(`failed ${r.url()} ${r.failure()?.errorText}`));
+    // On a failure, what the page showed and did goes into the error.
+    (page as Page & { explain(): Promise<string> }).explain = async () =>
+      `\n--- page text ---\n${(await page.evaluate(() => document.body.innerText).catch(() => '?')).slice(0, 2000)}\n--- page events ---\n${seen.slice(-40).join('\n')}`;
     await page.goto(srv.link);
     await page.waitForURL(`${srv.base}/ui/`);
+    await page.getByRole('link', { name: 'Sign out' }).waitFor();
     return { context, page };
   }
 
-  it('signs in with the printed token link: HttpOnly cookie, token dropped from the address bar; sign-out', async () => {
+  /** Runs a test body on a signed-in page; a failure carries the page's text and recent events. */
+  async function onPage(fn: (page: Page, context: BrowserContext) => Promise<void>): Promise<void> {
     const { context, page } = await signedIn();
     try {
+      await fn(page, context);
+    } catch (e) {
+      const why = await (page as Page & { explain(): Promise<string> }).explain();
+      if (e instanceof Error) {
+        e.message += why;
+        if (e.stack) e.stack += why;
+      }
+      throw e;
+    } finally {
+      await context.close();
+    }
+  }
+
+  it('signs in with the printed token link: HttpOnly cookie, token dropped from the address bar; sign-out', async () => {
+    await onPage(async (page, context) => {
       assert.ok(!page.url().includes('token'), page.url());
       const cookie = (await context.cookies(srv.base)).find((c) => c.name === 'hubmill-token');
       assert.ok(cookie, 'sign-in cookie set');
@@ -78,14 +107,11 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.getByRole('link', { name: 'Sign out' }).click();
       await page.getByLabel('API token').waitFor();
       assert.equal((await context.cookies(srv.base)).find((c) => c.name === 'hubmill-token'), undefined);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('browses to a notebook, fills the form, runs it, follows it live, and shows the rendered output', async () => {
-    const { context, page } = await signedIn();
-    try {
+    await onPage(async (page, context) => {
       await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
       await page.getByRole('searchbox', { name: 'Filter notebooks' }).fill('demo');
       await page.getByRole('link', { name: 'demo.ipynb' }).click();
@@ -103,12 +129,15 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
       await page.getByLabel('n', { exact: true }).fill('4');
       await page.getByLabel('name', { exact: true }).fill('Ada <b>Lovelace</b>');
+      const gate = join(root, 'release-live-run');
+      await page.getByLabel('gate', { exact: true }).fill(gate);
       assert.ok(await page.getByRole('button', { name: 'Schedule…' }).isVisible());
       await page.getByRole('button', { name: 'Run', exact: true }).click();
       await page.waitForURL(/#\/job\//);
       // Live per-cell progress while it runs, then succeeded.
       await page.getByRole('list', { name: 'Cell progress' }).getByText('row 0 for Ada <b>Lovelace</b>').waitFor();
-      assert.notEqual(await page.locator('.job-status .status').textContent(), 'succeeded', 'progress was seen before the end');
+      assert.equal(await page.locator('.job-status .status').textContent(), 'running', 'progress is seen while it runs');
+      await writeFile(gate, '');
       await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
       // The rendered notebook: printed values, the image, the markdown, the scrap.
       const nb = page.locator('.notebook');
@@ -129,14 +158,11 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.waitForURL(/#\/notebook\?/);
       await page.getByText('filled in from run').waitFor();
       assert.equal(await page.getByLabel('n', { exact: true }).inputValue(), '4');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('works from the keyboard: filter, open a notebook, edit a parameter, run with Enter', async () => {
-    const { context, page } = await signedIn();
-    try {
+    await onPage(async (page, context) => {
       await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
       await page.getByRole('searchbox', { name: 'Filter notebooks' }).focus();
       await page.keyboard.type('demo');
@@ -161,16 +187,13 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
       await page.locator('.notebook').getByText('row 0 for world').waitFor();
       assert.equal(await page.locator('.notebook').getByText('row 1 for world').count(), 0);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('cancels a long-running job from its page', async () => {
     const submitted = await call(srv.base, 'POST', '/api/v1/jobs', srv.token, { username: USER, notebook: 'slow.ipynb' });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-    const { context, page } = await signedIn();
-    try {
+    await onPage(async (page, context) => {
       await page.goto(`${srv.base}/ui/#/job/${submitted.body.id}`);
       await page.locator('.job-status .status', { hasText: 'running' }).waitFor({ timeout: 60_000 });
       const t0 = Date.now();
@@ -178,20 +201,15 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.locator('.job-status .status', { hasText: 'cancelled' }).waitFor({ timeout: 20_000 });
       assert.ok(Date.now() - t0 < 20_000);
       assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 0);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('shows "not found" for an unknown job id, and nothing of a job', async () => {
-    const { context, page } = await signedIn();
-    try {
+    await onPage(async (page, context) => {
       await page.goto(`${srv.base}/ui/#/job/00000000-dead-beef-0000-000000000000`);
       await page.getByRole('heading', { name: 'Job not found' }).waitFor();
       assert.equal(await page.locator('dl.facts').count(), 0);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('compares two runs with different parameters: the differing parameter and result are highlighted', async () => {
@@ -201,8 +219,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
       ids.push(r.body.id);
     }
-    const { context, page } = await signedIn();
-    try {
+    await onPage(async (page, context) => {
       await page.goto(`${srv.base}/ui/#/compare?a=${ids[0]}&b=${ids[1]}`);
       const params = page.locator('table.compare', { has: page.locator('caption', { hasText: 'Parameters' }) });
       await params.waitFor();
@@ -213,9 +230,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       const bg = await params.locator('tr[data-name="n"]').evaluate((el) => getComputedStyle(el).backgroundColor);
       assert.notEqual(bg, 'rgba(0, 0, 0, 0)', 'highlighted');
       await page.locator('table.cells tr.differs').first().waitFor();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('serves the UI with a strict CSP and nosniff, sends browsers from / to the UI, keeps JSON for API clients, and stays in the JS budget', async () => {

@@ -117,7 +117,36 @@ export const listJobs = (p: { username?: string | null; status?: string; noteboo
 export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
 export const submitJob = (body: Record<string, unknown>) => api<Job>('api/v1/jobs', { method: 'POST', body });
 export const cancelJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
-export const outputNotebook = (id: string) => api<Notebook>(`api/v1/jobs/${encodeURIComponent(id)}/output`);
+/** The output notebook, fetched and parsed in a worker when there is one (big notebooks do not block the page). */
+export function outputNotebook(id: string): Promise<Notebook> {
+  const path = `api/v1/jobs/${encodeURIComponent(id)}/output`;
+  const worker = notebookWorker();
+  if (!worker) return api<Notebook>(path);
+  const n = ++requests;
+  return new Promise((resolve, reject) => {
+    const on = (e: MessageEvent<{ id: number; value?: Notebook; error?: { status: number; detail: string } }>) => {
+      if (e.data.id !== n) return;
+      worker.removeEventListener('message', on);
+      if (e.data.error) reject(new ApiError(e.data.error.status, e.data.error.detail));
+      else resolve(e.data.value!);
+    };
+    worker.addEventListener('message', on);
+    worker.postMessage({ id: n, url: url(path) });
+  });
+}
+
+let worker: Worker | null | undefined;
+let requests = 0;
+function notebookWorker(): Worker | null {
+  if (worker !== undefined) return worker;
+  const src = document.querySelector('meta[name="hubmill-worker"]')?.getAttribute('content');
+  try {
+    worker = src ? new Worker(src, { type: 'module', name: 'notebooks' }) : null;
+  } catch {
+    worker = null;
+  }
+  return worker;
+}
 
 export interface Output {
   output_type: string;

@@ -13,6 +13,7 @@ export const App = createContext<AppState>(null as unknown as AppState);
 export const useApp = () => useContext(App);
 
 export interface Route {
+  hash: string;
   path: string;
   params: URLSearchParams;
 }
@@ -20,14 +21,16 @@ export interface Route {
 export function parseHash(hash: string): Route {
   const h = hash.replace(/^#/, '') || '/notebooks';
   const i = h.indexOf('?');
-  return { path: i < 0 ? h : h.slice(0, i), params: new URLSearchParams(i < 0 ? '' : h.slice(i + 1)) };
+  return { hash, path: i < 0 ? h : h.slice(0, i), params: new URLSearchParams(i < 0 ? '' : h.slice(i + 1)) };
 }
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseHash(location.hash));
   useEffect(() => {
-    const on = () => setRoute(parseHash(location.hash));
+    const on = () => setRoute((r) => (location.hash === r.hash ? r : parseHash(location.hash)));
     window.addEventListener('hashchange', on);
+    // The hash may have changed between the first render and this effect.
+    on();
     return () => window.removeEventListener('hashchange', on);
   }, []);
   return route;

@@ -102,9 +102,24 @@ export function JobPage({ id }: { id: string }) {
         else setError(e);
       },
     );
+    // A backstop for missed events (a proxy buffering the stream, a dropped connection): poll while live.
+    const poll = setInterval(() => {
+      getJob(id).then(
+        (j) => {
+          if (!live) return;
+          setJob((cur) => (cur && cur.status === j.status && cur.progress.cells_done === j.progress.cells_done ? cur : j));
+          if (isTerminal(j.status)) {
+            es?.close();
+            clearInterval(poll);
+          }
+        },
+        () => undefined,
+      );
+    }, 5000);
     return () => {
       live = false;
       es?.close();
+      clearInterval(poll);
     };
   }, [id]);
 
