@@ -101,6 +101,16 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       assert.equal(cookie.httpOnly, true);
       assert.equal(cookie.sameSite, 'Lax');
       assert.equal(await page.evaluate(() => document.cookie), '', 'the page cannot read its cookies');
+      // The cookie alone cannot submit (XSRF): unsafe methods also need the header from ui/api/me.
+      const jar = `hubmill-token=${cookie.value}`;
+      const me = await call(srv.base, 'GET', '/ui/api/me', null, undefined, { cookie: jar });
+      assert.equal(me.status, 200);
+      assert.equal(me.body.admin, true);
+      assert.ok(me.body.users.includes(USER), JSON.stringify(me.body));
+      const body = { username: USER, notebook: 'reports/demo.ipynb', parameters: { n: 0 } };
+      assert.equal((await call(srv.base, 'POST', '/api/v1/jobs', null, body, { cookie: jar })).status, 403);
+      assert.equal((await call(srv.base, 'POST', '/api/v1/jobs', null, body, { cookie: jar, 'x-xsrf-token': 'wrong' })).status, 403);
+      assert.equal((await call(srv.base, 'POST', '/api/v1/jobs', null, body, { cookie: jar, 'x-xsrf-token': me.body.xsrf_token })).status, 202);
       // The service token has no home: the UI opens the home of the user the service runs as, or offers the switch.
       await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
       await page.getByRole('link', { name: 'demo.ipynb' }).waitFor();
