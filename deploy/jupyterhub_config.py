@@ -57,6 +57,9 @@ hubmill = {
     "url": "http://127.0.0.1:%d" % HUBMILL_PORT,  # the proxy sends /services/hubmill/ here
     "api_token": HUBMILL_TOKEN,  # also hubmill's OAuth client secret
     "oauth_no_confirm": True,  # users are not asked to approve hubmill
+    # Listed in the hub's Services menu; the link opens /services/hubmill/, which sends
+    # browsers to hubmill's web UI (signed in through the hub's OAuth).
+    "display": True,
 }
 if HUBMILL_MODE == "managed":
     command = env("HUBMILL_COMMAND")

@@ -3,7 +3,8 @@
 //   0. a Node.js as new as package.json's "engines" names
 //   1. Debian packages (Jupyter kernels, nbconvert for the benchmark peer, JupyterHub, Chromium)
 //   2. npm dependencies (npm ci when package-lock.json changed since the last install)
-//   3. with --build: the TypeScript build when a source is newer than dist/
+//   3. with --build: the TypeScript build when a source is newer than dist/, and the web UI
+//      bundle (scripts/build-ui.mjs) when a file under ui/ is newer than dist/ui
 // Uses only Node's standard library, so it runs before node_modules exists.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -153,6 +154,26 @@ function ensureNodeVersion() {
 }
 
 ensureNodeVersion();
+
+function ensureUiBuild() {
+  const marker = join(root, 'dist', 'ui', 'build.json');
+  const newest = Math.max(
+    newestMtime(join(root, 'ui')),
+    statSync(join(root, 'scripts', 'build-ui.mjs')).mtimeMs,
+    statSync(join(root, 'package.json')).mtimeMs,
+  );
+  if (existsSync(marker) && statSync(marker).mtimeMs >= newest) return;
+  log('building the web UI (esbuild)');
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    log('web UI build failed');
+    process.exit(r.status ?? 1);
+  }
+}
+
 ensureSystemPackages();
 ensureNodeModules();
-if (args.has('--build')) ensureBuild();
+if (args.has('--build')) {
+  ensureBuild();
+  ensureUiBuild();
+}

@@ -29,6 +29,7 @@ import jobRoutes from './routes/jobs.js';
 import notebookRoutes from './routes/notebooks.js';
 import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
+import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 
 export interface AppDeps {
   config: Config;
@@ -102,6 +103,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Per-IP limit before authentication: a storm of bad tokens never reaches the hub.
   await installIpLimit(app, limits);
+  // A browser opening `/` gets the web UI; API clients keep the seed's JSON.
+  app.addHook('onRequest', redirectBrowsersToUi(prefix));
   const docsPrefix = `${mount}/docs`;
   app.addHook('onRequest', async (req, reply) => {
     req.identity = null;
@@ -183,6 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  await app.register(uiRoutes, { prefix: mount, ctx });
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
   if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));
   return app;

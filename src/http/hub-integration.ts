@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import { StaticTokenAuthenticator, type Authenticator } from './auth.js';
 import { HubAuthenticator } from './hub-auth.js';
 import { CookieSessionAuthenticator, type OAuthOptions } from './oauth.js';
+import { TokenCookieAuthenticator, type TokenIdentifier } from './token-cookie.js';
 
 export interface HubIntegration {
   hubAuth: HubAuthenticator;
@@ -43,8 +44,18 @@ export function hubIntegrationFromConfig(config: Config): HubIntegration | null 
 
 export function defaultAuthenticators(config: Config, hub: HubIntegration | null): Authenticator[] {
   const list: Authenticator[] = [];
-  if (config.apiToken) list.push(new StaticTokenAuthenticator(config.apiToken));
-  if (hub) list.push(hub.hubAuth, hub.cookies);
+  const identifiers: TokenIdentifier[] = [];
+  if (config.apiToken) {
+    const statics = new StaticTokenAuthenticator(config.apiToken);
+    list.push(statics);
+    identifiers.push(statics);
+  }
+  if (hub) {
+    list.push(hub.hubAuth, hub.cookies);
+    identifiers.push(hub.hubAuth);
+  }
+  // A browser signed in with a token link (ui/signin) carries that token in a cookie.
+  if (identifiers.length) list.push(new TokenCookieAuthenticator(identifiers, config.cookieSecret));
   return list;
 }
 

@@ -77,7 +77,7 @@ function parseCookies(header: string): Record<string, string> {
   return out;
 }
 
-function serializeCookie(name: string, value: string, o: { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean; maxAge: number }): string {
+export function serializeCookie(name: string, value: string, o: { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean; maxAge: number }): string {
   const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${o.path}`, `Max-Age=${Math.max(0, Math.floor(o.maxAge))}`];
   if (o.maxAge <= 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
   if (o.httpOnly) parts.push('HttpOnly');
@@ -86,7 +86,7 @@ function serializeCookie(name: string, value: string, o: { path: string; httpOnl
   return parts.join('; ');
 }
 
-function cookieValue(req: FastifyRequest, name: string, secret: string): string | null {
+export function cookieValue(req: FastifyRequest, name: string, secret: string): string | null {
   const header = req.headers.cookie;
   if (typeof header !== 'string' || header === '') return null;
   const raw = parseCookies(header)[name];

@@ -104,6 +104,7 @@ describe('deploy files are coherent', () => {
       assert.equal(svc.url, 'http://127.0.0.1:8002');
       assert.equal(svc.api_token, 's3cret-token');
       assert.equal(svc.oauth_no_confirm, true);
+      assert.equal(svc.display, true, 'listed in the Services menu (opens the web UI)');
       assert.deepEqual(svc.command, ['node', '--max-semi-space-size=2', '/opt/hubmill/dist/cli/index.js', 'serve', '--host', '0.0.0.0', '--port', '8002']);
       const roles = Object.fromEntries(managed.out.roles.map((r: { name: string }) => [r.name, r]));
       assert.deepEqual(roles.hubmill.services, ['hubmill']);

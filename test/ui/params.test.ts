@@ -1,0 +1,53 @@
+/** The run form's fields from `hubmill inspect` parameters (ui/src/params.ts): kinds, defaults, validation. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fieldFor, formValue, parseLiteral, readField } from '../../ui/src/params.js';
+
+const p = (def: string, type = 'None', help = '') => ({ name: 'x', inferred_type_name: type, default: def, help });
+
+describe('run form fields', () => {
+  it('reads Python and R literals', () => {
+    assert.deepEqual(parseLiteral("{'a': [1, 2.5, None], \"b\": (True, False)}"), { a: [1, 2.5, null], b: [true, false] });
+    assert.equal(parseLiteral("'it\\'s'"), "it's");
+    assert.equal(parseLiteral('"""multi\nline"""'), 'multi\nline');
+    assert.equal(parseLiteral('1_000'), 1000);
+    assert.equal(parseLiteral('TRUE'), true);
+    assert.throws(() => parseLiteral('os.getcwd()'));
+    assert.throws(() => parseLiteral('[1, 2'));
+  });
+
+  it('types fields from the annotation, else from the default', () => {
+    assert.equal(fieldFor(p('3')).kind, 'integer');
+    assert.equal(fieldFor(p('3.0')).kind, 'number');
+    assert.equal(fieldFor(p('1e3')).kind, 'number');
+    assert.equal(fieldFor(p('True')).kind, 'boolean');
+    assert.equal(fieldFor(p("'hi'")).kind, 'text');
+    assert.equal(fieldFor(p('[1, 2]')).kind, 'json');
+    assert.equal(fieldFor(p('3', 'float')).kind, 'number');
+    assert.equal(fieldFor(p('None', 'str')).kind, 'text');
+    const unreadable = fieldFor(p('datetime.now()'));
+    assert.equal(unreadable.readable, false);
+    assert.equal(unreadable.initial, 'datetime.now()');
+    assert.equal(fieldFor(p("{'a': 1}")).initial, '{"a":1}');
+  });
+
+  it('validates what the user typed, in place', () => {
+    assert.deepEqual(readField(fieldFor(p('3')), '42'), { value: 42 });
+    assert.ok('error' in readField(fieldFor(p('3')), '4.5'));
+    assert.ok('error' in readField(fieldFor(p('3')), 'three'));
+    assert.deepEqual(readField(fieldFor(p('0.5')), '-1e-3'), { value: -0.001 });
+    assert.ok('error' in readField(fieldFor(p('0.5')), ''));
+    assert.deepEqual(readField(fieldFor(p('[1]')), '[3, 4]'), { value: [3, 4] });
+    assert.ok('error' in readField(fieldFor(p('[1]')), '{"a": 1}'));
+    assert.ok('error' in readField(fieldFor(p("{'a': 1}")), '[1]'));
+    assert.ok('error' in readField(fieldFor(p('[1]')), '[1,'));
+    assert.deepEqual(readField(fieldFor(p("'s'")), '<b>x</b>'), { value: '<b>x</b>' });
+    assert.deepEqual(readField(fieldFor(p('False')), 'true'), { value: true });
+  });
+
+  it('shows a job\'s values in the form', () => {
+    assert.equal(formValue(fieldFor(p('[1]')), [1, 2]), '[1,2]');
+    assert.equal(formValue(fieldFor(p('True')), false), 'false');
+    assert.equal(formValue(fieldFor(p('1.0')), { $hubmill_float: '2.0' }), '2.0');
+  });
+});

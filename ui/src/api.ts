@@ -1,0 +1,174 @@
+/** The page's configuration (a meta tag the server fills in) and the API calls. */
+export interface HubConf {
+  base_url: string;
+  host: string;
+  login: string;
+}
+export interface Conf {
+  prefix: string;
+  hub: HubConf | null;
+}
+
+export const conf: Conf = (() => {
+  const meta = document.querySelector('meta[name="hubmill-config"]');
+  try {
+    return JSON.parse(meta?.getAttribute('content') ?? '') as Conf;
+  } catch {
+    return { prefix: '/', hub: null };
+  }
+})();
+
+export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type JobStatus = (typeof STATES)[number];
+export const isTerminal = (s: JobStatus) => s !== 'queued' && s !== 'running';
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  username: string;
+  notebook: string;
+  parameters: Record<string, unknown>;
+  kernel: string | null;
+  timeout_s: number | null;
+  cell_timeout_s: number | null;
+  submitted_by: string;
+  source: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_s: number | null;
+  output_path: string | null;
+  progress: { cells_total: number; cells_done: number };
+  error: { ename: string; evalue: string; traceback?: string[]; cell_index?: number | null } | null;
+  result: Record<string, unknown> | null;
+  cancel_requested: boolean;
+  links: { self: string; output: string; events: string; cancel: string };
+}
+
+export interface Me {
+  name: string;
+  kind: string;
+  admin: boolean;
+  xsrf_token: string | null;
+  home_user: string | null;
+  users: string[];
+}
+
+export interface NotebookInfo {
+  name: string;
+  path: string;
+  kernel: string | null;
+  language: string | null;
+  modified: string;
+  parameters: { name: string; inferred_type_name: string; default: string; help: string }[];
+  error: { code: string; detail: string } | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let xsrf: string | null = null;
+export function setXsrf(t: string | null): void {
+  xsrf = t;
+}
+
+export const url = (path: string) => `${conf.prefix}${path}`;
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (xsrf && init.method && init.method !== 'GET') headers['x-xsrf-token'] = xsrf;
+  const res = await fetch(url(path), {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    credentials: 'same-origin',
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    const detail = (body as { detail?: string })?.detail ?? `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, detail);
+  }
+  return body as T;
+}
+
+export const q = (params: Record<string, string | number | null | undefined>) => {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+};
+
+export const listNotebooks = (user: string) => api<{ notebooks: NotebookInfo[]; truncated: boolean }>(`api/v1/notebooks${q({ username: user, limit: 2000 })}`);
+export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; cursor?: string; limit?: number }) =>
+  api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, cursor: p.cursor, limit: p.limit ?? 50 })}`);
+export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
+export const submitJob = (body: Record<string, unknown>) => api<Job>('api/v1/jobs', { method: 'POST', body });
+export const cancelJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+/** The output notebook, fetched and parsed in a worker when there is one (big notebooks do not block the page). */
+export function outputNotebook(id: string): Promise<Notebook> {
+  const path = `api/v1/jobs/${encodeURIComponent(id)}/output`;
+  const worker = notebookWorker();
+  if (!worker) return api<Notebook>(path);
+  const n = ++requests;
+  return new Promise((resolve, reject) => {
+    const on = (e: MessageEvent<{ id: number; value?: Notebook; error?: { status: number; detail: string } }>) => {
+      if (e.data.id !== n) return;
+      worker.removeEventListener('message', on);
+      if (e.data.error) reject(new ApiError(e.data.error.status, e.data.error.detail));
+      else resolve(e.data.value!);
+    };
+    worker.addEventListener('message', on);
+    worker.postMessage({ id: n, url: url(path) });
+  });
+}
+
+let worker: Worker | null | undefined;
+let requests = 0;
+function notebookWorker(): Worker | null {
+  if (worker !== undefined) return worker;
+  const src = document.querySelector('meta[name="hubmill-worker"]')?.getAttribute('content');
+  try {
+    worker = src ? new Worker(src, { type: 'module', name: 'notebooks' }) : null;
+  } catch {
+    worker = null;
+  }
+  return worker;
+}
+
+export interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  execution_count?: number | null;
+}
+export interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+  execution_count?: number | null;
+  metadata?: { papermill?: { duration?: number | null; status?: string }; tags?: string[] } & Record<string, unknown>;
+}
+export interface Notebook {
+  cells: Cell[];
+  metadata?: { kernelspec?: { name?: string; language?: string }; language_info?: { name?: string } };
+}
+
+export const joinText = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join('') : (t ?? ''));

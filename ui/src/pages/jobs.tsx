@@ -1,0 +1,91 @@
+/** The job history: newest first, filters (status, notebook), cursor pages, rows refreshed while any is live. */
+import { useEffect, useState } from 'preact/hooks';
+import { isTerminal, listJobs, STATES } from '../api';
+import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
+
+export function JobsPage({ params }: { params: URLSearchParams }) {
+  const { me, user } = useApp();
+  const status = params.get('status') ?? '';
+  const notebook = params.get('notebook') ?? '';
+  const all = me.admin && params.get('all') === '1';
+  const cursor = params.get('cursor') ?? '';
+  const prev = params.getAll('prev');
+  const jobs = useLoad(() => listJobs({ username: all ? null : user, status, notebook, cursor, limit: 25 }), [user, status, notebook, cursor, all]);
+  const [nbText, setNbText] = useState(notebook);
+  useEffect(() => setNbText(notebook), [notebook]);
+
+  const live = (jobs.value?.jobs ?? []).some((j) => !isTerminal(j.status));
+  useEffect(() => {
+    if (!live) return;
+    const t = setInterval(jobs.reload, 2000);
+    return () => clearInterval(t);
+  }, [live, jobs.value]);
+
+  const go = (over: Record<string, string | null>, keepPage = false) => {
+    const p: Record<string, string | null> = { status, notebook, all: all ? '1' : null, ...(keepPage ? { cursor } : {}), ...over };
+    const u = new URLSearchParams();
+    for (const [k, v] of Object.entries(p)) if (v) u.set(k, v);
+    if (keepPage) for (const c of prev) u.append('prev', c);
+    location.hash = `#/jobs${u.toString() ? `?${u}` : ''}`;
+  };
+  const nextPage = () => {
+    const u = new URLSearchParams(params);
+    u.set('cursor', jobs.value!.next_cursor!);
+    u.append('prev', cursor || '-');
+    location.hash = `#/jobs?${u}`;
+  };
+  const prevPage = () => {
+    const u = new URLSearchParams(params);
+    const stack = [...prev];
+    const back = stack.pop()!;
+    u.delete('prev');
+    for (const c of stack) u.append('prev', c);
+    if (back === '-') u.delete('cursor');
+    else u.set('cursor', back);
+    location.hash = `#/jobs?${u}`;
+  };
+
+  return (
+    <main>
+      <h1>Jobs</h1>
+      <form class="filters" onSubmit={(e) => (e.preventDefault(), go({ notebook: nbText, cursor: null }))}>
+        <label for="f-status">Status</label>
+        <select id="f-status" value={status} onChange={(e) => go({ status: (e.target as HTMLSelectElement).value, cursor: null })}>
+          <option value="">any</option>
+          {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
+        </select>
+        <label for="f-notebook">Notebook</label>
+        <input id="f-notebook" type="search" value={nbText} onInput={(e) => setNbText((e.target as HTMLInputElement).value)} placeholder="path, e.g. report.ipynb" />
+        <button type="submit">Filter</button>
+        {me.admin && (
+          <label class="inline">
+            <input type="checkbox" checked={all} onChange={(e) => go({ all: (e.target as HTMLInputElement).checked ? '1' : null, cursor: null })} /> All users
+          </label>
+        )}
+        {/* Seam: a schedule filter joins here once jobs carry their schedule (Schedules branch). */}
+      </form>
+      {jobs.error ? <ErrorBox error={jobs.error} /> : !jobs.value ? <Loading /> : jobs.value.jobs.length === 0 ? <p>No jobs match.</p> : (
+        <table class="jobs">
+          <thead><tr><th scope="col">Status</th><th scope="col">Notebook</th>{all && <th scope="col">User</th>}<th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Cells</th><th scope="col">Job</th></tr></thead>
+          <tbody>
+            {jobs.value.jobs.map((j) => (
+              <tr key={j.id} data-job-id={j.id}>
+                <td><Status status={j.status} /></td>
+                <td>{j.username === user ? <a href={href('/notebook', { path: j.notebook })}>{j.notebook}</a> : j.notebook}</td>
+                {all && <td>{j.username}</td>}
+                <td><When iso={j.created_at} /></td>
+                <td>{seconds(j.duration_s)}</td>
+                <td>{j.progress.cells_done}/{j.progress.cells_total || '?'}</td>
+                <td><a href={href(`/job/${j.id}`)}>{j.id}</a></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div class="pager">
+        <button type="button" disabled={prev.length === 0} onClick={prevPage}>Newer</button>
+        <button type="button" disabled={!jobs.value?.next_cursor} onClick={nextPage}>Older</button>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * One notebook: the typed run form built from its parameters cell (defaults
+ * filled in, help shown, bad values flagged in place), run options, "Run" and
+ * "Schedule…", and its recent runs. `from=<job id>` fills the form from a job
+ * (Edit & rerun). Only parameters that differ from the notebook's defaults are
+ * sent, so untouched ones keep the notebook's own literal (e.g. `1.0` stays a float).
+ */
+import { useMemo, useState } from 'preact/hooks';
+import { api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
+import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
+import { fieldFor, formValue, readField, type Field } from '../params';
+
+function ParamInput({ f, value, error, onChange }: { f: Field; value: string; error?: string; onChange(v: string): void }) {
+  const id = `param-${f.name}`;
+  const describedBy = [f.help ? `${id}-help` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  const common = { id, name: f.name, 'aria-describedby': describedBy, 'aria-invalid': error ? true : undefined };
+  let input;
+  if (f.kind === 'boolean') {
+    input = <input {...common} type="checkbox" checked={value === 'true'} onChange={(e) => onChange((e.target as HTMLInputElement).checked ? 'true' : 'false')} />;
+  } else if (f.kind === 'json') {
+    input = <textarea {...common} rows={Math.min(6, Math.max(1, value.split('\n').length))} spellcheck={false} value={value} onInput={(e) => onChange((e.target as HTMLTextAreaElement).value)} />;
+  } else {
+    input = (
+      <input
+        {...common}
+        type="text"
+        inputMode={f.kind === 'integer' ? 'numeric' : f.kind === 'number' ? 'decimal' : undefined}
+        value={value}
+        onInput={(e) => onChange((e.target as HTMLInputElement).value)}
+      />
+    );
+  }
+  return (
+    <div class={`field${error ? ' invalid' : ''}`}>
+      <label for={id}>{f.name}</label>
+      <span class="type muted small">{f.typeLabel}</span>
+      <div class="control">
+        {input}
+        {f.help && (
+          <div id={`${id}-help`} class="help muted small">
+            {f.help.replace(/^#\s*/, '')}
+          </div>
+        )}
+        {error && (
+          <div id={`${id}-error`} class="field-error small" role="alert">
+            {error}
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+export function NotebookPage({ path, from }: { path: string; from: string | null }) {
+  const { user } = useApp();
+  const nbs = useLoad(() => listNotebooks(user!), [user]);
+  const specs = useLoad(() => api<{ default: string | null; kernelspecs: { name: string; display_name: string }[] }>('api/v1/kernelspecs'), []);
+  const source = useLoad(() => (from ? getJob(from) : Promise.resolve(null)), [from]);
+  const runs = useLoad(() => listJobs({ username: user, notebook: path, limit: 10 }), [user, path]);
+  const nb = nbs.value?.notebooks.find((n) => n.path === path);
+  const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : []), [nb]);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [kernel, setKernel] = useState('');
+  const [timeout, setTimeoutS] = useState('');
+  const [cellTimeout, setCellTimeout] = useState('');
+  const [submitError, setSubmitError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [filledFrom, setFilledFrom] = useState<string | null>(null);
+
+  // Edit & rerun: the job's values over the defaults, once both are loaded.
+  const job = source.value;
+  if (job && nb && filledFrom !== job.id) {
+    const v: Record<string, string> = {};
+    for (const f of fields) if (f.name in job.parameters) v[f.name] = formValue(f, job.parameters[f.name]);
+    setValues(v);
+    setKernel(job.kernel ?? '');
+    setTimeoutS(job.timeout_s ? String(job.timeout_s) : '');
+    setCellTimeout(job.cell_timeout_s ? String(job.cell_timeout_s) : '');
+    setFilledFrom(job.id);
+  }
+
+  const current = (f: Field) => values[f.name] ?? f.initial;
+  const errors: Record<string, string> = {};
+  for (const f of fields) {
+    const r = readField(f, current(f));
+    if ('error' in r && (values[f.name] !== undefined || f.readable)) errors[f.name] = r.error;
+  }
+  const optError = (v: string) => (v.trim() === '' || (Number(v) > 0 && Number.isFinite(Number(v))) ? undefined : 'Enter a positive number of seconds');
+  const timeoutError = optError(timeout);
+  const cellTimeoutError = optError(cellTimeout);
+  const invalid = Object.keys(errors).length > 0 || Boolean(timeoutError || cellTimeoutError);
+
+  const run = async (e: Event) => {
+    e.preventDefault();
+    if (invalid || busy) return;
+    const parameters: Record<string, unknown> = {};
+    for (const f of fields) {
+      const raw = current(f);
+      // Untouched defaults are left to the notebook (its own literal, e.g. 1.0 stays a float).
+      if (raw === f.initial && f.readable && !(job && f.name in job.parameters)) continue;
+      if (!f.readable && values[f.name] === undefined) continue;
+      const r = readField(f, raw);
+      if ('value' in r) parameters[f.name] = r.value;
+    }
+    setBusy(true);
+    setSubmitError(null);
+    try {
+      const created = await submitJob({
+        notebook: path,
+        username: user,
+        parameters,
+        ...(kernel ? { kernel } : {}),
+        ...(timeout ? { timeout_s: Number(timeout) } : {}),
+        ...(cellTimeout ? { cell_timeout_s: Number(cellTimeout) } : {}),
+      });
+      location.hash = href(`/job/${created.id}`);
+    } catch (err) {
+      setSubmitError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (nbs.error) return <main><ErrorBox error={nbs.error} /></main>;
+  if (!nbs.value) return <main><Loading /></main>;
+  if (!nb) return <main><h1>Notebook not found</h1><p>{path} is not a notebook in the home of {user}.</p></main>;
+  return (
+    <main>
+      <nav class="crumbs" aria-label="Breadcrumb"><a href={href('/notebooks')}>Notebooks</a> / {nb.path}</nav>
+      <h1>{nb.name}</h1>
+      <p class="muted">
+        Kernel {nb.kernel ?? 'unknown'}
+        {nb.language ? ` (${nb.language})` : ''}
+        {job && <> · filled in from run <a href={href(`/job/${job.id}`)}>{job.id}</a></>}
+      </p>
+      {nb.error && <ErrorBox error={nb.error.detail} />}
+      <form class="run-form" onSubmit={run} noValidate>
+        <fieldset>
+          <legend>Parameters</legend>
+          {fields.length === 0 && <p class="muted">This notebook has no parameters cell (tag a cell "parameters" to get a form).</p>}
+          {fields.map((f) => (
+            <ParamInput key={f.name} f={f} value={current(f)} error={errors[f.name]} onChange={(v) => setValues({ ...values, [f.name]: v })} />
+          ))}
+        </fieldset>
+        <fieldset class="options">
+          <legend>Options</legend>
+          <div class="field">
+            <label for="opt-kernel">Kernel</label>
+            <div class="control">
+              <select id="opt-kernel" value={kernel} onChange={(e) => setKernel((e.target as HTMLSelectElement).value)}>
+                <option value="">The notebook's ({nb.kernel ?? 'default'})</option>
+                {(specs.value?.kernelspecs ?? []).map((k) => (
+                  <option key={k.name} value={k.name}>{k.display_name} ({k.name})</option>
+                ))}
+              </select>
+            </div>
+          </div>
+          <div class={`field${timeoutError ? ' invalid' : ''}`}>
+            <label for="opt-timeout">Run timeout (s)</label>
+            <div class="control">
+              <input id="opt-timeout" type="text" inputMode="decimal" placeholder="server default" value={timeout} aria-invalid={timeoutError ? true : undefined} onInput={(e) => setTimeoutS((e.target as HTMLInputElement).value)} />
+              {timeoutError && <div class="field-error small" role="alert">{timeoutError}</div>}
+            </div>
+          </div>
+          <div class={`field${cellTimeoutError ? ' invalid' : ''}`}>
+            <label for="opt-cell-timeout">Cell timeout (s)</label>
+            <div class="control">
+              <input id="opt-cell-timeout" type="text" inputMode="decimal" placeholder="server default" value={cellTimeout} aria-invalid={cellTimeoutError ? true : undefined} onInput={(e) => setCellTimeout((e.target as HTMLInputElement).value)} />
+              {cellTimeoutError && <div class="field-error small" role="alert">{cellTimeoutError}</div>}
+            </div>
+          </div>
+        </fieldset>
+        {submitError != null && <ErrorBox error={submitError} />}
+        <div class="actions">
+          <button type="submit" class="primary" disabled={invalid || busy}>Run</button>
+          {/* Seam for the Schedules pages (built on another branch): they take ?notebook=. */}
+          <button type="button" onClick={() => (location.hash = href('/schedules/new', { notebook: path, user }))}>Schedule…</button>
+        </div>
+      </form>
+      <section>
+        <h2>Recent runs</h2>
+        {runs.error ? <ErrorBox error={runs.error} /> : !runs.value ? <Loading /> : <RunList jobs={runs.value.jobs} />}
+        {runs.value && runs.value.jobs.length > 0 && <p class="small"><a href={href('/jobs', { notebook: path })}>All runs of this notebook</a></p>}
+      </section>
+    </main>
+  );
+}
+
+export function RunList({ jobs }: { jobs: Job[] }) {
+  if (jobs.length === 0) return <p class="muted">No runs yet.</p>;
+  return (
+    <ul class="runs">
+      {jobs.map((j) => (
+        <li key={j.id}>
+          <Status status={j.status} /> <a href={href(`/job/${j.id}`)}>{j.id}</a> <When iso={j.created_at} /> <span class="muted small">{seconds(j.duration_s)}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
