@@ -1,6 +1,6 @@
 /**
  * package.json lists what the code uses, and nothing else: every dependency is
- * imported somewhere (src/, test/, bench/, scripts/), and every package the
+ * imported somewhere (src/, ui/, test/, bench/, scripts/), and every package the
  * code imports is listed. A few tools are used as commands, not imports; they
  * are named below with the reason.
  */
@@ -24,7 +24,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return e.name === 'node_modules' || e.name === '.work' ? [] : sourceFiles(p);
-    return /\.(ts|mjs|js)$/.test(e.name) && !e.name.endsWith('.d.ts') ? [p] : [];
+    return /\.(ts|tsx|mjs|js)$/.test(e.name) && !e.name.endsWith('.d.ts') ? [p] : [];
   });
 }
 
@@ -39,7 +39,7 @@ export function packageOf(specifier: string): string {
 function importedPackages(): Set<string> {
   const builtins = new Set(builtinModules);
   const out = new Set<string>();
-  for (const dir of ['src', 'test', 'bench', 'scripts']) {
+  for (const dir of ['src', 'ui', 'test', 'bench', 'scripts']) {
     for (const f of sourceFiles(join(root, dir))) {
       for (const m of readFileSync(f, 'utf8').matchAll(SPECIFIER)) {
         const spec = m[1]!;

@@ -14,7 +14,7 @@ import { MAX_PARAMETER_DEPTH } from '../../src/notebook/parameters-json.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { auth, makeApp, type FakeRunner } from './fakes.js';
 
-const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
+const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 const json = { ...auth, 'content-type': 'application/json' };
 
 /** `levels` nested arrays around 1, as JSON text. */
