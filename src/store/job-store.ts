@@ -55,6 +55,12 @@ export interface Job {
   worker_id: string | null;
   attempts: number;
   target: JobTarget;
+  /** The schedule that started it (kept after the schedule is deleted); null for other jobs. */
+  schedule_id: string | null;
+  /** The cron time it runs for; null for jobs not started by a schedule's cron (including "run now"). */
+  scheduled_for_ms: number | null;
+  /** 1 for the first run of a fire, 2.. for its retries. */
+  attempt: number;
 }
 
 export interface NewJob {
@@ -70,6 +76,10 @@ export interface NewJob {
   source?: string;
   /** Default 'local'. */
   target?: JobTarget;
+  schedule_id?: string | null;
+  scheduled_for_ms?: number | null;
+  /** Default 1. */
+  attempt?: number;
 }
 
 export interface ListJobsQuery {

@@ -42,7 +42,7 @@ export interface SqliteJobStoreOptions {
   migrations?: readonly Migration[];
 }
 
-interface JobRow {
+export interface JobRow {
   id: string;
   status: JobStatus;
   username: string;
@@ -66,6 +66,9 @@ interface JobRow {
   worker_id: string | null;
   attempts: number;
   target: JobTarget | null;
+  schedule_id: string | null;
+  scheduled_for_ms: number | null;
+  attempt: number | null;
 }
 
 type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
@@ -96,7 +99,7 @@ export function decodeJson<T>(text: string): T {
   }) as T;
 }
 
-function rowToJob(r: JobRow): Job {
+export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,
     status: r.status,
@@ -120,7 +123,44 @@ function rowToJob(r: JobRow): Job {
     worker_id: r.worker_id,
     attempts: r.attempts,
     target: r.target ?? 'local',
+    schedule_id: r.schedule_id ?? null,
+    scheduled_for_ms: r.scheduled_for_ms ?? null,
+    attempt: r.attempt ?? 1,
   };
+}
+
+/**
+ * Inserts a queued job with a new id; the caller holds the transaction. Exported
+ * for the other SQLite stores on the same file (schedules enqueue in their own
+ * transaction).
+ */
+export function insertQueuedJob(db: Database.Database, job: NewJob, now: number): Job {
+  const id = newJobId(now);
+  db.prepare(
+    `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
+       idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target,
+       schedule_id, scheduled_for_ms, attempt)
+     VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    id,
+    job.username,
+    job.notebook,
+    encodeJson(job.parameters ?? {}),
+    job.kernel ?? null,
+    job.timeout_s ?? null,
+    job.cell_timeout_s ?? null,
+    job.idempotency_key ?? null,
+    job.submitted_by,
+    job.source ?? 'api',
+    now,
+    now,
+    job.output_path ?? null,
+    job.target ?? 'local',
+    job.schedule_id ?? null,
+    job.scheduled_for_ms ?? null,
+    job.attempt ?? 1,
+  );
+  return rowToJob(db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow);
 }
 
 /** Opaque paging cursor: base64url of `[created_at_ms, id]` of the last job on the page. */
@@ -188,6 +228,12 @@ export class SqliteJobStore implements JobStore {
     }
   }
 
+  /** The connection, for the other SQLite stores on the same file (see SqliteScheduleStore): one file, one writer lock. */
+  connection(): Database.Database {
+    this.check();
+    return this.db;
+  }
+
   /** Ids of the applied migrations, for /health and tests. */
   appliedMigrations(): number[] {
     return (this.db.prepare('SELECT id FROM schema_migrations ORDER BY id').all() as { id: number }[]).map((r) => r.id);
@@ -211,31 +257,7 @@ export class SqliteJobStore implements JobStore {
           .get(job.username, key) as JobRow | undefined;
         if (existing) return { job: rowToJob(existing), created: false };
       }
-      const now = this.now();
-      const id = newJobId(now);
-      this.db
-        .prepare(
-          `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
-             idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target)
-           VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          job.username,
-          job.notebook,
-          encodeJson(job.parameters ?? {}),
-          job.kernel ?? null,
-          job.timeout_s ?? null,
-          job.cell_timeout_s ?? null,
-          key,
-          job.submitted_by,
-          job.source ?? 'api',
-          now,
-          now,
-          job.output_path ?? null,
-          job.target ?? 'local',
-        );
-      return { job: rowToJob(this.row(id)!), created: true };
+      return { job: insertQueuedJob(this.db, { ...job, idempotency_key: key }, this.now()), created: true };
     });
     return tx.immediate();
   }
