@@ -34,6 +34,7 @@
  *   HUBMILL_REQUEUE_ON_RESTART             "true" re-queues jobs a crash left running (default: mark failed)
  *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
  *   HUBMILL_LOG_LEVEL                      default info
+ *   HUBMILL_WEBHOOK_ALLOW                  loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, homedir } from 'node:os';
@@ -101,6 +102,8 @@ export interface Config {
   readonly retentionDays: number;
   readonly requeueOnRestart: boolean;
   readonly shutdownGraceS: number;
+  /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed (default none). */
+  readonly webhookAllow: readonly string[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -263,6 +266,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const retentionDays = toNumber('retention days', pick('retentionDays', 'HUBMILL_RETENTION_DAYS') ?? 30, 0);
   const requeueOnRestart = toBool('requeue on restart', pick('requeueOnRestart', 'HUBMILL_REQUEUE_ON_RESTART') ?? false);
   const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
+  const webhookAllowRaw = pick('webhookAllow', 'HUBMILL_WEBHOOK_ALLOW');
+  const webhookAllow = Object.freeze(
+    (Array.isArray(webhookAllowRaw) ? webhookAllowRaw.map(String) : String(webhookAllowRaw ?? '').split(',')).map((x) => x.trim()).filter(Boolean),
+  );
   const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
 
@@ -301,6 +308,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     retentionDays,
     requeueOnRestart,
     shutdownGraceS,
+    webhookAllow,
     logLevel,
   };
   return Object.freeze(config);

@@ -27,6 +27,7 @@ import jobRoutes from './routes/jobs.js';
 import notebookRoutes from './routes/notebooks.js';
 import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
+import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 
 export const HUBMILL_VERSION = '0.1.0';
 
@@ -53,6 +54,8 @@ export interface AppDeps {
   sseHeartbeatMs?: number;
   /** Reported as `papermill_path` by /health: the hubmill executable that stands in for papermill. */
   enginePath?: string;
+  /** The schedules API (absent: not mounted). */
+  schedules?: ScheduleDeps;
 }
 
 /** What every route plugin receives. */
@@ -210,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules });
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
   if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));
   return app;
