@@ -10,11 +10,13 @@ const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union(
 const Notify = Type.Object(
   {
     webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' }),
-    on: Type.Array(Type.Union(['failed', 'timed_out', 'succeeded', 'retrying'].map((e) => Type.Literal(e))), {
-      minItems: 1,
-      uniqueItems: true,
-      default: ['failed', 'timed_out'],
-    }),
+    on: Type.Optional(
+      Type.Array(Type.Union(['failed', 'timed_out', 'succeeded', 'retrying'].map((e) => Type.Literal(e))), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'Events to send (default failed, timed_out)',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'Signed webhook (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body under webhook_secret>)' },
 );

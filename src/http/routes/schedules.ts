@@ -20,7 +20,7 @@ import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';
 import { CreateScheduleBody, PatchScheduleBody, PreviewQuery, ScheduleView, type PatchScheduleBodyT, type ScheduleViewT } from '../schedule-schemas.js';
-import { JobIdParams, JsonObject, problems } from '../schemas.js';
+import { JobIdParams, JobView, JsonObject, problems } from '../schemas.js';
 
 /** What the schedules API needs besides the route context; the server wires it. */
 export interface ScheduleDeps {
@@ -77,6 +77,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
   const store = schedules.store;
   const now = schedules.now ?? Date.now;
   app.addSchema(ScheduleView);
+  app.addSchema(JobView);
 
   async function visible(req: FastifyRequest, id: string): Promise<Schedule> {
     const s = await store.get(id);
@@ -255,8 +256,12 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         tags,
         summary: 'Run now, outside the cron times; `parameters` override the schedule\'s',
         ...byId,
-        body: Type.Optional(Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false })),
+        body: Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false }),
         response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 422) },
+      },
+      // No body at all is the common call ("run it now").
+      preValidation: async (req) => {
+        req.body ??= {};
       },
     },
     async (req, reply) => {
@@ -264,7 +269,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       const { job } = await ctx.runner.submit({
         username: s.owner,
         notebook: s.notebook,
-        parameters: { ...s.parameters, ...((req.body?.parameters ?? {}) as Job['parameters']) },
+        parameters: { ...s.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) },
         kernel: s.kernel,
         timeout_s: s.timeout_s,
         cell_timeout_s: s.cell_timeout_s,
