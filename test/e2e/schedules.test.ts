@@ -198,6 +198,9 @@ describe('schedules end to end (real serve processes, real kernels)', { timeout:
     assert.equal(payload.event, 'succeeded');
     assert.equal(payload.job.schedule_id, id);
     assert.equal(payload.schedule.id, id);
+    const metrics = await call(b.base, 'GET', '/metrics', TOKEN);
+    assert.match(metrics.body as string, /hubmill_schedule_events_total\{event="fired"\} [1-9]/);
+    assert.match(metrics.body as string, /hubmill_schedule_events_total\{event="caught_up"\} [1-9]/);
     await b.stop();
   });
 
