@@ -150,8 +150,23 @@ function firesOf(spec: CronSpec, wall: number): number[] {
   return instants;
 }
 
+// Many schedules share an expression and fire at the same times: remember recent answers per spec.
+const recent = new WeakMap<CronSpec, Map<number, number | null>>();
+const RECENT_PER_SPEC = 64;
+
 /** The first fire time strictly after `afterMs` (epoch ms), or null when the expression never fires again. */
 export function nextFireAfter(spec: CronSpec, afterMs: number): number | null {
+  let memo = recent.get(spec);
+  if (!memo) recent.set(spec, (memo = new Map()));
+  const hit = memo.get(afterMs);
+  if (hit !== undefined) return hit;
+  const result = computeNextFire(spec, afterMs);
+  if (memo.size >= RECENT_PER_SPEC) memo.delete(memo.keys().next().value!);
+  memo.set(afterMs, result);
+  return result;
+}
+
+function computeNextFire(spec: CronSpec, afterMs: number): number | null {
   const tz = spec.timezone;
   // Wall order and instant order differ only near a transition, by at most its size: start that much earlier.
   let wall: number | null = afterMs + offsetAt(afterMs, tz) - shiftNear(afterMs, tz);

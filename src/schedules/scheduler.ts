@@ -7,12 +7,18 @@
  * may run this loop on one store. The clock is injectable: tests call `tick()`.
  */
 import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
 import type { Job } from '../store/job-store.js';
-import type { Schedule, ScheduleStore } from '../store/schedule-store.js';
+import type { Schedule, ScheduleStore, Settled } from '../store/schedule-store.js';
 import { parseCron, type CronSpec } from './cron.js';
 import { planFire } from './fire-plan.js';
 import { decideRetry } from './retry.js';
 import type { NotifyEvent } from '../store/schedule-store.js';
+
+/** Rows per store call and ms of work between yields, so a burst of fires never stalls the API. */
+const SLICE = 50;
+const SLICE_MS = 5;
+const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface Clock {
   now(): number;
@@ -129,19 +135,37 @@ export class Scheduler {
     const now = this.clock.now();
     const random = this.opts.random ?? Math.random;
     const capS = this.opts.retryCapS ?? 3600;
-    const settled = await this.store.settleFinished((job, s) => decideRetry(job, s, now, capS, random), 500);
+    const settled: Settled[] = [];
+    for (;;) {
+      const part = await this.store.settleFinished((job, s) => decideRetry(job, s, now, capS, random), SLICE);
+      settled.push(...part);
+      await yieldToIo();
+      if (part.length < SLICE) break;
+    }
     for (const x of settled) {
       if (x.retryAtMs !== null) this.opts.metrics?.retried?.(1);
       const event: NotifyEvent | null =
         x.retryAtMs !== null ? 'retrying' : x.job.status === 'succeeded' || x.job.status === 'failed' || x.job.status === 'timed_out' ? x.job.status : null;
       this.opts.onSettled?.(event, x.job, x.schedule);
     }
-    const pending = await this.store.enqueuePending(now, 500);
-    if (pending.length) this.opts.onEnqueued?.(pending);
+    for (;;) {
+      const pending = await this.store.enqueuePending(now, SLICE);
+      if (pending.length) this.opts.onEnqueued?.(pending);
+      await yieldToIo();
+      if (pending.length < SLICE) break;
+    }
     const batch = this.opts.batch ?? 500;
     for (;;) {
       const due = await this.store.due(now, batch);
-      for (const s of due) await this.fireOne(s, now);
+      let slice = performance.now();
+      for (const s of due) {
+        await this.fireOne(s, now);
+        // The store is synchronous (SQLite): give requests a turn every few ms of firing.
+        if (performance.now() - slice > SLICE_MS) {
+          await yieldToIo();
+          slice = performance.now();
+        }
+      }
       if (due.length < batch) break;
     }
     return this.store.nextDueAt();

@@ -76,7 +76,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   private activeRuns(id: string): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE schedule_id = ? AND ${ACTIVE}`).get(id) as { n: number }).n;
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ? AND ${ACTIVE}`).get(id) as { n: number }).n;
   }
 
   async create(s: NewSchedule): Promise<Schedule> {
@@ -232,7 +232,9 @@ export class SqliteScheduleStore implements ScheduleStore {
     const tx = this.db.transaction((): Settled[] => {
       const rows = this.db
         .prepare(
-          `SELECT * FROM jobs WHERE schedule_id IS NOT NULL AND schedule_settled = 0 AND status IN (${TERMINAL_SQL})
+          // The partial index holds only unsettled schedule jobs; the status index would walk every finished job.
+          `SELECT * FROM jobs INDEXED BY jobs_schedule_unsettled
+           WHERE schedule_id IS NOT NULL AND schedule_settled = 0 AND status IN (${TERMINAL_SQL})
            ORDER BY finished_at_ms, id LIMIT ?`,
         )
         .all(limit) as JobRow[];

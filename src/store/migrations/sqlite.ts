@@ -116,7 +116,8 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       -- 0 until the scheduler has handled the end of a schedule's job (retry, notification).
       ALTER TABLE jobs ADD COLUMN schedule_settled INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX jobs_schedule ON jobs (schedule_id, created_at_ms, id) WHERE schedule_id IS NOT NULL;
-      CREATE INDEX jobs_schedule_unsettled ON jobs (schedule_id, status) WHERE schedule_id IS NOT NULL AND schedule_settled = 0;
+      CREATE INDEX jobs_schedule_unsettled ON jobs (finished_at_ms, id) WHERE schedule_id IS NOT NULL AND schedule_settled = 0;
+      CREATE INDEX jobs_schedule_active ON jobs (schedule_id) WHERE schedule_id IS NOT NULL AND status IN ('queued','running');
       CREATE UNIQUE INDEX jobs_schedule_attempt ON jobs (schedule_id, scheduled_for_ms, attempt) WHERE scheduled_for_ms IS NOT NULL;
     `,
   },
