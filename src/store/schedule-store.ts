@@ -123,7 +123,7 @@ export interface ScheduleStore {
   get(id: string): Promise<Schedule | null>;
   list(query: ListSchedulesQuery): Promise<SchedulePage>;
   /** Applies a change; null when the schedule does not exist. */
-  update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null }): Promise<Schedule | null>;
+  update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null>;
   /** Deletes the schedule, its fire records and pending runs; its jobs stay. */
   delete(id: string): Promise<boolean>;
   /** Unpaused schedules whose next fire time is ≤ nowMs, soonest first. */

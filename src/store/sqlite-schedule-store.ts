@@ -113,13 +113,13 @@ export class SqliteScheduleStore implements ScheduleStore {
     return { schedules: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
   }
 
-  async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null }): Promise<Schedule | null> {
+  async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null> {
     const tx = this.db.transaction((): Schedule | null => {
       if (!this.row(id)) return null;
       const sets: string[] = ['updated_at_ms = ?'];
       const args: unknown[] = [this.now()];
       for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined || !(SETTINGS_COLUMNS as readonly string[]).concat('next_run_at_ms').includes(k)) continue;
+        if (v === undefined || !(SETTINGS_COLUMNS as readonly string[]).concat('next_run_at_ms', 'webhook_secret').includes(k)) continue;
         sets.push(`${k} = ?`);
         args.push(columnValue(k, v));
       }

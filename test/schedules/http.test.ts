@@ -184,6 +184,17 @@ describe('schedules HTTP API', () => {
       assert.equal(r.json().next_run_at, '2026-05-03T14:30:00.000Z');
       assert.equal((await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { cron: 'nope' } })).statusCode, 422);
     });
+    it('a webhook added by PATCH gets its secret, shown in that answer only', async () => {
+      const created = (await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload: { name: 'w', notebook: 'reports/daily.ipynb', cron: '@daily' } })).json();
+      assert.equal(created.webhook_secret, undefined);
+      const r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${created.id}`, headers: as('alice'), payload: { notify: { webhook_url: 'http://127.0.0.1:9/h' } } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.match(r.json().webhook_secret, /^[0-9a-f]{64}$/);
+      assert.deepEqual(r.json().notify.on, ['failed', 'timed_out']);
+      const again = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${created.id}`, headers: as('alice'), payload: { name: 'w2' } });
+      assert.equal(again.json().webhook_secret, undefined);
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${created.id}`, headers: as('alice') });
+    });
     it('pause and resume (resume counts from now)', async () => {
       assert.equal((await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/pause`, headers: as('alice') })).json().paused, true);
       now = Date.parse('2026-05-05T15:00:00Z');

@@ -203,13 +203,20 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     const merged = await checked(s.owner, { ...s, ...patch });
     const timing = ['cron', 'timezone', 'start_at_ms', 'end_at_ms'].some((k) => k in patch && patch[k as keyof ScheduleSettings] !== s[k as keyof Schedule]);
     const resumed = s.paused && patch.paused === false;
-    const update: Partial<ScheduleSettings> & { next_run_at_ms?: number | null } = { ...patch, timezone: merged.timezone, notebook: merged.notebook };
+    const update: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string } = {
+      ...patch,
+      timezone: merged.timezone,
+      notebook: merged.notebook,
+    };
+    // The first webhook of a schedule gets its secret here, shown in this answer only.
+    const newSecret = merged.notify && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
+    if (newSecret) update.webhook_secret = newSecret;
     // A new timing, or a resume, counts from now: nothing "missed" while paused or under the old cron is caught up.
     if (timing || resumed) update.next_run_at_ms = nextRun(merged, now());
     const after = await store.update(id, update);
     if (!after) throw new NotFoundError(`schedule '${id}' not found`);
     schedules.wake();
-    return renderSchedule(after, ctx.prefix);
+    return renderSchedule(after, ctx.prefix, newSecret !== null);
   }
 
   app.patch(
