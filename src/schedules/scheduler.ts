@@ -50,6 +50,8 @@ export interface SchedulerOptions {
   /** Longest retry backoff (default 3600 s). */
   retryCapS?: number;
   random?: () => number;
+  /** Wakes closer together than this are merged into one pass (default 20 ms). */
+  wakeDelayMs?: number;
   /** Schedules fired per pass (default 500; the pass repeats while more are due). */
   batch?: number;
 }
@@ -59,6 +61,7 @@ export class Scheduler {
   private readonly clock: Clock;
   private readonly specs = new Map<string, CronSpec>();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
   private running = false;
   private again = false;
   private stopped = true;
@@ -83,7 +86,7 @@ export class Scheduler {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.wake();
+    this.arm(0);
   }
 
   async stop(): Promise<void> {
@@ -93,41 +96,47 @@ export class Scheduler {
     await this.current;
   }
 
-  /** Runs a pass soon (a schedule changed, a job ended). */
+  /**
+   * Runs a pass soon (a schedule changed, a job ended). Wakes within
+   * `wakeDelayMs` are merged, so a burst of job ends costs one pass, not one each.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    this.arm(this.opts.wakeDelayMs ?? 20);
+  }
+
+  /** Sets the timer to fire in `delayMs` unless it already fires sooner. */
+  private arm(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.loop(), 0);
+    this.timerAt = at;
+    this.timer = setTimeout(() => void this.loop(), delayMs);
+    this.timer.unref();
   }
 
   private async loop(): Promise<void> {
     this.timer = null;
     if (this.stopped || this.running) return;
     this.running = true;
+    this.again = false;
     let next: number | null = null;
-    const pass = (async () => {
-      do {
-        this.again = false;
-        try {
-          next = await this.tick();
-        } catch (err) {
-          this.opts.logger?.error({ err }, 'scheduler pass failed');
-          next = this.clock.now() + 1000;
-        }
-      } while (this.again && !this.stopped);
-    })();
-    this.current = pass;
-    await pass;
+    const pass = this.tick().catch((err: unknown) => {
+      this.opts.logger?.error({ err }, 'scheduler pass failed');
+      return this.clock.now() + 1000;
+    });
+    this.current = pass.then(() => undefined);
+    next = await pass;
     this.running = false;
     if (this.stopped) return;
     const max = this.opts.maxSleepMs ?? 30_000;
-    const delay = next === null ? max : Math.min(max, Math.max(0, (next as number) - this.clock.now()));
-    this.timer = setTimeout(() => void this.loop(), delay);
-    this.timer.unref();
+    let delay = next === null ? max : Math.min(max, Math.max(0, next - this.clock.now()));
+    if (this.again) delay = Math.min(delay, this.opts.wakeDelayMs ?? 20);
+    this.arm(delay);
   }
 
   /** One pass at the clock's current time; returns the soonest time something is due. */

@@ -22,7 +22,8 @@ import type {
   SettleDecision,
   Settled,
 } from './schedule-store.js';
-import { decodeCursor, decodeJson, encodeCursor, encodeJson, insertQueuedJob, rowToJob, type JobRow, type SqliteJobStore } from './sqlite-job-store.js';
+import { decodeCursor, decodeJson, encodeCursor, encodeJson, insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
+import type { SqliteJobStore } from './sqlite-job-store.js';
 
 interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'> {
   parameters: string;
@@ -70,13 +71,25 @@ export class SqliteScheduleStore implements ScheduleStore {
     if (!applied.includes(20)) throw new HubmillError('the job store lacks the schedules migration (20)');
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: fires run thousands of times a minute. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   private row(id: string): Schedule | null {
-    const r = this.db.prepare('SELECT * FROM schedules WHERE id = ?').get(id) as ScheduleRow | undefined;
+    const r = this.sql('SELECT * FROM schedules WHERE id = ?').get(id) as ScheduleRow | undefined;
     return r ? rowToSchedule(r) : null;
   }
 
   private activeRuns(id: string): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ? AND ${ACTIVE}`).get(id) as { n: number }).n;
+    return (this.sql(`SELECT COUNT(*) AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ? AND ${ACTIVE}`).get(id) as { n: number }).n;
   }
 
   async create(s: NewSchedule): Promise<Schedule> {
@@ -84,7 +97,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     const id = newScheduleId(now);
     const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
     const vals = [id, s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => columnValue(k, s[k]))];
-    this.db.prepare(`INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...vals);
+    this.sql(`INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...vals);
     return this.row(id)!;
   }
 
@@ -123,7 +136,7 @@ export class SqliteScheduleStore implements ScheduleStore {
         sets.push(`${k} = ?`);
         args.push(columnValue(k, v));
       }
-      this.db.prepare(`UPDATE schedules SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+      this.sql(`UPDATE schedules SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
       return this.row(id);
     });
     return tx.immediate();
@@ -131,9 +144,9 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async delete(id: string): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
-      const n = this.db.prepare('DELETE FROM schedules WHERE id = ?').run(id).changes;
-      this.db.prepare('DELETE FROM schedule_fires WHERE schedule_id = ?').run(id);
-      this.db.prepare('DELETE FROM schedule_pending WHERE schedule_id = ?').run(id);
+      const n = this.sql('DELETE FROM schedules WHERE id = ?').run(id).changes;
+      this.sql('DELETE FROM schedule_fires WHERE schedule_id = ?').run(id);
+      this.sql('DELETE FROM schedule_pending WHERE schedule_id = ?').run(id);
       return n > 0;
     });
     return tx.immediate();
@@ -147,7 +160,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const a = this.db.prepare('SELECT MIN(next_run_at_ms) AS t FROM schedules WHERE paused = 0 AND next_run_at_ms IS NOT NULL').get() as { t: number | null };
+    const a = this.sql('SELECT MIN(next_run_at_ms) AS t FROM schedules WHERE paused = 0 AND next_run_at_ms IS NOT NULL').get() as { t: number | null };
     const b = this.db
       .prepare('SELECT MIN(p.due_at_ms) AS t FROM schedule_pending p JOIN schedules s ON s.id = p.schedule_id WHERE s.paused = 0 AND p.wait_for_idle = 0')
       .get() as { t: number | null };
@@ -161,7 +174,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       if (!s || s.paused || s.next_run_at_ms !== expectedNextRunAtMs) return null;
       const p = plan(s, this.activeRuns(id));
       const now = this.now();
-      const record = this.db.prepare(
+      const record = this.sql(
         'INSERT OR IGNORE INTO schedule_fires (schedule_id, scheduled_for_ms, outcome, job_id, fired_at_ms) VALUES (?, ?, ?, ?, ?)',
       );
       const jobs: Job[] = [];
@@ -173,7 +186,7 @@ export class SqliteScheduleStore implements ScheduleStore {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (record.run(id, t, 'enqueued', null, now).changes === 0) continue;
         const job = insertQueuedJob(this.db, jobFor(s, t, 1), now);
-        this.db.prepare('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, id, t);
+        this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, id, t);
         jobs.push(job);
         fires++;
         lastJob = job.id;
@@ -213,14 +226,14 @@ export class SqliteScheduleStore implements ScheduleStore {
         const s = this.row(p.schedule_id);
         if (!s) continue;
         if (p.wait_for_idle && this.activeRuns(s.id) > 0) continue;
-        this.db.prepare('DELETE FROM schedule_pending WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?').run(s.id, p.scheduled_for_ms, p.attempt);
+        this.sql('DELETE FROM schedule_pending WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?').run(s.id, p.scheduled_for_ms, p.attempt);
         const exists = this.db
           .prepare('SELECT 1 FROM jobs WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?')
           .get(s.id, p.scheduled_for_ms, p.attempt);
         if (exists) continue;
         const job = insertQueuedJob(this.db, jobFor(s, p.scheduled_for_ms, p.attempt), now);
-        if (p.wait_for_idle) this.db.prepare('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, s.id, p.scheduled_for_ms);
-        this.db.prepare('UPDATE schedules SET last_job_id = ? WHERE id = ?').run(job.id, s.id);
+        if (p.wait_for_idle) this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, s.id, p.scheduled_for_ms);
+        this.sql('UPDATE schedules SET last_job_id = ? WHERE id = ?').run(job.id, s.id);
         jobs.push(job);
       }
       return jobs;
@@ -243,12 +256,12 @@ export class SqliteScheduleStore implements ScheduleStore {
         const job = rowToJob(r);
         const schedule = this.row(job.schedule_id!);
         const { retryAtMs } = decide(job, schedule);
-        this.db.prepare('UPDATE jobs SET schedule_settled = 1 WHERE id = ?').run(job.id);
+        this.sql('UPDATE jobs SET schedule_settled = 1 WHERE id = ?').run(job.id);
         if (retryAtMs !== null && schedule && job.scheduled_for_ms !== null) {
           this.db
             .prepare('INSERT OR IGNORE INTO schedule_pending (schedule_id, scheduled_for_ms, attempt, due_at_ms, wait_for_idle) VALUES (?, ?, ?, ?, 0)')
             .run(schedule.id, job.scheduled_for_ms, job.attempt + 1, retryAtMs);
-          this.db.prepare('UPDATE schedules SET retries = retries + 1 WHERE id = ?').run(schedule.id);
+          this.sql('UPDATE schedules SET retries = retries + 1 WHERE id = ?').run(schedule.id);
         }
         out.push({ job, schedule, retryAtMs: schedule && job.scheduled_for_ms !== null ? retryAtMs : null });
       }
@@ -266,14 +279,14 @@ export class SqliteScheduleStore implements ScheduleStore {
       args.push(c.createdAtMs, c.createdAtMs, c.id);
     }
     const n = Math.max(1, Math.min(1000, Math.floor(limit) || 1));
-    const rows = this.db.prepare(`SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT ?`).all(...args, n + 1) as JobRow[];
+    const rows = this.sql(`SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT ?`).all(...args, n + 1) as JobRow[];
     const page = rows.slice(0, n).map(rowToJob);
     const last = page[page.length - 1];
     return { jobs: page, next_cursor: rows.length > n && last ? encodeCursor(last.created_at_ms, last.id) : null };
   }
 
   async countSchedules(): Promise<number> {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM schedules').get() as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM schedules').get() as { n: number }).n;
   }
 }
 
