@@ -3,7 +3,7 @@
  * (issue 2): the same 200 cells run (a) as raw round trips through hubmill's
  * KernelClient (`k.execute(code)`, which waits for the reply and the idle
  * status) and (b) through `executeNotebook` on the same warm kernel
- * (keepKernel, same cwd, so no chdir and no kernel start), which adds output
+ * (`givenKernel(k, { keep: true })`, same cwd, so no kernel start), which adds output
  * mapping, papermill metadata, events and the debounced saving of the output
  * file (first and final save included). Rounds alternate a then b; the
  * overhead per cell is the median over rounds of (b - a) / 200.
@@ -21,6 +21,7 @@ const dist = (p: string): Promise<unknown> => import(new URL(`../dist/${p}`, imp
 const { KernelClient } = (await dist('kernel/kernel-client.js')) as typeof import('../src/kernel/kernel-client.js');
 const { getKernelSpec } = (await dist('kernel/kernelspecs.js')) as typeof import('../src/kernel/kernelspecs.js');
 const { executeNotebook } = (await dist('engine/execute.js')) as typeof import('../src/engine/execute.js');
+const { givenKernel } = (await dist('engine/kernel-source.js')) as typeof import('../src/engine/kernel-source.js');
 const { readNotebookFile, sourceText } = (await dist('notebook/read.js')) as typeof import('../src/notebook/read.js');
 
 const dir = process.argv[2]!;
@@ -70,8 +71,7 @@ try {
       inputPath: nbPath,
       outputPath: join(dir, 'overhead-out.ipynb'),
       parameters: {},
-      kernel: k,
-      keepKernel: true,
+      kernels: givenKernel(k, { keep: true }),
       cwd: dir,
       onEvent: (e) => {
         if (e.type !== 'cell_started' && e.type !== 'cell_finished') return;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Installs what hubmill needs and is missing, quickly and idempotently:
+//   0. a Node.js as new as package.json's "engines" names
 //   1. Debian packages (Jupyter kernels, nbconvert for the benchmark peer, JupyterHub, Chromium)
 //   2. npm dependencies (npm ci when package-lock.json changed since the last install)
 //   3. with --build: the TypeScript build when a source is newer than dist/
@@ -9,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, statSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeVersionProblem } from './node-version.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -140,6 +142,17 @@ function ensureBuild() {
   writeFileSync(marker, new Date().toISOString());
 }
 
+function ensureNodeVersion() {
+  const range = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines?.node;
+  if (!range) return;
+  const problem = nodeVersionProblem(range, process.versions.node);
+  if (problem) {
+    log(problem);
+    process.exit(4);
+  }
+}
+
+ensureNodeVersion();
 ensureSystemPackages();
 ensureNodeModules();
 if (args.has('--build')) ensureBuild();

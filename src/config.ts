@@ -35,6 +35,7 @@
  *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
  *   HUBMILL_LOG_LEVEL                      default info
  *   HUBMILL_WEBHOOK_ALLOW                  loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)
+ *   HUBMILL_LOG_FORMAT                     auto (readable when stdout is a terminal, JSON otherwise), json or pretty
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, homedir } from 'node:os';
@@ -89,9 +90,9 @@ export interface Config {
   readonly poolSizes: Readonly<Record<string, number>>;
   /** Code run in a pooled kernel before it joins the pool, per kernelspec name. */
   readonly preload: Readonly<Record<string, string>>;
-  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. */
+  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. A job asking for more is refused (runner/limits.ts). */
   readonly maxTimeoutS: number;
-  /** Upper bound of a job's per-cell timeout; 0 = unlimited. */
+  /** Upper bound (and default) of a job's per-cell timeout; 0 = unlimited. A job asking for more is refused. */
   readonly maxCellTimeoutS: number;
   readonly maxBodyBytes: number;
   /** Bound of `POST /api/v1/jobs?wait=true`. */
@@ -100,11 +101,16 @@ export interface Config {
   readonly executeWaitMaxS: number;
   /** Finished jobs older than this many days are pruned; 0 = keep forever. */
   readonly retentionDays: number;
+  /** Re-queue (instead of fail) the jobs of a process whose lease expired. */
   readonly requeueOnRestart: boolean;
+  /** A running job whose process did not renew its lease for this long is reclaimed (HUBMILL_LEASE_S, default 60). */
+  readonly leaseS: number;
   readonly shutdownGraceS: number;
   /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed (default none). */
   readonly webhookAllow: readonly string[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -113,6 +119,7 @@ type ConfigKey = Exclude<keyof Config, 'apiTokenGenerated'>;
 export type ConfigFlags = { [K in ConfigKey]?: Config[K] | string } & { pool?: string };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 function bad(name: string, value: unknown, why: string): never {
   throw new UsageError(`invalid ${name} ${JSON.stringify(value)}: ${why}`);
@@ -265,6 +272,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const executeWaitMaxS = toNumber('execute wait max', pick('executeWaitMaxS', 'HUBMILL_EXECUTE_WAIT_MAX_S') ?? 3600, 1);
   const retentionDays = toNumber('retention days', pick('retentionDays', 'HUBMILL_RETENTION_DAYS') ?? 30, 0);
   const requeueOnRestart = toBool('requeue on restart', pick('requeueOnRestart', 'HUBMILL_REQUEUE_ON_RESTART') ?? false);
+  const leaseS = toNumber('lease', pick('leaseS', 'HUBMILL_LEASE_S') ?? 60, 1);
   const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
   const webhookAllowRaw = pick('webhookAllow', 'HUBMILL_WEBHOOK_ALLOW');
   const webhookAllow = Object.freeze(
@@ -272,6 +280,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   );
   const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = str(pick('logFormat', 'HUBMILL_LOG_FORMAT'), 'auto') as Config['logFormat'];
+  if (!LOG_FORMATS.includes(logFormat)) bad('log format', logFormat, `expected one of ${LOG_FORMATS.join(', ')}`);
 
   const config: Mutable<Config> = {
     host,
@@ -307,9 +317,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     executeWaitMaxS,
     retentionDays,
     requeueOnRestart,
+    leaseS,
     shutdownGraceS,
     webhookAllow,
     logLevel,
+    logFormat,
   };
   return Object.freeze(config);
 }

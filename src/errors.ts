@@ -91,3 +91,26 @@ export class InvalidUsernameError extends HubmillError {
   override readonly code = 'INVALID_USERNAME';
   override readonly httpStatus = 400;
 }
+
+/** A requested limit (a job's whole-run or per-cell timeout) is above the server's maximum, or not a positive number. Raised at job intake; 422. */
+export class LimitError extends HubmillError {
+  override readonly code = 'LIMIT';
+  override readonly httpStatus = 422;
+}
+
+/**
+ * The user already has the allowed number of runs queued and running. Raised by
+ * the store's enqueue, inside the transaction that would add the job; 429.
+ */
+export class RunQuotaError extends HubmillError {
+  override readonly code = 'RUN_QUOTA';
+  override readonly httpStatus = 429;
+  override readonly extra: Record<string, unknown>;
+  constructor(username: string, counts: { running: number; queued: number; maxActive: number }) {
+    super(
+      `run quota reached for user '${username}': ${counts.running} running and ${counts.queued} waiting ` +
+        `(at most ${counts.maxActive} running and waiting together); retry when a run finishes`,
+    );
+    this.extra = { username, running: counts.running, queued: counts.queued, max_active: counts.maxActive };
+  }
+}

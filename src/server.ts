@@ -8,20 +8,24 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { serviceUrl, type Config } from './config.js';
-import { buildApp, type NotebookInspector } from './http/app.js';
+import { buildApp } from './http/app.js';
+import type { NotebookInspector } from './http/context.js';
 import { Metrics } from './http/metrics.js';
 import { KernelPool } from './kernel/pool.js';
 import { findKernelSpecs } from './kernel/kernelspecs.js';
 import { inspectParameters, notebookKernel } from './notebook/inspect.js';
 import { NoParametersCellError } from './notebook/errors.js';
 import { readNotebookFile } from './notebook/read.js';
+import { limitsFromSettings } from './runner/limits.js';
+import { createLogger } from './logger.js';
 import { Runner } from './runner/runner.js';
 import { SqliteJobStore } from './store/sqlite-job-store.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor } from './users/home.js';
+import { HUBMILL_VERSION } from './version.js';
 
 export interface StartedServer {
   app: FastifyInstance;
@@ -52,6 +56,13 @@ function hubmillBinary(): string {
   return candidates.find((p) => existsSync(p)) ?? candidates[1]!;
 }
 
+/** What `hubmill serve` prints once it listens (the README shows the same lines). */
+export function startBanner(url: string, tokenGenerated: boolean): string[] {
+  const lines = [`hubmill ${HUBMILL_VERSION} is running at:`, `    ${url}`];
+  if (tokenGenerated) lines.push('Send the token as "Authorization: token <token>" (set HUBMILL_API_TOKEN to choose your own).');
+  return lines;
+}
+
 export const inspectNotebookFile: NotebookInspector = async (absPath) => {
   const nb = await readNotebookFile(absPath);
   const { kernelName, language } = notebookKernel(nb);
@@ -66,13 +77,7 @@ export const inspectNotebookFile: NotebookInspector = async (absPath) => {
 };
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedServer> {
-  const logger =
-    opts.logger ??
-    pino({
-      level: config.logLevel,
-      base: { service: 'hubmill' },
-      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'apiToken', 'config.apiToken'], censor: '[redacted]' },
-    });
+  const logger = opts.logger ?? (await createLogger(config));
   const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   await mkdir(config.dataDir, { recursive: true });
@@ -90,8 +95,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
     homeFor: (u) => homePathFor(u, config.homeTemplate),
     concurrency: config.concurrency,
-    maxTimeoutS: config.maxTimeoutS > 0 ? config.maxTimeoutS : null,
-    maxCellTimeoutS: config.maxCellTimeoutS > 0 ? config.maxCellTimeoutS : null,
+    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    leaseMs: config.leaseS * 1000,
     logger,
     metrics: {
       jobFinished: (status, ms, job) => {
@@ -145,8 +150,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = serviceUrl(config, port);
   logger.info({ host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir }, 'hubmill listening');
-  print(`hubmill is running at:\n    ${url}`);
-  if (config.apiTokenGenerated) print('Send the token as "Authorization: token <token>" (set HUBMILL_API_TOKEN to choose your own).');
+  for (const line of startBanner(url, config.apiTokenGenerated)) print(line);
 
   if (opts.signals !== false) {
     let signalled = false;

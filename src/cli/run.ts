@@ -5,7 +5,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { executeNotebook, stripAnsi } from '../engine/execute.js';
+import { freshKernels } from '../engine/kernel-source.js';
 import type { EngineEvent, RunResult } from '../engine/types.js';
+import { errorLocation } from '../notebook/cell-ref.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { parameterizePath } from '../notebook/output-path.js';
 import { mergeParameters } from '../notebook/parameters.js';
@@ -21,14 +23,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** papermill's PapermillExecutionError text: the failing cell and a colourless traceback. */
+/** papermill's PapermillExecutionError text: the failing cell (named as everywhere, notebook/cell-ref.ts) and a colourless traceback. */
 export function formatFailure(result: RunResult): string {
   const e = result.error;
   if (!e) return '';
   const bar = '-'.repeat(75);
-  const cell = e.cell_index !== null ? result.notebook.cells[e.cell_index] : undefined;
-  const count = cell && cell.cell_type === 'code' ? (cell.execution_count as number | null) : null;
-  const where = count !== null && count !== undefined ? `"In [${count}]"` : e.cell_index !== null ? `cell ${e.cell_index}` : 'start-up';
+  const where = errorLocation(e) ?? 'start-up';
   const tb = e.traceback.length ? e.traceback.map(stripAnsi).join('\n') : `${e.ename}: ${e.evalue}`;
   return `\n${bar}\nException encountered at ${where}:\n${tb}\n`;
 }
@@ -128,7 +128,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       cwd: args.cwd ? resolve(args.cwd) : undefined,
       cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
       runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,
-      startTimeoutMs: args.startTimeoutS * 1000,
+      // A cold start per run, through the same seam the service's runner uses.
+      kernels: freshKernels({ startTimeoutMs: args.startTimeoutS * 1000 }),
       reportMode: args.reportMode,
       prepareOnly: args.prepareOnly,
       signal: controller.signal,

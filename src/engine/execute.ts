@@ -3,85 +3,74 @@
  * metadata.papermill on the notebook and every cell, error marker cells, per-cell and
  * whole-run timeouts (interrupt, then kill), cancellation, dead-kernel detection,
  * scrapbook results, and debounced saving of the output file.
+ *
+ * Errors name the failing cell by its index in the input notebook (cells hubmill adds
+ * are not counted) and its execution count: see notebook/cell-ref.ts.
  */
 import { dirname, resolve } from 'node:path';
-import { AbortedError, DeadKernelError, HubmillError, KernelStartError, TimeoutError } from '../errors.js';
+import { AbortedError, HubmillError, KernelStartError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
-import { KernelClient } from '../kernel/kernel-client.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
-import type { ExecuteReplyContent, Message } from '../kernel/messages.js';
-import { injectParameters, makeErrorMarkers, removeErrorMarkers } from '../notebook/inject.js';
+import type { Message } from '../kernel/messages.js';
+import { describeCell } from '../notebook/cell-ref.js';
+import { injectParameters, insertErrorMarkers, isErrorMarker, removeErrorMarkers } from '../notebook/inject.js';
+import { notebookKernel } from '../notebook/inspect.js';
 import { sourceText } from '../notebook/read.js';
-import type { Cell, CellPapermillMetadata, Notebook, Output } from '../notebook/types.js';
+import type { Cell, Notebook, Output } from '../notebook/types.js';
 import { writeNotebookFile } from '../notebook/write.js';
 import { HUBMILL_VERSION } from '../version.js';
+import { isoformatUtc, nowMicros } from './clock.js';
+import { freshKernels, type KernelSource } from './kernel-source.js';
 import { OutputCollector } from './outputs.js';
 import { OutputTarget } from './output-target.js';
+import { cellCompleted, cellFailed, cellStarted, finishNotebookMetadata, resetCells, startNotebookMetadata } from './papermill-meta.js';
+import { runCell, StopSignal, type StopReason } from './run-cell.js';
 import { DebouncedSaver } from './saver.js';
 import { collectScraps } from './scrapbook.js';
 import type { EngineEvent, RunError, RunOptions, RunResult, RunStatus } from './types.js';
 
-/** How long an interrupted cell may take to stop before the kernel is killed. */
-const INTERRUPT_GRACE_MS = 3000;
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export const stripAnsi = (s: string): string => s.replace(ANSI, '');
 
 type Json = Record<string, unknown>;
 
-const nowIso = () => new Date().toISOString();
-
-function cellMeta(cell: Cell): CellPapermillMetadata {
-  return ((cell.metadata as Json).papermill ??= {}) as CellPapermillMetadata;
-}
-
 function tags(cell: Cell): string[] {
   const t = (cell.metadata as Json).tags;
   return Array.isArray(t) ? (t as string[]) : [];
 }
 
-/** Code that moves a running kernel to `dir`, for languages we know; null otherwise. */
-function chdirCode(language: string, dir: string): string | null {
-  const lit = JSON.stringify(dir);
-  switch (language.toLowerCase()) {
-    case 'python':
-      return `__import__('os').chdir(${lit})`;
-    case 'r':
-      return `setwd(${lit})`;
-    default:
-      return null;
-  }
+/** papermill's rule: a SystemExit with no code or code 0 ends the run without failing it. */
+function isCleanExit(ename: string | undefined, evalue: string | undefined): boolean {
+  return ename === 'SystemExit' && (evalue === '' || evalue === '0');
 }
 
-/** Why the wait for a cell ended, other than a reply. */
-type StopReason = 'cell_timeout' | 'run_timeout' | 'cancelled';
-
-class StopSignal {
-  reason: StopReason | null = null;
-  private listeners: Array<() => void> = [];
-  fire(reason: StopReason): void {
-    if (this.reason) return;
-    this.reason = reason;
-    for (const l of this.listeners.splice(0)) l();
-  }
-  wait(): Promise<void> {
-    if (this.reason) return Promise.resolve();
-    return new Promise((r) => this.listeners.push(r));
+/** The kernel of one run, from its source, given back exactly once. */
+class HeldKernel {
+  kernel: ExecutionKernel | null = null;
+  constructor(readonly source: KernelSource) {}
+  release(): Promise<void> {
+    const k = this.kernel;
+    this.kernel = null;
+    if (!k) return Promise.resolve();
+    return (this.source.release ? this.source.release(k) : k.shutdown()).catch(() => {});
   }
 }
 
 export async function executeNotebook(opts: RunOptions): Promise<RunResult> {
+  const held = new HeldKernel(opts.kernels ?? freshKernels());
   try {
-    return await run(opts);
+    return await run(opts, held);
   } catch (err) {
-    // The engine owns a kernel it was handed: whatever failed, that kernel must not outlive the run.
-    if (opts.kernel && !opts.keepKernel) void opts.kernel.shutdown().catch(() => {});
+    // The engine owns the kernel it acquired: whatever failed, that kernel must not outlive the run.
+    void held.release();
     throw err;
   }
 }
 
-async function run(opts: RunOptions): Promise<RunResult> {
-  const startedAtMs = Date.now();
+async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
+  const startedUs = nowMicros();
+  const startedAtMs = Math.floor(startedUs / 1000);
   const emit = (e: EngineEvent) => {
     try {
       opts.onEvent?.(e);
@@ -90,60 +79,38 @@ async function run(opts: RunOptions): Promise<RunResult> {
     }
   };
   const nb: Notebook = structuredClone(opts.notebook);
-  const meta = nb.metadata as Json;
-  const kernelspecMeta = (meta.kernelspec ?? {}) as Json;
-  const kernelName = (opts.kernelName ?? opts.kernel?.spec.name ?? (kernelspecMeta.name as string | undefined) ?? 'python3').toLowerCase();
-  const language =
-    opts.language ??
-    (kernelspecMeta.language as string | undefined) ??
-    ((meta.language_info as Json | undefined)?.name as string | undefined) ??
-    opts.kernel?.language ??
-    (await getKernelSpec(kernelName).then((s) => s.language));
+  const declared = notebookKernel(nb, opts.kernelName, opts.language);
+  const kernelName = (declared.kernelName ?? 'python3').toLowerCase();
+  const language = declared.language ?? (await getKernelSpec(kernelName).then((s) => s.language));
 
-  // Parameters, markers from an earlier run, then papermill's metadata.
+  // Markers from an earlier run go, parameters come in. `origins[i]` is the index in the
+  // input notebook of working cell i (null for the cell we inject): errors report that.
+  const origins: Array<number | null> = [];
+  nb.cells.forEach((c, i) => {
+    if (!isErrorMarker(c)) origins.push(i);
+  });
   removeErrorMarkers(nb);
   const warnings: string[] = [];
-  let working = nb;
+  let out = nb;
   if (Object.keys(opts.parameters).length > 0) {
     const injected = injectParameters(nb, opts.parameters, { kernelName, language });
-    working = injected.notebook;
+    out = injected.notebook;
     warnings.push(...injected.warnings);
+    if (injected.injected && !injected.injected.replaced) origins.splice(injected.injected.index, 0, null);
   }
-  const out = working;
   const outMeta = out.metadata as Json;
-  const pm: Json = {
-    default_parameters: {},
-    parameters: opts.parameters,
-    environment_variables: {},
-    version: HUBMILL_VERSION,
-    input_path: opts.inputPath,
-    output_path: opts.outputPath,
-    start_time: null,
-    end_time: null,
-    duration: null,
-    exception: null,
-  };
+  const pm = startNotebookMetadata(opts.notebook, { parameters: opts.parameters, inputPath: opts.inputPath, outputPath: opts.outputPath, startUs: startedUs });
   outMeta.papermill = pm;
   outMeta.hubmill = {
     version: HUBMILL_VERSION,
     kernel_name: kernelName,
     warnings,
-    // Documented differences from papermill that a reader of this file may care about.
-    differences: ['raises-exception cells do not fail the run', 'SystemExit(0) stops the run successfully'],
+    // Documented differences from papermill (README) that a reader of this file may care about.
+    differences: ['raises-exception cells do not fail the run'],
     ...opts.hubmillMetadata,
   };
   if (!outMeta.kernelspec) outMeta.kernelspec = { name: kernelName, language, display_name: kernelName };
-  for (const cell of out.cells) {
-    (cell.metadata as Json).papermill = { exception: null, start_time: null, end_time: null, duration: null, status: 'pending' };
-    if (cell.cell_type === 'code') {
-      (cell as Json).execution_count = null;
-      (cell as Json).outputs = [];
-      if (opts.reportMode) {
-        const m = cell.metadata as Json;
-        m.jupyter = { ...((m.jupyter as Json | undefined) ?? {}), source_hidden: true };
-      }
-    }
-  }
+  resetCells(out, opts.reportMode === true);
 
   const outputPath = opts.outputPath ? resolve(opts.outputPath) : null;
   const target = outputPath ? new OutputTarget(outputPath) : null;
@@ -153,12 +120,12 @@ async function run(opts: RunOptions): Promise<RunResult> {
 
   const cellsTotal = out.cells.length;
   let cellsDone = 0;
-  const finish = async (status: RunStatus, error: RunError | null, kernel: ExecutionKernel | null): Promise<RunResult> => {
-    const finishedAtMs = Date.now();
-    pm.start_time = new Date(startedAtMs).toISOString();
-    pm.end_time = new Date(finishedAtMs).toISOString();
-    pm.duration = (finishedAtMs - startedAtMs) / 1000;
-    pm.exception = error ? true : null;
+  const finish = async (status: RunStatus, error: RunError | null): Promise<RunResult> => {
+    const finishedUs = nowMicros();
+    const finishedAtMs = Math.floor(finishedUs / 1000);
+    // `exception` is papermill's: true once a cell failed (a clean SystemExit included), else null,
+    // even when the run failed outside any cell; metadata.hubmill.status says how the run ended.
+    finishNotebookMetadata(pm, startedUs, finishedUs);
     (outMeta.hubmill as Json).status = status;
     saver.stop();
     try {
@@ -167,7 +134,7 @@ async function run(opts: RunOptions): Promise<RunResult> {
       target?.close();
     }
     // The kernel shuts down in the background: callers that must outlive it (the CLI) await kernelClosed.
-    const kernelClosed = kernel && !opts.keepKernel ? kernel.shutdown().catch(() => {}) : Promise.resolve();
+    const kernelClosed = held.release();
     emit({ type: 'run_finished', status, error, durationMs: finishedAtMs - startedAtMs });
     return {
       status,
@@ -184,10 +151,9 @@ async function run(opts: RunOptions): Promise<RunResult> {
     };
   };
 
-  pm.start_time = new Date(startedAtMs).toISOString();
   await saver.flush();
   emit({ type: 'run_started', cellsTotal, kernelName, outputPath });
-  if (opts.prepareOnly) return finish('succeeded', null, null);
+  if (opts.prepareOnly) return finish('succeeded', null);
 
   // Stop conditions shared by kernel start and every cell.
   const stop = new StopSignal();
@@ -205,68 +171,52 @@ async function run(opts: RunOptions): Promise<RunResult> {
     opts.signal?.removeEventListener('abort', onAbort);
   };
 
-  const stopError = (reason: StopReason, cellIndex: number | null): { status: RunStatus; error: RunError } => {
-    const where = cellIndex === null ? 'before the first cell' : `in cell ${cellIndex}`;
-    if (reason === 'cancelled') {
-      return { status: 'cancelled', error: { ename: 'Cancelled', evalue: `Run cancelled ${where}`, traceback: [], cell_index: cellIndex } };
-    }
-    const limit = ((opts.runTimeoutMs ?? 0) / 1000).toString();
-    return {
-      status: 'timed_out',
-      error: { ename: 'RunTimeoutError', evalue: `Run exceeded its time limit of ${limit} s ${where}`, traceback: [], cell_index: cellIndex },
-    };
+  /** The error for a working cell: its input index and execution count, a message naming both. */
+  const cellError = (index: number, ename: string, evalue: (where: string) => string, traceback: string[] = []): RunError => {
+    const count = (out.cells[index] as Json).execution_count as number | null | undefined;
+    const cellIndex = origins[index] ?? null;
+    const executionCount = count ?? null;
+    return { ename, evalue: evalue(describeCell(cellIndex, executionCount)), traceback: traceback.map(stripAnsi), cell_index: cellIndex, execution_count: executionCount };
+  };
+  /** A stop (cancel, whole-run timeout) in working cell `index`, or before the first cell when null. */
+  const stopError = (reason: StopReason, index: number | null): { status: RunStatus; error: RunError } => {
+    const tell = (where: string) =>
+      reason === 'cancelled' ? `Run cancelled ${where}` : `Run exceeded its time limit of ${((opts.runTimeoutMs ?? 0) / 1000).toString()} s ${where}`;
+    const ename = reason === 'cancelled' ? 'Cancelled' : 'RunTimeoutError';
+    const status: RunStatus = reason === 'cancelled' ? 'cancelled' : 'timed_out';
+    if (index === null) return { status, error: { ename, evalue: tell('before the first cell'), traceback: [], cell_index: null, execution_count: null } };
+    return { status, error: cellError(index, ename, (where) => tell(`in ${where}`)) };
   };
 
-  // Kernel: a pre-started one (pool) or a fresh one in the notebook's folder.
+  // Kernel: from the source (a fresh launch, a warm pool, a user's server), working in the notebook's folder.
   const cwd = opts.cwd ?? (opts.inputPath && opts.inputPath !== '-' ? dirname(resolve(opts.inputPath)) : process.cwd());
-  let kernel: ExecutionKernel | null = opts.kernel ?? null;
+  let kernel: ExecutionKernel;
   try {
-    if (kernel) {
-      if (kernel.cwd !== cwd) {
-        const code = chdirCode(kernel.language, cwd);
-        if (code) {
-          const r = await kernel.execute(code, { silent: true, storeHistory: false, timeoutMs: 10_000, signal: stopController.signal });
-          if (r.status !== 'ok') throw new KernelStartError(`Could not change the kernel's directory to ${cwd}`);
-        } else {
-          // A language we cannot move: start a kernel in the right place instead.
-          await kernel.shutdown().catch(() => {});
-          kernel = null;
-        }
-      }
-    }
-    if (!kernel) {
-      const spec = await getKernelSpec(kernelName);
-      kernel = await KernelClient.launch(spec, {
-        cwd,
-        env: opts.env,
-        runAs: opts.runAs,
-        startTimeoutMs: opts.startTimeoutMs ?? 60_000,
-        signal: stopController.signal,
-      });
-    }
+    if (stop.reason) throw new AbortedError('stopped before the kernel started');
+    kernel = held.kernel = await held.source.acquire({ kernelName, cwd, signal: stopController.signal });
+    if (stop.reason) throw new AbortedError('stopped while the kernel started');
   } catch (err) {
     cleanupStops();
-    if (kernel && (kernel !== opts.kernel || !opts.keepKernel)) await kernel.shutdown().catch(() => {});
+    await held.release();
     if (stop.reason) {
       const s = stopError(stop.reason, null);
-      return finish(s.status, s.error, null);
+      return finish(s.status, s.error);
     }
     if (err instanceof HubmillError && !(err instanceof KernelStartError)) throw err;
     const e = err as Error;
-    return finish('failed', { ename: e.name || 'KernelStartError', evalue: e.message, traceback: [], cell_index: null }, null);
+    return finish('failed', { ename: e.name || 'KernelStartError', evalue: e.message, traceback: [], cell_index: null, execution_count: null });
   }
   if (kernel.info?.language_info) outMeta.language_info = kernel.info.language_info;
 
   const collector = new OutputCollector();
+  /** The run's end before the last cell: a failure (`index` -1 when between cells), or a clean SystemExit. */
   let failure: { status: RunStatus; error: RunError; index: number } | null = null;
-  let stopRunOk = false;
+  let cleanExit = false;
 
   for (let index = 0; index < out.cells.length; index++) {
     const cell = out.cells[index]!;
-    const cm = cellMeta(cell);
-    const t0 = Date.now();
-    cm.status = 'running';
-    cm.start_time = new Date(t0).toISOString();
+    const t0 = nowMicros();
+    cellStarted(cell, t0);
     emit({ type: 'cell_started', index, cellId: cell.id as string | undefined, executionIndex: index });
     const code = cell.cell_type === 'code' ? sourceText(cell) : '';
     const runnable = cell.cell_type === 'code' && code.trim() !== '' && !tags(cell).includes('skip-execution');
@@ -287,6 +237,9 @@ async function run(opts: RunOptions): Promise<RunResult> {
         }
         if (t === 'execute_input') {
           timing['iopub.execute_input'] = msg.header.date;
+          // As nbclient: the count is known from here, so a cell whose kernel dies still has it.
+          const n = (msg.content as Json).execution_count;
+          if (typeof n === 'number') (cell as Json).execution_count = n;
           return;
         }
         const changed = collector.apply(outputs, state, msg);
@@ -301,138 +254,62 @@ async function run(opts: RunOptions): Promise<RunResult> {
         cellTimeoutMs: opts.cellTimeoutMs,
         stop,
       });
-      timing['shell.execute_reply'] = nowIso();
+      // nbclient's form for this one: microseconds and `Z` (the iopub times are the kernel's own).
+      timing['shell.execute_reply'] = isoformatUtc(nowMicros()).replace('+00:00', 'Z');
       (cell.metadata as Json).execution = timing;
       if (outcome.reply?.execution_count !== undefined && outcome.reply.execution_count !== null) {
         (cell as Json).execution_count = outcome.reply.execution_count;
       }
-      const cellError = (ename: string, evalue: string, traceback: string[]): RunError => ({
-        ename,
-        evalue,
-        traceback: traceback.map(stripAnsi),
-        cell_index: index,
-      });
       if (outcome.kind === 'dead') {
         cellStatus = 'failed';
-        failure = {
-          status: 'failed',
-          index,
-          error: cellError('DeadKernelError', `Kernel died while executing cell ${index}${kernel.stderrSummary()}`, []),
-        };
+        const why = kernel.stderrSummary();
+        failure = { status: 'failed', index, error: cellError(index, 'DeadKernelError', (where) => `Kernel died while executing ${where}${why}`) };
       } else if (outcome.kind === 'stopped') {
         cellStatus = 'failed';
         if (outcome.reason === 'cell_timeout') {
           const limit = ((opts.cellTimeoutMs ?? 0) / 1000).toString();
-          failure = {
-            status: 'timed_out',
-            index,
-            error: cellError('CellTimeoutError', `Cell ${index} timed out after ${limit} s (execution timeout)`, []),
-          };
+          const error = cellError(index, 'CellTimeoutError', (where) => `${where.charAt(0).toUpperCase()}${where.slice(1)} timed out after ${limit} s (execution timeout)`);
+          failure = { status: 'timed_out', index, error };
         } else {
-          const s = stopError(outcome.reason ?? "cancelled", index);
-          failure = { ...s, index };
+          failure = { ...stopError(outcome.reason ?? 'cancelled', index), index };
         }
       } else {
         const reply = outcome.reply!;
         if (reply.status === 'error') {
-          const isExit = reply.ename === 'SystemExit' && (reply.evalue === '' || reply.evalue === '0' || reply.evalue === 'None');
-          if (isExit) {
-            stopRunOk = true;
+          if (isCleanExit(reply.ename, reply.evalue)) {
+            // papermill: the cell failed (exception: true) but the run succeeds, and stops here.
+            cellStatus = 'failed';
+            cleanExit = true;
           } else if (!raises) {
             cellStatus = 'failed';
-            failure = {
-              status: 'failed',
-              index,
-              error: cellError(reply.ename ?? 'Error', reply.evalue ?? '', reply.traceback ?? []),
-            };
+            const evalue = reply.evalue ?? '';
+            failure = { status: 'failed', index, error: cellError(index, reply.ename ?? 'Error', () => evalue, reply.traceback ?? []) };
           }
         } else if (reply.status === 'aborted' || reply.status === 'abort') {
           cellStatus = 'failed';
-          failure = { status: 'failed', index, error: cellError('ExecutionAborted', `The kernel aborted cell ${index}`, []) };
+          failure = { status: 'failed', index, error: cellError(index, 'ExecutionAborted', (where) => `The kernel aborted ${where}`) };
         }
       }
     }
 
-    const t1 = Date.now();
-    cm.end_time = new Date(t1).toISOString();
-    cm.duration = (t1 - t0) / 1000;
-    cm.status = cellStatus === 'failed' ? 'failed' : 'completed';
-    if (cellStatus === 'failed') cm.exception = true;
+    const t1 = nowMicros();
+    if (cellStatus === 'failed') cellFailed(cell, pm);
+    cellCompleted(cell, t0, t1);
     cellsDone++;
-    emit({ type: 'cell_finished', index, status: cellStatus, durationMs: t1 - t0, cellsDone });
+    emit({ type: 'cell_finished', index, status: cellStatus, durationMs: Math.round((t1 - t0) / 1000), cellsDone });
     saver.touch();
-    if (failure || stopRunOk) break;
+    if (failure || cleanExit) break;
     if (stop.reason && index < out.cells.length - 1) {
-      // Stopped between cells: nothing to interrupt.
-      const s = stopError(stop.reason, index + 1);
-      failure = { ...s, index: -1 };
+      // Stopped between cells: nothing to interrupt, no cell failed.
+      failure = { ...stopError(stop.reason, index + 1), index: -1 };
       break;
     }
   }
   cleanupStops();
 
   if (failure) {
-    let error = failure.error;
-    if (failure.index >= 0) {
-      const failed = out.cells[failure.index]!;
-      const markers = makeErrorMarkers(failure.index, ((failed as Json).execution_count as number | null) ?? null);
-      // Before the failing cell, then at the top; the failing cell moves down by two.
-      out.cells.splice(failure.index, 0, markers[1]!);
-      out.cells.unshift(markers[0]!);
-      error = { ...error, cell_index: failure.index + 2 };
-    }
-    outMeta.papermill = pm;
-    return finish(failure.status, error, kernel);
+    if (failure.index >= 0) insertErrorMarkers(out, failure.index, failure.error.execution_count ?? null);
+    return finish(failure.status, failure.error);
   }
-  return finish('succeeded', null, kernel);
-}
-
-interface CellOutcome {
-  kind: 'reply' | 'dead' | 'stopped';
-  reply?: ExecuteReplyContent;
-  reason?: StopReason;
-}
-
-/**
- * Executes one cell; on a cell timeout or a stop request, interrupts the kernel,
- * waits a little for it to stop, and kills it if it does not.
- */
-async function runCell(
-  kernel: ExecutionKernel,
-  code: string,
-  o: { onIopub: (m: Message) => void; stopOnError: boolean; cellTimeoutMs?: number; stop: StopSignal },
-): Promise<CellOutcome> {
-  const exec = kernel.execute(code, { onIopub: o.onIopub, stopOnError: o.stopOnError }).then(
-    (reply): CellOutcome => ({ kind: 'reply', reply }),
-    (err: Error): CellOutcome => {
-      if (err instanceof DeadKernelError) return { kind: 'dead' };
-      if (err instanceof AbortedError || err instanceof TimeoutError) return { kind: 'dead' };
-      throw err;
-    },
-  );
-  let cellTimer: NodeJS.Timeout | undefined;
-  let cellTimedOut = false;
-  const cellTimeout = new Promise<void>((r) => {
-    if (o.cellTimeoutMs !== undefined && o.cellTimeoutMs > 0) {
-      cellTimer = setTimeout(() => {
-        cellTimedOut = true;
-        r();
-      }, o.cellTimeoutMs);
-    }
-  });
-  const first = await Promise.race([exec, cellTimeout.then(() => null), o.stop.wait().then(() => null)]);
-  clearTimeout(cellTimer);
-  if (first) return first;
-  const reason: StopReason = cellTimedOut ? 'cell_timeout' : o.stop.reason!;
-  await kernel.interrupt();
-  let grace: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([exec, new Promise<null>((r) => (grace = setTimeout(() => r(null), INTERRUPT_GRACE_MS)))]);
-  clearTimeout(grace);
-  if (!settled) {
-    // The kernel ignored the interrupt: kill it; the pending execute rejects as dead.
-    await kernel.kill();
-    await exec;
-    return { kind: 'stopped', reason };
-  }
-  return { kind: 'stopped', reason, reply: settled.reply };
+  return finish('succeeded', null);
 }

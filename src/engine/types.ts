@@ -3,25 +3,28 @@
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
 import type { Notebook, Output, Parameters } from '../notebook/types.js';
-import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import type { KernelSource } from './kernel-source.js';
+import type { RunAs } from '../kernel/launcher.js';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 
-/** What went wrong in a run; `cell_index` is the index in the output notebook's cells (null when not tied to a cell). */
+/**
+ * What went wrong in a run. A failing cell is named one way everywhere (notebook/cell-ref.ts):
+ * `cell_index`, its 0-based index in the INPUT notebook (the injected parameters cell and
+ * papermill's marker cells are not counted; null for the injected cell and for errors not
+ * tied to a cell), and `execution_count`, its `In [n]` when it ran (null otherwise; absent
+ * in errors recorded before hubmill reported it).
+ */
 export interface RunError {
   ename: string;
   evalue: string;
   traceback: string[];
   cell_index: number | null;
+  execution_count?: number | null;
 }
 
-/** Identity a kernel runs as when the service runs as root. */
-export interface RunAs {
-  uid: number;
-  gid: number;
-  home: string;
-  username: string;
-}
+/** Defined with the launcher that applies it; re-exported for the engine's callers. */
+export type { RunAs };
 
 export type EngineEvent =
   | { type: 'run_started'; cellsTotal: number; kernelName: string; outputPath: string | null }
@@ -50,17 +53,13 @@ export interface RunOptions {
   cellTimeoutMs?: number;
   /** Whole-run timeout. */
   runTimeoutMs?: number;
-  /** Kernel start timeout (default 60 s). */
-  startTimeoutMs?: number;
   reportMode?: boolean;
   prepareOnly?: boolean;
-  /** A pre-started kernel (from a pool). The engine shuts it down at the end unless keepKernel is set. */
-  kernel?: ExecutionKernel;
-  keepKernel?: boolean;
-  /** Run the kernel as this user (service running as root). */
-  runAs?: RunAs;
-  /** Extra environment for the kernel process. */
-  env?: Record<string, string>;
+  /**
+   * Where the kernel comes from (default: a fresh launch, `freshKernels()`). The engine
+   * asks it once, after parameter injection, and gives the kernel back at the end.
+   */
+  kernels?: KernelSource;
   /** Cancels the run: interrupt, then kill; partial output is saved. */
   signal?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
@@ -83,6 +82,6 @@ export interface RunResult {
   kernelName: string;
   /** Non-fatal notes, e.g. papermill's "Input notebook does not contain a cell with tag 'parameters'". */
   warnings: string[];
-  /** Settles once the kernel has shut down (the engine does not wait for it before returning). */
+  /** Settles once the kernel was given back to its source (shut down by default); the engine does not wait for it before returning. */
   kernelClosed: Promise<void>;
 }

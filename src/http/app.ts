@@ -12,15 +12,17 @@ import type { Config } from '../config.js';
 import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
 import type { KernelSpec } from '../kernel/kernelspecs.js';
-import type { InspectedParameter } from '../notebook/types.js';
+import { HUBMILL_VERSION } from '../version.js';
 import { redactUrl, type Authenticator } from './auth.js';
+import type { NotebookInspector, RouteContext } from './context.js';
 import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './hub-integration.js';
-import { installIpLimit, installUserLimits, type LimitOptions } from './limits.js';
+import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './limits.js';
 import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
 import { Homes } from './homes.js';
 import { Metrics } from './metrics.js';
 import { installErrorHandling } from './problem.js';
+import { installJsonBody } from './json-body.js';
 import { Problem } from './schemas.js';
 import seedRoutes from './routes/seed.js';
 import jobRoutes from './routes/jobs.js';
@@ -28,16 +30,6 @@ import notebookRoutes from './routes/notebooks.js';
 import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
-
-export const HUBMILL_VERSION = '0.1.0';
-
-/** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */
-export interface NotebookInspection {
-  parameters: InspectedParameter[];
-  kernel: string | null;
-  language: string | null;
-}
-export type NotebookInspector = (absPath: string) => Promise<NotebookInspection>;
 
 export interface AppDeps {
   config: Config;
@@ -56,19 +48,6 @@ export interface AppDeps {
   enginePath?: string;
   /** The schedules API (absent: not mounted). */
   schedules?: ScheduleDeps;
-}
-
-/** What every route plugin receives. */
-export interface RouteContext extends Required<Pick<AppDeps, 'config' | 'store' | 'runner' | 'kernelspecs'>> {
-  metrics: Metrics;
-  homes: Homes;
-  /** The service prefix, starting and ending with '/'. */
-  prefix: string;
-  inspectNotebook: NotebookInspector | null;
-  sseHeartbeatMs: number;
-  enginePath: string;
-  /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
-  cachedKernelspecs: () => Promise<KernelSpec[]>;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -118,14 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rewriteUrl: mountAtRoot(mount),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // An empty body with Content-Type: application/json (common for POST .../cancel from
-  // scripts) means "no body", not a 400; anything else goes to Fastify's safe parser.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    parseJson(req, body as string, done);
-  });
+  installJsonBody(app);
 
   app.addSchema(Problem);
   installErrorHandling(app);
@@ -156,8 +128,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         : 'authentication required: send "Authorization: token <token>" (or Bearer, or ?token=)',
     );
   });
-  // Per-user request limit and run quotas, once the caller is known.
-  installUserLimits(app, deps.store, limits);
+  // Per-user request limit, once the caller is known (run quotas are the store's, at enqueue).
+  installUserLimits(app, limits);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -207,6 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     inspectNotebook: deps.inspectNotebook ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
+    runQuota: runQuota(limits),
   };
   await app.register(seedRoutes, { prefix: mount, ctx });
   await app.register(jobRoutes, { prefix: `${mount}/api/v1`, ctx });

@@ -54,7 +54,7 @@ export class Homes {
     return findNotebookByName(home, name);
   }
 
-  listNotebooks(home: string, maxCount?: number): Promise<NotebookEntry[]> {
-    return listNotebooks(home, maxCount === undefined ? {} : { maxCount });
+  listNotebooks(home: string, maxCount?: number, opts: { skipOutputs?: boolean } = {}): Promise<NotebookEntry[]> {
+    return listNotebooks(home, maxCount === undefined ? opts : { ...opts, maxCount });
   }
 }

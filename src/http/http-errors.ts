@@ -40,3 +40,28 @@ export class NotebookRunError extends HubmillError {
     this.extra = opts.extra;
   }
 }
+
+/** A body that is not declared as JSON (or no body where one is required); 415 with the header to add. */
+export class UnsupportedMediaTypeError extends HubmillError {
+  override readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+  override readonly httpStatus = 415;
+  constructor(contentType: string | undefined) {
+    super(
+      contentType
+        ? `unsupported Content-Type '${contentType}': send the body as JSON with the header 'Content-Type: application/json'`
+        : "missing Content-Type: send the body as JSON with the header 'Content-Type: application/json'",
+    );
+  }
+}
+
+/** A body above the server's limit; 413 naming the limit and the setting that raises it. */
+export class BodyTooLargeError extends HubmillError {
+  override readonly code = 'BODY_TOO_LARGE';
+  override readonly httpStatus = 413;
+  constructor(limitBytes: number | undefined) {
+    super(
+      `request body too large: the limit is ${limitBytes ?? 'set by the server'} bytes ` +
+        '(raise it with HUBMILL_MAX_BODY_BYTES on the server)',
+    );
+  }
+}

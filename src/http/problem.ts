@@ -7,11 +7,16 @@
  *   422 for a bad body) with FastAPI-style `errors[{loc, msg, type}]`; query,
  *   path and header errors answer 400.
  * - Fastify's own 4xx (body too large 413, bad JSON 400, bad media type 415) keep
- *   their status. Anything else is a 500 logged with its stack, never echoed.
+ *   their status; 413 names the limit and HUBMILL_MAX_BODY_BYTES, 415 says to send
+ *   `Content-Type: application/json`. Anything else is a 500 logged with its stack, never echoed.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubmillError } from '../errors.js';
+import { BodyTooLargeError, UnsupportedMediaTypeError } from './http-errors.js';
+
+/** Seconds a 429 without its own hint (a run quota) suggests waiting. */
+export const QUOTA_RETRY_AFTER_S = 5;
 
 export interface ProblemBody {
   type: string;
@@ -56,7 +61,16 @@ function fastapiErrors(context: string, errs: AjvError[]): Array<{ loc: Array<st
   });
 }
 
-export function toProblem(err: unknown): { body: ProblemBody; internal: boolean } {
+/** Fastify's own 413 and 415 say neither the limit nor the fix; these do. */
+function explained(err: unknown, req?: FastifyRequest): unknown {
+  const code = (err as Partial<FastifyError> | null)?.code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new BodyTooLargeError(req?.routeOptions.bodyLimit);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new UnsupportedMediaTypeError(req?.headers['content-type'] ?? undefined);
+  return err;
+}
+
+export function toProblem(error: unknown, req?: FastifyRequest): { body: ProblemBody; internal: boolean } {
+  const err = explained(error, req);
   if (err instanceof HubmillError) {
     return { body: problemBody(err.httpStatus, err.code, err.message, err.extra), internal: err.httpStatus >= 500 && err.code === 'HUBMILL_ERROR' };
   }
@@ -78,10 +92,15 @@ export function toProblem(err: unknown): { body: ProblemBody; internal: boolean 
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const { body, internal } = toProblem(err);
+    const { body, internal } = toProblem(err, req);
     if (internal) req.log.error({ err }, 'request failed');
     else if (body.status >= 500) req.log.warn({ code: body.code, detail: body.detail }, 'request failed');
     if (body.status === 401) reply.header('www-authenticate', 'token');
+    if (body.status === 429) {
+      // A run quota frees up when one of the user's runs ends, which nobody can predict: suggest a short wait.
+      if (typeof body.retry_after !== 'number') body.retry_after = QUOTA_RETRY_AFTER_S;
+      reply.header('retry-after', String(body.retry_after));
+    }
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {

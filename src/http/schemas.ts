@@ -3,6 +3,8 @@
  * responses and generate the OpenAPI document from the same source.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { JOB_STATUSES } from '../store/job-store.js';
+import { MAX_PARAMETER_DEPTH } from '../notebook/parameters-json.js';
 
 /** RFC 9457 problem document; `detail` keeps FastAPI-style clients (which read `detail`) working. */
 export const Problem = Type.Object(
@@ -38,8 +40,9 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'Not allowed to act for that user',
   404: 'Unknown user, notebook, job or route',
   409: 'The run was cancelled',
-  413: 'Request body too large',
-  422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum',
+  413: 'Request body larger than the server limit (HUBMILL_MAX_BODY_BYTES)',
+  415: 'The body was not sent as JSON: add the header Content-Type: application/json',
+  422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum, a parameter name that is not an identifier of the notebook\'s language, parameters nested too deeply',
   500: 'The notebook raised an exception (as the seed answered when papermill failed)',
   503: 'The service cannot run notebooks right now (kernel start failed, store unavailable)',
   504: 'The run timed out, or is still running when the synchronous wait ended',
@@ -47,8 +50,16 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 
 export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
 
+/** Parameters as submitted; the description is the contract for their types (see http/json-body.ts). */
+export const ParametersT = Type.Record(Type.String(), Type.Unknown(), {
+  description:
+    'Parameter names to JSON values, typed as Python\'s json module types them: a number written with a fraction or an exponent is a ' +
+    'float (`1.0` injects `x = 1.0`, `1e3` injects `x = 1000.0`), other numbers are ints with every digit kept (beyond 2^53 too). ' +
+    `Names must be identifiers of the notebook's language; at most ${MAX_PARAMETER_DEPTH} levels of nesting. Answered back as written.`,
+});
+
 export const JobStatusT = Type.Union(
-  ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'].map((s) => Type.Literal(s)),
+  JOB_STATUSES.map((s) => Type.Literal(s)),
   { description: 'Job state' },
 );
 
@@ -56,7 +67,10 @@ export const RunErrorT = Type.Object({
   ename: Type.String(),
   evalue: Type.String(),
   traceback: Type.Array(Type.String()),
-  cell_index: Type.Union([Type.Integer(), Type.Null()]),
+  cell_index: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The failing cell's 0-based index in the input notebook (injected parameters and error-marker cells not counted); null when the error is not tied to a cell of the input",
+  }),
+  execution_count: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: "The failing cell's execution count (its In [n]); null when it did not run" })),
 });
 
 export const JobView = Type.Object(
@@ -97,11 +111,15 @@ export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLeng
 export const SubmitJobBody = Type.Object(
   {
     notebook: Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the user's home" }),
-    parameters: Type.Optional(JsonObject),
+    parameters: Type.Optional(ParametersT),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the caller' })),
     kernel: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Kernelspec name; default: the notebook's" })),
-    timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Whole-run timeout (bounded by the server maximum)' })),
-    cell_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout (bounded by the server maximum)' })),
+    timeout_s: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Whole-run timeout, seconds; above the server maximum (HUBMILL_MAX_TIMEOUT_S) refused with 422; default: the maximum' }),
+    ),
+    cell_timeout_s: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Per-cell timeout, seconds; above the server maximum (HUBMILL_MAX_CELL_TIMEOUT_S) refused with 422; default: the maximum' }),
+    ),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     output_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Relative to the home; default chosen by the runner" })),
     target: Type.Optional(
@@ -119,7 +137,7 @@ export const SeedExecuteBody = Type.Object(
   {
     username: Type.String({ description: 'Owner of the notebook; its home comes from the home template' }),
     notebook_name: Type.String({ description: 'A file name searched anywhere in the home, or a path relative to it' }),
-    parameters: Type.Optional(JsonObject),
+    parameters: Type.Optional(ParametersT),
   },
   { $id: 'NotebookExecuteRequest' },
 );
@@ -139,7 +157,7 @@ export const SeedExecuteResponse = Type.Object(
 
 export const SeedRunBody = Type.Object(
   {
-    params: Type.Optional(JsonObject),
+    params: Type.Optional(ParametersT),
     input_path: Type.String({ description: "Absolute path inside a user's home" }),
     output_path: Type.String({ description: "Absolute path inside the same user's home (overwritten, as papermill does)" }),
   },

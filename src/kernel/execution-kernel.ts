@@ -14,8 +14,17 @@
  * - `kill` ends the kernel at once; pending executes then reject as dead.
  * - `shutdown` ends it gracefully, bounded; safe to call twice.
  */
-import type { ExecuteOptions } from './kernel-client.js';
-import type { ExecuteReplyContent, ExecuteRequestContent, KernelInfoReplyContent } from './messages.js';
+import type { ExecuteReplyContent, ExecuteRequestContent, KernelInfoReplyContent, Message } from './messages.js';
+
+export interface ExecuteOptions {
+  /** Called for every iopub message that belongs to this request, in order (status/execute_input included). */
+  onIopub?: (msg: Message) => void;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  stopOnError?: boolean;
+  silent?: boolean;
+  storeHistory?: boolean;
+}
 
 /** The execute_request every kernel gets from hubmill: stdin always refused, history kept unless silent. */
 export function executeRequestContent(code: string, opts: ExecuteOptions = {}): ExecuteRequestContent {
@@ -28,8 +37,6 @@ export function executeRequestContent(code: string, opts: ExecuteOptions = {}): 
     stop_on_error: opts.stopOnError ?? true,
   };
 }
-
-export type { ExecuteOptions } from './kernel-client.js';
 
 export interface ExecutionKernel {
   readonly id: string;

@@ -4,33 +4,24 @@
  * kernel's death (process exit) turned into DeadKernelError at once.
  */
 import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import { Dealer, Subscriber } from 'zeromq';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
-import { executeRequestContent, type ExecutionKernel } from './execution-kernel.js';
+import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
 import type { KernelSpec } from './kernelspecs.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
+  Channel,
   ExecuteReplyContent,
+  KernelInfoReply,
   KernelInfoReplyContent,
   Message,
   MessageHeader,
+  MessageType,
 } from './messages.js';
-import { unwatchProcessGroup } from './watchdog.js';
+import { KernelProcess } from './kernel-process.js';
+import { SocketEventLog } from './socket-events.js';
 import { WireCodec } from './wire.js';
-
-export interface ExecuteOptions {
-  /** Called for every iopub message that belongs to this request, in order (status/execute_input included). */
-  onIopub?: (msg: Message) => void;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  stopOnError?: boolean;
-  silent?: boolean;
-  storeHistory?: boolean;
-}
-
-export interface ExecuteOutcome {
-  reply: ExecuteReplyContent;
-}
 
 interface Pending {
   msgId: string;
@@ -46,9 +37,14 @@ interface Pending {
 export interface KernelClientLaunchOptions extends LaunchOptions {
   startTimeoutMs?: number;
   signal?: AbortSignal;
+  /** ZeroMQ socket events go here at debug level. */
+  logger?: Logger;
 }
 
-const STDERR_KEEP = 16 * 1024;
+/** Pause before dialling an endpoint again that a foreign socket held (it may still hold it). */
+const REDIAL_DELAY_MS = 50;
+/** Fresh starts (new ports and key) after a port collision or a silent kernel. */
+const MAX_START_ATTEMPTS = 3;
 
 export class KernelClient extends EventEmitter implements ExecutionKernel {
   readonly id: string;
@@ -64,13 +60,16 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   private readonly pending = new Map<string, Pending>();
   private deadError: DeadKernelError | null = null;
   private disposed = false;
-  private stderrTail = '';
-  private exitPromise: Promise<void>;
+  private rejectedMessages = 0;
+  private readonly redialTimers = new Map<Dealer | Subscriber, NodeJS.Timeout>();
+  private readonly proc: KernelProcess;
+  /** What the ZeroMQ sockets did (connects, handshakes, disconnects), for debug logs and start errors. */
+  readonly socketEvents: SocketEventLog;
 
   private constructor(
-    private readonly launched: LaunchedKernel,
+    launched: LaunchedKernel,
     spec: KernelSpec,
-    opts: LaunchOptions,
+    opts: KernelClientLaunchOptions,
   ) {
     super();
     this.id = launched.id;
@@ -86,29 +85,22 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.control = new Dealer({ ...common });
     this.iopub = new Subscriber({ ...common });
     this.iopub.subscribe();
+    this.socketEvents = new SocketEventLog(opts.logger?.child({ kernelId: this.id, kernel: spec.name }));
+    this.socketEvents.watch('shell', this.shell, (a) => this.redial(this.shell, a));
+    this.socketEvents.watch('control', this.control, (a) => this.redial(this.control, a));
+    this.socketEvents.watch('iopub', this.iopub, (a) => this.redial(this.iopub, a));
     this.shell.connect(url(c.shell_port));
     this.control.connect(url(c.control_port));
     this.iopub.connect(url(c.iopub_port));
-    void this.readLoop(this.shell);
-    void this.readLoop(this.control);
-    void this.readLoop(this.iopub);
+    void this.readLoop(this.shell, 'shell');
+    void this.readLoop(this.control, 'control');
+    void this.readLoop(this.iopub, 'iopub');
 
-    const child = launched.child;
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_KEEP);
-    });
-    this.exitPromise = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-    });
-    child.once('exit', (code, signal) => {
-      if (child.pid) unwatchProcessGroup(child.pid);
-      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.proc = new KernelProcess(launched, (how) => {
       this.deadError = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
       for (const p of this.pending.values()) p.reject(this.deadError);
       this.pending.clear();
       this.emit('dead', this.deadError);
-      void launched.cleanup();
     });
   }
 
@@ -116,9 +108,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   static async launch(spec: KernelSpec, opts: KernelClientLaunchOptions = {}): Promise<KernelClient> {
     const totalMs = opts.startTimeoutMs ?? 60_000;
     const deadline = Date.now() + totalMs;
-    // Rarely (seen about once per few hundred starts on a loaded 2-core machine) a kernel that
-    // is alive never answers; the cause is not pinned down. Such a kernel gets one fresh start
-    // with new ports and key after a third of the budget (at least 10 s) instead of eating it all.
+    // A kernel that is alive but silent for a third of the budget (at least 10 s) gets a
+    // fresh start, as does one that lost a port to another program (EADDRINUSE). Both are
+    // logged with the socket events: they should not happen since ports are reserved.
     const firstTryMs = Math.min(totalMs, Math.max(10_000, totalMs / 3));
     for (let attempt = 1; ; attempt++) {
       const budgetMs = attempt === 1 ? firstTryMs : deadline - Date.now();
@@ -129,9 +121,17 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
         return client;
       } catch (err) {
         await client.dispose();
-        if (err instanceof TimeoutError && attempt === 1 && deadline - Date.now() > 2000) continue;
+        const cause = err instanceof TimeoutError ? 'silent' : err instanceof DeadKernelError && client.proc.lostPort() ? 'port in use' : null;
+        const again = cause !== null && attempt < MAX_START_ATTEMPTS && deadline - Date.now() > 2000;
+        if (cause) {
+          opts.logger?.warn(
+            { kernelId: client.id, kernel: spec.name, attempt, cause, socketEvents: client.socketEvents.summary(), stderr: client.stderrSummary() },
+            again ? 'kernel did not start; starting a fresh one' : 'kernel did not start',
+          );
+        }
+        if (again) continue;
         if (err instanceof TimeoutError) {
-          throw new KernelStartError(`Kernel '${spec.name}' did not become ready within ${(totalMs / 1000).toFixed(1)} s${client.stderrSummary()}`);
+          throw new KernelStartError(`Kernel '${spec.name}' did not become ready within ${(totalMs / 1000).toFixed(1)} s${client.startReport()}`);
         }
         if (err instanceof DeadKernelError) {
           throw new KernelStartError(`Kernel '${spec.name}' exited during start-up${client.stderrSummary()}`);
@@ -141,8 +141,21 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     }
   }
 
+  /** What a start that timed out saw: the kernel's stderr, its sockets' last events, foreign messages. */
+  private startReport(): string {
+    const foreign = this.rejectedMessages > 0 ? `\n${this.rejectedMessages} message(s) with a wrong signature or malformed (another kernel on our port?)` : '';
+    const events = this.socketEvents.summary(12);
+    return `${this.stderrSummary()}${foreign}${events ? `\nZeroMQ socket events:\n${events}` : ''}`;
+  }
+
   get pid(): number | undefined {
-    return this.launched.child.pid;
+    return this.proc.pid;
+  }
+
+  /** Its TCP ports: shell, iopub, stdin, control, hb. */
+  get ports(): number[] {
+    const c = this.proc.launched.connection;
+    return [c.shell_port, c.iopub_port, c.stdin_port, c.control_port, c.hb_port];
   }
 
   get alive(): boolean {
@@ -155,17 +168,44 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
 
   /** The last lines the kernel wrote on stderr, for error reports. */
   stderrSummary(): string {
-    const tail = this.stderrTail.trim().split('\n').slice(-15).join('\n');
-    return tail ? `:\n${tail}` : '';
+    return this.proc.stderrSummary();
   }
 
-  private async readLoop(socket: Dealer | Subscriber): Promise<void> {
+  /**
+   * libzmq gives up an endpoint for good when the first peer it reached failed the
+   * handshake (e.g. a SUB that reached another process's PULL or ROUTER socket), so
+   * the kernel, once it binds that port, would never hear from us. Dial again.
+   */
+  private redial(socket: Dealer | Subscriber, address: string): void {
+    if (this.disposed || this.redialTimers.has(socket)) return;
+    const t = setTimeout(() => {
+      this.redialTimers.delete(socket);
+      if (this.disposed) return;
+      try {
+        socket.disconnect(address);
+      } catch {
+        // Already dropped by libzmq.
+      }
+      try {
+        socket.connect(address);
+      } catch {
+        // Closed meanwhile.
+      }
+    }, REDIAL_DELAY_MS);
+    this.redialTimers.set(socket, t);
+  }
+
+  private async readLoop(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
     try {
       for await (const frames of socket) {
-        const msg = this.codec.decode(frames as Buffer[]);
-        if (!msg) continue;
+        const msg = this.codec.decode(frames as Buffer[], channel);
+        if (!msg) {
+          // A wrong signature means another kernel (another key) is on this port; counted for start errors.
+          this.rejectedMessages++;
+          continue;
+        }
         try {
-          this.dispatch(msg, socket === this.iopub);
+          this.dispatch(msg, channel === 'iopub');
         } catch (err) {
           // A listener's bug must not stop the read loop (and with it every later reply).
           this.emit('listener-error', err);
@@ -182,7 +222,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     // During start-up any iopub message answering one of our probes proves the subscription
     // is live, even when it arrives after that probe's shell reply (ipykernel publishes iopub
     // from a separate thread, so under load the reply often comes first).
-    if (iopub && this.readyProbes?.has(parentId)) this.readyIopubSeen = true;
+    if (iopub && this.readyProbes?.has(parentId) && !this.readyIopubSeen) {
+      this.readyIopubSeen = true;
+      this.readyWake?.();
+    }
     const p = this.pending.get(parentId);
     if (!p) return;
     if (iopub) {
@@ -202,7 +245,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   /** Sends a request and waits for its reply (and the idle status when needIdle). */
   private request(
     channel: 'shell' | 'control',
-    msgType: string,
+    msgType: MessageType,
     content: unknown,
     opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal; header?: MessageHeader },
   ): Promise<Message> {
@@ -241,48 +284,65 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   /**
    * Ready means a kernel_info_reply on shell and an iopub message for one of our
    * requests (the iopub subscription is live). Repeats the request until both.
+   * One abort listener and one timer per wait, however many probes it sends.
    */
   private readyProbes: Set<string> | null = null;
   private readyIopubSeen = false;
+  private readyWake: (() => void) | null = null;
 
   private async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    this.readyProbes = new Set();
+    const probes = new Set<string>();
+    this.readyProbes = probes;
     this.readyIopubSeen = false;
     let reply: Message | null = null;
-    const inflight: Promise<void>[] = [];
-    let interval = 20;
-    while (!(this.readyIopubSeen && reply)) {
-      if (this.deadError) throw this.deadError;
-      if (signal?.aborted) throw new AbortedError('kernel start aborted');
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new TimeoutError('kernel start timed out');
-      const header = this.codec.header('kernel_info_request');
-      this.readyProbes.add(header.msg_id);
-      const p = this.request('shell', 'kernel_info_request', {}, {
-        needIdle: false,
-        header,
-        timeoutMs: remaining,
-        signal,
-      }).then(
-        (m) => {
-          reply = m;
-        },
-        () => {},
-      );
-      inflight.push(p);
-      // Wait a little for this round; the reply may arrive before its iopub status.
-      await Promise.race([p, new Promise((r) => setTimeout(r, interval))]);
-      if (reply && !this.readyIopubSeen) await new Promise((r) => setTimeout(r, 5));
-      interval = Math.min(interval * 2, 200);
+    let timer: NodeJS.Timeout | undefined;
+    const wake = () => this.readyWake?.();
+    signal?.addEventListener('abort', wake, { once: true });
+    this.once('dead', wake);
+    try {
+      let interval = 20;
+      while (!(this.readyIopubSeen && reply)) {
+        if (this.deadError) throw this.deadError;
+        if (signal?.aborted) throw new AbortedError('kernel start aborted');
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new TimeoutError('kernel start timed out');
+        const header = this.codec.header('kernel_info_request');
+        probes.add(header.msg_id);
+        this.pending.set(header.msg_id, {
+          msgId: header.msg_id,
+          resolve: (m) => {
+            // Only the first reply wakes the loop: waking on every reply would probe at round-trip speed.
+            if (reply) return;
+            reply = m;
+            wake();
+          },
+          reject: () => {},
+          needIdle: false,
+          reply: null,
+          idle: false,
+        });
+        // zeromq allows one send in flight; a refused send only costs this probe.
+        this.shell.send(this.codec.encode(header, {})).catch(() => {});
+        await new Promise<void>((r) => {
+          this.readyWake = r;
+          timer = setTimeout(r, Math.min(interval, remaining));
+        });
+        clearTimeout(timer);
+        interval = Math.min(interval * 2, 200);
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      this.off('dead', wake);
+      // Late replies to earlier probes are dropped by dispatch (no longer pending).
+      for (const id of probes) this.pending.delete(id);
+      this.readyProbes = null;
+      this.readyWake = null;
     }
-    // Late replies to earlier kernel_info requests are dropped by dispatch (no longer pending).
-    for (const pend of [...this.pending.values()]) {
-      if (!pend.needIdle) pend.reject(new AbortedError('superseded kernel_info_request'));
-    }
-    await Promise.all(inflight);
-    this.readyProbes = null;
-    this.info = (reply as unknown as Message<KernelInfoReplyContent>).content;
+    const content = (reply as Message).content as KernelInfoReply;
+    // A kernel that answers kernel_info with an error is running; it just tells us less.
+    this.info = content.status === 'ok' ? content : null;
   }
 
   /** Runs code; resolves with the execute_reply once the reply and the idle status arrived. */
@@ -293,7 +353,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
     });
-    return reply.content as unknown as ExecuteReplyContent;
+    return reply.content as ExecuteReplyContent;
   }
 
   /** Interrupts the running cell: SIGINT to the group, or interrupt_request per the kernelspec. */
@@ -314,56 +374,34 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   }
 
   /** Waits for the process to exit, up to timeoutMs; true when it did. */
-  async waitExit(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([
-      this.exitPromise.then(() => true),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    return done;
-  }
-
-  private signalGroup(sig: NodeJS.Signals): void {
-    const pid = this.pid;
-    if (!pid) return;
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // Already gone.
-      }
-    }
+  waitExit(timeoutMs: number): Promise<boolean> {
+    return this.proc.waitExit(timeoutMs);
   }
 
   /** Kills the kernel's whole process group at once. */
   async kill(): Promise<void> {
-    this.signalGroup('SIGKILL');
+    this.proc.signalGroup('SIGKILL');
     await this.waitExit(2000);
   }
 
   /** Graceful: shutdown_request, then SIGTERM, then SIGKILL the group. Safe to call twice. */
   async shutdown(opts: { graceMs?: number } = {}): Promise<void> {
     const grace = opts.graceMs ?? 2000;
-    if (this.launched.child.exitCode === null && this.launched.child.signalCode === null) {
+    if (this.proc.running) {
       if (!this.deadError) {
         const header = this.codec.header('shutdown_request');
         this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
       }
       if (!(await this.waitExit(grace))) {
-        this.signalGroup('SIGTERM');
+        this.proc.signalGroup('SIGTERM');
         if (!(await this.waitExit(1000))) {
-          this.signalGroup('SIGKILL');
+          this.proc.signalGroup('SIGKILL');
           await this.waitExit(2000);
         }
       }
     }
     // Children the kernel left in its group (e.g. subprocesses) go too.
-    this.signalGroup('SIGKILL');
+    this.proc.signalGroup('SIGKILL');
     await this.dispose();
   }
 
@@ -371,8 +409,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.launched.child.exitCode === null && this.launched.child.signalCode === null) {
-      this.signalGroup('SIGKILL');
+    for (const t of this.redialTimers.values()) clearTimeout(t);
+    this.redialTimers.clear();
+    if (this.proc.running) {
+      this.proc.signalGroup('SIGKILL');
     }
     for (const p of this.pending.values()) p.reject(new DeadKernelError('Kernel client was disposed'));
     this.pending.clear();
@@ -383,6 +423,6 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
         // Already closed.
       }
     }
-    await this.launched.cleanup().catch(() => {});
+    await this.proc.cleanup();
   }
 }

@@ -1,16 +1,16 @@
 /**
- * Starts a kernel process from a kernelspec: fresh ports and key, a 0600 connection
+ * Starts a kernel process from a kernelspec: reserved ports (ports.ts), a fresh key, a 0600 connection
  * file, its own process group (so signals reach its children), JPY_PARENT_PID so
  * ipykernel exits with us, and a watchdog for every other kernel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelStartError } from '../errors.js';
 import type { KernelSpec } from './kernelspecs.js';
+import { reservePorts, type ReserveOptions } from './ports.js';
 import { watchProcessGroup } from './watchdog.js';
 
 export interface ConnectionInfo {
@@ -26,11 +26,21 @@ export interface ConnectionInfo {
   kernel_name: string;
 }
 
+/** Identity a kernel runs as when the service runs as root. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+  home: string;
+  username: string;
+}
+
 export interface LaunchOptions {
   cwd?: string;
   /** Extra environment on top of the service's own and the kernelspec's. */
   env?: Record<string, string>;
-  runAs?: { uid: number; gid: number; home: string; username: string };
+  runAs?: RunAs;
+  /** Where kernel ports come from (tests); the default is below the OS ephemeral range, locked in the system temp folder. */
+  ports?: ReserveOptions;
 }
 
 export interface LaunchedKernel {
@@ -38,29 +48,14 @@ export interface LaunchedKernel {
   child: ChildProcess;
   connection: ConnectionInfo;
   connectionFile: string;
-  /** Removes the connection file and its folder. */
+  /** Removes the connection file and its folder and gives the ports back; call once the process has exited. */
   cleanup(): Promise<void>;
-}
-
-/** Reserves n distinct free TCP ports on 127.0.0.1 (held together, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<import('node:net').Server>((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
   const id = randomUUID();
-  const [shell, iopub, stdin, control, hb] = await freePorts(5);
+  const reservation = await reservePorts(5, opts.ports);
+  const [shell, iopub, stdin, control, hb] = reservation.ports;
   const connection: ConnectionInfo = {
     shell_port: shell!,
     iopub_port: iopub!,
@@ -73,14 +68,24 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
     signature_scheme: 'hmac-sha256',
     kernel_name: spec.name,
   };
-  const dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
-  const connectionFile = join(dir, `kernel-${id}.json`);
-  await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-  if (opts.runAs) {
-    await chown(dir, opts.runAs.uid, opts.runAs.gid);
-    await chown(connectionFile, opts.runAs.uid, opts.runAs.gid);
+  let dir: string | undefined;
+  const cleanup = async () => {
+    reservation.release();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+  let connectionFile: string;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
+    connectionFile = join(dir, `kernel-${id}.json`);
+    await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
+    if (opts.runAs) {
+      await chown(dir, opts.runAs.uid, opts.runAs.gid);
+      await chown(connectionFile, opts.runAs.uid, opts.runAs.gid);
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
   }
-  const cleanup = () => rm(dir, { recursive: true, force: true });
 
   const argv = spec.argv.map((a) =>
     a.replaceAll('{connection_file}', connectionFile).replaceAll('{resource_dir}', spec.resource_dir).replaceAll('{prefix}', '/usr'),

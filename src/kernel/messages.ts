@@ -1,94 +1,21 @@
 /**
- * Jupyter messaging protocol (5.3) types: header and the message contents hubmill
- * sends or reads. Wire fields stay snake_case, as in the spec.
+ * Jupyter messaging protocol (5.3) types, taken from `@jupyterlab/services`'
+ * `KernelMessage` (types only: nothing of it runs here). Wire fields stay
+ * snake_case, as in the spec.
  * https://jupyter-client.readthedocs.io/en/latest/messaging.html
  */
-export interface MessageHeader {
-  msg_id: string;
-  session: string;
-  username: string;
-  date: string;
-  msg_type: string;
-  version: string;
-}
+import type { KernelMessage } from '@jupyterlab/services';
 
-export interface Message<C = Record<string, unknown>> {
-  header: MessageHeader;
-  parent_header: Partial<MessageHeader>;
-  metadata: Record<string, unknown>;
-  content: C;
-  buffers: Buffer[];
-  /** iopub topic / routing identities, as received. */
-  identities: Buffer[];
-}
+export type MessageHeader = KernelMessage.IHeader;
+export type MessageType = KernelMessage.MessageType;
+export type Channel = KernelMessage.Channel;
 
-export type Channel = 'shell' | 'control' | 'iopub' | 'stdin';
+/** A message as hubmill reads it: `KernelMessage.IMessage`, with its binary buffers as Node Buffers. */
+export type Message = KernelMessage.IMessage & { buffers: Buffer[] };
 
-export interface ExecuteRequestContent {
-  code: string;
-  silent: boolean;
-  store_history: boolean;
-  user_expressions: Record<string, string>;
-  allow_stdin: boolean;
-  stop_on_error: boolean;
-}
-
-export interface ExecuteReplyContent {
-  status: 'ok' | 'error' | 'aborted' | 'abort';
-  execution_count: number | null;
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-  payload?: Array<Record<string, unknown>>;
-  user_expressions?: Record<string, unknown>;
-}
-
-export interface KernelInfoReplyContent {
-  status: 'ok' | 'error';
-  protocol_version: string;
-  implementation: string;
-  implementation_version?: string;
-  language_info: {
-    name: string;
-    version?: string;
-    mimetype?: string;
-    file_extension?: string;
-    pygments_lexer?: string;
-    codemirror_mode?: string | Record<string, unknown>;
-    nbconvert_exporter?: string;
-    [key: string]: unknown;
-  };
-  banner?: string;
-  [key: string]: unknown;
-}
-
-export interface StreamContent {
-  name: 'stdout' | 'stderr';
-  text: string;
-}
-
-export interface DisplayDataContent {
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  transient?: { display_id?: string };
-}
-
-export interface ExecuteResultContent extends DisplayDataContent {
-  execution_count: number;
-}
-
-export interface ErrorContent {
-  ename: string;
-  evalue: string;
-  traceback: string[];
-}
-
-export interface StatusContent {
-  execution_state: 'busy' | 'idle' | 'starting' | 'restarting' | 'dead';
-}
-
-export interface ClearOutputContent {
-  wait: boolean;
-}
-
-export const isMsgType = <C>(msg: Message, type: string): msg is Message<C & Record<string, unknown>> => msg.header.msg_type === type;
+export type ExecuteRequestContent = KernelMessage.IExecuteRequestMsg['content'];
+/** status 'ok' (with payload, user_expressions), 'error' (ename, evalue, traceback) or 'aborted'/'abort'; always execution_count. */
+export type ExecuteReplyContent = KernelMessage.IExecuteReplyMsg['content'];
+/** The content of an 'ok' kernel_info_reply (language_info etc.). */
+export type KernelInfoReplyContent = KernelMessage.IInfoReply;
+export type KernelInfoReply = KernelMessage.IInfoReplyMsg['content'];

@@ -118,7 +118,7 @@ export class KernelPool {
     const t0 = performance.now();
     let k: KernelClient;
     try {
-      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs });
+      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger });
     } catch (err) {
       this.opts.onKernelStart?.(name, false, performance.now() - t0, true);
       throw err;
@@ -132,7 +132,8 @@ export class KernelPool {
       });
       if (reply.status !== 'ok') {
         void k.shutdown();
-        throw new KernelStartError(`Preload code for '${name}' failed: ${reply.ename ?? ''}: ${reply.evalue ?? ''}`);
+        const why = reply.status === 'error' ? `${reply.ename}: ${reply.evalue}` : reply.status;
+        throw new KernelStartError(`Preload code for '${name}' failed: ${why}`);
       }
     }
     return k;
@@ -195,7 +196,7 @@ export class KernelPool {
     const spec: KernelSpec = await getKernelSpec(name, this.opts.specSearch);
     const t0 = performance.now();
     try {
-      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, ...opts });
+      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, ...opts });
       this.opts.onKernelStart?.(name, true, performance.now() - t0, false);
       return k;
     } catch (err) {

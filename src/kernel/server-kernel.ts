@@ -18,7 +18,7 @@ import { KernelAPI, KernelConnection, ServerConnection, type Kernel, type Kernel
 import WebSocket from 'ws';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
 import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
-import type { ExecuteReplyContent, KernelInfoReplyContent, Message, MessageHeader } from './messages.js';
+import type { ExecuteReplyContent, KernelInfoReplyContent, Message } from './messages.js';
 
 export interface ServerKernelOptions {
   /** The Jupyter server's base URL, e.g. http://hub:8000/user/alice/ (trailing slash optional). */
@@ -45,19 +45,12 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A `@jupyterlab/services` message as hubmill's `Message` (what OutputCollector and the engine read). */
+/** A `@jupyterlab/services` message as hubmill's `Message`: the same shape, with Node Buffers. */
 export function toMessage(msg: KernelMessage.IMessage): Message {
   const buffers = (msg.buffers ?? []).map((b) =>
     ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b as ArrayBuffer),
   );
-  return {
-    header: msg.header as unknown as MessageHeader,
-    parent_header: (msg.parent_header ?? {}) as Partial<MessageHeader>,
-    metadata: (msg.metadata ?? {}) as Record<string, unknown>,
-    content: (msg.content ?? {}) as Record<string, unknown>,
-    buffers,
-    identities: [],
-  };
+  return { ...msg, buffers };
 }
 
 /** Server settings for Node: `ws` for websockets, the token in the websocket URL, every fetch bounded. */
@@ -156,7 +149,7 @@ export class ServerKernel implements ExecutionKernel {
 
   private async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const info = await this.guard(this.conn.info, 'kernel start', timeoutMs, signal);
-    this.info = info as unknown as KernelInfoReplyContent;
+    this.info = info;
     this.spec = { name: this.spec.name, language: this.info.language_info?.name ?? '' };
   }
 
@@ -250,7 +243,7 @@ export class ServerKernel implements ExecutionKernel {
       if (!future.isDisposed) future.dispose();
       throw err;
     });
-    return reply.content as unknown as ExecuteReplyContent;
+    return reply.content;
   }
 
   /** Asks the server to interrupt the kernel (REST; the server sends SIGINT or interrupt_request per the kernelspec). */

@@ -3,7 +3,7 @@
  * [identities..., "<IDS|MSG>", signature, header, parent_header, metadata, content, ...buffers]
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Message, MessageHeader } from './messages.js';
+import type { Channel, Message, MessageHeader, MessageType } from './messages.js';
 
 const DELIMITER = Buffer.from('<IDS|MSG>');
 export const PROTOCOL_VERSION = '5.3';
@@ -25,7 +25,7 @@ export class WireCodec {
     return h.digest('hex');
   }
 
-  header(msgType: string): MessageHeader {
+  header(msgType: MessageType): MessageHeader {
     return {
       msg_id: randomUUID(),
       session: this.session,
@@ -37,7 +37,7 @@ export class WireCodec {
   }
 
   /** Frames for a Dealer socket (no identities). */
-  encode(header: MessageHeader, content: unknown, parentHeader: Partial<MessageHeader> = {}, metadata: Record<string, unknown> = {}): Buffer[] {
+  encode(header: MessageHeader, content: unknown, parentHeader: MessageHeader | Record<string, never> = {}, metadata: Message['metadata'] = {}): Buffer[] {
     const parts = [
       Buffer.from(JSON.stringify(header)),
       Buffer.from(JSON.stringify(parentHeader)),
@@ -48,11 +48,10 @@ export class WireCodec {
   }
 
   /** Parses and verifies one message; returns null for a bad signature or malformed frames (silently dropped, as kernels do). */
-  decode(frames: Buffer[]): Message | null {
+  decode(frames: Buffer[], channel: Channel): Message | null {
     let i = 0;
     while (i < frames.length && !frames[i]!.equals(DELIMITER)) i++;
     if (i >= frames.length || frames.length < i + 6) return null;
-    const identities = frames.slice(0, i);
     const signature = frames[i + 1]!;
     const parts = frames.slice(i + 2, i + 6);
     if (this.key.length > 0) {
@@ -65,8 +64,8 @@ export class WireCodec {
         parent_header: JSON.parse(parts[1]!.toString('utf8')),
         metadata: JSON.parse(parts[2]!.toString('utf8')),
         content: JSON.parse(parts[3]!.toString('utf8')),
+        channel,
         buffers: frames.slice(i + 6),
-        identities,
       };
     } catch {
       return null;

@@ -27,6 +27,8 @@ export interface InjectResult {
   /** A copy of the input with the injected cell; the input is not modified. */
   notebook: Notebook;
   warnings: string[];
+  /** Where the injected cell is, and whether it replaced an earlier injected cell (else it was inserted); null when nothing was injected. */
+  injected: { index: number; replaced: boolean } | null;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface InjectResult {
 export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions = {}): InjectResult {
   const notebook = structuredClone(nb);
   const warnings: string[] = [];
-  if (Object.keys(params).length === 0) return { notebook, warnings };
+  if (Object.keys(params).length === 0) return { notebook, warnings, injected: null };
 
   const { kernelName, language } = notebookKernel(nb, options.kernelName, options.language);
   const translator = getTranslator(kernelName, language);
@@ -57,11 +59,17 @@ export function injectParameters(nb: Notebook, params: Parameters, options: Inje
     outputs: [],
     source: splitLines(source),
   };
-  if (injectedIndex >= 0) notebook.cells[injectedIndex] = cell;
-  else if (paramsIndex >= 0) notebook.cells.splice(paramsIndex + 1, 0, cell);
-  else {
+  let injected: { index: number; replaced: boolean };
+  if (injectedIndex >= 0) {
+    notebook.cells[injectedIndex] = cell;
+    injected = { index: injectedIndex, replaced: true };
+  } else if (paramsIndex >= 0) {
+    notebook.cells.splice(paramsIndex + 1, 0, cell);
+    injected = { index: paramsIndex + 1, replaced: false };
+  } else {
     warnings.push(NO_PARAMETERS_CELL_WARNING);
     notebook.cells.unshift(cell);
+    injected = { index: 0, replaced: false };
   }
 
   if (paramsIndex >= 0 && translator instanceof PythonTranslator) {
@@ -70,12 +78,16 @@ export function injectParameters(nb: Notebook, params: Parameters, options: Inje
       if (!declared.has(name)) warnings.push(`Passed unknown parameter: ${name}`);
     }
   }
-  return { notebook, warnings };
+  return { notebook, warnings, injected };
+}
+
+export function isErrorMarker(cell: Cell): boolean {
+  return cellTags(cell).includes(ERROR_MARKER_TAG);
 }
 
 /** Remove marker cells left by an earlier failed run (tag `papermill-error-cell-tag`). Mutates and returns `nb`. */
 export function removeErrorMarkers(nb: Notebook): Notebook {
-  nb.cells = nb.cells.filter((c) => !cellTags(c).includes(ERROR_MARKER_TAG));
+  nb.cells = nb.cells.filter((c) => !isErrorMarker(c));
   return nb;
 }
 
@@ -83,16 +95,14 @@ const ERROR_STYLE = 'style="color:red; font-family:Helvetica Neue, Helvetica, Ar
 
 /**
  * papermill's two marker cells for a failed run: `[top, anchor]`. `top` goes first in the
- * notebook and links to `anchor`, which goes right before the failing cell
- * (`failingIndex`, counted before either is inserted). Use insertErrorMarkers to place them.
+ * notebook and links to `anchor`, which goes right before the failing cell. Only
+ * insertErrorMarkers places them.
  */
-export function makeErrorMarkers(failingIndex: number, executionCount: number | null): [Cell, Cell] {
-  void failingIndex;
+export function makeErrorMarkers(executionCount: number | null, usedIds: Set<string> = new Set()): [Cell, Cell] {
   const top = `<span ${ERROR_STYLE}>An Exception was encountered at '<a href="#papermill-error-cell">In [${executionCount === null ? 'None' : executionCount}]</a>'.</span>`;
   const anchor = `<span id="papermill-error-cell" ${ERROR_STYLE}>Execution using papermill encountered an exception here and stopped:</span>`;
-  const used = new Set<string>();
   const marker = (source: string): Cell => ({
-    id: newCellId(used),
+    id: newCellId(usedIds),
     cell_type: 'markdown',
     metadata: { tags: [ERROR_MARKER_TAG] },
     source,
@@ -102,7 +112,8 @@ export function makeErrorMarkers(failingIndex: number, executionCount: number | 
 
 /** Insert both markers (anchor before the failing cell, then the top one). Mutates `nb`; returns the failing cell's new index. */
 export function insertErrorMarkers(nb: Notebook, failingIndex: number, executionCount: number | null): number {
-  const [top, anchor] = makeErrorMarkers(failingIndex, executionCount);
+  const used = new Set(nb.cells.map((c) => c.id).filter((id): id is string => typeof id === 'string'));
+  const [top, anchor] = makeErrorMarkers(executionCount, used);
   nb.cells.splice(failingIndex, 0, anchor);
   nb.cells.unshift(top);
   return failingIndex + 2;

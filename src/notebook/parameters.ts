@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument, type ScalarTag, type Tags } from 'yaml';
 import { ParameterError } from '../errors.js';
+import { exactInt } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
 import type { ParameterValue, Parameters } from './types.js';
 
@@ -26,7 +27,7 @@ export function parsePValue(raw: string): ParameterValue {
   if (raw === 'None') return null;
   // int()/float() ignore surrounding whitespace.
   const text = raw.trim();
-  if (PY_INT.test(text)) return toInt(text.replace(/_/g, ''));
+  if (PY_INT.test(text)) return exactInt(text.replace(/_/g, ''));
   if (PY_FLOAT.test(text)) return new PyFloat(Number(text.replace(/_/g, '')));
   const special = PY_FLOAT_SPECIAL.exec(text);
   if (special) {
@@ -34,12 +35,6 @@ export function parsePValue(raw: string): ParameterValue {
     return new PyFloat(special[1] === '-' ? -v : v);
   }
   return raw;
-}
-
-/** An exact integer: a number when JS can hold it exactly, else a bigint. */
-function toInt(decimal: string | bigint): number | bigint {
-  const big = typeof decimal === 'bigint' ? decimal : BigInt(decimal);
-  return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
 // --- YAML, resolved like PyYAML's SafeLoader minus timestamps (papermill's NoDatesSafeLoader) ---
@@ -66,11 +61,11 @@ const pyYamlInt: ScalarTag = {
     }
     try {
       if (s === '0') return 0;
-      if (s.startsWith('0b')) return toInt(sign * BigInt(s));
-      if (s.startsWith('0x')) return toInt(sign * BigInt(s));
-      if (s.startsWith('0')) return toInt(sign * BigInt(`0o${s.slice(1)}`));
-      if (s.includes(':')) return toInt(sign * sexagesimal(s, BigInt));
-      return toInt(sign * BigInt(s));
+      if (s.startsWith('0b')) return exactInt(sign * BigInt(s));
+      if (s.startsWith('0x')) return exactInt(sign * BigInt(s));
+      if (s.startsWith('0')) return exactInt(sign * BigInt(`0o${s.slice(1)}`));
+      if (s.includes(':')) return exactInt(sign * sexagesimal(s, BigInt));
+      return exactInt(sign * BigInt(s));
     } catch {
       onError(`invalid integer ${str}`);
       return str;

@@ -1,5 +1,5 @@
 /**
- * What the HTTP layer (and the scheduler later) needs from the runner. The runner
+ * What the HTTP layer needs from the runner. The runner
  * owns the queue loop, concurrency, the kernel pool and live job events.
  */
 import type { Job, NewJob } from '../store/job-store.js';
@@ -13,6 +13,13 @@ export type JobEvent =
   /** `appended`: a stream chunk that continues the cell's previous stream output (only the new text is sent). */
   | { type: 'output'; job_id: string; cell_index: number; output: Output; appended: boolean };
 
+/** Where one job's event log stands in this process: ids of the oldest kept and the newest event, and whether it ended. */
+export interface JobEventCursor {
+  first: number;
+  last: number;
+  ended: boolean;
+}
+
 export interface JobRunner {
   /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */
   submit(job: NewJob): Promise<{ job: Job; created: boolean }>;
@@ -20,8 +27,14 @@ export interface JobRunner {
   cancel(id: string): Promise<Job | null>;
   /** Resolves with the job once terminal, or with its current state after timeoutMs. */
   waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
-  /** Subscribes to one job's live events; returns the unsubscribe function. */
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void;
+  /**
+   * Subscribes to one job's live events, each with its id (1, 2, … per job, in this
+   * process); with `after`, the kept events with a greater id are replayed first,
+   * synchronously. Returns the unsubscribe function.
+   */
+  subscribe(jobId: string, listener: (event: JobEvent, id: number) => void, opts?: { after?: number }): () => void;
+  /** The job's event log in this process, or null when it has none (run elsewhere, or long finished). */
+  eventCursor(jobId: string): JobEventCursor | null;
   /** For /health and /metrics. */
   stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> };
   start(): Promise<void>;

@@ -1,13 +1,21 @@
 /**
  * The job store: the only way the runner and the HTTP layer touch persisted jobs.
- * SQLite (embedded, default) and PostgreSQL (scale-out) implement it.
+ * SqliteJobStore implements it (one file, shared by the processes of one machine).
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
 import type { Parameters } from '../notebook/types.js';
 import type { RunError } from '../engine/types.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+/** Every state a job can be in: the one list that schemas, SQL, metrics and routes use. */
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The states a job never leaves. */
+export type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+export const TERMINAL_STATUSES: readonly FinalStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export function isTerminal(status: JobStatus): status is FinalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
 
 /** Allowed transitions: one table, checked by every implementation. */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
@@ -50,7 +58,7 @@ export interface Job {
   error: RunError | null;
   result: Record<string, unknown> | null;
   cancel_requested: boolean;
-  /** Free-form: where it came from ('api', 'seed-execute', 'schedule:<id>'), worker id, attempts... */
+  /** Where it came from: 'api', 'seed-execute' or 'seed-run-notebook'. */
   source: string;
   worker_id: string | null;
   attempts: number;
@@ -80,6 +88,12 @@ export interface NewJob {
   scheduled_for_ms?: number | null;
   /** Default 1. */
   attempt?: number;
+  /**
+   * Not stored: the most jobs `username` may have queued and running together,
+   * this one included; null/absent = no limit. Counted in the same transaction
+   * as the insert, so parallel submissions (from any process) cannot exceed it.
+   */
+  max_active?: number | null;
 }
 
 export interface ListJobsQuery {
@@ -97,36 +111,44 @@ export interface JobPage {
 }
 
 export interface JobStore {
-  /** Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false. */
+  /**
+   * Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false.
+   * Throws RunQuotaError when the user already has `max_active` jobs queued or running.
+   */
   enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
   get(id: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<JobPage>;
   /** Atomically takes the oldest queued job (FIFO) for this worker and marks it running. */
   claimNext(workerId: string): Promise<Job | null>;
   updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void>;
+  /**
+   * Records a job's end. With `worker_id` (and `attempt`, the job's `attempts`
+   * when it was claimed), only while that claim still holds (running, its lease
+   * not reclaimed): otherwise InvalidTransitionError, and the record of whoever
+   * reclaimed the job stands.
+   */
   markFinished(
     id: string,
-    status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
+    status: FinalStatus,
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job>;
   /** Queued: cancelled at once. Running: flags cancel_requested (the runner stops it). Terminal: unchanged. */
   requestCancel(id: string): Promise<Job | null>;
   /**
-   * Marks running jobs as alive (their runner still owns them). Runners call it
-   * every few seconds so other processes can tell a live job from an abandoned one.
+   * Renews the leases of `workerId`'s running jobs `ids` (refreshes their
+   * `updated_at_ms`). Returns the ids it no longer holds: no longer running, or
+   * running for another worker (their lease expired and was reclaimed).
    */
-  heartbeat(ids: string[]): Promise<void>;
+  heartbeat(workerId: string, ids: string[]): Promise<string[]>;
   /**
-   * After a restart, or when another worker died: running jobs become failed (error
-   * ename `JobInterrupted`, evalue `reason`) or re-queued (a running job with a
-   * pending cancel becomes cancelled instead). Which running jobs: those claimed by
-   * `workerId`, plus those whose last heartbeat is older than `staleBeforeMs`
-   * (except those of `exceptWorkerId`: a live runner knows its own jobs are alive);
-   * with neither given, every running job (single node).
+   * Reclaims running jobs whose lease expired: last heartbeat older than
+   * `staleBeforeMs`, except those of `exceptWorkerId` (a live runner's own jobs).
+   * They become failed (error ename `JobInterrupted`, evalue `reason`) or
+   * re-queued (a running job with a pending cancel becomes cancelled instead).
+   * A job whose lease is still live is never touched, whoever holds it.
    */
   recoverInterrupted(opts: {
-    workerId?: string;
-    staleBeforeMs?: number;
+    staleBeforeMs: number;
     exceptWorkerId?: string;
     requeue: boolean;
     reason: string;

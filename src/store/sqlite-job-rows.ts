@@ -1,12 +1,11 @@
 /**
- * Rows of the SQLite `jobs` table: column JSON (non-finite floats tagged), row
- * to Job, the insert of a queued job (shared by the job and schedule stores,
- * which write jobs in their own transactions), and paging cursors.
+ * Rows of the SQLite `jobs` table: row to Job, and the insert of a queued job,
+ * shared by the job store and the schedule store (which enqueues a fire's job
+ * in its own transaction).
  */
 import type Database from 'better-sqlite3';
-import { UsageError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
-import type { Parameters } from '../notebook/types.js';
+import { decodeJsonValue, decodeParameters, encodeParameters } from '../notebook/parameters-json.js';
 import type { Job, JobProgress, JobStatus, JobTarget, NewJob } from './job-store.js';
 import { newJobId } from './job-id.js';
 
@@ -39,40 +38,13 @@ export interface JobRow {
   attempt: number | null;
 }
 
-
-// JSON has no NaN/Infinity, but YAML parameters can carry them: tag them so they survive a round trip.
-const FLOAT_TAG = '$hubmill_float';
-
-/** JSON text for a column; non-finite numbers become `{"$hubmill_float": "nan"|"inf"|"-inf"}`. */
-export function encodeJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) {
-      return { [FLOAT_TAG]: Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf' };
-    }
-    return v;
-  });
-}
-
-export function decodeJson<T>(text: string): T {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const keys = Object.keys(v);
-      const tag = (v as Record<string, unknown>)[FLOAT_TAG];
-      if (keys.length === 1 && typeof tag === 'string') {
-        return tag === 'nan' ? NaN : tag === 'inf' ? Infinity : tag === '-inf' ? -Infinity : v;
-      }
-    }
-    return v;
-  }) as T;
-}
-
 export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,
     status: r.status,
     username: r.username,
     notebook: r.notebook,
-    parameters: decodeJson<Parameters>(r.parameters),
+    parameters: decodeParameters(r.parameters),
     kernel: r.kernel,
     timeout_s: r.timeout_s,
     cell_timeout_s: r.cell_timeout_s,
@@ -82,9 +54,9 @@ export function rowToJob(r: JobRow): Job {
     started_at_ms: r.started_at_ms,
     finished_at_ms: r.finished_at_ms,
     output_path: r.output_path,
-    progress: decodeJson<JobProgress>(r.progress),
-    error: r.error === null ? null : decodeJson<RunError>(r.error),
-    result: r.result === null ? null : decodeJson<Record<string, unknown>>(r.result),
+    progress: decodeJsonValue<JobProgress>(r.progress),
+    error: r.error === null ? null : decodeJsonValue<RunError>(r.error),
+    result: r.result === null ? null : decodeJsonValue<Record<string, unknown>>(r.result),
     cancel_requested: r.cancel_requested !== 0,
     source: r.source,
     worker_id: r.worker_id,
@@ -96,11 +68,6 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
-/**
- * Inserts a queued job with a new id; the caller holds the transaction. Exported
- * for the other SQLite stores on the same file (schedules enqueue in their own
- * transaction).
- */
 const statementsByDb = new WeakMap<Database.Database, { insert: Database.Statement; select: Database.Statement }>();
 
 function insertStatements(db: Database.Database): { insert: Database.Statement; select: Database.Statement } {
@@ -120,6 +87,7 @@ function insertStatements(db: Database.Database): { insert: Database.Statement; 
   return st;
 }
 
+/** Inserts a queued job with a new id; the caller holds the (immediate) transaction. */
 export function insertQueuedJob(db: Database.Database, job: NewJob, now: number): Job {
   const id = newJobId(now);
   const st = insertStatements(db);
@@ -127,7 +95,7 @@ export function insertQueuedJob(db: Database.Database, job: NewJob, now: number)
     id,
     job.username,
     job.notebook,
-    encodeJson(job.parameters ?? {}),
+    encodeParameters(job.parameters ?? {}),
     job.kernel ?? null,
     job.timeout_s ?? null,
     job.cell_timeout_s ?? null,
@@ -143,21 +111,4 @@ export function insertQueuedJob(db: Database.Database, job: NewJob, now: number)
     job.attempt ?? 1,
   );
   return rowToJob(st.select.get(id) as JobRow);
-}
-
-/** Opaque paging cursor: base64url of `[created_at_ms, id]` of the last job on the page. */
-export function encodeCursor(createdAtMs: number, id: string): string {
-  return Buffer.from(JSON.stringify([createdAtMs, id]), 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAtMs: number; id: string } {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') {
-      return { createdAtMs: v[0] as number, id: v[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new UsageError('invalid cursor');
 }

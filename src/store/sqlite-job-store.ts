@@ -7,27 +7,30 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HubmillError, InvalidTransitionError, NotFoundError } from '../errors.js';
+import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
 import {
+  JOB_STATUSES,
   JOB_TRANSITIONS,
   TERMINAL_STATUSES,
+  type FinalStatus,
   type Job,
   type JobPage,
   type JobProgress,
   type JobStatus,
   type JobStore,
+  type JobTarget,
   type ListJobsQuery,
   type NewJob,
 } from './job-store.js';
-import { decodeCursor, encodeCursor, encodeJson, insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
+import { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
+import { applyMigrations, StoreSchemaError } from './migrations/apply-sqlite.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
-/** The store's schema is newer than this build knows (a downgrade). */
-export class StoreSchemaError extends HubmillError {
-  override readonly code = 'STORE_SCHEMA';
-  override readonly httpStatus = 503;
-}
+export { StoreSchemaError, decodeCursor, encodeCursor };
+export { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */
@@ -40,12 +43,7 @@ export interface SqliteJobStoreOptions {
   migrations?: readonly Migration[];
 }
 
-// Kept importable from here (tests and other stores did before the split).
-export { decodeCursor, decodeJson, encodeCursor, encodeJson, insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 
-type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
-
-const ALL_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
 export class SqliteJobStore implements JobStore {
@@ -65,32 +63,7 @@ export class SqliteJobStore implements JobStore {
     // WAL + NORMAL: durable across process crashes; only an OS crash may lose the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.migrate(opts.migrations ?? SQLITE_MIGRATIONS);
-  }
-
-  /** Applies pending migrations in order, each in its own immediate transaction (safe when several processes start at once). */
-  private migrate(migrations: readonly Migration[]): void {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)`);
-    const known = new Set(migrations.map((m) => m.id));
-    const applied = (): Set<number> =>
-      new Set((this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
-    const unknown = [...applied()].filter((id) => !known.has(id));
-    if (unknown.length > 0) {
-      throw new StoreSchemaError(
-        `the job store ${this.path} has migrations this version does not know (${unknown.join(', ')}); refusing to use a newer schema`,
-      );
-    }
-    const sorted = [...migrations].sort((a, b) => a.id - b.id);
-    for (const m of sorted) {
-      this.db
-        .transaction(() => {
-          if (applied().has(m.id)) return;
-          this.db.exec(m.sql);
-          this.db.prepare('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES (?, ?, ?)').run(m.id, m.name, this.now());
-        })
-        .immediate();
-    }
+    applyMigrations(this.db, opts.migrations ?? SQLITE_MIGRATIONS, { path: this.path, now: this.now });
   }
 
   /** The connection, for the other SQLite stores on the same file (see SqliteScheduleStore): one file, one writer lock. */
@@ -122,9 +95,20 @@ export class SqliteJobStore implements JobStore {
           .get(job.username, key) as JobRow | undefined;
         if (existing) return { job: rowToJob(existing), created: false };
       }
+      if (job.max_active != null) this.checkQuota(job.username, job.max_active);
       return { job: insertQueuedJob(this.db, { ...job, idempotency_key: key }, this.now()), created: true };
     });
     return tx.immediate();
+  }
+
+  /** Inside enqueue's immediate transaction: no other writer can add a job between this count and the insert. */
+  private checkQuota(username: string, maxActive: number): void {
+    const rows = this.db
+      .prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
+      .all(username) as { status: JobStatus; n: number }[];
+    const running = rows.find((r) => r.status === 'running')?.n ?? 0;
+    const queued = rows.find((r) => r.status === 'queued')?.n ?? 0;
+    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
   }
 
   async get(id: string): Promise<Job | null> {
@@ -142,7 +126,7 @@ export class SqliteJobStore implements JobStore {
       args.push(query.username);
     }
     if (query.status !== undefined && query.status.length > 0) {
-      const statuses = query.status.filter((s) => ALL_STATUSES.includes(s));
+      const statuses = query.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
       if (statuses.length === 0) return { jobs: [], next_cursor: null };
       where.push(`status IN (${statuses.map(() => '?').join(',')})`);
       args.push(...statuses);
@@ -188,38 +172,45 @@ export class SqliteJobStore implements JobStore {
     if (outputPath === undefined) {
       this.db
         .prepare(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJson(progress), now, id);
+        .run(encodeJsonValue(progress), now, id);
     } else {
       this.db
         .prepare(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJson(progress), outputPath, now, id);
+        .run(encodeJsonValue(progress), outputPath, now, id);
     }
   }
 
   async markFinished(
     id: string,
     status: FinalStatus,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null },
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job> {
     this.check();
     const tx = this.db.transaction((): Job => {
       const r = this.row(id);
       if (!r) throw new NotFoundError(`job ${id} not found`);
+      const claimLost =
+        r.status !== 'running' || r.worker_id !== fields.worker_id || (fields.attempt !== undefined && r.attempts !== fields.attempt);
+      if (fields.worker_id !== undefined && claimLost) {
+        const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
+        Object.assign(err.extra, { job_id: id, from: r.status, to: status });
+        throw err;
+      }
       this.assertTransition(r, status);
       const now = this.now();
       const sets = ['status = ?', 'finished_at_ms = ?', 'updated_at_ms = ?'];
       const args: unknown[] = [status, now, now];
       if (fields.error !== undefined) {
         sets.push('error = ?');
-        args.push(fields.error === null ? null : encodeJson(fields.error));
+        args.push(fields.error === null ? null : encodeJsonValue(fields.error));
       }
       if (fields.result !== undefined) {
         sets.push('result = ?');
-        args.push(fields.result === null ? null : encodeJson(fields.result));
+        args.push(fields.result === null ? null : encodeJsonValue(fields.result));
       }
       if (fields.progress !== undefined) {
         sets.push('progress = ?');
-        args.push(encodeJson(fields.progress));
+        args.push(encodeJsonValue(fields.progress));
       }
       if (fields.output_path !== undefined) {
         sets.push('output_path = ?');
@@ -259,43 +250,31 @@ export class SqliteJobStore implements JobStore {
     return tx.immediate();
   }
 
-  async heartbeat(ids: string[]): Promise<void> {
+  async heartbeat(workerId: string, ids: string[]): Promise<string[]> {
     this.check();
-    if (ids.length === 0) return;
+    if (ids.length === 0) return [];
     const now = this.now();
-    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running'`);
-    this.db.transaction(() => {
-      for (const id of ids) stmt.run(now, id);
-    })();
+    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running' AND worker_id = ?`);
+    return this.db.transaction(() => ids.filter((id) => stmt.run(now, id, workerId).changes === 0)).immediate();
   }
 
   async recoverInterrupted(opts: {
-    workerId?: string;
-    staleBeforeMs?: number;
+    staleBeforeMs: number;
     exceptWorkerId?: string;
     requeue: boolean;
     reason: string;
   }): Promise<Job[]> {
     this.check();
     const tx = this.db.transaction((): Job[] => {
-      const conds: string[] = [];
-      const args: unknown[] = [];
-      if (opts.workerId !== undefined) {
-        conds.push('worker_id = ?');
-        args.push(opts.workerId);
-      }
-      if (opts.staleBeforeMs !== undefined) {
-        if (opts.exceptWorkerId !== undefined) {
-          conds.push('(updated_at_ms < ? AND worker_id IS NOT ?)');
-          args.push(opts.staleBeforeMs, opts.exceptWorkerId);
-        } else {
-          conds.push('updated_at_ms < ?');
-          args.push(opts.staleBeforeMs);
-        }
+      const conds = ['updated_at_ms < ?'];
+      const args: unknown[] = [opts.staleBeforeMs];
+      if (opts.exceptWorkerId !== undefined) {
+        conds.push('worker_id IS NOT ?');
+        args.push(opts.exceptWorkerId);
       }
       const rows = this.db
         .prepare(
-          `SELECT * FROM jobs WHERE status = 'running' ${conds.length ? `AND (${conds.join(' OR ')})` : ''} ORDER BY created_at_ms, id`,
+          `SELECT * FROM jobs WHERE status = 'running' AND ${conds.join(' AND ')} ORDER BY created_at_ms, id`,
         )
         .all(...args) as JobRow[];
       const now = this.now();
@@ -312,7 +291,7 @@ export class SqliteJobStore implements JobStore {
           const status: FinalStatus = r.cancel_requested !== 0 ? 'cancelled' : 'failed';
           this.db
             .prepare(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
-            .run(status, encodeJson(error), now, now, r.id);
+            .run(status, encodeJsonValue(error), now, now, r.id);
         }
       }
       return rows.map((r) => rowToJob(this.row(r.id)!));
@@ -322,7 +301,7 @@ export class SqliteJobStore implements JobStore {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
-    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;

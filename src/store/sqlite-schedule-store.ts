@@ -22,7 +22,9 @@ import type {
   SettleDecision,
   Settled,
 } from './schedule-store.js';
-import { decodeCursor, decodeJson, encodeCursor, encodeJson, insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 import type { SqliteJobStore } from './sqlite-job-store.js';
 
 interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'> {
@@ -34,9 +36,9 @@ interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'>
 function rowToSchedule(r: ScheduleRow): Schedule {
   return {
     ...r,
-    parameters: decodeJson<Parameters>(r.parameters),
+    parameters: decodeParameters(r.parameters),
     paused: r.paused !== 0,
-    notify: r.notify === null ? null : decodeJson<ScheduleNotify>(r.notify),
+    notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
   };
 }
 
@@ -46,8 +48,8 @@ const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
 ];
 
 function columnValue(key: string, v: unknown): unknown {
-  if (key === 'parameters') return encodeJson(v ?? {});
-  if (key === 'notify') return v === null || v === undefined ? null : encodeJson(v);
+  if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
+  if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
   if (key === 'paused') return v ? 1 : 0;
   return v ?? null;
 }

@@ -30,6 +30,21 @@ export interface ListNotebooksOptions {
   maxDepth?: number;
   /** Stop after this many notebooks (default 10 000). */
   maxCount?: number;
+  /** Leave out output notebooks (see isOutputNotebook); default false, as the seed listed them. */
+  skipOutputs?: boolean;
+}
+
+/** The folder the runner writes job outputs into, next to the input notebook. */
+export const OUTPUTS_FOLDER = 'hubmill-outputs';
+
+/**
+ * Whether a notebook (path relative to the home) looks like a run's output rather than an
+ * input: anything inside a `hubmill-outputs` folder (the runner's default outputs), and
+ * names with `_output_` (the seed's `<stem>_output_<YYYYMMDD_HHMMSS>.ipynb`).
+ */
+export function isOutputNotebook(relPath: string): boolean {
+  const segments = relPath.split('/');
+  return segments.slice(0, -1).includes(OUTPUTS_FOLDER) || segments[segments.length - 1]!.includes('_output_');
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -68,10 +83,11 @@ export async function listNotebooks(home: string, opts: ListNotebooksOptions = {
         const abs = join(dir, e.name);
         const relPath = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) {
-          nextLevel.push({ dir: abs, rel: relPath });
+          if (!(opts.skipOutputs && e.name === OUTPUTS_FOLDER)) nextLevel.push({ dir: abs, rel: relPath });
           continue;
         }
         if (!isNotebookName(e.name)) continue;
+        if (opts.skipOutputs && isOutputNotebook(relPath)) continue;
         if (!e.isFile() && !e.isSymbolicLink()) continue;
         let st;
         try {

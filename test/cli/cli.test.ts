@@ -50,10 +50,11 @@ describe('hubmill run (papermill options)', () => {
 
   test('an execution failure exits 1 with the failing cell and a colourless traceback on stderr', async () => {
     const dir = await tempDir();
-    const input = await writeNotebook(dir, 'in.ipynb', makeNotebook([code('x = 1'), code('def f():\n    raise KeyError("missing")\nf()')]));
-    const r = hubmill(['run', input, join(dir, 'o.ipynb')]);
+    const input = await writeNotebook(dir, 'in.ipynb', makeNotebook([code('x = 1', ['parameters']), code('def f():\n    raise KeyError("missing")\nf()')]));
+    const r = hubmill(['run', input, join(dir, 'o.ipynb'), '-p', 'x', '2']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /Exception encountered at "In \[2\]"/);
+    // Named as everywhere: the index in the input notebook (the injected cell not counted), then In [n].
+    assert.match(r.stderr, /Exception encountered at cell 1 \(In \[3\]\):/);
     assert.match(r.stderr, /KeyError: 'missing'/);
     assert.ok(!r.stderr.includes('\u001b['), 'no ANSI codes');
     assert.ok(existsSync(join(dir, 'o.ipynb')));

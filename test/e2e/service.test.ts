@@ -237,12 +237,17 @@ describe('hubmill service end to end (real port, real kernels)', { timeout: 180_
       assert.match(String(r.headers.get('content-type')), /application\/problem\+json/);
       assert.match(r.body.detail, /ValueError: boom 7/);
       assert.equal(r.body.code, 'NOTEBOOK_FAILED');
-      // cell_index counts the output notebook's cells (injected parameters and papermill's error markers included).
+      // The failing cell is named by its index in the input notebook (injected and marker cells not counted) and its In [n].
+      assert.equal(r.body.cell_index, 2);
+      assert.equal(r.body.execution_count, 4);
+      assert.match(r.body.detail, /^Notebook execution failed in cell 2 \(In \[4\]\): ValueError: boom 7/);
       const out = JSON.parse(await readFile(r.body.output_notebook, 'utf8'));
-      assert.match([out.cells[r.body.cell_index].source].flat().join(''), /raise ValueError/);
+      const failed = out.cells.find((c: { execution_count?: number }) => c.execution_count === 4);
+      assert.match([failed.source].flat().join(''), /raise ValueError/);
       const job = await api('GET', `/api/v1/jobs/${r.body.job_id}`);
       assert.equal(job.body.status, 'failed');
       assert.equal(job.body.error.ename, 'ValueError');
+      assert.deepEqual([job.body.error.cell_index, job.body.error.execution_count], [2, 4]);
     });
 
     it('the seed curl examples work with a token header', async () => {

@@ -6,7 +6,8 @@ import { executeNotebook } from '../../src/engine/execute.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { getKernelSpec } from '../../src/kernel/kernelspecs.js';
 import type { EngineEvent, RunOptions } from '../../src/engine/types.js';
-import { parseNotebook } from '../../src/notebook/read.js';
+import { freshKernels, givenKernel, type KernelSource } from '../../src/engine/kernel-source.js';
+import { parseNotebook, sourceText } from '../../src/notebook/read.js';
 import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>;
@@ -64,10 +65,15 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.match(src(cells[0]), /An Exception was encountered at/);
     assert.deepEqual(cells[2].metadata.tags, ['papermill-error-cell-tag']);
     assert.match(src(cells[2]), /id="papermill-error-cell"/);
-    assert.equal(result.error?.cell_index, 3);
+    // Named by its index in the input (markers not counted) and its In [n].
+    assert.equal(result.error?.cell_index, 1);
+    assert.equal(result.error?.execution_count, 2);
+    assert.equal(cells[3].execution_count, 2);
+    assert.equal(cells[1].metadata.papermill.exception, false);
     assert.equal(cells[3].metadata.papermill.status, 'failed');
     assert.equal(cells[3].metadata.papermill.exception, true);
     assert.equal(cells[4].metadata.papermill.status, 'pending');
+    assert.equal(cells[4].metadata.papermill.exception, null);
     assert.equal(cells[4].execution_count, null);
     assert.deepEqual(cells[4].outputs, []);
     assert.equal(written.metadata.papermill.exception, true);
@@ -88,6 +94,26 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.deepEqual(tagsOf, ['parameters', 'injected-parameters', '']);
   });
 
+  test('the failing cell is named by its input index, not counting the injected cell or the markers added to the output', async () => {
+    // An earlier failed run's output as input: two old markers, the parameters cell, an injected cell.
+    const first = await run([code('a = 1', ['parameters']), code('print(a)'), code('assert a == 1')], { parameters: { a: 2 } });
+    assert.equal(first.result.error?.cell_index, 2, 'the injected cell is not counted');
+    const input = first.written;
+    const inputIndex = input.cells.findIndex((c: Json) => src(c) === 'assert a == 1');
+    assert.equal(inputIndex, 5);
+    const again = await executeNotebook({
+      notebook: parseNotebook(JSON.stringify(input), 'again.ipynb'),
+      inputPath: first.outputPath,
+      outputPath: join(first.dir, 'again.ipynb'),
+      parameters: { a: 3 },
+    });
+    assert.equal(again.status, 'failed');
+    assert.equal(again.error?.cell_index, inputIndex, 'index in the input file as given');
+    assert.equal(again.error?.execution_count, 4);
+    const failed = again.notebook.cells.find((c) => (c as Json).execution_count === 4)!;
+    assert.equal(sourceText(failed), 'assert a == 1');
+  });
+
   test('SystemExit(0) is not a failure; raises-exception cells may raise; skip-execution cells are skipped', async () => {
     const r1 = await run([code('raise ValueError("expected")', ['raises-exception']), code('x = 5'), code('print("skipped")', ['skip-execution']), code('import sys; sys.exit(0)'), code('print("after exit")')]);
     assert.equal(r1.result.status, 'succeeded', JSON.stringify(r1.result.error));
@@ -97,6 +123,16 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.equal(cells[2].execution_count, null);
     assert.deepEqual(cells[2].outputs, []);
     assert.equal(cells[4].metadata.papermill.status, 'pending');
+    // papermill's cell metadata: the raising-but-allowed cell ran cleanly, the SystemExit cell failed.
+    assert.deepEqual(cells.map((c: Json) => [c.metadata.papermill.status, c.metadata.papermill.exception]), [
+      ['completed', false],
+      ['completed', false],
+      ['completed', false],
+      ['failed', true],
+      ['pending', null],
+    ]);
+    assert.equal(r1.result.error, null);
+    assert.ok(!cells.some((c: Json) => (c.metadata.tags ?? []).includes('papermill-error-cell-tag')), 'no markers');
   });
 
   test('report mode hides code sources; prepare-only writes without executing', async () => {
@@ -140,8 +176,10 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.ok(Date.now() - t0 < 15_000);
     assert.equal(result.status, 'timed_out');
     assert.equal(result.error?.ename, 'CellTimeoutError');
-    assert.match(result.error!.evalue, /Cell 1 timed out after 1 s/);
-    const failed = written.cells[result.error!.cell_index!];
+    assert.equal(result.error?.cell_index, 1);
+    assert.equal(result.error?.execution_count, 2);
+    assert.match(result.error!.evalue, /^Cell 1 \(In \[2\]\) timed out after 1 s/);
+    const failed = written.cells[result.error!.cell_index! + 2];
     assert.equal(failed.metadata.papermill.status, 'failed');
     assert.equal(failed.outputs.at(-1).ename, 'KeyboardInterrupt');
   });
@@ -154,21 +192,27 @@ describe('engine: papermill semantics on a real ipykernel', () => {
   test('whole-run timeout and cancellation keep the partial output', async () => {
     // A pre-started kernel, so the limit is spent on cells rather than on a (noisy) kernel start.
     const kernel = await KernelClient.launch(await getKernelSpec('python3'));
-    const rt = await run([code('print("started")'), code('import time\ntime.sleep(60)')], { runTimeoutMs: 2500, kernel });
+    const rt = await run([code('print("started")'), code('import time\ntime.sleep(60)')], { runTimeoutMs: 2500, kernels: givenKernel(kernel) });
     assert.equal(rt.result.status, 'timed_out');
     assert.equal(rt.result.error?.ename, 'RunTimeoutError');
     assert.ok(rt.written.cells.some((c: Json) => c.outputs?.[0]?.text === 'started\n'));
+    assert.equal(rt.result.error?.cell_index, 1);
+    assert.match(rt.result.error!.evalue, /^Run exceeded its time limit of 2\.5 s in cell 1 \(In \[\d+\]\)$/);
 
+    // With an injected cell (working index 3 is input cell 2), the message and cell_index agree.
     const ac = new AbortController();
-    const pending = run([code('print("partial")'), code('import time\ntime.sleep(60)')], {
+    const pending = run([code('n = 0', ['parameters']), code('print("partial")'), code('import time\ntime.sleep(60)')], {
       signal: ac.signal,
+      parameters: { n: 1 },
       onEvent: (e) => {
-        if (e.type === 'cell_started' && e.index === 1) setTimeout(() => ac.abort(), 200);
+        if (e.type === 'cell_started' && e.index === 3) setTimeout(() => ac.abort(), 200);
       },
     });
     const c = await pending;
     assert.equal(c.result.status, 'cancelled');
     assert.ok(c.written.cells.some((x: Json) => x.outputs?.[0]?.text === 'partial\n'));
+    assert.equal(c.result.error?.cell_index, 2);
+    assert.match(c.result.error!.evalue, /^Run cancelled in cell 2( \(In \[4\]\))?$/);
   });
 
   test('a kernel that dies (os._exit) is reported promptly with the partial output saved', async () => {
@@ -177,7 +221,13 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.ok(Date.now() - t0 < 10_000);
     assert.equal(result.status, 'failed');
     assert.equal(result.error?.ename, 'DeadKernelError');
-    assert.equal(written.cells[result.error!.cell_index! - 1].cell_type, 'markdown');
+    assert.equal(result.error?.cell_index, 1);
+    // The count comes from execute_input, which a kernel killed at once may never get out.
+    assert.ok([2, null].includes(result.error!.execution_count!), String(result.error?.execution_count));
+    const name = result.error!.execution_count === 2 ? 'cell 1 \\(In \\[2\\]\\)' : 'cell 1';
+    assert.match(result.error!.evalue, new RegExp(`^Kernel died while executing ${name}`));
+    assert.equal(written.cells[2].cell_type, 'markdown');
+    assert.equal(src(written.cells[3]), 'import os\nos._exit(1)');
     assert.equal(written.cells.find((c: Json) => c.outputs?.[0]?.text === 'alive\n') !== undefined, true);
   });
 
@@ -244,18 +294,39 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.ok(types.includes('output'));
   });
 
-  test('a kernel handed to the engine never outlives the run: cancelled before start, or parameters that cannot be injected', async () => {
+  test('a run that ends before its first cell starts no kernel, and gives back one it got while being stopped', async () => {
+    let acquired = 0;
+    const fresh = freshKernels();
+    const counting: KernelSource = {
+      acquire: (req) => {
+        acquired++;
+        return fresh.acquire(req);
+      },
+    };
     const ac = new AbortController();
     ac.abort();
-    const k1 = await KernelClient.launch(await getKernelSpec('python3'));
-    const r1 = await run([code('1')], { kernel: k1, signal: ac.signal, cwd: '/' });
+    const r1 = await run([code('1')], { kernels: counting, signal: ac.signal, cwd: '/' });
     assert.equal(r1.result.status, 'cancelled');
-    assert.ok(await waitFor(() => !processAlive(k1.pid!), 8000), 'kernel of a cancelled run survived');
-
-    const k2 = await KernelClient.launch(await getKernelSpec('ir'));
+    assert.deepEqual([r1.result.error?.evalue, r1.result.error?.cell_index, r1.result.error?.execution_count], ['Run cancelled before the first cell', null, null]);
+    // As papermill: the notebook's exception is about cells; none failed. metadata.hubmill.status tells the outcome.
+    assert.equal(r1.written.metadata.papermill.exception, null);
+    assert.equal(r1.written.metadata.hubmill.status, 'cancelled');
     // R strings cannot hold NUL: injection throws before any cell runs.
-    await assert.rejects(run([code('x <- 1', ['parameters'])], { kernel: k2, parameters: { x: 'a\u0000b' } }, 'ir'), /NUL/);
-    assert.ok(await waitFor(() => !processAlive(k2.pid!), 8000), 'kernel of a failed injection survived');
+    await assert.rejects(run([code('x <- 1', ['parameters'])], { kernels: counting, parameters: { x: 'a\u0000b' } }, 'ir'), /NUL/);
+    assert.equal(acquired, 0, 'no kernel was asked for');
+
+    // Cancelled while the source was starting the kernel: the kernel is given back (shut down).
+    const k = await KernelClient.launch(await getKernelSpec('python3'));
+    const ac2 = new AbortController();
+    const source: KernelSource = {
+      acquire: async () => {
+        ac2.abort();
+        return k;
+      },
+    };
+    const r2 = await run([code('1')], { kernels: source, signal: ac2.signal });
+    assert.equal(r2.result.status, 'cancelled');
+    assert.ok(await waitFor(() => !processAlive(k.pid!), 8000), 'kernel of a cancelled run survived');
   });
 
   test('unknown kernels fail clearly before anything runs', async () => {

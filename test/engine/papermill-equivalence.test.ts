@@ -8,12 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import type { Parameters } from '../../src/notebook/types.js';
 import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>;
+const execFileP = promisify(execFile);
 const src = (c: Json) => (Array.isArray(c.source) ? c.source.join('') : c.source) as string;
 
 // papermill's simple_execute.ipynb: a parameters cell and a print.
@@ -77,6 +80,93 @@ describe('papermill equivalence', () => {
     assert.equal(c[7].execution_count, null);
     assert.equal(c[7].metadata.papermill.status, 'pending');
     assert.equal(nb.metadata.papermill.exception, true);
+    // papermill's cell_start/cell_exception: false once a cell starts, true on the one that raised, null if never reached.
+    assert.deepEqual(c.map((x: Json) => x.metadata.papermill?.exception), [undefined, false, false, false, false, undefined, true, null]);
+    assert.deepEqual(c.map((x: Json) => x.metadata.papermill?.status), [undefined, 'completed', 'completed', 'completed', 'completed', undefined, 'failed', 'pending']);
+    assert.equal(result.error?.cell_index, 4, 'the input index of raise Exception("Nope")');
+    assert.equal(result.error?.execution_count, 2);
+  });
+
+  // papermill's sysexit.ipynb, sysexit0.ipynb and systemexit.ipynb: the run succeeds (no
+  // PapermillExecutionError, no markers), the exiting cell is failed with exception true,
+  // the notebook's exception is true (papermill's cell_exception sets it), the rest pending.
+  for (const [name, exit, evalue] of [
+    ['sysexit', 'sys.exit()', ''],
+    ['sysexit0', 'sys.exit(0)', '0'],
+    ['systemexit', 'raise SystemExit', ''],
+  ] as const) {
+    test(`${name}: ${exit} ends the run successfully, and its cell is marked failed`, async () => {
+      const { nb, result } = await pm(makeNotebook([code('import sys'), code(exit), code('print("Cell should not execute.")')]));
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.equal(result.error, null);
+      const c = nb.cells;
+      assert.equal(c.length, 3, 'no marker cells');
+      assert.equal(c[0].cell_type, 'code');
+      assert.equal(c[0].execution_count, 1);
+      assert.equal(c[1].execution_count, 2);
+      assert.equal(c[1].outputs[0].output_type, 'error');
+      assert.equal(c[1].outputs[0].ename, 'SystemExit');
+      assert.equal(c[1].outputs[0].evalue, evalue);
+      assert.equal(c[2].execution_count, null);
+      assert.deepEqual(c.map((x: Json) => [x.metadata.papermill.status, x.metadata.papermill.exception]), [
+        ['completed', false],
+        ['failed', true],
+        ['pending', null],
+      ]);
+      assert.equal(nb.metadata.papermill.exception, true);
+      assert.equal(nb.metadata.hubmill.status, 'succeeded');
+    });
+  }
+
+  test('sysexit1: sys.exit(1) fails the run with markers, like any error', async () => {
+    const { nb, result } = await pm(makeNotebook([code('import sys'), code('sys.exit(1)'), code('print("Cell should not execute.")')]));
+    assert.equal(result.status, 'failed');
+    const c = nb.cells;
+    assert.equal(c[0].cell_type, 'markdown');
+    assert.match(src(c[0]), /^<span .*<a href="#papermill-error-cell".*In \[2\].*<\/span>$/);
+    assert.equal(c[1].execution_count, 1);
+    assert.equal(c[2].cell_type, 'markdown');
+    assert.match(src(c[2]), /<span id="papermill-error-cell" .*<\/span>/);
+    assert.equal(c[3].execution_count, 2);
+    assert.equal(c[3].outputs[0].output_type, 'error');
+    assert.equal(c[4].execution_count, null);
+    assert.deepEqual([c[3].metadata.papermill.exception, c[3].metadata.papermill.status], [true, 'failed']);
+    assert.equal(result.error?.cell_index, 1);
+    assert.equal(result.error?.execution_count, 2);
+  });
+
+  test('times are Python isoformat in UTC with microseconds, on cells and notebook; durations agree with them', async () => {
+    const { nb } = await pm(makeNotebook([md('m'), code('import time; time.sleep(0.01)'), code('1')]));
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$/;
+    const micros = (t: string) => {
+      const m = /^(.{19})(?:\.(\d{6}))?\+00:00$/.exec(t)!;
+      return Date.parse(`${m[1]}Z`) * 1000 + Number(m[2] ?? 0);
+    };
+    const pmMeta = nb.metadata.papermill;
+    for (const meta of [pmMeta, ...nb.cells.map((c: Json) => c.metadata.papermill)]) {
+      assert.match(meta.start_time, iso);
+      assert.match(meta.end_time, iso);
+      assert.equal(meta.duration, (micros(meta.end_time) - micros(meta.start_time)) / 1e6);
+    }
+    assert.ok(nb.cells[1].metadata.papermill.duration >= 0.01);
+    // Python < 3.11 reads these with datetime.fromisoformat (it cannot read a trailing Z).
+    const { stdout } = await execFileP('/usr/bin/python3', ['-c', 'import sys, datetime; print(datetime.datetime.fromisoformat(sys.argv[1]).utcoffset())', pmMeta.start_time]);
+    assert.equal(stdout.trim(), '0:00:00');
+  });
+
+  test("a notebook run again with no parameters keeps the earlier run's metadata.papermill.parameters", async () => {
+    const first = await pm(simple(), { msg: 'Hello' });
+    assert.deepEqual(first.nb.metadata.papermill.parameters, { msg: 'Hello' });
+    const again = await pm(first.nb);
+    assert.equal(again.result.status, 'succeeded');
+    assert.deepEqual(again.nb.metadata.papermill.parameters, { msg: 'Hello' });
+    assert.deepEqual(again.nb.cells[2].outputs[0].text, 'Hello\n', 'the earlier injected cell stays and runs');
+    const replaced = await pm(first.nb, { msg: 'Bye' });
+    assert.deepEqual(replaced.nb.metadata.papermill.parameters, { msg: 'Bye' });
+    // A notebook that papermill never ran starts from papermill's empty defaults.
+    const fresh = await pm(simple());
+    assert.deepEqual(fresh.nb.metadata.papermill.parameters, {});
+    assert.deepEqual(fresh.nb.metadata.papermill.default_parameters, {});
   });
 
   test('prepare-only on a broken notebook does not raise and injects first', async () => {

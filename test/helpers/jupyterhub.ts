@@ -5,12 +5,16 @@
  * hubmill registered as a service (external `url` + `api_token`, or a managed
  * `command`), and a separate `test-admin` service whose token creates users and
  * tokens through the hub API. Stopped with SIGTERM (the hub then stops the proxy
- * and single-user servers); the whole process group is killed afterwards so
- * nothing outlives a failed test. Hub logs go to a file; errors carry its tail.
+ * and single-user servers); then the hub's process group and every process
+ * working inside the hub's folder are killed (the proxy and the single-user
+ * servers run in sessions of their own), on every path, a failed start included.
+ * Ports are picked free and released, so another process may take one before the
+ * hub or proxy binds it: a start that fails to bind is retried with new ports.
+ * Hub logs go to a file; errors carry its tail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +39,45 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Pids of the processes whose working folder is `dir` or inside it (Linux /proc). */
+export function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${name}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) out.push(Number(name));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return out;
+}
+
+function killTree(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Gone, or not a group leader.
+    }
+  }
+}
+
+/** A start that failed; everything it started is stopped. `dir` was its folder. */
+export class HubStartError extends Error {
+  constructor(
+    message: string,
+    readonly dir: string,
+  ) {
+    super(message);
+  }
+}
+/** A start that failed because a port was taken between our pick and the hub's (or proxy's) bind. */
+class PortTakenError extends HubStartError {}
+const BIND_FAILURE = /Address already in use|EADDRINUSE|Failed to bind/;
+const START_ATTEMPTS = 3;
+
 export interface HubOptions {
   /** Port hubmill listens on (external service); the hub proxies /services/hubmill/ to it. */
   hubmillPort?: number;
@@ -52,6 +95,8 @@ export interface HubOptions {
   extraConfig?: string;
   /** Bound of the start (default 30 s). */
   startTimeoutMs?: number;
+  /** Picks the hub's and proxy's ports (tests of the retry); default freePort. */
+  pickPort?: () => Promise<number>;
 }
 
 export interface HubToken {
@@ -81,6 +126,8 @@ export interface Hub {
   homeTemplate: string;
   logFile: string;
   logTail(lines?: number): string;
+  /** Starts that failed to bind a port before this one succeeded, with their folders. */
+  failedStarts: { dir: string; error: string }[];
   /** Calls the hub API (relative to apiUrl) with the test-admin token unless `token` is given. */
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   createUser(name: string, opts?: { admin?: boolean }): Promise<void>;
@@ -115,10 +162,24 @@ async function probe(url: string): Promise<number> {
 }
 
 export async function startHub(opts: HubOptions = {}): Promise<Hub> {
+  const failedStarts: Hub['failedStarts'] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const hub = await startHubOnce(opts, (dir, error) => failedStarts.push({ dir, error }));
+      hub.failedStarts = failedStarts;
+      return hub;
+    } catch (e) {
+      if (!(e instanceof PortTakenError) || attempt >= START_ATTEMPTS) throw e;
+    }
+  }
+}
+
+async function startHubOnce(opts: HubOptions, onPortTaken: (dir: string, error: string) => void): Promise<Hub> {
+  const pickPort = opts.pickPort ?? freePort;
   const dir = await mkdtemp(join(tmpdir(), 'hubmill-hub-'));
   const homesDir = join(dir, 'homes');
   await mkdir(homesDir, { recursive: true });
-  const [proxyPort, proxyApiPort, hubPort] = [await freePort(), await freePort(), await freePort()];
+  const [proxyPort, proxyApiPort, hubPort] = [await pickPort(), await pickPort(), await pickPort()];
   const serviceToken = randomBytes(24).toString('hex');
   const adminServiceToken = randomBytes(24).toString('hex');
   const adminUser = opts.adminUser ?? 'admin';
@@ -146,6 +207,7 @@ c.JupyterHub.hub_port = ${hubPort}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${proxyApiPort}"
 c.ConfigurableHTTPProxy.command = [${pyStr(join(NODE_BIN, 'configurable-http-proxy'))}]
 c.ConfigurableHTTPProxy.should_start = True
+c.ConfigurableHTTPProxy.pid_file = ${pyStr(join(dir, 'jupyterhub-proxy.pid'))}
 c.JupyterHub.db_url = "sqlite:///" + ${pyStr(join(dir, 'jupyterhub.sqlite'))}
 c.JupyterHub.cookie_secret_file = ${pyStr(join(dir, 'jupyterhub_cookie_secret'))}
 c.JupyterHub.pid_file = ${pyStr(join(dir, 'jupyterhub.pid'))}
@@ -214,13 +276,15 @@ ${opts.extraConfig ?? ''}
         }
         await Promise.race([exitPromise, new Promise((r) => setTimeout(r, 10_000))]);
       }
-      if (pid !== undefined) {
-        try {
-          process.kill(-pid, 'SIGKILL'); // anything left in the group (proxy, single-user servers)
-        } catch {
-          /* group empty */
-        }
+      if (pid !== undefined) killTree(pid);
+      // The proxy and the single-user servers run in sessions of their own: find them by their folder.
+      try {
+        const proxyPid = Number(readFileSync(join(dir, 'jupyterhub-proxy.pid'), 'utf8'));
+        if (proxyPid > 0) killTree(proxyPid);
+      } catch {
+        /* no proxy started */
       }
+      for (const p of processesUnder(dir)) killTree(p);
       log.end();
       if (!process.env.HUBMILL_KEEP_HUB_DIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     })());
@@ -260,6 +324,7 @@ ${opts.extraConfig ?? ''}
     homeTemplate: join(homesDir, '{username}'),
     logFile,
     logTail,
+    failedStarts: [],
     api,
     async createUser(name, o = {}) {
       const r = await api('POST', `/users/${encodeURIComponent(name)}`, o.admin ? { admin: true } : undefined);
@@ -280,15 +345,22 @@ ${opts.extraConfig ?? ''}
 
   try {
     const timeout = opts.startTimeoutMs ?? 30_000;
-    await waitFor('hub API', async () => (await probe(`${apiUrl}/`)) === 200, timeout, () => exited);
+    // A bind failure (the proxy's or the hub's) ends the wait at once, even before the hub gives up.
+    const failed = () => exited ?? (BIND_FAILURE.test(logTail(30)) ? 'a port was taken' : null);
+    await waitFor('hub API', async () => (await probe(`${apiUrl}/`)) === 200, timeout, failed);
     // The proxy route for the hub appears once the hub has configured CHP.
-    await waitFor('proxy', async () => (await probe(`${url}/hub/api/`)) === 200, timeout, () => exited);
+    await waitFor('proxy', async () => (await probe(`${url}/hub/api/`)) === 200, timeout, failed);
     await hub.createUser(adminUser, { admin: true });
     for (const u of opts.users ?? []) await hub.createUser(u);
   } catch (e) {
     const tail = logTail();
     await stop();
-    throw new Error(`${(e as Error).message}\n--- jupyterhub log tail ---\n${tail}`);
+    const message = `${(e as Error).message}\n--- jupyterhub log tail ---\n${tail}`;
+    if (BIND_FAILURE.test(tail)) {
+      onPortTaken(dir, message);
+      throw new PortTakenError(message, dir);
+    }
+    throw new HubStartError(message, dir);
   }
   return hub;
 }

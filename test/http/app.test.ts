@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotebookFormatError, NoSuchKernelError } from '../../src/errors.js';
 import { auth, makeApp, TOKEN, type FakeRunner, type FakeStore } from './fakes.js';
 
-const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
+const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 
 describe('HTTP app (fake runner and store)', () => {
   let root: string;
@@ -154,7 +154,7 @@ describe('HTTP app (fake runner and store)', () => {
       assert.notEqual(a!.json().output_notebook, b!.json().output_notebook);
     });
     it('POST /execute answers 500 with detail when the notebook fails, 504 on timeout', async () => {
-      runner.outcome = () => ({ status: 'failed', error: { ename: 'ValueError', evalue: 'boom', traceback: [], cell_index: 3 } });
+      runner.outcome = () => ({ status: 'failed', error: { ename: 'ValueError', evalue: 'boom', traceback: [], cell_index: 3, execution_count: 4 } });
       const r = await app.inject({ method: 'POST', url: '/execute', headers: auth, payload: { username: 'alice', notebook_name: 'top.ipynb' } });
       runner.outcome = () => ({ status: 'timed_out' });
       const t = await app.inject({ method: 'POST', url: '/execute', headers: auth, payload: { username: 'alice', notebook_name: 'top.ipynb' } });
@@ -163,7 +163,11 @@ describe('HTTP app (fake runner and store)', () => {
       assert.match(r.json().detail, /ValueError: boom/);
       assert.equal(r.json().code, 'NOTEBOOK_FAILED');
       assert.equal(r.json().cell_index, 3);
+      assert.equal(r.json().execution_count, 4);
+      assert.match(r.json().detail, /^Notebook execution failed in cell 3 \(In \[4\]\): ValueError: boom$/);
       assert.ok(r.json().job_id);
+      const job = await app.inject({ method: 'GET', url: `/api/v1/jobs/${r.json().job_id}`, headers: auth });
+      assert.deepEqual(job.json().error, { ename: 'ValueError', evalue: 'boom', traceback: [], cell_index: 3, execution_count: 4 });
       assert.equal(t.statusCode, 504);
     });
     it('POST /execute answers 404 for a missing notebook and 400 for hostile names, leaving no placeholder', async () => {
@@ -332,6 +336,10 @@ describe('HTTP app (fake runner and store)', () => {
       }
       assert.ok(doc.paths['/execute'].post.requestBody);
       assert.ok(doc.paths['/api/v1/jobs'].post.requestBody);
+      // The job error documents how the failing cell is named.
+      const text = JSON.stringify(doc);
+      assert.ok(text.includes("The failing cell's 0-based index in the input notebook"), 'cell_index is documented');
+      assert.ok(text.includes("The failing cell's execution count"), 'execution_count is documented');
     });
   });
 });

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { canActFor, redactUrl, StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
 import { auth, makeApp, TOKEN, type FakeRunner } from './fakes.js';
 
-const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
+const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 
 /** Stands in for the JupyterHub authenticator: `token user-<name>` is that user. */
 const usersByToken: Authenticator = {

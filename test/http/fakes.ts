@@ -1,128 +1,60 @@
 /**
- * In-memory JobStore and a scriptable JobRunner for routing/schema tests of the
- * HTTP layer. The real store and runner are exercised by test/e2e.
+ * A scriptable JobRunner (over the in-memory FakeStore of test/store) for
+ * routing/schema tests of the HTTP layer. The real runner is exercised by test/e2e.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { Job, JobPage, JobStatus, JobStore, ListJobsQuery, NewJob } from '../../src/store/job-store.js';
-import { TERMINAL_STATUSES } from '../../src/store/job-store.js';
+import { isTerminal, type FinalStatus, type Job, type NewJob } from '../../src/store/job-store.js';
+import { FakeStore } from '../store/fake-job-store.js';
 import type { JobEvent, JobRunner } from '../../src/runner/runner-api.js';
+import { JobEventLog } from '../../src/runner/job-event-log.js';
 import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
 import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
+import { NoSuchKernelError } from '../../src/errors.js';
+import { readNotebookFile } from '../../src/notebook/read.js';
+import { Intake } from '../../src/runner/intake.js';
+import { limitsFromSettings } from '../../src/runner/limits.js';
 
-export class FakeStore implements JobStore {
-  jobs = new Map<string, Job>();
-  seq = 0;
-  down = false;
-  async enqueue(n: NewJob): Promise<{ job: Job; created: boolean }> {
-    if (n.idempotency_key) {
-      for (const j of this.jobs.values()) if (j.username === n.username && j.idempotency_key === n.idempotency_key) return { job: j, created: false };
-    }
-    const id = `job${String(++this.seq).padStart(4, '0')}`;
-    const job: Job = {
-      id,
-      status: 'queued',
-      username: n.username,
-      notebook: n.notebook,
-      parameters: n.parameters,
-      kernel: n.kernel ?? null,
-      timeout_s: n.timeout_s ?? null,
-      cell_timeout_s: n.cell_timeout_s ?? null,
-      idempotency_key: n.idempotency_key ?? null,
-      submitted_by: n.submitted_by,
-      created_at_ms: Date.now(),
-      started_at_ms: null,
-      finished_at_ms: null,
-      output_path: n.output_path ?? null,
-      progress: { cells_total: 0, cells_done: 0 },
-      error: null,
-      result: null,
-      cancel_requested: false,
-      source: n.source ?? 'api',
-      worker_id: null,
-      attempts: 0,
-    };
-    this.jobs.set(id, job);
-    return { job: { ...job }, created: true };
-  }
-  async get(id: string) {
-    const j = this.jobs.get(id);
-    return j ? { ...j } : null;
-  }
-  async list(q: ListJobsQuery): Promise<JobPage> {
-    let all = [...this.jobs.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
-    if (q.username) all = all.filter((j) => j.username === q.username);
-    if (q.status) all = all.filter((j) => q.status!.includes(j.status));
-    if (q.notebook) all = all.filter((j) => j.notebook === q.notebook);
-    if (q.cursor) all = all.filter((j) => j.id < q.cursor!);
-    const page = all.slice(0, q.limit);
-    return { jobs: page, next_cursor: all.length > q.limit ? page[page.length - 1]!.id : null };
-  }
-  async claimNext() {
-    return null;
-  }
-  async updateProgress() {}
-  async markFinished(id: string, status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>, f: Partial<Job>) {
-    const j = this.jobs.get(id)!;
-    Object.assign(j, { status, finished_at_ms: Date.now(), error: f.error ?? null, result: f.result ?? null });
-    if (f.progress) j.progress = f.progress;
-    return { ...j };
-  }
-  async requestCancel(id: string) {
-    const j = this.jobs.get(id);
-    if (!j) return null;
-    if (j.status === 'queued') Object.assign(j, { status: 'cancelled', finished_at_ms: Date.now() });
-    else if (j.status === 'running') j.cancel_requested = true;
-    return { ...j };
-  }
-  async recoverInterrupted() {
-    return [];
-  }
-  async countByStatus() {
-    if (this.down) throw new Error('database is locked');
-    const out: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
-    for (const j of this.jobs.values()) out[j.status]++;
-    return out;
-  }
-  async pruneFinishedBefore() {
-    return [];
-  }
-  async pruneFinishedBeyond() {
-    return [];
-  }
-  async heartbeat() {}
-  async close() {}
-}
+export { FakeStore };
 
 export type Outcome = { status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'stay'; delayMs?: number; error?: Job['error'] };
 
-/** Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook. */
+/**
+ * Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook.
+ * Submissions pass the real runner's intake (home, notebook, kernel, limits, output path).
+ */
 export class FakeRunner implements JobRunner {
-  listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  events = new JobEventLog();
   outcome: (job: Job) => Outcome = () => ({ status: 'succeeded' });
   submitted: NewJob[] = [];
   submitError: Error | null = null;
-  constructor(readonly store: FakeStore, readonly homeOf: (u: string) => string) {}
+  constructor(
+    readonly store: FakeStore,
+    readonly homeOf: (u: string) => string,
+    readonly intake: Intake,
+  ) {}
 
   emit(ev: JobEvent) {
-    for (const l of this.listeners.get(ev.job_id) ?? []) l(ev);
+    this.events.publish(ev);
   }
   async start() {}
   async stop() {}
   stats() {
     return { running: 0, concurrency: 2, pool: { python3: { idle: 1, starting: 0, target: 1 } } };
   }
-  subscribe(id: string, l: (e: JobEvent) => void) {
-    if (!this.listeners.has(id)) this.listeners.set(id, new Set());
-    this.listeners.get(id)!.add(l);
-    return () => this.listeners.get(id)!.delete(l);
+  subscribe(id: string, l: (e: JobEvent, eventId: number) => void, opts?: { after?: number }) {
+    return this.events.subscribe(id, l, opts);
+  }
+  eventCursor(id: string) {
+    return this.events.cursor(id);
   }
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;
-    this.submitted.push(n);
-    const r = await this.store.enqueue(n);
+    const checked = await this.intake.check(n);
+    this.submitted.push(checked);
+    const r = await this.store.enqueue(checked);
     if (r.created) void this.run(r.job);
     return r;
   }
@@ -140,7 +72,9 @@ export class FakeRunner implements JobRunner {
     this.emit({ type: 'cell_finished', job_id: j.id, cell_index: 0, status: 'completed', duration_ms: 1, cells_done: 1, cells_total: 2 });
     await this.finish(j.id, o.status, o.error ?? null);
   }
-  async finish(id: string, status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled', error: Job['error'] = null) {
+  async finish(id: string, status: FinalStatus, error: Job['error'] = null) {
+    // Already ended (e.g. cancelled while the scripted run went on): the store would refuse the transition.
+    if (this.store.jobs.get(id)?.status !== 'running') return;
     const done = await this.store.markFinished(id, status, { error, progress: { cells_total: 2, cells_done: status === 'succeeded' ? 2 : 1 } });
     this.emit({ type: 'state', job_id: id, status, job: done });
   }
@@ -153,7 +87,7 @@ export class FakeRunner implements JobRunner {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const j = await this.store.get(id);
-      if (!j || TERMINAL_STATUSES.includes(j.status) || Date.now() >= deadline || signal?.aborted) return j;
+      if (!j || isTerminal(j.status) || Date.now() >= deadline || signal?.aborted) return j;
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -168,7 +102,20 @@ export const TOKEN = 'test-token-0123456789';
 export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) {
   const config: Config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:1', ...flags }, {});
   const store = new FakeStore();
-  const runner = new FakeRunner(store, (u) => config.homeTemplate.replace('{username}', u));
+  const homeOf = (u: string) => config.homeTemplate.replace('{username}', u);
+  const intake = new Intake({
+    homeFor: homeOf,
+    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    readNotebook: readNotebookFile,
+    kernelSpec: async (name) => {
+      const spec = KERNELSPECS.find((k) => k.name === name);
+      if (!spec) throw new NoSuchKernelError(`No such kernel named ${name}`);
+      return spec;
+    },
+    runAsFor: async () => null,
+    userServerAvailable: false,
+  });
+  const runner = new FakeRunner(store, homeOf, intake);
   const app = await buildApp({
     config,
     store,

@@ -98,12 +98,12 @@ describe('wire codec', () => {
   test('signs, verifies and rejects tampered messages', () => {
     const c = new WireCodec('secret');
     const frames = c.encode(c.header('execute_request'), { code: '1' });
-    const msg = c.decode(frames);
+    const msg = c.decode(frames, 'shell');
     assert.equal(msg?.header.msg_type, 'execute_request');
     const tampered = [...frames];
     tampered[5] = Buffer.from(JSON.stringify({ code: 'evil' }));
-    assert.equal(c.decode(tampered), null);
-    assert.equal(new WireCodec('other').decode(frames), null);
+    assert.equal(c.decode(tampered, 'shell'), null);
+    assert.equal(new WireCodec('other').decode(frames, 'shell'), null);
   });
 });
 

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readNotebookFile, sourceText } from '../../src/notebook/read.js';
+import { parseNotebook, readNotebookFile, sourceText } from '../../src/notebook/read.js';
+import { describeCell, errorLocation } from '../../src/notebook/cell-ref.js';
+import { code, makeNotebook } from '../helpers/notebooks.js';
 import { injectParameters, insertErrorMarkers, makeErrorMarkers, removeErrorMarkers } from '../../src/notebook/inject.js';
 import { formatInspection, inspectParameters } from '../../src/notebook/inspect.js';
 import { InspectionUnsupportedError, NoParametersCellError } from '../../src/notebook/errors.js';
@@ -57,7 +59,7 @@ test('the translator follows the notebook kernel; report mode hides the cell sou
 });
 
 test('error markers are papermill\'s two red HTML markdown cells and are removed before a rerun', async () => {
-  const [top, anchor] = makeErrorMarkers(1, 7);
+  const [top, anchor] = makeErrorMarkers(7);
   assert.equal(top.cell_type, 'markdown');
   assert.equal(
     top.source,
@@ -69,14 +71,27 @@ test('error markers are papermill\'s two red HTML markdown cells and are removed
   );
   assert.deepEqual(tags(top), ['papermill-error-cell-tag']);
   assert.deepEqual(tags(anchor), ['papermill-error-cell-tag']);
-  assert.match(makeErrorMarkers(0, null)[0].source as string, /In \[None\]/);
+  assert.match(makeErrorMarkers(null)[0].source as string, /In \[None\]/);
 
   const nb = await load('no-params.ipynb');
   const moved = insertErrorMarkers(nb, 1, 2);
   assert.equal(moved, 3);
   assert.deepEqual(nb.cells.map((c) => c.id === 'c2' ? 'fail' : tags(c)[0] ?? 'ok'), ['papermill-error-cell-tag', 'ok', 'papermill-error-cell-tag', 'fail']);
+  assert.equal(new Set(nb.cells.map((c) => c.id)).size, 4, 'marker ids are new to the notebook');
   removeErrorMarkers(nb);
   assert.deepEqual(nb.cells.map((c) => c.id), ['c1', 'c2']);
+});
+
+test('injection says where the cell went: after the parameters cell, at the top, or in place of an earlier injected cell', async () => {
+  const nbOf = (cells: Parameters<typeof makeNotebook>[0]) => parseNotebook(JSON.stringify(makeNotebook(cells)), 'in.ipynb');
+  const withParams = nbOf([code('a = 1', ['parameters']), code('print(a)')]);
+  const after = injectParameters(withParams, { a: 2 });
+  assert.deepEqual(after.injected, { index: 1, replaced: false });
+  const again = injectParameters(after.notebook, { a: 3 });
+  assert.deepEqual(again.injected, { index: 1, replaced: true });
+  assert.equal(again.notebook.cells.length, 3);
+  assert.deepEqual(injectParameters(nbOf([code('print(a)')]), { a: 2 }).injected, { index: 0, replaced: false });
+  assert.equal(injectParameters(withParams, {}).injected, null);
 });
 
 test('inspection matches papermill: annotations, type comments, help, multi-line values, two = skipped', async () => {
@@ -119,4 +134,13 @@ test('output paths are templated from parameters and pm[...] built-ins', () => {
   assert.throws(() => parameterizePath('{pm[nope]}.ipynb', {}), { message: "Missing parameter 'nope'" });
   assert.throws(() => parameterizePath('{}.ipynb', {}), /positional field/);
   assert.throws(() => parameterizePath('{a.ipynb', { a: 1 }), /unmatched/);
+});
+
+test('a cell is named one way in every message: input index, then In [n] when it ran', () => {
+  assert.equal(describeCell(3, 4), 'cell 3 (In [4])');
+  assert.equal(describeCell(0, null), 'cell 0');
+  assert.equal(describeCell(null, 1), 'the injected parameters cell (In [1])');
+  assert.equal(errorLocation({ cell_index: 2, execution_count: 5 }), 'cell 2 (In [5])');
+  assert.equal(errorLocation({ cell_index: 2 }), 'cell 2');
+  assert.equal(errorLocation({ cell_index: null, execution_count: null }), null);
 });

@@ -44,7 +44,7 @@ export class FakeEngine {
     const mode = ((opts.notebook.metadata as Record<string, unknown>).fake as string | undefined) ?? 'ok';
     const startedAtMs = Date.now();
     const cellsTotal = opts.notebook.cells.length;
-    const base = { notebook: opts.notebook, cellsTotal, startedAtMs, kernelName: opts.kernelName ?? 'python3', warnings: [] };
+    const base = { notebook: opts.notebook, cellsTotal, startedAtMs, kernelName: opts.kernelName ?? 'python3', warnings: [], kernelClosed: Promise.resolve() };
     opts.onEvent?.({ type: 'run_started', cellsTotal, kernelName: base.kernelName, outputPath: opts.outputPath });
     if (mode === 'throw') throw new KernelStartError('kernel python3 did not start (fake)');
     if (mode === 'block') {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
+import { limitsFromSettings } from '../../src/runner/limits.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import type { NewJob } from '../../src/store/job-store.js';
@@ -77,9 +78,9 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
   test('a whole-run timeout ends as timed_out, and a cell timeout too', async (t) => {
     const env = makeEnv(t, 'e2e');
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['import time\ntime.sleep(60)']));
-    const runner = makeRunner(env, { maxCellTimeoutS: 1.5 });
+    const runner = makeRunner(env, { limits: limitsFromSettings(null, 1.5) });
     const whole = (await runner.submit(job({ timeout_s: 1 }))).job;
-    const cell = (await runner.submit(job({ cell_timeout_s: 30 }))).job; // clamped to 1.5 s
+    const cell = (await runner.submit(job())).job; // no limit asked: the maximum, 1.5 s
     await runner.start();
     t.after(() => runner.stop(5000));
     const a = await runner.waitFor(whole.id, 30_000);
@@ -117,17 +118,18 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     assert.equal(counts.succeeded, 200);
   });
 
-  test('restart mid-run: the running job fails with a clear reason, queued jobs still run', { timeout: 90_000 }, async (t) => {
+  test("restart mid-run: the dead process's running job fails once its lease expires, queued jobs still run", { timeout: 90_000 }, async (t) => {
     const env = makeEnv(t, 'e2e');
     writeNotebook(env.home, 'work/slow.ipynb', notebookJson(['import time\ntime.sleep(60)']));
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1 + 1']));
+    const leaseMs = 1500;
     const submitter = makeRunner(env);
     const slow = (await submitter.submit(job({ notebook: 'work/slow.ipynb' }))).job;
     const queued = [];
     for (let i = 0; i < 3; i++) queued.push((await submitter.submit(job())).job);
 
     // A separate service process picks up the slow job, then dies hard.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'runner-process.ts'), env.dbPath, env.homes, 'node-a'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'runner-process.ts'), env.dbPath, env.homes, String(leaseMs)], {
       cwd: join(here, '..', '..'),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -141,10 +143,12 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     child.kill('SIGKILL');
     await exited;
 
-    // The service restarts (same worker id) on the same file.
-    const restarted = new Runner({ store: other, homeFor: env.homeFor, concurrency: 2, workerId: 'node-a', pollIntervalMs: 100 });
+    // The service restarts on the same file: a new identity, the same lease.
+    const restarted = new Runner({ store: other, homeFor: env.homeFor, concurrency: 2, pollIntervalMs: 100, leaseMs });
+    const failed = nextEvent(restarted, slow.id, (e) => e.type === 'state' && e.status === 'failed', 30_000);
     await restarted.start();
     t.after(() => restarted.stop(5000));
+    await failed;
     const s = await other.get(slow.id);
     assert.equal(s?.status, 'failed');
     assert.equal(s?.error?.ename, 'JobInterrupted');

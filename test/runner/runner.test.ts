@@ -2,18 +2,21 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Runner, defaultOutputPath, effectiveLimitMs, type RunnerOptions } from '../../src/runner/runner.js';
+import { Runner, defaultOutputPath, type RunnerOptions } from '../../src/runner/runner.js';
+import { checkRequestedLimits, limitsFromSettings, runLimitsMs, UNLIMITED } from '../../src/runner/limits.js';
+import { newWorkerId } from '../../src/runner/lease.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import {
   InvalidUsernameError,
+  LimitError,
   NoSuchKernelError,
   NotFoundError,
   NotebookFormatError,
   UnsafePathError,
-  UsageError,
 } from '../../src/errors.js';
 import type { NewJob } from '../../src/store/job-store.js';
 import { FakeEngine } from './fake-engine.js';
+import { waitFor } from '../helpers/notebooks.js';
 import { isState, makeEnv, nextEvent, notebookJson, record, writeNotebook, type Env } from './helpers.js';
 
 function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
@@ -59,8 +62,8 @@ describe('Runner.submit validation', () => {
     await assert.rejects(runner.submit(job({ notebook: 'work/nokernel.ipynb' })), NoSuchKernelError);
     await assert.rejects(runner.submit(job({ notebook: 'work/other.ipynb' })), NoSuchKernelError);
     await assert.rejects(runner.submit(job({ kernel: 'nope' })), NoSuchKernelError);
-    await assert.rejects(runner.submit(job({ timeout_s: -1 })), UsageError);
-    await assert.rejects(runner.submit(job({ cell_timeout_s: 0 })), UsageError);
+    await assert.rejects(runner.submit(job({ timeout_s: -1 })), LimitError);
+    await assert.rejects(runner.submit(job({ cell_timeout_s: 0 })), LimitError);
     await assert.rejects(runner.submit(job({ output_path: '../../out.ipynb' })), UnsafePathError);
     assert.equal((await env.store.list({ limit: 10 })).jobs.length, 0);
 
@@ -75,9 +78,9 @@ describe('Runner lifecycle (fake engine)', () => {
   test('runs a job to success with events, progress, results and the default output path', async (t) => {
     const env = makeEnv(t);
     const engine = new FakeEngine();
-    const runner = makeRunner(env, engine, { maxTimeoutS: 60, maxCellTimeoutS: 5 });
+    const runner = makeRunner(env, engine, { limits: limitsFromSettings(60, 5) });
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['a = 1', 'b = 2', 'c = 3']));
-    const { job: queued } = await runner.submit(job({ parameters: { lr: 0.01 }, timeout_s: 600, cell_timeout_s: 2 }));
+    const { job: queued } = await runner.submit(job({ parameters: { lr: 0.01 }, cell_timeout_s: 2 }));
     const rec = record(runner, queued.id);
     await runner.start();
     t.after(() => runner.stop(1000));
@@ -98,7 +101,7 @@ describe('Runner lifecycle (fake engine)', () => {
     assert.equal(call.cwd, join(env.home, 'work'));
     assert.deepEqual(call.parameters, { lr: 0.01 });
     assert.equal(call.kernelName, 'python3');
-    assert.equal(call.runTimeoutMs, 60_000, 'clamped to the maximum');
+    assert.equal(call.runTimeoutMs, 60_000, 'no limit asked: the maximum');
     assert.equal(call.cellTimeoutMs, 2000);
     assert.deepEqual(call.hubmillMetadata, { job_id: queued.id, username: 'alice', submitted_by: 'alice', source: 'api' });
 
@@ -266,69 +269,97 @@ describe('Runner lifecycle (fake engine)', () => {
     assert.equal((await runner.waitFor(c.id, 100))?.status, 'queued');
   });
 
-  test('after a restart, jobs left running fail with a clear reason and queued jobs still run', async (t) => {
+  test("a restarted process leaves a live process's running jobs alone; a dead one's are reclaimed once its lease expires", async (t) => {
     const env = makeEnv(t);
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
-    const engine1 = new FakeEngine();
-    const first = makeRunner(env, engine1, { concurrency: 1 });
     writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
-    const stuck = (await first.submit(job({ notebook: 'work/block.ipynb' }))).job;
-    const queued = (await first.submit(job())).job;
-    await first.start();
-    await engine1.started(1);
-    // Abandon the first runner without stopping it (a crash): it can no longer touch the store.
-    const firstStore = env.store;
-    const store2 = new SqliteJobStore({ path: env.dbPath });
-    t.after(() => store2.close());
-    const engine2 = new FakeEngine();
-    const second = new Runner({
-      store: store2,
-      homeFor: env.homeFor,
-      concurrency: 1,
-      workerId: 'test-worker',
-      execute: engine2.execute,
-      getKernelSpec: async (name) => ({ name, language: 'python' }),
-      runAsFor: async () => null,
-    });
-    (first as unknown as { stopping: boolean }).stopping = true; // the crashed process claims nothing more
-    await second.start();
-    t.after(() => second.stop(1000));
-    const s = await store2.get(stuck.id);
-    assert.equal(s?.status, 'failed');
-    assert.equal(s?.error?.ename, 'JobInterrupted');
-    assert.match(s?.error?.evalue ?? '', /restarted|died/);
-    assert.equal((await second.waitFor(queued.id, 5000))?.status, 'succeeded');
-    // The crashed runner finishing late cannot overwrite the recovered record.
-    engine1.calls[0]!.release();
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await firstStore.get(stuck.id))?.status, 'failed');
+    const leaseMs = 400;
+    // Two processes on one store, each with its own identity.
+    const engineA = new FakeEngine();
+    const engineB = new FakeEngine();
+    const a = makeRunner(env, engineA, { concurrency: 1, workerId: newWorkerId(), leaseMs, heartbeatIntervalMs: 50 });
+    const storeB = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => storeB.close());
+    const b = makeRunner(env, engineB, { store: storeB, concurrency: 1, workerId: newWorkerId(), leaseMs, heartbeatIntervalMs: 50 });
+    assert.notEqual(a.workerId, b.workerId);
+    const ja = (await a.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await a.start();
+    await engineA.started(1);
+    const jb = (await b.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await b.start();
+    t.after(() => b.stop(1000));
+    await engineB.started(1);
+
+    // A dies (its process claims and renews nothing more); its successor starts at once on the same file.
+    (a as unknown as { queue: { stopping: boolean } }).queue.stopping = true;
+    (a as unknown as { lease: { stop(): void } }).lease.stop();
+    const killedAt = Date.now();
+    const storeA2 = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => storeA2.close());
+    const a2 = makeRunner(env, new FakeEngine(), { store: storeA2, concurrency: 1, workerId: newWorkerId(), leaseMs, heartbeatIntervalMs: 50 });
+    await a2.start();
+    t.after(() => a2.stop(1000));
+    assert.equal((await storeA2.get(jb.id))?.status, 'running', "the live process's job is not touched");
+    assert.equal((await storeA2.get(ja.id))?.status, 'running', 'a lease that has not expired is not reclaimed');
+
+    // Reclaimed by whichever live process looks first (A's successor or B).
+    assert.ok(await waitFor(async () => (await storeA2.get(ja.id))?.status === 'failed', 10_000), 'the dead process\'s job was reclaimed');
+    const reclaimed = await storeA2.get(ja.id);
+    assert.equal(reclaimed?.error?.ename, 'JobInterrupted');
+    assert.match(reclaimed?.error?.evalue ?? '', /lease/);
+    assert.ok(reclaimed!.finished_at_ms! - killedAt >= leaseMs - 50, 'reclaimed only after the lease expired');
+    // Several leases later, B's job (renewed all along) is still running, and then finishes normally.
+    await new Promise((r) => setTimeout(r, 3 * leaseMs));
+    assert.equal((await storeB.get(jb.id))?.status, 'running');
+    engineB.calls[0]!.release();
+    const doneB = await b.waitFor(jb.id, 5000);
+    assert.equal(doneB?.status, 'succeeded');
+    assert.equal(doneB?.attempts, 1);
+
+    // The dead process finishing late cannot overwrite the reclaimed record.
+    engineA.calls[0]!.release();
+    await a.stop(1000);
+    assert.equal((await env.store.get(ja.id))?.status, 'failed');
   });
 
-  test('requeueInterruptedOnStart puts jobs left running back in the queue', async (t) => {
+  test('a process that lost its lease stops its run, and its late record does not overwrite the new one', async (t) => {
+    const env = makeEnv(t);
+    writeNotebook(env.home, 'work/block.ipynb', notebookJson(['1'], { metadata: { fake: 'block' } }));
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine, { concurrency: 1, heartbeatIntervalMs: 50, leaseMs: 60_000 });
+    const j = (await runner.submit(job({ notebook: 'work/block.ipynb' }))).job;
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    await engine.started(1);
+    // Another process reclaims it, as if this one had been stopped for a whole lease.
+    const other = new SqliteJobStore({ path: env.dbPath });
+    t.after(() => other.close());
+    const taken = await other.recoverInterrupted({ staleBeforeMs: Date.now() + 1, exceptWorkerId: 'elsewhere', requeue: false, reason: 'reclaimed elsewhere' });
+    assert.deepEqual(taken.map((x) => x.id), [j.id]);
+    // This process's next renewal reports the loss: its run is aborted, and the reclaiming record stands.
+    const sig = engine.calls[0]!.opts.signal!;
+    // Bounded, and a timer of its own: the runner's timers do not keep the process alive.
+    assert.ok(await waitFor(() => sig.aborted, 10_000), 'the run was stopped');
+    assert.match(String((sig.reason as Error).message), /reclaimed/);
+    await runner.stop(1000);
+    const now = await other.get(j.id);
+    assert.equal(now?.status, 'failed');
+    assert.equal(now?.error?.evalue, 'reclaimed elsewhere');
+  });
+
+  test('requeueInterruptedOnStart puts the jobs of an expired lease back in the queue', async (t) => {
     const env = makeEnv(t);
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
     const j = (await env.store.enqueue(job())).job;
-    await env.store.claimNext('test-worker');
+    await env.store.claimNext('dead-worker');
     const engine = new FakeEngine();
-    const runner = makeRunner(env, engine, { requeueInterruptedOnStart: true });
+    const runner = makeRunner(env, engine, { requeueInterruptedOnStart: true, leaseMs: 300 });
     await runner.start();
     t.after(() => runner.stop(1000));
     const done = await runner.waitFor(j.id, 5000);
     assert.equal(done?.status, 'succeeded');
     assert.equal(done?.attempts, 2);
-  });
-
-  test('jobs abandoned by another worker are recovered once their lease expires', async (t) => {
-    const env = makeEnv(t);
-    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
-    const j = (await env.store.enqueue(job())).job;
-    await env.store.claimNext('dead-worker');
-    const runner = makeRunner(env, new FakeEngine(), { leaseMs: 300 });
-    const failed = nextEvent(runner, j.id, isState('failed'));
-    await runner.start();
-    t.after(() => runner.stop(1000));
-    const ev = await failed;
-    assert.ok(ev.type === 'state' && ev.job.error?.ename === 'JobInterrupted');
+    assert.equal(done?.worker_id, 'test-worker');
   });
 
   test('heartbeats keep a long job of a live runner from being taken as abandoned', async (t) => {
@@ -371,14 +402,35 @@ describe('Runner lifecycle (fake engine)', () => {
 });
 
 describe('runner helpers', () => {
-  test('effective limits: requested, else default, else maximum; never above the maximum', () => {
-    assert.equal(effectiveLimitMs(10, null, 60), 10_000);
-    assert.equal(effectiveLimitMs(100, null, 60), 60_000);
-    assert.equal(effectiveLimitMs(null, 30, 60), 30_000);
-    assert.equal(effectiveLimitMs(null, null, 60), 60_000);
-    assert.equal(effectiveLimitMs(null, null, null), undefined);
-    assert.equal(effectiveLimitMs(5, null, null), 5000);
-    assert.equal(effectiveLimitMs(0.5, null, undefined), 500);
+  test('limits: above the maximum is refused naming the maximum; none asked gets the maximum; null is unlimited', () => {
+    const limits = limitsFromSettings(60, 0);
+    assert.equal(limits.cell.maxS, null, '0 in the settings means unlimited');
+    assert.throws(() => checkRequestedLimits(limits, { timeout_s: 61 }), (e: Error) => e instanceof LimitError && /maximum of 60 s \(HUBMILL_MAX_TIMEOUT_S\)/.test(e.message));
+    assert.throws(() => checkRequestedLimits(limits, { timeout_s: 0 }), LimitError);
+    assert.throws(() => checkRequestedLimits(limits, { cell_timeout_s: Number.NaN }), LimitError);
+    checkRequestedLimits(limits, { timeout_s: 60, cell_timeout_s: 1e9 });
+    checkRequestedLimits(limits, {});
+    assert.deepEqual(runLimitsMs(limits, { timeout_s: 10 }), { runTimeoutMs: 10_000, cellTimeoutMs: undefined });
+    assert.deepEqual(runLimitsMs(limits, {}), { runTimeoutMs: 60_000, cellTimeoutMs: undefined });
+    assert.deepEqual(runLimitsMs(limits, { cell_timeout_s: 0.5 }), { runTimeoutMs: 60_000, cellTimeoutMs: 500 });
+    // A job accepted under a higher maximum still runs within the current one.
+    assert.deepEqual(runLimitsMs(limits, { timeout_s: 600 }), { runTimeoutMs: 60_000, cellTimeoutMs: undefined });
+    assert.deepEqual(runLimitsMs(UNLIMITED, {}), { runTimeoutMs: undefined, cellTimeoutMs: undefined });
+  });
+  test('the runner refuses a job above the maximum at submission and stores nothing', async (t) => {
+    const env = makeEnv(t);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const runner = makeRunner(env, new FakeEngine(), { limits: limitsFromSettings(30, 10) });
+    await assert.rejects(runner.submit(job({ timeout_s: 31 })), (e: Error) => e instanceof LimitError && (e as LimitError).httpStatus === 422 && /30 s/.test(e.message));
+    await assert.rejects(runner.submit(job({ cell_timeout_s: 11 })), /cell_timeout_s 11 exceeds the server maximum of 10 s \(HUBMILL_MAX_CELL_TIMEOUT_S\)/);
+    assert.equal((await env.store.list({ limit: 10 })).jobs.length, 0);
+    assert.equal((await runner.submit(job({ timeout_s: 30, cell_timeout_s: 10 }))).job.timeout_s, 30);
+  });
+  test('every process gets its own worker id: host, pid and a random part', () => {
+    const a = newWorkerId();
+    const b = newWorkerId();
+    assert.notEqual(a, b);
+    assert.match(a, new RegExp(`:${process.pid}:[0-9a-f]{8}$`));
   });
   test('default output path sits in hubmill-outputs next to the notebook', () => {
     const j = { id: '01JABCDEFGHJKMNPQRSTVWXYZ0' } as Parameters<typeof defaultOutputPath>[0];

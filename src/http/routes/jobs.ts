@@ -10,15 +10,15 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
-import { TERMINAL_STATUSES, type Job, type JobStatus } from '../../store/job-store.js';
+import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/job-store.js';
 import type { JobEvent } from '../../runner/runner-api.js';
-import type { RouteContext } from '../app.js';
+import { toJsonText } from '../../notebook/write.js';
+import type { RouteContext } from '../context.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
-
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 
 const JobList = Type.Object({
   jobs: Type.Array(Type.Ref('Job')),
@@ -40,8 +40,11 @@ const SubmitQuery = Type.Object({
   token: Type.Optional(Type.String()),
 });
 
-export function isTerminal(s: JobStatus): boolean {
-  return TERMINAL_STATUSES.includes(s);
+/** The SSE `Last-Event-ID` header as a non-negative integer; null when absent or not ours. */
+export function parseLastEventId(header: string | string[] | undefined): number | null {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) return null;
+  return Number(v.trim());
 }
 
 const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
@@ -55,16 +58,11 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
     return job;
   }
 
-  /** A requested limit above the server maximum is refused (422) rather than silently clamped; absent = the runner's default. */
-  function boundedTimeout(name: string, value: number | undefined, max: number): number | null {
-    if (value === undefined) return null;
-    if (max > 0 && value > max) throw new UnprocessableError(`${name} ${value} exceeds the server maximum of ${max} s`);
-    return value;
-  }
-
   app.post(
     '/jobs',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Submit a notebook run',
@@ -73,7 +71,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
           'wait bound passes (202). A repeated `idempotency_key` of the same user returns the existing job (200, Idempotent-Replayed: true).',
         querystring: SubmitQuery,
         body: SubmitJobBody,
-        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 422, 503) },
+        response: { 200: Type.Ref('Job'), 202: Type.Ref('Job'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) },
       },
     },
     async (req, reply) => {
@@ -82,21 +80,20 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
-      const home = await ctx.homes.existingHome(username);
-      const nbAbs = await ctx.homes.resolveInside(home, body.notebook, { mustExist: true });
-      if (body.output_path !== undefined) await ctx.homes.resolveInside(home, body.output_path, { mustExist: false });
+      // The runner's intake checks the rest once: home, notebook, kernel, limits, output path.
       const { job, created } = await ctx.runner.submit({
         username,
-        notebook: await ctx.homes.relative(home, nbAbs),
+        notebook: body.notebook,
         parameters: (body.parameters ?? {}) as Job['parameters'],
         kernel: body.kernel ?? null,
-        timeout_s: boundedTimeout('timeout_s', body.timeout_s, ctx.config.maxTimeoutS),
-        cell_timeout_s: boundedTimeout('cell_timeout_s', body.cell_timeout_s, ctx.config.maxCellTimeoutS),
+        timeout_s: body.timeout_s ?? null,
+        cell_timeout_s: body.cell_timeout_s ?? null,
         idempotency_key: body.idempotency_key ?? null,
         submitted_by: req.identity?.name ?? username,
         output_path: body.output_path ?? null,
         source: 'api',
         target: body.target ?? 'local',
+        max_active: ctx.runQuota,
       });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {
@@ -122,6 +119,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'List jobs, newest first, with filters and cursor paging',
@@ -135,8 +133,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       let status: JobStatus[] | undefined;
       if (q.status !== undefined) {
         status = q.status.split(',').map((s) => s.trim()).filter(Boolean) as JobStatus[];
-        const badOnes = status.filter((s) => !STATUSES.includes(s));
-        if (badOnes.length) throw new UnprocessableError(`unknown status ${badOnes.join(', ')}; expected ${STATUSES.join(', ')}`);
+        const badOnes = status.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
+        if (badOnes.length) throw new UnprocessableError(`unknown status ${badOnes.join(', ')}; expected ${JOB_STATUSES.join(', ')}`);
       }
       let username = q.username;
       if (!req.identity?.admin) {
@@ -159,6 +157,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.get(
     '/jobs/:id',
     {
+      ...losslessReply,
       schema: { tags, summary: 'One job: state, timings, progress, error, result', params: JobIdParams, response: { 200: Type.Ref('Job'), ...problems(401, 404) } },
     },
     async (req) => renderJob(await visibleJob(req, req.params.id), ctx.prefix),
@@ -203,23 +202,41 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         description:
           'Sends `event: state` with the current job first, then `state`, `cell_started`, `cell_finished` and `output` events as they ' +
           'happen; a comment line every 15 s keeps proxies from closing the stream; the stream ends after a terminal state. ' +
-          'EventSource cannot send headers: pass ?token=.',
+          'Each event has an `id:`; a client that reconnects with `Last-Event-ID` gets the events it missed, no state snapshot and ' +
+          'no event twice (while the process that runs the job still keeps them; otherwise the current state). A reconnect after ' +
+          'the terminal state answers 204, which tells EventSource to stop. EventSource cannot send headers: pass ?token=.',
         params: JobIdParams,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 32 })) }),
         produces: ['text/event-stream'],
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } }, ...problems(401, 404) },
+        response: {
+          200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          204: { description: 'The client already has every event, the terminal state included', type: 'null' },
+          ...problems(400, 401, 404),
+        },
       },
     },
     async (req, reply) => {
       const first = await visibleJob(req, req.params.id);
+      const lastEventId = parseLastEventId(req.headers['last-event-id']);
+      const cursor = ctx.runner.eventCursor(first.id);
+      // Resume from the buffer when it still holds every event after the client's last one.
+      const resume =
+        lastEventId !== null && cursor !== null && lastEventId <= cursor.last && lastEventId >= cursor.first - 1 ? lastEventId : null;
+      // Nothing new for a client that saw the end (or the final snapshot of a job this process has no events of: id 0).
+      if (
+        (resume !== null && resume === cursor!.last && cursor!.ended) ||
+        (lastEventId === 0 && cursor === null && isTerminal(first.status))
+      ) {
+        return reply.code(204).send();
+      }
       const raw = reply.raw;
-      let seq = 0;
       let closed = false;
       let ready = false;
-      const pending: JobEvent[] = [];
-      const write = (type: string, data: unknown) => {
+      const pending: Array<[JobEvent, number]> = [];
+      const write = (type: string, data: unknown, id: number) => {
         if (closed) return;
-        raw.write(`id: ${++seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+        raw.write(`id: ${id}\nevent: ${type}\ndata: ${toJsonText(data)}\n\n`);
       };
       const finish = () => {
         if (closed) return;
@@ -228,15 +245,19 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         unsubscribe();
         raw.end();
       };
-      const deliver = (ev: JobEvent) => {
+      const deliver = (ev: JobEvent, id: number) => {
         if (ev.type === 'state') {
-          write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) });
+          write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) }, id);
           if (isTerminal(ev.status)) finish();
         } else {
-          write(ev.type, ev);
+          write(ev.type, ev, id);
         }
       };
-      const unsubscribe = ctx.runner.subscribe(first.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
+      // The snapshot carries the id of the newest event at subscription: everything after it is delivered live.
+      const snapshotId = cursor?.last ?? 0;
+      const unsubscribe = ctx.runner.subscribe(first.id, (ev, id) => (ready ? deliver(ev, id) : pending.push([ev, id])), {
+        after: resume ?? snapshotId,
+      });
       const heartbeat = setInterval(() => {
         if (!closed) raw.write(': keep-alive\n\n');
       }, ctx.sseHeartbeatMs);
@@ -251,14 +272,16 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         'x-accel-buffering': 'no',
       });
       raw.write('retry: 3000\n\n');
-      // Subscribed before this read, so nothing between the read and the first live event is lost.
-      const current = (await ctx.store.get(first.id)) ?? first;
-      write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) });
-      if (isTerminal(current.status)) return finish();
+      if (resume === null) {
+        // Subscribed before this read, so nothing between the read and the first live event is lost.
+        const current = (await ctx.store.get(first.id)) ?? first;
+        write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, snapshotId);
+        if (isTerminal(current.status)) return finish();
+      }
       ready = true;
-      for (const ev of pending.splice(0)) {
+      for (const [ev, id] of pending.splice(0)) {
         if (closed) break;
-        deliver(ev);
+        deliver(ev, id);
       }
     },
   );
@@ -266,6 +289,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   app.post(
     '/jobs/:id/cancel',
     {
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Cancel a job: queued ones at once, running ones are interrupted then killed (partial output kept)',

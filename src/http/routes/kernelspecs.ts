@@ -1,7 +1,7 @@
 /** `GET /api/v1/kernelspecs`: the kernels jobs can run on, and how many warm ones are pooled. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { RouteContext } from '../app.js';
+import type { RouteContext } from '../context.js';
 import { problems } from '../schemas.js';
 
 const KernelspecsResponse = Type.Object({

@@ -3,7 +3,7 @@
  * scrapers send `Authorization: Bearer <admin or service token>`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { RouteContext } from '../app.js';
+import type { RouteContext } from '../context.js';
 import { problems } from '../schemas.js';
 import { ForbiddenError } from '../http-errors.js';
 

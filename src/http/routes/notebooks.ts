@@ -1,14 +1,14 @@
 /**
  * `GET /api/v1/notebooks?username=`: a user's notebooks with their parameters
  * (papermill's `--help-notebook` view), so a client or the UI can build a run
- * form. A notebook that cannot be inspected is listed with an `error`, never
- * failing the whole listing.
+ * form. Output notebooks are left out unless `outputs=true`. A notebook that
+ * cannot be inspected is listed with an `error`, never failing the whole listing.
  */
 import { stat } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HubmillError } from '../../errors.js';
-import type { RouteContext } from '../app.js';
+import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { problems } from '../schemas.js';
@@ -62,6 +62,12 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
         querystring: Type.Object({
           username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the caller' })),
           limit: Type.Integer({ minimum: 1, maximum: 2000, default: 500 }),
+          outputs: Type.Boolean({
+            default: false,
+            description:
+              'Include output notebooks: files inside `hubmill-outputs` folders (job outputs) and names with `_output_` ' +
+              '(the seed\'s `/execute` outputs). Default false: only inputs are listed. `/list-notebooks/{username}` lists everything, as the seed did.',
+          }),
         }),
         response: { 200: NotebooksResponse, ...problems(400, 401, 403, 404, 422) },
       },
@@ -72,7 +78,7 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
       const home = await ctx.homes.existingHome(username);
-      const files = await ctx.homes.listNotebooks(home, req.query.limit + 1);
+      const files = await ctx.homes.listNotebooks(home, req.query.limit + 1, { skipOutputs: !req.query.outputs });
       const truncated = files.length > req.query.limit;
       const shown = files.slice(0, req.query.limit);
       const notebooks = await mapLimited(shown, 8, async (f) => {

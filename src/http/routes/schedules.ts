@@ -15,7 +15,7 @@ import { nextFires, parseCron } from '../../schedules/cron.js';
 import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
-import type { RouteContext } from '../app.js';
+import type { RouteContext } from '../context.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';

@@ -10,11 +10,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError, UnsafePathError } from '../../errors.js';
+import { errorLocation } from '../../notebook/cell-ref.js';
 import type { Job, NewJob } from '../../store/job-store.js';
-import type { RouteContext } from '../app.js';
-import { HUBMILL_VERSION } from '../app.js';
+import type { RouteContext } from '../context.js';
+import { HUBMILL_VERSION } from '../../version.js';
 import { assertCanActFor } from '../auth.js';
 import { NotebookRunError } from '../http-errors.js';
+import { losslessReply } from '../json-body.js';
 import { seedTimestamp } from '../render.js';
 import { lookupRunAs } from '../../users/run-as.js';
 import { reserveSeedOutput } from '../../users/seed-output-name.js';
@@ -72,7 +74,7 @@ async function removeIfEmpty(path: string): Promise<void> {
  * wait bound and its links are in the problem document.
  */
 async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply): Promise<Job> {
-  const { job } = await ctx.runner.submit(newJob);
+  const { job } = await ctx.runner.submit({ ...newJob, max_active: ctx.runQuota });
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableEnded) abort.abort();
@@ -93,17 +95,20 @@ async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply
     ename: final.error?.ename ?? null,
     evalue: final.error?.evalue ?? null,
     cell_index: final.error?.cell_index ?? null,
+    execution_count: final.error?.execution_count ?? null,
   };
+  // The cell is named as everywhere else: its index in the input notebook and its In [n].
+  const at = final.error ? errorLocation(final.error) : null;
+  const where = at ? ` in ${at}` : '';
   switch (final.status) {
     case 'failed': {
       const why = final.error ? `${final.error.ename}: ${final.error.evalue}` : 'unknown error';
-      const where = final.error?.cell_index != null ? ` (cell ${final.error.cell_index})` : '';
       throw new NotebookRunError(`Notebook execution failed${where}: ${why}`, { code: 'NOTEBOOK_FAILED', httpStatus: 500, extra });
     }
     case 'timed_out':
-      throw new NotebookRunError('Notebook execution timed out', { code: 'NOTEBOOK_TIMED_OUT', httpStatus: 504, extra });
+      throw new NotebookRunError(`Notebook execution timed out${where}`, { code: 'NOTEBOOK_TIMED_OUT', httpStatus: 504, extra });
     case 'cancelled':
-      throw new NotebookRunError('Notebook execution was cancelled', { code: 'NOTEBOOK_CANCELLED', httpStatus: 409, extra });
+      throw new NotebookRunError(`Notebook execution was cancelled${where}`, { code: 'NOTEBOOK_CANCELLED', httpStatus: 409, extra });
     default:
       throw new NotebookRunError(
         `Notebook still ${final.status} after ${ctx.config.executeWaitMaxS} s; follow the job at ${extra.job}`,
@@ -203,6 +208,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/execute',
     {
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a user\'s notebook with parameters and wait for it (writes <stem>_output_<YYYYMMDD_HHMMSS>.ipynb in the home)',
@@ -210,7 +217,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Synchronous, like the seed: answers when the run ends (bounded by the server\'s execute wait, 3600 s by default). ' +
           'A notebook that raises answers 500 with `detail` (as papermill failures did in the seed), a timeout 504.',
         body: SeedExecuteBody,
-        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedExecuteResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {
@@ -258,6 +265,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
   app.post(
     '/run-notebook',
     {
+      config: { losslessBody: ['params'] },
+      ...losslessReply,
       schema: {
         tags,
         summary: 'Run a notebook given absolute input and output paths inside one user\'s home, and wait for it',
@@ -265,7 +274,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
           'Both paths must lie in the same user\'s home (derived from the home template); the output is overwritten as papermill does. ' +
           'Errors as for /execute.',
         body: SeedRunBody,
-        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 422, 500, 503, 504) },
+        response: { 200: SeedRunResponse, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504) },
       },
     },
     async (req, reply) => {

@@ -1,0 +1,92 @@
+/**
+ * Where the engine gets its kernel. The engine asks a `KernelSource` for "a
+ * ready kernel of this kernelspec, working in this folder" and owns the answer
+ * until it gives it back with `release` (by default: shut it down). How the
+ * kernel comes to be is the source's business: a fresh launch (the CLI, and
+ * the service when nothing warm fits), a warm pool, a user's own server (the
+ * runner chooses per job, see runner/kernel-source.ts).
+ */
+import { KernelStartError } from '../errors.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import { KernelClient, type KernelClientLaunchOptions } from '../kernel/kernel-client.js';
+import { getKernelSpec } from '../kernel/kernelspecs.js';
+
+export interface KernelRequest {
+  /** Kernelspec name (lower case). */
+  kernelName: string;
+  /** The folder the kernel must work in (absolute). */
+  cwd: string;
+  /** Gives up the wait (cancel, whole-run timeout): reject with AbortedError and leave no kernel behind. */
+  signal?: AbortSignal;
+}
+
+export interface KernelSource {
+  /** A ready kernel; rejects with KernelStartError (could not start), NoSuchKernelError or AbortedError. */
+  acquire(req: KernelRequest): Promise<ExecutionKernel>;
+  /** Called once when the run is done with the kernel (default: `kernel.shutdown()`). */
+  release?(kernel: ExecutionKernel): Promise<void>;
+}
+
+/** How fresh kernels are launched: as whom, with what extra environment, within what start budget. */
+export type LaunchSettings = Pick<KernelClientLaunchOptions, 'runAs' | 'env' | 'startTimeoutMs'>;
+
+/** A cold start per request: the kernelspec's command, launched in the requested folder. */
+export function freshKernels(settings: LaunchSettings = {}): KernelSource {
+  return {
+    async acquire(req) {
+      const spec = await getKernelSpec(req.kernelName);
+      return KernelClient.launch(spec, { ...settings, startTimeoutMs: settings.startTimeoutMs ?? 60_000, cwd: req.cwd, signal: req.signal });
+    },
+  };
+}
+
+/** A kernel started by the caller (benchmarks, tests): handed out as it is; `keep` leaves it running after the run. */
+export function givenKernel(kernel: ExecutionKernel, opts: { keep?: boolean } = {}): KernelSource {
+  return {
+    acquire: async () => kernel,
+    release: async (k) => {
+      if (!opts.keep) await k.shutdown();
+    },
+  };
+}
+
+/** Code that moves a running kernel to `dir`, for languages we know; null otherwise. */
+function chdirCode(language: string, dir: string): string | null {
+  const lit = JSON.stringify(dir);
+  switch (language.toLowerCase()) {
+    case 'python':
+      return `__import__('os').chdir(${lit})`;
+    case 'r':
+      return `setwd(${lit})`;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Wraps a source whose kernels may work in another folder (a warm pool starts
+ * them in the service's folder): a Python or R kernel is moved to the requested
+ * folder; a kernel of another language is shut down and `fallback` starts one in
+ * the right place.
+ */
+export function inRequestedFolder(source: KernelSource, fallback: KernelSource): KernelSource {
+  return {
+    async acquire(req) {
+      const kernel = await source.acquire(req);
+      if (kernel.cwd === req.cwd) return kernel;
+      const code = chdirCode(kernel.language, req.cwd);
+      if (code === null) {
+        await kernel.shutdown().catch(() => {});
+        return fallback.acquire(req);
+      }
+      try {
+        const r = await kernel.execute(code, { silent: true, storeHistory: false, timeoutMs: 10_000, signal: req.signal });
+        if (r.status !== 'ok') throw new KernelStartError(`Could not change the kernel's directory to ${req.cwd}`);
+        return kernel;
+      } catch (err) {
+        await kernel.shutdown().catch(() => {});
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * What the route plugins share with the app that mounts them. Kept apart from
+ * app.ts so that routes never import the module that imports them.
+ */
+import type { Config } from '../config.js';
+import type { JobStore } from '../store/job-store.js';
+import type { JobRunner } from '../runner/runner-api.js';
+import type { KernelSpec } from '../kernel/kernelspecs.js';
+import type { InspectedParameter } from '../notebook/types.js';
+import type { Homes } from './homes.js';
+import type { Metrics } from './metrics.js';
+
+/** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */
+export interface NotebookInspection {
+  parameters: InspectedParameter[];
+  kernel: string | null;
+  language: string | null;
+}
+export type NotebookInspector = (absPath: string) => Promise<NotebookInspection>;
+
+/** What every route plugin receives. */
+export interface RouteContext {
+  config: Config;
+  store: JobStore;
+  runner: JobRunner;
+  kernelspecs: () => Promise<KernelSpec[]>;
+  metrics: Metrics;
+  homes: Homes;
+  /** The service prefix, starting and ending with '/'. */
+  prefix: string;
+  inspectNotebook: NotebookInspector | null;
+  sseHeartbeatMs: number;
+  enginePath: string;
+  /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */
+  runQuota: number | null;
+  /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
+  cachedKernelspecs: () => Promise<KernelSpec[]>;
+}

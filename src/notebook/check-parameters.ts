@@ -1,0 +1,53 @@
+/**
+ * The up-front check of parameters against a notebook, for callers that queue a run
+ * (the service's intake) and must refuse what injection would refuse later. It is the
+ * very rule `hubmill run` applies: the injected cell is rendered with the translator
+ * the engine will pick, so a name that is not an identifier of the notebook's language
+ * (`"a b; import os"`), a value the language cannot hold, or nesting beyond
+ * MAX_PARAMETER_DEPTH is a ParameterError (422) naming the parameter.
+ */
+import { UnsupportedLanguageError } from '../errors.js';
+import { notebookKernel } from './inspect.js';
+import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
+import { PyFloat } from './py-float.js';
+import { getTranslator, renderParametersCell, type Translator } from './translators.js';
+import type { Notebook, ParameterValue, Parameters } from './types.js';
+
+export interface CheckTarget {
+  /** The kernel the run will use (the request's, else the notebook's). */
+  kernelName: string;
+  /** The kernelspec's language, asked only when the notebook's metadata names none. */
+  specLanguage?: () => Promise<string | undefined>;
+}
+
+/**
+ * Throws ParameterError (or UnsupportedLanguageError when no translator fits) for parameters
+ * the engine could not inject into `nb`. Empty parameters are never injected, so always pass.
+ */
+export async function checkParametersForNotebook(nb: Notebook, params: Parameters, target: CheckTarget): Promise<void> {
+  if (Object.keys(params).length === 0) return;
+  assertDepth(params);
+  // The engine's choice: kernel name (lower-cased), then the notebook's language, then the spec's.
+  const kernelName = target.kernelName.toLowerCase();
+  const language = notebookKernel(nb, kernelName).language ?? (await target.specLanguage?.().catch(() => undefined));
+  let translator: Translator;
+  try {
+    translator = getTranslator(kernelName, language);
+  } catch (err) {
+    // No language known here (e.g. a kernel only the user's server has): the engine decides when the kernel is up.
+    if (err instanceof UnsupportedLanguageError && language === undefined) return;
+    throw err;
+  }
+  renderParametersCell(params, translator);
+}
+
+/** ParameterError when `value` nests deeper than MAX_PARAMETER_DEPTH; iterative, so any depth is safe to check. */
+export function assertDepth(value: ParameterValue): void {
+  const stack: Array<[ParameterValue, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || v instanceof PyFloat) continue;
+    if (depth > MAX_PARAMETER_DEPTH) throw tooDeepError();
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+}

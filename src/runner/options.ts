@@ -1,0 +1,107 @@
+/**
+ * What the runner is built from: the store, the homes, the kernel sources, the
+ * limits and the timings, plus seams for tests (the real implementations are
+ * the defaults). Shared by the runner's parts; see runner.ts for the whole.
+ */
+import type { Logger } from 'pino';
+import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import type { Notebook } from '../notebook/types.js';
+import type { Job, JobStatus, JobStore } from '../store/job-store.js';
+import type { Limits } from './limits.js';
+
+/** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
+export interface WarmKernels {
+  acquire(
+    kernelName: string,
+    opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
+  ): Promise<ExecutionKernel>;
+  stats(): Record<string, { idle: number; starting: number; target: number }>;
+}
+
+/** How to reach users' own servers (jobs with target `user-server`). */
+export interface UserServerConfig {
+  /** JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api */
+  hubApiUrl: string;
+  /** A hub token with admin:servers and access:servers (hubmill's service token). */
+  token: string;
+  /** The hub's public URL (its proxy) as hubmill reaches it. */
+  publicUrl: string;
+  /** Bound of starting the user's server (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+/** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
+export interface RunnerMetrics {
+  /** A job reached a final state after running (durationMs from claim to finish). */
+  jobFinished?(status: JobStatus, durationMs: number, job: Job): void;
+  /** A job was claimed and is about to run. */
+  jobStarted?(job: Job): void;
+}
+
+export interface RetentionPolicy {
+  /** Delete finished jobs (and their hubmill-named outputs) older than this many days. */
+  days?: number | null;
+  /** Keep at most this many finished jobs. */
+  maxJobs?: number | null;
+  /** How often to prune (default 1 h; also once at start). */
+  intervalMs?: number;
+}
+
+/** Opens a kernel in the user's own server for a job. */
+export type UserServerOpener = (
+  job: Job,
+  o: { kernelName: string; path: string; cwd: string; startTimeoutMs?: number; signal?: AbortSignal },
+) => Promise<ExecutionKernel>;
+
+export interface RunnerOptions {
+  store: JobStore;
+  /** Warm kernels; null/absent: a fresh kernel per job. */
+  pool?: WarmKernels | null;
+  /** The home folder of a user (e.g. from the home template); may throw InvalidUsernameError. */
+  homeFor(username: string): string;
+  /** Jobs running at once (default: number of CPU cores). */
+  concurrency?: number;
+  /** Whole-run and per-cell maximums (default: unlimited); see limits.ts for the rule. */
+  limits?: Limits;
+  kernelStartTimeoutMs?: number;
+  /** This process's identity in the store (default: host, pid and a random part; see lease.ts). Tests only. */
+  workerId?: string;
+  logger?: Logger;
+  metrics?: RunnerMetrics;
+  /** Jobs whose worker's lease expired are re-queued instead of failed. */
+  requeueInterruptedOnStart?: boolean;
+  /** Output path relative to the home for a job without one (default: see intake.ts). */
+  outputNameFor?(job: Job, notebookRelPath: string): string;
+  /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
+  kernelEnv?(job: Job): Record<string, string> | undefined;
+  retention?: RetentionPolicy;
+  /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
+  userServer?: UserServerConfig | null;
+  /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */
+  pollIntervalMs?: number;
+  /** Heartbeat of running jobs, i.e. lease renewal (default: a sixth of the lease, at most 5 s). */
+  heartbeatIntervalMs?: number;
+  /** A running job whose heartbeat is older than this is taken as abandoned (default 60 s). */
+  leaseMs?: number;
+  /** Minimum interval between progress writes to the store (default 250 ms). */
+  progressIntervalMs?: number;
+  /** Passed to the engine: minimum interval between output saves. */
+  saveIntervalMs?: number;
+  /** Bound for a cancelled run to wind down during stop() after its grace (default 15 s). */
+  stopKillWaitMs?: number;
+  // Seams for tests; the real implementations are the defaults.
+  execute?: (opts: RunOptions) => Promise<RunResult>;
+  readNotebook?: (path: string) => Promise<Notebook>;
+  getKernelSpec?: (name: string) => Promise<{ name: string; language: string }>;
+  runAsFor?: (username: string) => Promise<RunAs | null>;
+  /** Opens a kernel in the user's own server (default: startUserServer + ServerKernel.start). */
+  openUserServerKernel?: UserServerOpener;
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first; the timer never outlives the wait. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

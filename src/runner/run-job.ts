@@ -1,0 +1,166 @@
+/**
+ * One claimed job, from start to its recorded end: prepare it (intake), run the
+ * engine with the job's kernel source and limits, turn engine events into job
+ * events and throttled progress writes, and record the end — as the worker that
+ * holds the job, so a job whose lease was reclaimed meanwhile keeps the
+ * reclaiming worker's record.
+ */
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { AbortedError, HubmillError } from '../errors.js';
+import type { EngineEvent, RunAs, RunError, RunOptions, RunResult, RunStatus } from '../engine/types.js';
+import type { Job, JobProgress, JobStore } from '../store/job-store.js';
+import { chownToUser } from '../users/run-as.js';
+import type { Intake } from './intake.js';
+import type { JobEvents } from './job-events.js';
+import type { KernelChoice } from './kernel-source.js';
+import { runLimitsMs, type Limits } from './limits.js';
+import type { RunnerMetrics } from './options.js';
+import { ProgressTracker } from './progress.js';
+import type { RunningJob } from './queue.js';
+
+export interface RunJobDeps {
+  store: JobStore;
+  workerId: string;
+  intake: Intake;
+  kernels: KernelChoice;
+  events: JobEvents;
+  limits: Limits;
+  execute: (opts: RunOptions) => Promise<RunResult>;
+  log: Logger;
+  metrics?: RunnerMetrics;
+  progressIntervalMs: number;
+  saveIntervalMs?: number;
+  kernelEnv?(job: Job): Record<string, string> | undefined;
+  /** Kernels still being given back after their job ended (the engine does not wait for them). */
+  kernelClosing(p: Promise<void>): void;
+}
+
+function toRunError(err: unknown): RunError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { ename: e.name || 'Error', evalue: e.message, traceback: [], cell_index: null };
+}
+
+function safeCall(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Metrics hooks must never break a run.
+  }
+}
+
+/** Engine events → job events and progress. */
+function relayEvents(job: Job, cellsTotalAtStart: number, events: JobEvents, tracker: ProgressTracker): (ev: EngineEvent) => void {
+  let cellsTotal = cellsTotalAtStart;
+  return (ev) => {
+    switch (ev.type) {
+      case 'run_started':
+        cellsTotal = ev.cellsTotal;
+        tracker.update({ cells_total: cellsTotal, cells_done: 0 }, true);
+        break;
+      case 'cell_started':
+        events.emit({ type: 'cell_started', job_id: job.id, cell_index: ev.index, cells_total: cellsTotal });
+        break;
+      case 'output':
+        events.emit({ type: 'output', job_id: job.id, cell_index: ev.index, output: ev.output, appended: ev.appended });
+        break;
+      case 'cell_finished':
+        tracker.update({ cells_total: cellsTotal, cells_done: ev.cellsDone }, false);
+        events.emit({
+          type: 'cell_finished',
+          job_id: job.id,
+          cell_index: ev.index,
+          status: ev.status,
+          duration_ms: ev.durationMs,
+          cells_done: ev.cellsDone,
+          cells_total: cellsTotal,
+        });
+        break;
+      case 'run_finished':
+        break;
+    }
+  };
+}
+
+export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void): Promise<void> {
+  const { job, controller } = entry;
+  const log = d.log.child({ jobId: job.id });
+  const claimedAt = job.started_at_ms ?? Date.now();
+  log.info({ username: job.username, notebook: job.notebook, attempt: job.attempts }, 'job started');
+  d.events.emitState(job);
+  safeCall(() => d.metrics?.jobStarted?.(job));
+
+  let status: RunStatus;
+  let error: RunError | null = null;
+  let result: Record<string, unknown> | null = null;
+  let progress: JobProgress | undefined;
+  let outputRel: string | null = job.output_path;
+  let runAs: RunAs | null = null;
+  let outputAbs: string | null = null;
+  const tracker = new ProgressTracker(d.store, job.id, d.progressIntervalMs, (err) => log.warn({ err: err.message }, 'progress update failed'));
+
+  try {
+    const p = await d.intake.prepare(job);
+    runAs = p.runAs;
+    outputAbs = p.outputAbs;
+    outputRel = p.outputRel;
+    tracker.setOutputPath(p.outputRel);
+    if (job.cancel_requested) controller.abort(new AbortedError('cancelled on request'));
+    const env = d.kernelEnv?.(job);
+    const res = await d.execute({
+      notebook: p.notebook,
+      inputPath: p.notebookAbs,
+      outputPath: p.outputAbs,
+      parameters: job.parameters,
+      kernelName: p.kernelName,
+      cwd: dirname(p.notebookAbs),
+      ...runLimitsMs(d.limits, job),
+      kernels: d.kernels.forJob(job, p, env),
+      signal: controller.signal,
+      onEvent: relayEvents(job, p.notebook.cells.length, d.events, tracker),
+      saveIntervalMs: d.saveIntervalMs,
+      hubmillMetadata: { job_id: job.id, username: job.username, submitted_by: job.submitted_by, source: job.source },
+    });
+    if (res.kernelClosed) d.kernelClosing(res.kernelClosed);
+    status = res.status;
+    error = res.error;
+    result = res.results;
+    progress = { cells_total: res.cellsTotal, cells_done: res.cellsDone };
+  } catch (err) {
+    if (controller.signal.aborted) {
+      status = 'cancelled';
+      const reason = controller.signal.reason as Error | undefined;
+      error = { ename: 'Cancelled', evalue: `Run cancelled before it started: ${reason?.message ?? 'cancelled'}`, traceback: [], cell_index: null };
+    } else {
+      status = 'failed';
+      error = toRunError(err);
+      if (!(err instanceof HubmillError)) log.error({ err: (err as Error).stack }, 'unexpected error while running a job');
+    }
+  }
+  if (entry.shutdown && status === 'cancelled' && error) {
+    error = { ...error, evalue: `${error.evalue} (hubmill was shutting down)` };
+  }
+  entry.recording = true;
+  await tracker.close();
+
+  if (outputAbs) {
+    await chownToUser(outputAbs, runAs).catch((err: Error) => log.warn({ err: err.message }, 'could not give the output to the user'));
+  }
+  let final: Job | null;
+  try {
+    final = await d.store.markFinished(job.id, status, { error, result, progress, output_path: outputRel, worker_id: d.workerId, attempt: job.attempts });
+  } catch (err) {
+    // E.g. another process reclaimed this job after its lease expired: its record wins.
+    log.warn({ err: (err as Error).message }, 'could not record the end of the job');
+    final = await d.store.get(job.id).catch(() => null);
+  }
+  const durationMs = Date.now() - claimedAt;
+  log.info({ status, durationMs, ename: error?.ename }, 'job finished');
+  // Leave the running set before announcing the end, so a waiter sees consistent stats.
+  leave();
+  if (final) {
+    const f = final;
+    safeCall(() => d.metrics?.jobFinished?.(status, durationMs, f));
+    d.events.emitState(f);
+  }
+}
