@@ -46,6 +46,7 @@ describe('schedules HTTP API', () => {
       cancel: (id) => jobs.requestCancel(id),
       waitFor: (id) => jobs.get(id),
       subscribe: () => () => {},
+      eventCursor: () => null,
       stats: () => ({ running: 0, concurrency: 1, pool: {} }),
       start: async () => {},
       stop: async () => {},
@@ -158,7 +159,7 @@ describe('schedules HTTP API', () => {
     });
     it('another user gets 404 for every route; admins see it', async () => {
       for (const [method, url] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/pause'], ['POST', '/resume'], ['POST', '/run'], ['GET', '/runs']] as const) {
-        const r = await app.inject({ method, url: `/api/v1/schedules/${id}${url}`, headers: as('bob'), ...(method === 'PATCH' ? { payload: { name: 'mine' } } : {}) });
+        const r = await app.inject({ method, url: `/api/v1/schedules/${id}${url}`, headers: as('bob'), ...(method === 'PATCH' ? { payload: { name: 'mine' } } : url === '/run' ? { payload: {} } : {}) });
         assert.equal(r.statusCode, 404, `${method} ${url}`);
       }
       assert.equal((await app.inject({ url: `/api/v1/schedules/${id}`, headers: admin })).statusCode, 200);
@@ -203,14 +204,15 @@ describe('schedules HTTP API', () => {
       assert.equal(r.next_run_at, '2026-05-06T14:30:00.000Z');
     });
     it('run now answers the job, parameters override the schedule\'s; runs lists newest first, paginated', async () => {
-      const one = await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: as('alice'), payload: { parameters: { b: 2 } } });
+      const one = await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: as('alice'), payload: { parameters: { b: 2.0 } } });
       assert.equal(one.statusCode, 202, one.body);
       const job = one.json();
       assert.deepEqual(job.parameters, { a: 1, b: 2 });
       assert.equal(job.schedule_id, id);
       assert.equal(job.scheduled_for, null);
       assert.equal(job.attempt, 1);
-      const two = (await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: as('alice') })).json();
+      const two = (await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: { ...as('alice'), 'content-type': 'application/json' } })).json();
+      assert.equal(two.schedule_id, id, 'an empty JSON body runs with the schedule\'s parameters');
       const p1 = (await app.inject({ url: `/api/v1/schedules/${id}/runs?limit=1`, headers: as('alice') })).json();
       assert.deepEqual(p1.jobs.map((j: { id: string }) => j.id), [two.id]);
       const p2 = (await app.inject({ url: `/api/v1/schedules/${id}/runs?limit=1&cursor=${p1.next_cursor}`, headers: as('alice') })).json();

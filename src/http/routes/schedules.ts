@@ -16,6 +16,7 @@ import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
 import type { RouteContext } from '../context.js';
+import { losslessReply } from '../json-body.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';
@@ -142,8 +143,10 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         description: 'Answers 201 with the schedule; `webhook_secret` appears in this response only.',
         body: CreateScheduleBody,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
-        response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 422) },
+        response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 415, 422) },
       },
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
     },
     async (req, reply) => {
       const owner = req.body.username ?? defaultUsername(req.identity);
@@ -178,6 +181,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         }),
         response: { 200: Type.Object({ schedules: Type.Array(Type.Ref('Schedule')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) },
       },
+      ...losslessReply,
     },
     async (req) => {
       let owner = req.query.username;
@@ -194,7 +198,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
 
   app.get(
     '/schedules/:id',
-    { schema: { tags, summary: 'One schedule', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } } },
+    { schema: { tags, summary: 'One schedule', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
     async (req) => renderSchedule(await visible(req, req.params.id), ctx.prefix),
   );
 
@@ -227,21 +231,23 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         summary: 'Change a schedule; a new cron, timezone or bound recomputes next_run_at from now',
         ...byId,
         body: PatchScheduleBody,
-        response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 404, 422) },
+        response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 404, 415, 422) },
       },
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
     },
     async (req) => change(req, req.params.id, fromBody(req.body)),
   );
 
   app.post(
     '/schedules/:id/pause',
-    { schema: { tags, summary: 'Pause: no fires until resumed', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } } },
+    { schema: { tags, summary: 'Pause: no fires until resumed', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
     async (req) => change(req, req.params.id, { paused: true }),
   );
 
   app.post(
     '/schedules/:id/resume',
-    { schema: { tags, summary: 'Resume; the next fire time counts from now', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } } },
+    { schema: { tags, summary: 'Resume; the next fire time counts from now', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
     async (req) => change(req, req.params.id, { paused: false }),
   );
 
@@ -264,9 +270,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         summary: 'Run now, outside the cron times; `parameters` override the schedule\'s',
         ...byId,
         body: Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false }),
-        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 422) },
+        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 415, 422) },
       },
-      // No body at all is the common call ("run it now").
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
+      // An empty JSON body is the common call ("run it now").
       preValidation: async (req) => {
         req.body ??= {};
       },
@@ -305,6 +313,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         }),
         response: { 200: Type.Object({ jobs: Type.Array(Type.Ref('Job')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
       },
+      ...losslessReply,
     },
     async (req) => {
       const s = await visible(req, req.params.id);
