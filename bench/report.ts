@@ -2,6 +2,7 @@
 import type { CellStats, RunRecord } from './engine.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
+import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
 
 export interface OverheadResult {
   cells: number;
@@ -37,6 +38,8 @@ export interface BenchResults {
   pyKernel: PyKernelResult | null;
   pyKernelError: string | null;
   service: ServiceResults;
+  /** Absent in results written before schedules existed. */
+  schedules?: ScheduleBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
 }
 
@@ -192,6 +195,13 @@ export function renderReport(r: BenchResults): string {
     if (peer.failures.length) p(`Peer failures: ${peer.failures.join('; ')}`);
   }
   p();
+
+  if (r.schedules) {
+    p('## Schedules: API latency with 1,000 schedules firing every minute');
+    p();
+    p(renderScheduleBench(r.schedules));
+    p();
+  }
 
   p('## Method');
   p();

@@ -20,6 +20,7 @@ import { writeNotebooks } from './lib/notebooks.js';
 import { runMeasured } from './lib/proctree.js';
 import { renderReport, type BenchResults } from './report.js';
 import { benchService, peerThroughput } from './service.js';
+import { benchSchedules } from './schedules.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -94,6 +95,12 @@ try {
     if (!service.measured) log(`  not measured: ${service.reason}`);
   }
 
+  log('schedules: API latency without and with 1,000 schedules firing every minute');
+  const schedules = process.env.BENCH_SKIP_SCHEDULES
+    ? { measured: false, reason: 'skipped (BENCH_SKIP_SCHEDULES set)', schedules: 1000, windowS: 65 }
+    : await benchSchedules({ root, workDir, log });
+  if (!schedules.measured) log(`  not measured: ${schedules.reason}`);
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -126,6 +133,7 @@ try {
     pyKernel: pyKernel.json as BenchResults['pyKernel'],
     pyKernelError: pyKernel.error,
     service,
+    schedules,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
   };
   const md = renderReport(results);

@@ -34,6 +34,7 @@
  *   HUBMILL_REQUEUE_ON_RESTART             "true" re-queues jobs a crash left running (default: mark failed)
  *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
  *   HUBMILL_LOG_LEVEL                      default info
+ *   HUBMILL_WEBHOOK_ALLOW                  loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)
  *   HUBMILL_LOG_FORMAT                     auto (readable when stdout is a terminal, JSON otherwise), json or pretty
  */
 import { randomBytes } from 'node:crypto';
@@ -105,6 +106,8 @@ export interface Config {
   /** A running job whose process did not renew its lease for this long is reclaimed (HUBMILL_LEASE_S, default 60). */
   readonly leaseS: number;
   readonly shutdownGraceS: number;
+  /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed (default none). */
+  readonly webhookAllow: readonly string[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
   readonly logFormat: 'auto' | 'json' | 'pretty';
@@ -271,6 +274,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const requeueOnRestart = toBool('requeue on restart', pick('requeueOnRestart', 'HUBMILL_REQUEUE_ON_RESTART') ?? false);
   const leaseS = toNumber('lease', pick('leaseS', 'HUBMILL_LEASE_S') ?? 60, 1);
   const shutdownGraceS = toNumber('shutdown grace', pick('shutdownGraceS', 'HUBMILL_SHUTDOWN_GRACE_S') ?? 30, 0);
+  const webhookAllowRaw = pick('webhookAllow', 'HUBMILL_WEBHOOK_ALLOW');
+  const webhookAllow = Object.freeze(
+    (Array.isArray(webhookAllowRaw) ? webhookAllowRaw.map(String) : String(webhookAllowRaw ?? '').split(',')).map((x) => x.trim()).filter(Boolean),
+  );
   const logLevel = str(pick('logLevel', 'HUBMILL_LOG_LEVEL'), 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('log level', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
   const logFormat = str(pick('logFormat', 'HUBMILL_LOG_FORMAT'), 'auto') as Config['logFormat'];
@@ -312,6 +319,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     requeueOnRestart,
     leaseS,
     shutdownGraceS,
+    webhookAllow,
     logLevel,
     logFormat,
   };

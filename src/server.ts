@@ -23,6 +23,7 @@ import { limitsFromSettings } from './runner/limits.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner/runner.js';
 import { SqliteJobStore } from './store/sqlite-job-store.js';
+import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor } from './users/home.js';
 import { HUBMILL_VERSION } from './version.js';
 
@@ -35,6 +36,7 @@ export interface StartedServer {
   store: SqliteJobStore;
   pool: KernelPool;
   metrics: Metrics;
+  scheduling: Scheduling;
   /** Graceful shutdown; safe to call twice. */
   close(): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
+  const scheduling = startScheduling({ jobs: store, config, logger, metrics: metrics.schedules });
   const runner = new Runner({
     store,
     pool,
@@ -95,7 +98,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
     leaseMs: config.leaseS * 1000,
     logger,
-    metrics,
+    metrics: {
+      jobFinished: (status, ms, job) => {
+        metrics.jobFinished(status, ms);
+        if (job.schedule_id) scheduling.scheduler.wake();
+      },
+    },
     requeueInterruptedOnStart: config.requeueOnRestart,
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
     userServer:
@@ -109,6 +117,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       logger.info({ graceS: config.shutdownGraceS }, 'shutting down');
+      await scheduling.stop().catch((err: unknown) => logger.error({ err }, 'scheduler stop failed'));
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
@@ -119,7 +128,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   try {
     pool.start();
     await runner.start();
+    scheduling.scheduler.start();
     app = await buildApp({
+      schedules: scheduling.routes,
       config,
       store,
       runner,
@@ -159,5 +170,5 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     process.on('SIGINT', onSignal);
   }
 
-  return { app, url, port, runner, store, pool, metrics, close };
+  return { app, url, port, runner, store, pool, metrics, scheduling, close };
 }

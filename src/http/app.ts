@@ -30,6 +30,7 @@ import notebookRoutes from './routes/notebooks.js';
 import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
+import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,6 +47,8 @@ export interface AppDeps {
   sseHeartbeatMs?: number;
   /** Reported as `papermill_path` by /health: the hubmill executable that stands in for papermill. */
   enginePath?: string;
+  /** The schedules API (absent: not mounted). */
+  schedules?: ScheduleDeps;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -186,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules });
   await app.register(uiRoutes, { prefix: mount, ctx });
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
   if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));

@@ -42,6 +42,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly scheduleEvents = new Counter({
+    name: 'hubmill_schedule_events_total',
+    help: 'Schedule fires (fired), missed fires run late (caught_up), missed fires skipped by catch-up (missed), fires skipped by overlap (overlap_skipped), retries scheduled (retried)',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  /** The scheduler's hooks (ScheduleMetrics). */
+  readonly schedules = {
+    fired: (n: number) => this.scheduleEvents.inc({ event: 'fired' }, n),
+    caughtUp: (n: number) => this.scheduleEvents.inc({ event: 'caught_up' }, n),
+    missed: (n: number) => this.scheduleEvents.inc({ event: 'missed' }, n),
+    overlapSkipped: (n: number) => this.scheduleEvents.inc({ event: 'overlap_skipped' }, n),
+    retried: (n: number) => this.scheduleEvents.inc({ event: 'retried' }, n),
+  };
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const self = this;
     new Gauge({

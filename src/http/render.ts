@@ -45,6 +45,9 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     cancel_requested: job.cancel_requested,
     attempts: job.attempts,
     target: job.target ?? 'local',
+    schedule_id: job.schedule_id ?? null,
+    scheduled_for: iso(job.scheduled_for_ms ?? null),
+    attempt: job.attempt ?? 1,
     links: { self, output: `${self}/output`, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }

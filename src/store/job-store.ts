@@ -63,6 +63,12 @@ export interface Job {
   worker_id: string | null;
   attempts: number;
   target: JobTarget;
+  /** The schedule that started it (kept after the schedule is deleted); null for other jobs. */
+  schedule_id: string | null;
+  /** The cron time it runs for; null for jobs not started by a schedule's cron (including "run now"). */
+  scheduled_for_ms: number | null;
+  /** 1 for the first run of a fire, 2.. for its retries. */
+  attempt: number;
 }
 
 export interface NewJob {
@@ -78,6 +84,10 @@ export interface NewJob {
   source?: string;
   /** Default 'local'. */
   target?: JobTarget;
+  schedule_id?: string | null;
+  scheduled_for_ms?: number | null;
+  /** Default 1. */
+  attempt?: number;
   /**
    * Not stored: the most jobs `username` may have queued and running together,
    * this one included; null/absent = no limit. Counted in the same transaction

@@ -24,12 +24,13 @@ import {
   type ListJobsQuery,
   type NewJob,
 } from './job-store.js';
-import { newJobId } from './job-id.js';
+import { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
 import { applyMigrations, StoreSchemaError } from './migrations/apply-sqlite.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 export { StoreSchemaError, decodeCursor, encodeCursor };
+export { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */
@@ -42,60 +43,6 @@ export interface SqliteJobStoreOptions {
   migrations?: readonly Migration[];
 }
 
-interface JobRow {
-  id: string;
-  status: JobStatus;
-  username: string;
-  notebook: string;
-  parameters: string;
-  kernel: string | null;
-  timeout_s: number | null;
-  cell_timeout_s: number | null;
-  idempotency_key: string | null;
-  submitted_by: string;
-  source: string;
-  created_at_ms: number;
-  started_at_ms: number | null;
-  finished_at_ms: number | null;
-  updated_at_ms: number;
-  output_path: string | null;
-  progress: string;
-  error: string | null;
-  result: string | null;
-  cancel_requested: number;
-  worker_id: string | null;
-  attempts: number;
-  target: JobTarget | null;
-}
-
-
-
-function rowToJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    status: r.status,
-    username: r.username,
-    notebook: r.notebook,
-    parameters: decodeParameters(r.parameters),
-    kernel: r.kernel,
-    timeout_s: r.timeout_s,
-    cell_timeout_s: r.cell_timeout_s,
-    idempotency_key: r.idempotency_key,
-    submitted_by: r.submitted_by,
-    created_at_ms: r.created_at_ms,
-    started_at_ms: r.started_at_ms,
-    finished_at_ms: r.finished_at_ms,
-    output_path: r.output_path,
-    progress: decodeJsonValue<JobProgress>(r.progress),
-    error: r.error === null ? null : decodeJsonValue<RunError>(r.error),
-    result: r.result === null ? null : decodeJsonValue<Record<string, unknown>>(r.result),
-    cancel_requested: r.cancel_requested !== 0,
-    source: r.source,
-    worker_id: r.worker_id,
-    attempts: r.attempts,
-    target: r.target ?? 'local',
-  };
-}
 
 const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
@@ -117,6 +64,12 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     applyMigrations(this.db, opts.migrations ?? SQLITE_MIGRATIONS, { path: this.path, now: this.now });
+  }
+
+  /** The connection, for the other SQLite stores on the same file (see SqliteScheduleStore): one file, one writer lock. */
+  connection(): Database.Database {
+    this.check();
+    return this.db;
   }
 
   /** Ids of the applied migrations, for /health and tests. */
@@ -143,31 +96,7 @@ export class SqliteJobStore implements JobStore {
         if (existing) return { job: rowToJob(existing), created: false };
       }
       if (job.max_active != null) this.checkQuota(job.username, job.max_active);
-      const now = this.now();
-      const id = newJobId(now);
-      this.db
-        .prepare(
-          `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
-             idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target)
-           VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          job.username,
-          job.notebook,
-          encodeParameters(job.parameters ?? {}),
-          job.kernel ?? null,
-          job.timeout_s ?? null,
-          job.cell_timeout_s ?? null,
-          key,
-          job.submitted_by,
-          job.source ?? 'api',
-          now,
-          now,
-          job.output_path ?? null,
-          job.target ?? 'local',
-        );
-      return { job: rowToJob(this.row(id)!), created: true };
+      return { job: insertQueuedJob(this.db, { ...job, idempotency_key: key }, this.now()), created: true };
     });
     return tx.immediate();
   }

@@ -80,6 +80,9 @@ export class FakeStore implements JobStore {
       worker_id: null,
       attempts: 0,
       target: n.target ?? 'local',
+      schedule_id: n.schedule_id ?? null,
+      scheduled_for_ms: n.scheduled_for_ms ?? null,
+      attempt: n.attempt ?? 1,
     };
     this.jobs.set(job.id, job);
     this.touched.set(job.id, now);

@@ -101,6 +101,31 @@ class LiveServiceTest(unittest.TestCase):
         finally:
             self.client.cancel_job(job["id"])
 
+    def test_schedules_create_list_run_pause_resume_delete(self):
+        s = self.client.create_schedule("nightly", "params.ipynb", "0 2 * * *", {"alpha": 3},
+                                        timezone="Europe/Berlin", username=USER, max_retries=1)
+        self.assertEqual(s["cron"], "0 2 * * *")
+        self.assertEqual(s["timezone"], "Europe/Berlin")
+        self.assertEqual(s["max_retries"], 1)
+        self.assertTrue(s["next_run_at"].endswith("Z"))
+        self.assertIn(s["id"], [x["id"] for x in self.client.list_schedules(username=USER)])
+        job = self.client.run_schedule(s["id"], {"alpha": 4})
+        self.assertEqual(job["schedule_id"], s["id"])
+        self.assertEqual(job["parameters"], {"alpha": 4})
+        self.assertEqual(self.client.wait_job(job["id"], timeout=120)["status"], "succeeded")
+        self.assertEqual([j["id"] for j in self.client.schedule_runs(s["id"])], [job["id"]])
+        self.assertTrue(self.client.pause_schedule(s["id"])["paused"])
+        self.assertFalse(self.client.resume_schedule(s["id"])["paused"])
+        self.client.delete_schedule(s["id"])
+        with self.assertRaises(NotFound):
+            self.client.get_schedule(s["id"])
+        self.assertEqual(self.client.get_job(job["id"])["schedule_id"], s["id"])
+
+    def test_bad_cron_is_a_bad_request_that_says_why(self):
+        with self.assertRaises(BadRequest) as ctx:
+            self.client.create_schedule("bad", "params.ipynb", "61 * * * *", username=USER)
+        self.assertIn("minute", str(ctx.exception))
+
     def test_bad_token_is_an_auth_error_with_detail(self):
         bad = JupyterHubPapermillClient(URL, token="not-a-valid-token")
         with self.assertRaises(AuthError) as cm:

@@ -50,4 +50,75 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'jobs.target',
     sql: `ALTER TABLE jobs ADD COLUMN target TEXT NOT NULL DEFAULT 'local' CHECK (target IN ('local','user-server'));`,
   },
+  {
+    // Numbered 20 (not 3) so migrations other branches append meanwhile keep their own numbers.
+    id: 20,
+    name: 'schedules',
+    sql: `
+      CREATE TABLE schedules (
+        id                TEXT PRIMARY KEY,
+        owner             TEXT NOT NULL,             -- the user whose home and kernels the runs use
+        created_by        TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        notebook          TEXT NOT NULL,
+        parameters        TEXT NOT NULL,             -- JSON
+        kernel            TEXT,
+        cron              TEXT NOT NULL,
+        timezone          TEXT NOT NULL,
+        timeout_s         REAL,
+        cell_timeout_s    REAL,
+        overlap           TEXT NOT NULL CHECK (overlap IN ('skip','queue','allow')),
+        max_concurrent    INTEGER NOT NULL,
+        max_retries       INTEGER NOT NULL,
+        retry_backoff_s   REAL NOT NULL,
+        catchup           TEXT NOT NULL CHECK (catchup IN ('latest','all','none')),
+        max_catchup       INTEGER NOT NULL,
+        start_at_ms       INTEGER,
+        end_at_ms         INTEGER,
+        paused            INTEGER NOT NULL DEFAULT 0,
+        notify            TEXT,                      -- JSON {webhook_url, on}
+        webhook_secret    TEXT,
+        next_run_at_ms    INTEGER,                   -- NULL: fires no more (past end_at)
+        last_fire_ms      INTEGER,
+        last_job_id       TEXT,
+        fires             INTEGER NOT NULL DEFAULT 0,
+        missed_skipped    INTEGER NOT NULL DEFAULT 0, -- missed fires catch-up did not run
+        overlap_skipped   INTEGER NOT NULL DEFAULT 0,
+        retries           INTEGER NOT NULL DEFAULT 0,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL
+      );
+      CREATE INDEX schedules_due ON schedules (next_run_at_ms) WHERE paused = 0 AND next_run_at_ms IS NOT NULL;
+      CREATE INDEX schedules_owner ON schedules (owner, created_at_ms, id);
+      -- One row per fire time: the UNIQUE constraint makes each fire happen once, whatever the number of processes.
+      CREATE TABLE schedule_fires (
+        schedule_id       TEXT NOT NULL,
+        scheduled_for_ms  INTEGER NOT NULL,
+        outcome           TEXT NOT NULL CHECK (outcome IN ('enqueued','skipped_overlap')),
+        job_id            TEXT,
+        fired_at_ms       INTEGER NOT NULL,
+        UNIQUE (schedule_id, scheduled_for_ms)
+      );
+      -- Runs not yet enqueued: retries waiting for their backoff, and fires of an overlap "queue"
+      -- schedule waiting for the earlier run to end (wait_for_idle = 1). The scheduler enqueues them.
+      CREATE TABLE schedule_pending (
+        schedule_id       TEXT NOT NULL,
+        scheduled_for_ms  INTEGER NOT NULL,
+        attempt           INTEGER NOT NULL,
+        due_at_ms         INTEGER NOT NULL,
+        wait_for_idle     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (schedule_id, scheduled_for_ms, attempt)
+      );
+      CREATE INDEX schedule_pending_due ON schedule_pending (due_at_ms);
+      ALTER TABLE jobs ADD COLUMN schedule_id TEXT;
+      ALTER TABLE jobs ADD COLUMN scheduled_for_ms INTEGER;
+      ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+      -- 0 until the scheduler has handled the end of a schedule's job (retry, notification).
+      ALTER TABLE jobs ADD COLUMN schedule_settled INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX jobs_schedule ON jobs (schedule_id, created_at_ms, id) WHERE schedule_id IS NOT NULL;
+      CREATE INDEX jobs_schedule_unsettled ON jobs (finished_at_ms, id) WHERE schedule_id IS NOT NULL AND schedule_settled = 0;
+      CREATE INDEX jobs_schedule_active ON jobs (schedule_id) WHERE schedule_id IS NOT NULL AND status IN ('queued','running');
+      CREATE UNIQUE INDEX jobs_schedule_attempt ON jobs (schedule_id, scheduled_for_ms, attempt) WHERE scheduled_for_ms IS NOT NULL;
+    `,
+  },
 ];

@@ -1,0 +1,326 @@
+/**
+ * The schedules API: create, list, get, change, delete, pause, resume, run now,
+ * runs, and the fire-time preview (computed by the same function that fires).
+ * Authorization is the jobs API's: owners and admins (or delegated scopes)
+ * manage a schedule; anyone else gets 404.
+ */
+import { randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { NotFoundError } from '../../errors.js';
+import type { Job } from '../../store/job-store.js';
+import type { Schedule, ScheduleSettings, ScheduleStore } from '../../store/schedule-store.js';
+import { nextFires, parseCron } from '../../schedules/cron.js';
+import { InvalidScheduleError } from '../../schedules/errors.js';
+import { nextRunWithin } from '../../schedules/fire-plan.js';
+import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
+import type { RouteContext } from '../context.js';
+import { losslessReply } from '../json-body.js';
+import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
+import { UnprocessableError } from '../http-errors.js';
+import { iso, renderJob } from '../render.js';
+import { CreateScheduleBody, PatchScheduleBody, PreviewQuery, ScheduleView, type PatchScheduleBodyT, type ScheduleViewT } from '../schedule-schemas.js';
+import { JobIdParams, JobView, JsonObject, problems } from '../schemas.js';
+
+/** What the schedules API needs besides the route context; the server wires it. */
+export interface ScheduleDeps {
+  store: ScheduleStore;
+  /** Wakes the fire loop after a change. */
+  wake(): void;
+  webhookAllow: WebhookAllowList;
+  now?: () => number;
+}
+
+export function renderSchedule(s: Schedule, prefix: string, withSecret = false): ScheduleViewT {
+  const self = `${prefix}api/v1/schedules/${encodeURIComponent(s.id)}`;
+  const { start_at_ms, end_at_ms, next_run_at_ms, last_fire_ms, last_job_id, created_at_ms, updated_at_ms, webhook_secret, ...rest } = s;
+  return {
+    ...rest,
+    start_at: iso(start_at_ms),
+    end_at: iso(end_at_ms),
+    next_run_at: iso(next_run_at_ms),
+    last_run: last_fire_ms === null ? null : { scheduled_for: iso(last_fire_ms)!, job_id: last_job_id },
+    created_at: iso(created_at_ms)!,
+    updated_at: iso(updated_at_ms)!,
+    ...(withSecret && webhook_secret ? { webhook_secret } : {}),
+    links: { self, runs: `${self}/runs`, run: `${self}/run` },
+  };
+}
+
+function parseTime(name: string, v: string | null | undefined): number | null | undefined {
+  if (v === undefined || v === null) return v;
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw new InvalidScheduleError(`${name} '${v}' is not an ISO 8601 time`);
+  return t;
+}
+
+const DEFAULTS = {
+  parameters: {},
+  kernel: null,
+  timezone: 'UTC',
+  timeout_s: null,
+  cell_timeout_s: null,
+  overlap: 'skip',
+  max_concurrent: 1,
+  max_retries: 0,
+  retry_backoff_s: 60,
+  catchup: 'latest',
+  max_catchup: 100,
+  start_at_ms: null,
+  end_at_ms: null,
+  paused: false,
+  notify: null,
+} as const;
+
+const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: ScheduleDeps }> = async (app, { ctx, schedules }) => {
+  const tags = ['schedules'];
+  const store = schedules.store;
+  const now = schedules.now ?? Date.now;
+  app.addSchema(ScheduleView);
+  app.addSchema(JobView);
+
+  async function visible(req: FastifyRequest, id: string): Promise<Schedule> {
+    const s = await store.get(id);
+    if (!s || !canActFor(req.identity, s.owner)) throw new NotFoundError(`schedule '${id}' not found`);
+    return s;
+  }
+
+  function bounded(name: string, value: number | null | undefined, max: number): void {
+    if (value !== undefined && value !== null && max > 0 && value > max) throw new UnprocessableError(`${name} ${value} exceeds the server maximum of ${max} s`);
+  }
+
+  /** Validates a full set of settings (after a PATCH is applied) and computes the next fire time. */
+  async function checked(owner: string, s: ScheduleSettings): Promise<ScheduleSettings> {
+    const spec = parseCron(s.cron, s.timezone);
+    if (s.start_at_ms !== null && s.end_at_ms !== null && s.end_at_ms < s.start_at_ms) throw new InvalidScheduleError('end_at is before start_at');
+    if (s.notify) checkWebhookUrl(s.notify.webhook_url, schedules.webhookAllow);
+    bounded('timeout_s', s.timeout_s, ctx.config.maxTimeoutS);
+    bounded('cell_timeout_s', s.cell_timeout_s, ctx.config.maxCellTimeoutS);
+    const home = await ctx.homes.existingHome(owner);
+    const abs = await ctx.homes.resolveInside(home, s.notebook, { mustExist: true });
+    return { ...s, timezone: spec.timezone, notebook: await ctx.homes.relative(home, abs) };
+  }
+
+  function nextRun(s: ScheduleSettings, after: number): number | null {
+    return nextRunWithin(parseCron(s.cron, s.timezone), s, after);
+  }
+
+  function fromBody(b: PatchScheduleBodyT): Partial<ScheduleSettings> {
+    const { start_at, end_at, ...rest } = b;
+    const out: Partial<ScheduleSettings> = { ...(rest as Partial<ScheduleSettings>) };
+    const start = parseTime('start_at', start_at);
+    const end = parseTime('end_at', end_at);
+    if (start !== undefined) out.start_at_ms = start;
+    if (end !== undefined) out.end_at_ms = end;
+    if (b.notify) out.notify = { webhook_url: b.notify.webhook_url, on: b.notify.on ?? ['failed', 'timed_out'] } as ScheduleSettings['notify'];
+    return out;
+  }
+
+  app.get(
+    '/schedules/preview',
+    {
+      schema: {
+        tags,
+        summary: 'The next fire times of a cron expression in a time zone (the scheduler\'s own computation)',
+        querystring: PreviewQuery,
+        response: { 200: Type.Object({ times: Type.Array(Type.String({ format: 'date-time' })) }), ...problems(400, 401, 422) },
+      },
+    },
+    async (req) => {
+      const spec = parseCron(req.query.cron, req.query.timezone);
+      const from = parseTime('from', req.query.from) ?? now();
+      return { times: nextFires(spec, from, req.query.count).map((t) => new Date(t).toISOString()) };
+    },
+  );
+
+  app.post(
+    '/schedules',
+    {
+      schema: {
+        tags,
+        summary: 'Create a schedule',
+        description: 'Answers 201 with the schedule; `webhook_secret` appears in this response only.',
+        body: CreateScheduleBody,
+        querystring: Type.Object({ token: Type.Optional(Type.String()) }),
+        response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 415, 422) },
+      },
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
+    },
+    async (req, reply) => {
+      const owner = req.body.username ?? defaultUsername(req.identity);
+      if (!owner) throw new UnprocessableError('username is required when authenticating with the service token');
+      ctx.homes.homeFor(owner);
+      assertCanActFor(req.identity, owner);
+      const settings = await checked(owner, { ...DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
+      const s = await store.create({
+        ...settings,
+        owner,
+        created_by: req.identity?.name ?? owner,
+        webhook_secret: settings.notify ? randomBytes(32).toString('hex') : null,
+        next_run_at_ms: nextRun(settings, now()),
+      });
+      schedules.wake();
+      const view = renderSchedule(s, ctx.prefix, true);
+      return reply.code(201).header('location', view.links.self).send(view);
+    },
+  );
+
+  app.get(
+    '/schedules',
+    {
+      schema: {
+        tags,
+        summary: 'List schedules, newest first: your own; admins see everyone\'s (filter with ?username=)',
+        querystring: Type.Object({
+          username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+          cursor: Type.Optional(Type.String({ maxLength: 500 })),
+          limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+          token: Type.Optional(Type.String()),
+        }),
+        response: { 200: Type.Object({ schedules: Type.Array(Type.Ref('Schedule')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) },
+      },
+      ...losslessReply,
+    },
+    async (req) => {
+      let owner = req.query.username;
+      if (!req.identity?.admin) {
+        owner = owner ?? req.identity?.name;
+        assertCanActFor(req.identity, owner ?? '');
+      }
+      const page = await store.list({ owner, cursor: req.query.cursor, limit: req.query.limit });
+      return { schedules: page.schedules.map((s) => renderSchedule(s, ctx.prefix)), next_cursor: page.next_cursor };
+    },
+  );
+
+  const byId = { params: JobIdParams, querystring: Type.Object({ token: Type.Optional(Type.String()) }) };
+
+  app.get(
+    '/schedules/:id',
+    { schema: { tags, summary: 'One schedule', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
+    async (req) => renderSchedule(await visible(req, req.params.id), ctx.prefix),
+  );
+
+  async function change(req: FastifyRequest, id: string, patch: Partial<ScheduleSettings>): Promise<ScheduleViewT> {
+    const s = await visible(req, id);
+    const merged = await checked(s.owner, { ...s, ...patch });
+    const timing = ['cron', 'timezone', 'start_at_ms', 'end_at_ms'].some((k) => k in patch && patch[k as keyof ScheduleSettings] !== s[k as keyof Schedule]);
+    const resumed = s.paused && patch.paused === false;
+    const update: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string } = {
+      ...patch,
+      timezone: merged.timezone,
+      notebook: merged.notebook,
+    };
+    // The first webhook of a schedule gets its secret here, shown in this answer only.
+    const newSecret = merged.notify && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
+    if (newSecret) update.webhook_secret = newSecret;
+    // A new timing, or a resume, counts from now: nothing "missed" while paused or under the old cron is caught up.
+    if (timing || resumed) update.next_run_at_ms = nextRun(merged, now());
+    const after = await store.update(id, update);
+    if (!after) throw new NotFoundError(`schedule '${id}' not found`);
+    schedules.wake();
+    return renderSchedule(after, ctx.prefix, newSecret !== null);
+  }
+
+  app.patch(
+    '/schedules/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change a schedule; a new cron, timezone or bound recomputes next_run_at from now',
+        ...byId,
+        body: PatchScheduleBody,
+        response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 404, 415, 422) },
+      },
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
+    },
+    async (req) => change(req, req.params.id, fromBody(req.body)),
+  );
+
+  app.post(
+    '/schedules/:id/pause',
+    { schema: { tags, summary: 'Pause: no fires until resumed', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
+    async (req) => change(req, req.params.id, { paused: true }),
+  );
+
+  app.post(
+    '/schedules/:id/resume',
+    { schema: { tags, summary: 'Resume; the next fire time counts from now', ...byId, response: { 200: Type.Ref('Schedule'), ...problems(401, 404) } }, ...losslessReply },
+    async (req) => change(req, req.params.id, { paused: false }),
+  );
+
+  app.delete(
+    '/schedules/:id',
+    { schema: { tags, summary: 'Delete a schedule; it never fires again, its jobs stay', ...byId, response: { 204: Type.Null(), ...problems(401, 404) } } },
+    async (req, reply) => {
+      const s = await visible(req, req.params.id);
+      await store.delete(s.id);
+      schedules.wake();
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/schedules/:id/run',
+    {
+      schema: {
+        tags,
+        summary: 'Run now, outside the cron times; `parameters` override the schedule\'s',
+        ...byId,
+        body: Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false }),
+        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 415, 422) },
+      },
+      config: { losslessBody: ['parameters'] },
+      ...losslessReply,
+      // An empty JSON body is the common call ("run it now").
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req, reply) => {
+      const s = await visible(req, req.params.id);
+      const { job } = await ctx.runner.submit({
+        username: s.owner,
+        notebook: s.notebook,
+        parameters: { ...s.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) },
+        kernel: s.kernel,
+        timeout_s: s.timeout_s,
+        cell_timeout_s: s.cell_timeout_s,
+        submitted_by: req.identity?.name ?? s.owner,
+        source: `schedule:${s.id}`,
+        schedule_id: s.id,
+        scheduled_for_ms: null,
+        attempt: 1,
+      });
+      const view = renderJob(job, ctx.prefix);
+      return reply.code(202).header('location', view.links.self).send(view);
+    },
+  );
+
+  app.get(
+    '/schedules/:id/runs',
+    {
+      schema: {
+        tags,
+        summary: 'The schedule\'s jobs, newest first, with cursor paging',
+        params: JobIdParams,
+        querystring: Type.Object({
+          cursor: Type.Optional(Type.String({ maxLength: 500 })),
+          limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+          token: Type.Optional(Type.String()),
+        }),
+        response: { 200: Type.Object({ jobs: Type.Array(Type.Ref('Job')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
+      },
+      ...losslessReply,
+    },
+    async (req) => {
+      const s = await visible(req, req.params.id);
+      const page = await store.runs(s.id, req.query.cursor, req.query.limit);
+      return { jobs: page.jobs.map((j) => renderJob(j, ctx.prefix)), next_cursor: page.next_cursor };
+    },
+  );
+};
+
+export default scheduleRoutes;

@@ -1,0 +1,101 @@
+/**
+ * TypeBox schemas of the schedules API (they validate, serialize and document).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { JsonObject } from './schemas.js';
+
+const Iso = (description: string) => Type.String({ format: 'date-time', description });
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const Notify = Type.Object(
+  {
+    webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' }),
+    on: Type.Optional(
+      Type.Array(Type.Union(['failed', 'timed_out', 'succeeded', 'retrying'].map((e) => Type.Literal(e))), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'Events to send (default failed, timed_out)',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Signed webhook (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body under webhook_secret>)' },
+);
+
+const settings = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  notebook: Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the owner's home" }),
+  parameters: JsonObject,
+  kernel: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+  cron: Type.String({ minLength: 1, maxLength: 200, description: '5 fields (minute precision), 6 with seconds first, or @hourly, @daily, @weekly, @monthly' }),
+  timezone: Type.String({ minLength: 1, maxLength: 100, description: 'IANA name, default UTC' }),
+  timeout_s: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  cell_timeout_s: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  overlap: Type.Union([Type.Literal('skip'), Type.Literal('queue'), Type.Literal('allow')], { description: 'When an earlier run is still queued or running (default skip)' }),
+  max_concurrent: Type.Integer({ minimum: 1, maximum: 100, description: 'Runs at once with overlap "allow" (default 1)' }),
+  max_retries: Type.Integer({ minimum: 0, maximum: 20, description: 'Re-runs of a failed or timed-out attempt (default 0)' }),
+  retry_backoff_s: Type.Number({ minimum: 0, maximum: 86400, description: 'Attempt n+1 waits retry_backoff_s × 2^(n−1), +0–20 % jitter, at most 1 h (default 60)' }),
+  catchup: Type.Union([Type.Literal('latest'), Type.Literal('all'), Type.Literal('none')], { description: 'Fires missed during downtime (default latest)' }),
+  max_catchup: Type.Integer({ minimum: 1, maximum: 10000, description: 'With catchup "all": at most this many missed times run (default 100)' }),
+  start_at: Nullable(Iso('No fire before this time')),
+  end_at: Nullable(Iso('No fire after this time')),
+  paused: Type.Boolean(),
+  notify: Type.Union([Notify, Type.Null()]),
+};
+
+export const CreateScheduleBody = Type.Object(
+  {
+    name: settings.name,
+    notebook: settings.notebook,
+    cron: settings.cron,
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Owner; defaults to the caller' })),
+    parameters: Type.Optional(settings.parameters),
+    kernel: Type.Optional(settings.kernel),
+    timezone: Type.Optional(settings.timezone),
+    timeout_s: Type.Optional(settings.timeout_s),
+    cell_timeout_s: Type.Optional(settings.cell_timeout_s),
+    overlap: Type.Optional(settings.overlap),
+    max_concurrent: Type.Optional(settings.max_concurrent),
+    max_retries: Type.Optional(settings.max_retries),
+    retry_backoff_s: Type.Optional(settings.retry_backoff_s),
+    catchup: Type.Optional(settings.catchup),
+    max_catchup: Type.Optional(settings.max_catchup),
+    start_at: Type.Optional(settings.start_at),
+    end_at: Type.Optional(settings.end_at),
+    paused: Type.Optional(settings.paused),
+    notify: Type.Optional(settings.notify),
+  },
+  { additionalProperties: false },
+);
+export type CreateScheduleBodyT = Static<typeof CreateScheduleBody>;
+
+export const PatchScheduleBody = Type.Partial(Type.Omit(CreateScheduleBody, ['username']), { additionalProperties: false });
+export type PatchScheduleBodyT = Static<typeof PatchScheduleBody>;
+
+export const ScheduleView = Type.Object(
+  {
+    id: Type.String(),
+    owner: Type.String(),
+    created_by: Type.String(),
+    ...settings,
+    next_run_at: Nullable(Iso('Next fire time; null when it fires no more')),
+    last_run: Type.Union([Type.Object({ scheduled_for: Iso('Cron time of the latest fire'), job_id: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+    fires: Type.Integer({ description: 'Fire times that started (or queued) a run' }),
+    missed_skipped: Type.Integer({ description: 'Missed fire times catch-up did not run' }),
+    overlap_skipped: Type.Integer({ description: 'Fire times skipped because an earlier run was active' }),
+    retries: Type.Integer({ description: 'Retries scheduled' }),
+    created_at: Iso('Creation time'),
+    updated_at: Iso('Last change'),
+    webhook_secret: Type.Optional(Type.String({ description: 'Only in the creation response: the HMAC key of the webhook signatures' })),
+    links: Type.Object({ self: Type.String(), runs: Type.String(), run: Type.String() }),
+  },
+  { $id: 'Schedule' },
+);
+export type ScheduleViewT = Static<typeof ScheduleView>;
+
+export const PreviewQuery = Type.Object({
+  cron: Type.String({ minLength: 1, maxLength: 200 }),
+  timezone: Type.String({ minLength: 1, maxLength: 100, default: 'UTC' }),
+  from: Type.Optional(Iso('Start after this time (default now)')),
+  count: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  token: Type.Optional(Type.String()),
+});

@@ -1,0 +1,54 @@
+/**
+ * Wires schedules into `hubmill serve`: the schedule store on the job store's
+ * SQLite file, the fire loop, webhook notifications, and what the HTTP routes need.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { renderJob } from './http/render.js';
+import { renderSchedule, type ScheduleDeps } from './http/routes/schedules.js';
+import { Scheduler, type Clock, type ScheduleMetrics } from './schedules/scheduler.js';
+import { WebhookAllowList } from './schedules/webhook-address.js';
+import { WebhookNotifier } from './schedules/webhook.js';
+import type { SqliteJobStore } from './store/sqlite-job-store.js';
+import { SqliteScheduleStore } from './store/sqlite-schedule-store.js';
+
+export interface Scheduling {
+  store: SqliteScheduleStore;
+  scheduler: Scheduler;
+  notifier: WebhookNotifier;
+  routes: ScheduleDeps;
+  stop(): Promise<void>;
+}
+
+export function startScheduling(o: { jobs: SqliteJobStore; config: Config; logger: Logger; metrics?: ScheduleMetrics; clock?: Clock }): Scheduling {
+  const store = new SqliteScheduleStore(o.jobs, { now: o.clock ? () => o.clock!.now() : undefined });
+  const allow = new WebhookAllowList(o.config.webhookAllow);
+  const log = o.logger.child({ component: 'scheduler' });
+  const notifier = new WebhookNotifier({ allow, logger: log });
+  const prefix = o.config.servicePrefix;
+  const scheduler = new Scheduler({
+    store,
+    clock: o.clock,
+    logger: log,
+    metrics: o.metrics,
+    onSettled: (event, job, schedule) => {
+      if (!event || !schedule?.notify || !schedule.webhook_secret || !schedule.notify.on.includes(event)) return;
+      notifier.send({
+        url: schedule.notify.webhook_url,
+        secret: schedule.webhook_secret,
+        event,
+        body: { event, job: renderJob(job, prefix), schedule: renderSchedule(schedule, prefix) },
+      });
+    },
+  });
+  return {
+    store,
+    scheduler,
+    notifier,
+    routes: { store, wake: () => scheduler.wake(), webhookAllow: allow, now: o.clock ? () => o.clock!.now() : undefined },
+    async stop() {
+      await scheduler.stop();
+      notifier.close();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The schedule store: schedules, their fires (one row per fire time, unique),
+ * runs waiting to be enqueued (retries, queued overlaps), and the bookkeeping
+ * of schedule jobs that ended. SQLite implements it; PostgreSQL can later.
+ * Times are epoch milliseconds (`*_ms`).
+ *
+ * The policy (which times fire, overlap, retries) is the scheduler's: the store
+ * runs the scheduler's pure decision functions inside its transactions, so a
+ * fire, its job and the schedule's new `next_run_at_ms` commit together.
+ */
+import type { Parameters } from '../notebook/types.js';
+import type { Job, JobPage } from './job-store.js';
+
+export type OverlapPolicy = 'skip' | 'queue' | 'allow';
+export const OVERLAP_POLICIES: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
+export type CatchupPolicy = 'latest' | 'all' | 'none';
+export const CATCHUP_POLICIES: readonly CatchupPolicy[] = ['latest', 'all', 'none'];
+export type NotifyEvent = 'failed' | 'timed_out' | 'succeeded' | 'retrying';
+export const NOTIFY_EVENTS: readonly NotifyEvent[] = ['failed', 'timed_out', 'succeeded', 'retrying'];
+
+export interface ScheduleNotify {
+  webhook_url: string;
+  on: NotifyEvent[];
+}
+
+/** What a user sets on a schedule (create and PATCH). */
+export interface ScheduleSettings {
+  name: string;
+  notebook: string;
+  parameters: Parameters;
+  kernel: string | null;
+  cron: string;
+  timezone: string;
+  timeout_s: number | null;
+  cell_timeout_s: number | null;
+  overlap: OverlapPolicy;
+  max_concurrent: number;
+  max_retries: number;
+  retry_backoff_s: number;
+  catchup: CatchupPolicy;
+  max_catchup: number;
+  start_at_ms: number | null;
+  end_at_ms: number | null;
+  paused: boolean;
+  notify: ScheduleNotify | null;
+}
+
+export interface Schedule extends ScheduleSettings {
+  id: string;
+  /** The user whose home and identity the runs use. */
+  owner: string;
+  created_by: string;
+  /** HMAC key of the webhook signatures; shown once, at creation. */
+  webhook_secret: string | null;
+  /** The next fire time; null when it fires no more (past end_at). */
+  next_run_at_ms: number | null;
+  last_fire_ms: number | null;
+  last_job_id: string | null;
+  /** Fire times that started a run (or waited for one, overlap "queue"). */
+  fires: number;
+  /** Missed fire times that catch-up did not run. */
+  missed_skipped: number;
+  /** Fire times skipped because an earlier run was still active. */
+  overlap_skipped: number;
+  /** Retries scheduled. */
+  retries: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface NewSchedule extends ScheduleSettings {
+  owner: string;
+  created_by: string;
+  webhook_secret: string | null;
+  next_run_at_ms: number | null;
+}
+
+/** The scheduler's decision for one due schedule (see schedules/fire-plan.ts). */
+export interface FirePlan {
+  /** Fire times to enqueue now, oldest first. */
+  enqueue: number[];
+  /** Fire times that wait for the earlier run (overlap "queue"). */
+  defer: number[];
+  /** Fire times skipped because an earlier run is active. */
+  skippedOverlap: number[];
+  /** Missed times catch-up skips (counted, not recorded one by one). */
+  missed: number;
+  nextRunAtMs: number | null;
+}
+
+export interface FireResult {
+  schedule: Schedule;
+  plan: FirePlan;
+  jobs: Job[];
+}
+
+/** What to do after a schedule's job ended (see schedules/retry.ts). */
+export interface SettleDecision {
+  /** Enqueue attempt+1 at this time; null = no retry. */
+  retryAtMs: number | null;
+}
+
+export interface Settled {
+  job: Job;
+  /** Null when the schedule was deleted meanwhile. */
+  schedule: Schedule | null;
+  retryAtMs: number | null;
+}
+
+export interface ListSchedulesQuery {
+  owner?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export interface SchedulePage {
+  schedules: Schedule[];
+  next_cursor: string | null;
+}
+
+export interface ScheduleStore {
+  create(s: NewSchedule): Promise<Schedule>;
+  get(id: string): Promise<Schedule | null>;
+  list(query: ListSchedulesQuery): Promise<SchedulePage>;
+  /** Applies a change; null when the schedule does not exist. */
+  update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null>;
+  /** Deletes the schedule, its fire records and pending runs; its jobs stay. */
+  delete(id: string): Promise<boolean>;
+  /** Unpaused schedules whose next fire time is ≤ nowMs, soonest first. */
+  due(nowMs: number, limit: number): Promise<Schedule[]>;
+  /** The soonest time anything is due (a fire or a pending run); null when nothing is. */
+  nextDueAt(): Promise<number | null>;
+  /**
+   * In one transaction: re-reads the schedule, and unless it is gone, paused or
+   * already fired by someone else (its next_run_at_ms differs from
+   * `expectedNextRunAtMs`), asks `plan` (given the number of its queued or
+   * running jobs) what to do, records each fire time (unique per schedule),
+   * enqueues the jobs and stores the new next fire time.
+   */
+  fire(id: string, expectedNextRunAtMs: number, plan: (s: Schedule, activeRuns: number) => FirePlan): Promise<FireResult | null>;
+  /** In one transaction: enqueues pending runs that are due (retries; queued overlaps once the schedule is idle). */
+  enqueuePending(nowMs: number, limit: number): Promise<Job[]>;
+  /**
+   * In one transaction: takes schedule jobs that ended and were not handled yet,
+   * asks `decide` about each (retry or not), records the retries, and marks them handled.
+   */
+  settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]>;
+  /** Jobs of one schedule, newest first. */
+  runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage>;
+  /** For /metrics. */
+  countSchedules(): Promise<number>;
+}

@@ -1,0 +1,111 @@
+/**
+ * A real SQLite store (in memory) with the scheduler on a fake clock: tests
+ * move the clock, call tick(), and finish jobs as a runner would.
+ */
+import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
+import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
+import type { Job } from '../../src/store/job-store.js';
+import type { NewSchedule, Schedule, ScheduleSettings } from '../../src/store/schedule-store.js';
+import { Scheduler, type SchedulerOptions } from '../../src/schedules/scheduler.js';
+import { parseCron } from '../../src/schedules/cron.js';
+import { nextRunWithin } from '../../src/schedules/fire-plan.js';
+import type { NotifyEvent } from '../../src/store/schedule-store.js';
+
+export class FakeClock {
+  constructor(public t: number) {}
+  now = (): number => this.t;
+  set(iso: string): void {
+    this.t = Date.parse(iso);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface Harness {
+  clock: FakeClock;
+  jobs: SqliteJobStore;
+  store: SqliteScheduleStore;
+  scheduler: Scheduler;
+  counters: Record<string, number>;
+  settled: { event: NotifyEvent | null; job: Job }[];
+  create(s: Partial<ScheduleSettings> & { cron: string }): Promise<Schedule>;
+  /** Claims every queued job and finishes it with `status`. */
+  finishAll(status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled'): Promise<Job[]>;
+  runsOf(id: string): Promise<Job[]>;
+  close(): Promise<void>;
+}
+
+export function harness(startIso: string, opts: Partial<SchedulerOptions> = {}): Harness {
+  const clock = new FakeClock(Date.parse(startIso));
+  const jobs = new SqliteJobStore({ path: ':memory:', now: clock.now });
+  const store = new SqliteScheduleStore(jobs, { now: clock.now });
+  const counters: Record<string, number> = {};
+  const count = (k: string) => (n: number) => void (counters[k] = (counters[k] ?? 0) + n);
+  const settled: { event: NotifyEvent | null; job: Job }[] = [];
+  const scheduler = new Scheduler({
+    store,
+    clock,
+    random: () => 0.5,
+    metrics: { fired: count('fired'), caughtUp: count('caughtUp'), missed: count('missed'), overlapSkipped: count('overlapSkipped'), retried: count('retried') },
+    onSettled: (event, job) => settled.push({ event, job }),
+    ...opts,
+  });
+  return {
+    clock,
+    jobs,
+    store,
+    scheduler,
+    counters,
+    settled,
+    async create(s) {
+      const settings: ScheduleSettings = {
+        name: 'test',
+        notebook: 'nb.ipynb',
+        parameters: {},
+        kernel: null,
+        timezone: 'UTC',
+        timeout_s: null,
+        cell_timeout_s: null,
+        overlap: 'skip',
+        max_concurrent: 1,
+        max_retries: 0,
+        retry_backoff_s: 60,
+        catchup: 'latest',
+        max_catchup: 100,
+        start_at_ms: null,
+        end_at_ms: null,
+        paused: false,
+        notify: null,
+        ...s,
+      };
+      const n: NewSchedule = {
+        ...settings,
+        owner: 'alice',
+        created_by: 'alice',
+        webhook_secret: null,
+        next_run_at_ms: nextRunWithin(parseCron(settings.cron, settings.timezone), settings, clock.now()),
+      };
+      return store.create(n);
+    },
+    async finishAll(status) {
+      const out: Job[] = [];
+      for (let j = await jobs.claimNext('w'); j; j = await jobs.claimNext('w')) {
+        if (status === 'cancelled') {
+          await jobs.requestCancel(j.id);
+          out.push(await jobs.markFinished(j.id, 'cancelled', {}));
+        } else out.push(await jobs.markFinished(j.id, status, {}));
+      }
+      return out;
+    },
+    async runsOf(id) {
+      return (await store.runs(id, undefined, 1000)).jobs.reverse();
+    },
+    async close() {
+      await scheduler.stop();
+      await jobs.close();
+    },
+  };
+}
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -1,0 +1,240 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { buildApp } from '../../src/http/app.js';
+import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
+import type { JobRunner } from '../../src/runner/runner-api.js';
+import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
+import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
+import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
+
+const TOKEN = 'schedules-test-token';
+const admin = { authorization: `token ${TOKEN}` };
+const as = (u: string) => ({ authorization: `token user-${u}` });
+const usersByToken: Authenticator = {
+  authenticate(req: FastifyRequest): Identity | null {
+    const m = /^token user-(\w+)$/.exec(req.headers.authorization ?? '');
+    return m ? { name: m[1]!, admin: false, kind: 'user', scopes: [] } : null;
+  },
+};
+const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3' } }, cells: [] });
+
+describe('schedules HTTP API', () => {
+  let root: string;
+  let app: FastifyInstance;
+  let jobs: SqliteJobStore;
+  let store: SqliteScheduleStore;
+  let wakes = 0;
+  let now = Date.parse('2026-05-01T10:00:30Z');
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'hubmill-sched-http-'));
+    for (const u of ['alice', 'bob']) {
+      await mkdir(join(root, u, 'reports'), { recursive: true });
+      await writeFile(join(root, u, 'reports', 'daily.ipynb'), NB);
+    }
+    const config = loadConfig({ apiToken: TOKEN, homeTemplate: join(root, '{username}'), poolSizes: 'python3:0', webhookAllow: ['127.0.0.1'] } as never, {});
+    jobs = new SqliteJobStore({ path: ':memory:' });
+    store = new SqliteScheduleStore(jobs);
+    const runner: JobRunner = {
+      submit: (j) => jobs.enqueue(j),
+      cancel: (id) => jobs.requestCancel(id),
+      waitFor: (id) => jobs.get(id),
+      subscribe: () => () => {},
+      eventCursor: () => null,
+      stats: () => ({ running: 0, concurrency: 1, pool: {} }),
+      start: async () => {},
+      stop: async () => {},
+    };
+    app = await buildApp({
+      config,
+      store: jobs,
+      runner,
+      kernelspecs: async () => [],
+      logger: pino({ level: 'silent' }),
+      authenticators: [new StaticTokenAuthenticator(TOKEN), usersByToken],
+      schedules: { store, wake: () => void wakes++, webhookAllow: new WebhookAllowList(config.webhookAllow), now: () => now },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await jobs.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const preview = async (cron: string, timezone: string, from: string, count: number) => {
+    const r = await app.inject({ url: `/api/v1/schedules/preview?${new URLSearchParams({ cron, timezone, from, count: String(count) })}`, headers: admin });
+    assert.equal(r.statusCode, 200, r.body);
+    return r.json().times as string[];
+  };
+
+  describe('preview: ISC cron daylight-saving rule in America/New_York', () => {
+    it('spring forward 2026-03-08: 02:30 (in the gap) fires once at 03:00 EDT', async () => {
+      // 02:30 EST the day before, 03:00 EDT on the day, then 02:30 EDT.
+      assert.deepEqual(await preview('30 2 * * *', 'America/New_York', '2026-03-07T00:00:00Z', 3), [
+        '2026-03-07T07:30:00.000Z', '2026-03-08T07:00:00.000Z', '2026-03-09T06:30:00.000Z',
+      ]);
+    });
+    it('spring forward: a */30 schedule fires 01:30 EST, then 03:00 EDT once (02:00 and 02:30 collapse)', async () => {
+      assert.deepEqual(await preview('*/30 * * * *', 'America/New_York', '2026-03-08T06:15:00Z', 3), [
+        '2026-03-08T06:30:00.000Z', '2026-03-08T07:00:00.000Z', '2026-03-08T07:30:00.000Z',
+      ]);
+    });
+    it('fall back 2026-11-01: `30 1 * * *` fires at 01:30 EDT only', async () => {
+      assert.deepEqual(await preview('30 1 * * *', 'America/New_York', '2026-10-31T12:00:00Z', 2), ['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z']);
+    });
+    it('fall back: `*/30 1 * * *` (fixed hour) fires 01:00 and 01:30 EDT only', async () => {
+      assert.deepEqual(await preview('*/30 1 * * *', 'America/New_York', '2026-11-01T04:00:00Z', 3), [
+        '2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z', '2026-11-02T06:00:00.000Z',
+      ]);
+    });
+    it('fall back: `*/30 * * * *` fires 01:00 EDT, 01:30 EDT, 01:00 EST, 01:30 EST', async () => {
+      assert.deepEqual(await preview('*/30 * * * *', 'America/New_York', '2026-11-01T04:45:00Z', 5), [
+        '2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T06:30:00.000Z', '2026-11-01T07:00:00.000Z',
+      ]);
+    });
+    it('6 fields (seconds) and nicknames', async () => {
+      assert.deepEqual(await preview('*/20 * * * * *', 'UTC', '2026-01-01T00:00:00Z', 3), ['2026-01-01T00:00:20.000Z', '2026-01-01T00:00:40.000Z', '2026-01-01T00:01:00.000Z']);
+      assert.deepEqual(await preview('@daily', 'Europe/Berlin', '2026-01-01T00:00:00Z', 1), ['2026-01-01T23:00:00.000Z']);
+      assert.deepEqual(await preview('@hourly', 'UTC', '2026-01-01T00:00:00Z', 1), ['2026-01-01T01:00:00.000Z']);
+    });
+    it('answers 422 saying what is wrong with a cron or time zone', async () => {
+      for (const [cron, tz, re] of [
+        ['61 * * * *', 'UTC', /minute/],
+        ['* * *', 'UTC', /3 fields/],
+        ['@often', 'UTC', /nickname/],
+        ['0 0 30 2 *', 'UTC', /never fires/],
+        ['* * * * *', 'Mars/Olympus', /unknown timezone 'Mars\/Olympus'/],
+      ] as const) {
+        const r = await app.inject({ url: `/api/v1/schedules/preview?${new URLSearchParams({ cron, timezone: tz })}`, headers: admin });
+        assert.equal(r.statusCode, 422, `${cron} ${tz}`);
+        assert.match(r.json().detail, re);
+      }
+    });
+  });
+
+  describe('CRUD and authorization', () => {
+    let id: string;
+    it('creates (201) with defaults, owner = caller, next_run_at; webhook_secret only once', async () => {
+      const r = await app.inject({
+        method: 'POST', url: '/api/v1/schedules', headers: as('alice'),
+        payload: { name: 'daily', notebook: 'reports/daily.ipynb', cron: '0 9 * * *', timezone: 'Europe/Berlin', parameters: { a: 1 }, notify: { webhook_url: 'http://127.0.0.1:9/hook', on: ['failed'] } },
+      });
+      assert.equal(r.statusCode, 201, r.body);
+      const s = r.json();
+      id = s.id;
+      assert.equal(s.owner, 'alice');
+      assert.equal(s.overlap, 'skip');
+      assert.equal(s.catchup, 'latest');
+      assert.equal(s.max_catchup, 100);
+      assert.equal(s.max_retries, 0);
+      assert.equal(s.next_run_at, '2026-05-02T07:00:00.000Z');
+      assert.equal(s.last_run, null);
+      assert.match(s.webhook_secret, /^[0-9a-f]{64}$/);
+      assert.ok(wakes > 0);
+      const again = (await app.inject({ url: `/api/v1/schedules/${id}`, headers: as('alice') })).json();
+      assert.equal(again.webhook_secret, undefined);
+      assert.equal(again.name, 'daily');
+    });
+    it('refuses bad input with clear 4xx', async () => {
+      const post = (payload: object) => app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload });
+      const base = { name: 'x', notebook: 'reports/daily.ipynb', cron: '* * * * *' };
+      assert.equal((await post({ ...base, cron: 'every day' })).statusCode, 422);
+      assert.equal((await post({ ...base, timezone: 'Nowhere/City' })).statusCode, 422);
+      assert.equal((await post({ ...base, notebook: '../bob/reports/daily.ipynb' })).statusCode, 400);
+      assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 404);
+      assert.equal((await post({ ...base, overlap: 'sometimes' })).statusCode, 422);
+      assert.equal((await post({ ...base, start_at: '2026-06-01T00:00:00Z', end_at: '2026-05-01T00:00:00Z' })).statusCode, 422);
+      assert.equal((await post({ ...base, username: 'bob' })).statusCode, 403);
+      for (const url of ['file:///etc/passwd', 'http://169.254.169.254/latest', 'http://[fe80::1]/x', 'http://10.1.2.3/x', 'http://localhost:9/x', 'http://metadata.google.internal/x']) {
+        const r = await post({ ...base, notify: { webhook_url: url, on: ['failed'] } });
+        assert.equal(r.statusCode, 422, url);
+        assert.equal(r.json().code, 'WEBHOOK_REFUSED', url);
+      }
+    });
+    it('another user gets 404 for every route; admins see it', async () => {
+      for (const [method, url] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/pause'], ['POST', '/resume'], ['POST', '/run'], ['GET', '/runs']] as const) {
+        const r = await app.inject({ method, url: `/api/v1/schedules/${id}${url}`, headers: as('bob'), ...(method === 'PATCH' ? { payload: { name: 'mine' } } : url === '/run' ? { payload: {} } : {}) });
+        assert.equal(r.statusCode, 404, `${method} ${url}`);
+      }
+      assert.equal((await app.inject({ url: `/api/v1/schedules/${id}`, headers: admin })).statusCode, 200);
+    });
+    it('lists your own; admins everyone, filtered by ?username=', async () => {
+      await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('bob'), payload: { name: 'b', notebook: 'reports/daily.ipynb', cron: '@hourly' } });
+      const mine = (await app.inject({ url: '/api/v1/schedules', headers: as('alice') })).json().schedules;
+      assert.deepEqual(mine.map((s: { owner: string }) => s.owner), ['alice']);
+      assert.equal((await app.inject({ url: '/api/v1/schedules?username=bob', headers: as('alice') })).statusCode, 403);
+      const all = (await app.inject({ url: '/api/v1/schedules', headers: admin })).json().schedules;
+      assert.deepEqual(all.map((s: { owner: string }) => s.owner).sort(), ['alice', 'bob']);
+      const bobs = (await app.inject({ url: '/api/v1/schedules?username=bob', headers: admin })).json().schedules;
+      assert.deepEqual(bobs.map((s: { owner: string }) => s.owner), ['bob']);
+    });
+    it('PATCH of cron/timezone recomputes next_run_at from now; other edits keep it', async () => {
+      now = Date.parse('2026-05-03T12:00:00Z');
+      let r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { name: 'renamed' } });
+      assert.equal(r.json().next_run_at, '2026-05-02T07:00:00.000Z');
+      r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { cron: '30 14 * * *' } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().next_run_at, '2026-05-03T12:30:00.000Z');
+      r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { timezone: 'UTC' } });
+      assert.equal(r.json().next_run_at, '2026-05-03T14:30:00.000Z');
+      assert.equal((await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { cron: 'nope' } })).statusCode, 422);
+    });
+    it('a webhook added by PATCH gets its secret, shown in that answer only', async () => {
+      const created = (await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload: { name: 'w', notebook: 'reports/daily.ipynb', cron: '@daily' } })).json();
+      assert.equal(created.webhook_secret, undefined);
+      const r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${created.id}`, headers: as('alice'), payload: { notify: { webhook_url: 'http://127.0.0.1:9/h' } } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.match(r.json().webhook_secret, /^[0-9a-f]{64}$/);
+      assert.deepEqual(r.json().notify.on, ['failed', 'timed_out']);
+      const again = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${created.id}`, headers: as('alice'), payload: { name: 'w2' } });
+      assert.equal(again.json().webhook_secret, undefined);
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${created.id}`, headers: as('alice') });
+    });
+    it('pause and resume (resume counts from now)', async () => {
+      assert.equal((await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/pause`, headers: as('alice') })).json().paused, true);
+      now = Date.parse('2026-05-05T15:00:00Z');
+      const r = (await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/resume`, headers: as('alice') })).json();
+      assert.equal(r.paused, false);
+      assert.equal(r.next_run_at, '2026-05-06T14:30:00.000Z');
+    });
+    it('run now answers the job, parameters override the schedule\'s; runs lists newest first, paginated', async () => {
+      const one = await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: as('alice'), payload: { parameters: { b: 2.0 } } });
+      assert.equal(one.statusCode, 202, one.body);
+      const job = one.json();
+      assert.deepEqual(job.parameters, { a: 1, b: 2 });
+      assert.equal(job.schedule_id, id);
+      assert.equal(job.scheduled_for, null);
+      assert.equal(job.attempt, 1);
+      const two = (await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/run`, headers: { ...as('alice'), 'content-type': 'application/json' } })).json();
+      assert.equal(two.schedule_id, id, 'an empty JSON body runs with the schedule\'s parameters');
+      const p1 = (await app.inject({ url: `/api/v1/schedules/${id}/runs?limit=1`, headers: as('alice') })).json();
+      assert.deepEqual(p1.jobs.map((j: { id: string }) => j.id), [two.id]);
+      const p2 = (await app.inject({ url: `/api/v1/schedules/${id}/runs?limit=1&cursor=${p1.next_cursor}`, headers: as('alice') })).json();
+      assert.deepEqual(p2.jobs.map((j: { id: string }) => j.id), [job.id]);
+      assert.equal(p2.next_cursor, null);
+    });
+    it('delete answers 204; the schedule is gone, its jobs stay', async () => {
+      const before = (await app.inject({ url: '/api/v1/jobs?username=alice', headers: admin })).json().jobs.length;
+      assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${id}`, headers: as('alice') })).statusCode, 204);
+      assert.equal((await app.inject({ url: `/api/v1/schedules/${id}`, headers: as('alice') })).statusCode, 404);
+      const jobsAfter = (await app.inject({ url: '/api/v1/jobs?username=alice', headers: admin })).json().jobs;
+      assert.equal(jobsAfter.length, before);
+      assert.ok(jobsAfter.every((j: { schedule_id: string }) => j.schedule_id === id));
+    });
+  });
+
+  it('the OpenAPI document describes every schedules route', async () => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json();
+    for (const p of ['/api/v1/schedules', '/api/v1/schedules/{id}', '/api/v1/schedules/{id}/pause', '/api/v1/schedules/{id}/resume', '/api/v1/schedules/{id}/run', '/api/v1/schedules/{id}/runs', '/api/v1/schedules/preview']) {
+      assert.ok(doc.paths[p], p);
+    }
+    assert.ok(doc.components.schemas.Schedule);
+    assert.ok(doc.components.schemas.Job.properties.scheduled_for);
+  });
+});
