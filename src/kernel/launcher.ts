@@ -33,9 +33,18 @@ export interface LaunchOptions {
   runAs?: { uid: number; gid: number; home: string; username: string };
 }
 
+/** What KernelClient needs of a kernel's process: a spawned ChildProcess, or a child of the fork server. */
+export interface KernelProcess {
+  readonly pid?: number | undefined;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  readonly stderr?: { on(event: 'data', listener: (chunk: Buffer) => void): unknown } | null;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
+
 export interface LaunchedKernel {
   id: string;
-  child: ChildProcess;
+  child: KernelProcess;
   connection: ConnectionInfo;
   connectionFile: string;
   /** Removes the connection file and its folder. */
@@ -58,7 +67,11 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
+/** A fresh key and fresh ports for a kernel, in a 0600 connection file in a private folder (owned by runAs when given). */
+export async function createConnectionFile(
+  spec: KernelSpec,
+  runAs?: LaunchOptions['runAs'],
+): Promise<{ id: string; connection: ConnectionInfo; connectionFile: string; dir: string; cleanup: () => Promise<void> }> {
   const id = randomUUID();
   const [shell, iopub, stdin, control, hb] = await freePorts(5);
   const connection: ConnectionInfo = {
@@ -76,20 +89,27 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
   const dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
   const connectionFile = join(dir, `kernel-${id}.json`);
   await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-  if (opts.runAs) {
-    await chown(dir, opts.runAs.uid, opts.runAs.gid);
-    await chown(connectionFile, opts.runAs.uid, opts.runAs.gid);
+  if (runAs) {
+    await chown(dir, runAs.uid, runAs.gid);
+    await chown(connectionFile, runAs.uid, runAs.gid);
   }
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  return { id, connection, connectionFile, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
 
-  const argv = spec.argv.map((a) =>
+/** The kernelspec's argv with its placeholders filled in. */
+export function kernelArgv(spec: KernelSpec, connectionFile: string): string[] {
+  return spec.argv.map((a) =>
     a.replaceAll('{connection_file}', connectionFile).replaceAll('{resource_dir}', spec.resource_dir).replaceAll('{prefix}', '/usr'),
   );
+}
+
+/** A kernel's environment: the service's, the kernelspec's, the job's, and ours on top. */
+export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = process.pid): Record<string, string> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     ...spec.env,
     ...opts.env,
-    JPY_PARENT_PID: String(process.pid),
+    JPY_PARENT_PID: String(parentPid),
     // No pager or colour surprises in captured tracebacks; kernels still add ANSI codes, which we strip where shown.
     PAGER: 'cat',
   };
@@ -98,6 +118,13 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
     env.USER = opts.runAs.username;
     env.LOGNAME = opts.runAs.username;
   }
+  return env;
+}
+
+export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
+  const { id, connection, connectionFile, cleanup } = await createConnectionFile(spec, opts.runAs);
+  const argv = kernelArgv(spec, connectionFile);
+  const env = kernelEnv(spec, opts);
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), {
