@@ -187,6 +187,8 @@ class Server:
 
 
 def main():
+    # Descriptors hubmill's own parent leaked to us must not reach any kernel.
+    os.closerange(FD + 1, os.sysconf("SC_OPEN_MAX"))
     server = Server()
     preload_ms = server.preload(os.environ.pop("HUBMILL_FORKSERVER_PRELOAD", ""))
     import threading
