@@ -68,6 +68,8 @@ async function startService(work: string, env: Record<string, string>): Promise<
         HUBMILL_LOG_LEVEL: 'warn',
         HUBMILL_RATE_LIMIT_PER_MIN: '0',
         HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
+        // One user submits the whole burst: no per-user queue cap.
+        HUBMILL_MAX_QUEUED_PER_USER: '0',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -99,7 +101,7 @@ async function startService(work: string, env: Record<string, string>): Promise<
   }
 }
 
-async function submit(svc: Service, agent: http.Agent): Promise<{ ms: number; ok: boolean }> {
+async function submit(svc: Service, agent: http.Agent): Promise<{ ms: number; ok: boolean; problem?: string }> {
   const s = performance.now();
   try {
     const r = await request(`${svc.base}/api/v1/jobs?wait=true`, { method: 'POST', agent, headers: svc.auth, body: { notebook: 'trivial.ipynb', username: 'bench' }, timeoutMs: 120_000 });
@@ -108,11 +110,14 @@ async function submit(svc: Service, agent: http.Agent): Promise<{ ms: number; ok
       await sleep(20);
       job = (await request(`${svc.base}/api/v1/jobs/${job.id}`, { agent, headers: svc.auth })).json as typeof job;
     }
-    return { ms: performance.now() - s, ok: job?.status === 'succeeded' };
-  } catch {
-    return { ms: performance.now() - s, ok: false };
+    const ok = job?.status === 'succeeded';
+    return { ms: performance.now() - s, ok, ...(ok ? {} : { problem: `HTTP ${r.status}: ${r.body.slice(0, 200)}` }) };
+  } catch (e) {
+    return { ms: performance.now() - s, ok: false, problem: (e as Error).message };
   }
 }
+
+const problems = (rs: Array<{ problem?: string }>): string[] => [...new Set(rs.flatMap((r) => (r.problem ? [r.problem] : [])))].slice(0, 5);
 
 async function measure(label: string, env: Record<string, string>) {
   const work = mkdtempSync(join(tmpdir(), 'hubmill-forksvc-'));
@@ -122,7 +127,7 @@ async function measure(label: string, env: Record<string, string>) {
     await submit(svc, agent); // warm-up
     await sleep(1000);
     // Paced: one request every 1/RATE s, whatever the answers.
-    const pending: Promise<{ ms: number; ok: boolean }>[] = [];
+    const pending: Promise<{ ms: number; ok: boolean; problem?: string }>[] = [];
     const t0 = performance.now();
     for (let i = 0; i < LATENCY_N; i++) {
       const due = t0 + (i * 1000) / RATE;
@@ -140,8 +145,8 @@ async function measure(label: string, env: Record<string, string>) {
     const ok = all.filter((r) => r.ok).length;
     log(`  ${label}: throughput ${ok}/${THROUGHPUT_N} in ${elapsedMs.toFixed(0)} ms = ${(ok / (elapsedMs / 1000)).toFixed(2)}/s`);
     return {
-      latency: { rate: RATE, n: LATENCY_N, ok: okLat.length, medianMs: median(okLat), p90Ms: percentile(okLat, 90), samplesMs: okLat.map((x) => Math.round(x * 10) / 10) },
-      throughput: { n: THROUGHPUT_N, ok, elapsedMs, perSecond: ok / (elapsedMs / 1000) },
+      latency: { rate: RATE, n: LATENCY_N, ok: okLat.length, medianMs: median(okLat), p90Ms: percentile(okLat, 90), samplesMs: okLat.map((x) => Math.round(x * 10) / 10), failures: problems(lat) },
+      throughput: { n: THROUGHPUT_N, ok, elapsedMs, perSecond: ok / (elapsedMs / 1000), failures: problems(all) },
     };
   } finally {
     agent.destroy();

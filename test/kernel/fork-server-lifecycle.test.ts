@@ -129,6 +129,21 @@ describe('forked kernels: lifecycle', () => {
     }
   });
 
+  test('a preload that fails keeps the server from starting, says why, and kernels are launched normally', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (obj: { why?: string }) => warnings.push(obj.why ?? ''), info: () => {}, debug: () => {} } as unknown as import('pino').Logger;
+    const broken = new ForkServers({ preload: { python3: 'raise ValueError("bad preload 7d1")' }, logger });
+    try {
+      const started = await broken.startProcess(spec, { cwd: dir });
+      assert.equal(started.forked, false);
+      const k = await KernelClient.launch(spec, { cwd: dir, startProcess: async () => started });
+      await k.shutdown();
+      assert.ok(warnings.some((w) => /bad preload 7d1/.test(w)), warnings.join('\n'));
+    } finally {
+      await broken.close();
+    }
+  });
+
   test('the pool keeps forked kernels ready, with the preload run once in the server', async () => {
     const pooled = new ForkServers({ preload: { python3: 'import os as _os\npreload_pid = _os.getpid()' } });
     const pool = new KernelPool({ sizes: { python3: 2 }, preload: { python3: 'import os as _os\npreload_pid = _os.getpid()' }, forkServers: pooled });
