@@ -116,6 +116,7 @@ describe('forked kernels: lifecycle', () => {
       const dead = new Promise<Error>((resolve) => k.once('dead', resolve));
       process.kill(k.pid!, 'SIGKILL');
       await dead;
+      await k.shutdown();
       const during = await own.startProcess(spec, { cwd: dir });
       assert.equal(during.forked, false, 'within the backoff: a normal launch');
       const launched = await KernelClient.launch(spec, { cwd: dir, startProcess: async () => during });
