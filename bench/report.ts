@@ -1,5 +1,6 @@
 /** Renders bench results as markdown (bench/RESULTS.md). */
 import type { CellStats, RunRecord } from './engine.js';
+import { renderForkSection, type ForkBenchResults } from './fork-report.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
@@ -41,6 +42,8 @@ export interface BenchResults {
   /** Absent in results written before schedules existed. */
   schedules?: ScheduleBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
+  /** Fork-server figures (issue 11); null when skipped. */
+  fork?: ForkBenchResults | null;
 }
 
 const f = (x: number | null | undefined, d = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
@@ -202,6 +205,7 @@ export function renderReport(r: BenchResults): string {
     p(renderScheduleBench(r.schedules));
     p();
   }
+  for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
 
   p('## Method');
   p();

@@ -6,9 +6,9 @@
  * Environment: BENCH_RUNS (runs per tool and notebook, default 5),
  * BENCH_OVERHEAD_ROUNDS (default 7), BENCH_LATENCY_N (default 20),
  * BENCH_THROUGHPUT_N (default 40), BENCH_HEALTH_SECONDS (default 3),
- * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info).
+ * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info),
+ * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +18,9 @@ import { benchEngine, tools } from './engine.js';
 import { machineInfo } from './lib/machine.js';
 import { writeNotebooks } from './lib/notebooks.js';
 import { runMeasured } from './lib/proctree.js';
+import { benchFork } from './fork.js';
+import type { ForkBenchResults } from './fork-report.js';
+import { runJsonChild } from './lib/child.js';
 import { renderReport, type BenchResults } from './report.js';
 import { benchService, peerThroughput } from './service.js';
 import { benchSchedules } from './schedules.js';
@@ -32,26 +35,8 @@ const OVERHEAD_ROUNDS = envInt('BENCH_OVERHEAD_ROUNDS', 7, 1, 50);
 const LATENCY_N = envInt('BENCH_LATENCY_N', 20, 1, 500);
 const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 40, 1, 500);
 const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
+const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-function runJsonChild(cmd: string, args: string[], timeoutMs: number): Promise<{ json: unknown; error: string | null }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { cwd: root, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
-      const lines = stdout.trim().split('\n');
-      let json: unknown = null;
-      try {
-        json = JSON.parse(lines[lines.length - 1] ?? '');
-      } catch {
-        json = null;
-      }
-      const tail = stderr.trim().split('\n').filter((l) => !/Debugger warning|frozen modules|Debugging will proceed|^0\.00s - /.test(l)).slice(-3).join(' | ');
-      resolve({ json, error: json ? null : `${err ? err.message.split('\n')[0] : 'no JSON result'}${tail ? `: ${tail}` : ''}` });
-    });
-    child.stderr?.on('data', (c: Buffer) => {
-      for (const line of c.toString('utf8').split('\n')) if (/overhead round/.test(line)) log(line);
-    });
-  });
-}
 
 const t0 = performance.now();
 const machine = machineInfo(root);
@@ -122,6 +107,12 @@ try {
   });
   log(`  peer: ${peer.ok}/${peer.n} in ${peer.elapsedMs.toFixed(0)} ms = ${peer.perSecond.toFixed(2)} notebooks/s`);
 
+  let fork: ForkBenchResults | null = null;
+  if (!process.env.BENCH_SKIP_FORK) {
+    log('fork server: kernel ready (fork vs cold launch), memory, preload; then jupyter_client; then the service with and without it');
+    fork = await benchFork(root, FORK_ROUNDS);
+  }
+
   const results: BenchResults = {
     machine,
     loadAvgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
@@ -135,6 +126,7 @@ try {
     service,
     schedules,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
+    fork,
   };
   const md = renderReport(results);
   writeFileSync(join(root, 'bench/RESULTS.md'), md);

@@ -45,6 +45,11 @@ const SYSTEM_REQUIREMENTS = [
     packages: ['curl', 'python3-pip', 'python3-requests'],
   },
   {
+    what: 'numpy for /usr/bin/python3 (the fork-server isolation tests compare numpy.random draws)',
+    ok: () => pyImports('numpy'),
+    packages: ['python3-numpy'],
+  },
+  {
     what: 'Chromium (browser tests)',
     ok: () => existsSync('/usr/bin/chromium'),
     packages: ['chromium'],

@@ -24,8 +24,9 @@
  *   HUBMILL_MAX_QUEUED_PER_USER            runs one user may have waiting, default 100 (0 = unlimited)
  *   HUBMILL_TRUST_PROXY                    whose X-Forwarded-For to believe, default loopback ("false" = nobody)
  *   HUBMILL_CONCURRENCY (concurrency)      default: number of cores
- *   HUBMILL_POOL (poolSizes)               "python3:2,ir:0"; default python3:1
+ *   HUBMILL_POOL (poolSizes)               "python3:2,ir:0"; default python3:2 with the fork server, else python3:1
  *   HUBMILL_PRELOAD (preload)              JSON object {"python3": "import pandas"}
+ *   HUBMILL_FORK_SERVER (forkServer)       fork Python kernels from a server that preloaded ipykernel; default true
  *   HUBMILL_MAX_TIMEOUT_S, HUBMILL_MAX_CELL_TIMEOUT_S   server-side maximums (0 = unlimited)
  *   HUBMILL_MAX_BODY_BYTES                 request body limit, default 1 MiB
  *   HUBMILL_WAIT_MAX_S                     bound of POST /api/v1/jobs?wait=true, default 60
@@ -88,8 +89,10 @@ export interface Config {
   readonly concurrency: number;
   /** Warm kernels kept per kernelspec name. */
   readonly poolSizes: Readonly<Record<string, number>>;
-  /** Code run in a pooled kernel before it joins the pool, per kernelspec name. */
+  /** Code run in a pooled kernel before it joins the pool (or once in its fork server), per kernelspec name. */
   readonly preload: Readonly<Record<string, string>>;
+  /** Fork Python kernels from a fork server per kernelspec (`hubmill serve` only; `hubmill run` launches). */
+  readonly forkServer: boolean;
   /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. A job asking for more is refused (runner/limits.ts). */
   readonly maxTimeoutS: number;
   /** Upper bound (and default) of a job's per-cell timeout; 0 = unlimited. A job asking for more is refused. */
@@ -261,7 +264,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     trustProxyRaw === undefined ? 'loopback' : trustProxyRaw === false || ['false', 'no', 'off', '0', 'none'].includes(String(trustProxyRaw).trim().toLowerCase()) ? false : String(trustProxyRaw);
   const concurrency = toInt('concurrency', pick('concurrency', 'HUBMILL_CONCURRENCY') ?? availableParallelism(), 1, 1024);
   const poolRaw = pick('poolSizes', null) ?? (flags.pool || undefined) ?? pick('poolSizes', 'HUBMILL_POOL');
-  const poolSizes = poolRaw === undefined ? { python3: 1 } : parsePoolSizes(poolRaw);
+  const forkServer = toBool('fork server', pick('forkServer', 'HUBMILL_FORK_SERVER') ?? true);
+  // Forked kernels refill in milliseconds, so two ready ones cover both runners of a 2-core machine.
+  const poolSizes = poolRaw === undefined ? { python3: forkServer ? 2 : 1 } : parsePoolSizes(poolRaw);
   const preloadRaw = pick('preload', 'HUBMILL_PRELOAD');
   const preload = preloadRaw === undefined ? {} : parsePreload(preloadRaw);
 
@@ -310,6 +315,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     concurrency,
     poolSizes: Object.freeze(poolSizes),
     preload: Object.freeze(preload),
+    forkServer,
     maxTimeoutS,
     maxCellTimeoutS,
     maxBodyBytes,

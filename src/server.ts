@@ -14,6 +14,7 @@ import { serviceUrl, type Config } from './config.js';
 import { buildApp } from './http/app.js';
 import type { NotebookInspector } from './http/context.js';
 import { Metrics } from './http/metrics.js';
+import { ForkServers } from './kernel/fork-servers.js';
 import { KernelPool } from './kernel/pool.js';
 import { findKernelSpecs } from './kernel/kernelspecs.js';
 import { inspectParameters, notebookKernel } from './notebook/inspect.js';
@@ -83,9 +84,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   await mkdir(config.dataDir, { recursive: true });
   const store = new SqliteJobStore({ path: join(config.dataDir, 'jobs.sqlite') });
   const metrics = new Metrics({ defaultMetrics: true });
+  const forkServers = config.forkServer ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
   const pool = new KernelPool({
     sizes: { ...config.poolSizes },
     preload: { ...config.preload },
+    forkServers,
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
@@ -121,6 +124,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
+      await forkServers?.close().catch((err: unknown) => logger.error({ err }, 'fork server close failed'));
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       logger.info('stopped');
     })());

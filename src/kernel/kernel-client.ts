@@ -39,6 +39,8 @@ export interface KernelClientLaunchOptions extends LaunchOptions {
   signal?: AbortSignal;
   /** ZeroMQ socket events go here at debug level. */
   logger?: Logger;
+  /** Starts the kernel's process (default: spawn it from the kernelspec); e.g. a fork server's child. */
+  startProcess?: (spec: KernelSpec, opts: LaunchOptions) => Promise<LaunchedKernel>;
 }
 
 /** Pause before dialling an endpoint again that a foreign socket held (it may still hold it). */
@@ -114,7 +116,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     const firstTryMs = Math.min(totalMs, Math.max(10_000, totalMs / 3));
     for (let attempt = 1; ; attempt++) {
       const budgetMs = attempt === 1 ? firstTryMs : deadline - Date.now();
-      const launched = await launchKernelProcess(spec, opts);
+      const launched = await (opts.startProcess ?? launchKernelProcess)(spec, opts);
       const client = new KernelClient(launched, spec, opts);
       try {
         await client.waitReady(budgetMs, opts.signal);

@@ -43,18 +43,35 @@ export interface LaunchOptions {
   ports?: ReserveOptions;
 }
 
+/** What KernelClient needs of a kernel's process: a spawned ChildProcess, or a child of the fork server. */
+export interface KernelProcess {
+  readonly pid?: number | undefined;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  readonly stderr?: { on(event: 'data', listener: (chunk: Buffer) => void): unknown } | null;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
+
 export interface LaunchedKernel {
   id: string;
-  child: ChildProcess;
+  child: KernelProcess;
   connection: ConnectionInfo;
   connectionFile: string;
   /** Removes the connection file and its folder and gives the ports back; call once the process has exited. */
   cleanup(): Promise<void>;
 }
 
-export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
+/**
+ * A fresh key and reserved ports for a kernel, in a 0600 connection file in a private folder
+ * (owned by runAs when given). `cleanup` removes the folder and releases the ports.
+ */
+export async function createConnectionFile(
+  spec: KernelSpec,
+  runAs?: RunAs,
+  ports?: ReserveOptions,
+): Promise<{ id: string; connection: ConnectionInfo; connectionFile: string; dir: string; cleanup: () => Promise<void> }> {
   const id = randomUUID();
-  const reservation = await reservePorts(5, opts.ports);
+  const reservation = await reservePorts(5, ports);
   const [shell, iopub, stdin, control, hb] = reservation.ports;
   const connection: ConnectionInfo = {
     shell_port: shell!,
@@ -73,28 +90,35 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
     reservation.release();
     if (dir) await rm(dir, { recursive: true, force: true });
   };
-  let connectionFile: string;
   try {
     dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
-    connectionFile = join(dir, `kernel-${id}.json`);
+    const connectionFile = join(dir, `kernel-${id}.json`);
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-    if (opts.runAs) {
-      await chown(dir, opts.runAs.uid, opts.runAs.gid);
-      await chown(connectionFile, opts.runAs.uid, opts.runAs.gid);
+    if (runAs) {
+      await chown(dir, runAs.uid, runAs.gid);
+      await chown(connectionFile, runAs.uid, runAs.gid);
     }
+    return { id, connection, connectionFile, dir, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
 
-  const argv = spec.argv.map((a) =>
+/** The kernelspec's argv with its placeholders filled in. */
+export function kernelArgv(spec: KernelSpec, connectionFile: string): string[] {
+  return spec.argv.map((a) =>
     a.replaceAll('{connection_file}', connectionFile).replaceAll('{resource_dir}', spec.resource_dir).replaceAll('{prefix}', '/usr'),
   );
+}
+
+/** A kernel's environment: the service's, the kernelspec's, the job's, and ours on top. */
+export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = process.pid): Record<string, string> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     ...spec.env,
     ...opts.env,
-    JPY_PARENT_PID: String(process.pid),
+    JPY_PARENT_PID: String(parentPid),
     // No pager or colour surprises in captured tracebacks; kernels still add ANSI codes, which we strip where shown.
     PAGER: 'cat',
   };
@@ -103,6 +127,13 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
     env.USER = opts.runAs.username;
     env.LOGNAME = opts.runAs.username;
   }
+  return env;
+}
+
+export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
+  const { id, connection, connectionFile, cleanup } = await createConnectionFile(spec, opts.runAs, opts.ports);
+  const argv = kernelArgv(spec, connectionFile);
+  const env = kernelEnv(spec, opts);
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), {

@@ -4,9 +4,12 @@
  * Optional preload code (e.g. `import pandas`) runs before a kernel joins the pool.
  * Warm kernels run as the service's own user; a request to run as another user
  * (or with per-job environment) gets a fresh kernel.
+ * With fork servers, Python kernels (warm or fresh) are forked children of a
+ * server that already ran the preload, so refills take milliseconds.
  */
 import type { Logger } from 'pino';
 import { AbortedError, KernelStartError } from '../errors.js';
+import type { ForkServers } from './fork-servers.js';
 import { KernelClient, type KernelClientLaunchOptions } from './kernel-client.js';
 import { getKernelSpec, type KernelSpec, type KernelSpecSearchOptions } from './kernelspecs.js';
 
@@ -20,6 +23,8 @@ export interface KernelPoolOptions {
   /** Where warm kernels start; the engine moves them to the notebook's folder. */
   cwd?: string;
   specSearch?: KernelSpecSearchOptions;
+  /** Fork Python kernels from these servers (falls back to a normal launch by itself). */
+  forkServers?: ForkServers | null;
   /** Called on each kernel start attempt (metrics). */
   onKernelStart?: (kernelName: string, ok: boolean, ms: number, warm: boolean) => void;
 }
@@ -117,15 +122,17 @@ export class KernelPool {
     const spec = await getKernelSpec(name, this.opts.specSearch);
     const t0 = performance.now();
     let k: KernelClient;
+    const how = this.starter();
     try {
-      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger });
+      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, startProcess: how.startProcess });
     } catch (err) {
       this.opts.onKernelStart?.(name, false, performance.now() - t0, true);
       throw err;
     }
     this.opts.onKernelStart?.(name, true, performance.now() - t0, true);
     const preload = Object.entries(this.opts.preload ?? {}).find(([n]) => n.toLowerCase() === name)?.[1];
-    if (preload) {
+    // A forked kernel got the preload from its server already.
+    if (preload && !how.forked) {
       const reply = await k.execute(preload, { silent: true, storeHistory: false, timeoutMs: 300_000 }).catch((e: Error) => {
         void k.shutdown();
         throw e;
@@ -192,11 +199,25 @@ export class KernelPool {
     });
   }
 
+  /** How to start a kernel's process: through the fork servers when there are some (records whether it was forked). */
+  private starter(): { startProcess?: KernelClientLaunchOptions['startProcess']; forked: boolean } {
+    const servers = this.opts.forkServers;
+    const how: { startProcess?: KernelClientLaunchOptions['startProcess']; forked: boolean } = { forked: false };
+    if (servers) {
+      how.startProcess = async (spec, o) => {
+        const started = await servers.startProcess(spec, o);
+        how.forked = started.forked;
+        return started;
+      };
+    }
+    return how;
+  }
+
   private async launch(name: string, opts: AcquireOptions): Promise<KernelClient> {
     const spec: KernelSpec = await getKernelSpec(name, this.opts.specSearch);
     const t0 = performance.now();
     try {
-      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, ...opts });
+      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, startProcess: this.starter().startProcess, ...opts });
       this.opts.onKernelStart?.(name, true, performance.now() - t0, false);
       return k;
     } catch (err) {

@@ -12,7 +12,8 @@ describe('loadConfig', () => {
     assert.equal(c.dataDir, '/home/svc/.local/share/hubmill');
     assert.equal(c.apiTokenGenerated, true);
     assert.match(c.apiToken!, /^[0-9a-f]{48}$/);
-    assert.deepEqual(c.poolSizes, { python3: 1 });
+    assert.deepEqual(c.poolSizes, { python3: 2 });
+    assert.equal(c.forkServer, true);
     assert.equal(c.servicePrefix, '/');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.poolSizes));
     assert.equal(serviceUrl(c), `http://127.0.0.1:8002/?token=${c.apiToken}`);
@@ -44,6 +45,13 @@ describe('loadConfig', () => {
     assert.equal(c.requeueOnRestart, true);
     assert.equal(c.servicePrefix, '/services/hubmill/');
     assert.equal(serviceUrl(c), 'http://127.0.0.1:9001/services/hubmill/');
+  });
+
+  it('HUBMILL_FORK_SERVER=false turns the fork server off, and the default pool is then one kernel', () => {
+    const c = loadConfig({}, { HUBMILL_FORK_SERVER: 'false' });
+    assert.equal(c.forkServer, false);
+    assert.deepEqual(c.poolSizes, { python3: 1 });
+    assert.throws(() => loadConfig({}, { HUBMILL_FORK_SERVER: 'maybe' }), UsageError);
   });
 
   it('generates no token when a hub authenticates callers', () => {

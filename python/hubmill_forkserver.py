@@ -1,0 +1,227 @@
+"""hubmill's fork server for ipykernel.
+
+hubmill runs this file with a Python kernelspec's own interpreter, flags and
+environment. It imports ipykernel (and the kernelspec's preload code) once, then
+waits for requests on the local socket it got as file descriptor 3 (a
+socketpair from hubmill). For each request it forks a child that becomes a
+standard ipykernel, exactly as `python -m ipykernel_launcher -f FILE` would, but
+without paying for the imports again.
+
+Before forking, this process never creates a ZeroMQ context, a thread or an
+event loop: all of those are made by IPKernelApp in the child.
+
+Protocol: one JSON object per line in each direction.
+  hubmill -> server: {"op": "fork", "id": N, "argv": [...], "env": {...},
+                      "cwd": "/dir" | null, "stderr": "/path",
+                      "user": {"uid": U, "gid": G, "name": "alice"} | null}
+  server -> hubmill: {"event": "hello", "pid": P, "threads": 1, "preload_ms": X}
+                     {"id": N, "pid": P} or {"id": N, "error": "why"}
+                     {"event": "exit", "pid": P, "code": C | null, "signal": S | null}
+When hubmill closes its end (it exited or was killed), or on SIGTERM, the
+server kills every child's process group and exits.
+"""
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+FD = 3
+
+
+def send(obj):
+    data = (json.dumps(obj) + "\n").encode()
+    while data:
+        try:
+            n = os.write(FD, data)
+        except BrokenPipeError:
+            return
+        data = data[n:]
+
+
+class Server:
+    def __init__(self):
+        self.pid = os.getpid()
+        # sys.path as `python -m ipykernel_launcher` would have it, minus this file's folder.
+        self.base_path = [p for p in sys.path[1:]]
+        self.children = set()
+        self.preload_ns = {}
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+
+    def preload(self, code):
+        t0 = time.perf_counter()
+        # What IPKernelApp imports at start (so a child only initializes), then the user's preload.
+        import ipykernel.kernelapp  # noqa: F401
+        import ipykernel.ipkernel  # noqa: F401
+        import ipykernel.zmqshell  # noqa: F401
+        import ipykernel.iostream  # noqa: F401
+        import ipykernel.heartbeat  # noqa: F401
+        import ipykernel.parentpoller  # noqa: F401
+        if code:
+            exec(compile(code, "<hubmill preload>", "exec"), self.preload_ns)
+        self.preload_ns.pop("__builtins__", None)
+        return (time.perf_counter() - t0) * 1000
+
+    def kill_children(self):
+        for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.reap()
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            if os.WIFSIGNALED(status):
+                send({"event": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
+            else:
+                send({"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status), "signal": None})
+
+    def serve(self):
+        """Answers requests until EOF (returns None); in a forked child, returns its request."""
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        buf = b""
+        while True:
+            ready, _, _ = select.select([FD, self.wake_r], [], [])
+            if self.wake_r in ready:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if FD not in ready:
+                continue
+            data = os.read(FD, 65536)
+            if not data:
+                return None
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    req = json.loads(line)
+                except ValueError:
+                    send({"event": "error", "error": "bad request line"})
+                    continue
+                if req.get("op") != "fork":
+                    send({"id": req.get("id"), "error": "unknown op %r" % (req.get("op"),)})
+                    continue
+                sys.stdout.flush()
+                sys.stderr.flush()
+                try:
+                    pid = os.fork()
+                except OSError as e:
+                    send({"id": req.get("id"), "error": "fork failed: %s" % e})
+                    continue
+                if pid == 0:
+                    return req
+                self.children.add(pid)
+                send({"id": req.get("id"), "pid": pid})
+
+    def become_kernel(self, req):
+        """In the child: isolate, drop privileges, then run IPKernelApp. Never returns."""
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in (FD, self.wake_r, self.wake_w):
+            os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        err = os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(err, 2)
+        os.close(err)
+        os.close(devnull)
+
+        user = req.get("user")
+        if user:
+            os.setgid(user["gid"])
+            os.initgroups(user["name"], user["gid"])
+            os.setuid(user["uid"])
+        env = req.get("env") or {}
+        os.environ.clear()
+        os.environ.update(env)
+        if req.get("cwd"):
+            os.chdir(req["cwd"])
+        # The launcher would have the start folder first on sys.path (IPython then adds '').
+        sys.path[:] = [os.getcwd()] + self.base_path
+
+        # Every child starts from the server's RNG state: reseed from the OS.
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        if "numpy.random" in sys.modules:
+            try:
+                sys.modules["numpy.random"].seed()
+            except Exception:  # noqa: BLE001 - a broken numpy must not stop the kernel
+                pass
+
+        import importlib.util
+
+        from ipykernel.kernelapp import IPKernelApp
+
+        spec = importlib.util.find_spec("ipykernel_launcher")
+        argv = list(req["argv"])
+        sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher"] + argv
+        app = IPKernelApp.instance()
+        app.initialize(argv)
+        if self.preload_ns and app.shell is not None:
+            app.shell.user_ns.update(self.preload_ns)
+        app.start()
+
+
+def main():
+    # Descriptors hubmill's own parent leaked to us must not reach any kernel.
+    os.closerange(FD + 1, os.sysconf("SC_OPEN_MAX"))
+    server = Server()
+    preload_ms = server.preload(os.environ.pop("HUBMILL_FORKSERVER_PRELOAD", ""))
+    import threading
+
+    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1)})
+
+    def on_term(*_):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        req = server.serve()
+    except BaseException:
+        if os.getpid() == server.pid:
+            server.kill_children()
+        raise
+    if req is None:
+        server.kill_children()
+        return 0
+    try:
+        server.become_kernel(req)
+    except SystemExit:
+        raise
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
