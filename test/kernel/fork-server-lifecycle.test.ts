@@ -71,8 +71,10 @@ describe('forked kernels: lifecycle', () => {
     try {
       let busy!: () => void;
       const started = new Promise<void>((r) => (busy = r));
+      // stopOnError false: ipykernel would otherwise abort the next request if it arrives while the error is handled.
       const p = k.execute('import time\nprint("sleeping", flush=True)\ntime.sleep(120)', {
         timeoutMs: 60_000,
+        stopOnError: false,
         onIopub: (m) => m.header.msg_type === 'stream' && busy(),
       });
       await started;
