@@ -10,7 +10,7 @@ import { UnsupportedLanguageError } from '../errors.js';
 import { notebookKernel } from './inspect.js';
 import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
-import { getTranslator, renderParametersCell, type Translator } from './translators.js';
+import { getTranslator, renderParametersCell, type Translator } from './translators/index.js';
 import type { Notebook, ParameterValue, Parameters } from './types.js';
 
 export interface CheckTarget {
