@@ -42,7 +42,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'The run was cancelled',
   413: 'Request body larger than the server limit (HUBMILL_MAX_BODY_BYTES)',
   415: 'The body was not sent as JSON: add the header Content-Type: application/json',
-  422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum, a parameter name that is not an identifier of the notebook\'s language, parameters nested too deeply',
+  422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum, a parameter name that is not an identifier of the notebook\'s language, parameters nested too deeply, with `strict_parameters` an undeclared parameter or a value of the wrong type',
   500: 'The notebook raised an exception (as the seed answered when papermill failed)',
   503: 'The service cannot run notebooks right now (kernel start failed, store unavailable)',
   504: 'The run timed out, or is still running when the synchronous wait ended',
@@ -122,6 +122,16 @@ export const SubmitJobBody = Type.Object(
     ),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     output_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Relative to the home; default chosen by the runner" })),
+    strict_parameters: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          "Refuse (422) any parameter the notebook's parameters cell does not declare, or whose value does not fit the declared or " +
+          'inferred type (int, float — an int fits too —, bool, str, list, dict; Optional[X] also takes null; other and unknown types ' +
+          'take anything), naming each parameter with the expected and given type. Python notebooks only (422 otherwise, when ' +
+          'parameters are given). Default false: papermill semantics, any parameter is injected. The web UI\'s run form sends true.',
+      }),
+    ),
     target: Type.Optional(
       Type.Union([Type.Literal('local'), Type.Literal('user-server')], {
         description:

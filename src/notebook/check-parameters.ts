@@ -7,11 +7,13 @@
  * MAX_PARAMETER_DEPTH is a ParameterError (422) naming the parameter.
  */
 import { UnsupportedLanguageError } from '../errors.js';
-import { notebookKernel } from './inspect.js';
+import { InspectionUnsupportedError, NoParametersCellError } from './errors.js';
+import { inspectParameters, notebookKernel } from './inspect.js';
 import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
-import { getTranslator, renderParametersCell, type Translator } from './translators.js';
-import type { Notebook, ParameterValue, Parameters } from './types.js';
+import { assertStrictParameters } from './strict-parameters.js';
+import { getTranslator, renderParametersCell, type Translator } from './translators/index.js';
+import type { InspectedParameter, Notebook, ParameterValue, Parameters } from './types.js';
 
 export interface CheckTarget {
   /** The kernel the run will use (the request's, else the notebook's). */
@@ -27,9 +29,7 @@ export interface CheckTarget {
 export async function checkParametersForNotebook(nb: Notebook, params: Parameters, target: CheckTarget): Promise<void> {
   if (Object.keys(params).length === 0) return;
   assertDepth(params);
-  // The engine's choice: kernel name (lower-cased), then the notebook's language, then the spec's.
-  const kernelName = target.kernelName.toLowerCase();
-  const language = notebookKernel(nb, kernelName).language ?? (await target.specLanguage?.().catch(() => undefined));
+  const { kernelName, language } = await engineKernel(nb, target);
   let translator: Translator;
   try {
     translator = getTranslator(kernelName, language);
@@ -39,6 +39,34 @@ export async function checkParametersForNotebook(nb: Notebook, params: Parameter
     throw err;
   }
   renderParametersCell(params, translator);
+}
+
+/**
+ * The opt-in strict check (`strict_parameters`, see strict-parameters.ts): every parameter
+ * must be declared in the notebook's parameters cell and fit its type, else ParameterError
+ * (422) naming each one. Needs inspection, so only Python notebooks can be checked
+ * (InspectionUnsupportedError otherwise); a notebook without a parameters cell declares none.
+ */
+export async function checkStrictParametersForNotebook(nb: Notebook, params: Parameters, target: CheckTarget): Promise<void> {
+  if (Object.keys(params).length === 0) return;
+  const { kernelName, language } = await engineKernel(nb, target);
+  let declared: InspectedParameter[];
+  try {
+    declared = inspectParameters(nb, { kernelName, language });
+  } catch (err) {
+    if (err instanceof NoParametersCellError) declared = [];
+    else if (err instanceof InspectionUnsupportedError) {
+      throw new InspectionUnsupportedError(`strict_parameters cannot be checked: ${err.message}; submit without it`, { cause: err });
+    } else throw err;
+  }
+  assertStrictParameters(declared, params);
+}
+
+/** The engine's choice: kernel name (lower-cased), then the notebook's language, then the spec's. */
+async function engineKernel(nb: Notebook, target: CheckTarget): Promise<{ kernelName: string; language: string | undefined }> {
+  const kernelName = target.kernelName.toLowerCase();
+  const language = notebookKernel(nb, kernelName).language ?? (await target.specLanguage?.().catch(() => undefined));
+  return { kernelName, language };
 }
 
 /** ParameterError when `value` nests deeper than MAX_PARAMETER_DEPTH; iterative, so any depth is safe to check. */

@@ -3,7 +3,7 @@
  */
 import { findTaggedCell, inspectPythonSource, cellTags, notebookKernel } from './inspect.js';
 import { newCellId, sourceText } from './read.js';
-import { PythonTranslator, getTranslator, renderParametersCell } from './translators.js';
+import { PythonTranslator, getTranslator, renderParametersCell } from './translators/index.js';
 import { splitLines } from './write.js';
 import type { Cell, CodeCell, Notebook, Parameters } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import { InspectionUnsupportedError, NoParametersCellError } from './errors.js';
 import { sourceText } from './read.js';
-import { PythonTranslator, getTranslator } from './translators.js';
+import { PythonTranslator, getTranslator } from './translators/index.js';
 import type { Cell, InspectedParameter, Notebook } from './types.js';
 
 export interface InspectOptions {

@@ -19,7 +19,7 @@ import { basename, dirname } from 'node:path';
 import { NoSuchKernelError, NotFoundError } from '../errors.js';
 import type { RunAs } from '../engine/types.js';
 import { UserServerNotConfiguredError } from '../kernel/user-server.js';
-import { checkParametersForNotebook } from '../notebook/check-parameters.js';
+import { checkParametersForNotebook, checkStrictParametersForNotebook } from '../notebook/check-parameters.js';
 import { notebookKernel } from '../notebook/inspect.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, NewJob } from '../store/job-store.js';
@@ -105,10 +105,10 @@ export class Intake {
       await this.deps.kernelSpec(kernelName);
     }
     // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
-    await checkParametersForNotebook(nb, newJob.parameters, {
-      kernelName,
-      specLanguage: () => this.deps.kernelSpec(kernelName).then((s) => s.language),
-    });
+    const target = { kernelName, specLanguage: () => this.deps.kernelSpec(kernelName).then((s) => s.language) };
+    await checkParametersForNotebook(nb, newJob.parameters, target);
+    // Opt-in (the web UI's run form): only declared parameters, each fitting its type.
+    if (newJob.strict_parameters) await checkStrictParametersForNotebook(nb, newJob.parameters, target);
     checkRequestedLimits(this.deps.limits, newJob);
     let outputPath = newJob.output_path ?? null;
     if (outputPath !== null) outputPath = await relativeToHome(home, await resolveInside(home, outputPath));

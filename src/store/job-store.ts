@@ -94,6 +94,11 @@ export interface NewJob {
    * as the insert, so parallel submissions (from any process) cannot exceed it.
    */
   max_active?: number | null;
+  /**
+   * Not stored: refuse parameters the notebook's parameters cell does not declare, or whose
+   * value does not fit the declared/inferred type (checked at intake; default false).
+   */
+  strict_parameters?: boolean;
 }
 
 export interface ListJobsQuery {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getTranslator, pythonLiteral, renderParametersCell, rLiteral } from '../../src/notebook/translators.js';
+import { getTranslator, pythonLiteral, renderParametersCell, rLiteral } from '../../src/notebook/translators/index.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { ParameterError, UnsupportedLanguageError } from '../../src/errors.js';
 import type { ParameterValue } from '../../src/notebook/types.js';

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { ParameterError } from '../../src/errors.js';
 import { MAX_PARAMETER_DEPTH } from '../../src/notebook/parameters-json.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
-import { pythonLiteral } from '../../src/notebook/translators.js';
+import { pythonLiteral } from '../../src/notebook/translators/index.js';
 import type { ParameterValue, Parameters } from '../../src/notebook/types.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 

@@ -1,6 +1,8 @@
 /** The run form's fields from `hubmill inspect` parameters (ui/src/params.ts): kinds, defaults, validation. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { strictParameterProblems } from '../../src/notebook/strict-parameters.js';
+import type { ParameterValue } from '../../src/notebook/types.js';
 import { fieldFor, formValue, parseLiteral, readField } from '../../ui/src/params.js';
 
 const p = (def: string, type = 'None', help = '') => ({ name: 'x', inferred_type_name: type, default: def, help });
@@ -25,6 +27,7 @@ describe('run form fields', () => {
     assert.equal(fieldFor(p('[1, 2]')).kind, 'json');
     assert.equal(fieldFor(p('3', 'float')).kind, 'number');
     assert.equal(fieldFor(p('None', 'str')).kind, 'text');
+    assert.equal(fieldFor(p('None', 'Optional[int]')).kind, 'integer');
     const unreadable = fieldFor(p('datetime.now()'));
     assert.equal(unreadable.readable, false);
     assert.equal(unreadable.initial, 'datetime.now()');
@@ -49,5 +52,27 @@ describe('run form fields', () => {
     assert.equal(formValue(fieldFor(p('[1]')), [1, 2]), '[1,2]');
     assert.equal(formValue(fieldFor(p('True')), false), 'false');
     assert.equal(formValue(fieldFor(p('1.0')), { $hubmill_float: '2.0' }), '2.0');
+  });
+
+  it('what the form accepts, the server\'s strict check (strict_parameters) accepts too', () => {
+    const params = [
+      ['3', 'None'], ['-1_000', 'None'], ['3.0', 'None'], ['1e3', 'None'], ['True', 'None'], ["'hi'", 'None'], ['u"hi"', 'None'],
+      ['[1, 2]', 'None'], ['(1, 2)', 'None'], ['(4)', 'None'], ["{'a': 1}", 'None'], ['{}', 'None'], ['None', 'None'],
+      ['datetime.now()', 'None'], ['[1][0]', 'None'], ['3', 'float'], ['None', 'str'], ['None', 'int'], ['None', 'Optional[int]'],
+      ['[]', 'List[int]'], ['{}', 'Dict[str, int]'], ['0', 'bool'], ['x', 'Path'],
+    ] as const;
+    const typed = ['42', '-7', '2.5', '1e3', '', 'true', 'false', 'hello', '[3, 4]', '{"a": 1}', 'null', '"quoted"', '[1,'];
+    let checked = 0;
+    for (const [def, type] of params) {
+      const f = fieldFor(p(def, type));
+      for (const raw of typed) {
+        const r = readField(f, raw);
+        if (!('value' in r)) continue;
+        checked++;
+        const problems = strictParameterProblems([p(def, type)], { x: r.value as ParameterValue });
+        assert.deepEqual(problems, [], `default ${def} (${type}) typed ${raw}`);
+      }
+    }
+    assert.ok(checked > 100, `${checked}`);
   });
 });

@@ -68,6 +68,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The problem document, when the answer was one (e.g. `parameters` of a strict_parameters 422). */
+    readonly problem: Record<string, unknown> | null = null,
   ) {
     super(message);
   }
@@ -99,7 +101,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   }
   if (!res.ok) {
     const detail = (body as { detail?: string })?.detail ?? `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, detail);
+    throw new ApiError(res.status, detail, body && typeof body === 'object' ? (body as Record<string, unknown>) : null);
   }
   return body as T;
 }

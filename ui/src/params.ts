@@ -127,6 +127,9 @@ export function parseLiteral(src: string): Json {
 
 function kindFromAnnotation(t: string): Kind | null {
   const a = t.toLowerCase();
+  // Optional[X] is typed as X (the server's strict check takes None too).
+  const optional = /^optional\s*\[(.*)\]$/s.exec(a);
+  if (optional) return kindFromAnnotation(optional[1]!.trim());
   if (a === 'int') return 'integer';
   if (a === 'float') return 'number';
   if (a === 'bool') return 'boolean';

@@ -94,6 +94,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         source: 'api',
         target: body.target ?? 'local',
         max_active: ctx.runQuota,
+        strict_parameters: body.strict_parameters ?? false,
       });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {

@@ -6,7 +6,7 @@
  * sent, so untouched ones keep the notebook's own literal (e.g. `1.0` stays a float).
  */
 import { useMemo, useState } from 'preact/hooks';
-import { api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
+import { ApiError, api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 import { fieldFor, formValue, readField, type Field } from '../params';
 
@@ -64,6 +64,8 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
   const [timeout, setTimeoutS] = useState('');
   const [cellTimeout, setCellTimeout] = useState('');
   const [submitError, setSubmitError] = useState<unknown>(null);
+  // The server's own verdict on parameters (strict_parameters), shown at each field until it is edited.
+  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [filledFrom, setFilledFrom] = useState<string | null>(null);
 
@@ -109,6 +111,8 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
         notebook: path,
         username: user,
         parameters,
+        // The server checks again: only the notebook's declared parameters, each of its type.
+        strict_parameters: true,
         ...(kernel ? { kernel } : {}),
         ...(timeout ? { timeout_s: Number(timeout) } : {}),
         ...(cellTimeout ? { cell_timeout_s: Number(cellTimeout) } : {}),
@@ -116,6 +120,7 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
       location.hash = href(`/job/${created.id}`);
     } catch (err) {
       setSubmitError(err);
+      setServerErrors(parameterProblems(err));
     } finally {
       setBusy(false);
     }
@@ -139,7 +144,16 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
           <legend>Parameters</legend>
           {fields.length === 0 && <p class="muted">This notebook has no parameters cell (tag a cell "parameters" to get a form).</p>}
           {fields.map((f) => (
-            <ParamInput key={f.name} f={f} value={current(f)} error={errors[f.name]} onChange={(v) => setValues({ ...values, [f.name]: v })} />
+            <ParamInput
+              key={f.name}
+              f={f}
+              value={current(f)}
+              error={errors[f.name] ?? serverErrors[f.name]}
+              onChange={(v) => {
+                setValues({ ...values, [f.name]: v });
+                if (serverErrors[f.name]) setServerErrors({ ...serverErrors, [f.name]: '' });
+              }}
+            />
           ))}
         </fieldset>
         <fieldset class="options">
@@ -184,6 +198,18 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
       </section>
     </main>
   );
+}
+
+/** Per-parameter messages from a strict_parameters 422 (`parameters: [{parameter, expected, given}]`). */
+function parameterProblems(err: unknown): Record<string, string> {
+  const list = err instanceof ApiError ? err.problem?.parameters : undefined;
+  if (!Array.isArray(list)) return {};
+  const out: Record<string, string> = {};
+  for (const p of list as { parameter?: unknown; expected?: unknown; given?: unknown }[]) {
+    if (typeof p.parameter !== 'string') continue;
+    out[p.parameter] = typeof p.expected === 'string' ? `The server expects ${p.expected}, got ${String(p.given)}` : 'Not a parameter of this notebook';
+  }
+  return out;
 }
 
 export function RunList({ jobs }: { jobs: Job[] }) {
