@@ -80,6 +80,7 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       await page.getByLabel('At', { exact: true }).fill('07:30');
       const zones = await page.getByLabel('Time zone').locator('option').count();
       assert.ok(zones > 300, `the IANA zones are offered (${zones})`);
+      assert.equal(await page.locator('#s-tz option[value="Asia/Kolkata"]').count(), 1, 'current names of zones ICU lists under an old one');
       await page.getByLabel('Time zone').selectOption(ZONE);
       assert.equal(await page.getByLabel('Cron').inputValue(), '30 7 * * *');
       // The server's 5 next fire times, shown in the zone: 07:30 there is 22:30 UTC the day before.
@@ -106,7 +107,7 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       const secret = await page.getByLabel('Webhook secret').inputValue();
       assert.match(secret, /^[0-9a-f]{64}$/);
       await page.getByRole('link', { name: 'Open the schedule' }).click();
-      await page.getByRole('heading', { name: 'morning rows' }).waitFor();
+      await page.getByRole('heading', { name: 'morning rows', exact: true }).waitFor();
       assert.equal(await page.getByLabel('Webhook secret').count(), 0);
 
       const list = (await api('GET', `/api/v1/schedules?username=${USER}`)) as { schedules: { id: string; cron: string; timezone: string; parameters: unknown; max_retries: number; paused: boolean; next_run_at: string | null; webhook_secret?: string }[] };
@@ -133,6 +134,7 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       await row.first().waitFor();
       assert.equal(await row.count(), 1);
       await row.first().locator('.status-succeeded').waitFor({ timeout: 120_000 });
+      await page.locator('dl.facts').getByRole('link', { name: 'last run succeeded' }).waitFor();
       const jobId = await row.first().getAttribute('data-job-id');
       const job = (await api('GET', `/api/v1/jobs/${jobId}`)) as { schedule_id: string; parameters: unknown; status: string };
       assert.deepEqual([job.schedule_id, job.parameters, job.status], [s.id, { n: 2 }, 'succeeded']);
@@ -142,6 +144,7 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       const listed = page.locator(`tr[data-schedule-id="${s.id}"]`);
       await listed.getByRole('link', { name: 'morning rows' }).waitFor();
       assert.match(await listed.innerText(), /07:30/);
+      await listed.getByRole('link', { name: 'last run succeeded' }).waitFor();
       assert.ok(await listed.getByRole('button', { name: 'Pause morning rows' }).isVisible());
 
       // The Jobs page filtered by the schedule: its job, not the other one.
@@ -162,7 +165,7 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       await page.getByLabel('Repeat').selectOption('weekly');
       await page.getByLabel('Day', { exact: true }).selectOption('Friday');
       await page.getByRole('button', { name: 'Save' }).click();
-      await page.getByRole('heading', { name: 'morning rows' }).waitFor();
+      await page.getByRole('heading', { name: 'morning rows', exact: true }).waitFor();
       const edited = (await api('GET', `/api/v1/schedules/${s.id}`)) as { cron: string; parameters: unknown; next_run_at: string };
       assert.deepEqual([edited.cron, edited.parameters], ['30 7 * * 5', { n: 2 }]);
       assert.equal(new Date(edited.next_run_at).getUTCDay(), 4); // Friday 07:30 in Tokyo is Thursday 22:30 UTC

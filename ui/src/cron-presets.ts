@@ -55,11 +55,28 @@ export function presetOf(cron: string, fallbackTime = '09:00'): PresetState {
   return { preset: 'custom', time: fallbackTime, weekday: 1 };
 }
 
-/** The IANA zones the browser knows, UTC included. */
+/**
+ * Current IANA names of zones that Chromium's ICU still lists under their old
+ * name (people look for Kolkata, not Calcutta); both are offered, the server takes either.
+ */
+const RENAMED: Record<string, string> = {
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+  'Pacific/Truk': 'Pacific/Chuuk',
+};
+
+/** The IANA zones the browser knows, UTC and the current names of renamed zones included. */
 export function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
-  const zones = intl.supportedValuesOf?.('timeZone') ?? [];
-  return zones.includes('UTC') ? zones : ['UTC', ...zones];
+  const zones = new Set(intl.supportedValuesOf?.('timeZone') ?? []);
+  for (const [old, current] of Object.entries(RENAMED)) if (zones.has(old)) zones.add(current);
+  zones.delete('UTC');
+  return ['UTC', ...[...zones].sort()];
 }
 
 export function localZone(): string {

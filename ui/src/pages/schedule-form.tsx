@@ -36,7 +36,7 @@ const intError = (v: string, max: number) => (/^\d+$/.test(v.trim()) && Number(v
 
 function Field1({ id, label, error, children }: { id: string; label: string; error?: string; children: preact.ComponentChildren }) {
   return (
-    <div class={`field${error ? ' invalid' : ''}`}>
+    <div class={`field setting${error ? ' invalid' : ''}`}>
       <label for={id}>{label}</label>
       <div class="control">
         {children}

@@ -4,16 +4,18 @@
  * history of runs). Create and edit are in schedule-form.tsx.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { deleteSchedule, getJob, getSchedule, isTerminal, listSchedules, runScheduleNow, scheduleRuns, setPaused, type Schedule } from '../api';
+import { deleteSchedule, getSchedule, listJobs, isTerminal, listSchedules, runScheduleNow, scheduleRuns, setPaused, type Schedule } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 import { inZone } from '../cron-presets';
 
+/** The schedule's latest job (cron fire, retry or "run now"); a fire skipped for overlap has none. */
 function LastResult({ s }: { s: Schedule }) {
-  const jobId = s.last_run?.job_id ?? null;
-  const job = useLoad(() => (jobId ? getJob(jobId) : Promise.resolve(null)), [jobId, s.updated_at]);
-  if (!s.last_run) return <span class="muted">never ran</span>;
-  if (!jobId) return <span class="muted">skipped</span>;
-  return job.value ? <a href={href(`/job/${jobId}`)}><Status status={job.value.status} /></a> : <a href={href(`/job/${jobId}`)}>{jobId}</a>;
+  const last = useLoad(() => listJobs({ username: s.owner, schedule_id: s.id, limit: 1 }), [s.id, s.updated_at]);
+  const job = last.value?.jobs[0];
+  if (last.error) return <span class="muted">?</span>;
+  if (!last.value) return <span class="muted">…</span>;
+  if (!job) return <span class="muted">{s.last_run ? 'skipped' : 'never ran'}</span>;
+  return <a href={href(`/job/${job.id}`)} aria-label={`last run ${job.status}`}><Status status={job.status} /></a>;
 }
 
 function PauseButton({ s, onChange }: { s: Schedule; onChange(s: Schedule): void }) {
@@ -122,7 +124,7 @@ export function SchedulePage({ id }: { id: string }) {
         <dt>Notebook</dt><dd><a href={href('/notebook', { path: s.notebook })}>{s.notebook}</a> ({s.owner})</dd>
         <dt>Cron</dt><dd><code>{s.cron}</code> in {s.timezone}</dd>
         <dt>Next run</dt><dd><NextRun s={s} /></dd>
-        <dt>Last result</dt><dd><LastResult s={s} /></dd>
+        <dt>Last result</dt><dd><LastResult key={`${runs.value?.jobs[0]?.id}-${runs.value?.jobs[0]?.status}`} s={s} /></dd>
         <dt>Parameters</dt><dd>{Object.keys(s.parameters).length ? <code>{JSON.stringify(s.parameters)}</code> : <span class="muted">the notebook's defaults</span>}</dd>
         <dt>Overlap</dt><dd>{s.overlap}{s.overlap === 'allow' ? ` (up to ${s.max_concurrent})` : ''}</dd>
         <dt>Catch-up</dt><dd>{s.catchup}</dd>
