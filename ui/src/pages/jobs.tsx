@@ -56,6 +56,12 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           <option value="">any</option>
           {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
         </select>
+        <label for="f-schedule">Schedule</label>
+        <select id="f-schedule" value={schedule} onChange={(e) => go({ schedule: (e.target as HTMLSelectElement).value, cursor: null })}>
+          <option value="">any</option>
+          {schedule && !schedules.value?.schedules.some((s) => s.id === schedule) && <option value={schedule}>{schedule}</option>}
+          {(schedules.value?.schedules ?? []).map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+        </select>
         <label for="f-notebook">Notebook</label>
         <input id="f-notebook" type="search" value={nbText} onInput={(e) => setNbText((e.target as HTMLInputElement).value)} placeholder="path, e.g. report.ipynb" />
         <button type="submit">Filter</button>
@@ -64,12 +70,6 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
             <input type="checkbox" checked={all} onChange={(e) => go({ all: (e.target as HTMLInputElement).checked ? '1' : null, cursor: null })} /> All users
           </label>
         )}
-        <label for="f-schedule">Schedule</label>
-        <select id="f-schedule" value={schedule} onChange={(e) => go({ schedule: (e.target as HTMLSelectElement).value, cursor: null })}>
-          <option value="">any</option>
-          {schedule && !schedules.value?.schedules.some((s) => s.id === schedule) && <option value={schedule}>{schedule}</option>}
-          {(schedules.value?.schedules ?? []).map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
-        </select>
       </form>
       {jobs.error ? <ErrorBox error={jobs.error} /> : !jobs.value ? <Loading /> : jobs.value.jobs.length === 0 ? <p>No jobs match.</p> : (
         <table class="jobs">
