@@ -180,7 +180,8 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     );
   }
   if (existing.error) return <main><ErrorBox error={existing.error} /></main>;
-  if (id && !s) return <main><Loading /></main>;
+  // The form shows once it holds the schedule's values (not the defaults for a moment).
+  if (id && (!s || !filled)) return <main><Loading /></main>;
   if (!owner) return <main><h1>New schedule</h1><p>Pick the user whose notebook to schedule with the user switch above.</p></main>;
 
   const input = (id2: string, value: string, set: (v: string) => void, extra: Record<string, unknown> = {}) => (
