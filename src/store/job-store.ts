@@ -105,6 +105,8 @@ export interface ListJobsQuery {
   username?: string;
   status?: JobStatus[];
   notebook?: string;
+  /** Only the jobs this schedule started. */
+  schedule_id?: string;
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;

@@ -135,6 +135,10 @@ export class SqliteJobStore implements JobStore {
       where.push('notebook = ?');
       args.push(query.notebook);
     }
+    if (query.schedule_id !== undefined) {
+      where.push('schedule_id = ?');
+      args.push(query.schedule_id);
+    }
     if (query.cursor !== undefined && query.cursor !== '') {
       const c = decodeCursor(query.cursor);
       where.push('(created_at_ms < ? OR (created_at_ms = ? AND id < ?))');

@@ -263,6 +263,21 @@ describe('HTTP app (fake runner and store)', () => {
       assert.ok(!page2.json().jobs.some((j: { id: string }) => b1.jobs.some((k: { id: string }) => k.id === j.id)));
       assert.equal((await app.inject({ url: '/api/v1/jobs?status=bogus', headers: auth })).statusCode, 422);
     });
+    it('GET /api/v1/jobs filters by schedule_id, and its next link keeps the filter', async () => {
+      const base = { username: 'alice', notebook: 'top.ipynb', parameters: {}, submitted_by: 'alice', attempt: 1 };
+      const ids: string[] = [];
+      for (const sid of ['sched-a', 'sched-b', 'sched-a', 'sched-a']) ids.push((await store.enqueue({ ...base, schedule_id: sid })).job.id);
+      const page1 = await app.inject({ url: '/api/v1/jobs?schedule_id=sched-a&limit=2', headers: auth });
+      assert.equal(page1.statusCode, 200);
+      const b1 = page1.json();
+      assert.deepEqual(b1.jobs.map((j: { schedule_id: string }) => j.schedule_id), ['sched-a', 'sched-a']);
+      assert.match(b1.links.next, /schedule_id=sched-a/);
+      const b2 = (await app.inject({ url: b1.links.next, headers: auth })).json();
+      assert.deepEqual([...b1.jobs, ...b2.jobs].map((j: { id: string }) => j.id).sort(), [ids[0], ids[2], ids[3]].sort());
+      assert.deepEqual((await app.inject({ url: '/api/v1/jobs?schedule_id=sched-b', headers: auth })).json().jobs.map((j: { id: string }) => j.id), [ids[1]]);
+      assert.equal((await app.inject({ url: '/api/v1/jobs?schedule_id=', headers: auth })).statusCode, 400);
+      for (const id of ids) await store.requestCancel(id);
+    });
     it('GET /api/v1/jobs/{id}, /output, /cancel', async () => {
       const { id } = (await app.inject({ method: 'POST', url: '/api/v1/jobs?wait=true', headers: auth, payload: { notebook: 'top.ipynb', username: 'alice' } })).json();
       const g = await app.inject({ url: `/api/v1/jobs/${id}`, headers: auth });

@@ -249,6 +249,14 @@ export function storeConformance(name: string, make: MakeStore): void {
       assert.deepEqual(running.jobs.map((j) => j.id), [all[0]]);
       const queuedOrRunning = await store.list({ limit: 100, status: ['running', 'queued'] });
       assert.equal(queuedOrRunning.jobs.length, 25);
+      const fromSchedule = [
+        (await store.enqueue(newJob({ schedule_id: 's-1', attempt: 1 }))).job.id,
+        (now++, await store.enqueue(newJob({ schedule_id: 's-2', attempt: 1 }))).job.id,
+        (now++, await store.enqueue(newJob({ schedule_id: 's-1', attempt: 1 }))).job.id,
+      ];
+      const s1 = await store.list({ limit: 100, schedule_id: 's-1' });
+      assert.deepEqual(s1.jobs.map((j) => j.id), [fromSchedule[2], fromSchedule[0]]);
+      assert.deepEqual((await store.list({ limit: 100, schedule_id: 'none' })).jobs, []);
       await assert.rejects(store.list({ limit: 10, cursor: 'garbage!!' }), UsageError);
     });
 

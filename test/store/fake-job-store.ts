@@ -100,6 +100,7 @@ export class FakeStore implements JobStore {
     if (q.username !== undefined) all = all.filter((j) => j.username === q.username);
     if (q.status !== undefined && q.status.length > 0) all = all.filter((j) => q.status!.includes(j.status));
     if (q.notebook !== undefined) all = all.filter((j) => j.notebook === q.notebook);
+    if (q.schedule_id !== undefined) all = all.filter((j) => j.schedule_id === q.schedule_id);
     if (q.cursor) {
       const after = this.jobs.get(Buffer.from(q.cursor, 'base64url').toString('utf8'));
       if (!after) throw new UsageError('invalid cursor');

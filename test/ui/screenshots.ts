@@ -43,6 +43,10 @@ async function main() {
     const a = await run('reports/sales.ipynb', { months: 4 });
     const b = await run('reports/sales.ipynb', { months: 6, region: 'south' });
     const failed = await run('scratch/index-error.ipynb');
+    const api = async (method: string, path: string, body?: unknown) => (await call(srv.base, method, path, srv.token, body, {}, 120_000)).body as { id: string };
+    const nightly = await api('POST', '/api/v1/schedules', { name: 'nightly sales', username: USER, notebook: 'reports/sales.ipynb', parameters: { region: 'south' }, cron: '30 2 * * *', timezone: 'Europe/Berlin', max_retries: 2 });
+    await api('POST', '/api/v1/schedules', { name: 'weekly check', username: USER, notebook: 'scratch/index-error.ipynb', cron: '0 8 * * 1', timezone: 'America/New_York', paused: true });
+    await api('POST', `/api/v1/schedules/${nightly.id}/run`, {});
     await mkdir(OUT, { recursive: true });
     for (const scheme of ['light', 'dark'] as const) {
       const context = await browser.newContext({ colorScheme: scheme, viewport: { width: 1200, height: 800 } });
@@ -78,6 +82,19 @@ async function main() {
       await page.goto(`${srv.base}/ui/#/jobs`);
       await page.locator('table.jobs').waitFor();
       await shot('jobs');
+      await page.goto(`${srv.base}/ui/#/schedules`);
+      await page.locator('table.schedules').waitFor();
+      await shot('schedules');
+      await page.goto(`${srv.base}/ui/#/schedules/${nightly.id}`);
+      await page.locator('table.history .status-succeeded').waitFor({ timeout: 120_000 });
+      await shot('schedule');
+      await page.goto(`${srv.base}/ui/#/schedules/new?notebook=reports%2Fsales.ipynb`);
+      await page.getByLabel('region', { exact: true }).waitFor();
+      await page.getByLabel('Repeat').selectOption('weekdays');
+      await page.getByLabel('At', { exact: true }).fill('06:45');
+      await page.getByLabel('Time zone').selectOption('Europe/Berlin');
+      await page.waitForFunction(() => [...document.querySelectorAll('ol.fires time')].filter((t) => t.textContent?.endsWith('06:45')).length === 5);
+      await shot('schedule-new');
       await page.goto(`${srv.base}/ui/#/compare?a=${a.id}&b=${b.id}`);
       await page.locator('table.cells').waitFor();
       await shot('compare');

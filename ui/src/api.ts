@@ -114,8 +114,8 @@ export const q = (params: Record<string, string | number | null | undefined>) =>
 };
 
 export const listNotebooks = (user: string) => api<{ notebooks: NotebookInfo[]; truncated: boolean }>(`api/v1/notebooks${q({ username: user, limit: 2000 })}`);
-export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; cursor?: string; limit?: number }) =>
-  api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, cursor: p.cursor, limit: p.limit ?? 50 })}`);
+export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; schedule_id?: string; cursor?: string; limit?: number }) =>
+  api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, schedule_id: p.schedule_id, cursor: p.cursor, limit: p.limit ?? 50 })}`);
 export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
 export const submitJob = (body: Record<string, unknown>) => api<Job>('api/v1/jobs', { method: 'POST', body });
 export const cancelJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
@@ -174,3 +174,45 @@ export interface Notebook {
 }
 
 export const joinText = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join('') : (t ?? ''));
+
+export interface Schedule {
+  id: string;
+  owner: string;
+  name: string;
+  notebook: string;
+  parameters: Record<string, unknown>;
+  kernel: string | null;
+  cron: string;
+  timezone: string;
+  timeout_s: number | null;
+  cell_timeout_s: number | null;
+  overlap: 'skip' | 'queue' | 'allow';
+  max_concurrent: number;
+  max_retries: number;
+  retry_backoff_s: number;
+  catchup: 'latest' | 'all' | 'none';
+  max_catchup: number;
+  paused: boolean;
+  notify: { webhook_url: string; on: string[] } | null;
+  next_run_at: string | null;
+  last_run: { scheduled_for: string; job_id: string | null } | null;
+  fires: number;
+  missed_skipped: number;
+  overlap_skipped: number;
+  retries: number;
+  created_at: string;
+  updated_at: string;
+  webhook_secret?: string;
+}
+export type ScheduleJob = Job & { schedule_id: string | null; scheduled_for: string | null; attempt: number };
+
+const sched = (id: string, tail = '') => `api/v1/schedules/${encodeURIComponent(id)}${tail}`;
+export const listSchedules = (username: string | null) => api<{ schedules: Schedule[]; next_cursor: string | null }>(`api/v1/schedules${q({ username, limit: 500 })}`);
+export const getSchedule = (id: string) => api<Schedule>(sched(id));
+export const createSchedule = (body: Record<string, unknown>) => api<Schedule>('api/v1/schedules', { method: 'POST', body });
+export const patchSchedule = (id: string, body: Record<string, unknown>) => api<Schedule>(sched(id), { method: 'PATCH', body });
+export const deleteSchedule = (id: string) => api<null>(sched(id), { method: 'DELETE' });
+export const setPaused = (id: string, paused: boolean) => api<Schedule>(sched(id, paused ? '/pause' : '/resume'), { method: 'POST' });
+export const runScheduleNow = (id: string) => api<Job>(sched(id, '/run'), { method: 'POST', body: {} });
+export const scheduleRuns = (id: string, cursor?: string) => api<{ jobs: ScheduleJob[]; next_cursor: string | null }>(sched(id, `/runs${q({ cursor, limit: 25 })}`));
+export const previewCron = (cron: string, timezone: string, count = 5) => api<{ times: string[] }>(`api/v1/schedules/preview${q({ cron, timezone, count })}`);

@@ -10,7 +10,8 @@ import { JobPage } from './pages/job';
 import { JobsPage } from './pages/jobs';
 import { NotebookPage } from './pages/notebook';
 import { NotebooksPage } from './pages/notebooks';
-import { SchedulesPage } from './pages/schedules';
+import { ScheduleFormPage } from './pages/schedule-form';
+import { SchedulePage, SchedulesPage } from './pages/schedules';
 import { SignIn } from './pages/signin';
 
 const USER_KEY = 'hubmill-ui-user';
@@ -23,7 +24,13 @@ function Pages({ me, user }: { me: Me; user: string | null }) {
   if (job) return <JobPage id={decodeURIComponent(job[1]!)} />;
   if (route.path === '/jobs') return <JobsPage params={p} />;
   if (route.path === '/compare') return <ComparePage a={p.get('a')} b={p.get('b')} />;
-  if (route.path.startsWith('/schedules')) return <SchedulesPage notebook={p.get('notebook')} />;
+  if (route.path === '/schedules') return <SchedulesPage />;
+  if (route.path === '/schedules/new') return <ScheduleFormPage id={null} notebook={p.get('notebook')} />;
+  const schedule = /^\/schedules\/([^/]+)(\/edit)?$/.exec(route.path);
+  if (schedule) {
+    const sid = decodeURIComponent(schedule[1]!);
+    return schedule[2] ? <ScheduleFormPage key={sid} id={sid} notebook={null} /> : <SchedulePage key={sid} id={sid} />;
+  }
   if (!user) {
     return (
       <main>
@@ -39,7 +46,7 @@ function Pages({ me, user }: { me: Me; user: string | null }) {
 function Header({ me, user, setUser }: { me: Me; user: string | null; setUser(u: string | null): void }) {
   const route = useRoute();
   const link = (path: string, label: string) => (
-    <a href={href(path)} aria-current={route.path === path || (path === '/notebooks' && route.path === '/notebook') ? 'page' : undefined}>
+    <a href={href(path)} aria-current={route.path === path || (path === '/notebooks' && route.path === '/notebook') || (path === '/schedules' && route.path.startsWith('/schedules/')) ? 'page' : undefined}>
       {label}
     </a>
   );

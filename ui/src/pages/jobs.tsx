@@ -1,16 +1,18 @@
-/** The job history: newest first, filters (status, notebook), cursor pages, rows refreshed while any is live. */
+/** The job history: newest first, filters (status, notebook, schedule), cursor pages, rows refreshed while any is live. */
 import { useEffect, useState } from 'preact/hooks';
-import { isTerminal, listJobs, STATES } from '../api';
+import { isTerminal, listJobs, listSchedules, STATES } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 
 export function JobsPage({ params }: { params: URLSearchParams }) {
   const { me, user } = useApp();
   const status = params.get('status') ?? '';
   const notebook = params.get('notebook') ?? '';
+  const schedule = params.get('schedule') ?? '';
   const all = me.admin && params.get('all') === '1';
   const cursor = params.get('cursor') ?? '';
   const prev = params.getAll('prev');
-  const jobs = useLoad(() => listJobs({ username: all ? null : user, status, notebook, cursor, limit: 25 }), [user, status, notebook, cursor, all]);
+  const jobs = useLoad(() => listJobs({ username: all ? null : user, status, notebook, schedule_id: schedule, cursor, limit: 25 }), [user, status, notebook, schedule, cursor, all]);
+  const schedules = useLoad(() => listSchedules(all || !me.admin ? null : user), [user, all]);
   const [nbText, setNbText] = useState(notebook);
   useEffect(() => setNbText(notebook), [notebook]);
 
@@ -22,7 +24,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   }, [live, jobs.value]);
 
   const go = (over: Record<string, string | null>, keepPage = false) => {
-    const p: Record<string, string | null> = { status, notebook, all: all ? '1' : null, ...(keepPage ? { cursor } : {}), ...over };
+    const p: Record<string, string | null> = { status, notebook, schedule, all: all ? '1' : null, ...(keepPage ? { cursor } : {}), ...over };
     const u = new URLSearchParams();
     for (const [k, v] of Object.entries(p)) if (v) u.set(k, v);
     if (keepPage) for (const c of prev) u.append('prev', c);
@@ -54,6 +56,12 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
           <option value="">any</option>
           {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
         </select>
+        <label for="f-schedule">Schedule</label>
+        <select id="f-schedule" value={schedule} onChange={(e) => go({ schedule: (e.target as HTMLSelectElement).value, cursor: null })}>
+          <option value="">any</option>
+          {schedule && !schedules.value?.schedules.some((s) => s.id === schedule) && <option value={schedule}>{schedule}</option>}
+          {(schedules.value?.schedules ?? []).map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+        </select>
         <label for="f-notebook">Notebook</label>
         <input id="f-notebook" type="search" value={nbText} onInput={(e) => setNbText((e.target as HTMLInputElement).value)} placeholder="path, e.g. report.ipynb" />
         <button type="submit">Filter</button>
@@ -62,7 +70,6 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
             <input type="checkbox" checked={all} onChange={(e) => go({ all: (e.target as HTMLInputElement).checked ? '1' : null, cursor: null })} /> All users
           </label>
         )}
-        {/* Seam: a schedule filter joins here once jobs carry their schedule (Schedules branch). */}
       </form>
       {jobs.error ? <ErrorBox error={jobs.error} /> : !jobs.value ? <Loading /> : jobs.value.jobs.length === 0 ? <p>No jobs match.</p> : (
         <table class="jobs">
