@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from './lib/http.js';
 import { median, percentile, sleep } from './lib/stats.js';
+import { waitForServeUrl } from './lib/serve-banner.js';
 
 export interface LatencyWindow {
   n: number;
@@ -110,20 +111,7 @@ export async function benchSchedules(opts: { root: string; workDir: string; coun
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   try {
-    let err = '';
-    const base = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s: ${err.slice(-500)}`)), 60_000);
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (d: string) => {
-        err += d;
-        const m = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(err);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err.slice(-500)}`)));
-    });
+    const base = await waitForServeUrl(child);
     opts.log(`  schedules: probing API latency without schedules for ${windowS} s`);
     out.without = await probe(base, agent, windowS);
     const t0 = performance.now();

@@ -45,6 +45,25 @@ export interface ScheduleSettings {
   notify: ScheduleNotify | null;
 }
 
+/** The settings a schedule gets when its creator leaves them out (the API documents the same). */
+export const SCHEDULE_DEFAULTS: Omit<ScheduleSettings, 'name' | 'notebook' | 'cron'> = {
+  parameters: {},
+  kernel: null,
+  timezone: 'UTC',
+  timeout_s: null,
+  cell_timeout_s: null,
+  overlap: 'skip',
+  max_concurrent: 1,
+  max_retries: 0,
+  retry_backoff_s: 60,
+  catchup: 'latest',
+  max_catchup: 100,
+  start_at_ms: null,
+  end_at_ms: null,
+  paused: false,
+  notify: null,
+};
+
 export interface Schedule extends ScheduleSettings {
   id: string;
   /** The user whose home and identity the runs use. */

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { call } from '../helpers/http.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
+import { waitForServeUrl } from '../../bench/lib/serve-banner.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'index.js');
@@ -73,23 +74,7 @@ async function serve(env: Record<string, string>, started: ChildProcess[]): Prom
     detached: true,
   });
   started.push(child);
-  const base = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start within 60 s: ${err}`)), 60_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}: ${err}`));
-    });
-  });
+  const base = await waitForServeUrl(child);
   return { child, base, pid: child.pid! };
 }
 

@@ -5,11 +5,10 @@
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
 import type { Job } from '../../src/store/job-store.js';
-import type { NewSchedule, Schedule, ScheduleSettings } from '../../src/store/schedule-store.js';
+import { SCHEDULE_DEFAULTS, type NewSchedule, type NotifyEvent, type Schedule, type ScheduleSettings } from '../../src/store/schedule-store.js';
 import { Scheduler, type SchedulerOptions } from '../../src/schedules/scheduler.js';
 import { parseCron } from '../../src/schedules/cron.js';
 import { nextRunWithin } from '../../src/schedules/fire-plan.js';
-import type { NotifyEvent } from '../../src/store/schedule-store.js';
 
 export class FakeClock {
   constructor(public t: number) {}
@@ -60,23 +59,9 @@ export function harness(startIso: string, opts: Partial<SchedulerOptions> = {}):
     settled,
     async create(s) {
       const settings: ScheduleSettings = {
+        ...SCHEDULE_DEFAULTS,
         name: 'test',
         notebook: 'nb.ipynb',
-        parameters: {},
-        kernel: null,
-        timezone: 'UTC',
-        timeout_s: null,
-        cell_timeout_s: null,
-        overlap: 'skip',
-        max_concurrent: 1,
-        max_retries: 0,
-        retry_backoff_s: 60,
-        catchup: 'latest',
-        max_catchup: 100,
-        start_at_ms: null,
-        end_at_ms: null,
-        paused: false,
-        notify: null,
         ...s,
       };
       const n: NewSchedule = {

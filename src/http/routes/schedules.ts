@@ -10,7 +10,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import type { Job } from '../../store/job-store.js';
-import type { Schedule, ScheduleSettings, ScheduleStore } from '../../store/schedule-store.js';
+import { SCHEDULE_DEFAULTS, type Schedule, type ScheduleSettings, type ScheduleStore } from '../../store/schedule-store.js';
 import { nextFires, parseCron } from '../../schedules/cron.js';
 import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
@@ -55,23 +55,6 @@ function parseTime(name: string, v: string | null | undefined): number | null | 
   return t;
 }
 
-const DEFAULTS = {
-  parameters: {},
-  kernel: null,
-  timezone: 'UTC',
-  timeout_s: null,
-  cell_timeout_s: null,
-  overlap: 'skip',
-  max_concurrent: 1,
-  max_retries: 0,
-  retry_backoff_s: 60,
-  catchup: 'latest',
-  max_catchup: 100,
-  start_at_ms: null,
-  end_at_ms: null,
-  paused: false,
-  notify: null,
-} as const;
 
 const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: ScheduleDeps }> = async (app, { ctx, schedules }) => {
   const tags = ['schedules'];
@@ -153,7 +136,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       if (!owner) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.homes.homeFor(owner);
       assertCanActFor(req.identity, owner);
-      const settings = await checked(owner, { ...DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
+      const settings = await checked(owner, { ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
       const s = await store.create({
         ...settings,
         owner,
