@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
+import { sseSplitter } from '../helpers/sse.js';
 
 const run = promisify(execFile);
 const TOKEN = 'e2e-token-5f2c9a7b';
@@ -57,24 +58,18 @@ function readEvents(port: number, path: string, onEvent: (e: SseEvent) => void =
     const req = httpRequest({ host: '127.0.0.1', port, path, headers: AUTH }, (res) => {
       const events: SseEvent[] = [];
       let comments = 0;
-      let buf = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (block.startsWith(':')) comments++;
-          const ev = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
+      res.on(
+        'data',
+        sseSplitter(({ event: ev, data, comment }) => {
+          if (comment) comments++;
           if (ev && data) {
             const e = { event: ev, data: JSON.parse(data) };
             events.push(e);
             onEvent(e);
           }
-        }
-      });
+        }),
+      );
       res.on('end', () => resolve({ events, comments, contentType: String(res.headers['content-type']) }));
       res.on('error', reject);
     });

@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { call } from '../helpers/http.js';
 import { code, notebookJson } from '../helpers/notebooks.js';
+import { sseSplitter } from '../helpers/sse.js';
 
 const TOKEN = 'sse-resume-token-0b1c2d';
 
@@ -44,18 +45,9 @@ function openSse(port: number, path: string, headers: Record<string, string> = {
   const ended = new Promise<void>((r) => (resolveEnd = r));
   const req: ClientRequest = httpRequest({ host: '127.0.0.1', port, path, headers: { authorization: `token ${TOKEN}`, ...headers } }, (res) => {
     resolveStatus(res.statusCode ?? 0);
-    let buf = '';
     res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        const id = /^id: (.*)$/m.exec(block)?.[1];
-        if (!ev || !data) continue;
+    res.on('data', sseSplitter(({ event: ev, data, id }) => {
+        if (!ev || !data) return;
         const e: SseEvent = { id: id === undefined ? null : Number(id), event: ev, data: JSON.parse(data) };
         events.push(e);
         for (const w of [...waiters]) {
@@ -64,8 +56,7 @@ function openSse(port: number, path: string, headers: Record<string, string> = {
             w.resolve(e);
           }
         }
-      }
-    });
+    }));
     res.on('end', resolveEnd);
     res.on('close', resolveEnd);
   });
