@@ -37,6 +37,11 @@
  *   HUBMILL_LOG_LEVEL                      default info
  *   HUBMILL_WEBHOOK_ALLOW                  loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)
  *   HUBMILL_LOG_FORMAT                     auto (readable when stdout is a terminal, JSON otherwise), json or pretty
+ *   HUBMILL_DATABASE_URL (databaseUrl)     postgresql://… selects PostgreSQL as the store and queue; default SQLite in the data dir
+ *   HUBMILL_ROLE (role)                    all (default), api (HTTP only) or worker (kernels and schedules only)
+ *   HUBMILL_KERNEL_GATEWAY_URL, HUBMILL_KERNEL_GATEWAY_TOKEN   start local-target kernels on a Jupyter (Kernel/Enterprise) Gateway or Server
+ *   HUBMILL_HOMES (homes)                  local (default: users' homes are on this machine) or user-server (through each user's Contents API)
+ *   HUBMILL_USER_SERVER_IDLE_S             stop a user server hubmill started once its last job ended this long ago, default 300 (0 = never)
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, homedir } from 'node:os';
@@ -114,7 +119,22 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
   readonly logFormat: 'auto' | 'json' | 'pretty';
+  /** postgresql:// URL of the shared store and queue; null = SQLite in `dataDir` (one machine). */
+  readonly databaseUrl: string | null;
+  /** 'all': HTTP and jobs; 'api': HTTP only; 'worker': runs jobs and schedules, serves only /health and /metrics. */
+  readonly role: Role;
+  /** Base URL of a Jupyter Kernel/Enterprise Gateway or Jupyter Server that starts local-target kernels; null = launch here. */
+  readonly kernelGatewayUrl: string | null;
+  readonly kernelGatewayToken: string | null;
+  /** Where users' files live: 'local' (homeTemplate on this machine) or 'user-server' (each user's Contents API). */
+  readonly homes: 'local' | 'user-server';
+  /** A user server hubmill started is stopped this many seconds after its last job ends; 0 = never. */
+  readonly userServerIdleS: number;
 }
+
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+const HOMES = ['local', 'user-server'] as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type ConfigKey = Exclude<keyof Config, 'apiTokenGenerated'>;
@@ -288,6 +308,18 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const logFormat = str(pick('logFormat', 'HUBMILL_LOG_FORMAT'), 'auto') as Config['logFormat'];
   if (!LOG_FORMATS.includes(logFormat)) bad('log format', logFormat, `expected one of ${LOG_FORMATS.join(', ')}`);
 
+  const databaseUrl = (pick('databaseUrl', 'HUBMILL_DATABASE_URL') as string | undefined) ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) bad('HUBMILL_DATABASE_URL', '<redacted>', 'expected a postgresql:// URL');
+  const role = str(pick('role', 'HUBMILL_ROLE'), 'all') as Role;
+  if (!ROLES.includes(role)) bad('role', role, `expected one of ${ROLES.join(', ')}`);
+  if (role !== 'all' && databaseUrl === null) bad('role', role, 'api and worker nodes share a PostgreSQL store: set HUBMILL_DATABASE_URL');
+  const kernelGatewayUrl = ((pick('kernelGatewayUrl', 'HUBMILL_KERNEL_GATEWAY_URL') as string | undefined) ?? null)?.replace(/\/+$/, '') ?? null;
+  if (kernelGatewayUrl !== null && !/^https?:\/\/[^/]+/.test(kernelGatewayUrl)) bad('HUBMILL_KERNEL_GATEWAY_URL', kernelGatewayUrl, 'expected an http(s) URL');
+  const kernelGatewayToken = (pick('kernelGatewayToken', 'HUBMILL_KERNEL_GATEWAY_TOKEN') as string | undefined) ?? null;
+  const homes = str(pick('homes', 'HUBMILL_HOMES'), 'local') as Config['homes'];
+  if (!HOMES.includes(homes)) bad('HUBMILL_HOMES', homes, `expected one of ${HOMES.join(', ')}`);
+  const userServerIdleS = toNumber('user server idle', pick('userServerIdleS', 'HUBMILL_USER_SERVER_IDLE_S') ?? 300, 0);
+
   const config: Mutable<Config> = {
     host,
     port,
@@ -328,6 +360,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     webhookAllow,
     logLevel,
     logFormat,
+    databaseUrl,
+    role,
+    kernelGatewayUrl,
+    kernelGatewayToken,
+    homes,
+    userServerIdleS,
   };
   return Object.freeze(config);
 }

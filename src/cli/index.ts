@@ -77,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--data-dir <dir>', 'job store and outputs (HUBMILL_DATA_DIR)')
     .option('--concurrency <n>', 'notebooks run at once (HUBMILL_CONCURRENCY, default: cores)')
     .option('--pool <spec>', 'warm kernels, e.g. python3:2,ir:1 (HUBMILL_POOL)')
+    .option('--database-url <url>', 'PostgreSQL store shared by several nodes (HUBMILL_DATABASE_URL; default SQLite in the data dir)')
+    .option('--role <role>', 'all, api or worker (HUBMILL_ROLE, default all)')
     .action(async (o: Record<string, string | undefined>) => {
       const { loadConfig } = await import('../config.js');
       const { startServer } = await import('../server.js');
