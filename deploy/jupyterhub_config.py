@@ -59,12 +59,12 @@ if os.geteuid() == 0 and c.JupyterHub.spawner_class == "simple":
 
 # --- hubmill as a JupyterHub service --------------------------------------------
 with open(env("HUBMILL_SERVICE_TOKEN_FILE", os.path.join(HUB_DATA, "hubmill_api_token"))) as f:
-    HUBMILL_TOKEN = f.read().strip()
+    SERVICE_TOKEN = f.read().strip()
 
 hubmill = {
     "name": "hubmill",
     "url": HUBMILL_URL,  # the proxy sends /services/hubmill/ here
-    "api_token": HUBMILL_TOKEN,  # also hubmill's OAuth client secret
+    "api_token": SERVICE_TOKEN,  # also hubmill's OAuth client secret
     "oauth_no_confirm": True,  # users are not asked to approve hubmill
     # Listed in the hub's Services menu; the link opens /services/hubmill/, which sends
     # browsers to hubmill's web UI (signed in through the hub's OAuth).
