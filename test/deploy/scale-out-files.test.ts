@@ -152,6 +152,43 @@ describe('the checks fail on broken copies', () => {
   }
 });
 
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+describe('kustomize builds deploy/k8s (kubectl kustomize, no cluster needed)', { skip: !kubectl && 'kubectl is not installed' }, () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hubmill-deploy-kustomize-'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to build without hubmill-secrets.env, and with it wires the generated Secret and the image into both Deployments', () => {
+    const copy = join(dir, 'k8s');
+    cpSync(join(DEPLOY, 'k8s'), copy, { recursive: true });
+    const without = spawnSync('kubectl', ['kustomize', copy], { encoding: 'utf8' });
+    assert.notEqual(without.status, 0);
+    assert.match(without.stderr, /hubmill-secrets\.env/);
+
+    cpSync(join(copy, 'hubmill-secrets.env.example'), join(copy, 'hubmill-secrets.env'));
+    const built = spawnSync('kubectl', ['kustomize', copy], { encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    writeFileSync(join(dir, 'built.yaml'), built.stdout);
+    const objects = yamlDocs(join(dir, 'built.yaml'));
+    const secret = objects.find((o) => o.kind === 'Secret');
+    assert.match(secret?.metadata?.name ?? '', /^hubmill-secrets-[a-z0-9]+$/, 'the generated Secret has a content hash');
+    assert.deepEqual(Object.keys(secret.data).sort(), ['cookie-secret', 'database-url']);
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    assert.equal(deployments.length, 2);
+    for (const d of deployments) {
+      const c = d.spec.template.spec.containers[0];
+      assert.equal(c.image, 'registry.example.org/hubmill:latest');
+      const refs = (c.env as Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string } } }>).filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom!.secretKeyRef!.name]);
+      for (const [env, name] of refs) assert.equal(name, env === 'JUPYTERHUB_API_TOKEN' ? 'hub' : secret.metadata.name, `${d.metadata.name} ${env}`);
+    }
+  });
+});
+
 describe('jupyterhub_config.py in remote mode (the hub of the scale-out compose file)', () => {
   function load(env: Record<string, string>) {
     const script = `
