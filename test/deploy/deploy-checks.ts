@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { ROLES } from '../../src/config.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Y = any; // parsed YAML: shapes are checked by the code below, not by types
@@ -76,7 +77,6 @@ export function yamlDocs(file: string): Y[] {
   return list.map((d) => d.toJS({ maxAliasCount: 100 }) as Y).filter((d) => d !== null);
 }
 
-const ROLES = ['all', 'api', 'worker'];
 const has = (o: Y, k: string): boolean => o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k);
 /** `--role X` in a command line, else the HUBMILL_ROLE of the environment, else all. */
 function roleOf(argv: Y, env: Record<string, string>): string {
@@ -141,7 +141,7 @@ export function checkCompose(deployDir: string, names: Names): string[] {
   for (const [name, s] of nodes) {
     const env = envOf(s);
     const role = roleOf(s.command, env);
-    if (!ROLES.includes(role)) problems.push(`${name}: role ${JSON.stringify(role)} is not one of ${ROLES.join('|')}`);
+    if (!(ROLES as readonly string[]).includes(role)) problems.push(`${name}: role ${JSON.stringify(role)} is not one of ${ROLES.join('|')}`);
     (byRole[role] ??= []).push(name);
     for (const k of Object.keys(env)) if (prefixedNames(k).size > 0 && !names.config.has(k)) problems.push(`${name}: ${k} is not a variable hubmill reads`);
     if (!env.HUBMILL_DATABASE_URL) problems.push(`${name}: no HUBMILL_DATABASE_URL`);
@@ -246,7 +246,7 @@ export function checkK8s(deployDir: string, names: Names): string[] {
       }
       for (const k of Object.keys(env)) if (prefixedNames(k).size > 0 && !names.config.has(k)) problems.push(`${name}: ${k} is not a variable hubmill reads`);
       const role = roleOf([...(c.command ?? []), ...(c.args ?? [])], env);
-      if (!ROLES.includes(role)) problems.push(`${name}: role ${JSON.stringify(role)} is not one of ${ROLES.join('|')}`);
+      if (!(ROLES as readonly string[]).includes(role)) problems.push(`${name}: role ${JSON.stringify(role)} is not one of ${ROLES.join('|')}`);
       if (!env.HUBMILL_DATABASE_URL) problems.push(`${name}: no HUBMILL_DATABASE_URL`);
       const port = Number(env.HUBMILL_PORT ?? 8002);
       const cport = (c.ports ?? []).find((p: Y) => p.containerPort === port);
