@@ -8,8 +8,9 @@
  * The same tables as SQLite (migrations/sqlite.ts), with PostgreSQL types:
  * epoch milliseconds are BIGINT, flags BOOLEAN, ids TEXT COLLATE "C" (so SQL
  * orders them as JavaScript does). Parameters, progress, errors and results
- * stay lossless-json TEXT, not jsonb: jsonb would turn 1.0 into 1, -0.0 into 0
- * and round integers past 2^53 as numbers are read back.
+ * stay lossless-json TEXT, not jsonb: jsonb turns -0.0 into 0.0, re-orders the
+ * keys (papermill injects parameters in the order given) and rewrites numbers
+ * such as 1e400; NaN and ±Inf are not JSON at all (test/store/pg-job-store.test.ts).
  */
 export interface PgMigration {
   version: number;
