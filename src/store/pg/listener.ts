@@ -54,7 +54,8 @@ export class JobQueuedListener {
 
   private connect(): void {
     this.retryTimer = undefined;
-    const client = new pg.Client(clientConfig(this.target));
+    // Named after its schema, so an operator (or a test) can tell the LISTEN connections apart.
+    const client = new pg.Client({ ...clientConfig(this.target), application_name: `hubmill-listen:${this.target.schema}` });
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;
