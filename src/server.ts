@@ -23,7 +23,8 @@ import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner/runner.js';
-import { SqliteJobStore } from './store/sqlite-job-store.js';
+import type { JobStore } from './store/job-store.js';
+import { openStores } from './store/open.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor } from './users/home.js';
 import { HUBMILL_VERSION } from './version.js';
@@ -34,7 +35,7 @@ export interface StartedServer {
   url: string;
   port: number;
   runner: Runner;
-  store: SqliteJobStore;
+  store: JobStore;
   pool: KernelPool;
   metrics: Metrics;
   scheduling: Scheduling;
@@ -82,7 +83,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   await mkdir(config.dataDir, { recursive: true });
-  const store = new SqliteJobStore({ path: join(config.dataDir, 'jobs.sqlite') });
+  const stores = await openStores(config, logger);
+  const store = stores.jobs;
   const metrics = new Metrics({ defaultMetrics: true });
   const forkServers = config.forkServer ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
   const pool = new KernelPool({
@@ -92,7 +94,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
-  const scheduling = startScheduling({ jobs: store, config, logger, metrics: metrics.schedules });
+  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
   const runner = new Runner({
     store,
     pool,
@@ -125,7 +127,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
       await forkServers?.close().catch((err: unknown) => logger.error({ err }, 'fork server close failed'));
-      await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
+      await stores.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       logger.info('stopped');
     })());
 

@@ -3,7 +3,9 @@
  * `concurrency` run here, one AbortController per running job, and a short poll
  * for what other processes did (jobs they enqueued, cancels requested through
  * them, the end of jobs someone here waits for). The store's atomic `claimNext`
- * hands each job to exactly one process.
+ * hands each job to exactly one process. A store that announces queued jobs
+ * (`onJobQueued`: PostgreSQL's LISTEN/NOTIFY) wakes the loop at once; the poll
+ * stays as the fallback.
  */
 import type { Logger } from 'pino';
 import { AbortedError } from '../errors.js';
@@ -42,6 +44,7 @@ export class Queue {
   private filling = false;
   private fillAgain = false;
   private polling = false;
+  private stopListening: (() => void) | undefined;
 
   constructor(private readonly o: QueueOptions) {}
 
@@ -50,6 +53,7 @@ export class Queue {
     this.stopping = false;
     this.timer = setInterval(() => void this.poll(), this.o.pollIntervalMs);
     this.timer.unref();
+    this.stopListening ??= this.o.store.onJobQueued?.(() => this.kick());
     this.kick();
   }
 
@@ -57,6 +61,8 @@ export class Queue {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    this.stopListening?.();
+    this.stopListening = undefined;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     if (this.running.size > 0) {
       this.o.log.info({ running: this.running.size, graceMs }, 'stopping: waiting for running jobs');
