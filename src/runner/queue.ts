@@ -9,8 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { AbortedError } from '../errors.js';
-import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
-import type { JobEvents } from './job-events.js';
+import type { Job, JobStore } from '../store/job-store.js';
 import { within } from './options.js';
 
 export interface RunningJob {
@@ -30,7 +29,6 @@ export interface QueueOptions {
   pollIntervalMs: number;
   /** Bound for cancelled runs to wind down after the grace of stop() (default 15 s). */
   stopKillWaitMs: number;
-  events: JobEvents;
   log: Logger;
   /** Runs one claimed job; calls `leave()` once it no longer counts as running (before announcing its end). */
   run(entry: RunningJob, leave: () => void): Promise<void>;
@@ -147,12 +145,6 @@ export class Queue {
         if (r.controller.signal.aborted) continue;
         const j = await this.o.store.get(r.job.id);
         if (j?.cancel_requested) r.controller.abort(new AbortedError('cancelled on request'));
-      }
-      // Jobs someone here waits for but that run elsewhere.
-      for (const id of this.o.events.watched()) {
-        if (this.running.has(id)) continue;
-        const j = await this.o.store.get(id);
-        if (j && isTerminal(j.status)) this.o.events.emitState(j);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'poll failed');
