@@ -30,6 +30,7 @@ import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
 import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, rowToJob, TERMINAL_SQL, type PgJobRow } from './job-rows.js';
 import { JobQueuedListener } from './listener.js';
+import { DbClock } from './clock.js';
 
 export interface PgJobStoreOptions {
   /** postgresql://…, optionally with `?schema=name` (default `public`). */
@@ -39,7 +40,7 @@ export interface PgJobStoreOptions {
   /** Connections in the pool (default 10), besides the LISTEN connection. */
   poolMax?: number;
   logger?: Logger;
-  /** For tests: the clock. */
+  /** For tests: the clock (default: the database's, see clock.ts). */
   now?: () => number;
   /** For tests: replace the migration list. */
   migrations?: readonly PgMigration[];
@@ -66,6 +67,7 @@ export class PgJobStore implements JobStore {
     readonly now: () => number,
     private readonly applied: number[],
     logger?: Logger,
+    private readonly clock: DbClock | null = null,
   ) {
     this.schema = target.schema;
     this.listener = new JobQueuedListener(target, logger);
@@ -76,8 +78,10 @@ export class PgJobStore implements JobStore {
   static async open(opts: PgJobStoreOptions): Promise<PgJobStore> {
     const target = parseDatabaseUrl(opts.url, opts.schema);
     const pool = createPool(target, { max: opts.poolMax, logger: opts.logger, asyncCommit: opts.asyncCommit });
-    const now = opts.now ?? Date.now;
+    const clock = opts.now ? null : new DbClock(pool, opts.logger);
+    const now = opts.now ?? clock!.now;
     try {
+      await clock?.sync();
       const c = await pool.connect();
       let applied: number[];
       try {
@@ -89,7 +93,8 @@ export class PgJobStore implements JobStore {
       } finally {
         c.release();
       }
-      return new PgJobStore(pool, target, now, applied, opts.logger);
+      clock?.start();
+      return new PgJobStore(pool, target, now, applied, opts.logger, clock);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -302,7 +307,8 @@ export class PgJobStore implements JobStore {
          updated_at_ms = $5
        FROM stale WHERE j.id = stale.id
        RETURNING j.*`,
-      [opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
+      // The caller's cutoff is on its own clock; the heartbeats are on the database's.
+      [opts.staleBeforeMs + (this.clock?.offsetMs ?? 0), opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
     );
     if (res.rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
     return res.rows.sort(byCreation).map(rowToJob);
@@ -352,6 +358,7 @@ export class PgJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.clock?.stop();
     await this.listener.close();
     await this.renewals.end();
     await this.pool.end();
