@@ -110,8 +110,8 @@ export class PgJobStore implements JobStore {
     if (this.closed) throw new HubmillError('the job store is closed');
   }
 
-  private async row(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<PgJobRow | undefined> {
-    return (await c.query<PgJobRow>(`SELECT * FROM jobs WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+  private async row(id: string): Promise<PgJobRow | undefined> {
+    return (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
   }
 
   async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
@@ -150,7 +150,7 @@ export class PgJobStore implements JobStore {
 
   async get(id: string): Promise<Job | null> {
     this.check();
-    const r = (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
+    const r = await this.row(id);
     return r ? rowToJob(r) : null;
   }
 
@@ -244,7 +244,7 @@ export class PgJobStore implements JobStore {
     }
     const res = await query<PgJobRow>(this.pool, `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args);
     if (res.rows[0]) return rowToJob(res.rows[0]);
-    const r = await this.row(this.pool, id);
+    const r = await this.row(id);
     if (!r) throw new NotFoundError(`job ${id} not found`);
     if (fields.worker_id !== undefined) {
       const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
