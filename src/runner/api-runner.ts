@@ -21,7 +21,7 @@ import type { EventBus, JobEventListener } from './event-bus.js';
 import { Intake } from './intake.js';
 import { JobEvents } from './job-events.js';
 import { UNLIMITED } from './limits.js';
-import type { RunnerOptions } from './options.js';
+import { within, type RunnerOptions } from './options.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 
 export type ApiRunnerOptions = Pick<
@@ -85,7 +85,8 @@ export class ApiRunner implements JobRunner {
     return Promise.resolve();
   }
 
-  stop(): Promise<void> {
-    return this.events.bus.flush();
+  /** Lets events published here reach the bus, within graceMs. */
+  stop(graceMs: number): Promise<void> {
+    return within(this.events.bus.flush(), graceMs);
   }
 }
