@@ -5,9 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
-import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Limits } from './limits.js';
 
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
@@ -48,12 +48,6 @@ export interface RetentionPolicy {
   intervalMs?: number;
 }
 
-/** Opens a kernel in the user's own server for a job. */
-export type UserServerOpener = (
-  job: Job,
-  o: { kernelName: string; path: string; cwd: string; startTimeoutMs?: number; signal?: AbortSignal },
-) => Promise<ExecutionKernel>;
-
 export interface RunnerOptions {
   store: JobStore;
   /** Warm kernels; null/absent: a fresh kernel per job. */
@@ -78,6 +72,10 @@ export interface RunnerOptions {
   retention?: RetentionPolicy;
   /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
   userServer?: UserServerConfig | null;
+  /** Stop a user server this process started once its last job ended and this many seconds passed (default 300; 0 = never). */
+  userServerIdleS?: number;
+  /** config.homes: 'user-server' makes `user-server` every job's default target and refuses target `local` (default 'local'). */
+  homes?: 'local' | 'user-server';
   /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */
   pollIntervalMs?: number;
   /** Heartbeat of running jobs, i.e. lease renewal (default: a sixth of the lease, at most 5 s). */
@@ -95,8 +93,6 @@ export interface RunnerOptions {
   readNotebook?: (path: string) => Promise<Notebook>;
   getKernelSpec?: (name: string) => Promise<{ name: string; language: string }>;
   runAsFor?: (username: string) => Promise<RunAs | null>;
-  /** Opens a kernel in the user's own server (default: startUserServer + ServerKernel.start). */
-  openUserServerKernel?: UserServerOpener;
 }
 
 /** Resolves when `p` settles or after `ms`, whichever comes first; the timer never outlives the wait. */

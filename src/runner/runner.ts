@@ -29,6 +29,7 @@ import { lookupRunAs } from '../users/run-as.js';
 import { Intake } from './intake.js';
 import { JobEvents } from './job-events.js';
 import { KernelChoice } from './kernel-source.js';
+import { UserServers } from './user-servers.js';
 import { Lease, newWorkerId } from './lease.js';
 import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
@@ -48,6 +49,7 @@ export class Runner implements JobRunner {
   private readonly log: Logger;
   private readonly events: JobEvents;
   private readonly intake: Intake;
+  private readonly userServers: UserServers | null;
   private readonly queue: Queue;
   private readonly lease: Lease;
   private readonly retention: Retention;
@@ -65,18 +67,18 @@ export class Runner implements JobRunner {
     const limits = opts.limits ?? UNLIMITED;
     const kernels = new KernelChoice({
       pool: opts.pool ?? null,
-      userServer: opts.userServer ?? null,
-      openUserServerKernel: opts.openUserServerKernel,
       startTimeoutMs: opts.kernelStartTimeoutMs,
       log: this.log,
     });
+    this.userServers = opts.userServer ? new UserServers(opts.userServer, opts.userServerIdleS ?? 300, this.log) : null;
     this.intake = new Intake({
       homeFor: opts.homeFor,
       limits,
       readNotebook: opts.readNotebook ?? readNotebookFile,
       kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
       runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
-      userServerAvailable: kernels.userServerAvailable,
+      userServers: this.userServers,
+      homes: opts.homes ?? 'local',
       outputNameFor: opts.outputNameFor,
     });
     this.queue = new Queue({
@@ -181,6 +183,7 @@ export class Runner implements JobRunner {
     this.lease.stop();
     // Let finished jobs' kernels finish shutting down, so none outlives the service.
     await within(Promise.all([...this.kernelsClosing]), 10_000);
+    await within(this.userServers?.close() ?? Promise.resolve(), 10_000);
     this.started = false;
   }
 
