@@ -21,7 +21,10 @@ export interface Scheduling {
 }
 
 export function startScheduling(o: { jobs: SqliteJobStore; config: Config; logger: Logger; metrics?: ScheduleMetrics; clock?: Clock }): Scheduling {
-  const store = new SqliteScheduleStore(o.jobs, { now: o.clock ? () => o.clock!.now() : undefined });
+  const store = new SqliteScheduleStore(o.jobs, {
+    now: o.clock ? () => o.clock!.now() : undefined,
+    jobTarget: o.config.homes === 'user-server' ? 'user-server' : 'local',
+  });
   const allow = new WebhookAllowList(o.config.webhookAllow);
   const log = o.logger.child({ component: 'scheduler' });
   const notifier = new WebhookNotifier({ allow, logger: log });

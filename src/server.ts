@@ -17,12 +17,12 @@ import { Metrics } from './http/metrics.js';
 import { ForkServers } from './kernel/fork-servers.js';
 import { KernelPool } from './kernel/pool.js';
 import { findKernelSpecs } from './kernel/kernelspecs.js';
-import { inspectParameters, notebookKernel } from './notebook/inspect.js';
-import { NoParametersCellError } from './notebook/errors.js';
+import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner/runner.js';
+import { UserServers } from './runner/user-servers.js';
 import { SqliteJobStore } from './store/sqlite-job-store.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor } from './users/home.js';
@@ -64,18 +64,7 @@ export function startBanner(url: string, tokenGenerated: boolean): string[] {
   return lines;
 }
 
-export const inspectNotebookFile: NotebookInspector = async (absPath) => {
-  const nb = await readNotebookFile(absPath);
-  const { kernelName, language } = notebookKernel(nb);
-  let parameters: ReturnType<typeof inspectParameters> = [];
-  try {
-    parameters = inspectParameters(nb);
-  } catch (e) {
-    // A notebook without a parameters cell is ordinary: it simply takes none.
-    if (!(e instanceof NoParametersCellError)) throw e;
-  }
-  return { parameters, kernel: kernelName ?? null, language: language ?? null };
-};
+export const inspectNotebookFile: NotebookInspector = async (absPath) => summarizeNotebook(await readNotebookFile(absPath));
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? (await createLogger(config));
@@ -93,6 +82,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
   const scheduling = startScheduling({ jobs: store, config, logger, metrics: metrics.schedules });
+  const userServers =
+    config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
+      ? new UserServers(
+          { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl },
+          config.userServerIdleS,
+          logger.child({ component: 'user-servers' }),
+        )
+      : null;
   const runner = new Runner({
     store,
     pool,
@@ -109,10 +106,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     requeueInterruptedOnStart: config.requeueOnRestart,
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
-    userServer:
-      config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
-        ? { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl }
-        : null,
+    userServers,
+    homes: config.homes,
   });
 
   let app: FastifyInstance | null = null;
@@ -123,6 +118,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await scheduling.stop().catch((err: unknown) => logger.error({ err }, 'scheduler stop failed'));
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
+      await userServers?.close().catch((err: unknown) => logger.error({ err }, 'user servers close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
       await forkServers?.close().catch((err: unknown) => logger.error({ err }, 'fork server close failed'));
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
@@ -142,6 +138,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       logger,
       metrics,
       inspectNotebook: inspectNotebookFile,
+      userServers,
       enginePath: hubmillBinary(),
     });
     await app.listen({ host: config.host, port: config.port });

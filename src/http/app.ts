@@ -31,6 +31,7 @@ import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
+import type { UserServers } from '../runner/user-servers.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,6 +50,8 @@ export interface AppDeps {
   enginePath?: string;
   /** The schedules API (absent: not mounted). */
   schedules?: ScheduleDeps;
+  /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
+  userServers?: UserServers | null;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -180,6 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     homes: new Homes(config.homeTemplate),
     prefix,
     inspectNotebook: deps.inspectNotebook ?? null,
+    userServers: deps.userServers ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
     runQuota: runQuota(limits),

@@ -158,6 +158,7 @@ export const SeedExecuteBody = Type.Object(
     username: Type.String({ description: 'Owner of the notebook; its home comes from the home template' }),
     notebook_name: Type.String({ description: 'A file name searched anywhere in the home, or a path relative to it' }),
     parameters: Type.Optional(ParametersT),
+    server_name: Type.Optional(ServerNameT),
   },
   { $id: 'NotebookExecuteRequest' },
 );

@@ -9,6 +9,7 @@ import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Limits } from './limits.js';
+import type { UserServers } from './user-servers.js';
 
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
 export interface WarmKernels {
@@ -17,18 +18,6 @@ export interface WarmKernels {
     opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
   ): Promise<ExecutionKernel>;
   stats(): Record<string, { idle: number; starting: number; target: number }>;
-}
-
-/** How to reach users' own servers (jobs with target `user-server`). */
-export interface UserServerConfig {
-  /** JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api */
-  hubApiUrl: string;
-  /** A hub token with admin:servers and access:servers (hubmill's service token). */
-  token: string;
-  /** The hub's public URL (its proxy) as hubmill reaches it. */
-  publicUrl: string;
-  /** Bound of starting the user's server (default 60 s). */
-  startTimeoutMs?: number;
 }
 
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
@@ -70,10 +59,8 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
-  /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
-  userServer?: UserServerConfig | null;
-  /** Stop a user server this process started once its last job ended and this many seconds passed (default 300; 0 = never). */
-  userServerIdleS?: number;
+  /** Users' own servers through JupyterHub (shared with the HTTP listings; its owner closes it); null/absent: jobs with target `user-server` are refused (422). */
+  userServers?: UserServers | null;
   /** config.homes: 'user-server' makes `user-server` every job's default target and refuses target `local` (default 'local'). */
   homes?: 'local' | 'user-server';
   /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */

@@ -29,7 +29,7 @@ import { lookupRunAs } from '../users/run-as.js';
 import { Intake } from './intake.js';
 import { JobEvents } from './job-events.js';
 import { KernelChoice } from './kernel-source.js';
-import { UserServers } from './user-servers.js';
+import type { UserServers } from './user-servers.js';
 import { Lease, newWorkerId } from './lease.js';
 import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
@@ -39,7 +39,8 @@ import { runJob } from './run-job.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
-export type { RetentionPolicy, RunnerMetrics, RunnerOptions, UserServerConfig, WarmKernels } from './options.js';
+export type { RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
+export { UserServers, type UserServerConfig } from './user-servers.js';
 
 export class Runner implements JobRunner {
   readonly workerId: string;
@@ -70,7 +71,7 @@ export class Runner implements JobRunner {
       startTimeoutMs: opts.kernelStartTimeoutMs,
       log: this.log,
     });
-    this.userServers = opts.userServer ? new UserServers(opts.userServer, opts.userServerIdleS ?? 300, this.log) : null;
+    this.userServers = opts.userServers ?? null;
     this.intake = new Intake({
       homeFor: opts.homeFor,
       limits,
@@ -183,7 +184,6 @@ export class Runner implements JobRunner {
     this.lease.stop();
     // Let finished jobs' kernels finish shutting down, so none outlives the service.
     await within(Promise.all([...this.kernelsClosing]), 10_000);
-    await within(this.userServers?.close() ?? Promise.resolve(), 10_000);
     this.started = false;
   }
 

@@ -14,7 +14,19 @@
  */
 import type { Logger } from 'pino';
 import { serverLabel, startUserServer, stopUserServer, type UserServer } from '../kernel/user-server.js';
-import type { UserServerConfig } from './options.js';
+import { ContentsApi } from '../users/contents-api.js';
+
+/** How to reach users' own servers (jobs with target `user-server`). */
+export interface UserServerConfig {
+  /** JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api */
+  hubApiUrl: string;
+  /** A hub token with admin:servers and access:servers (hubmill's service token). */
+  token: string;
+  /** The hub's public URL (its proxy) as hubmill reaches it. */
+  publicUrl: string;
+  /** Bound of starting the user's server (default 60 s). */
+  startTimeoutMs?: number;
+}
 
 interface Entry {
   active: number;
@@ -72,6 +84,12 @@ export class UserServers {
       release();
       throw err;
     }
+  }
+
+  /** The Contents API of the user's server (started if needed), for listings; release it when done. */
+  async contents(username: string, serverName: string, signal?: AbortSignal): Promise<{ api: ContentsApi; release(): void }> {
+    const server = await this.acquire(username, serverName, signal);
+    return { api: new ContentsApi(server.baseUrl, this.cfg.token, { label: serverLabel(username, serverName) }), release: server.release };
   }
 
   private release(key: string, username: string, serverName: string, entry: Entry): void {

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { HubmillError } from '../errors.js';
 import type { Parameters } from '../notebook/types.js';
-import { TERMINAL_STATUSES, type Job, type JobPage } from './job-store.js';
+import { TERMINAL_STATUSES, type Job, type JobPage, type JobTarget } from './job-store.js';
 import type {
   FirePlan,
   FireResult,
@@ -65,10 +65,13 @@ function newScheduleId(nowMs: number): string {
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
+  private readonly jobTarget: JobTarget;
 
-  constructor(jobs: SqliteJobStore, opts: { now?: () => number } = {}) {
+  /** `jobTarget`: the target of the jobs fires start ('user-server' with HUBMILL_HOMES=user-server; default 'local'). */
+  constructor(jobs: SqliteJobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}) {
     this.db = jobs.connection();
     this.now = opts.now ?? Date.now;
+    this.jobTarget = opts.jobTarget ?? 'local';
     const applied = jobs.appliedMigrations();
     if (!applied.includes(20)) throw new HubmillError('the job store lacks the schedules migration (20)');
   }
@@ -187,7 +190,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       for (const t of p.enqueue) {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (record.run(id, t, 'enqueued', null, now).changes === 0) continue;
-        const job = insertQueuedJob(this.db, jobFor(s, t, 1), now);
+        const job = insertQueuedJob(this.db, jobFor(s, t, 1, this.jobTarget), now);
         this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, id, t);
         jobs.push(job);
         fires++;
@@ -233,7 +236,7 @@ export class SqliteScheduleStore implements ScheduleStore {
           .prepare('SELECT 1 FROM jobs WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?')
           .get(s.id, p.scheduled_for_ms, p.attempt);
         if (exists) continue;
-        const job = insertQueuedJob(this.db, jobFor(s, p.scheduled_for_ms, p.attempt), now);
+        const job = insertQueuedJob(this.db, jobFor(s, p.scheduled_for_ms, p.attempt, this.jobTarget), now);
         if (p.wait_for_idle) this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, s.id, p.scheduled_for_ms);
         this.sql('UPDATE schedules SET last_job_id = ? WHERE id = ?').run(job.id, s.id);
         jobs.push(job);
@@ -293,8 +296,9 @@ export class SqliteScheduleStore implements ScheduleStore {
 }
 
 /** The job one fire (or retry) of a schedule runs. */
-function jobFor(s: Schedule, scheduledForMs: number, attempt: number) {
+function jobFor(s: Schedule, scheduledForMs: number, attempt: number, target: JobTarget) {
   return {
+    target,
     username: s.owner,
     notebook: s.notebook,
     parameters: s.parameters,
