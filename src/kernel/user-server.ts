@@ -104,7 +104,9 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
 
   const call = async (method: string, url: string): Promise<{ status: number; body: unknown }> => {
     const remaining = Math.max(1, deadline - Date.now());
-    const signals = [AbortSignal.timeout(Math.min(opts.requestTimeoutMs ?? 10_000, remaining))];
+    // The hub answers a start only after up to its slow_spawn_timeout (10 s by default): a POST may take the whole bound.
+    const bound = method === 'POST' ? remaining : Math.min(opts.requestTimeoutMs ?? 10_000, remaining);
+    const signals = [AbortSignal.timeout(bound)];
     if (opts.signal) signals.push(opts.signal);
     let res: Response;
     try {

@@ -206,8 +206,11 @@ describe('user-server jobs with the notebook only in the user\'s server (Content
     }
     const listed = await call(base, 'GET', '/api/v1/jobs?limit=100', token);
     assert.ok(!(listed.body.jobs as Array<{ notebook: string }>).some((j) => hostile.includes(j.notebook)), 'no hostile job was stored');
-    const bad = await call(base, 'POST', '/api/v1/jobs', token, { notebook: 'proj/where.ipynb', server_name: '../admin' });
-    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    for (const name of ['../admin', 'a/b', '-x', 'a\u0000']) {
+      const bad = await call(base, 'POST', '/api/v1/jobs', token, { notebook: 'proj/where.ipynb', server_name: name });
+      assert.equal(bad.status, 422, JSON.stringify(bad.body));
+      assert.match(bad.body.detail, /server_name/);
+    }
     const local = await call(base, 'POST', '/api/v1/jobs', token, { notebook: 'proj/where.ipynb', target: 'local' });
     assert.equal(local.status, 400, JSON.stringify(local.body));
     assert.match(local.body.detail, /HUBMILL_HOMES=user-server/);
