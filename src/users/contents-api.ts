@@ -90,11 +90,12 @@ export class ContentsApi {
   }
 
   private async call(method: string, path: string, query: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+    const url = this.url(path, query); // UnsafePathError before any request
     const signals = [AbortSignal.timeout(this.timeoutMs)];
     if (signal) signals.push(signal);
     let res: Response;
     try {
-      res = await this.doFetch(this.url(path, query), {
+      res = await this.doFetch(url, {
         method,
         headers: {
           authorization: `token ${this.token}`,
