@@ -18,12 +18,12 @@ import { Metrics } from './http/metrics.js';
 import { ForkServers } from './kernel/fork-servers.js';
 import { KernelPool } from './kernel/pool.js';
 import { findKernelSpecs } from './kernel/kernelspecs.js';
-import { inspectParameters, notebookKernel } from './notebook/inspect.js';
-import { NoParametersCellError } from './notebook/errors.js';
+import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
 import { createLogger } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
+import { UserServers } from './runner/user-servers.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
@@ -68,18 +68,7 @@ export function startBanner(url: string, tokenGenerated: boolean): string[] {
   return lines;
 }
 
-export const inspectNotebookFile: NotebookInspector = async (absPath) => {
-  const nb = await readNotebookFile(absPath);
-  const { kernelName, language } = notebookKernel(nb);
-  let parameters: ReturnType<typeof inspectParameters> = [];
-  try {
-    parameters = inspectParameters(nb);
-  } catch (e) {
-    // A notebook without a parameters cell is ordinary: it simply takes none.
-    if (!(e instanceof NoParametersCellError)) throw e;
-  }
-  return { parameters, kernel: kernelName ?? null, language: language ?? null };
-};
+export const inspectNotebookFile: NotebookInspector = async (absPath) => summarizeNotebook(await readNotebookFile(absPath));
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? (await createLogger(config));
@@ -103,6 +92,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
   const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
+  const userServers =
+    config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
+      ? new UserServers(
+          { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl },
+          config.userServerIdleS,
+          logger.child({ component: 'user-servers' }),
+        )
+      : null;
   const { runner, node } = createRoleRunner(config.role, {
     eventBus,
     store,
@@ -120,10 +117,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     requeueInterruptedOnStart: config.requeueOnRestart,
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
-    userServer:
-      config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
-        ? { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl }
-        : null,
+    userServers,
+    homes: config.homes,
   });
 
   let app: FastifyInstance | null = null;
@@ -134,6 +129,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await scheduling.stop().catch((err: unknown) => logger.error({ err }, 'scheduler stop failed'));
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
+      await userServers?.close().catch((err: unknown) => logger.error({ err }, 'user servers close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
       await forkServers?.close().catch((err: unknown) => logger.error({ err }, 'fork server close failed'));
       await eventBus.close().catch((err: unknown) => logger.error({ err }, 'event bus close failed'));
@@ -155,6 +151,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       logger,
       metrics,
       inspectNotebook: inspectNotebookFile,
+      userServers,
       enginePath: hubmillBinary(),
     });
     await app.listen({ host: config.host, port: config.port });

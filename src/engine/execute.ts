@@ -17,12 +17,11 @@ import { injectParameters, insertErrorMarkers, isErrorMarker, removeErrorMarkers
 import { notebookKernel } from '../notebook/inspect.js';
 import { sourceText } from '../notebook/read.js';
 import type { Cell, Notebook, Output } from '../notebook/types.js';
-import { writeNotebookFile } from '../notebook/write.js';
 import { HUBMILL_VERSION } from '../version.js';
 import { isoformatUtc, nowMicros } from './clock.js';
 import { freshKernels, type KernelSource } from './kernel-source.js';
 import { OutputCollector } from './outputs.js';
-import { OutputTarget } from './output-target.js';
+import { localFileSink } from './output-target.js';
 import { cellCompleted, cellFailed, cellStarted, finishNotebookMetadata, resetCells, startNotebookMetadata } from './papermill-meta.js';
 import { runCell, StopSignal, type StopReason } from './run-cell.js';
 import { DebouncedSaver } from './saver.js';
@@ -99,7 +98,9 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     if (injected.injected && !injected.injected.replaced) origins.splice(injected.injected.index, 0, null);
   }
   const outMeta = out.metadata as Json;
-  const pm = startNotebookMetadata(opts.notebook, { parameters: opts.parameters, inputPath: opts.inputPath, outputPath: opts.outputPath, startUs: startedUs });
+  // The output: the caller's sink (e.g. the user's server's Contents API), else a local file, else none.
+  const sink = opts.output ?? (opts.outputPath ? localFileSink(resolve(opts.outputPath)) : null);
+  const pm = startNotebookMetadata(opts.notebook, { parameters: opts.parameters, inputPath: opts.inputPath, outputPath: opts.output?.path ?? opts.outputPath, startUs: startedUs });
   outMeta.papermill = pm;
   outMeta.hubmill = {
     version: HUBMILL_VERSION,
@@ -112,10 +113,9 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   if (!outMeta.kernelspec) outMeta.kernelspec = { name: kernelName, language, display_name: kernelName };
   resetCells(out, opts.reportMode === true);
 
-  const outputPath = opts.outputPath ? resolve(opts.outputPath) : null;
-  const target = outputPath ? new OutputTarget(outputPath) : null;
+  const outputPath = sink?.path ?? null;
   const saver = new DebouncedSaver(async () => {
-    if (target) await writeNotebookFile(target.writePath, out);
+    if (sink) await sink.write(out);
   }, opts.saveIntervalMs ?? 1000);
 
   const cellsTotal = out.cells.length;
@@ -131,7 +131,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     try {
       await saver.flush();
     } finally {
-      target?.close();
+      sink?.close();
     }
     // The kernel shuts down in the background: callers that must outlive it (the CLI) await kernelClosed.
     const kernelClosed = held.release();

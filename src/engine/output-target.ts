@@ -7,6 +7,8 @@
  */
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { NotebookSink } from '../notebook/io.js';
+import { writeNotebookFile } from '../notebook/write.js';
 
 export class OutputTarget {
   private fd: number | null = null;
@@ -36,4 +38,14 @@ export class OutputTarget {
       this.fd = null;
     }
   }
+}
+
+/** The output as a local file (absolute path), written atomically through an OutputTarget. */
+export function localFileSink(path: string): NotebookSink {
+  const target = new OutputTarget(path);
+  return {
+    path,
+    write: (nb) => writeNotebookFile(target.writePath, nb),
+    close: () => target.close(),
+  };
 }

@@ -2,6 +2,7 @@
  * The engine's public contract: run one notebook on one kernel with papermill's
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
+import type { NotebookSink } from '../notebook/io.js';
 import type { Notebook, Output, Parameters } from '../notebook/types.js';
 import type { KernelSource } from './kernel-source.js';
 import type { RunAs } from '../kernel/launcher.js';
@@ -41,6 +42,8 @@ export interface RunOptions {
   inputPath: string;
   /** Where to write the output notebook; null = do not write (e.g. stdout handled by the caller). */
   outputPath: string | null;
+  /** Writes the output somewhere else than a local file (e.g. the user's server); when set, `outputPath` is not used. */
+  output?: NotebookSink;
   /** Merged parameters; injection happens only when non-empty. */
   parameters: Parameters;
   /** Kernel name override (-k); default: notebook's kernelspec name. */

@@ -32,6 +32,7 @@ import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
+import type { UserServers } from '../runner/user-servers.js';
 
 export interface AppDeps {
   config: Config;
@@ -52,6 +53,8 @@ export interface AppDeps {
   schedules?: ScheduleDeps;
   /** This node's role and worker id (default: the configured role, no worker id); a worker serves only /health and /metrics. */
   node?: NodeIdentity;
+  /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
+  userServers?: UserServers | null;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -185,6 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     homes: new Homes(config.homeTemplate),
     prefix,
     inspectNotebook: deps.inspectNotebook ?? null,
+    userServers: deps.userServers ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
     runQuota: runQuota(limits),

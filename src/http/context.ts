@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
+import type { UserServers } from '../runner/user-servers.js';
 import type { KernelSpec } from '../kernel/kernelspecs.js';
 import type { InspectedParameter } from '../notebook/types.js';
 import type { Homes } from './homes.js';
@@ -30,6 +31,8 @@ export interface RouteContext {
   /** The service prefix, starting and ending with '/'. */
   prefix: string;
   inspectNotebook: NotebookInspector | null;
+  /** Users' own servers (null without a hub); see remoteFiles() in routes/remote.ts. */
+  userServers: UserServers | null;
   sseHeartbeatMs: number;
   enginePath: string;
   /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */

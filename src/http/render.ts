@@ -45,6 +45,7 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     cancel_requested: job.cancel_requested,
     attempts: job.attempts,
     target: job.target ?? 'local',
+    server_name: job.server_name ?? null,
     schedule_id: job.schedule_id ?? null,
     scheduled_for: iso(job.scheduled_for_ms ?? null),
     attempt: job.attempt ?? 1,

@@ -51,6 +51,13 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
 
 /** Parameters as submitted; the description is the contract for their types (see http/json-body.ts). */
+/** A JupyterHub named server ('' = the default server); the same rule as SERVER_NAME in kernel/user-server.ts. */
+export const ServerNameT = Type.String({
+  maxLength: 64,
+  pattern: '^([A-Za-z0-9][A-Za-z0-9._-]*)?$',
+  description: "The user's named server (target user-server, and the listings with HUBMILL_HOMES=user-server); '' or absent: the default server",
+});
+
 export const ParametersT = Type.Record(Type.String(), Type.Unknown(), {
   description:
     'Parameter names to JSON values, typed as Python\'s json module types them: a number written with a fraction or an exponent is a ' +
@@ -97,6 +104,7 @@ export const JobView = Type.Object(
     cancel_requested: Type.Boolean(),
     attempts: Type.Integer(),
     target: Type.Union([Type.Literal('local'), Type.Literal('user-server')], { description: "Where the kernel runs: hubmill's own kernels, or the user's single-user server" }),
+    server_name: Type.Union([Type.String(), Type.Null()], { description: "Target user-server: the user's named server it runs in (null: the default server)" }),
     schedule_id: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it, if any' }),
     scheduled_for: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The cron time it runs for (null for runs started by hand)' }),
     attempt: Type.Integer({ description: '1 for the first run of a fire, 2.. for its retries' }),
@@ -136,9 +144,11 @@ export const SubmitJobBody = Type.Object(
       Type.Union([Type.Literal('local'), Type.Literal('user-server')], {
         description:
           "Where the kernel runs. `local` (default): hubmill's own kernels. `user-server`: a kernel in the user's single-user " +
-          'server through JupyterHub (started if needed), so the run sees exactly the user\'s environment; needs a hub (422 otherwise).',
+          'server through JupyterHub (started if needed), so the run sees exactly the user\'s environment; needs a hub (422 otherwise). ' +
+          "With HUBMILL_HOMES=user-server the default is `user-server` and the notebook is read and the output written through the server's Contents API.",
       }),
     ),
+    server_name: Type.Optional(ServerNameT),
   },
   { additionalProperties: false },
 );
@@ -148,6 +158,7 @@ export const SeedExecuteBody = Type.Object(
     username: Type.String({ description: 'Owner of the notebook; its home comes from the home template' }),
     notebook_name: Type.String({ description: 'A file name searched anywhere in the home, or a path relative to it' }),
     parameters: Type.Optional(ParametersT),
+    server_name: Type.Optional(ServerNameT),
   },
   { $id: 'NotebookExecuteRequest' },
 );

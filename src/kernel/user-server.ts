@@ -1,9 +1,12 @@
 /**
  * A user's own single-user Jupyter server through JupyterHub: started when it is
- * not running (`POST /hub/api/users/{name}/server`: 201 ready, 202 pending, 400
- * already running), then `GET /hub/api/users/{name}` is polled until
- * `servers[""].ready` (bounded). The server is reached through the hub's proxy:
- * `<hub public URL origin><servers[""].url>`, e.g. http://hub:8000/user/alice/.
+ * not running (`POST /hub/api/users/{name}/server`, or `.../servers/{server_name}`
+ * for a named server: 201 ready, 202 pending, 400 already running), then
+ * `GET /hub/api/users/{name}` is polled until `servers[server_name].ready`
+ * (bounded; '' is the default server). The server is reached through the hub's
+ * proxy: `<hub public URL origin><servers[name].url>`, e.g.
+ * http://hub:8000/user/alice/ (named: http://hub:8000/user/alice/gpu/).
+ * `stopUserServer` asks the hub to stop it (`DELETE` on the same path).
  *
  * Needs a hub token with `admin:servers` (start, read) and `access:servers`
  * (talk to the server) — hubmill's service token with the role documented in
@@ -23,7 +26,24 @@ export class UserServerStartError extends HubmillError {
   override readonly httpStatus = 503;
 }
 
+/** A JupyterHub server name hubmill accepts ('' = the default server); the HTTP schema's ServerNameT says the same. */
+export const SERVER_NAME = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
+
+/** The hub API path of one of the user's servers: /users/{name}/server or /users/{name}/servers/{server_name}. */
+function serverPath(username: string, serverName: string): string {
+  if (!SERVER_NAME.test(serverName)) throw new UserServerStartError(`not a server name: ${JSON.stringify(serverName.slice(0, 80))}`);
+  const user = `/users/${encodeURIComponent(username)}`;
+  return serverName === '' ? `${user}/server` : `${user}/servers/${encodeURIComponent(serverName)}`;
+}
+
+/** How a server is named in messages. */
+export function serverLabel(username: string, serverName: string): string {
+  return serverName === '' ? `the Jupyter server of ${username}` : `the Jupyter server '${serverName}' of ${username}`;
+}
+
 export interface UserServerOptions {
+  /** The user's named server ('' or absent: the default server). */
+  serverName?: string;
   /** The hub's public URL (the proxy) as hubmill can reach it, e.g. http://127.0.0.1:8000; only its origin is used. */
   publicUrl: string;
   /** Bound of the whole start (default 60 s). */
@@ -65,8 +85,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Starts `username`'s default server if needed and waits until it is ready; returns its base URL through the proxy. */
+/** Starts `username`'s server (default or named) if needed and waits until it is ready; returns its base URL through the proxy. */
 export async function startUserServer(hubApiUrl: string, serviceToken: string, username: string, opts: UserServerOptions): Promise<UserServer> {
+  const serverName = opts.serverName ?? '';
+  const startPath = serverPath(username, serverName);
+  const label = serverLabel(username, serverName);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const doFetch = opts.fetch ?? fetch;
@@ -81,7 +104,9 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
 
   const call = async (method: string, url: string): Promise<{ status: number; body: unknown }> => {
     const remaining = Math.max(1, deadline - Date.now());
-    const signals = [AbortSignal.timeout(Math.min(opts.requestTimeoutMs ?? 10_000, remaining))];
+    // The hub answers a start only after up to its slow_spawn_timeout (10 s by default): a POST may take the whole bound.
+    const bound = method === 'POST' ? remaining : Math.min(opts.requestTimeoutMs ?? 10_000, remaining);
+    const signals = [AbortSignal.timeout(bound)];
     if (opts.signal) signals.push(opts.signal);
     let res: Response;
     try {
@@ -111,12 +136,12 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
   const check = (): void => {
     if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted');
     if (Date.now() >= deadline) {
-      throw new UserServerStartError(`the Jupyter server of ${username} did not become ready within ${(timeoutMs / 1000).toFixed(0)} s`);
+      throw new UserServerStartError(`${label} did not become ready within ${(timeoutMs / 1000).toFixed(0)} s`);
     }
   };
 
   const readyUrl = (model: UserModel): string | null => {
-    const s = model.servers?.[''];
+    const s = model.servers?.[serverName];
     if (s?.ready && s.url) return new URL(s.url.endsWith('/') ? s.url : `${s.url}/`, origin).href;
     return null;
   };
@@ -137,16 +162,16 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
   for (;;) {
     check();
     const model = first.body as UserModel;
-    const s = model.servers?.[''];
+    const s = model.servers?.[serverName];
     if (!s || (!s.ready && !s.pending)) {
       // Not running and not starting: ask the hub to start it (again, if an earlier spawn failed quickly).
-      if (spawnRequests >= 3) throw new UserServerStartError(`JupyterHub could not start the Jupyter server of ${username} (see the hub's log)`);
+      if (spawnRequests >= 3) throw new UserServerStartError(`JupyterHub could not start ${label} (see the hub's log)`);
       spawnRequests++;
-      const r = await call('POST', `${userPath}/server`);
+      const r = await call('POST', `${api}${startPath}`);
       if (r.status === 201 || r.status === 202) started = true;
-      else if (r.status !== 400) {
-        // 400 is "already running / pending": poll below.
-        throw new UserServerStartError(`JupyterHub refused to start the Jupyter server of ${username} (${r.status}: ${detail(r.body)})`);
+      else if (r.status !== 400 || (serverName !== '' && !/already|pending|running/i.test(detail(r.body)))) {
+        // 400 is "already running / pending": poll below. For a named server it is also "named servers are not enabled".
+        throw new UserServerStartError(`JupyterHub refused to start ${label} (${r.status}: ${detail(r.body)})`);
       }
     }
     await sleep(interval, opts.signal);
@@ -157,4 +182,32 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
     const url = readyUrl(first.body as UserModel);
     if (url) return { baseUrl: url, started };
   }
+}
+
+/**
+ * Asks the hub to stop one of the user's servers (`DELETE`; 204 stopped, 202
+ * stopping). Does not wait for the stop to finish. A server already stopped
+ * (400/404) counts as done.
+ */
+export async function stopUserServer(
+  hubApiUrl: string,
+  serviceToken: string,
+  username: string,
+  serverName: string,
+  opts: { requestTimeoutMs?: number; fetch?: typeof fetch } = {},
+): Promise<void> {
+  const url = `${hubApiUrl.replace(/\/+$/, '')}${serverPath(username, serverName)}`;
+  let res: Response;
+  try {
+    res = await (opts.fetch ?? fetch)(url, {
+      method: 'DELETE',
+      headers: { authorization: `token ${serviceToken}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    throw new UserServerStartError(`JupyterHub did not answer the stop of ${serverLabel(username, serverName)}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  if (res.status === 202 || res.status === 204 || res.status === 400 || res.status === 404) return;
+  throw new UserServerStartError(`JupyterHub refused to stop ${serverLabel(username, serverName)} (${res.status}: ${text.slice(0, 200)})`);
 }

@@ -141,3 +141,16 @@ export function formatInspection(nbPath: string, params: InspectedParameter[] | 
   }
   return out;
 }
+
+/** What a listing shows about a notebook: its parameters (none when it has no parameters cell), kernel and language. */
+export function summarizeNotebook(nb: Notebook): { parameters: InspectedParameter[]; kernel: string | null; language: string | null } {
+  const { kernelName, language } = notebookKernel(nb);
+  let parameters: InspectedParameter[] = [];
+  try {
+    parameters = inspectParameters(nb);
+  } catch (e) {
+    // A notebook without a parameters cell is ordinary: it simply takes none.
+    if (!(e instanceof NoParametersCellError)) throw e;
+  }
+  return { parameters, kernel: kernelName ?? null, language: language ?? null };
+}

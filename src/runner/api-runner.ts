@@ -26,7 +26,7 @@ import type { JobEventCursor, JobRunner } from './runner-api.js';
 
 export type ApiRunnerOptions = Pick<
   RunnerOptions,
-  'store' | 'homeFor' | 'limits' | 'logger' | 'userServer' | 'outputNameFor' | 'readNotebook' | 'getKernelSpec' | 'runAsFor' | 'waitPollMs'
+  'store' | 'homeFor' | 'limits' | 'logger' | 'userServers' | 'homes' | 'outputNameFor' | 'readNotebook' | 'getKernelSpec' | 'runAsFor' | 'waitPollMs'
 > & { eventBus: EventBus };
 
 export class ApiRunner implements JobRunner {
@@ -45,7 +45,8 @@ export class ApiRunner implements JobRunner {
       readNotebook: opts.readNotebook ?? readNotebookFile,
       kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
       runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
-      userServerAvailable: (opts.userServer ?? null) !== null,
+      userServers: opts.userServers ?? null,
+      homes: opts.homes ?? 'local',
       outputNameFor: opts.outputNameFor,
     });
   }

@@ -13,10 +13,15 @@
  *   meanwhile (a deleted notebook, a folder swapped for a symlink). It adds what
  *   only the run needs: the parsed notebook, the identity to run as, the output
  *   file (hubmill's default folder is created here).
+ *
+ * Jobs with target `user-server` never touch hubmill's disk: their notebook and
+ * output live in the user's own server (contents-intake.ts). With
+ * HUBMILL_HOMES=user-server that is every job's default target, and target
+ * `local` is refused (there are no local homes to read).
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { NoSuchKernelError, NotFoundError } from '../errors.js';
+import { NoSuchKernelError, NotFoundError, UsageError } from '../errors.js';
 import type { RunAs } from '../engine/types.js';
 import { UserServerNotConfiguredError } from '../kernel/user-server.js';
 import { checkParametersForNotebook, checkStrictParametersForNotebook } from '../notebook/check-parameters.js';
@@ -26,7 +31,9 @@ import type { Job, NewJob } from '../store/job-store.js';
 import { validateUsername } from '../users/home.js';
 import { relativeToHome, resolveInside } from '../users/paths.js';
 import { chownToUser } from '../users/run-as.js';
+import { checkRemote, checkRemoteStrict, prepareRemote, type RemoteRun } from './contents-intake.js';
 import { checkRequestedLimits, type Limits } from './limits.js';
+import type { UserServers } from './user-servers.js';
 
 export interface IntakeDeps {
   homeFor(username: string): string;
@@ -34,20 +41,28 @@ export interface IntakeDeps {
   readNotebook(path: string): Promise<Notebook>;
   kernelSpec(name: string): Promise<{ name: string; language: string }>;
   runAsFor(username: string): Promise<RunAs | null>;
-  /** Whether jobs with target `user-server` can run here. */
-  userServerAvailable: boolean;
+  /** Users' own servers (jobs with target `user-server`); null: such jobs are refused (422). */
+  userServers: UserServers | null;
+  /** config.homes: with 'user-server', jobs default to target `user-server` and local homes are never read. */
+  homes?: 'local' | 'user-server';
   outputNameFor?(job: Job, notebookRelPath: string): string;
 }
 
 /** A claimed job, resolved for its run. */
 export interface PreparedRun {
-  home: string;
+  /** The user's local home; null for a job in the user's server. */
+  home: string | null;
+  /** The notebook as the output's metadata records it: a real absolute path, or the API path in the user's server. */
   notebookAbs: string;
   notebook: Notebook;
   kernelName: string;
-  outputAbs: string;
+  /** The output's real absolute path; null for a job in the user's server. */
+  outputAbs: string | null;
+  /** The output relative to the home (or the server's root), as stored on the job. */
   outputRel: string;
   runAs: RunAs | null;
+  /** A job in the user's server: what it reads and writes there (release its server when the job ends). */
+  remote: RemoteRun | null;
 }
 
 /** The default output: `<notebook folder>/hubmill-outputs/<stem>-<job id>.ipynb`, relative to the home. */
@@ -88,35 +103,52 @@ export class Intake {
     return name;
   }
 
-  /** Checks a submitted job; returns it as it is stored (paths relative to the home). */
+  /** Checks a submitted job; returns it as it is stored (paths relative to the home, or to the user's server's root). */
   async check(newJob: NewJob): Promise<NewJob> {
     const username = validateUsername(newJob.username);
-    const { home, notebookAbs, nb } = await this.resolveNotebook(username, newJob.notebook);
-    const kernelName = this.kernelNameFor(newJob, nb);
-    if ((newJob.target ?? 'local') === 'user-server') {
-      // The kernel is the user's server's business: its kernelspecs are checked when the job starts.
-      if (!this.deps.userServerAvailable) {
+    const target = newJob.target ?? (this.deps.homes === 'user-server' ? 'user-server' : 'local');
+    if (target === 'user-server') {
+      const servers = this.deps.userServers;
+      if (!servers) {
         throw new UserServerNotConfiguredError(
           "target 'user-server' needs JupyterHub: set JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN (a token with admin:servers and access:servers) " +
             "and the hub's public URL (HUBMILL_HUB_PUBLIC_URL, JUPYTERHUB_PUBLIC_URL or JUPYTERHUB_HOST)",
         );
       }
-    } else {
-      await this.deps.kernelSpec(kernelName);
+      // The notebook is read when the job runs (see contents-intake.ts); here only what needs no server.
+      const paths = checkRemote(newJob);
+      checkRequestedLimits(this.deps.limits, newJob);
+      const checked: NewJob = { ...newJob, username, target, ...paths };
+      await checkRemoteStrict(checked, servers);
+      return checked;
     }
+    if (this.deps.homes === 'user-server') {
+      throw new UsageError("target 'local' is not available here: hubmill runs with HUBMILL_HOMES=user-server (no local homes); use target 'user-server'");
+    }
+    if (newJob.server_name) throw new UsageError("server_name is for jobs with target 'user-server'");
+    const { home, notebookAbs, nb } = await this.resolveNotebook(username, newJob.notebook);
+    const kernelName = this.kernelNameFor(newJob, nb);
+    await this.deps.kernelSpec(kernelName);
     // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
-    const target = { kernelName, specLanguage: () => this.deps.kernelSpec(kernelName).then((s) => s.language) };
-    await checkParametersForNotebook(nb, newJob.parameters, target);
+    const kernelTarget = { kernelName, specLanguage: () => this.deps.kernelSpec(kernelName).then((s) => s.language) };
+    await checkParametersForNotebook(nb, newJob.parameters, kernelTarget);
     // Opt-in (the web UI's run form): only declared parameters, each fitting its type.
-    if (newJob.strict_parameters) await checkStrictParametersForNotebook(nb, newJob.parameters, target);
+    if (newJob.strict_parameters) await checkStrictParametersForNotebook(nb, newJob.parameters, kernelTarget);
     checkRequestedLimits(this.deps.limits, newJob);
     let outputPath = newJob.output_path ?? null;
     if (outputPath !== null) outputPath = await relativeToHome(home, await resolveInside(home, outputPath));
-    return { ...newJob, username, notebook: await relativeToHome(home, notebookAbs), output_path: outputPath };
+    return { ...newJob, username, target, server_name: null, notebook: await relativeToHome(home, notebookAbs), output_path: outputPath };
   }
 
   /** Resolves a claimed job for its run (see the file comment for why this is checked again). */
-  async prepare(job: Job): Promise<PreparedRun> {
+  async prepare(job: Job, signal?: AbortSignal): Promise<PreparedRun> {
+    if (job.target === 'user-server') {
+      if (!this.deps.userServers) throw new UserServerNotConfiguredError("target 'user-server' needs JupyterHub (see the job's submit error)");
+      const outputName = this.deps.outputNameFor ?? defaultOutputPath;
+      const r = await prepareRemote(job, this.deps.userServers, outputName, signal);
+      const { remote } = r;
+      return { home: null, notebookAbs: remote.notebookPath, notebook: r.notebook, kernelName: r.kernelName, outputAbs: null, outputRel: remote.outputPath, runAs: null, remote };
+    }
     const { home, notebookAbs, nb: notebook } = await this.resolveNotebook(job.username, job.notebook);
     const kernelName = this.kernelNameFor(job, notebook);
     const runAs = await this.deps.runAsFor(job.username);
@@ -137,6 +169,6 @@ export class Intake {
     } else if (!dirSt.isDirectory()) {
       throw new NotFoundError(`output folder is not a folder: ${dirname(wanted)}`);
     }
-    return { home, notebookAbs, notebook, kernelName, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs };
+    return { home, notebookAbs, notebook, kernelName, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs, remote: null };
   }
 }

@@ -2,31 +2,25 @@
  * The choice of kernel source for one job, handed to the engine as its
  * `KernelSource` (the engine asks it once, after parameter injection):
  *
- * - target `user-server`: a kernel in the user's own single-user server through
- *   JupyterHub (the server is started if needed; see kernel/user-server.ts),
- *   in the notebook's folder given relative to the user's home, which is taken
- *   to be the server's root (the simple/local spawners' default). hubmill still
- *   reads the notebook and writes the output itself, from and to the home on
- *   this machine: the homes are assumed shared between hubmill and the user's
- *   server (one machine, or one shared filesystem mounted at the same paths).
+ * - target `user-server`: a kernel in the user's own server (default or named,
+ *   started by intake through JupyterHub; see kernel/user-server.ts and
+ *   user-servers.ts), in the notebook's folder given as an API path relative to
+ *   the server's root. The notebook and output go through the server's Contents
+ *   API (contents-intake.ts): nothing is shared with hubmill's disk.
  * - a warm pool, when there is one: a warm kernel when it fits (the pool's rule:
  *   same identity, no per-job environment), moved to the notebook's folder;
  *   otherwise the pool launches a fresh one.
  * - otherwise a fresh launch, as the job's user, with the job's environment.
  */
-import { sep } from 'node:path';
 import type { Logger } from 'pino';
 import { freshKernels, inRequestedFolder, type KernelSource } from '../engine/kernel-source.js';
-import { startUserServer, UserServerNotConfiguredError } from '../kernel/user-server.js';
 import type { Job } from '../store/job-store.js';
-import { relativeToHome } from '../users/paths.js';
+import type { RemoteRun } from './contents-intake.js';
 import type { PreparedRun } from './intake.js';
-import type { UserServerConfig, UserServerOpener, WarmKernels } from './options.js';
+import type { WarmKernels } from './options.js';
 
 export interface KernelChoiceDeps {
   pool: WarmKernels | null;
-  userServer: UserServerConfig | null;
-  openUserServerKernel?: UserServerOpener;
   startTimeoutMs?: number;
   log: Logger;
 }
@@ -34,21 +28,15 @@ export interface KernelChoiceDeps {
 export class KernelChoice {
   constructor(private readonly deps: KernelChoiceDeps) {}
 
-  /** Whether jobs with target `user-server` can run here. */
-  get userServerAvailable(): boolean {
-    return this.deps.userServer !== null || this.deps.openUserServerKernel !== undefined;
-  }
-
   /** The source the engine gets this job's kernel from. */
   forJob(job: Job, p: PreparedRun, env: Record<string, string> | undefined): KernelSource {
     const startTimeoutMs = this.deps.startTimeoutMs;
-    if (job.target === 'user-server') {
+    const remote = p.remote;
+    if (remote) {
       return {
         acquire: async (req) => {
-          const rel = await relativeToHome(p.home, req.cwd);
-          const path = rel === '.' || rel === '' ? '' : rel.split(sep).join('/');
-          this.deps.log.info({ jobId: job.id, kernelName: req.kernelName, path }, "opening a kernel in the user's own server");
-          return this.openUserServerKernel(job, { kernelName: req.kernelName, path, cwd: req.cwd, startTimeoutMs, signal: req.signal });
+          this.deps.log.info({ jobId: job.id, kernelName: req.kernelName, path: remote.folder }, "opening a kernel in the user's own server");
+          return this.serverKernel(remote, req.kernelName, req.signal);
         },
       };
     }
@@ -61,28 +49,16 @@ export class KernelChoice {
     return inRequestedFolder(warm, fresh);
   }
 
-  private openUserServerKernel(job: Job, o: Parameters<UserServerOpener>[1]): ReturnType<UserServerOpener> {
-    if (this.deps.openUserServerKernel) return this.deps.openUserServerKernel(job, o);
-    const us = this.deps.userServer;
-    if (!us) return Promise.reject(new UserServerNotConfiguredError("target 'user-server' needs JupyterHub (see the job's submit error)"));
-    return (async () => {
-      const server = await startUserServer(us.hubApiUrl, us.token, job.username, {
-        publicUrl: us.publicUrl,
-        timeoutMs: us.startTimeoutMs ?? 60_000,
-        signal: o.signal,
-      });
-      this.deps.log.info({ jobId: job.id, baseUrl: server.baseUrl, started: server.started }, 'user server ready');
-      // Loaded on first use: @jupyterlab/services costs ~23 MB of RSS that local-only installs never need.
-      const { ServerKernel } = await import('../kernel/server-kernel.js');
-      return ServerKernel.start({
-        baseUrl: server.baseUrl,
-        token: us.token,
-        kernelName: o.kernelName,
-        path: o.path,
-        cwd: o.cwd,
-        startTimeoutMs: o.startTimeoutMs ?? 60_000,
-        signal: o.signal,
-      });
-    })();
+  private async serverKernel(remote: RemoteRun, kernelName: string, signal: AbortSignal | undefined): ReturnType<KernelSource['acquire']> {
+    // Loaded on first use: @jupyterlab/services costs ~23 MB of RSS that local-only installs never need.
+    const { ServerKernel } = await import('../kernel/server-kernel.js');
+    return ServerKernel.start({
+      baseUrl: remote.server.baseUrl,
+      token: remote.api.token,
+      kernelName,
+      path: remote.folder,
+      startTimeoutMs: this.deps.startTimeoutMs ?? 60_000,
+      signal,
+    });
   }
 }

@@ -5,11 +5,12 @@
  */
 import type { Logger } from 'pino';
 import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
-import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { EventBus } from './event-bus.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Limits } from './limits.js';
+import type { UserServers } from './user-servers.js';
 
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
 export interface WarmKernels {
@@ -18,18 +19,6 @@ export interface WarmKernels {
     opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
   ): Promise<ExecutionKernel>;
   stats(): Record<string, { idle: number; starting: number; target: number }>;
-}
-
-/** How to reach users' own servers (jobs with target `user-server`). */
-export interface UserServerConfig {
-  /** JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api */
-  hubApiUrl: string;
-  /** A hub token with admin:servers and access:servers (hubmill's service token). */
-  token: string;
-  /** The hub's public URL (its proxy) as hubmill reaches it. */
-  publicUrl: string;
-  /** Bound of starting the user's server (default 60 s). */
-  startTimeoutMs?: number;
 }
 
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
@@ -48,12 +37,6 @@ export interface RetentionPolicy {
   /** How often to prune (default 1 h; also once at start). */
   intervalMs?: number;
 }
-
-/** Opens a kernel in the user's own server for a job. */
-export type UserServerOpener = (
-  job: Job,
-  o: { kernelName: string; path: string; cwd: string; startTimeoutMs?: number; signal?: AbortSignal },
-) => Promise<ExecutionKernel>;
 
 export interface RunnerOptions {
   store: JobStore;
@@ -77,8 +60,10 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
-  /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
-  userServer?: UserServerConfig | null;
+  /** Users' own servers through JupyterHub (shared with the HTTP listings; its owner closes it); null/absent: jobs with target `user-server` are refused (422). */
+  userServers?: UserServers | null;
+  /** config.homes: 'user-server' makes `user-server` every job's default target and refuses target `local` (default 'local'). */
+  homes?: 'local' | 'user-server';
   /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */
   pollIntervalMs?: number;
   /** Heartbeat of running jobs, i.e. lease renewal (default: a sixth of the lease, at most 5 s). */
@@ -100,8 +85,6 @@ export interface RunnerOptions {
   readNotebook?: (path: string) => Promise<Notebook>;
   getKernelSpec?: (name: string) => Promise<{ name: string; language: string }>;
   runAsFor?: (username: string) => Promise<RunAs | null>;
-  /** Opens a kernel in the user's own server (default: startUserServer + ServerKernel.start). */
-  openUserServerKernel?: UserServerOpener;
 }
 
 /** Resolves when `p` settles or after `ms`, whichever comes first; the timer never outlives the wait. */

@@ -76,6 +76,8 @@ export class Retention {
   private async deleteOutputs(jobs: Job[]): Promise<void> {
     for (const j of jobs) {
       if (!j.output_path || !basename(j.output_path).includes(j.id)) continue;
+      // Outputs in a user's own server stay there: hubmill's disk is not theirs (and deleting remotely would start the server).
+      if (j.target === 'user-server') continue;
       try {
         const abs = await resolveInside(this.homeFor(j.username), j.output_path, { mustExist: true });
         const st = await stat(abs);

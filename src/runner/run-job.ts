@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { AbortedError, HubmillError } from '../errors.js';
 import type { EngineEvent, RunAs, RunError, RunOptions, RunResult, RunStatus } from '../engine/types.js';
 import type { Job, JobProgress, JobStore } from '../store/job-store.js';
+import { contentsSink } from '../users/contents-api.js';
 import { chownToUser } from '../users/run-as.js';
 import type { Intake } from './intake.js';
 import type { JobEvents } from './job-events.js';
@@ -97,10 +98,14 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   let outputRel: string | null = job.output_path;
   let runAs: RunAs | null = null;
   let outputAbs: string | null = null;
+  /** A job in the user's server gives the server back (for the idle stop) once its kernel is shut down. */
+  let releaseServer: (() => void) | null = null;
+  let kernelClosed: Promise<void> | null = null;
   const tracker = new ProgressTracker(d.store, job.id, d.progressIntervalMs, (err) => log.warn({ err: err.message }, 'progress update failed'));
 
   try {
-    const p = await d.intake.prepare(job);
+    const p = await d.intake.prepare(job, controller.signal);
+    if (p.remote) releaseServer = p.remote.server.release;
     runAs = p.runAs;
     outputAbs = p.outputAbs;
     outputRel = p.outputRel;
@@ -111,9 +116,9 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       notebook: p.notebook,
       inputPath: p.notebookAbs,
       outputPath: p.outputAbs,
+      ...(p.remote ? { output: contentsSink(p.remote.api, p.remote.outputPath) } : { cwd: dirname(p.notebookAbs) }),
       parameters: job.parameters,
       kernelName: p.kernelName,
-      cwd: dirname(p.notebookAbs),
       ...runLimitsMs(d.limits, job),
       kernels: d.kernels.forJob(job, p, env),
       signal: controller.signal,
@@ -121,7 +126,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       saveIntervalMs: d.saveIntervalMs,
       hubmillMetadata: { job_id: job.id, username: job.username, submitted_by: job.submitted_by, source: job.source },
     });
-    if (res.kernelClosed) d.kernelClosing(res.kernelClosed);
+    if (res.kernelClosed) d.kernelClosing((kernelClosed = res.kernelClosed));
     status = res.status;
     error = res.error;
     result = res.results;
@@ -142,6 +147,11 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   }
   entry.recording = true;
   await tracker.close();
+  if (releaseServer) {
+    const release = releaseServer;
+    if (kernelClosed) void kernelClosed.finally(release);
+    else release();
+  }
 
   if (outputAbs) {
     await chownToUser(outputAbs, runAs).catch((err: Error) => log.warn({ err: err.message }, 'could not give the output to the user'));

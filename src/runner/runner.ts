@@ -29,6 +29,7 @@ import { lookupRunAs } from '../users/run-as.js';
 import { Intake } from './intake.js';
 import { JobEvents } from './job-events.js';
 import { KernelChoice } from './kernel-source.js';
+import type { UserServers } from './user-servers.js';
 import { Lease, newWorkerId } from './lease.js';
 import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
@@ -38,7 +39,8 @@ import { runJob } from './run-job.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
-export type { RetentionPolicy, RunnerMetrics, RunnerOptions, UserServerConfig, WarmKernels } from './options.js';
+export type { RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
+export { UserServers, type UserServerConfig } from './user-servers.js';
 
 export class Runner implements JobRunner {
   readonly workerId: string;
@@ -48,6 +50,7 @@ export class Runner implements JobRunner {
   private readonly log: Logger;
   private readonly events: JobEvents;
   private readonly intake: Intake;
+  private readonly userServers: UserServers | null;
   private readonly queue: Queue;
   private readonly lease: Lease;
   private readonly retention: Retention;
@@ -65,18 +68,18 @@ export class Runner implements JobRunner {
     const limits = opts.limits ?? UNLIMITED;
     const kernels = new KernelChoice({
       pool: opts.pool ?? null,
-      userServer: opts.userServer ?? null,
-      openUserServerKernel: opts.openUserServerKernel,
       startTimeoutMs: opts.kernelStartTimeoutMs,
       log: this.log,
     });
+    this.userServers = opts.userServers ?? null;
     this.intake = new Intake({
       homeFor: opts.homeFor,
       limits,
       readNotebook: opts.readNotebook ?? readNotebookFile,
       kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
       runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
-      userServerAvailable: kernels.userServerAvailable,
+      userServers: this.userServers,
+      homes: opts.homes ?? 'local',
       outputNameFor: opts.outputNameFor,
     });
     this.queue = new Queue({

@@ -65,6 +65,8 @@ export interface Job {
   worker_id: string | null;
   attempts: number;
   target: JobTarget;
+  /** Target `user-server`: the user's named server to run in; null = the default server. */
+  server_name: string | null;
   /** The schedule that started it (kept after the schedule is deleted); null for other jobs. */
   schedule_id: string | null;
   /** The cron time it runs for; null for jobs not started by a schedule's cron (including "run now"). */
@@ -86,6 +88,8 @@ export interface NewJob {
   source?: string;
   /** Default 'local'. */
   target?: JobTarget;
+  /** Target `user-server`: the user's named server; null/absent/'' = the default server. */
+  server_name?: string | null;
   schedule_id?: string | null;
   scheduled_for_ms?: number | null;
   /** Default 1. */

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { JobStore } from './job-store.js';
+import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import { PgJobStore } from './pg/job-store.js';
 import { PgScheduleStore } from './pg/schedule-store.js';
@@ -22,14 +22,14 @@ export interface Stores {
 }
 
 /** The schedule store of an open job store, on its connection or pool (one transaction spans both). */
-export function scheduleStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): ScheduleStore {
+export function scheduleStoreFor(jobs: JobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}): ScheduleStore {
   if (jobs instanceof PgJobStore) return new PgScheduleStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqliteScheduleStore(jobs, opts);
   throw new TypeError('schedules need the SQLite or PostgreSQL job store');
 }
 
 /** Opens the configured store (PostgreSQL migrations run here, under their advisory lock). */
-export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>, logger: Logger): Promise<Stores> {
+export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'homes'>, logger: Logger): Promise<Stores> {
   let jobs: JobStore;
   let kind: Stores['kind'];
   if (config.databaseUrl) {
@@ -43,7 +43,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
     kind = 'sqlite';
   }
   try {
-    return { kind, jobs, schedules: scheduleStoreFor(jobs), close: () => jobs.close() };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, { jobTarget: config.homes === 'user-server' ? 'user-server' : 'local' }), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;

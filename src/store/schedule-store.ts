@@ -9,7 +9,7 @@
  * fire, its job and the schedule's new `next_run_at_ms` commit together.
  */
 import type { Parameters } from '../notebook/types.js';
-import type { Job, JobPage } from './job-store.js';
+import type { Job, JobPage, JobTarget, NewJob } from './job-store.js';
 
 export type OverlapPolicy = 'skip' | 'queue' | 'allow';
 export const OVERLAP_POLICIES: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
@@ -168,4 +168,22 @@ export interface ScheduleStore {
   runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage>;
   /** For /metrics. */
   countSchedules(): Promise<number>;
+}
+
+/** The job one fire (or retry) of a schedule runs; `target` is 'user-server' with HUBMILL_HOMES=user-server. */
+export function scheduleJob(s: Schedule, scheduledForMs: number, attempt: number, target: JobTarget): NewJob {
+  return {
+    target,
+    username: s.owner,
+    notebook: s.notebook,
+    parameters: s.parameters,
+    kernel: s.kernel,
+    timeout_s: s.timeout_s,
+    cell_timeout_s: s.cell_timeout_s,
+    submitted_by: s.created_by,
+    source: `schedule:${s.id}`,
+    schedule_id: s.id,
+    scheduled_for_ms: scheduledForMs,
+    attempt,
+  };
 }

@@ -33,6 +33,7 @@ export interface JobRow {
   worker_id: string | null;
   attempts: number;
   target: JobTarget | null;
+  server_name?: string | null;
   schedule_id: string | null;
   scheduled_for_ms: number | null;
   attempt: number | null;
@@ -62,6 +63,7 @@ export function rowToJob(r: JobRow): Job {
     worker_id: r.worker_id,
     attempts: r.attempts,
     target: r.target ?? 'local',
+    server_name: r.server_name ?? null,
     schedule_id: r.schedule_id ?? null,
     scheduled_for_ms: r.scheduled_for_ms ?? null,
     attempt: r.attempt ?? 1,
@@ -77,8 +79,8 @@ function insertStatements(db: Database.Database): { insert: Database.Statement; 
       insert: db.prepare(
         `INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
            idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target,
-           schedule_id, scheduled_for_ms, attempt)
-         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           server_name, schedule_id, scheduled_for_ms, attempt)
+         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       select: db.prepare('SELECT * FROM jobs WHERE id = ?'),
     };
@@ -106,6 +108,7 @@ export function insertQueuedJob(db: Database.Database, job: NewJob, now: number)
     now,
     job.output_path ?? null,
     job.target ?? 'local',
+    job.server_name || null,
     job.schedule_id ?? null,
     job.scheduled_for_ms ?? null,
     job.attempt ?? 1,

@@ -8,19 +8,20 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { HubmillError } from '../errors.js';
 import type { Parameters } from '../notebook/types.js';
-import { TERMINAL_STATUSES, type Job, type JobPage } from './job-store.js';
-import type {
-  FirePlan,
-  FireResult,
-  ListSchedulesQuery,
-  NewSchedule,
-  Schedule,
-  ScheduleNotify,
-  SchedulePage,
-  ScheduleSettings,
-  ScheduleStore,
-  SettleDecision,
-  Settled,
+import { TERMINAL_STATUSES, type Job, type JobPage, type JobTarget } from './job-store.js';
+import {
+  scheduleJob,
+  type FirePlan,
+  type FireResult,
+  type ListSchedulesQuery,
+  type NewSchedule,
+  type Schedule,
+  type ScheduleNotify,
+  type SchedulePage,
+  type ScheduleSettings,
+  type ScheduleStore,
+  type SettleDecision,
+  type Settled,
 } from './schedule-store.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -65,10 +66,13 @@ function newScheduleId(nowMs: number): string {
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
+  private readonly jobTarget: JobTarget;
 
-  constructor(jobs: SqliteJobStore, opts: { now?: () => number } = {}) {
+  /** `jobTarget`: the target of the jobs fires start ('user-server' with HUBMILL_HOMES=user-server; default 'local'). */
+  constructor(jobs: SqliteJobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}) {
     this.db = jobs.connection();
     this.now = opts.now ?? Date.now;
+    this.jobTarget = opts.jobTarget ?? 'local';
     const applied = jobs.appliedMigrations();
     if (!applied.includes(20)) throw new HubmillError('the job store lacks the schedules migration (20)');
   }
@@ -187,7 +191,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       for (const t of p.enqueue) {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (record.run(id, t, 'enqueued', null, now).changes === 0) continue;
-        const job = insertQueuedJob(this.db, jobFor(s, t, 1), now);
+        const job = insertQueuedJob(this.db, scheduleJob(s, t, 1, this.jobTarget), now);
         this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, id, t);
         jobs.push(job);
         fires++;
@@ -233,7 +237,7 @@ export class SqliteScheduleStore implements ScheduleStore {
           .prepare('SELECT 1 FROM jobs WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?')
           .get(s.id, p.scheduled_for_ms, p.attempt);
         if (exists) continue;
-        const job = insertQueuedJob(this.db, jobFor(s, p.scheduled_for_ms, p.attempt), now);
+        const job = insertQueuedJob(this.db, scheduleJob(s, p.scheduled_for_ms, p.attempt, this.jobTarget), now);
         if (p.wait_for_idle) this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, s.id, p.scheduled_for_ms);
         this.sql('UPDATE schedules SET last_job_id = ? WHERE id = ?').run(job.id, s.id);
         jobs.push(job);
@@ -292,19 +296,3 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 }
 
-/** The job one fire (or retry) of a schedule runs. */
-function jobFor(s: Schedule, scheduledForMs: number, attempt: number) {
-  return {
-    username: s.owner,
-    notebook: s.notebook,
-    parameters: s.parameters,
-    kernel: s.kernel,
-    timeout_s: s.timeout_s,
-    cell_timeout_s: s.cell_timeout_s,
-    submitted_by: s.created_by,
-    source: `schedule:${s.id}`,
-    schedule_id: s.id,
-    scheduled_for_ms: scheduledForMs,
-    attempt,
-  };
-}

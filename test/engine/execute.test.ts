@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
@@ -8,6 +8,7 @@ import { getKernelSpec } from '../../src/kernel/kernelspecs.js';
 import type { EngineEvent, RunOptions } from '../../src/engine/types.js';
 import { freshKernels, givenKernel, type KernelSource } from '../../src/engine/kernel-source.js';
 import { parseNotebook, sourceText } from '../../src/notebook/read.js';
+import { serializeNotebook } from '../../src/notebook/write.js';
 import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>;
@@ -133,6 +134,29 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     ]);
     assert.equal(r1.result.error, null);
     assert.ok(!cells.some((c: Json) => (c.metadata.tags ?? []).includes('papermill-error-cell-tag')), 'no markers');
+  });
+
+  test('an output sink receives every save, byte for byte what the local file gets, and no local file is written', async () => {
+    const dir = await tempDir();
+    const nb = parseNotebook(JSON.stringify(makeNotebook([code('x = 1', ['parameters']), code('print(x)')])), 'test.ipynb');
+    const saves: string[] = [];
+    let closed = 0;
+    const common = { notebook: nb, inputPath: 'proj/in.ipynb', cwd: dir, parameters: { x: 7 }, hubmillMetadata: { job_id: 'same' } };
+    const remote = await executeNotebook({
+      ...common,
+      outputPath: null,
+      output: { path: 'proj/out.ipynb', write: async (n) => void saves.push(serializeNotebook(n)), close: () => void closed++ },
+    });
+    assert.equal(remote.status, 'succeeded');
+    assert.ok(saves.length >= 2, `saves: ${saves.length}`);
+    assert.equal(closed, 1);
+    assert.match(saves.at(-1)!, /"text": "7\\n"/);
+    assert.equal(JSON.parse(saves[0]!).metadata.papermill.output_path, 'proj/out.ipynb');
+    assert.deepEqual(await readdir(dir), [], 'nothing written locally');
+    // The same run to a local file: the same cells (timings and ids aside, which differ per run).
+    const local = await run([code('x = 1', ['parameters']), code('print(x)')], { parameters: { x: 7 } });
+    const strip = (t: string) => (JSON.parse(t) as Json).cells.map((c: Json) => ({ source: c.source, outputs: c.outputs, tags: c.metadata.tags }));
+    assert.deepEqual(strip(saves.at(-1)!), strip(await readFile(local.outputPath, 'utf8')));
   });
 
   test('report mode hides code sources; prepare-only writes without executing', async () => {

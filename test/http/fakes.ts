@@ -113,7 +113,7 @@ export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) 
       return spec;
     },
     runAsFor: async () => null,
-    userServerAvailable: false,
+    userServers: null,
   });
   const runner = new FakeRunner(store, homeOf, intake);
   const app = await buildApp({

@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Queue } from '../../src/runner/queue.js';
-import { JobEvents } from '../../src/runner/job-events.js';
 import type { Job } from '../../src/store/job-store.js';
 import { freshSchema, pgStore } from '../helpers/pg.js';
 
@@ -23,7 +22,6 @@ test('an idle worker claims a job queued through another node at once (LISTEN/NO
     concurrency: 1,
     pollIntervalMs: 60_000,
     stopKillWaitMs: 1000,
-    events: new JobEvents(log),
     log,
     async run(entry, leave) {
       ran.push(entry.job);

@@ -30,6 +30,7 @@ export function storeConformance(name: string, make: MakeStore): void {
           source: 'seed-execute',
           output_path: 'out.ipynb',
           target: 'user-server',
+          server_name: 'gpu',
         }),
       );
       assert.equal(created, true);
@@ -42,6 +43,7 @@ export function storeConformance(name: string, make: MakeStore): void {
       assert.equal(job.source, 'seed-execute');
       assert.equal(job.output_path, 'out.ipynb');
       assert.equal(job.target, 'user-server');
+      assert.equal(job.server_name, 'gpu');
       assert.equal(job.cancel_requested, false);
       assert.equal(job.attempts, 0);
       assert.equal(job.worker_id, null);
@@ -55,7 +57,9 @@ export function storeConformance(name: string, make: MakeStore): void {
       assert.equal(num(got.parameters.inf), Infinity);
       assert.equal(num(got.parameters.ninf), -Infinity);
       assert.deepEqual(got.parameters.l, [1, null]);
-      assert.equal((await store.enqueue(newJob())).job.target, 'local');
+      const plain = (await store.enqueue(newJob())).job;
+      assert.equal(plain.target, 'local');
+      assert.equal(plain.server_name, null);
       assert.equal(await store.get('nope'), null);
     });
 

@@ -80,6 +80,7 @@ export class FakeStore implements JobStore {
       worker_id: null,
       attempts: 0,
       target: n.target ?? 'local',
+      server_name: n.server_name || null,
       schedule_id: n.schedule_id ?? null,
       scheduled_for_ms: n.scheduled_for_ms ?? null,
       attempt: n.attempt ?? 1,

@@ -38,6 +38,7 @@ function job(id: string, status: Job['status']): Job {
     worker_id: null,
     attempts: 0,
     target: 'local',
+    server_name: null,
     schedule_id: null,
     scheduled_for_ms: null,
     attempt: 1,

@@ -38,6 +38,9 @@ export interface Job {
   finished_at: string | null;
   duration_s: number | null;
   output_path: string | null;
+  target?: 'local' | 'user-server';
+  /** The user's named server (target user-server); null: the default server. */
+  server_name?: string | null;
   progress: { cells_total: number; cells_done: number };
   error: { ename: string; evalue: string; traceback?: string[]; cell_index?: number | null } | null;
   result: Record<string, unknown> | null;

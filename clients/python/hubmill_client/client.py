@@ -111,12 +111,15 @@ class JupyterHubPapermillClient:
 
     def submit_job(self, notebook: str, parameters: Optional[Dict[str, Any]] = None, username: Optional[str] = None,
                    kernel: Optional[str] = None, timeout_s: Optional[float] = None, cell_timeout_s: Optional[float] = None,
-                   idempotency_key: Optional[str] = None, output_path: Optional[str] = None, wait: bool = False) -> Dict[str, Any]:
-        """Queue a run (``POST /api/v1/jobs``); ``notebook`` is relative to the user's home.
-        ``username`` defaults to the token's owner."""
+                   idempotency_key: Optional[str] = None, output_path: Optional[str] = None, wait: bool = False,
+                   target: Optional[str] = None, server_name: Optional[str] = None) -> Dict[str, Any]:
+        """Queue a run (``POST /api/v1/jobs``); ``notebook`` is relative to the user's home (or to the root of the
+        user's server for ``target="user-server"``). ``username`` defaults to the token's owner; ``server_name`` picks
+        one of the user's named servers."""
         body: Dict[str, Any] = {"notebook": notebook, "parameters": parameters or {}}
         for k, v in (("username", username), ("kernel", kernel), ("timeout_s", timeout_s), ("cell_timeout_s", cell_timeout_s),
-                     ("idempotency_key", idempotency_key), ("output_path", output_path)):
+                     ("idempotency_key", idempotency_key), ("output_path", output_path), ("target", target),
+                     ("server_name", server_name)):
             if v is not None:
                 body[k] = v
         return self._json("POST", "/api/v1/jobs", body, query={"wait": True} if wait else None,

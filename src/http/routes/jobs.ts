@@ -19,6 +19,7 @@ import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
+import { withUserServer } from '../remote-homes.js';
 
 const JobList = Type.Object({
   jobs: Type.Array(Type.Ref('Job')),
@@ -93,7 +94,9 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         submitted_by: req.identity?.name ?? username,
         output_path: body.output_path ?? null,
         source: 'api',
-        target: body.target ?? 'local',
+        // Absent: the intake's default ('local', or 'user-server' with HUBMILL_HOMES=user-server).
+        target: body.target,
+        server_name: body.server_name ?? null,
         max_active: ctx.runQuota,
         strict_parameters: body.strict_parameters ?? false,
       });
@@ -175,13 +178,27 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         produces: ['application/x-ipynb+json'],
         response: {
           200: { description: 'The output notebook (nbformat v4 JSON)', content: { 'application/x-ipynb+json': { schema: Type.Object({}, { additionalProperties: true }) } } },
-          ...problems(400, 401, 404),
+          ...problems(400, 401, 404, 422, 502, 503),
         },
       },
     },
     async (req, reply) => {
       const job = await visibleJob(req, req.params.id);
       if (!job.output_path) throw new NotFoundError(`job '${job.id}' has no output notebook yet`);
+      if (job.target === 'user-server') {
+        // In the user's server: read through its Contents API (the file is small enough to hold; outputs are bounded by the run).
+        const path = job.output_path;
+        const text = await withUserServer(ctx, job.username, job.server_name ?? '', (api) => api.readText(path)).catch((e: unknown) => {
+          if (e instanceof NotFoundError) throw new NotFoundError(`the output notebook of job '${job.id}' does not exist yet`);
+          throw e;
+        });
+        if (text === '') throw new NotFoundError(`the output notebook of job '${job.id}' does not exist yet`);
+        return reply
+          .type('application/x-ipynb+json')
+          .header('content-disposition', `attachment; filename="${basename(path).replace(/["\\\r\n]/g, '_')}"`)
+          .header('cache-control', 'no-store')
+          .send(text);
+      }
       const home = ctx.homes.homeFor(job.username);
       const abs = await ctx.homes.resolveInside(home, job.output_path, { mustExist: false });
       const st = await stat(abs).catch(() => null);

@@ -3,6 +3,8 @@
  * (papermill's `--help-notebook` view), so a client or the UI can build a run
  * form. Output notebooks are left out unless `outputs=true`. A notebook that
  * cannot be inspected is listed with an `error`, never failing the whole listing.
+ * With HUBMILL_HOMES=user-server the notebooks are those of the user's server
+ * (`server_name` picks a named one), read through its Contents API.
  */
 import { stat } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
@@ -11,7 +13,9 @@ import { HubmillError } from '../../errors.js';
 import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
-import { problems } from '../schemas.js';
+import { problems, ServerNameT } from '../schemas.js';
+import { inspectRemote, remoteHomes, withUserServer } from '../remote-homes.js';
+import { listRemoteNotebooks } from '../../users/remote-notebooks.js';
 
 const Parameter = Type.Object({
   name: Type.String(),
@@ -33,7 +37,7 @@ const NotebookInfo = Type.Object({
 
 const NotebooksResponse = Type.Object({
   username: Type.String(),
-  user_home: Type.String(),
+  user_home: Type.String({ description: "The home's local path; '' with HUBMILL_HOMES=user-server (paths are relative to the server's root)" }),
   notebook_count: Type.Integer(),
   truncated: Type.Boolean(),
   notebooks: Type.Array(NotebookInfo),
@@ -68,8 +72,9 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
               'Include output notebooks: files inside `hubmill-outputs` folders (job outputs) and names with `_output_` ' +
               '(the seed\'s `/execute` outputs). Default false: only inputs are listed. `/list-notebooks/{username}` lists everything, as the seed did.',
           }),
+          server_name: Type.Optional(ServerNameT),
         }),
-        response: { 200: NotebooksResponse, ...problems(400, 401, 403, 404, 422) },
+        response: { 200: NotebooksResponse, ...problems(400, 401, 403, 404, 422, 502, 503) },
       },
     },
     async (req) => {
@@ -77,6 +82,23 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
+      if (remoteHomes(ctx)) {
+        return withUserServer(ctx, username, req.query.server_name, async (api) => {
+          const files = await listRemoteNotebooks(api, { maxCount: req.query.limit + 1, skipOutputs: !req.query.outputs });
+          const shown = files.slice(0, req.query.limit);
+          const notebooks = await mapLimited(shown, 4, async (f) => {
+            const base = { name: f.name, path: f.relative_path, size: f.size, modified: new Date(f.modified).toISOString() };
+            try {
+              const info = await inspectRemote(api, f.relative_path);
+              return { ...base, kernel: info.kernel, language: info.language, parameters: info.parameters, error: null };
+            } catch (e) {
+              const code = e instanceof HubmillError ? e.code : 'INSPECT_FAILED';
+              return { ...base, kernel: null, language: null, parameters: [], error: { code, detail: (e as Error).message } };
+            }
+          });
+          return { username, user_home: '', notebook_count: notebooks.length, truncated: files.length > req.query.limit, notebooks };
+        });
+      }
       const home = await ctx.homes.existingHome(username);
       const files = await ctx.homes.listNotebooks(home, req.query.limit + 1, { skipOutputs: !req.query.outputs });
       const truncated = files.length > req.query.limit;

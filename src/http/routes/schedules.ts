@@ -15,6 +15,8 @@ import { nextFires, parseCron } from '../../schedules/cron.js';
 import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
+import { remoteHomes } from '../remote-homes.js';
+import { apiPath } from '../../users/contents-api.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
@@ -80,6 +82,8 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     if (s.notify) checkWebhookUrl(s.notify.webhook_url, schedules.webhookAllow);
     bounded('timeout_s', s.timeout_s, ctx.config.maxTimeoutS);
     bounded('cell_timeout_s', s.cell_timeout_s, ctx.config.maxCellTimeoutS);
+    // In the users' own servers the notebook is read when a fire's job runs (as for any user-server job).
+    if (remoteHomes(ctx)) return { ...s, timezone: spec.timezone, notebook: apiPath(s.notebook) };
     const home = await ctx.homes.existingHome(owner);
     const abs = await ctx.homes.resolveInside(home, s.notebook, { mustExist: true });
     return { ...s, timezone: spec.timezone, notebook: await ctx.homes.relative(home, abs) };

@@ -16,12 +16,14 @@ import type { Job, NewJob } from '../../store/job-store.js';
 import type { RouteContext } from '../context.js';
 import { HUBMILL_VERSION } from '../../version.js';
 import { assertCanActFor } from '../auth.js';
-import { NotebookRunError } from '../http-errors.js';
+import { NotebookRunError, UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { seedTimestamp } from '../render.js';
 import { lookupRunAs } from '../../users/run-as.js';
-import { reserveSeedOutput } from '../../users/seed-output-name.js';
-import { SeedExecuteBody, SeedExecuteResponse, SeedRunBody, SeedRunResponse, problems } from '../schemas.js';
+import { reserveSeedOutput, seedOutputName } from '../../users/seed-output-name.js';
+import { SeedExecuteBody, SeedExecuteResponse, SeedRunBody, SeedRunResponse, ServerNameT, problems } from '../schemas.js';
+import { remoteHomes, withUserServer } from '../remote-homes.js';
+import { findRemoteNotebook, listRemoteNotebooks } from '../../users/remote-notebooks.js';
 
 const HealthResponse = Type.Object(
   {
@@ -120,6 +122,51 @@ async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply
   }
 }
 
+/**
+ * `/execute` with HUBMILL_HOMES=user-server: the notebook is looked up in the user's server and the
+ * output `<stem>_output_<YYYYMMDD_HHMMSS>.ipynb` written at its root, as a user-server job. The name is
+ * the first one not taken when looked at (the server offers no exclusive create).
+ */
+async function executeRemote(
+  ctx: RouteContext,
+  b: { username: string; notebook_name: string; parameters?: Record<string, unknown>; server_name?: string; submitted_by: string },
+  reply: FastifyReply,
+) {
+  const now = new Date();
+  const { rel, outName } = await withUserServer(ctx, b.username, b.server_name, async (api) => {
+    const rel = await findRemoteNotebook(api, b.notebook_name);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const name = seedOutputName(rel, now, attempt);
+      if (!(await api.stat(name))) return { rel, outName: name };
+    }
+    throw new NotFoundError(`no free output name for ${rel}`);
+  });
+  const parameters = (b.parameters ?? {}) as NewJob['parameters'];
+  const job = await runAndWait(
+    ctx,
+    {
+      username: b.username,
+      notebook: rel,
+      parameters,
+      submitted_by: b.submitted_by,
+      output_path: outName,
+      source: 'seed-execute',
+      target: 'user-server',
+      server_name: b.server_name ?? null,
+    },
+    reply,
+  );
+  return {
+    status: 'success' as const,
+    username: b.username,
+    input_notebook: rel,
+    output_notebook: job.output_path ?? outName,
+    parameters,
+    timestamp: seedTimestamp(),
+    job_id: job.id,
+  };
+}
+
 const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const tags = ['seed'];
 
@@ -197,13 +244,18 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
         tags,
         summary: "List a user's notebooks (anywhere in the home, hidden folders skipped)",
         params: Type.Object({ username: Type.String() }),
-        response: { 200: ListNotebooksResponse, ...problems(400, 401, 403, 404) },
+        querystring: Type.Object({ server_name: Type.Optional(ServerNameT) }),
+        response: { 200: ListNotebooksResponse, ...problems(400, 401, 403, 404, 422, 502, 503) },
       },
     },
     async (req) => {
       const { username } = req.params;
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
+      if (remoteHomes(ctx)) {
+        const notebooks = await withUserServer(ctx, username, req.query.server_name, (api) => listRemoteNotebooks(api));
+        return { username, user_home: '', notebook_count: notebooks.length, notebooks };
+      }
       const home = await ctx.homes.existingHome(username);
       const notebooks = await ctx.homes.listNotebooks(home);
       return { username, user_home: home, notebook_count: notebooks.length, notebooks };
@@ -230,6 +282,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
       const parameters = (req.body.parameters ?? {}) as NewJob['parameters'];
       ctx.homes.homeFor(username);
       assertCanActFor(req.identity, username);
+      if (remoteHomes(ctx)) return executeRemote(ctx, { ...req.body, submitted_by: req.identity?.name ?? username }, reply);
       const home = await ctx.homes.existingHome(username);
       const found = await ctx.homes.findNotebook(home, notebook_name);
       const rel = found.relative_path;
@@ -284,6 +337,9 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
     },
     async (req, reply) => {
       const { input_path, output_path } = req.body;
+      if (remoteHomes(ctx)) {
+        throw new UnprocessableError("/run-notebook takes paths on hubmill's machine; with HUBMILL_HOMES=user-server use /execute or /api/v1/jobs");
+      }
       const params = (req.body.params ?? {}) as NewJob['parameters'];
       for (const [field, p] of [['input_path', input_path], ['output_path', output_path]] as const) {
         if (p.includes('\0')) throw new UnsafePathError(`${field} contains a NUL byte`);

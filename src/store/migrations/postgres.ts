@@ -121,4 +121,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX schedule_pending_due ON schedule_pending (due_at_ms);
     `,
   },
+  {
+    version: 2,
+    name: 'jobs.server_name (named user servers)',
+    sql: `ALTER TABLE jobs ADD COLUMN server_name TEXT;`,
+  },
 ];

@@ -121,4 +121,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_schedule_attempt ON jobs (schedule_id, scheduled_for_ms, attempt) WHERE scheduled_for_ms IS NOT NULL;
     `,
   },
+  {
+    // Numbered 30 so migrations other branches append meanwhile keep their own numbers.
+    id: 30,
+    name: 'jobs.server_name',
+    sql: `ALTER TABLE jobs ADD COLUMN server_name TEXT;  -- the user's named server (target user-server); NULL = the default server`,
+  },
 ];

@@ -34,6 +34,7 @@ export interface PgJobRow {
   worker_id: string | null;
   attempts: number;
   target: JobTarget;
+  server_name: string | null;
   schedule_id: string | null;
   scheduled_for_ms: number | null;
   attempt: number;
@@ -68,6 +69,7 @@ export function rowToJob(r: PgJobRow): Job {
     worker_id: r.worker_id,
     attempts: r.attempts,
     target: r.target,
+    server_name: r.server_name,
     schedule_id: r.schedule_id,
     scheduled_for_ms: r.scheduled_for_ms,
     attempt: r.attempt,
@@ -96,8 +98,8 @@ export async function insertQueuedJob(c: pg.Pool | pg.ClientBase, schema: string
   const res = await c.query<PgJobRow>(
     `WITH ins AS (INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
        idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target,
-       schedule_id, scheduled_for_ms, attempt)
-     VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)
+       schedule_id, scheduled_for_ms, attempt, server_name)
+     VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $18)
      ${onConflictNothing ? 'ON CONFLICT DO NOTHING' : ''}
      RETURNING *)
      SELECT ins.*, pg_notify('${JOB_QUEUED_CHANNEL}', $17) AS notified FROM ins`,
@@ -119,6 +121,7 @@ export async function insertQueuedJob(c: pg.Pool | pg.ClientBase, schema: string
       job.scheduled_for_ms ?? null,
       job.attempt ?? 1,
       schema,
+      job.server_name || null,
     ],
   );
   const row = res.rows[0];

@@ -8,19 +8,20 @@
  */
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { TERMINAL_STATUSES, type Job, type JobPage, type NewJob } from '../job-store.js';
-import type {
-  FirePlan,
-  FireResult,
-  ListSchedulesQuery,
-  NewSchedule,
-  Schedule,
-  ScheduleNotify,
-  SchedulePage,
-  ScheduleSettings,
-  ScheduleStore,
-  SettleDecision,
-  Settled,
+import { TERMINAL_STATUSES, type Job, type JobPage, type JobTarget, type NewJob } from '../job-store.js';
+import {
+  scheduleJob,
+  type FirePlan,
+  type FireResult,
+  type ListSchedulesQuery,
+  type NewSchedule,
+  type Schedule,
+  type ScheduleNotify,
+  type SchedulePage,
+  type ScheduleSettings,
+  type ScheduleStore,
+  type SettleDecision,
+  type Settled,
 } from '../schedule-store.js';
 import type { Parameters } from '../../notebook/types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
@@ -69,11 +70,14 @@ export class PgScheduleStore implements ScheduleStore {
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private readonly now: () => number;
+  private readonly jobTarget: JobTarget;
 
-  constructor(jobs: PgJobStore, opts: { now?: () => number } = {}) {
+  /** `jobTarget`: the target of the jobs fires start ('user-server' with HUBMILL_HOMES=user-server; default 'local'). */
+  constructor(jobs: PgJobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}) {
     this.pool = jobs.pool;
     this.schema = jobs.schema;
     this.now = opts.now ?? jobs.now;
+    this.jobTarget = opts.jobTarget ?? 'local';
   }
 
   private async row(c: Db, id: string, lock = false): Promise<Schedule | null> {
@@ -191,7 +195,7 @@ export class PgScheduleStore implements ScheduleStore {
       for (const t of p.enqueue) {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (!(await record(t, 'enqueued'))) continue;
-        const job = await this.insertJob(c, jobFor(s, t, 1), now);
+        const job = await this.insertJob(c, scheduleJob(s, t, 1, this.jobTarget), now);
         if (!job) continue;
         await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [job.id, id, t]);
         jobs.push(job);
@@ -242,7 +246,7 @@ export class PgScheduleStore implements ScheduleStore {
           p.scheduled_for_ms,
           p.attempt,
         ]);
-        const job = await this.insertJob(c, jobFor(s, p.scheduled_for_ms, p.attempt), now);
+        const job = await this.insertJob(c, scheduleJob(s, p.scheduled_for_ms, p.attempt, this.jobTarget), now);
         if (!job) continue;
         if (p.wait_for_idle) {
           await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [job.id, s.id, p.scheduled_for_ms]);
@@ -305,19 +309,3 @@ export class PgScheduleStore implements ScheduleStore {
   }
 }
 
-/** The job one fire (or retry) of a schedule runs. */
-function jobFor(s: Schedule, scheduledForMs: number, attempt: number): NewJob {
-  return {
-    username: s.owner,
-    notebook: s.notebook,
-    parameters: s.parameters,
-    kernel: s.kernel,
-    timeout_s: s.timeout_s,
-    cell_timeout_s: s.cell_timeout_s,
-    submitted_by: s.created_by,
-    source: `schedule:${s.id}`,
-    schedule_id: s.id,
-    scheduled_for_ms: scheduledForMs,
-    attempt,
-  };
-}

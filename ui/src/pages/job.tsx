@@ -30,7 +30,8 @@ function applyOutput(cells: Map<number, LiveCell>, index: number, output: Output
 function hubLabLink(job: Job): string | null {
   if (!conf.hub || !job.output_path) return null;
   const path = job.output_path.split('/').map(encodeURIComponent).join('/');
-  return `${conf.hub.host}${conf.hub.base_url}user/${encodeURIComponent(job.username)}/lab/tree/${path}`;
+  const server = job.server_name ? `${encodeURIComponent(job.server_name)}/` : '';
+  return `${conf.hub.host}${conf.hub.base_url}user/${encodeURIComponent(job.username)}/${server}lab/tree/${path}`;
 }
 
 export function JobPage({ id }: { id: string }) {
@@ -164,6 +165,8 @@ export function JobPage({ id }: { id: string }) {
         ...(job.kernel ? { kernel: job.kernel } : {}),
         ...(job.timeout_s ? { timeout_s: job.timeout_s } : {}),
         ...(job.cell_timeout_s ? { cell_timeout_s: job.cell_timeout_s } : {}),
+        ...(job.target ? { target: job.target } : {}),
+        ...(job.server_name ? { server_name: job.server_name } : {}),
       });
       location.hash = href(`/job/${j.id}`);
     });
@@ -197,7 +200,7 @@ export function JobPage({ id }: { id: string }) {
         <dt>Started</dt><dd><When iso={job.started_at} /></dd>
         <dt>Finished</dt><dd><When iso={job.finished_at} /></dd>
         <dt>Duration</dt><dd>{seconds(job.duration_s)}</dd>
-        <dt>Kernel</dt><dd>{job.kernel ?? "the notebook's"}</dd>
+        <dt>Kernel</dt><dd>{job.kernel ?? "the notebook's"}{job.target === 'user-server' && <> · in {job.server_name ? `the server “${job.server_name}”` : 'the user\'s server'}</>}</dd>
         <dt>Output</dt><dd>{job.output_path ?? '—'}{lab && <> · <a href={lab} target="_blank" rel="noopener">Open in JupyterLab</a></>}</dd>
       </dl>
       <div class="actions">
