@@ -47,14 +47,45 @@ function cpuMs(pid: number): { self: number; children: number } {
   }
 }
 
-/** CPU of the service process alone, and of its whole tree (live members plus reaped children of live members). */
-function treeCpu(root: number): { service: number; tree: number } {
-  let tree = 0;
-  for (const pid of treePids(root)) {
-    const c = cpuMs(pid);
-    tree += c.self + (pid === root ? 0 : c.children);
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ');
+  } catch {
+    return '';
   }
-  return { service: cpuMs(root).self, tree };
+}
+
+/**
+ * CPU of the service process alone, of its whole tree (live members plus reaped children of
+ * live members), and by part: kernels (the fork server's children, live and reaped), the fork
+ * server itself, the rest (watchdog shell and what it runs).
+ */
+function treeCpu(root: number): { service: number; tree: number; kernels: number; forkServer: number; other: number } {
+  let tree = 0;
+  let kernels = 0;
+  let forkServer = 0;
+  const pids = treePids(root);
+  const servers = new Set(pids.filter((p) => p !== root && commandOf(p).includes('hubmill_forkserver') && !pids.some((q) => q !== p && commandOf(q).includes('hubmill_forkserver') && childOf(p, q))));
+  for (const pid of pids) {
+    const c = cpuMs(pid);
+    const own = c.self + (pid === root ? 0 : c.children);
+    tree += own;
+    if (servers.has(pid)) {
+      forkServer += c.self;
+      kernels += c.children;
+    } else if ([...servers].some((s) => childOf(pid, s))) kernels += own;
+  }
+  const service = cpuMs(root).self;
+  return { service, tree, kernels, forkServer, other: tree - service - kernels - forkServer };
+}
+
+function childOf(pid: number, parent: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+  } catch {
+    return false;
+  }
 }
 
 interface Svc {
@@ -166,6 +197,9 @@ async function round(dist: string) {
       runMedianMs: median(ok.map((x) => x.runMs!)),
       serviceCpuMsPerJob: (c1.service - c0.service) / N,
       treeCpuMsPerJob: (c1.tree - c0.tree) / N,
+      kernelsCpuMsPerJob: (c1.kernels - c0.kernels) / N,
+      forkServerCpuMsPerJob: (c1.forkServer - c0.forkServer) / N,
+      otherCpuMsPerJob: (c1.other - c0.other) / N,
     };
   } finally {
     agent.destroy();
@@ -188,7 +222,8 @@ for (let r = 0; r < ROUNDS; r++) {
     all.push(x);
     log(
       `round ${r + 1} ${d.split('/').pop()}: load ${x.load.toFixed(2)} | ${x.ok}/${x.n} ok | latency median ${x.medianMs.toFixed(1)} p90 ${x.p90Ms.toFixed(1)} min ${x.minMs.toFixed(1)} ms | ` +
-        `queue ${x.queueMedianMs} run ${x.runMedianMs} ms | CPU/job service ${x.serviceCpuMsPerJob.toFixed(1)} tree ${x.treeCpuMsPerJob.toFixed(1)} ms`,
+        `queue ${x.queueMedianMs} run ${x.runMedianMs} ms | CPU/job service ${x.serviceCpuMsPerJob.toFixed(1)} tree ${x.treeCpuMsPerJob.toFixed(1)} ` +
+        `(kernels ${x.kernelsCpuMsPerJob.toFixed(1)}, fork server ${x.forkServerCpuMsPerJob.toFixed(1)}, other ${x.otherCpuMsPerJob.toFixed(1)}) ms`,
     );
   }
 }
@@ -196,7 +231,8 @@ for (const d of dists) {
   const xs = all.filter((x) => x.dist === d);
   log(
     `${d.split('/').pop()}: median of rounds: latency ${median(xs.map((x) => x.medianMs)).toFixed(1)} ms (p90 ${median(xs.map((x) => x.p90Ms)).toFixed(1)}), ` +
-      `CPU/job service ${median(xs.map((x) => x.serviceCpuMsPerJob)).toFixed(1)} ms, tree ${median(xs.map((x) => x.treeCpuMsPerJob)).toFixed(1)} ms`,
+      `CPU/job service ${median(xs.map((x) => x.serviceCpuMsPerJob)).toFixed(1)} ms, tree ${median(xs.map((x) => x.treeCpuMsPerJob)).toFixed(1)} ms ` +
+      `(kernels ${median(xs.map((x) => x.kernelsCpuMsPerJob)).toFixed(1)}, other ${median(xs.map((x) => x.otherCpuMsPerJob)).toFixed(1)})`,
   );
 }
 process.stdout.write(`${JSON.stringify(all)}\n`);
