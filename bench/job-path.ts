@@ -10,7 +10,8 @@
  * shared machine.
  *
  * Run: `node --import tsx bench/job-path.ts DIST_A [DIST_B ...]`; environment:
- * BENCH_PATH_ROUNDS (3), BENCH_PATH_N (40), BENCH_PATH_RATE (5 req/s),
+ * BENCH_PATH_ROUNDS (3), BENCH_PATH_N (40), BENCH_PATH_RATE (5 req/s; 0: one job at a time, 100 ms apart,
+ * which keeps a loaded machine's backlog out of the CPU per job),
  * BENCH_PATH_NODE_FLAGS (extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  * The last stdout line is the JSON of every round.
  */
@@ -175,6 +176,12 @@ async function round(dist: string) {
     const t0 = performance.now();
     const pending: Promise<Sample>[] = [];
     for (let i = 0; i < N; i++) {
+      if (RATE <= 0) {
+        // Sequential: each job alone, so its CPU is its own (a backlog adds polling work per job).
+        pending.push(Promise.resolve(await submit(svc, agent)));
+        await sleep(100);
+        continue;
+      }
       const wait = t0 + (i * 1000) / RATE - performance.now();
       if (wait > 0) await sleep(wait);
       pending.push(submit(svc, agent));
