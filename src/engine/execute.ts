@@ -114,8 +114,8 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   resetCells(out, opts.reportMode === true);
 
   const outputPath = sink?.path ?? null;
-  const saver = new DebouncedSaver(async () => {
-    if (sink) await sink.write(out);
+  const saver = new DebouncedSaver(async (final) => {
+    if (sink) await sink.write(out, { final });
   }, opts.saveIntervalMs ?? 1000);
 
   const cellsTotal = out.cells.length;
@@ -129,7 +129,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     (outMeta.hubmill as Json).status = status;
     saver.stop();
     try {
-      await saver.flush();
+      await saver.flush(true);
     } finally {
       sink?.close();
     }
@@ -151,9 +151,17 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     };
   };
 
-  await saver.flush();
-  emit({ type: 'run_started', cellsTotal, kernelName, outputPath });
-  if (opts.prepareOnly) return finish('succeeded', null);
+  // The first save is written while the kernel is acquired; run_started says the file exists, and a
+  // failed save still fails the run before any cell.
+  const firstSave = saver.flush();
+  firstSave.then(
+    () => emit({ type: 'run_started', cellsTotal, kernelName, outputPath }),
+    () => undefined,
+  );
+  if (opts.prepareOnly) {
+    await firstSave;
+    return finish('succeeded', null);
+  }
 
   // Stop conditions shared by kernel start and every cell.
   const stop = new StopSignal();
@@ -205,6 +213,13 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     if (err instanceof HubmillError && !(err instanceof KernelStartError)) throw err;
     const e = err as Error;
     return finish('failed', { ename: e.name || 'KernelStartError', evalue: e.message, traceback: [], cell_index: null, execution_count: null });
+  }
+  try {
+    await firstSave;
+  } catch (err) {
+    cleanupStops();
+    await held.release();
+    throw err;
   }
   if (kernel.info?.language_info) outMeta.language_info = kernel.info.language_info;
 

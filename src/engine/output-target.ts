@@ -45,7 +45,8 @@ export function localFileSink(path: string): NotebookSink {
   const target = new OutputTarget(path);
   return {
     path,
-    write: (nb) => writeNotebookFile(target.writePath, nb),
+    // Only the final save waits for the disk (fsync): the start and progress saves are superseded by it.
+    write: (nb, o) => writeNotebookFile(target.writePath, nb, { sync: o?.final === true }),
     close: () => target.close(),
   };
 }

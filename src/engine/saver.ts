@@ -1,7 +1,8 @@
 /**
  * Keeps the output file current without rewriting the whole notebook per cell:
  * one write at the start, then at most one every `intervalMs` while something
- * changed, and a final write at the end. Writes never overlap.
+ * changed, and a final write at the end. Writes never overlap. The write is told
+ * whether it is the final one (which must be durable; the others are superseded).
  */
 export class DebouncedSaver {
   private dirty = false;
@@ -11,7 +12,7 @@ export class DebouncedSaver {
   writes = 0;
 
   constructor(
-    private readonly write: () => Promise<void>,
+    private readonly write: (final: boolean) => Promise<void>,
     private readonly intervalMs: number,
   ) {}
 
@@ -27,7 +28,7 @@ export class DebouncedSaver {
   }
 
   /** Writes now (after any write in progress); rejects with the write's error. */
-  flush(): Promise<void> {
+  flush(final = false): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -36,7 +37,7 @@ export class DebouncedSaver {
     this.chain = this.chain.catch(() => {}).then(async () => {
       try {
         this.writes++;
-        await this.write();
+        await this.write(final);
       } catch (err) {
         this.lastError = err as Error;
         throw err;

@@ -44,8 +44,13 @@ interface Slot {
   waiters: Waiter[];
 }
 
+/** How long a kernelspec read from disk is used before it is read again. */
+const SPEC_TTL_MS = 5000;
+
 export class KernelPool {
   private readonly slots = new Map<string, Slot>();
+  /** Kernelspecs by name: without this, every kernel start scans every Jupyter data folder. */
+  private readonly specs = new Map<string, { at: number; spec: KernelSpec }>();
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -118,8 +123,16 @@ export class KernelPool {
     }
   }
 
-  private async startWarm(name: string): Promise<KernelClient> {
+  private async spec(name: string): Promise<KernelSpec> {
+    const hit = this.specs.get(name);
+    if (hit && Date.now() - hit.at < SPEC_TTL_MS) return hit.spec;
     const spec = await getKernelSpec(name, this.opts.specSearch);
+    this.specs.set(name, { at: Date.now(), spec });
+    return spec;
+  }
+
+  private async startWarm(name: string): Promise<KernelClient> {
+    const spec = await this.spec(name);
     const t0 = performance.now();
     let k: KernelClient;
     const how = this.starter();
@@ -214,7 +227,7 @@ export class KernelPool {
   }
 
   private async launch(name: string, opts: AcquireOptions): Promise<KernelClient> {
-    const spec: KernelSpec = await getKernelSpec(name, this.opts.specSearch);
+    const spec = await this.spec(name);
     const t0 = performance.now();
     try {
       const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, startProcess: this.starter().startProcess, ...opts });

@@ -3,7 +3,8 @@
  * One tiny /bin/sh per Node process reads "+PGID" / "-PGID" lines on stdin; when
  * stdin reaches EOF (our process is gone, or exiting) it SIGKILLs every group still
  * listed. ipykernel also exits on its own via JPY_PARENT_PID, but IRkernel and
- * others do not, and a kernel's children live in its group.
+ * others do not, and a kernel's children live in its group. The list is kept with
+ * the shell's own expansions: no process is started per line (one per kernel).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -13,7 +14,7 @@ pids=" "
 while IFS= read -r line; do
   case "$line" in
     +*) pids="$pids\${line#+} " ;;
-    -*) p="\${line#-}"; pids=$(printf '%s' "$pids" | sed "s/ $p / /") ;;
+    -*) p="\${line#-}"; case "$pids" in *" $p "*) pids="\${pids%% $p *} \${pids#* $p }" ;; esac ;;
   esac
 done
 for p in $pids; do kill -KILL "-$p" 2>/dev/null; done

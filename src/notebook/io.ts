@@ -11,8 +11,8 @@ import type { Notebook } from './types.js';
 export interface NotebookSink {
   /** Recorded in metadata.papermill.output_path and the run_started event: an absolute local path or an API path. */
   readonly path: string;
-  /** Replaces the whole output with `nb` (atomically for readers). */
-  write(nb: Notebook): Promise<void>;
+  /** Replaces the whole output with `nb` (atomically for readers); `final`: the run's last save (a local file waits for the disk). */
+  write(nb: Notebook, opts?: { final?: boolean }): Promise<void>;
   /** The run is over: release what the sink holds (no write follows). */
   close(): void;
 }

@@ -61,13 +61,15 @@ function write(value: unknown, pad: string, step: string): string | undefined {
 /**
  * Write a notebook atomically: a temp file in the same folder, fsync, rename over the
  * target. Readers never see a half-written notebook; an existing file's mode is kept.
+ * `sync: false` skips the fsync (still atomic for readers, not durable across an OS
+ * crash): for saves that a later synced save supersedes, like a run's progress saves.
  */
-export async function writeNotebookFile(path: string, nb: Notebook): Promise<void> {
-  await writeFileAtomic(path, serializeNotebook(nb));
+export async function writeNotebookFile(path: string, nb: Notebook, opts: { sync?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(path, serializeNotebook(nb), opts);
 }
 
 /** Atomic text-file write used by writeNotebookFile (exported for other notebook-shaped files). */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, opts: { sync?: boolean } = {}): Promise<void> {
   let mode: number | undefined;
   try {
     mode = (await stat(path)).mode & 0o7777;
@@ -81,7 +83,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
       await fh.writeFile(text, 'utf8');
       // `open` applied the umask; chmod restores the exact mode of the file being replaced.
       if (mode !== undefined) await fh.chmod(mode);
-      await fh.sync();
+      if (opts.sync !== false) await fh.sync();
     } finally {
       await fh.close();
     }

@@ -36,6 +36,7 @@ import { within, type RunnerOptions } from './options.js';
 import { Queue } from './queue.js';
 import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
+import { ttlCached } from './ttl-cache.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
@@ -76,8 +77,9 @@ export class Runner implements JobRunner {
       homeFor: opts.homeFor,
       limits,
       readNotebook: opts.readNotebook ?? readNotebookFile,
-      kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
-      runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
+      // Looked up for every job (at submission and again when it runs): kept a few seconds (ttl-cache.ts).
+      kernelSpec: opts.getKernelSpec ?? ttlCached((name) => getKernelSpec(name), { ttlMs: 5000 }),
+      runAsFor: opts.runAsFor ?? ttlCached((u) => lookupRunAs(u), { ttlMs: 30_000 }),
       userServers: this.userServers,
       homes: opts.homes ?? 'local',
       outputNameFor: opts.outputNameFor,

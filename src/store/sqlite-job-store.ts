@@ -74,11 +74,23 @@ export class SqliteJobStore implements JobStore {
 
   /** Ids of the applied migrations, for /health and tests. */
   appliedMigrations(): number[] {
-    return (this.db.prepare('SELECT id FROM schema_migrations ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+    return (this.stmt('SELECT id FROM schema_migrations ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Prepared once per SQL text (preparing costs more than running these small statements). */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.statements.size < 500) this.statements.set(sql, st);
+    }
+    return st;
   }
 
   private row(id: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return this.stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
   }
 
   private check(): void {
@@ -90,8 +102,8 @@ export class SqliteJobStore implements JobStore {
     const key = job.idempotency_key ?? null;
     const tx = this.db.transaction((): { job: Job; created: boolean } => {
       if (key !== null) {
-        const existing = this.db
-          .prepare('SELECT * FROM jobs WHERE username = ? AND idempotency_key = ?')
+        const existing = this
+          .stmt('SELECT * FROM jobs WHERE username = ? AND idempotency_key = ?')
           .get(job.username, key) as JobRow | undefined;
         if (existing) return { job: rowToJob(existing), created: false };
       }
@@ -103,8 +115,8 @@ export class SqliteJobStore implements JobStore {
 
   /** Inside enqueue's immediate transaction: no other writer can add a job between this count and the insert. */
   private checkQuota(username: string, maxActive: number): void {
-    const rows = this.db
-      .prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
+    const rows = this
+      .stmt(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
       .all(username) as { status: JobStatus; n: number }[];
     const running = rows.find((r) => r.status === 'running')?.n ?? 0;
     const queued = rows.find((r) => r.status === 'queued')?.n ?? 0;
@@ -147,7 +159,7 @@ export class SqliteJobStore implements JobStore {
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit) || 1));
     const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
                  ORDER BY created_at_ms DESC, id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
+    const rows = this.stmt(sql).all(...args, limit + 1) as JobRow[];
     const page = rows.slice(0, limit).map(rowToJob);
     const last = page[page.length - 1];
     return { jobs: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
@@ -157,8 +169,8 @@ export class SqliteJobStore implements JobStore {
     this.check();
     const tx = this.db.transaction((): Job | null => {
       const now = this.now();
-      const r = this.db
-        .prepare(
+      const r = this
+        .stmt(
           `UPDATE jobs SET status = 'running', worker_id = ?, started_at_ms = ?, updated_at_ms = ?, attempts = attempts + 1
            WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1) AND status = 'queued'
            RETURNING *`,
@@ -174,12 +186,12 @@ export class SqliteJobStore implements JobStore {
     const now = this.now();
     // Only a running job has progress; a late update after markFinished is dropped.
     if (outputPath === undefined) {
-      this.db
-        .prepare(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
+      this
+        .stmt(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
         .run(encodeJsonValue(progress), now, id);
     } else {
-      this.db
-        .prepare(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
+      this
+        .stmt(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
         .run(encodeJsonValue(progress), outputPath, now, id);
     }
   }
@@ -220,7 +232,7 @@ export class SqliteJobStore implements JobStore {
         sets.push('output_path = ?');
         args.push(fields.output_path);
       }
-      this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+      this.stmt(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
       return rowToJob(this.row(id)!);
     });
     return tx.immediate();
@@ -241,13 +253,13 @@ export class SqliteJobStore implements JobStore {
       if (!r) return null;
       const now = this.now();
       if (r.status === 'queued') {
-        this.db
-          .prepare(
+        this
+          .stmt(
             `UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`,
           )
           .run(now, now, id);
       } else if (r.status === 'running') {
-        this.db.prepare('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
+        this.stmt('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
       }
       return rowToJob(this.row(id)!);
     });
@@ -258,7 +270,7 @@ export class SqliteJobStore implements JobStore {
     this.check();
     if (ids.length === 0) return [];
     const now = this.now();
-    const stmt = this.db.prepare(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running' AND worker_id = ?`);
+    const stmt = this.stmt(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running' AND worker_id = ?`);
     return this.db.transaction(() => ids.filter((id) => stmt.run(now, id, workerId).changes === 0)).immediate();
   }
 
@@ -276,8 +288,8 @@ export class SqliteJobStore implements JobStore {
         conds.push('worker_id IS NOT ?');
         args.push(opts.exceptWorkerId);
       }
-      const rows = this.db
-        .prepare(
+      const rows = this
+        .stmt(
           `SELECT * FROM jobs WHERE status = 'running' AND ${conds.join(' AND ')} ORDER BY created_at_ms, id`,
         )
         .all(...args) as JobRow[];
@@ -285,16 +297,16 @@ export class SqliteJobStore implements JobStore {
       const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
       for (const r of rows) {
         if (opts.requeue && r.cancel_requested === 0) {
-          this.db
-            .prepare(
+          this
+            .stmt(
               `UPDATE jobs SET status = 'queued', worker_id = NULL, started_at_ms = NULL, updated_at_ms = ?,
                  progress = '{"cells_total":0,"cells_done":0}' WHERE id = ?`,
             )
             .run(now, r.id);
         } else {
           const status: FinalStatus = r.cancel_requested !== 0 ? 'cancelled' : 'failed';
-          this.db
-            .prepare(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
+          this
+            .stmt(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
             .run(status, encodeJsonValue(error), now, now, r.id);
         }
       }
@@ -306,7 +318,7 @@ export class SqliteJobStore implements JobStore {
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
     const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
+    const rows = this.stmt('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
@@ -330,8 +342,8 @@ export class SqliteJobStore implements JobStore {
 
   private deleteWhere(selectSql: string, args: unknown[]): Promise<Job[]> {
     const tx = this.db.transaction((): Job[] => {
-      const rows = this.db.prepare(selectSql).all(...args) as JobRow[];
-      const del = this.db.prepare('DELETE FROM jobs WHERE id = ?');
+      const rows = this.stmt(selectSql).all(...args) as JobRow[];
+      const del = this.stmt('DELETE FROM jobs WHERE id = ?');
       for (const r of rows) del.run(r.id);
       return rows.map(rowToJob);
     });

@@ -1,0 +1,246 @@
+/**
+ * The per-job service path, A/B: `hubmill serve` built into two folders (e.g.
+ * `dist-base` and `dist`) is started in turn, with default settings (fork server,
+ * pool python3:2), and each round sends N trivial notebooks through
+ * `POST /api/v1/jobs?wait=true` at a fixed rate. Per round and variant it reports
+ * the client latency (median, p90), the job's own record (created → started →
+ * finished, from the store's millisecond times), and the CPU time per job of the
+ * service process and of its whole tree (fork server and its reaped kernels
+ * included), read from /proc: CPU time is far steadier than wall time on a
+ * shared machine.
+ *
+ * Run: `node --import tsx bench/job-path.ts DIST_A [DIST_B ...]`; environment:
+ * BENCH_PATH_ROUNDS (3), BENCH_PATH_N (40), BENCH_PATH_RATE (5 req/s; 0: one job at a time, 100 ms apart,
+ * which keeps a loaded machine's backlog out of the CPU per job),
+ * BENCH_PATH_NODE_FLAGS (extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+ * The last stdout line is the JSON of every round.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { request } from './lib/http.js';
+import { writeNotebooks } from './lib/notebooks.js';
+import { killTree, treePids } from './lib/proctree.js';
+import { median, percentile, sleep } from './lib/stats.js';
+
+const envNum = (name: string, dflt: number) => (process.env[name] && Number.isFinite(Number(process.env[name])) ? Number(process.env[name]) : dflt);
+const ROUNDS = envNum('BENCH_PATH_ROUNDS', 3);
+const N = envNum('BENCH_PATH_N', 40);
+const RATE = envNum('BENCH_PATH_RATE', 5);
+const NODE_FLAGS = (process.env.BENCH_PATH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** utime+stime (self) and cutime+cstime (reaped children) of one process, in ms. */
+function cpuMs(pid: number): { self: number; children: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the name start at field 3 (state): utime is 14, stime 15, cutime 16, cstime 17.
+    const n = (i: number) => Number(f[i - 3]);
+    return { self: (n(14) + n(15)) * TICK_MS, children: (n(16) + n(17)) * TICK_MS };
+  } catch {
+    return { self: 0, children: 0 };
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU of the service process alone, of its whole tree (live members plus reaped children of
+ * live members), and by part: kernels (the fork server's children, live and reaped), the fork
+ * server itself, the rest (watchdog shell and what it runs).
+ */
+function treeCpu(root: number): { service: number; tree: number; kernels: number; forkServer: number; other: number } {
+  let tree = 0;
+  let kernels = 0;
+  let forkServer = 0;
+  const pids = treePids(root);
+  const servers = new Set(pids.filter((p) => p !== root && commandOf(p).includes('hubmill_forkserver') && !pids.some((q) => q !== p && commandOf(q).includes('hubmill_forkserver') && childOf(p, q))));
+  for (const pid of pids) {
+    const c = cpuMs(pid);
+    const own = c.self + (pid === root ? 0 : c.children);
+    tree += own;
+    if (servers.has(pid)) {
+      forkServer += c.self;
+      kernels += c.children;
+    } else if ([...servers].some((s) => childOf(pid, s))) kernels += own;
+  }
+  const service = cpuMs(root).self;
+  return { service, tree, kernels, forkServer, other: tree - service - kernels - forkServer };
+}
+
+function childOf(pid: number, parent: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+  } catch {
+    return false;
+  }
+}
+
+interface Svc {
+  base: string;
+  auth: Record<string, string>;
+  child: ChildProcess;
+  home: string;
+  stop(): Promise<void>;
+}
+
+async function start(dist: string, work: string): Promise<Svc> {
+  const home = join(work, 'homes', 'bench');
+  mkdirSync(home, { recursive: true });
+  copyFileSync(writeNotebooks(work).trivial, join(home, 'trivial.ipynb'));
+  const token = randomBytes(16).toString('hex');
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...NODE_FLAGS, join(dist, 'cli/index.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
+    cwd: work,
+    env: {
+      ...process.env,
+      HUBMILL_API_TOKEN: token,
+      HUBMILL_HOME_TEMPLATE: join(work, 'homes', '{username}'),
+      HUBMILL_DATA_DIR: join(work, 'data'),
+      HUBMILL_LOG_LEVEL: 'warn',
+      HUBMILL_RATE_LIMIT_PER_MIN: '0',
+      HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
+      HUBMILL_MAX_QUEUED_PER_USER: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const stop = async () => {
+    if (!exited) child.kill('SIGTERM');
+    const end = performance.now() + 20_000;
+    while (!exited && performance.now() < end) await sleep(50);
+    if (!exited && child.pid) killTree(child.pid);
+  };
+  const end = performance.now() + 60_000;
+  let base = '';
+  while (performance.now() < end && !exited) {
+    const m = /https?:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    if (m) base = `http://127.0.0.1:${m[1]}`;
+    if (base) {
+      try {
+        const h = await request(`${base}/health`, { timeoutMs: 5000 });
+        const pool = ((h.json as { pool?: Record<string, { idle: number; target: number; starting: number }> } | null)?.pool ?? {}).python3;
+        if (h.status === 200 && pool && pool.idle >= pool.target && pool.starting === 0) return { base, auth: { authorization: `token ${token}` }, child, home, stop };
+      } catch {
+        // not yet
+      }
+    }
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`serve (${dist}) did not get ready: ${out.slice(-800)}`);
+}
+
+interface Sample {
+  ms: number;
+  ok: boolean;
+  queueMs?: number;
+  runMs?: number;
+}
+
+async function submit(svc: Svc, agent: http.Agent): Promise<Sample> {
+  const s = performance.now();
+  const r = await request(`${svc.base}/api/v1/jobs?wait=true`, { method: 'POST', agent, headers: svc.auth, body: { notebook: 'trivial.ipynb', username: 'bench' }, timeoutMs: 60_000 });
+  const ms = performance.now() - s;
+  const j = r.json as { status?: string; created_at?: string; started_at?: string; finished_at?: string } | null;
+  if (r.status !== 200 || j?.status !== 'succeeded') return { ms, ok: false };
+  const t = (x?: string) => (x ? Date.parse(x) : NaN);
+  return { ms, ok: true, queueMs: t(j.started_at) - t(j.created_at), runMs: t(j.finished_at) - t(j.started_at) };
+}
+
+async function round(dist: string) {
+  const work = mkdtempSync(join(tmpdir(), 'hubmill-path-'));
+  const svc = await start(dist, work);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  try {
+    for (let i = 0; i < 3; i++) await submit(svc, agent); // warm-up (route compile, JIT)
+    await sleep(500);
+    const load = loadavg()[0]!;
+    const c0 = treeCpu(svc.child.pid!);
+    const t0 = performance.now();
+    const pending: Promise<Sample>[] = [];
+    for (let i = 0; i < N; i++) {
+      if (RATE <= 0) {
+        // Sequential: each job alone, so its CPU is its own (a backlog adds polling work per job).
+        pending.push(Promise.resolve(await submit(svc, agent)));
+        await sleep(100);
+        continue;
+      }
+      const wait = t0 + (i * 1000) / RATE - performance.now();
+      if (wait > 0) await sleep(wait);
+      pending.push(submit(svc, agent));
+    }
+    const samples = await Promise.all(pending);
+    // Let the last kernels shut down and the pool refill, so each job's whole cost is in the window.
+    await sleep(1500);
+    const c1 = treeCpu(svc.child.pid!);
+    const ok = samples.filter((x) => x.ok);
+    const lat = ok.map((x) => x.ms);
+    return {
+      dist,
+      load,
+      ok: ok.length,
+      n: N,
+      medianMs: median(lat),
+      p90Ms: percentile(lat, 90),
+      minMs: Math.min(...lat),
+      queueMedianMs: median(ok.map((x) => x.queueMs!)),
+      runMedianMs: median(ok.map((x) => x.runMs!)),
+      serviceCpuMsPerJob: (c1.service - c0.service) / N,
+      treeCpuMsPerJob: (c1.tree - c0.tree) / N,
+      kernelsCpuMsPerJob: (c1.kernels - c0.kernels) / N,
+      forkServerCpuMsPerJob: (c1.forkServer - c0.forkServer) / N,
+      otherCpuMsPerJob: (c1.other - c0.other) / N,
+    };
+  } finally {
+    agent.destroy();
+    await svc.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const dists = process.argv.slice(2).map((d) => resolve(d));
+if (dists.length === 0) {
+  log('usage: node --import tsx bench/job-path.ts DIST_A [DIST_B ...]');
+  process.exit(2);
+}
+const all: Awaited<ReturnType<typeof round>>[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  // Rotate the order so no variant always goes first.
+  const order = dists.map((_, i) => dists[(i + r) % dists.length]!);
+  for (const d of order) {
+    const x = await round(d);
+    all.push(x);
+    log(
+      `round ${r + 1} ${d.split('/').pop()}: load ${x.load.toFixed(2)} | ${x.ok}/${x.n} ok | latency median ${x.medianMs.toFixed(1)} p90 ${x.p90Ms.toFixed(1)} min ${x.minMs.toFixed(1)} ms | ` +
+        `queue ${x.queueMedianMs} run ${x.runMedianMs} ms | CPU/job service ${x.serviceCpuMsPerJob.toFixed(1)} tree ${x.treeCpuMsPerJob.toFixed(1)} ` +
+        `(kernels ${x.kernelsCpuMsPerJob.toFixed(1)}, fork server ${x.forkServerCpuMsPerJob.toFixed(1)}, other ${x.otherCpuMsPerJob.toFixed(1)}) ms`,
+    );
+  }
+}
+for (const d of dists) {
+  const xs = all.filter((x) => x.dist === d);
+  log(
+    `${d.split('/').pop()}: median of rounds: latency ${median(xs.map((x) => x.medianMs)).toFixed(1)} ms (p90 ${median(xs.map((x) => x.p90Ms)).toFixed(1)}), ` +
+      `CPU/job service ${median(xs.map((x) => x.serviceCpuMsPerJob)).toFixed(1)} ms, tree ${median(xs.map((x) => x.treeCpuMsPerJob)).toFixed(1)} ms ` +
+      `(kernels ${median(xs.map((x) => x.kernelsCpuMsPerJob)).toFixed(1)}, other ${median(xs.map((x) => x.otherCpuMsPerJob)).toFixed(1)})`,
+  );
+}
+process.stdout.write(`${JSON.stringify(all)}\n`);
+process.exit(0);
