@@ -31,6 +31,11 @@ export interface ServerKernelOptions {
   path?: string;
   /** The same folder as a local absolute path, when the server's files are this machine's (reported as `cwd`). */
   cwd?: string;
+  /**
+   * Sent as the start request's `env`: what Kernel Gateway and Enterprise Gateway
+   * pass to the kernel (KERNEL_* names, and those the gateway allows); Jupyter Server ignores it.
+   */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
   signal?: AbortSignal;
   /** Bound of one REST call (default 15 s). */
@@ -127,8 +132,12 @@ export class ServerKernel implements ExecutionKernel {
     if (opts.signal?.aborted) throw new AbortedError('kernel start aborted');
     let model: Kernel.IModel;
     try {
-      // Jupyter Server takes `path` (the kernel's cwd relative to its root); the typings only name `name`.
-      const body = { name: opts.kernelName, ...(opts.path !== undefined ? { path: opts.path } : {}) } as KernelAPI.IKernelOptions;
+      // Jupyter Server takes `path` (the kernel's cwd relative to its root), the gateways `env`; the typings only name `name`.
+      const body = {
+        name: opts.kernelName,
+        ...(opts.path !== undefined ? { path: opts.path } : {}),
+        ...(opts.env !== undefined ? { env: opts.env } : {}),
+      } as KernelAPI.IKernelOptions;
       model = await KernelAPI.startNew(body, settings);
     } catch (err) {
       throw new KernelStartError(`Could not start kernel '${opts.kernelName}' in the Jupyter server at ${settings.baseUrl}: ${describe(err)}`);

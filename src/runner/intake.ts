@@ -45,6 +45,8 @@ export interface PreparedRun {
   notebookAbs: string;
   notebook: Notebook;
   kernelName: string;
+  /** The kernelspec's language, looked up only for a local-target notebook that declares none (the engine needs one to inject parameters). */
+  language?: string;
   outputAbs: string;
   outputRel: string;
   runAs: RunAs | null;
@@ -119,6 +121,8 @@ export class Intake {
   async prepare(job: Job): Promise<PreparedRun> {
     const { home, notebookAbs, nb: notebook } = await this.resolveNotebook(job.username, job.notebook);
     const kernelName = this.kernelNameFor(job, notebook);
+    const declared = notebookKernel(notebook, kernelName).language;
+    const language = declared ?? (job.target === 'user-server' ? undefined : (await this.deps.kernelSpec(kernelName)).language);
     const runAs = await this.deps.runAsFor(job.username);
     const notebookRel = await relativeToHome(home, notebookAbs);
     const wanted = job.output_path ?? (this.deps.outputNameFor ?? defaultOutputPath)(job, notebookRel);
@@ -137,6 +141,6 @@ export class Intake {
     } else if (!dirSt.isDirectory()) {
       throw new NotFoundError(`output folder is not a folder: ${dirname(wanted)}`);
     }
-    return { home, notebookAbs, notebook, kernelName, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs };
+    return { home, notebookAbs, notebook, kernelName, language, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs };
   }
 }

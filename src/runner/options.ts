@@ -10,13 +10,29 @@ import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { Limits } from './limits.js';
 
+/** What a job asks of its kernel: where, as whom, with what environment (a warm kernel fits only without runAs and env). */
+export interface KernelAsk {
+  cwd?: string;
+  runAs?: RunAs;
+  env?: Record<string, string>;
+  /** Whom the kernel is for (a gateway's KERNEL_USERNAME). */
+  username?: string;
+  startTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
 export interface WarmKernels {
-  acquire(
-    kernelName: string,
-    opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
-  ): Promise<ExecutionKernel>;
+  acquire(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
   stats(): Record<string, { idle: number; starting: number; target: number }>;
+}
+
+/** Kernels on a Jupyter (Kernel/Enterprise) Gateway as the runner needs them (KernelGateway satisfies it). */
+export interface GatewayKernels {
+  /** The gateway's kernelspec of that name (NoSuchKernelError; KernelGatewayError when the gateway cannot tell). */
+  kernelSpec(name: string): Promise<{ name: string; language: string }>;
+  /** A fresh kernel on the gateway for one job. */
+  start(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
 }
 
 /** How to reach users' own servers (jobs with target `user-server`). */
@@ -76,6 +92,12 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
+  /**
+   * Kernels of local-target jobs on a Jupyter gateway instead of this machine (its
+   * kernelspecs are the ones jobs may name); `pool`, when given, must keep its warm
+   * kernels on the same gateway.
+   */
+  gateway?: GatewayKernels | null;
   /** Users' own servers through JupyterHub; null/absent: jobs with target `user-server` are refused (422). */
   userServer?: UserServerConfig | null;
   /** Poll for jobs enqueued by other processes and cancels requested elsewhere (default 500 ms). */

@@ -113,6 +113,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       outputPath: p.outputAbs,
       parameters: job.parameters,
       kernelName: p.kernelName,
+      language: p.language,
       cwd: dirname(p.notebookAbs),
       ...runLimitsMs(d.limits, job),
       kernels: d.kernels.forJob(job, p, env),

@@ -10,7 +10,7 @@
  * - `lease.ts`: this process's worker identity, lease renewal (heartbeat) and
  *   reclaiming the jobs of processes whose lease expired;
  * - `kernel-source.ts`: where a job's kernel comes from (warm pool, fresh
- *   launch, the user's own server), handed to the engine;
+ *   launch, a Jupyter gateway, the user's own server), handed to the engine;
  * - `run-job.ts`: one job from start to its recorded end (engine events → job
  *   events and progress);
  * - `job-events.ts`: live job events and waits; `retention.ts`: pruning;
@@ -38,7 +38,7 @@ import { runJob } from './run-job.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
-export type { RetentionPolicy, RunnerMetrics, RunnerOptions, UserServerConfig, WarmKernels } from './options.js';
+export type { GatewayKernels, RetentionPolicy, RunnerMetrics, RunnerOptions, UserServerConfig, WarmKernels } from './options.js';
 
 export class Runner implements JobRunner {
   readonly workerId: string;
@@ -65,6 +65,7 @@ export class Runner implements JobRunner {
     const limits = opts.limits ?? UNLIMITED;
     const kernels = new KernelChoice({
       pool: opts.pool ?? null,
+      gateway: opts.gateway ?? null,
       userServer: opts.userServer ?? null,
       openUserServerKernel: opts.openUserServerKernel,
       startTimeoutMs: opts.kernelStartTimeoutMs,
@@ -74,7 +75,7 @@ export class Runner implements JobRunner {
       homeFor: opts.homeFor,
       limits,
       readNotebook: opts.readNotebook ?? readNotebookFile,
-      kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
+      kernelSpec: opts.getKernelSpec ?? (opts.gateway ? (name) => opts.gateway!.kernelSpec(name) : (name) => getKernelSpec(name)),
       runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
       userServerAvailable: kernels.userServerAvailable,
       outputNameFor: opts.outputNameFor,
