@@ -186,4 +186,22 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
     await assert.rejects(runner.submit(job()), (e: Error) => e instanceof KernelGatewayError && /refused hubmill's token/.test(e.message));
     assert.ok(!JSON.stringify(await wrong.kernelspecs().catch((e: Error) => e.message)).includes('not-the-token'), 'the token is not in the message');
   });
+
+  test('a gateway that goes down between submission and run fails the job promptly', async (t) => {
+    const env = makeEnv(t, 'gw');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
+    const doomed = await startJupyterServer();
+    t.after(() => doomed.stop());
+    const gw = new KernelGateway({ url: doomed.url, token: doomed.token, specsCacheMs: 0 });
+    const runner = makeRunner(env, gw);
+    const { job: j } = await runner.submit(job());
+    await doomed.stop();
+    const t0 = Date.now();
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const done = await runner.waitFor(j.id, 30_000);
+    assert.equal(done?.status, 'failed');
+    assert.match(`${done?.error?.ename}: ${done?.error?.evalue}`, /KernelGatewayError: the kernel gateway at .* is unreachable/);
+    assert.ok(Date.now() - t0 < 10_000, `failed after ${Date.now() - t0} ms`);
+  });
 });
