@@ -107,6 +107,10 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
     assert.equal(a?.status, 'timed_out', JSON.stringify(a?.error));
     assert.equal(a?.error?.ename, 'CellTimeoutError');
     assert.ok(Date.now() - t0 < 30_000, `the timeout took ${Date.now() - t0} ms`);
+    // The sleeping cell's outputs: the kernel's KeyboardInterrupt shows it was interrupted, not killed.
+    const interrupted = (p: string) =>
+      JSON.stringify(JSON.parse(readFileSync(join(env.home, p), 'utf8')).cells.find((c: { source: string }) => [c.source].flat().join('').includes('sleep')).outputs);
+    assert.match(interrupted(a!.output_path!), /KeyboardInterrupt/, 'the cell timeout interrupted the cell on the gateway');
 
     const cancelled = (await runner.submit(job())).job;
     await nextEvent(runner, cancelled.id, (e) => e.type === 'cell_started' && e.cell_index === 1, 30_000);
@@ -119,6 +123,7 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
     const out = JSON.stringify(JSON.parse(readFileSync(join(env.home, b!.output_path!), 'utf8')).cells);
     assert.match(out, /before/);
     assert.doesNotMatch(out, /"after\\n"/);
+    assert.match(interrupted(b!.output_path!), /KeyboardInterrupt/, 'the cancel interrupted the cell on the gateway');
     await kernelsGone(server);
   });
 
