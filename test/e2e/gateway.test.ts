@@ -182,6 +182,28 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
     assert.ok(!refill.some((k) => k.id === wherePrinted(env, done2).kernel_id), 'not a warm kernel');
   });
 
+  test('a warm kernel deleted on the gateway (a culler) is replaced by a fresh one for the job', async (t) => {
+    const env = makeEnv(t, 'gw');
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['x = 1', WHERE], { parametersCell: true }));
+    const pool = new KernelPool({ sizes: { python3: 1 }, launcher: gateway });
+    pool.start();
+    t.after(() => pool.close());
+    assert.ok(await pool.waitFull(60_000));
+    const warm = (await server.api('GET', '/api/kernels')).body as { id: string }[];
+    assert.equal(warm.length, 1);
+    assert.equal((await server.api('DELETE', `/api/kernels/${warm[0]!.id}`)).status, 204);
+    const runner = makeRunner(env, gateway, { pool });
+    const { job: j } = await runner.submit(job({ parameters: { x: 5 } }));
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const done = await runner.waitFor(j.id, 60_000);
+    assert.equal(done?.status, 'succeeded', JSON.stringify(done?.error));
+    const where = wherePrinted(env, done);
+    assert.notEqual(where.kernel_id, warm[0]!.id);
+    assert.equal(where.x, 5);
+    assert.equal(where.mark, server.mark);
+  });
+
   test("a wrong token gets a clear error (503), at submission and when listing kernelspecs", async (t) => {
     const env = makeEnv(t, 'gw');
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
