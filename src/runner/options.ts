@@ -6,20 +6,13 @@
 import type { Logger } from 'pino';
 import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
+import type { KernelStartOptions } from '../kernel/pool-launcher.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { Limits } from './limits.js';
 
 /** What a job asks of its kernel: where, as whom, with what environment (a warm kernel fits only without runAs and env). */
-export interface KernelAsk {
-  cwd?: string;
-  runAs?: RunAs;
-  env?: Record<string, string>;
-  /** Whom the kernel is for (a gateway's KERNEL_USERNAME). */
-  username?: string;
-  startTimeoutMs?: number;
-  signal?: AbortSignal;
-}
+export type KernelAsk = KernelStartOptions;
 
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
 export interface WarmKernels {
