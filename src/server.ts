@@ -16,7 +16,9 @@ import { buildApp } from './http/app.js';
 import type { NotebookInspector } from './http/context.js';
 import { Metrics } from './http/metrics.js';
 import { ForkServers } from './kernel/fork-servers.js';
+import { KernelGateway } from './kernel/gateway.js';
 import { KernelPool } from './kernel/pool.js';
+import type { PoolableKernel } from './kernel/pool-launcher.js';
 import { findKernelSpecs } from './kernel/kernelspecs.js';
 import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
@@ -39,7 +41,9 @@ export interface StartedServer {
   /** The Runner on `all` and `worker` nodes, the ApiRunner on `api` nodes (server-roles.ts). */
   runner: JobRunner;
   store: JobStore;
-  pool: KernelPool;
+  pool: KernelPool<PoolableKernel>;
+  /** The Jupyter gateway local-target jobs' kernels run on (HUBMILL_KERNEL_GATEWAY_URL), or null. */
+  gateway: KernelGateway | null;
   metrics: Metrics;
   scheduling: Scheduling;
   /** Graceful shutdown; safe to call twice. */
@@ -83,10 +87,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await stores.close();
     throw err;
   });
-  const forkServers = runsJobs && config.forkServer ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
-  const pool = new KernelPool({
+  const gateway = config.kernelGatewayUrl ? new KernelGateway({ url: config.kernelGatewayUrl, token: config.kernelGatewayToken }) : null;
+  // With a gateway no kernel runs here, so there is nothing to fork from.
+  const forkServers =
+    runsJobs && config.forkServer && !gateway ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
+  const pool = new KernelPool<PoolableKernel>({
     sizes: runsJobs ? { ...config.poolSizes } : {},
     preload: { ...config.preload },
+    launcher: gateway ?? undefined,
     forkServers,
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
@@ -104,6 +112,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     eventBus,
     store,
     pool,
+    gateway,
     homeFor: (u) => homePathFor(u, config.homeTemplate),
     concurrency: config.concurrency,
     limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
@@ -147,7 +156,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       config,
       store,
       runner,
-      kernelspecs: () => findKernelSpecs(),
+      kernelspecs: gateway ? () => gateway.kernelspecs() : () => findKernelSpecs(),
       logger,
       metrics,
       inspectNotebook: inspectNotebookFile,
@@ -163,7 +172,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = serviceUrl(config, port);
-  logger.info({ role: config.role, workerId: node.workerId, host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir }, 'hubmill listening');
+  logger.info(
+    { role: config.role, workerId: node.workerId, host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir, kernelGateway: gateway?.url ?? null },
+    'hubmill listening',
+  );
   for (const line of startBanner(url, config.apiTokenGenerated)) print(line);
 
   if (opts.signals !== false) {
@@ -184,5 +196,5 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     process.on('SIGINT', onSignal);
   }
 
-  return { app, url, port, runner, store, pool, metrics, scheduling, close };
+  return { app, url, port, runner, store, pool, gateway, metrics, scheduling, close };
 }

@@ -50,17 +50,32 @@ export function givenKernel(kernel: ExecutionKernel, opts: { keep?: boolean } = 
   };
 }
 
-/** Code that moves a running kernel to `dir`, for languages we know; null otherwise. */
-function chdirCode(language: string, dir: string): string | null {
+/**
+ * Code that moves a running kernel to `dir`, for languages we know; null otherwise.
+ * `ifPresent`: only when that folder exists where the kernel runs (else it stays).
+ */
+function chdirCode(language: string, dir: string, ifPresent = false): string | null {
   const lit = JSON.stringify(dir);
   switch (language.toLowerCase()) {
     case 'python':
-      return `__import__('os').chdir(${lit})`;
+      return ifPresent ? `(lambda os: os.path.isdir(${lit}) and os.chdir(${lit}))(__import__('os'))` : `__import__('os').chdir(${lit})`;
     case 'r':
-      return `setwd(${lit})`;
+      return ifPresent ? `if (dir.exists(${lit})) setwd(${lit})` : `setwd(${lit})`;
     default:
       return null;
   }
+}
+
+/**
+ * Moves a remote kernel (e.g. a gateway's, whose files need not be this
+ * machine's) to `dir` when that folder exists where it runs; a kernel of a
+ * language we cannot move, or without that folder, stays where it was started.
+ */
+export async function moveKernelWhenPresent(kernel: ExecutionKernel, dir: string, signal?: AbortSignal): Promise<void> {
+  const code = chdirCode(kernel.language, dir, true);
+  if (code === null) return;
+  const r = await kernel.execute(code, { silent: true, storeHistory: false, timeoutMs: 10_000, signal });
+  if (r.status !== 'ok') throw new KernelStartError(`Could not change the kernel's directory to ${dir}`);
 }
 
 /**

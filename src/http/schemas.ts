@@ -44,7 +44,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   415: 'The body was not sent as JSON: add the header Content-Type: application/json',
   422: 'Invalid body, malformed notebook, unknown kernel, timeout above the maximum, a parameter name that is not an identifier of the notebook\'s language, parameters nested too deeply, with `strict_parameters` an undeclared parameter or a value of the wrong type',
   500: 'The notebook raised an exception (as the seed answered when papermill failed)',
-  503: 'The service cannot run notebooks right now (kernel start failed, store unavailable)',
+  503: 'The service cannot run notebooks right now (kernel start failed, store or kernel gateway unavailable)',
   504: 'The run timed out, or is still running when the synchronous wait ended',
 };
 

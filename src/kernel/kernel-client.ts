@@ -164,6 +164,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     return this.deadError === null && !this.disposed;
   }
 
+  /** Called once when the kernel's process dies (at once when it already has). */
+  onceDead(listener: (err: DeadKernelError) => void): void {
+    if (this.deadError) listener(this.deadError);
+    else this.once('dead', listener);
+  }
+
   get language(): string {
     return this.info?.language_info?.name ?? this.spec.language;
   }

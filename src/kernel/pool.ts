@@ -4,16 +4,20 @@
  * Optional preload code (e.g. `import pandas`) runs before a kernel joins the pool.
  * Warm kernels run as the service's own user; a request to run as another user
  * (or with per-job environment) gets a fresh kernel.
- * With fork servers, Python kernels (warm or fresh) are forked children of a
- * server that already ran the preload, so refills take milliseconds.
+ * Kernels come from a launcher (pool-launcher.ts): local processes by default
+ * (with fork servers, Python kernels are forked children of a server that
+ * already ran the preload, so refills take milliseconds), or kernels on a
+ * Jupyter gateway.
  */
 import type { Logger } from 'pino';
 import { AbortedError, KernelStartError } from '../errors.js';
 import type { ForkServers } from './fork-servers.js';
-import { KernelClient, type KernelClientLaunchOptions } from './kernel-client.js';
-import { getKernelSpec, type KernelSpec, type KernelSpecSearchOptions } from './kernelspecs.js';
+import type { KernelClient } from './kernel-client.js';
+import type { KernelSpecSearchOptions } from './kernelspecs.js';
+import { LocalLauncher } from './local-launcher.js';
+import type { KernelLauncher, KernelStartOptions, PoolableKernel } from './pool-launcher.js';
 
-export interface KernelPoolOptions {
+export interface KernelPoolOptions<K extends PoolableKernel = KernelClient> {
   /** Warm kernels to keep per kernelspec name, e.g. { python3: 2 }. */
   sizes: Record<string, number>;
   /** Code run in each warm kernel before it joins the pool, per kernelspec name. */
@@ -22,46 +26,49 @@ export interface KernelPoolOptions {
   startTimeoutMs?: number;
   /** Where warm kernels start; the engine moves them to the notebook's folder. */
   cwd?: string;
+  /** Starts the kernels (default: a LocalLauncher with specSearch and forkServers below). */
+  launcher?: KernelLauncher<K>;
+  /** Local launcher only: where kernelspecs are found. */
   specSearch?: KernelSpecSearchOptions;
-  /** Fork Python kernels from these servers (falls back to a normal launch by itself). */
+  /** Local launcher only: fork Python kernels from these servers (falls back to a normal launch by itself). */
   forkServers?: ForkServers | null;
   /** Called on each kernel start attempt (metrics). */
   onKernelStart?: (kernelName: string, ok: boolean, ms: number, warm: boolean) => void;
 }
 
-export interface AcquireOptions extends KernelClientLaunchOptions {}
+export type AcquireOptions = KernelStartOptions;
 
-interface Waiter {
-  resolve: (k: KernelClient) => void;
+interface Waiter<K> {
+  resolve: (k: K) => void;
   reject: (err: Error) => void;
 }
 
-interface Slot {
-  idle: KernelClient[];
+interface Slot<K> {
+  idle: K[];
   starting: number;
   failuresInARow: number;
   /** Jobs waiting for a warm kernel that is already starting (cheaper than starting yet another on 2 cores). */
-  waiters: Waiter[];
+  waiters: Waiter<K>[];
 }
 
-/** How long a kernelspec read from disk is used before it is read again. */
-const SPEC_TTL_MS = 5000;
-
-export class KernelPool {
-  private readonly slots = new Map<string, Slot>();
-  /** Kernelspecs by name: without this, every kernel start scans every Jupyter data folder. */
-  private readonly specs = new Map<string, { at: number; spec: KernelSpec }>();
+export class KernelPool<K extends PoolableKernel = KernelClient> {
+  private readonly slots = new Map<string, Slot<K>>();
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly launcher: KernelLauncher<K>;
 
-  constructor(private readonly opts: KernelPoolOptions) {}
+  constructor(private readonly opts: KernelPoolOptions<K>) {
+    this.launcher =
+      opts.launcher ??
+      (new LocalLauncher({ specSearch: opts.specSearch, forkServers: opts.forkServers, logger: opts.logger, startTimeoutMs: opts.startTimeoutMs }) as unknown as KernelLauncher<K>);
+  }
 
   /** Starts filling every configured pool in the background. */
   start(): void {
     for (const [name, size] of Object.entries(this.opts.sizes)) if (size > 0) this.fill(name.toLowerCase());
   }
 
-  private slot(name: string): Slot {
+  private slot(name: string): Slot<K> {
     let s = this.slots.get(name);
     if (!s) {
       s = { idle: [], starting: 0, failuresInARow: 0, waiters: [] };
@@ -94,7 +101,7 @@ export class KernelPool {
             this.fill(name);
             return;
           }
-          k.once('dead', () => {
+          k.onceDead(() => {
             const i = s.idle.indexOf(k);
             if (i >= 0) {
               s.idle.splice(i, 1);
@@ -123,29 +130,19 @@ export class KernelPool {
     }
   }
 
-  private async spec(name: string): Promise<KernelSpec> {
-    const hit = this.specs.get(name);
-    if (hit && Date.now() - hit.at < SPEC_TTL_MS) return hit.spec;
-    const spec = await getKernelSpec(name, this.opts.specSearch);
-    this.specs.set(name, { at: Date.now(), spec });
-    return spec;
-  }
-
-  private async startWarm(name: string): Promise<KernelClient> {
-    const spec = await this.spec(name);
+  private async startWarm(name: string): Promise<K> {
     const t0 = performance.now();
-    let k: KernelClient;
-    const how = this.starter();
+    let started: { kernel: K; preloaded: boolean };
     try {
-      k = await KernelClient.launch(spec, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, startProcess: how.startProcess });
+      started = await this.launcher.startWarm(name, { cwd: this.opts.cwd, startTimeoutMs: this.opts.startTimeoutMs });
     } catch (err) {
       this.opts.onKernelStart?.(name, false, performance.now() - t0, true);
       throw err;
     }
     this.opts.onKernelStart?.(name, true, performance.now() - t0, true);
+    const k = started.kernel;
     const preload = Object.entries(this.opts.preload ?? {}).find(([n]) => n.toLowerCase() === name)?.[1];
-    // A forked kernel got the preload from its server already.
-    if (preload && !how.forked) {
+    if (preload && !started.preloaded) {
       const reply = await k.execute(preload, { silent: true, storeHistory: false, timeoutMs: 300_000 }).catch((e: Error) => {
         void k.shutdown();
         throw e;
@@ -164,7 +161,7 @@ export class KernelPool {
    * per-job environment), else a freshly launched one. The caller owns it and must
    * shut it down; the pool refills in the background.
    */
-  async acquire(kernelName: string, opts: AcquireOptions = {}): Promise<KernelClient> {
+  async acquire(kernelName: string, opts: AcquireOptions = {}): Promise<K> {
     const name = kernelName.toLowerCase();
     const wantsOwnProcess = opts.runAs !== undefined || (opts.env !== undefined && Object.keys(opts.env).length > 0);
     if (!wantsOwnProcess && !this.closed) {
@@ -189,9 +186,9 @@ export class KernelPool {
     return this.launch(name, opts);
   }
 
-  private waitForWarm(s: Slot, signal?: AbortSignal): Promise<KernelClient> {
-    return new Promise<KernelClient>((resolve, reject) => {
-      const waiter: Waiter = {
+  private waitForWarm(s: Slot<K>, signal?: AbortSignal): Promise<K> {
+    return new Promise<K>((resolve, reject) => {
+      const waiter: Waiter<K> = {
         resolve: (k) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(k);
@@ -212,25 +209,10 @@ export class KernelPool {
     });
   }
 
-  /** How to start a kernel's process: through the fork servers when there are some (records whether it was forked). */
-  private starter(): { startProcess?: KernelClientLaunchOptions['startProcess']; forked: boolean } {
-    const servers = this.opts.forkServers;
-    const how: { startProcess?: KernelClientLaunchOptions['startProcess']; forked: boolean } = { forked: false };
-    if (servers) {
-      how.startProcess = async (spec, o) => {
-        const started = await servers.startProcess(spec, o);
-        how.forked = started.forked;
-        return started;
-      };
-    }
-    return how;
-  }
-
-  private async launch(name: string, opts: AcquireOptions): Promise<KernelClient> {
-    const spec = await this.spec(name);
+  private async launch(name: string, opts: AcquireOptions): Promise<K> {
     const t0 = performance.now();
     try {
-      const k = await KernelClient.launch(spec, { startTimeoutMs: this.opts.startTimeoutMs, logger: this.opts.logger, startProcess: this.starter().startProcess, ...opts });
+      const k = await this.launcher.start(name, { startTimeoutMs: this.opts.startTimeoutMs, ...opts });
       this.opts.onKernelStart?.(name, true, performance.now() - t0, false);
       return k;
     } catch (err) {

@@ -31,6 +31,11 @@ export interface ServerKernelOptions {
   path?: string;
   /** The same folder as a local absolute path, when the server's files are this machine's (reported as `cwd`). */
   cwd?: string;
+  /**
+   * Sent as the start request's `env`: what Kernel Gateway and Enterprise Gateway
+   * pass to the kernel (KERNEL_* names, and those the gateway allows); Jupyter Server ignores it.
+   */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
   signal?: AbortSignal;
   /** Bound of one REST call (default 15 s). */
@@ -98,6 +103,8 @@ export class ServerKernel implements ExecutionKernel {
   private unreachableSince: number | null = null;
   private readonly probeIntervalMs: number;
   private readonly unreachableAfterMs: number;
+  /** Interrupts hubmill asked for so far (an interrupt it did not ask for may be the kernel's shutdown). */
+  private interruptsAsked = 0;
 
   private constructor(model: Kernel.IModel, settings: ServerConnection.ISettings, opts: ServerKernelOptions) {
     this.id = model.id;
@@ -127,8 +134,12 @@ export class ServerKernel implements ExecutionKernel {
     if (opts.signal?.aborted) throw new AbortedError('kernel start aborted');
     let model: Kernel.IModel;
     try {
-      // Jupyter Server takes `path` (the kernel's cwd relative to its root); the typings only name `name`.
-      const body = { name: opts.kernelName, ...(opts.path !== undefined ? { path: opts.path } : {}) } as KernelAPI.IKernelOptions;
+      // Jupyter Server takes `path` (the kernel's cwd relative to its root), the gateways `env`; the typings only name `name`.
+      const body = {
+        name: opts.kernelName,
+        ...(opts.path !== undefined ? { path: opts.path } : {}),
+        ...(opts.env !== undefined ? { env: opts.env } : {}),
+      } as KernelAPI.IKernelOptions;
       model = await KernelAPI.startNew(body, settings);
     } catch (err) {
       throw new KernelStartError(`Could not start kernel '${opts.kernelName}' in the Jupyter server at ${settings.baseUrl}: ${describe(err)}`);
@@ -239,16 +250,40 @@ export class ServerKernel implements ExecutionKernel {
         // A listener's bug must not break the connection's message loop.
       }
     };
+    const asked = this.interruptsAsked;
     const reply = await this.guard(future.done, 'execute_request', opts.timeoutMs, opts.signal).catch((err: Error) => {
       if (!future.isDisposed) future.dispose();
       throw err;
     });
-    return reply.content;
+    const c = reply.content;
+    if (c.status === 'error' && c.ename === 'KeyboardInterrupt' && this.interruptsAsked === asked) await this.goneAfterInterrupt();
+    return c;
+  }
+
+  /**
+   * jupyter_client interrupts a kernel before it shuts it down (a DELETE on the
+   * server's REST API, a culler): an interrupt hubmill did not ask for is
+   * checked for a few seconds, and when the kernel then goes, the cell's end
+   * is its death (DeadKernelError), as a kill of a local kernel would be.
+   */
+  private async goneAfterInterrupt(boundMs = 5000): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    while (!this.deadError && !this.closed && Date.now() < deadline) {
+      const model = await KernelAPI.getKernelModel(this.id, this.settings).then(
+        (m) => m ?? null,
+        (err: unknown) => ((err as { response?: { status?: number } }).response?.status === 404 ? null : ('unknown' as const)),
+      );
+      if (model === null) this.markDead('the Jupyter server shut the kernel down');
+      else if (model !== 'unknown' && model.execution_state === 'dead') this.markDead('the Jupyter server reports the kernel dead');
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    if (this.deadError) throw this.deadError;
   }
 
   /** Asks the server to interrupt the kernel (REST; the server sends SIGINT or interrupt_request per the kernelspec). */
   async interrupt(): Promise<void> {
     if (!this.alive) return;
+    this.interruptsAsked++;
     await bounded(this.conn.interrupt().catch(() => {}), 10_000);
   }
 

@@ -13,21 +13,15 @@
  * - waits and SSE: the bus's events, with the store re-read as a fallback.
  */
 import { pino, type Logger } from 'pino';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
-import { readNotebookFile } from '../notebook/read.js';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import { lookupRunAs } from '../users/run-as.js';
 import type { EventBus, JobEventListener } from './event-bus.js';
-import { Intake } from './intake.js';
+import type { Intake } from './intake.js';
+import { intakeFor, type IntakeOptions } from './intake-for.js';
 import { JobEvents } from './job-events.js';
-import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 
-export type ApiRunnerOptions = Pick<
-  RunnerOptions,
-  'store' | 'homeFor' | 'limits' | 'logger' | 'userServers' | 'homes' | 'outputNameFor' | 'readNotebook' | 'getKernelSpec' | 'runAsFor' | 'waitPollMs'
-> & { eventBus: EventBus };
+export type ApiRunnerOptions = IntakeOptions & Pick<RunnerOptions, 'store' | 'logger' | 'waitPollMs'> & { eventBus: EventBus };
 
 export class ApiRunner implements JobRunner {
   private readonly store: JobStore;
@@ -39,16 +33,7 @@ export class ApiRunner implements JobRunner {
     this.store = opts.store;
     this.log = (opts.logger ?? pino({ enabled: false })).child({ component: 'api-runner' });
     this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
-    this.intake = new Intake({
-      homeFor: opts.homeFor,
-      limits: opts.limits ?? UNLIMITED,
-      readNotebook: opts.readNotebook ?? readNotebookFile,
-      kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
-      runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
-      userServers: opts.userServers ?? null,
-      homes: opts.homes ?? 'local',
-      outputNameFor: opts.outputNameFor,
-    });
+    this.intake = intakeFor(opts);
   }
 
   async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {

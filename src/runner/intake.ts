@@ -56,6 +56,8 @@ export interface PreparedRun {
   notebookAbs: string;
   notebook: Notebook;
   kernelName: string;
+  /** The kernelspec's language, looked up only for a local-target notebook that declares none (the engine needs one to inject parameters). */
+  language?: string;
   /** The output's real absolute path; null for a job in the user's server. */
   outputAbs: string | null;
   /** The output relative to the home (or the server's root), as stored on the job. */
@@ -151,6 +153,8 @@ export class Intake {
     }
     const { home, notebookAbs, nb: notebook } = await this.resolveNotebook(job.username, job.notebook);
     const kernelName = this.kernelNameFor(job, notebook);
+    const declared = notebookKernel(notebook, kernelName).language;
+    const language = declared ?? (await this.deps.kernelSpec(kernelName)).language;
     const runAs = await this.deps.runAsFor(job.username);
     const notebookRel = await relativeToHome(home, notebookAbs);
     const wanted = job.output_path ?? (this.deps.outputNameFor ?? defaultOutputPath)(job, notebookRel);
@@ -169,6 +173,6 @@ export class Intake {
     } else if (!dirSt.isDirectory()) {
       throw new NotFoundError(`output folder is not a folder: ${dirname(wanted)}`);
     }
-    return { home, notebookAbs, notebook, kernelName, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs, remote: null };
+    return { home, notebookAbs, notebook, kernelName, language, outputAbs, outputRel: await relativeToHome(home, outputAbs), runAs, remote: null };
   }
 }

@@ -13,14 +13,16 @@
  * - otherwise a fresh launch, as the job's user, with the job's environment.
  */
 import type { Logger } from 'pino';
-import { freshKernels, inRequestedFolder, type KernelSource } from '../engine/kernel-source.js';
+import { freshKernels, inRequestedFolder, moveKernelWhenPresent, type KernelSource } from '../engine/kernel-source.js';
+import { DeadKernelError } from '../errors.js';
 import type { Job } from '../store/job-store.js';
 import type { RemoteRun } from './contents-intake.js';
 import type { PreparedRun } from './intake.js';
-import type { WarmKernels } from './options.js';
+import type { GatewayKernels, KernelAsk, WarmKernels } from './options.js';
 
 export interface KernelChoiceDeps {
   pool: WarmKernels | null;
+  gateway?: GatewayKernels | null;
   startTimeoutMs?: number;
   log: Logger;
 }
@@ -40,6 +42,7 @@ export class KernelChoice {
         },
       };
     }
+    if (this.deps.gateway) return this.onGateway(this.deps.gateway, job, p, env);
     const fresh = freshKernels({ runAs: p.runAs ?? undefined, env, startTimeoutMs });
     const pool = this.deps.pool;
     if (!pool) return fresh;
@@ -60,5 +63,32 @@ export class KernelChoice {
       startTimeoutMs: this.deps.startTimeoutMs ?? 60_000,
       signal,
     });
+  }
+
+  private onGateway(gateway: GatewayKernels, job: Job, p: PreparedRun, env: Record<string, string> | undefined): KernelSource {
+    const pool = this.deps.pool;
+    return {
+      acquire: async (req) => {
+        const ask: KernelAsk = { cwd: req.cwd, runAs: p.runAs ?? undefined, env, username: job.username, startTimeoutMs: this.deps.startTimeoutMs, signal: req.signal };
+        const kernel = pool ? await pool.acquire(req.kernelName, ask) : await gateway.start(req.kernelName, ask);
+        this.deps.log.info({ jobId: job.id, kernelName: req.kernelName, kernelId: kernel.id }, 'kernel on the gateway');
+        try {
+          await moveKernelWhenPresent(kernel, req.cwd, req.signal);
+          return kernel;
+        } catch (err) {
+          await kernel.shutdown().catch(() => {});
+          if (!(err instanceof DeadKernelError) || !pool) throw err;
+        }
+        this.deps.log.warn({ jobId: job.id, kernelId: kernel.id }, 'the warm kernel on the gateway was dead; starting a fresh one');
+        const again = await gateway.start(req.kernelName, ask);
+        try {
+          await moveKernelWhenPresent(again, req.cwd, req.signal);
+          return again;
+        } catch (err) {
+          await again.shutdown().catch(() => {});
+          throw err;
+        }
+      },
+    };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
+import type { KernelStartOptions } from '../kernel/pool-launcher.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { EventBus } from './event-bus.js';
@@ -12,15 +13,22 @@ import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Limits } from './limits.js';
 import type { UserServers } from './user-servers.js';
 
+/** What a job asks of its kernel: where, as whom, with what environment (a warm kernel fits only without runAs and env). */
+export type KernelAsk = KernelStartOptions;
+
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
 export interface WarmKernels {
-  acquire(
-    kernelName: string,
-    opts: { cwd?: string; runAs?: RunAs; env?: Record<string, string>; startTimeoutMs?: number; signal?: AbortSignal },
-  ): Promise<ExecutionKernel>;
+  acquire(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
   stats(): Record<string, { idle: number; starting: number; target: number }>;
 }
 
+/** Kernels on a Jupyter (Kernel/Enterprise) Gateway as the runner needs them (KernelGateway satisfies it). */
+export interface GatewayKernels {
+  /** The gateway's kernelspec of that name (NoSuchKernelError; KernelGatewayError when the gateway cannot tell). */
+  kernelSpec(name: string): Promise<{ name: string; language: string }>;
+  /** A fresh kernel on the gateway for one job. */
+  start(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
+}
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
 export interface RunnerMetrics {
   /** A job reached a final state after running (durationMs from claim to finish). */
@@ -60,6 +68,12 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
+  /**
+   * Kernels of local-target jobs on a Jupyter gateway instead of this machine (its
+   * kernelspecs are the ones jobs may name); `pool`, when given, must keep its warm
+   * kernels on the same gateway.
+   */
+  gateway?: GatewayKernels | null;
   /** Users' own servers through JupyterHub (shared with the HTTP listings; its owner closes it); null/absent: jobs with target `user-server` are refused (422). */
   userServers?: UserServers | null;
   /** config.homes: 'user-server' makes `user-server` every job's default target and refuses target `local` (default 'local'). */

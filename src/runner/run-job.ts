@@ -119,6 +119,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       ...(p.remote ? { output: contentsSink(p.remote.api, p.remote.outputPath) } : { cwd: dirname(p.notebookAbs) }),
       parameters: job.parameters,
       kernelName: p.kernelName,
+      language: p.language,
       ...runLimitsMs(d.limits, job),
       kernels: d.kernels.forJob(job, p, env),
       signal: controller.signal,

@@ -10,7 +10,7 @@
  * - `lease.ts`: this process's worker identity, lease renewal (heartbeat) and
  *   reclaiming the jobs of processes whose lease expired;
  * - `kernel-source.ts`: where a job's kernel comes from (warm pool, fresh
- *   launch, the user's own server), handed to the engine;
+ *   launch, a Jupyter gateway, the user's own server), handed to the engine;
  * - `run-job.ts`: one job from start to its recorded end (engine events → job
  *   events and progress);
  * - `job-events.ts`: live job events and waits; `retention.ts`: pruning;
@@ -22,25 +22,21 @@
 import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { executeNotebook } from '../engine/execute.js';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
-import { readNotebookFile } from '../notebook/read.js';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import { lookupRunAs } from '../users/run-as.js';
-import { Intake } from './intake.js';
+import type { Intake } from './intake.js';
+import { intakeFor } from './intake-for.js';
 import { JobEvents } from './job-events.js';
 import { KernelChoice } from './kernel-source.js';
-import type { UserServers } from './user-servers.js';
 import { Lease, newWorkerId } from './lease.js';
 import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
 import { Queue } from './queue.js';
 import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
-import { ttlCached } from './ttl-cache.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
 export { defaultOutputPath } from './intake.js';
-export type { RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
+export type { GatewayKernels, RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
 export { UserServers, type UserServerConfig } from './user-servers.js';
 
 export class Runner implements JobRunner {
@@ -51,7 +47,6 @@ export class Runner implements JobRunner {
   private readonly log: Logger;
   private readonly events: JobEvents;
   private readonly intake: Intake;
-  private readonly userServers: UserServers | null;
   private readonly queue: Queue;
   private readonly lease: Lease;
   private readonly retention: Retention;
@@ -69,21 +64,11 @@ export class Runner implements JobRunner {
     const limits = opts.limits ?? UNLIMITED;
     const kernels = new KernelChoice({
       pool: opts.pool ?? null,
+      gateway: opts.gateway ?? null,
       startTimeoutMs: opts.kernelStartTimeoutMs,
       log: this.log,
     });
-    this.userServers = opts.userServers ?? null;
-    this.intake = new Intake({
-      homeFor: opts.homeFor,
-      limits,
-      readNotebook: opts.readNotebook ?? readNotebookFile,
-      // Looked up for every job (at submission and again when it runs): kept a few seconds (ttl-cache.ts).
-      kernelSpec: opts.getKernelSpec ?? ttlCached((name) => getKernelSpec(name), { ttlMs: 5000 }),
-      runAsFor: opts.runAsFor ?? ttlCached((u) => lookupRunAs(u), { ttlMs: 30_000 }),
-      userServers: this.userServers,
-      homes: opts.homes ?? 'local',
-      outputNameFor: opts.outputNameFor,
-    });
+    this.intake = intakeFor(opts);
     this.queue = new Queue({
       store: this.store,
       workerId: this.workerId,

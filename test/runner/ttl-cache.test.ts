@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ttlCached } from '../../src/runner/ttl-cache.js';
+import { ttlCached } from '../../src/ttl-cache.js';
 
 test('ttlCached keeps an answer for its time, shares concurrent lookups, forgets failures', async () => {
   let clock = 0;

@@ -1,4 +1,4 @@
-/** `GET /api/v1/kernelspecs`: the kernels jobs can run on, and how many warm ones are pooled. */
+/** `GET /api/v1/kernelspecs`: the kernels jobs can run on (the kernel gateway's when one is configured; 503 when it cannot tell), and how many warm ones are pooled. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteContext } from '../context.js';
@@ -22,7 +22,11 @@ const kernelspecRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async
   app.get(
     '/kernelspecs',
     {
-      schema: { tags: ['kernelspecs'], summary: 'Installed Jupyter kernelspecs', response: { 200: KernelspecsResponse, ...problems(401) } },
+      schema: {
+        tags: ['kernelspecs'],
+        summary: "Jupyter kernelspecs jobs can use (this machine's, or the kernel gateway's)",
+        response: { 200: KernelspecsResponse, ...problems(401, 503) },
+      },
     },
     async () => {
       const specs = await ctx.kernelspecs();
