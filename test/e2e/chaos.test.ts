@@ -24,7 +24,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
-import { health, listAll, submitRoundRobin } from '../helpers/cluster-api.js';
+import { health, listAll, nodeEnv, submitRoundRobin } from '../helpers/cluster-api.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
 import { checkOutput, overlaps, recordedTags, recordingNotebook, runsOf, RECORDS_DIR } from '../helpers/run-records.js';
 import { checkSseAcrossNodes } from '../helpers/sse-across-nodes.js';
@@ -64,21 +64,11 @@ async function chaos(s: Scenario): Promise<void> {
       nodeEnvVar: NODE_VAR,
       logDir: process.env.HUBMILL_CHAOS_KEEP ? join(root, 'logs') : undefined,
       stopGraceMs: 15_000,
-      env: {
-        HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
-        HUBMILL_API_TOKEN: TOKEN,
-        HUBMILL_POOL: 'python3:2',
-        HUBMILL_CONCURRENCY: '2',
+      env: nodeEnv(root, TOKEN, {
         HUBMILL_LEASE_S: String(LEASE_S),
         HUBMILL_REQUEUE_ON_RESTART: 'true',
-        HUBMILL_SHUTDOWN_GRACE_S: '2',
-        HUBMILL_MAX_QUEUED_PER_USER: '0',
-        HUBMILL_RATE_LIMIT_PER_MIN: '0',
-        HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-        HUBMILL_LOG_LEVEL: process.env.HUBMILL_CHAOS_KEEP ? 'debug' : 'warn',
-        JUPYTERHUB_API_URL: '',
-        JUPYTERHUB_API_TOKEN: '',
-      },
+        ...(process.env.HUBMILL_CHAOS_KEEP ? { HUBMILL_LOG_LEVEL: 'debug' } : {}),
+      }),
     });
     const c = cluster;
     // All nodes start together (on PostgreSQL: their migrations must not race).

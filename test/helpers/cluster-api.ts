@@ -1,12 +1,31 @@
 /**
- * HTTP helpers of the multi-node tests: submit many jobs round-robin, read a
+ * Helpers of the multi-node tests: the nodes' shared environment, submit many jobs round-robin, read a
  * node's /health, list every job of a user (cursor paging), and collect a job's
  * SSE stream until its terminal state.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { call } from './http.js';
 import { sseSplitter } from './sse.js';
+
+/** The environment every node of a test cluster shares: homes under `<root>/homes`, token auth, no hub, no rate limits or queue quota. */
+export function nodeEnv(root: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
+    HUBMILL_API_TOKEN: token,
+    HUBMILL_POOL: 'python3:2',
+    HUBMILL_CONCURRENCY: '2',
+    HUBMILL_SHUTDOWN_GRACE_S: '2',
+    HUBMILL_MAX_QUEUED_PER_USER: '0',
+    HUBMILL_RATE_LIMIT_PER_MIN: '0',
+    HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
+    HUBMILL_LOG_LEVEL: 'warn',
+    JUPYTERHUB_API_URL: '',
+    JUPYTERHUB_API_TOKEN: '',
+    ...extra,
+  };
+}
 
 export interface Health {
   status: string;
