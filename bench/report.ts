@@ -4,6 +4,7 @@ import { renderForkSection, type ForkBenchResults } from './fork-report.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
+import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 
 export interface OverheadResult {
   cells: number;
@@ -41,6 +42,8 @@ export interface BenchResults {
   service: ServiceResults;
   /** Absent in results written before schedules existed. */
   schedules?: ScheduleBenchResults;
+  /** One worker node against two (issue 10); absent in results written before it existed. */
+  workers?: WorkersBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -203,6 +206,12 @@ export function renderReport(r: BenchResults): string {
     p('## Schedules: API latency with 1,000 schedules firing every minute');
     p();
     p(renderScheduleBench(r.schedules));
+    p();
+  }
+  if (r.workers) {
+    p('## Scale-out: one worker node against two');
+    p();
+    p(renderWorkersBench(r.workers));
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

@@ -7,7 +7,9 @@
  * BENCH_OVERHEAD_ROUNDS (default 7), BENCH_LATENCY_N (default 20),
  * BENCH_THROUGHPUT_N (default 40), BENCH_HEALTH_SECONDS (default 3),
  * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info),
- * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts.
+ * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts,
+ * BENCH_SKIP_WORKERS=1, BENCH_WORKERS_N (default 60), BENCH_WORKERS_ROUNDS (default 1),
+ * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,7 @@ import { runJsonChild } from './lib/child.js';
 import { renderReport, type BenchResults } from './report.js';
 import { benchService, peerThroughput } from './service.js';
 import { benchSchedules } from './schedules.js';
+import { benchWorkers } from './workers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -86,6 +89,20 @@ try {
     : await benchSchedules({ root, workDir, log });
   if (!schedules.measured) log(`  not measured: ${schedules.reason}`);
 
+  log('workers: throughput of one worker node against two (PostgreSQL)');
+  const workers = process.env.BENCH_SKIP_WORKERS
+    ? { measured: false, reason: 'skipped (BENCH_SKIP_WORKERS set)', backend: 'pg' as const, n: 0, rounds: 0, concurrencyPerWorker: 0, results: [] }
+    : await benchWorkers({
+        root,
+        workDir,
+        trivialNotebook: notebooks.trivial,
+        log,
+        n: envInt('BENCH_WORKERS_N', 60, 1, 1000),
+        rounds: envInt('BENCH_WORKERS_ROUNDS', 1, 1, 20),
+        concurrency: envInt('BENCH_WORKERS_CONCURRENCY', 1, 1, 64),
+      });
+  if (!workers.measured) log(`  not measured: ${workers.reason}`);
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -125,6 +142,7 @@ try {
     pyKernelError: pyKernel.error,
     service,
     schedules,
+    workers,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
   };
