@@ -115,7 +115,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   const outputPath = opts.outputPath ? resolve(opts.outputPath) : null;
   const target = outputPath ? new OutputTarget(outputPath) : null;
   const saver = new DebouncedSaver(async () => {
-    if (target) await writeNotebookFile(target.writePath, out);
+    if (target && (await (opts.mayWrite?.() ?? true))) await writeNotebookFile(target.writePath, out);
   }, opts.saveIntervalMs ?? 1000);
 
   const cellsTotal = out.cells.length;
