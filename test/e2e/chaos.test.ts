@@ -15,6 +15,10 @@
  * `--role worker` nodes and one `--role api` node, each with its own data dir;
  * and SQLite (one data dir on one machine), three `--role all` nodes.
  *
+ * Only the API node takes submissions (a worker answers 421), so on PostgreSQL
+ * "round-robin through the nodes" is through the one API node.
+ * HUBMILL_CHAOS_KEEP=1 keeps the folder, with each node's debug log in logs/.
+ *
  * Needs a current build: `npx tsc -p tsconfig.build.json`.
  */
 import { describe, it } from 'node:test';
@@ -25,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
 import { health, listAll, nodeEnv, submitRoundRobin } from '../helpers/cluster-api.js';
+import { call } from '../helpers/http.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
 import { checkOutput, overlaps, recordedTags, recordingNotebook, runsOf, RECORDS_DIR } from '../helpers/run-records.js';
 import { checkSseAcrossNodes } from '../helpers/sse-across-nodes.js';
@@ -77,6 +82,10 @@ async function chaos(s: Scenario): Promise<void> {
       const h = await health(c.node(n.name).base);
       assert.equal(h.status, 'healthy');
       if (s.backend === 'pg') assert.equal(h.role, n.role, `/health of ${n.name} reports its role`);
+      if (n.role === 'worker') {
+        const r = await call(c.node(n.name).base, 'POST', '/api/v1/jobs', TOKEN, { username: USER, notebook: 'rec.ipynb' });
+        assert.equal(r.status, 421, `a worker node does not take submissions: ${JSON.stringify(r.body)}`);
+      }
     }
     const apiBases = s.nodes.filter((n) => n.role !== 'worker').map((n) => c.node(n.name).base);
     // Reads go to an API node that is not killed.
