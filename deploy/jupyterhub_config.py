@@ -6,10 +6,12 @@
 # so the same file serves the container and the tests that run it outside
 # Docker (test/deploy/deploy-files.test.ts).
 #
-# hubmill runs either managed by the hub (HUBMILL_MODE=managed, the default:
-# the hub starts it with `command` and hands it JUPYTERHUB_* variables) or
-# external (HUBMILL_MODE=external: start.sh starts it, the hub only proxies to
-# `url` and accepts its `api_token`).
+# hubmill runs managed by the hub (HUBMILL_MODE=managed, the default: the hub
+# starts it with `command` and hands it JUPYTERHUB_* variables), external
+# (HUBMILL_MODE=external: start.sh starts it next to the hub, the hub only
+# proxies to `url` and accepts its `api_token`) or remote (HUBMILL_MODE=remote:
+# hubmill runs elsewhere, e.g. the API nodes of deploy/compose/scale-out.yml
+# behind a load balancer at HUBMILL_URL; nothing is started here).
 import json
 import os
 import shlex
@@ -22,12 +24,19 @@ HUBMILL_DIR = env("HUBMILL_DIR", "/opt/hubmill")
 HUBMILL_PORT = int(env("HUBMILL_PORT", "8002"))
 HUBMILL_HOST = env("HUBMILL_HOST", "0.0.0.0")
 HUBMILL_MODE = env("HUBMILL_MODE", "managed")
+if HUBMILL_MODE not in ("managed", "external", "remote"):
+    raise ValueError("HUBMILL_MODE must be 'managed', 'external' or 'remote', not %r" % HUBMILL_MODE)
+# Where the proxy sends /services/hubmill/: hubmill on this machine, or (remote) its load balancer.
+HUBMILL_URL = env("HUBMILL_URL", "http://127.0.0.1:%d" % HUBMILL_PORT)
+if HUBMILL_MODE == "managed" and env("HUBMILL_URL"):
+    raise ValueError("HUBMILL_URL is for HUBMILL_MODE=external or remote; a managed hubmill listens on 127.0.0.1:HUBMILL_PORT")
 HOME_TEMPLATE = env("HUBMILL_HOME_TEMPLATE", "/home/{username}")
 
 # --- the hub -----------------------------------------------------------------
 c.JupyterHub.ip = env("JUPYTERHUB_IP", "0.0.0.0")
 c.JupyterHub.port = int(env("JUPYTERHUB_PORT", "8000"))
-c.JupyterHub.hub_ip = "127.0.0.1"
+# The hub's own API: 127.0.0.1 when hubmill runs here; 0.0.0.0 when remote hubmill nodes call it.
+c.JupyterHub.hub_ip = env("JUPYTERHUB_HUB_IP", "127.0.0.1")
 c.JupyterHub.hub_port = int(env("JUPYTERHUB_HUB_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:%d" % int(env("JUPYTERHUB_PROXY_API_PORT", "8001"))
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(HUB_DATA, "jupyterhub.sqlite")
@@ -50,12 +59,12 @@ if os.geteuid() == 0 and c.JupyterHub.spawner_class == "simple":
 
 # --- hubmill as a JupyterHub service --------------------------------------------
 with open(env("HUBMILL_SERVICE_TOKEN_FILE", os.path.join(HUB_DATA, "hubmill_api_token"))) as f:
-    HUBMILL_TOKEN = f.read().strip()
+    SERVICE_TOKEN = f.read().strip()
 
 hubmill = {
     "name": "hubmill",
-    "url": "http://127.0.0.1:%d" % HUBMILL_PORT,  # the proxy sends /services/hubmill/ here
-    "api_token": HUBMILL_TOKEN,  # also hubmill's OAuth client secret
+    "url": HUBMILL_URL,  # the proxy sends /services/hubmill/ here
+    "api_token": SERVICE_TOKEN,  # also hubmill's OAuth client secret
     "oauth_no_confirm": True,  # users are not asked to approve hubmill
     # Listed in the hub's Services menu; the link opens /services/hubmill/, which sends
     # browsers to hubmill's web UI (signed in through the hub's OAuth).
@@ -74,8 +83,6 @@ if HUBMILL_MODE == "managed":
         if name.startswith("HUBMILL_") and name != "HUBMILL_COMMAND"
     }
     hubmill["environment"].update({"HUBMILL_HOST": HUBMILL_HOST, "HUBMILL_PORT": str(HUBMILL_PORT), "HUBMILL_HOME_TEMPLATE": HOME_TEMPLATE})
-elif HUBMILL_MODE != "external":
-    raise ValueError("HUBMILL_MODE must be 'managed' or 'external', not %r" % HUBMILL_MODE)
 
 c.JupyterHub.services = [hubmill]
 

@@ -3,13 +3,17 @@
 # the seed's start.sh. HUBMILL_MODE=managed (default): the hub starts hubmill as
 # a managed service. HUBMILL_MODE=external: this script starts hubmill itself
 # and the hub only proxies to it. Both ways hubmill answers on :8002 directly
-# and through the hub at /services/hubmill/.
+# and through the hub at /services/hubmill/. HUBMILL_MODE=remote: only the hub
+# runs here; the proxy sends /services/hubmill/ to HUBMILL_URL (the load
+# balancer of deploy/compose/scale-out.yml), whose nodes use the same token.
 #
 # Environment (defaults for the container; the tests override them):
 #   JUPYTERHUB_CONFIG      /etc/jupyterhub/jupyterhub_config.py
 #   JUPYTERHUB_DATA_DIR    /srv/jupyterhub   (hub database, cookie secret, hubmill's service token)
 #   HUBMILL_DIR            /opt/hubmill      (the built hubmill checkout)
 #   HUBMILL_DATA_DIR       /var/lib/hubmill  (job database)
+#   HUBMILL_MODE           managed (default), external or remote
+#   HUBMILL_URL            remote/external: where the proxy reaches hubmill (default http://127.0.0.1:$HUBMILL_PORT)
 #   HUBMILL_SERVICE_TOKEN  hubmill's hub API token; generated once and kept in $JUPYTERHUB_DATA_DIR
 #   HUB_USERS              "alice:pw1,bob:pw2": system users to create (PAM login, homes in /home)
 #   HUB_ADMIN_USERS        "admin": hub admins (act for everyone in hubmill too)

@@ -33,6 +33,7 @@
  *   HUBMILL_EXECUTE_WAIT_MAX_S             bound of the synchronous seed endpoints, default 3600
  *   HUBMILL_RETENTION_DAYS                 finished job records older than this are pruned (0 = keep), default 30
  *   HUBMILL_REQUEUE_ON_RESTART             "true" re-queues jobs a crash left running (default: mark failed)
+ *   HUBMILL_LEASE_S                        a running job whose process stopped renewing its lease this long is reclaimed, default 60
  *   HUBMILL_SHUTDOWN_GRACE_S               SIGTERM drain bound, default 30
  *   HUBMILL_LOG_LEVEL                      default info
  *   HUBMILL_WEBHOOK_ALLOW                  loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)

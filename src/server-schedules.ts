@@ -1,6 +1,7 @@
 /**
- * Wires schedules into `hubmill serve`: the schedule store on the job store's
- * SQLite file, the fire loop, webhook notifications, and what the HTTP routes need.
+ * Wires schedules into `hubmill serve`: the schedule store (store/open.ts: on
+ * the job store's SQLite file or PostgreSQL pool), the fire loop, webhook
+ * notifications, and what the HTTP routes need.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -9,19 +10,18 @@ import { renderSchedule, type ScheduleDeps } from './http/routes/schedules.js';
 import { Scheduler, type Clock, type ScheduleMetrics } from './schedules/scheduler.js';
 import { WebhookAllowList } from './schedules/webhook-address.js';
 import { WebhookNotifier } from './schedules/webhook.js';
-import type { SqliteJobStore } from './store/sqlite-job-store.js';
-import { SqliteScheduleStore } from './store/sqlite-schedule-store.js';
+import type { ScheduleStore } from './store/schedule-store.js';
 
 export interface Scheduling {
-  store: SqliteScheduleStore;
+  store: ScheduleStore;
   scheduler: Scheduler;
   notifier: WebhookNotifier;
   routes: ScheduleDeps;
   stop(): Promise<void>;
 }
 
-export function startScheduling(o: { jobs: SqliteJobStore; config: Config; logger: Logger; metrics?: ScheduleMetrics; clock?: Clock }): Scheduling {
-  const store = new SqliteScheduleStore(o.jobs, { now: o.clock ? () => o.clock!.now() : undefined });
+export function startScheduling(o: { store: ScheduleStore; config: Config; logger: Logger; metrics?: ScheduleMetrics; clock?: Clock }): Scheduling {
+  const store = o.store;
   const allow = new WebhookAllowList(o.config.webhookAllow);
   const log = o.logger.child({ component: 'scheduler' });
   const notifier = new WebhookNotifier({ allow, logger: log });

@@ -2,7 +2,8 @@
  * `hubmill serve`: wires the job store, the kernel pool, the runner and the
  * HTTP app together, listens, and shuts down gracefully on SIGTERM/SIGINT
  * (stop claiming jobs, let running ones finish within the grace period, then
- * cancel them; close the HTTP server, the pool and the store).
+ * cancel them; close the HTTP server, the pool and the store). What `--role`
+ * changes (api: HTTP only; worker: jobs and schedules only) is in server-roles.ts.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -22,8 +23,10 @@ import { NoParametersCellError } from './notebook/errors.js';
 import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
 import { createLogger } from './logger.js';
-import { Runner } from './runner/runner.js';
-import { SqliteJobStore } from './store/sqlite-job-store.js';
+import type { JobRunner } from './runner/runner-api.js';
+import type { JobStore } from './store/job-store.js';
+import { openStores } from './store/open.js';
+import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor } from './users/home.js';
 import { HUBMILL_VERSION } from './version.js';
@@ -33,8 +36,9 @@ export interface StartedServer {
   /** The URL to open (with ?token= when the token was generated). */
   url: string;
   port: number;
-  runner: Runner;
-  store: SqliteJobStore;
+  /** The Runner on `all` and `worker` nodes, the ApiRunner on `api` nodes (server-roles.ts). */
+  runner: JobRunner;
+  store: JobStore;
   pool: KernelPool;
   metrics: Metrics;
   scheduling: Scheduling;
@@ -82,18 +86,25 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   await mkdir(config.dataDir, { recursive: true });
-  const store = new SqliteJobStore({ path: join(config.dataDir, 'jobs.sqlite') });
+  const stores = await openStores(config, logger);
+  const store = stores.jobs;
   const metrics = new Metrics({ defaultMetrics: true });
-  const forkServers = config.forkServer ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
+  const runsJobs = roleRunsJobs(config.role);
+  const eventBus = await openEventBus(config, logger).catch(async (err: unknown) => {
+    await stores.close();
+    throw err;
+  });
+  const forkServers = runsJobs && config.forkServer ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
   const pool = new KernelPool({
-    sizes: { ...config.poolSizes },
+    sizes: runsJobs ? { ...config.poolSizes } : {},
     preload: { ...config.preload },
     forkServers,
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
-  const scheduling = startScheduling({ jobs: store, config, logger, metrics: metrics.schedules });
-  const runner = new Runner({
+  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
+  const { runner, node } = createRoleRunner(config.role, {
+    eventBus,
     store,
     pool,
     homeFor: (u) => homePathFor(u, config.homeTemplate),
@@ -125,15 +136,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
       await pool.close().catch((err: unknown) => logger.error({ err }, 'pool close failed'));
       await forkServers?.close().catch((err: unknown) => logger.error({ err }, 'fork server close failed'));
-      await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
+      await eventBus.close().catch((err: unknown) => logger.error({ err }, 'event bus close failed'));
+      await stores.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       logger.info('stopped');
     })());
 
   try {
     pool.start();
     await runner.start();
-    scheduling.scheduler.start();
+    if (runsJobs) scheduling.scheduler.start();
     app = await buildApp({
+      node,
       schedules: scheduling.routes,
       config,
       store,
@@ -153,7 +166,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = serviceUrl(config, port);
-  logger.info({ host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir }, 'hubmill listening');
+  logger.info({ role: config.role, workerId: node.workerId, host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir }, 'hubmill listening');
   for (const line of startBanner(url, config.apiTokenGenerated)) print(line);
 
   if (opts.signals !== false) {

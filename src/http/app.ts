@@ -24,6 +24,7 @@ import { Metrics } from './metrics.js';
 import { installErrorHandling } from './problem.js';
 import { installJsonBody } from './json-body.js';
 import { Problem } from './schemas.js';
+import { installRoleGate, type NodeIdentity } from './role-gate.js';
 import seedRoutes from './routes/seed.js';
 import jobRoutes from './routes/jobs.js';
 import notebookRoutes from './routes/notebooks.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   enginePath?: string;
   /** The schedules API (absent: not mounted). */
   schedules?: ScheduleDeps;
+  /** This node's role and worker id (default: the configured role, no worker id); a worker serves only /health and /metrics. */
+  node?: NodeIdentity;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -103,6 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(Problem);
   installErrorHandling(app);
   app.decorateRequest('identity', null);
+  const node = deps.node ?? { role: config.role, workerId: null };
+  installRoleGate(app, mount, node);
 
   // Per-IP limit before authentication: a storm of bad tokens never reaches the hub.
   await installIpLimit(app, limits);
@@ -183,6 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
     runQuota: runQuota(limits),
+    node,
   };
   await app.register(seedRoutes, { prefix: mount, ctx });
   await app.register(jobRoutes, { prefix: `${mount}/api/v1`, ctx });

@@ -9,6 +9,7 @@ import type { KernelSpec } from '../kernel/kernelspecs.js';
 import type { InspectedParameter } from '../notebook/types.js';
 import type { Homes } from './homes.js';
 import type { Metrics } from './metrics.js';
+import type { NodeIdentity } from './role-gate.js';
 
 /** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */
 export interface NotebookInspection {
@@ -33,6 +34,8 @@ export interface RouteContext {
   enginePath: string;
   /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */
   runQuota: number | null;
+  /** This node's role and worker id (reported by /health). */
+  node: NodeIdentity;
   /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
   cachedKernelspecs: () => Promise<KernelSpec[]>;
 }

@@ -65,3 +65,9 @@ export class BodyTooLargeError extends HubmillError {
     );
   }
 }
+
+/** A request for the jobs API sent to a worker node, which serves only /health and /metrics; 421. */
+export class WrongNodeError extends HubmillError {
+  override readonly code = 'WRONG_NODE';
+  override readonly httpStatus = 421;
+}

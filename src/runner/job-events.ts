@@ -1,43 +1,43 @@
 /**
- * Live job events in this process: subscribers per job id, and the waits for a
- * job's end (`waitFor`). Jobs someone here waits for are listed (`watched`) so
- * the queue's poll can announce the end of jobs that ran in another process.
+ * Live job events as the runner and the HTTP layer use them: publishing through
+ * the event bus (in-process, or shared by nodes), and the waits for a job's end
+ * (`waitFor`). A wait ends on the job's terminal event, and re-reads the store
+ * every `waitPollMs` as well, so a job that ended elsewhere (another process on
+ * the same SQLite file, or an event the bus lost) never leaves a request hanging.
  */
 import type { Logger } from 'pino';
 import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
-import { JobEventLog, type JobEventListener } from './job-event-log.js';
+import { InProcessEventBus, type EventBus, type JobEventListener } from './event-bus.js';
 import type { JobEvent, JobEventCursor } from './runner-api.js';
 
 export class JobEvents {
-  private readonly log: JobEventLog;
-  /** Jobs someone waits for, with the number of waiters. */
-  private readonly waited = new Map<string, number>();
+  readonly bus: EventBus;
+  private readonly waitPollMs: number;
 
-  constructor(logger: Logger) {
-    this.log = new JobEventLog({
-      onListenerError: (jobId, err) => logger.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
-    });
+  constructor(logger: Logger, opts: { bus?: EventBus; waitPollMs?: number } = {}) {
+    this.bus =
+      opts.bus ??
+      new InProcessEventBus({
+        onListenerError: (jobId, err) => logger.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
+      });
+    this.waitPollMs = Math.max(10, opts.waitPollMs ?? 500);
   }
 
   emit(ev: JobEvent): void {
-    this.log.publish(ev);
+    this.bus.publish(ev);
   }
 
   emitState(job: Job): void {
     this.emit({ type: 'state', job_id: job.id, status: job.status, job });
   }
 
-  /** See JobEventLog.subscribe: events with their ids; with `after`, kept events first. */
+  /** See EventBus.subscribe: events with their ids; with `after`, kept events first. */
   subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void {
-    return this.log.subscribe(jobId, listener, opts);
+    return this.bus.subscribe(jobId, listener, opts);
   }
 
-  cursor(jobId: string): JobEventCursor | null {
-    return this.log.cursor(jobId);
-  }
-
-  watched(): string[] {
-    return [...this.waited.keys()];
+  cursor(jobId: string): Promise<JobEventCursor | null> {
+    return this.bus.cursor(jobId);
   }
 
   /** Resolves with the job once terminal, or with its current state after timeoutMs (or on abort); null for an unknown job. */
@@ -47,23 +47,39 @@ export class JobEvents {
     const unsubscribe = this.subscribe(id, (ev) => {
       if (ev.type === 'state' && isTerminal(ev.status)) resolveWait();
     });
-    this.waited.set(id, (this.waited.get(id) ?? 0) + 1);
+    const deadline = Date.now() + Math.max(0, timeoutMs);
     const timer = setTimeout(resolveWait, Math.max(0, timeoutMs));
     const onAbort = () => resolveWait();
     signal?.addEventListener('abort', onAbort, { once: true });
+    let done = false;
+    let poll: NodeJS.Timeout | undefined;
+    // The fallback: the store's word, re-read until the job ends or the wait is over.
+    const recheck = () => {
+      poll = setTimeout(() => {
+        void store.get(id).then(
+          (j) => {
+            if (!j || isTerminal(j.status)) resolveWait();
+            else if (!done && Date.now() < deadline) recheck();
+          },
+          () => {
+            if (!done && Date.now() < deadline) recheck();
+          },
+        );
+      }, this.waitPollMs);
+    };
     try {
       const first = await store.get(id);
       if (!first) return null;
       if (isTerminal(first.status) || signal?.aborted) return first;
+      recheck();
       await woke;
       return await store.get(id);
     } finally {
+      done = true;
       clearTimeout(timer);
+      clearTimeout(poll);
       signal?.removeEventListener('abort', onAbort);
       unsubscribe();
-      const n = (this.waited.get(id) ?? 1) - 1;
-      if (n <= 0) this.waited.delete(id);
-      else this.waited.set(id, n);
     }
   }
 }

@@ -8,6 +8,7 @@ import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
+import type { EventBus } from './event-bus.js';
 import type { Limits } from './limits.js';
 
 /** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
@@ -90,6 +91,10 @@ export interface RunnerOptions {
   saveIntervalMs?: number;
   /** Bound for a cancelled run to wind down during stop() after its grace (default 15 s). */
   stopKillWaitMs?: number;
+  /** Where job events go (default: in this process only); nodes sharing a database share a PgEventBus. */
+  eventBus?: EventBus;
+  /** A wait for a job's end also re-reads the store this often (default 500 ms): see job-events.ts. */
+  waitPollMs?: number;
   // Seams for tests; the real implementations are the defaults.
   execute?: (opts: RunOptions) => Promise<RunResult>;
   readNotebook?: (path: string) => Promise<Notebook>;

@@ -3,12 +3,13 @@
  * `concurrency` run here, one AbortController per running job, and a short poll
  * for what other processes did (jobs they enqueued, cancels requested through
  * them, the end of jobs someone here waits for). The store's atomic `claimNext`
- * hands each job to exactly one process.
+ * hands each job to exactly one process. A store that announces queued jobs
+ * (`onJobQueued`: PostgreSQL's LISTEN/NOTIFY) wakes the loop at once; the poll
+ * stays as the fallback.
  */
 import type { Logger } from 'pino';
 import { AbortedError } from '../errors.js';
-import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
-import type { JobEvents } from './job-events.js';
+import type { Job, JobStore } from '../store/job-store.js';
 import { within } from './options.js';
 
 export interface RunningJob {
@@ -28,7 +29,6 @@ export interface QueueOptions {
   pollIntervalMs: number;
   /** Bound for cancelled runs to wind down after the grace of stop() (default 15 s). */
   stopKillWaitMs: number;
-  events: JobEvents;
   log: Logger;
   /** Runs one claimed job; calls `leave()` once it no longer counts as running (before announcing its end). */
   run(entry: RunningJob, leave: () => void): Promise<void>;
@@ -42,6 +42,7 @@ export class Queue {
   private filling = false;
   private fillAgain = false;
   private polling = false;
+  private stopListening: (() => void) | undefined;
 
   constructor(private readonly o: QueueOptions) {}
 
@@ -50,6 +51,7 @@ export class Queue {
     this.stopping = false;
     this.timer = setInterval(() => void this.poll(), this.o.pollIntervalMs);
     this.timer.unref();
+    this.stopListening ??= this.o.store.onJobQueued?.(() => this.kick());
     this.kick();
   }
 
@@ -57,6 +59,8 @@ export class Queue {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    this.stopListening?.();
+    this.stopListening = undefined;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     if (this.running.size > 0) {
       this.o.log.info({ running: this.running.size, graceMs }, 'stopping: waiting for running jobs');
@@ -141,12 +145,6 @@ export class Queue {
         if (r.controller.signal.aborted) continue;
         const j = await this.o.store.get(r.job.id);
         if (j?.cancel_requested) r.controller.abort(new AbortedError('cancelled on request'));
-      }
-      // Jobs someone here waits for but that run elsewhere.
-      for (const id of this.o.events.watched()) {
-        if (this.running.has(id)) continue;
-        const j = await this.o.store.get(id);
-        if (j && isTerminal(j.status)) this.o.events.emitState(j);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'poll failed');

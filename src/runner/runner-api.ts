@@ -13,7 +13,7 @@ export type JobEvent =
   /** `appended`: a stream chunk that continues the cell's previous stream output (only the new text is sent). */
   | { type: 'output'; job_id: string; cell_index: number; output: Output; appended: boolean };
 
-/** Where one job's event log stands in this process: ids of the oldest kept and the newest event, and whether it ended. */
+/** Where one job's event log stands on the event bus: ids of the oldest kept and the newest event, and whether it ended. */
 export interface JobEventCursor {
   first: number;
   last: number;
@@ -28,13 +28,14 @@ export interface JobRunner {
   /** Resolves with the job once terminal, or with its current state after timeoutMs. */
   waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
   /**
-   * Subscribes to one job's live events, each with its id (1, 2, … per job, in this
-   * process); with `after`, the kept events with a greater id are replayed first,
-   * synchronously. Returns the unsubscribe function.
+   * Subscribes to one job's live events, each with its id (1, 2, … per job, the same
+   * on every node sharing the event bus); with `after`, the kept events with a greater
+   * id are replayed first (synchronously in process, from the database on PostgreSQL).
+   * Returns the unsubscribe function.
    */
   subscribe(jobId: string, listener: (event: JobEvent, id: number) => void, opts?: { after?: number }): () => void;
-  /** The job's event log in this process, or null when it has none (run elsewhere, or long finished). */
-  eventCursor(jobId: string): JobEventCursor | null;
+  /** The job's kept events on the bus, or null when it has none (run in another process on SQLite, or long finished). */
+  eventCursor(jobId: string): Promise<JobEventCursor | null>;
   /** For /health and /metrics. */
   stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> };
   start(): Promise<void>;

@@ -61,7 +61,7 @@ export class Runner implements JobRunner {
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? cpus().length ?? 1));
     this.workerId = opts.workerId ?? newWorkerId();
     this.log = (opts.logger ?? pino({ enabled: false })).child({ component: 'runner', workerId: this.workerId });
-    this.events = new JobEvents(this.log);
+    this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
     const limits = opts.limits ?? UNLIMITED;
     const kernels = new KernelChoice({
       pool: opts.pool ?? null,
@@ -85,7 +85,6 @@ export class Runner implements JobRunner {
       concurrency: this.concurrency,
       pollIntervalMs: opts.pollIntervalMs ?? 500,
       stopKillWaitMs: opts.stopKillWaitMs ?? 15_000,
-      events: this.events,
       log: this.log,
       run: (entry, leave) =>
         runJob(
@@ -158,7 +157,7 @@ export class Runner implements JobRunner {
     return this.events.subscribe(jobId, listener, opts);
   }
 
-  eventCursor(jobId: string): JobEventCursor | null {
+  eventCursor(jobId: string): Promise<JobEventCursor | null> {
     return this.events.cursor(jobId);
   }
 

@@ -1,6 +1,8 @@
 /**
  * The job store: the only way the runner and the HTTP layer touch persisted jobs.
- * SqliteJobStore implements it (one file, shared by the processes of one machine).
+ * SqliteJobStore implements it (one file, shared by the processes of one machine),
+ * and PgJobStore (store/pg/: PostgreSQL, shared by the nodes of many machines);
+ * `openStores` (store/open.ts) picks one from the configuration.
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
 import type { Parameters } from '../notebook/types.js';
@@ -165,5 +167,11 @@ export interface JobStore {
   pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]>;
   /** Deletes the oldest finished jobs beyond the newest `keep` finished ones (at most `limit`); returns them. */
   pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]>;
+  /**
+   * Optional: calls `listener` soon after a job is queued (or re-queued) by any
+   * process sharing the store, so an idle worker claims at once (PostgreSQL:
+   * LISTEN/NOTIFY). Returns the unsubscribe. Without it, workers rely on their poll.
+   */
+  onJobQueued?(listener: () => void): () => void;
   close(): Promise<void>;
 }

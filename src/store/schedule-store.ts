@@ -1,7 +1,7 @@
 /**
  * The schedule store: schedules, their fires (one row per fire time, unique),
  * runs waiting to be enqueued (retries, queued overlaps), and the bookkeeping
- * of schedule jobs that ended. SQLite implements it; PostgreSQL can later.
+ * of schedule jobs that ended. SqliteScheduleStore and PgScheduleStore implement it.
  * Times are epoch milliseconds (`*_ms`).
  *
  * The policy (which times fire, overlap, retries) is the scheduler's: the store

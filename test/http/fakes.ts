@@ -47,7 +47,7 @@ export class FakeRunner implements JobRunner {
   subscribe(id: string, l: (e: JobEvent, eventId: number) => void, opts?: { after?: number }) {
     return this.events.subscribe(id, l, opts);
   }
-  eventCursor(id: string) {
+  async eventCursor(id: string) {
     return this.events.cursor(id);
   }
   async submit(n: NewJob) {

@@ -37,7 +37,7 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
       cancel: (id) => store.requestCancel(id),
       waitFor: (id) => store.get(id),
       subscribe: () => () => undefined,
-      eventCursor: () => null,
+      eventCursor: async () => null,
       stats: () => ({ running: 0, concurrency: 1, pool: {} }),
       start: async () => undefined,
       stop: async () => undefined,

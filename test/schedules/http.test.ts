@@ -46,7 +46,7 @@ describe('schedules HTTP API', () => {
       cancel: (id) => jobs.requestCancel(id),
       waitFor: (id) => jobs.get(id),
       subscribe: () => () => {},
-      eventCursor: () => null,
+      eventCursor: async () => null,
       stats: () => ({ running: 0, concurrency: 1, pool: {} }),
       start: async () => {},
       stop: async () => {},

@@ -221,7 +221,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
     async (req, reply) => {
       const first = await visibleJob(req, req.params.id);
       const lastEventId = parseLastEventId(req.headers['last-event-id']);
-      const cursor = ctx.runner.eventCursor(first.id);
+      const cursor = await ctx.runner.eventCursor(first.id);
       // Resume from the buffer when it still holds every event after the client's last one.
       const resume =
         lastEventId !== null && cursor !== null && lastEventId <= cursor.last && lastEventId >= cursor.first - 1 ? lastEventId : null;

@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
+import { ROLES } from '../../config.js';
 import { NotFoundError, UnsafePathError } from '../../errors.js';
 import { errorLocation } from '../../notebook/cell-ref.js';
 import type { Job, NewJob } from '../../store/job-store.js';
@@ -34,6 +35,8 @@ const HealthResponse = Type.Object(
     pool: Type.Record(Type.String(), Type.Object({ idle: Type.Integer(), starting: Type.Integer(), target: Type.Integer() })),
     running: Type.Integer(),
     concurrency: Type.Integer(),
+    role: Type.Union(ROLES.map((r) => Type.Literal(r)), { description: "This node's role (--role)" }),
+    worker_id: Type.Union([Type.String(), Type.Null()], { description: 'The worker id this node claims jobs with; null on an api node' }),
   },
   { $id: 'Health' },
 );
@@ -181,6 +184,8 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
         pool: stats.pool,
         running: stats.running,
         concurrency: stats.concurrency,
+        role: ctx.node.role,
+        worker_id: ctx.node.workerId,
       });
     },
   );

@@ -1,13 +1,9 @@
 /** Applies the numbered SQLite migrations to a database, once each, in order. */
 import type Database from 'better-sqlite3';
-import { HubmillError } from '../../errors.js';
 import type { Migration } from './sqlite.js';
+import { SchemaTooNewError, StoreSchemaError } from './schema-error.js';
 
-/** The store's schema is newer than this build knows (a downgrade). */
-export class StoreSchemaError extends HubmillError {
-  override readonly code = 'STORE_SCHEMA';
-  override readonly httpStatus = 503;
-}
+export { SchemaTooNewError, StoreSchemaError };
 
 /** Each pending migration in its own immediate transaction (safe when several processes start at once). */
 export function applyMigrations(db: Database.Database, migrations: readonly Migration[], opts: { path: string; now: () => number }): void {
@@ -17,9 +13,7 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
   const applied = (): Set<number> => new Set((db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
   const unknown = [...applied()].filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw new StoreSchemaError(
-      `the job store ${opts.path} has migrations this version does not know (${unknown.join(', ')}); refusing to use a newer schema`,
-    );
+    throw new SchemaTooNewError(opts.path, [...known].sort((a, b) => a - b), unknown.sort((a, b) => a - b));
   }
   for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
     db.transaction(() => {

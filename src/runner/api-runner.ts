@@ -1,0 +1,91 @@
+/**
+ * The runner of an API node (`--role api`): it checks and enqueues submissions,
+ * asks for cancels, and serves waits and live events from the store and the
+ * event bus. It runs no kernel and claims no job: the worker nodes do, and
+ * publish the jobs' events on the shared bus.
+ *
+ * - submit: the intake's checks (the same as on a worker), then `enqueue`; the
+ *   store wakes the workers (NOTIFY on PostgreSQL, their poll otherwise).
+ * - cancel: `requestCancel`; a queued job is cancelled at once (its state event
+ *   is published here), a running one is stopped by the worker that runs it,
+ *   which sees `cancel_requested`.
+ * - waits and SSE: the bus's events, with the store re-read as a fallback.
+ */
+import { pino, type Logger } from 'pino';
+import { getKernelSpec } from '../kernel/kernelspecs.js';
+import { readNotebookFile } from '../notebook/read.js';
+import type { Job, JobStore, NewJob } from '../store/job-store.js';
+import { lookupRunAs } from '../users/run-as.js';
+import type { EventBus, JobEventListener } from './event-bus.js';
+import { Intake } from './intake.js';
+import { JobEvents } from './job-events.js';
+import { UNLIMITED } from './limits.js';
+import type { RunnerOptions } from './options.js';
+import type { JobEventCursor, JobRunner } from './runner-api.js';
+
+export type ApiRunnerOptions = Pick<
+  RunnerOptions,
+  'store' | 'homeFor' | 'limits' | 'logger' | 'userServer' | 'outputNameFor' | 'readNotebook' | 'getKernelSpec' | 'runAsFor' | 'waitPollMs'
+> & { eventBus: EventBus };
+
+export class ApiRunner implements JobRunner {
+  private readonly store: JobStore;
+  private readonly log: Logger;
+  private readonly events: JobEvents;
+  private readonly intake: Intake;
+
+  constructor(opts: ApiRunnerOptions) {
+    this.store = opts.store;
+    this.log = (opts.logger ?? pino({ enabled: false })).child({ component: 'api-runner' });
+    this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
+    this.intake = new Intake({
+      homeFor: opts.homeFor,
+      limits: opts.limits ?? UNLIMITED,
+      readNotebook: opts.readNotebook ?? readNotebookFile,
+      kernelSpec: opts.getKernelSpec ?? ((name) => getKernelSpec(name)),
+      runAsFor: opts.runAsFor ?? ((u) => lookupRunAs(u)),
+      userServerAvailable: (opts.userServer ?? null) !== null,
+      outputNameFor: opts.outputNameFor,
+    });
+  }
+
+  async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
+    const checked = await this.intake.check(newJob);
+    const res = await this.store.enqueue(checked);
+    if (res.created) {
+      this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
+      this.events.emitState(res.job);
+    }
+    return res;
+  }
+
+  async cancel(id: string): Promise<Job | null> {
+    const job = await this.store.requestCancel(id);
+    if (job?.status === 'cancelled') this.events.emitState(job);
+    return job;
+  }
+
+  waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null> {
+    return this.events.waitFor(this.store, id, timeoutMs, signal);
+  }
+
+  subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void {
+    return this.events.subscribe(jobId, listener, opts);
+  }
+
+  eventCursor(jobId: string): Promise<JobEventCursor | null> {
+    return this.events.cursor(jobId);
+  }
+
+  stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> } {
+    return { running: 0, concurrency: 0, pool: {} };
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return this.events.bus.flush();
+  }
+}

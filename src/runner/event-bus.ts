@@ -1,0 +1,64 @@
+/**
+ * The event bus: where a job's live events go, and where SSE streams and waits
+ * read them. A job's events are numbered 1, 2, 3, … per job by the bus, and the
+ * numbers are the same for every reader, so a client that reconnects with
+ * `Last-Event-ID` resumes on any node that shares the bus.
+ *
+ * - `InProcessEventBus` (here): the events of the jobs this process runs, kept
+ *   in memory (JobEventLog). For one process (`--role all` on SQLite).
+ * - `PgEventBus` (store/pg/event-bus.ts): events stored in PostgreSQL and
+ *   announced with NOTIFY, for API and worker nodes sharing one database.
+ */
+import { JobEventLog, type JobEventListener } from './job-event-log.js';
+import type { JobEvent, JobEventCursor } from './runner-api.js';
+
+export type { JobEventListener };
+
+export interface EventBus {
+  /**
+   * Numbers the event and hands it to every subscriber of its job (on every node
+   * sharing the bus). Never throws: a failure is logged by the bus. Events of one
+   * job published by one process keep their order.
+   */
+  publish(event: JobEvent): void;
+  /**
+   * Calls `listener` for each event of the job published after this call, in id
+   * order. With `after`, first (possibly asynchronously) for each kept event whose
+   * id is greater. Returns the unsubscribe function.
+   */
+  subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void;
+  /** Where the job's kept events stand, or null when the bus has none of it. */
+  cursor(jobId: string): Promise<JobEventCursor | null>;
+  /** Resolves once every event published so far by this process has been numbered and stored. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The bus of one process: events kept in memory, delivered synchronously. */
+export class InProcessEventBus implements EventBus {
+  private readonly log: JobEventLog;
+
+  constructor(opts: { onListenerError?: (jobId: string, err: unknown) => void; perJob?: number; keepFinished?: number } = {}) {
+    this.log = new JobEventLog(opts);
+  }
+
+  publish(event: JobEvent): void {
+    this.log.publish(event);
+  }
+
+  subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void {
+    return this.log.subscribe(jobId, listener, opts);
+  }
+
+  cursor(jobId: string): Promise<JobEventCursor | null> {
+    return Promise.resolve(this.log.cursor(jobId));
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

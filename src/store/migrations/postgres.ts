@@ -1,0 +1,124 @@
+/**
+ * PostgreSQL schema migrations: versioned and append-only. Never edit an entry
+ * that has shipped; append `{ version, name, sql }` with the next version.
+ * Applied in order at start by `applyPgMigrations` (migrations/apply-postgres.ts),
+ * all in one transaction under an advisory lock, each recorded in
+ * `schema_migrations`. Every table lives in the store's schema (search_path).
+ *
+ * The same tables as SQLite (migrations/sqlite.ts), with PostgreSQL types:
+ * epoch milliseconds are BIGINT, flags BOOLEAN, ids TEXT COLLATE "C" (so SQL
+ * orders them as JavaScript does). Parameters, progress, errors and results
+ * stay lossless-json TEXT, not jsonb: jsonb turns -0.0 into 0.0, re-orders the
+ * keys (papermill injects parameters in the order given) and rewrites numbers
+ * such as 1e400; NaN and ±Inf are not JSON at all (test/store/pg-job-store.test.ts).
+ */
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: 'jobs and schedules',
+    sql: `
+      CREATE TABLE jobs (
+        id               TEXT COLLATE "C" PRIMARY KEY,
+        status           TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled','timed_out')),
+        username         TEXT NOT NULL,
+        notebook         TEXT NOT NULL,
+        parameters       TEXT NOT NULL,
+        kernel           TEXT,
+        timeout_s        DOUBLE PRECISION,
+        cell_timeout_s   DOUBLE PRECISION,
+        idempotency_key  TEXT,
+        submitted_by     TEXT NOT NULL,
+        source           TEXT NOT NULL DEFAULT 'api',
+        created_at_ms    BIGINT NOT NULL,
+        started_at_ms    BIGINT,
+        finished_at_ms   BIGINT,
+        updated_at_ms    BIGINT NOT NULL,
+        output_path      TEXT,
+        progress         TEXT NOT NULL DEFAULT '{"cells_total":0,"cells_done":0}',
+        error            TEXT,
+        result           TEXT,
+        cancel_requested BOOLEAN NOT NULL DEFAULT false,
+        worker_id        TEXT,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        target           TEXT NOT NULL DEFAULT 'local' CHECK (target IN ('local','user-server')),
+        schedule_id      TEXT COLLATE "C",
+        scheduled_for_ms BIGINT,
+        attempt          INTEGER NOT NULL DEFAULT 1,
+        schedule_settled BOOLEAN NOT NULL DEFAULT false
+      );
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs (username, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX jobs_queue ON jobs (created_at_ms, id) WHERE status = 'queued';
+      CREATE INDEX jobs_status ON jobs (status);
+      CREATE INDEX jobs_running ON jobs (updated_at_ms) WHERE status = 'running';
+      CREATE INDEX jobs_created ON jobs (created_at_ms, id);
+      CREATE INDEX jobs_user_created ON jobs (username, created_at_ms, id);
+      CREATE INDEX jobs_user_active ON jobs (username) WHERE status IN ('queued','running');
+      CREATE INDEX jobs_finished ON jobs (finished_at_ms, id) WHERE finished_at_ms IS NOT NULL;
+      CREATE INDEX jobs_schedule ON jobs (schedule_id, created_at_ms, id) WHERE schedule_id IS NOT NULL;
+      CREATE INDEX jobs_schedule_unsettled ON jobs (finished_at_ms, id) WHERE schedule_id IS NOT NULL AND NOT schedule_settled;
+      CREATE INDEX jobs_schedule_active ON jobs (schedule_id) WHERE schedule_id IS NOT NULL AND status IN ('queued','running');
+      CREATE UNIQUE INDEX jobs_schedule_attempt ON jobs (schedule_id, scheduled_for_ms, attempt) WHERE scheduled_for_ms IS NOT NULL;
+
+      CREATE TABLE schedules (
+        id                TEXT COLLATE "C" PRIMARY KEY,
+        owner             TEXT NOT NULL,
+        created_by        TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        notebook          TEXT NOT NULL,
+        parameters        TEXT NOT NULL,
+        kernel            TEXT,
+        cron              TEXT NOT NULL,
+        timezone          TEXT NOT NULL,
+        timeout_s         DOUBLE PRECISION,
+        cell_timeout_s    DOUBLE PRECISION,
+        overlap           TEXT NOT NULL CHECK (overlap IN ('skip','queue','allow')),
+        max_concurrent    INTEGER NOT NULL,
+        max_retries       INTEGER NOT NULL,
+        retry_backoff_s   DOUBLE PRECISION NOT NULL,
+        catchup           TEXT NOT NULL CHECK (catchup IN ('latest','all','none')),
+        max_catchup       INTEGER NOT NULL,
+        start_at_ms       BIGINT,
+        end_at_ms         BIGINT,
+        paused            BOOLEAN NOT NULL DEFAULT false,
+        notify            TEXT,
+        webhook_secret    TEXT,
+        next_run_at_ms    BIGINT,
+        last_fire_ms      BIGINT,
+        last_job_id       TEXT,
+        fires             INTEGER NOT NULL DEFAULT 0,
+        missed_skipped    INTEGER NOT NULL DEFAULT 0,
+        overlap_skipped   INTEGER NOT NULL DEFAULT 0,
+        retries           INTEGER NOT NULL DEFAULT 0,
+        created_at_ms     BIGINT NOT NULL,
+        updated_at_ms     BIGINT NOT NULL
+      );
+      CREATE INDEX schedules_due ON schedules (next_run_at_ms) WHERE NOT paused AND next_run_at_ms IS NOT NULL;
+      CREATE INDEX schedules_owner ON schedules (owner, created_at_ms, id);
+      CREATE INDEX schedules_created ON schedules (created_at_ms, id);
+      -- One row per fire time: the primary key makes each fire happen once, whatever the number of nodes.
+      CREATE TABLE schedule_fires (
+        schedule_id       TEXT COLLATE "C" NOT NULL,
+        scheduled_for_ms  BIGINT NOT NULL,
+        outcome           TEXT NOT NULL CHECK (outcome IN ('enqueued','skipped_overlap')),
+        job_id            TEXT,
+        fired_at_ms       BIGINT NOT NULL,
+        PRIMARY KEY (schedule_id, scheduled_for_ms)
+      );
+      CREATE TABLE schedule_pending (
+        schedule_id       TEXT COLLATE "C" NOT NULL,
+        scheduled_for_ms  BIGINT NOT NULL,
+        attempt           INTEGER NOT NULL,
+        due_at_ms         BIGINT NOT NULL,
+        wait_for_idle     BOOLEAN NOT NULL DEFAULT false,
+        PRIMARY KEY (schedule_id, scheduled_for_ms, attempt)
+      );
+      CREATE INDEX schedule_pending_due ON schedule_pending (due_at_ms);
+    `,
+  },
+];

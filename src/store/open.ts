@@ -1,0 +1,51 @@
+/**
+ * Chooses the store from the configuration: PostgreSQL when `databaseUrl` is
+ * set (several nodes share it), else SQLite in the data dir (one machine).
+ * The rest of hubmill sees only the JobStore and ScheduleStore contracts.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { JobStore } from './job-store.js';
+import type { ScheduleStore } from './schedule-store.js';
+import { PgJobStore } from './pg/job-store.js';
+import { PgScheduleStore } from './pg/schedule-store.js';
+import { SqliteJobStore } from './sqlite-job-store.js';
+import { SqliteScheduleStore } from './sqlite-schedule-store.js';
+
+export interface Stores {
+  kind: 'sqlite' | 'postgres';
+  jobs: JobStore;
+  schedules: ScheduleStore;
+  close(): Promise<void>;
+}
+
+/** The schedule store of an open job store, on its connection or pool (one transaction spans both). */
+export function scheduleStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): ScheduleStore {
+  if (jobs instanceof PgJobStore) return new PgScheduleStore(jobs, opts);
+  if (jobs instanceof SqliteJobStore) return new SqliteScheduleStore(jobs, opts);
+  throw new TypeError('schedules need the SQLite or PostgreSQL job store');
+}
+
+/** Opens the configured store (PostgreSQL migrations run here, under their advisory lock). */
+export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>, logger: Logger): Promise<Stores> {
+  let jobs: JobStore;
+  let kind: Stores['kind'];
+  if (config.databaseUrl) {
+    const pg = await PgJobStore.open({ url: config.databaseUrl, logger: logger.child({ component: 'store' }) });
+    logger.info({ schema: pg.schema, migrations: pg.appliedMigrations() }, 'job store: PostgreSQL');
+    jobs = pg;
+    kind = 'postgres';
+  } else {
+    await mkdir(config.dataDir, { recursive: true });
+    jobs = new SqliteJobStore({ path: join(config.dataDir, 'jobs.sqlite') });
+    kind = 'sqlite';
+  }
+  try {
+    return { kind, jobs, schedules: scheduleStoreFor(jobs), close: () => jobs.close() };
+  } catch (err) {
+    await jobs.close();
+    throw err;
+  }
+}

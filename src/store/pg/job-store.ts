@@ -1,0 +1,355 @@
+/**
+ * The PostgreSQL job store: the same contract as SqliteJobStore for nodes on
+ * many machines. Claims take the oldest queued job with
+ * `FOR UPDATE SKIP LOCKED` (claimers never wait on each other and never share a
+ * job); decisions that read then write lock their rows first, and a user's
+ * enqueues take a per-user advisory lock so a run quota holds across nodes.
+ * Enqueues NOTIFY `hubmill_job_queued` in their transaction; `onJobQueued`
+ * LISTENs on one dedicated connection.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../../errors.js';
+import type { RunError } from '../../engine/types.js';
+import { encodeJsonValue } from '../../notebook/parameters-json.js';
+import {
+  JOB_STATUSES,
+  JOB_TRANSITIONS,
+  type FinalStatus,
+  type Job,
+  type JobPage,
+  type JobProgress,
+  type JobStatus,
+  type JobStore,
+  type ListJobsQuery,
+  type NewJob,
+} from '../job-store.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
+import { applyPgMigrations } from '../migrations/apply-postgres.js';
+import { createPool, parseDatabaseUrl, query, withTx, type PgTarget } from './connect.js';
+import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, rowToJob, TERMINAL_SQL, type PgJobRow } from './job-rows.js';
+import { JobQueuedListener } from './listener.js';
+
+export interface PgJobStoreOptions {
+  /** postgresql://…, optionally with `?schema=name` (default `public`). */
+  url: string;
+  /** Overrides the URL's schema (tests use a fresh one per run). */
+  schema?: string;
+  /** Connections in the pool (default 10), besides the LISTEN connection. */
+  poolMax?: number;
+  logger?: Logger;
+  /** For tests: the clock. */
+  now?: () => number;
+  /** For tests: replace the migration list. */
+  migrations?: readonly PgMigration[];
+}
+
+/** The advisory lock class of per-user enqueues ('hubq'); the second key is the user name's hash. */
+const ENQUEUE_LOCK_CLASS = 0x68756271;
+
+export class PgJobStore implements JobStore {
+  readonly schema: string;
+  private readonly listener: JobQueuedListener;
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly target: PgTarget,
+    readonly now: () => number,
+    private readonly applied: number[],
+    logger?: Logger,
+  ) {
+    this.schema = target.schema;
+    this.listener = new JobQueuedListener(target, logger);
+  }
+
+  /** Connects, applies pending migrations (under an advisory lock) and returns the store. */
+  static async open(opts: PgJobStoreOptions): Promise<PgJobStore> {
+    const target = parseDatabaseUrl(opts.url, opts.schema);
+    const pool = createPool(target, { max: opts.poolMax, logger: opts.logger });
+    const now = opts.now ?? Date.now;
+    try {
+      const c = await pool.connect();
+      let applied: number[];
+      try {
+        applied = await applyPgMigrations(c, opts.migrations ?? PG_MIGRATIONS, {
+          schema: target.schema,
+          where: `schema ${target.schema} of ${redactUrl(target.connectionString)}`,
+          now,
+        });
+      } finally {
+        c.release();
+      }
+      return new PgJobStore(pool, target, now, applied, opts.logger);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Versions of the applied migrations, for /health and tests. */
+  appliedMigrations(): number[] {
+    return [...this.applied];
+  }
+
+  private check(): void {
+    if (this.closed) throw new HubmillError('the job store is closed');
+  }
+
+  private async row(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<PgJobRow | undefined> {
+    return (await c.query<PgJobRow>(`SELECT * FROM jobs WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+  }
+
+  async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
+    this.check();
+    const key = job.idempotency_key ?? null;
+    return withTx(this.pool, async (c) => {
+      if (key !== null || job.max_active != null) {
+        // One enqueue per user at a time: the key lookup, the quota count and the insert see the same jobs.
+        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, job.username]);
+      }
+      if (key !== null) {
+        const existing = await c.query<PgJobRow>('SELECT * FROM jobs WHERE username = $1 AND idempotency_key = $2', [job.username, key]);
+        if (existing.rows[0]) return { job: rowToJob(existing.rows[0]), created: false };
+      }
+      if (job.max_active != null) await this.checkQuota(c, job.username, job.max_active);
+      const created = await insertQueuedJob(c, this.schema, { ...job, idempotency_key: key }, this.now());
+      return { job: created!, created: true };
+    });
+  }
+
+  private async checkQuota(c: pg.ClientBase, username: string, maxActive: number): Promise<void> {
+    const res = await c.query<{ status: JobStatus; n: number }>(
+      `SELECT status, COUNT(*)::int AS n FROM jobs WHERE username = $1 AND status IN ('queued','running') GROUP BY status`,
+      [username],
+    );
+    const running = res.rows.find((r) => r.status === 'running')?.n ?? 0;
+    const queued = res.rows.find((r) => r.status === 'queued')?.n ?? 0;
+    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
+  }
+
+  async get(id: string): Promise<Job | null> {
+    this.check();
+    const r = (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
+    return r ? rowToJob(r) : null;
+  }
+
+  async list(q: ListJobsQuery): Promise<JobPage> {
+    this.check();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown) => `$${args.push(v)}`;
+    if (q.username !== undefined) where.push(`username = ${arg(q.username)}`);
+    if (q.status !== undefined && q.status.length > 0) {
+      const statuses = q.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
+      if (statuses.length === 0) return { jobs: [], next_cursor: null };
+      where.push(`status = ANY(${arg(statuses)}::text[])`);
+    }
+    if (q.notebook !== undefined) where.push(`notebook = ${arg(q.notebook)}`);
+    if (q.schedule_id !== undefined) where.push(`schedule_id = ${arg(q.schedule_id)}`);
+    if (q.cursor !== undefined && q.cursor !== '') {
+      const c = decodeCursor(q.cursor);
+      where.push(`(created_at_ms, id) < (${arg(c.createdAtMs)}, ${arg(c.id)})`);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
+    const rows = (
+      await query<PgJobRow>(
+        this.pool,
+        `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ${arg(limit + 1)}`,
+        args,
+      )
+    ).rows;
+    const page = rows.slice(0, limit).map(rowToJob);
+    const last = page[page.length - 1];
+    return { jobs: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+  }
+
+  async claimNext(workerId: string): Promise<Job | null> {
+    this.check();
+    const now = this.now();
+    // One statement: the oldest queued job no other claimer holds, locked and taken; claimers skip each other's rows.
+    const r = (
+      await query<PgJobRow>(
+        this.pool,
+        `UPDATE jobs SET status = 'running', worker_id = $1, started_at_ms = $2, updated_at_ms = $2, attempts = attempts + 1
+         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           AND status = 'queued'
+         RETURNING *`,
+        [workerId, now],
+      )
+    ).rows[0];
+    return r ? rowToJob(r) : null;
+  }
+
+  async updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void> {
+    this.check();
+    // Only a running job has progress; a late update after markFinished is dropped.
+    if (outputPath === undefined) {
+      await query(this.pool, `UPDATE jobs SET progress = $1, updated_at_ms = $2 WHERE id = $3 AND status = 'running'`, [
+        encodeJsonValue(progress),
+        this.now(),
+        id,
+      ]);
+    } else {
+      await query(this.pool, `UPDATE jobs SET progress = $1, output_path = $2, updated_at_ms = $3 WHERE id = $4 AND status = 'running'`, [
+        encodeJsonValue(progress),
+        outputPath,
+        this.now(),
+        id,
+      ]);
+    }
+  }
+
+  async markFinished(
+    id: string,
+    status: FinalStatus,
+    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
+  ): Promise<Job> {
+    this.check();
+    return withTx(this.pool, async (c) => {
+      const r = await this.row(c, id, true);
+      if (!r) throw new NotFoundError(`job ${id} not found`);
+      const claimLost =
+        r.status !== 'running' || r.worker_id !== fields.worker_id || (fields.attempt !== undefined && r.attempts !== fields.attempt);
+      if (fields.worker_id !== undefined && claimLost) {
+        const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
+        Object.assign(err.extra, { job_id: id, from: r.status, to: status });
+        throw err;
+      }
+      assertTransition(r, status);
+      const now = this.now();
+      const args: unknown[] = [status, now];
+      const sets = ['status = $1', 'finished_at_ms = $2', 'updated_at_ms = $2'];
+      const set = (col: string, v: unknown) => sets.push(`${col} = $${args.push(v)}`);
+      if (fields.error !== undefined) set('error', fields.error === null ? null : encodeJsonValue(fields.error));
+      if (fields.result !== undefined) set('result', fields.result === null ? null : encodeJsonValue(fields.result));
+      if (fields.progress !== undefined) set('progress', encodeJsonValue(fields.progress));
+      if (fields.output_path !== undefined) set('output_path', fields.output_path);
+      const res = await c.query<PgJobRow>(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
+      return rowToJob(res.rows[0]!);
+    });
+  }
+
+  async requestCancel(id: string): Promise<Job | null> {
+    this.check();
+    const now = this.now();
+    const r = (
+      await query<PgJobRow>(
+        this.pool,
+        `UPDATE jobs SET
+           cancel_requested = CASE WHEN status IN ('queued','running') THEN true ELSE cancel_requested END,
+           status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+           finished_at_ms = CASE WHEN status = 'queued' THEN $2 ELSE finished_at_ms END,
+           updated_at_ms = CASE WHEN status = 'queued' THEN $2 ELSE updated_at_ms END
+         WHERE id = $1 RETURNING *`,
+        [id, now],
+      )
+    ).rows[0];
+    return r ? rowToJob(r) : null;
+  }
+
+  async heartbeat(workerId: string, ids: string[]): Promise<string[]> {
+    this.check();
+    if (ids.length === 0) return [];
+    const res = await query<{ id: string }>(
+      this.pool,
+      `UPDATE jobs SET updated_at_ms = $1 WHERE id = ANY($2::text[]) AND status = 'running' AND worker_id = $3 RETURNING id`,
+      [this.now(), ids, workerId],
+    );
+    const held = new Set(res.rows.map((r) => r.id));
+    return ids.filter((id) => !held.has(id));
+  }
+
+  async recoverInterrupted(opts: { staleBeforeMs: number; exceptWorkerId?: string; requeue: boolean; reason: string }): Promise<Job[]> {
+    this.check();
+    const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
+    // Rows are locked and re-checked: a lease renewed meanwhile is no longer stale, and is left alone.
+    const res = await query<PgJobRow>(
+      this.pool,
+      `WITH stale AS (
+         SELECT id FROM jobs WHERE status = 'running' AND updated_at_ms < $1 AND worker_id IS DISTINCT FROM $2
+         FOR UPDATE SKIP LOCKED)
+       UPDATE jobs j SET
+         status = CASE WHEN $3 AND NOT j.cancel_requested THEN 'queued' WHEN j.cancel_requested THEN 'cancelled' ELSE 'failed' END,
+         worker_id = CASE WHEN $3 AND NOT j.cancel_requested THEN NULL ELSE j.worker_id END,
+         started_at_ms = CASE WHEN $3 AND NOT j.cancel_requested THEN NULL ELSE j.started_at_ms END,
+         progress = CASE WHEN $3 AND NOT j.cancel_requested THEN '{"cells_total":0,"cells_done":0}' ELSE j.progress END,
+         error = CASE WHEN $3 AND NOT j.cancel_requested THEN j.error ELSE $4 END,
+         finished_at_ms = CASE WHEN $3 AND NOT j.cancel_requested THEN j.finished_at_ms ELSE $5 END,
+         updated_at_ms = $5
+       FROM stale WHERE j.id = stale.id
+       RETURNING j.*`,
+      [opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
+    );
+    if (res.rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
+    return res.rows.sort(byCreation).map(rowToJob);
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    this.check();
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const res = await query<{ status: JobStatus; n: number }>(this.pool, 'SELECT status, COUNT(*)::int AS n FROM jobs GROUP BY status');
+    for (const r of res.rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
+    this.check();
+    const rows = await this.deleteChosen(
+      `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < $1 ORDER BY finished_at_ms, id LIMIT $2`,
+      [cutoffMs, Math.max(0, Math.floor(limit))],
+    );
+    return rows.sort(byFinish).map(rowToJob);
+  }
+
+  async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
+    this.check();
+    const rows = await this.deleteChosen(
+      `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) ORDER BY finished_at_ms DESC, id DESC LIMIT $1 OFFSET $2`,
+      [Math.max(0, Math.floor(limit)), Math.max(0, Math.floor(keep))],
+    );
+    return rows.sort((a, b) => byFinish(b, a)).map(rowToJob);
+  }
+
+  private async deleteChosen(selectIds: string, args: unknown[]): Promise<PgJobRow[]> {
+    return (await query<PgJobRow>(this.pool, `DELETE FROM jobs WHERE id IN (${selectIds}) RETURNING *`, args)).rows;
+  }
+
+  /** Calls `listener` whenever a job is queued in this store, by any node (LISTEN/NOTIFY); returns the unsubscribe. */
+  onJobQueued(listener: () => void): () => void {
+    this.check();
+    return this.listener.add(listener);
+  }
+
+  /** Resolves once the LISTEN connection is in force (after the first `onJobQueued`). */
+  listening(): Promise<void> {
+    return this.listener.ready();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener.close();
+    await this.pool.end();
+  }
+}
+
+function assertTransition(r: PgJobRow, to: JobStatus): void {
+  if (!JOB_TRANSITIONS[r.status].includes(to)) {
+    const err = new InvalidTransitionError(`job ${r.id} cannot go from ${r.status} to ${to}`);
+    Object.assign(err.extra, { job_id: r.id, from: r.status, to });
+    throw err;
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<database URL>';
+  }
+}

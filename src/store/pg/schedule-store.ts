@@ -1,0 +1,323 @@
+/**
+ * Schedules in the PostgreSQL store, on the job store's pool: a fire locks its
+ * schedule's row (FOR UPDATE), so nodes firing the same schedule take turns and
+ * the later one finds it already fired; the primary key (schedule_id,
+ * scheduled_for_ms) of `schedule_fires` makes each fire time run once even if
+ * next_run_at is set back. The fire, its jobs and the new next_run_at commit
+ * together.
+ */
+import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { TERMINAL_STATUSES, type Job, type JobPage, type NewJob } from '../job-store.js';
+import type {
+  FirePlan,
+  FireResult,
+  ListSchedulesQuery,
+  NewSchedule,
+  Schedule,
+  ScheduleNotify,
+  SchedulePage,
+  ScheduleSettings,
+  ScheduleStore,
+  SettleDecision,
+  Settled,
+} from '../schedule-store.js';
+import type { Parameters } from '../../notebook/types.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { query, withTx } from './connect.js';
+import { insertQueuedJob, rowToJob, type PgJobRow } from './job-rows.js';
+import type { PgJobStore } from './job-store.js';
+
+interface ScheduleRow extends Omit<Schedule, 'parameters' | 'notify'> {
+  parameters: string;
+  notify: string | null;
+}
+
+function rowToSchedule(r: ScheduleRow): Schedule {
+  return {
+    ...r,
+    parameters: decodeParameters(r.parameters),
+    notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
+  };
+}
+
+const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
+  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
+  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
+];
+const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret'];
+
+function columnValue(key: string, v: unknown): unknown {
+  if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
+  if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
+  if (key === 'paused') return Boolean(v);
+  return v ?? null;
+}
+
+const ACTIVE = `status IN ('queued','running')`;
+const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
+
+/** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
+function newScheduleId(nowMs: number): string {
+  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
+}
+
+type Db = pg.Pool | pg.ClientBase;
+
+export class PgScheduleStore implements ScheduleStore {
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly now: () => number;
+
+  constructor(jobs: PgJobStore, opts: { now?: () => number } = {}) {
+    this.pool = jobs.pool;
+    this.schema = jobs.schema;
+    this.now = opts.now ?? jobs.now;
+  }
+
+  private async row(c: Db, id: string, lock = false): Promise<Schedule | null> {
+    const r = (await c.query<ScheduleRow>(`SELECT * FROM schedules WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+    return r ? rowToSchedule(r) : null;
+  }
+
+  private async activeRuns(c: Db, id: string): Promise<number> {
+    return (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM jobs WHERE schedule_id = $1 AND ${ACTIVE}`, [id])).rows[0]!.n;
+  }
+
+  private insertJob(c: pg.ClientBase, job: NewJob, now: number): Promise<Job | null> {
+    // A clash on (schedule_id, scheduled_for_ms, attempt) means that run exists: nothing is inserted.
+    return insertQueuedJob(c, this.schema, job, now, true);
+  }
+
+  async create(s: NewSchedule): Promise<Schedule> {
+    const now = this.now();
+    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
+    const vals = [newScheduleId(now), s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => columnValue(k, s[k]))];
+    const res = await query<ScheduleRow>(
+      this.pool,
+      `INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
+      vals,
+    );
+    return rowToSchedule(res.rows[0]!);
+  }
+
+  async get(id: string): Promise<Schedule | null> {
+    return this.row(this.pool, id);
+  }
+
+  async list(q: ListSchedulesQuery): Promise<SchedulePage> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown) => `$${args.push(v)}`;
+    if (q.owner !== undefined) where.push(`owner = ${arg(q.owner)}`);
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      where.push(`(created_at_ms, id) < (${arg(c.createdAtMs)}, ${arg(c.id)})`);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
+    const rows = (
+      await query<ScheduleRow>(
+        this.pool,
+        `SELECT * FROM schedules ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ${arg(limit + 1)}`,
+        args,
+      )
+    ).rows;
+    const page = rows.slice(0, limit).map(rowToSchedule);
+    const last = page[page.length - 1];
+    return { schedules: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+  }
+
+  async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null> {
+    const args: unknown[] = [this.now()];
+    const sets = ['updated_at_ms = $1'];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined || !PATCHABLE.includes(k)) continue;
+      sets.push(`${k} = $${args.push(columnValue(k, v))}`);
+    }
+    const res = await query<ScheduleRow>(this.pool, `UPDATE schedules SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
+    return res.rows[0] ? rowToSchedule(res.rows[0]) : null;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return withTx(this.pool, async (c) => {
+      const n = (await c.query('DELETE FROM schedules WHERE id = $1', [id])).rowCount ?? 0;
+      await c.query('DELETE FROM schedule_fires WHERE schedule_id = $1', [id]);
+      await c.query('DELETE FROM schedule_pending WHERE schedule_id = $1', [id]);
+      return n > 0;
+    });
+  }
+
+  async due(nowMs: number, limit: number): Promise<Schedule[]> {
+    const res = await query<ScheduleRow>(
+      this.pool,
+      'SELECT * FROM schedules WHERE NOT paused AND next_run_at_ms IS NOT NULL AND next_run_at_ms <= $1 ORDER BY next_run_at_ms LIMIT $2',
+      [nowMs, limit],
+    );
+    return res.rows.map(rowToSchedule);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const res = await query<{ a: number | null; b: number | null }>(
+      this.pool,
+      `SELECT (SELECT MIN(next_run_at_ms) FROM schedules WHERE NOT paused AND next_run_at_ms IS NOT NULL) AS a,
+              (SELECT MIN(p.due_at_ms) FROM schedule_pending p JOIN schedules s ON s.id = p.schedule_id
+                WHERE NOT s.paused AND NOT p.wait_for_idle) AS b`,
+    );
+    const ts = [res.rows[0]!.a, res.rows[0]!.b].filter((t): t is number => t !== null);
+    return ts.length ? Math.min(...ts) : null;
+  }
+
+  async fire(id: string, expectedNextRunAtMs: number, plan: (s: Schedule, activeRuns: number) => FirePlan): Promise<FireResult | null> {
+    return withTx(this.pool, async (c) => {
+      // The row lock makes concurrent fires of one schedule take turns; the later one sees the new next_run_at.
+      const s = await this.row(c, id, true);
+      if (!s || s.paused || s.next_run_at_ms !== expectedNextRunAtMs) return null;
+      const p = plan(s, await this.activeRuns(c, id));
+      const now = this.now();
+      const record = async (t: number, outcome: string): Promise<boolean> =>
+        ((
+          await c.query(
+            `INSERT INTO schedule_fires (schedule_id, scheduled_for_ms, outcome, job_id, fired_at_ms) VALUES ($1, $2, $3, NULL, $4)
+             ON CONFLICT DO NOTHING`,
+            [id, t, outcome, now],
+          )
+        ).rowCount ?? 0) > 0;
+      const jobs: Job[] = [];
+      let fires = 0;
+      let skipped = 0;
+      let lastJob = s.last_job_id;
+      let lastFire = s.last_fire_ms;
+      for (const t of p.enqueue) {
+        // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
+        if (!(await record(t, 'enqueued'))) continue;
+        const job = await this.insertJob(c, jobFor(s, t, 1), now);
+        if (!job) continue;
+        await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [job.id, id, t]);
+        jobs.push(job);
+        fires++;
+        lastJob = job.id;
+        lastFire = t;
+      }
+      for (const t of p.defer) {
+        if (!(await record(t, 'enqueued'))) continue;
+        await c.query(
+          `INSERT INTO schedule_pending (schedule_id, scheduled_for_ms, attempt, due_at_ms, wait_for_idle) VALUES ($1, $2, 1, $2, true)
+           ON CONFLICT DO NOTHING`,
+          [id, t],
+        );
+        fires++;
+        lastFire = Math.max(lastFire ?? t, t);
+      }
+      for (const t of p.skippedOverlap) if (await record(t, 'skipped_overlap')) skipped++;
+      const res = await c.query<ScheduleRow>(
+        `UPDATE schedules SET next_run_at_ms = $1, fires = fires + $2, overlap_skipped = overlap_skipped + $3, missed_skipped = missed_skipped + $4,
+           last_fire_ms = $5, last_job_id = $6, updated_at_ms = $7 WHERE id = $8 RETURNING *`,
+        [p.nextRunAtMs, fires, skipped, p.missed, lastFire, lastJob, now, id],
+      );
+      return { schedule: rowToSchedule(res.rows[0]!), plan: p, jobs };
+    });
+  }
+
+  async enqueuePending(nowMs: number, limit: number): Promise<Job[]> {
+    return withTx(this.pool, async (c) => {
+      // Pending rows are locked and skipped by another node doing the same; each is enqueued once.
+      const rows = (
+        await c.query<{ schedule_id: string; scheduled_for_ms: number; attempt: number; wait_for_idle: boolean }>(
+          `SELECT p.* FROM schedule_pending p JOIN schedules s ON s.id = p.schedule_id
+           WHERE p.due_at_ms <= $1 AND NOT s.paused ORDER BY p.due_at_ms, p.scheduled_for_ms LIMIT $2
+           FOR UPDATE OF p SKIP LOCKED`,
+          [nowMs, limit],
+        )
+      ).rows;
+      const jobs: Job[] = [];
+      const now = this.now();
+      for (const p of rows) {
+        // The schedule's lock orders this against its fires (which count its active runs too).
+        const s = await this.row(c, p.schedule_id, true);
+        if (!s) continue;
+        if (p.wait_for_idle && (await this.activeRuns(c, s.id)) > 0) continue;
+        await c.query('DELETE FROM schedule_pending WHERE schedule_id = $1 AND scheduled_for_ms = $2 AND attempt = $3', [
+          s.id,
+          p.scheduled_for_ms,
+          p.attempt,
+        ]);
+        const job = await this.insertJob(c, jobFor(s, p.scheduled_for_ms, p.attempt), now);
+        if (!job) continue;
+        if (p.wait_for_idle) {
+          await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [job.id, s.id, p.scheduled_for_ms]);
+        }
+        await c.query('UPDATE schedules SET last_job_id = $1 WHERE id = $2', [job.id, s.id]);
+        jobs.push(job);
+      }
+      return jobs;
+    });
+  }
+
+  async settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]> {
+    return withTx(this.pool, async (c) => {
+      // Locked and skipped by another node settling at the same time: each end is handled once.
+      const rows = (
+        await c.query<PgJobRow>(
+          `SELECT * FROM jobs WHERE schedule_id IS NOT NULL AND NOT schedule_settled AND status IN (${TERMINAL_SQL})
+           ORDER BY finished_at_ms, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        )
+      ).rows;
+      const out: Settled[] = [];
+      for (const r of rows) {
+        const job = rowToJob(r);
+        const schedule = await this.row(c, job.schedule_id!);
+        const { retryAtMs } = decide(job, schedule);
+        await c.query('UPDATE jobs SET schedule_settled = true WHERE id = $1', [job.id]);
+        if (retryAtMs !== null && schedule && job.scheduled_for_ms !== null) {
+          await c.query(
+            `INSERT INTO schedule_pending (schedule_id, scheduled_for_ms, attempt, due_at_ms, wait_for_idle) VALUES ($1, $2, $3, $4, false)
+             ON CONFLICT DO NOTHING`,
+            [schedule.id, job.scheduled_for_ms, job.attempt + 1, retryAtMs],
+          );
+          await c.query('UPDATE schedules SET retries = retries + 1 WHERE id = $1', [schedule.id]);
+        }
+        out.push({ job, schedule, retryAtMs: schedule && job.scheduled_for_ms !== null ? retryAtMs : null });
+      }
+      return out;
+    });
+  }
+
+  async runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage> {
+    const args: unknown[] = [scheduleId];
+    let where = 'schedule_id = $1';
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      where += ` AND (created_at_ms, id) < ($${args.push(c.createdAtMs)}, $${args.push(c.id)})`;
+    }
+    const n = Math.max(1, Math.min(1000, Math.floor(limit) || 1));
+    const rows = (
+      await query<PgJobRow>(this.pool, `SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT $${args.push(n + 1)}`, args)
+    ).rows;
+    const page = rows.slice(0, n).map(rowToJob);
+    const last = page[page.length - 1];
+    return { jobs: page, next_cursor: rows.length > n && last ? encodeCursor(last.created_at_ms, last.id) : null };
+  }
+
+  async countSchedules(): Promise<number> {
+    return (await query<{ n: number }>(this.pool, 'SELECT COUNT(*)::int AS n FROM schedules')).rows[0]!.n;
+  }
+}
+
+/** The job one fire (or retry) of a schedule runs. */
+function jobFor(s: Schedule, scheduledForMs: number, attempt: number): NewJob {
+  return {
+    username: s.owner,
+    notebook: s.notebook,
+    parameters: s.parameters,
+    kernel: s.kernel,
+    timeout_s: s.timeout_s,
+    cell_timeout_s: s.cell_timeout_s,
+    submitted_by: s.created_by,
+    source: `schedule:${s.id}`,
+    schedule_id: s.id,
+    scheduled_for_ms: scheduledForMs,
+    attempt,
+  };
+}
