@@ -5,6 +5,7 @@ import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
 import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
+import { renderStoreBench, type StoreBenchResults } from './store.js';
 
 export interface OverheadResult {
   cells: number;
@@ -44,6 +45,8 @@ export interface BenchResults {
   schedules?: ScheduleBenchResults;
   /** One worker node against two (issue 10); absent in results written before it existed. */
   workers?: WorkersBenchResults;
+  /** Per-job store overhead, PostgreSQL vs SQLite (issue 10); absent in older results. */
+  store?: StoreBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -212,6 +215,12 @@ export function renderReport(r: BenchResults): string {
     p('## Scale-out: one worker node against two');
     p();
     p(renderWorkersBench(r.workers));
+    p();
+  }
+  if (r.store) {
+    p('## Store: per-job claim and finish overhead, PostgreSQL vs SQLite');
+    p();
+    p(renderStoreBench(r.store));
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

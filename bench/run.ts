@@ -9,7 +9,8 @@
  * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info),
  * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts,
  * BENCH_SKIP_WORKERS=1, BENCH_WORKERS_N (default 60), BENCH_WORKERS_ROUNDS (default 1),
- * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1).
+ * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1),
+ * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +28,7 @@ import { renderReport, type BenchResults } from './report.js';
 import { benchService, peerThroughput } from './service.js';
 import { benchSchedules } from './schedules.js';
 import { benchWorkers } from './workers.js';
+import { benchStore } from './store.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -39,6 +41,7 @@ const LATENCY_N = envInt('BENCH_LATENCY_N', 20, 1, 500);
 const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 40, 1, 500);
 const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
+const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const t0 = performance.now();
@@ -103,6 +106,12 @@ try {
       });
   if (!workers.measured) log(`  not measured: ${workers.reason}`);
 
+  log(`store: per-job claim and finish overhead, PostgreSQL vs SQLite (no kernel), ${STORE_N} jobs each`);
+  const store = process.env.BENCH_SKIP_STORE
+    ? { measured: false, reason: 'skipped (BENCH_SKIP_STORE set)', n: 0 }
+    : await benchStore({ n: STORE_N, url: process.env.BENCH_DATABASE_URL, log });
+  if (!store.measured) log(`  not measured: ${store.reason}`);
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -143,6 +152,7 @@ try {
     service,
     schedules,
     workers,
+    store,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
   };

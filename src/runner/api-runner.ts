@@ -5,7 +5,8 @@
  * publish the jobs' events on the shared bus.
  *
  * - submit: the intake's checks (the same as on a worker), then `enqueue`; the
- *   store wakes the workers (NOTIFY on PostgreSQL, their poll otherwise).
+ *   store wakes the workers (NOTIFY on PostgreSQL, their poll otherwise). The
+ *   job's first event is the worker's `running` state.
  * - cancel: `requestCancel`; a queued job is cancelled at once (its state event
  *   is published here), a running one is stopped by the worker that runs it,
  *   which sees `cancel_requested`.
@@ -20,7 +21,7 @@ import type { EventBus, JobEventListener } from './event-bus.js';
 import { Intake } from './intake.js';
 import { JobEvents } from './job-events.js';
 import { UNLIMITED } from './limits.js';
-import type { RunnerOptions } from './options.js';
+import { within, type RunnerOptions } from './options.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 
 export type ApiRunnerOptions = Pick<
@@ -52,10 +53,9 @@ export class ApiRunner implements JobRunner {
   async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
     const checked = await this.intake.check(newJob);
     const res = await this.store.enqueue(checked);
-    if (res.created) {
-      this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
-      this.events.emitState(res.job);
-    }
+    // No `queued` event: nobody can be subscribed to a job that did not exist (SSE starts from the
+    // store's state), and a worker that claims it at once would otherwise race it with `running`.
+    if (res.created) this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
     return res;
   }
 
@@ -85,7 +85,8 @@ export class ApiRunner implements JobRunner {
     return Promise.resolve();
   }
 
-  stop(): Promise<void> {
-    return this.events.bus.flush();
+  /** Lets events published here reach the bus, within graceMs. */
+  stop(graceMs: number): Promise<void> {
+    return within(this.events.bus.flush(), graceMs);
   }
 }

@@ -19,6 +19,8 @@ import { call } from '../helpers/http.js';
 import { waitFor } from '../helpers/notebooks.js';
 import { adminQuery, freshSchema, PG_TEST_URL } from '../helpers/pg.js';
 import { waitForServeUrl } from '../../bench/lib/serve-banner.js';
+import { PgJobStore } from '../../src/store/pg/job-store.js';
+import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'index.js');
@@ -120,5 +122,33 @@ describe('hubmill serve on PostgreSQL', { timeout: 240_000 }, () => {
     }
     const pids = new Set(rows.map((r) => Number(r.worker_id.split(':').at(-2))));
     assert.deepEqual([...pids].sort(), [a.pid, b.pid].sort(), 'both nodes ran jobs');
+    // A graceful stop closes the pools and the LISTEN connection: exit 0.
+    for (const c of started) c.kill('SIGTERM');
+    const codes = await Promise.race([
+      Promise.all(started.map((c) => exited(c).then(() => c.exitCode))),
+      new Promise<null>((r) => setTimeout(() => r(null), 60_000).unref()),
+    ]);
+    assert.deepEqual(codes, [0, 0], 'both nodes stopped cleanly within 60 s');
+  });
+
+  it('a node older than the schema refuses to start and names the versions', async (t) => {
+    assert.ok(existsSync(CLI), 'dist/ is not built: run npx tsc -p tsconfig.build.json');
+    const schema = freshSchema(t);
+    const newer = await PgJobStore.open({ url: PG_TEST_URL, schema, migrations: [...PG_MIGRATIONS, { version: 999, name: 'from the future', sql: 'SELECT 1' }] });
+    await newer.close();
+    const root = await mkdtemp(join(tmpdir(), 'hubmill-serve-pg-old-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--database-url', `${PG_TEST_URL}?schema=${schema}`], {
+      cwd: ROOT,
+      env: { ...process.env, HUBMILL_DATA_DIR: join(root, 'data'), HUBMILL_HOME_TEMPLATE: join(root, '{username}'), HUBMILL_POOL: 'python3:0', HUBMILL_API_TOKEN: TOKEN, JUPYTERHUB_API_URL: '', JUPYTERHUB_API_TOKEN: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    await assert.rejects(waitForServeUrl(child, 60_000), (e: Error) => {
+      assert.match(e.message, /exited with 2/);
+      assert.match(e.message, /schema migrations this hubmill .* does not know \(999; this build knows ([\d, ]+)\)/);
+      assert.ok(e.message.includes(`this build knows ${PG_MIGRATIONS.map((m) => m.version).join(', ')})`), e.message);
+      return true;
+    });
   });
 });

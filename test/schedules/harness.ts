@@ -1,11 +1,16 @@
 /**
- * A real SQLite store (in memory) with the scheduler on a fake clock: tests
- * move the clock, call tick(), and finish jobs as a runner would.
+ * A real store (SQLite in memory, or PostgreSQL in a fresh schema dropped at
+ * close) with the scheduler on a fake clock: tests move the clock, call tick(),
+ * and finish jobs as a runner would.
  */
+import { randomBytes } from 'node:crypto';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
-import type { Job } from '../../src/store/job-store.js';
-import { SCHEDULE_DEFAULTS, type NewSchedule, type NotifyEvent, type Schedule, type ScheduleSettings } from '../../src/store/schedule-store.js';
+import { PgJobStore } from '../../src/store/pg/job-store.js';
+import { PgScheduleStore } from '../../src/store/pg/schedule-store.js';
+import type { Job, JobStore } from '../../src/store/job-store.js';
+import { SCHEDULE_DEFAULTS, type NewSchedule, type NotifyEvent, type Schedule, type ScheduleSettings, type ScheduleStore } from '../../src/store/schedule-store.js';
+import { adminQuery, PG_TEST_URL } from '../helpers/pg.js';
 import { Scheduler, type SchedulerOptions } from '../../src/schedules/scheduler.js';
 import { parseCron } from '../../src/schedules/cron.js';
 import { nextRunWithin } from '../../src/schedules/fire-plan.js';
@@ -23,8 +28,8 @@ export class FakeClock {
 
 export interface Harness {
   clock: FakeClock;
-  jobs: SqliteJobStore;
-  store: SqliteScheduleStore;
+  jobs: JobStore;
+  store: ScheduleStore;
   scheduler: Scheduler;
   counters: Record<string, number>;
   settled: { event: NotifyEvent | null; job: Job }[];
@@ -35,10 +40,30 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function harness(startIso: string, opts: Partial<SchedulerOptions> = {}): Harness {
+export type StoreBackend = 'sqlite' | 'postgres';
+export const STORE_BACKENDS: readonly StoreBackend[] = ['sqlite', 'postgres'];
+
+export async function harness(backend: StoreBackend, startIso: string, opts: Partial<SchedulerOptions> = {}): Promise<Harness> {
   const clock = new FakeClock(Date.parse(startIso));
-  const jobs = new SqliteJobStore({ path: ':memory:', now: clock.now });
-  const store = new SqliteScheduleStore(jobs, { now: clock.now });
+  let jobs: JobStore;
+  let store: ScheduleStore;
+  let dropSchema = async (): Promise<void> => undefined;
+  if (backend === 'postgres') {
+    const schema = `hubmill_t_${randomBytes(6).toString('hex')}`;
+    dropSchema = async () => void (await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+    try {
+      const pg = await PgJobStore.open({ url: PG_TEST_URL, schema, now: clock.now });
+      jobs = pg;
+      store = new PgScheduleStore(pg, { now: clock.now });
+    } catch (err) {
+      await dropSchema();
+      throw err;
+    }
+  } else {
+    const sqlite = new SqliteJobStore({ path: ':memory:', now: clock.now });
+    jobs = sqlite;
+    store = new SqliteScheduleStore(sqlite, { now: clock.now });
+  }
   const counters: Record<string, number> = {};
   const count = (k: string) => (n: number) => void (counters[k] = (counters[k] ?? 0) + n);
   const settled: { event: NotifyEvent | null; job: Job }[] = [];
@@ -87,8 +112,12 @@ export function harness(startIso: string, opts: Partial<SchedulerOptions> = {}):
       return (await store.runs(id, undefined, 1000)).jobs.reverse();
     },
     async close() {
-      await scheduler.stop();
-      await jobs.close();
+      try {
+        await scheduler.stop();
+        await jobs.close();
+      } finally {
+        await dropSchema();
+      }
     },
   };
 }

@@ -16,7 +16,7 @@ describe('scheduler loop (real timers)', () => {
   afterEach(async () => h?.close());
 
   it('sleeps while nothing is due (no busy polling) and notices a forward clock jump within its sleep cap', async () => {
-    h = harness('2026-05-01T10:00:30Z', { maxSleepMs: 200 });
+    h = await harness('sqlite', '2026-05-01T10:00:30Z', { maxSleepMs: 200 });
     let passes = 0;
     const due = h.store.due.bind(h.store);
     h.store.due = async (now, limit) => {
@@ -34,7 +34,7 @@ describe('scheduler loop (real timers)', () => {
   });
 
   it('wakes at once when told (a schedule was created or a job ended)', async () => {
-    h = harness('2026-05-01T10:00:30Z', { maxSleepMs: 60_000 });
+    h = await harness('sqlite', '2026-05-01T10:00:30Z', { maxSleepMs: 60_000 });
     h.scheduler.start();
     await new Promise((r) => setImmediate(r));
     const s = await h.create({ cron: '* * * * *' });

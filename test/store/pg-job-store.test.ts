@@ -14,6 +14,8 @@ import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import { SchemaTooNewError, StoreSchemaError } from '../../src/store/migrations/schema-error.js';
 import { PgJobStore } from '../../src/store/pg/job-store.js';
 import { parseDatabaseUrl } from '../../src/store/pg/connect.js';
+import { DbClock } from '../../src/store/pg/clock.js';
+import type pg from 'pg';
 import { storeConformance, newJob } from './conformance.js';
 import { adminQuery, freshSchema, pgStore, PG_TEST_URL } from '../helpers/pg.js';
 
@@ -199,5 +201,22 @@ describe('PgJobStore: values', () => {
     assert.throws(() => parseDatabaseUrl('not a url'), UsageError);
     assert.deepEqual(parseDatabaseUrl('postgresql://u@h:5/db?schema=s1&sslmode=disable'), { connectionString: 'postgresql://u@h:5/db?sslmode=disable', schema: 's1' });
     assert.equal(parseDatabaseUrl('postgres://h/db').schema, 'public');
+  });
+});
+
+describe('PgJobStore: one clock for every node', () => {
+  test("job times are the database's clock, measured once at open", async (t) => {
+    const store = await pgStore(t);
+    const { job } = await store.enqueue(newJob());
+    const [db] = await adminQuery<{ ms: string }>('SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms');
+    assert.ok(Math.abs(Number(db!.ms) - job.created_at_ms) < 2000, `created_at ${job.created_at_ms} vs the database's ${db!.ms}`);
+  });
+
+  test('a machine whose clock is an hour behind stamps with the database time', async () => {
+    const fakePool = { query: async () => ({ rows: [{ ms: Date.now() + 3_600_000 }] }) } as unknown as pg.Pool;
+    const clock = new DbClock(fakePool);
+    const offset = await clock.sync();
+    assert.ok(Math.abs(offset - 3_600_000) < 1000, String(offset));
+    assert.ok(Math.abs(clock.now() - (Date.now() + 3_600_000)) < 1000);
   });
 });

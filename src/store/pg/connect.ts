@@ -48,17 +48,22 @@ const types = {
 };
 
 /** The settings of every connection to the store: its schema first on the search_path. */
-export function clientConfig(target: PgTarget): pg.ClientConfig {
+export function clientConfig(target: PgTarget, opts: { asyncCommit?: boolean } = {}): pg.ClientConfig {
   return {
     connectionString: target.connectionString,
-    options: `-c search_path=${target.schema}`,
+    options: `-c search_path=${target.schema}${opts.asyncCommit ? ' -c synchronous_commit=off' : ''}`,
     types,
     application_name: 'hubmill',
   };
 }
 
-export function createPool(target: PgTarget, opts: { max?: number; logger?: Logger } = {}): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(target), max: opts.max ?? 10, idleTimeoutMillis: 30_000 });
+/**
+ * A pool on the store. With `asyncCommit`, its commits do not wait for the WAL
+ * flush: for writes whose loss in a server crash is harmless (lease renewals,
+ * progress), never for a state change.
+ */
+export function createPool(target: PgTarget, opts: { max?: number; logger?: Logger; asyncCommit?: boolean } = {}): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(target, opts), max: opts.max ?? 10, idleTimeoutMillis: 30_000 });
   // An idle connection that breaks (server restart) must not crash the process: the pool drops it.
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'an idle PostgreSQL connection failed'));
   return pool;

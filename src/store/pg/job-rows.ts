@@ -90,8 +90,9 @@ export function byFinish(a: { finished_at_ms: number | null; id: string }, b: { 
  * Inserts a queued job with a new id and announces it (delivered at commit);
  * the caller holds the transaction. With `onConflictNothing`, a clash on a
  * unique index (idempotency key, schedule attempt) inserts nothing: null.
+ * On the pool (no transaction), the one statement is its own transaction.
  */
-export async function insertQueuedJob(c: pg.ClientBase, schema: string, job: NewJob, now: number, onConflictNothing = false): Promise<Job | null> {
+export async function insertQueuedJob(c: pg.Pool | pg.ClientBase, schema: string, job: NewJob, now: number, onConflictNothing = false): Promise<Job | null> {
   const res = await c.query<PgJobRow>(
     `WITH ins AS (INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
        idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target,

@@ -27,9 +27,10 @@ import {
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
-import { createPool, parseDatabaseUrl, query, withTx, type PgTarget } from './connect.js';
+import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
 import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, rowToJob, TERMINAL_SQL, type PgJobRow } from './job-rows.js';
 import { JobQueuedListener } from './listener.js';
+import { DbClock } from './clock.js';
 
 export interface PgJobStoreOptions {
   /** postgresql://…, optionally with `?schema=name` (default `public`). */
@@ -39,10 +40,15 @@ export interface PgJobStoreOptions {
   /** Connections in the pool (default 10), besides the LISTEN connection. */
   poolMax?: number;
   logger?: Logger;
-  /** For tests: the clock. */
+  /** For tests: the clock (default: the database's, see clock.ts). */
   now?: () => number;
   /** For tests: replace the migration list. */
   migrations?: readonly PgMigration[];
+  /**
+   * For the bench only: every commit skips the WAL flush wait, as SQLite's WAL
+   * with synchronous=NORMAL does; a server crash may then lose acknowledged jobs.
+   */
+  asyncCommit?: boolean;
 }
 
 /** The advisory lock class of per-user enqueues ('hubq'); the second key is the user name's hash. */
@@ -51,6 +57,8 @@ const ENQUEUE_LOCK_CLASS = 0x68756271;
 export class PgJobStore implements JobStore {
   readonly schema: string;
   private readonly listener: JobQueuedListener;
+  /** Lease renewals and progress: frequent, and harmless to lose in a server crash, so they skip the WAL flush wait. */
+  private readonly renewals: pg.Pool;
   private closed = false;
 
   private constructor(
@@ -59,17 +67,21 @@ export class PgJobStore implements JobStore {
     readonly now: () => number,
     private readonly applied: number[],
     logger?: Logger,
+    private readonly clock: DbClock | null = null,
   ) {
     this.schema = target.schema;
     this.listener = new JobQueuedListener(target, logger);
+    this.renewals = createPool(target, { max: 2, logger, asyncCommit: true });
   }
 
   /** Connects, applies pending migrations (under an advisory lock) and returns the store. */
   static async open(opts: PgJobStoreOptions): Promise<PgJobStore> {
     const target = parseDatabaseUrl(opts.url, opts.schema);
-    const pool = createPool(target, { max: opts.poolMax, logger: opts.logger });
-    const now = opts.now ?? Date.now;
+    const pool = createPool(target, { max: opts.poolMax, logger: opts.logger, asyncCommit: opts.asyncCommit });
+    const clock = opts.now ? null : new DbClock(pool, opts.logger);
+    const now = opts.now ?? clock!.now;
     try {
+      await clock?.sync();
       const c = await pool.connect();
       let applied: number[];
       try {
@@ -81,7 +93,8 @@ export class PgJobStore implements JobStore {
       } finally {
         c.release();
       }
-      return new PgJobStore(pool, target, now, applied, opts.logger);
+      clock?.start();
+      return new PgJobStore(pool, target, now, applied, opts.logger, clock);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -97,18 +110,24 @@ export class PgJobStore implements JobStore {
     if (this.closed) throw new HubmillError('the job store is closed');
   }
 
-  private async row(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<PgJobRow | undefined> {
-    return (await c.query<PgJobRow>(`SELECT * FROM jobs WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+  private async row(id: string): Promise<PgJobRow | undefined> {
+    return (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
   }
 
   async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
     this.check();
     const key = job.idempotency_key ?? null;
-    return withTx(this.pool, async (c) => {
-      if (key !== null || job.max_active != null) {
-        // One enqueue per user at a time: the key lookup, the quota count and the insert see the same jobs.
-        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, job.username]);
+    if (key === null && job.max_active == null) {
+      // Nothing to check first: one statement, the insert and its NOTIFY commit together.
+      try {
+        return { job: (await insertQueuedJob(this.pool, this.schema, job, this.now()))!, created: true };
+      } catch (err) {
+        throw translatePgError(err);
       }
+    }
+    return withTx(this.pool, async (c) => {
+      // One such enqueue per user at a time: the key lookup, the quota count and the insert see the same jobs.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, job.username]);
       if (key !== null) {
         const existing = await c.query<PgJobRow>('SELECT * FROM jobs WHERE username = $1 AND idempotency_key = $2', [job.username, key]);
         if (existing.rows[0]) return { job: rowToJob(existing.rows[0]), created: false };
@@ -131,7 +150,7 @@ export class PgJobStore implements JobStore {
 
   async get(id: string): Promise<Job | null> {
     this.check();
-    const r = (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
+    const r = await this.row(id);
     return r ? rowToJob(r) : null;
   }
 
@@ -186,13 +205,13 @@ export class PgJobStore implements JobStore {
     this.check();
     // Only a running job has progress; a late update after markFinished is dropped.
     if (outputPath === undefined) {
-      await query(this.pool, `UPDATE jobs SET progress = $1, updated_at_ms = $2 WHERE id = $3 AND status = 'running'`, [
+      await query(this.renewals, `UPDATE jobs SET progress = $1, updated_at_ms = $2 WHERE id = $3 AND status = 'running'`, [
         encodeJsonValue(progress),
         this.now(),
         id,
       ]);
     } else {
-      await query(this.pool, `UPDATE jobs SET progress = $1, output_path = $2, updated_at_ms = $3 WHERE id = $4 AND status = 'running'`, [
+      await query(this.renewals, `UPDATE jobs SET progress = $1, output_path = $2, updated_at_ms = $3 WHERE id = $4 AND status = 'running'`, [
         encodeJsonValue(progress),
         outputPath,
         this.now(),
@@ -207,28 +226,36 @@ export class PgJobStore implements JobStore {
     fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
   ): Promise<Job> {
     this.check();
-    return withTx(this.pool, async (c) => {
-      const r = await this.row(c, id, true);
-      if (!r) throw new NotFoundError(`job ${id} not found`);
-      const claimLost =
-        r.status !== 'running' || r.worker_id !== fields.worker_id || (fields.attempt !== undefined && r.attempts !== fields.attempt);
-      if (fields.worker_id !== undefined && claimLost) {
-        const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
-        Object.assign(err.extra, { job_id: id, from: r.status, to: status });
-        throw err;
-      }
-      assertTransition(r, status);
-      const now = this.now();
-      const args: unknown[] = [status, now];
-      const sets = ['status = $1', 'finished_at_ms = $2', 'updated_at_ms = $2'];
-      const set = (col: string, v: unknown) => sets.push(`${col} = $${args.push(v)}`);
-      if (fields.error !== undefined) set('error', fields.error === null ? null : encodeJsonValue(fields.error));
-      if (fields.result !== undefined) set('result', fields.result === null ? null : encodeJsonValue(fields.result));
-      if (fields.progress !== undefined) set('progress', encodeJsonValue(fields.progress));
-      if (fields.output_path !== undefined) set('output_path', fields.output_path);
-      const res = await c.query<PgJobRow>(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
-      return rowToJob(res.rows[0]!);
-    });
+    // One conditional UPDATE (the row is locked and the conditions re-checked): the transition is allowed
+    // and, for a worker's record, its claim still holds. Only a refusal reads the row, to say why.
+    const from = JOB_STATUSES.filter((s) => JOB_TRANSITIONS[s].includes(status));
+    const now = this.now();
+    const args: unknown[] = [status, now, id, from];
+    const sets = ['status = $1', 'finished_at_ms = $2', 'updated_at_ms = $2'];
+    const set = (col: string, v: unknown) => sets.push(`${col} = $${args.push(v)}`);
+    if (fields.error !== undefined) set('error', fields.error === null ? null : encodeJsonValue(fields.error));
+    if (fields.result !== undefined) set('result', fields.result === null ? null : encodeJsonValue(fields.result));
+    if (fields.progress !== undefined) set('progress', encodeJsonValue(fields.progress));
+    if (fields.output_path !== undefined) set('output_path', fields.output_path);
+    const conds = ['id = $3', 'status = ANY($4::text[])'];
+    if (fields.worker_id !== undefined) {
+      conds.push(`status = 'running'`, `worker_id = $${args.push(fields.worker_id)}`);
+      if (fields.attempt !== undefined) conds.push(`attempts = $${args.push(fields.attempt)}`);
+    }
+    const res = await query<PgJobRow>(this.pool, `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args);
+    if (res.rows[0]) return rowToJob(res.rows[0]);
+    const r = await this.row(id);
+    if (!r) throw new NotFoundError(`job ${id} not found`);
+    if (fields.worker_id !== undefined) {
+      const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
+      Object.assign(err.extra, { job_id: id, from: r.status, to: status });
+      throw err;
+    }
+    assertTransition(r, status);
+    // Allowed now but refused a moment ago: its state changed in between; the caller sees the current one refused.
+    const err = new InvalidTransitionError(`job ${id} changed state while it was being finished (now ${r.status})`);
+    Object.assign(err.extra, { job_id: id, from: r.status, to: status });
+    throw err;
   }
 
   async requestCancel(id: string): Promise<Job | null> {
@@ -253,7 +280,7 @@ export class PgJobStore implements JobStore {
     this.check();
     if (ids.length === 0) return [];
     const res = await query<{ id: string }>(
-      this.pool,
+      this.renewals,
       `UPDATE jobs SET updated_at_ms = $1 WHERE id = ANY($2::text[]) AND status = 'running' AND worker_id = $3 RETURNING id`,
       [this.now(), ids, workerId],
     );
@@ -280,7 +307,8 @@ export class PgJobStore implements JobStore {
          updated_at_ms = $5
        FROM stale WHERE j.id = stale.id
        RETURNING j.*`,
-      [opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
+      // The caller's cutoff is on its own clock; the heartbeats are on the database's.
+      [opts.staleBeforeMs + (this.clock?.offsetMs ?? 0), opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
     );
     if (res.rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
     return res.rows.sort(byCreation).map(rowToJob);
@@ -330,7 +358,9 @@ export class PgJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.clock?.stop();
     await this.listener.close();
+    await this.renewals.end();
     await this.pool.end();
   }
 }
