@@ -4,6 +4,7 @@ import { renderForkSection, type ForkBenchResults } from './fork-report.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
+import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
 
 export interface OverheadResult {
@@ -42,6 +43,8 @@ export interface BenchResults {
   service: ServiceResults;
   /** Absent in results written before schedules existed. */
   schedules?: ScheduleBenchResults;
+  /** One worker node against two (issue 10); absent in results written before it existed. */
+  workers?: WorkersBenchResults;
   /** Per-job store overhead, PostgreSQL vs SQLite (issue 10); absent in older results. */
   store?: StoreBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
@@ -206,6 +209,12 @@ export function renderReport(r: BenchResults): string {
     p('## Schedules: API latency with 1,000 schedules firing every minute');
     p();
     p(renderScheduleBench(r.schedules));
+    p();
+  }
+  if (r.workers) {
+    p('## Scale-out: one worker node against two');
+    p();
+    p(renderWorkersBench(r.workers));
     p();
   }
   if (r.store) {

@@ -8,6 +8,8 @@
  * BENCH_THROUGHPUT_N (default 40), BENCH_HEALTH_SECONDS (default 3),
  * BENCH_SKIP_SERVICE=1, BENCH_KEEP_TMP=1, BENCH_SERVICE_LOG_LEVEL (default info),
  * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts,
+ * BENCH_SKIP_WORKERS=1, BENCH_WORKERS_N (default 60), BENCH_WORKERS_ROUNDS (default 1),
+ * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1),
  * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { runJsonChild } from './lib/child.js';
 import { renderReport, type BenchResults } from './report.js';
 import { benchService, peerThroughput } from './service.js';
 import { benchSchedules } from './schedules.js';
+import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,6 +92,20 @@ try {
     : await benchSchedules({ root, workDir, log });
   if (!schedules.measured) log(`  not measured: ${schedules.reason}`);
 
+  log('workers: throughput of one worker node against two (PostgreSQL)');
+  const workers = process.env.BENCH_SKIP_WORKERS
+    ? { measured: false, reason: 'skipped (BENCH_SKIP_WORKERS set)', backend: 'pg' as const, n: 0, rounds: 0, concurrencyPerWorker: 0, results: [] }
+    : await benchWorkers({
+        root,
+        workDir,
+        trivialNotebook: notebooks.trivial,
+        log,
+        n: envInt('BENCH_WORKERS_N', 60, 1, 1000),
+        rounds: envInt('BENCH_WORKERS_ROUNDS', 1, 1, 20),
+        concurrency: envInt('BENCH_WORKERS_CONCURRENCY', 1, 1, 64),
+      });
+  if (!workers.measured) log(`  not measured: ${workers.reason}`);
+
   log(`store: per-job claim and finish overhead, PostgreSQL vs SQLite (no kernel), ${STORE_N} jobs each`);
   const store = process.env.BENCH_SKIP_STORE
     ? { measured: false, reason: 'skipped (BENCH_SKIP_STORE set)', n: 0 }
@@ -134,6 +151,7 @@ try {
     pyKernelError: pyKernel.error,
     service,
     schedules,
+    workers,
     store,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,

@@ -115,7 +115,8 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
 
   const outputPath = sink?.path ?? null;
   const saver = new DebouncedSaver(async (final) => {
-    if (sink) await sink.write(out, { final });
+    // A run whose job was taken over (its lease lost) must not overwrite the output of the run that counts.
+    if (sink && (await (opts.mayWrite?.() ?? true))) await sink.write(out, { final });
   }, opts.saveIntervalMs ?? 1000);
 
   const cellsTotal = out.cells.length;

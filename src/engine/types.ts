@@ -68,6 +68,12 @@ export interface RunOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Minimum interval between output saves during a run (default 1000 ms). */
   saveIntervalMs?: number;
+  /**
+   * Asked before every write of the output file; false skips that write. A job's runner
+   * answers false once its lease was reclaimed, so a stale run never overwrites the output
+   * of the run that counts. Default: always write.
+   */
+  mayWrite?: () => boolean | Promise<boolean>;
   /** Extra metadata.hubmill fields (e.g. job id). */
   hubmillMetadata?: Record<string, unknown>;
 }

@@ -125,6 +125,11 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       signal: controller.signal,
       onEvent: relayEvents(job, p.notebook.cells.length, d.events, tracker),
       saveIntervalMs: d.saveIntervalMs,
+      // Only while this worker still holds the job (a store that cannot answer does not stop the saves).
+      mayWrite: async () => {
+        const now = await d.store.get(job.id).catch(() => undefined);
+        return now === undefined || (now !== null && now.status === 'running' && now.worker_id === d.workerId && now.attempts === job.attempts);
+      },
       hubmillMetadata: { job_id: job.id, username: job.username, submitted_by: job.submitted_by, source: job.source },
     });
     if (res.kernelClosed) d.kernelClosing((kernelClosed = res.kernelClosed));

@@ -213,6 +213,24 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     assert.equal(result.status, 'timed_out');
   });
 
+  test('mayWrite gates every output write: once it answers false, the file keeps the last allowed write', async () => {
+    let allowed = true;
+    let asked = 0;
+    const r = await run([code('print("a")'), code('print("b")')], {
+      mayWrite: () => {
+        asked++;
+        return allowed;
+      },
+      onEvent: (e) => {
+        if (e.type === 'cell_started' && e.index === 1) allowed = false;
+      },
+    });
+    assert.equal(r.result.status, 'succeeded');
+    assert.ok(asked >= 2, `asked ${asked} times`);
+    assert.equal(r.written.metadata.papermill.end_time, null, 'the final write was skipped');
+    assert.ok(!r.written.cells.some((c: Json) => c.outputs?.[0]?.text === 'b\n'));
+  });
+
   test('whole-run timeout and cancellation keep the partial output', async () => {
     // A pre-started kernel, so the limit is spent on cells rather than on a (noisy) kernel start.
     const kernel = await KernelClient.launch(await getKernelSpec('python3'));

@@ -285,6 +285,7 @@ describe('Runner lifecycle (fake engine)', () => {
     const ja = (await a.submit(job({ notebook: 'work/block.ipynb' }))).job;
     await a.start();
     await engineA.started(1);
+    assert.equal(await engineA.calls[0]!.opts.mayWrite?.(), true, 'a run that holds its job writes its output');
     const jb = (await b.submit(job({ notebook: 'work/block.ipynb' }))).job;
     await b.start();
     t.after(() => b.stop(1000));
@@ -308,6 +309,9 @@ describe('Runner lifecycle (fake engine)', () => {
     assert.equal(reclaimed?.error?.ename, 'JobInterrupted');
     assert.match(reclaimed?.error?.evalue ?? '', /lease/);
     assert.ok(reclaimed!.finished_at_ms! - killedAt >= leaseMs - 50, 'reclaimed only after the lease expired');
+    // The dead process's run may no longer write its output file; the live one's still may.
+    assert.equal(await engineA.calls[0]!.opts.mayWrite?.(), false, 'a run whose lease was reclaimed must not write its output');
+    assert.equal(await engineB.calls[0]!.opts.mayWrite?.(), true);
     // Several leases later, B's job (renewed all along) is still running, and then finishes normally.
     await new Promise((r) => setTimeout(r, 3 * leaseMs));
     assert.equal((await storeB.get(jb.id))?.status, 'running');
