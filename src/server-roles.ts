@@ -14,13 +14,16 @@
  * this process. Everything here works with any JobStore.
  */
 import type { Logger } from 'pino';
-import type { Config, Role } from './config.js';
+import type { Role } from './config.js';
 import type { NodeIdentity } from './http/role-gate.js';
 import { ApiRunner } from './runner/api-runner.js';
 import { InProcessEventBus, type EventBus } from './runner/event-bus.js';
 import { Runner, type RunnerOptions } from './runner/runner.js';
 import type { JobRunner } from './runner/runner-api.js';
+import type { Stores } from './store/open.js';
+import { clientConfig } from './store/pg/connect.js';
 import { PgEventBus } from './store/pg/event-bus.js';
+import { PgJobStore } from './store/pg/job-store.js';
 
 /** What a role does besides HTTP. */
 export function roleRunsJobs(role: Role): boolean {
@@ -28,13 +31,15 @@ export function roleRunsJobs(role: Role): boolean {
 }
 
 /** The event bus for this node's configuration, started. */
-export async function openEventBus(config: Config, logger: Logger): Promise<EventBus> {
-  if (config.databaseUrl === null) {
+export async function openEventBus(stores: Stores, logger: Logger): Promise<EventBus> {
+  if (!(stores.jobs instanceof PgJobStore)) {
     return new InProcessEventBus({
       onListenerError: (jobId, err) => logger.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
     });
   }
-  const bus = new PgEventBus({ connection: config.databaseUrl, logger });
+  // The store's pool and schema: events live beside the jobs (and its migrations made their tables).
+  const jobs = stores.jobs;
+  const bus = new PgEventBus({ connection: clientConfig(jobs.target), pool: jobs.pool, schema: jobs.schema, logger });
   try {
     await bus.start();
   } catch (err) {

@@ -83,7 +83,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const store = stores.jobs;
   const metrics = new Metrics({ defaultMetrics: true });
   const runsJobs = roleRunsJobs(config.role);
-  const eventBus = await openEventBus(config, logger).catch(async (err: unknown) => {
+  const eventBus = await openEventBus(stores, logger).catch(async (err: unknown) => {
     await stores.close();
     throw err;
   });

@@ -130,7 +130,7 @@ describe('PgJobStore: migrations', () => {
 
   test('a migration that fails leaves nothing behind, and the next start applies it', async (t) => {
     const schema = freshSchema(t);
-    const bad = [...PG_MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE t2 (x int); SELECT no_such_function()' }];
+    const bad = [...PG_MIGRATIONS, { version: Math.max(...PG_MIGRATIONS.map((m) => m.version)) + 1, name: 'broken', sql: 'CREATE TABLE t2 (x int); SELECT no_such_function()' }];
     await assert.rejects(PgJobStore.open({ url: PG_TEST_URL, schema, migrations: bad }), /no_such_function/);
     const tables = await adminQuery(`SELECT 1 FROM pg_tables WHERE schemaname = $1`, [schema]);
     assert.equal(tables.length, 0, 'the whole start rolled back');

@@ -12,6 +12,8 @@
  * keys (papermill injects parameters in the order given) and rewrites numbers
  * such as 1e400; NaN and ±Inf are not JSON at all (test/store/pg-job-store.test.ts).
  */
+import { EVENT_BUS_TABLES_SQL } from '../pg/event-bus-schema.js';
+
 export interface PgMigration {
   version: number;
   name: string;
@@ -125,5 +127,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 2,
     name: 'jobs.server_name (named user servers)',
     sql: `ALTER TABLE jobs ADD COLUMN server_name TEXT;`,
+  },
+  {
+    version: 3,
+    name: 'job events across nodes (the PostgreSQL event bus)',
+    sql: EVENT_BUS_TABLES_SQL,
   },
 ];

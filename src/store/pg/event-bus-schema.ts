@@ -32,32 +32,37 @@ export function eventBusTables(schema: string): EventBusTables {
   return { seq: `${s}.job_event_seq`, events: `${s}.job_events` };
 }
 
+/**
+ * The bus's tables, unqualified (they land in the search_path's schema): one
+ * text for the store's numbered migration (migrations/postgres.ts, version 3)
+ * and for `migrateEventBus` (a bus used on its own, as in its tests).
+ */
+export const EVENT_BUS_TABLES_SQL = `
+  CREATE TABLE IF NOT EXISTS job_event_seq (
+    job_id text PRIMARY KEY,
+    last bigint NOT NULL,
+    ended boolean NOT NULL DEFAULT false,
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE IF NOT EXISTS job_events (
+    job_id text NOT NULL,
+    seq bigint NOT NULL,
+    event text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, seq)
+  );
+  CREATE INDEX IF NOT EXISTS job_event_seq_updated_at ON job_event_seq (updated_at);
+`;
+
 /** Creates the schema and the bus's tables when missing (idempotent, serialized across nodes). */
 export async function migrateEventBus(pool: pg.Pool, schema: string): Promise<void> {
-  const t = eventBusTables(schema);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [EVENT_BUS_LOCK_KEY]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteSchema(schema)}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${t.seq} (
-         job_id text PRIMARY KEY,
-         last bigint NOT NULL,
-         ended boolean NOT NULL DEFAULT false,
-         updated_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${t.events} (
-         job_id text NOT NULL,
-         seq bigint NOT NULL,
-         event text NOT NULL,
-         created_at timestamptz NOT NULL DEFAULT now(),
-         PRIMARY KEY (job_id, seq)
-       )`,
-    );
-    await client.query(`CREATE INDEX IF NOT EXISTS job_event_seq_updated_at ON ${t.seq} (updated_at)`);
+    await client.query(`SET LOCAL search_path TO ${quoteSchema(schema)}`);
+    await client.query(EVENT_BUS_TABLES_SQL);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

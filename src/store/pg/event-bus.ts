@@ -106,7 +106,8 @@ export class PgEventBus implements EventBus {
 
   /** Creates the tables when missing, listens, and starts the catch-up poll and pruning. */
   async start(): Promise<void> {
-    await migrateEventBus(this.pool, this.schema);
+    // On the store's pool, the store's numbered migrations made the tables (version 3).
+    if (this.ownsPool) await migrateEventBus(this.pool, this.schema);
     await this.listener.start();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
