@@ -17,6 +17,8 @@ export interface Scheduling {
   scheduler: Scheduler;
   notifier: WebhookNotifier;
   routes: ScheduleDeps;
+  /** Starts the fire loop, woken also by schedule changes made on other nodes (when the store tells them). */
+  start(): void;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export function startScheduling(o: { store: ScheduleStore; config: Config; logge
   const log = o.logger.child({ component: 'scheduler' });
   const notifier = new WebhookNotifier({ allow, logger: log });
   const prefix = o.config.servicePrefix;
+  let unsubscribe: (() => void) | null = null;
   const scheduler = new Scheduler({
     store,
     clock: o.clock,
@@ -46,7 +49,13 @@ export function startScheduling(o: { store: ScheduleStore; config: Config; logge
     scheduler,
     notifier,
     routes: { store, wake: () => scheduler.wake(), webhookAllow: allow, now: o.clock ? () => o.clock!.now() : undefined },
+    start() {
+      scheduler.start();
+      unsubscribe ??= store.onSchedulesChanged?.(() => scheduler.wake()) ?? null;
+    },
     async stop() {
+      unsubscribe?.();
+      unsubscribe = null;
       await scheduler.stop();
       notifier.close();
     },

@@ -149,7 +149,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   try {
     pool.start();
     await runner.start();
-    if (runsJobs) scheduling.scheduler.start();
+    if (runsJobs) scheduling.start();
     app = await buildApp({
       node,
       schedules: scheduling.routes,

@@ -168,6 +168,13 @@ export interface ScheduleStore {
   runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage>;
   /** For /metrics. */
   countSchedules(): Promise<number>;
+  /**
+   * Optional: calls `fn` soon after a schedule is created, edited or deleted by
+   * any process sharing the store, so every scheduler re-reads at once
+   * (PostgreSQL: LISTEN/NOTIFY). Returns the unsubscribe. Without it, another
+   * process's change is seen at the scheduler's next pass (at most 30 s).
+   */
+  onSchedulesChanged?(fn: () => void): () => void;
 }
 
 /** The job one fire (or retry) of a schedule runs; `target` is 'user-server' with HUBMILL_HOMES=user-server. */

@@ -5,7 +5,8 @@
  * job); decisions that read then write lock their rows first, and a user's
  * enqueues take a per-user advisory lock so a run quota holds across nodes.
  * Enqueues NOTIFY `hubmill_job_queued` in their transaction; `onJobQueued`
- * LISTENs on one dedicated connection.
+ * (and the schedule store's `onSchedulesChanged`) LISTEN on one dedicated
+ * connection (listener.ts).
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -29,7 +30,7 @@ import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
 import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, rowToJob, TERMINAL_SQL, type PgJobRow } from './job-rows.js';
-import { JobQueuedListener } from './listener.js';
+import { StoreListener, type StoreChannel } from './listener.js';
 import { DbClock } from './clock.js';
 
 export interface PgJobStoreOptions {
@@ -56,7 +57,7 @@ const ENQUEUE_LOCK_CLASS = 0x68756271;
 
 export class PgJobStore implements JobStore {
   readonly schema: string;
-  private readonly listener: JobQueuedListener;
+  private readonly listener: StoreListener;
   /** Lease renewals and progress: frequent, and harmless to lose in a server crash, so they skip the WAL flush wait. */
   private readonly renewals: pg.Pool;
   private closed = false;
@@ -70,7 +71,7 @@ export class PgJobStore implements JobStore {
     private readonly clock: DbClock | null = null,
   ) {
     this.schema = target.schema;
-    this.listener = new JobQueuedListener(target, logger);
+    this.listener = new StoreListener(target, logger);
     this.renewals = createPool(target, { max: 2, logger, asyncCommit: true });
   }
 
@@ -346,11 +347,16 @@ export class PgJobStore implements JobStore {
 
   /** Calls `listener` whenever a job is queued in this store, by any node (LISTEN/NOTIFY); returns the unsubscribe. */
   onJobQueued(listener: () => void): () => void {
-    this.check();
-    return this.listener.add(listener);
+    return this.onNotification(JOB_QUEUED_CHANNEL, listener);
   }
 
-  /** Resolves once the LISTEN connection is in force (after the first `onJobQueued`). */
+  /** Calls `listener` on each notice on `channel` for this store's schema, from any node; shares the one LISTEN connection. */
+  onNotification(channel: StoreChannel, listener: () => void): () => void {
+    this.check();
+    return this.listener.add(channel, listener);
+  }
+
+  /** Resolves once the LISTEN connection is in force (after the first `onJobQueued` or `onNotification`). */
   listening(): Promise<void> {
     return this.listener.ready();
   }

@@ -1,20 +1,29 @@
 /**
- * LISTEN on one dedicated connection for jobs being queued, so idle workers
- * claim at once instead of waiting for their poll. The connection is opened on
- * the first subscriber, and re-opened with a growing backoff (0.25 s to 10 s)
- * after an error; after a reconnect the subscribers are called once, since a
- * job may have been queued while nobody listened.
+ * LISTEN on one dedicated connection per store for its channels: jobs being
+ * queued (idle workers claim at once instead of waiting for their poll) and
+ * schedules being changed (every node's scheduler re-reads at once instead of
+ * at its next pass). The payload is the store's schema; other schemas' notices
+ * are ignored. The connection is opened on the first subscriber, and re-opened
+ * with a growing backoff (0.25 s to 10 s) after an error; after a reconnect
+ * every subscriber is called once, since something may have changed while
+ * nobody listened.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { clientConfig, type PgTarget } from './connect.js';
 import { JOB_QUEUED_CHANNEL } from './job-rows.js';
 
+/** Sent (payload: the schema) in the transaction that creates, edits or deletes a schedule. */
+export const SCHEDULES_CHANGED_CHANNEL = 'hubmill_schedules_changed';
+/** The channels a store LISTENs on. */
+export const STORE_CHANNELS = [JOB_QUEUED_CHANNEL, SCHEDULES_CHANGED_CHANNEL] as const;
+export type StoreChannel = (typeof STORE_CHANNELS)[number];
+
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 
-export class JobQueuedListener {
-  private readonly listeners = new Set<() => void>();
+export class StoreListener {
+  private readonly listeners = new Map<StoreChannel, Set<() => void>>(STORE_CHANNELS.map((c) => [c, new Set()]));
   private client: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -29,11 +38,13 @@ export class JobQueuedListener {
     private readonly logger?: Logger,
   ) {}
 
-  /** Calls `fn` when a job is queued in this store's schema (by any node); returns the unsubscribe. */
-  add(fn: () => void): () => void {
-    this.listeners.add(fn);
+  /** Calls `fn` on each notice on `channel` for this store's schema (from any node); returns the unsubscribe. */
+  add(channel: StoreChannel, fn: () => void): () => void {
+    const set = this.listeners.get(channel);
+    if (!set) throw new Error(`unknown store channel ${JSON.stringify(channel)}`);
+    set.add(fn);
     if (!this.client && !this.connecting && !this.retryTimer && !this.closed) this.connect();
-    return () => void this.listeners.delete(fn);
+    return () => void set.delete(fn);
   }
 
   /** Resolves once LISTEN is in force (for tests and the bench). */
@@ -42,12 +53,14 @@ export class JobQueuedListener {
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
-  private notify(): void {
-    for (const fn of [...this.listeners]) {
-      try {
-        fn();
-      } catch (err) {
-        this.logger?.error({ err: (err as Error).message }, 'a job-queued listener failed');
+  private notify(channels: readonly StoreChannel[]): void {
+    for (const channel of channels) {
+      for (const fn of [...this.listeners.get(channel)!]) {
+        try {
+          fn();
+        } catch (err) {
+          this.logger?.error({ channel, err: (err as Error).message }, 'a store notification listener failed');
+        }
       }
     }
   }
@@ -73,12 +86,13 @@ export class JobQueuedListener {
     client.on('error', fail);
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (msg) => {
-      if (msg.channel === JOB_QUEUED_CHANNEL && msg.payload === this.target.schema) this.notify();
+      const channel = STORE_CHANNELS.find((c) => c === msg.channel);
+      if (channel && msg.payload === this.target.schema) this.notify([channel]);
     });
     this.connecting = (async () => {
       try {
         await client.connect();
-        await client.query(`LISTEN ${JOB_QUEUED_CHANNEL}`);
+        for (const channel of STORE_CHANNELS) await client.query(`LISTEN ${channel}`);
         if (this.closed || failed) {
           await client.end().catch(() => undefined);
           return;
@@ -87,7 +101,7 @@ export class JobQueuedListener {
         this.listening = true;
         this.backoffMs = BACKOFF_MIN_MS;
         for (const r of this.readyWaiters.splice(0)) r();
-        if (this.everConnected) this.notify();
+        if (this.everConnected) this.notify(STORE_CHANNELS);
         this.everConnected = true;
       } catch (err) {
         fail(err as Error);
@@ -100,7 +114,7 @@ export class JobQueuedListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.listeners.clear();
+    for (const set of this.listeners.values()) set.clear();
     await this.connecting;
     const c = this.client;
     this.client = null;

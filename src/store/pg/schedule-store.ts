@@ -4,7 +4,9 @@
  * the later one finds it already fired; the primary key (schedule_id,
  * scheduled_for_ms) of `schedule_fires` makes each fire time run once even if
  * next_run_at is set back. The fire, its jobs and the new next_run_at commit
- * together.
+ * together. Creating, editing and deleting a schedule NOTIFY
+ * `hubmill_schedules_changed` in their transaction, so every node's scheduler
+ * re-reads at once (`onSchedulesChanged`).
  */
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +31,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { query, withTx } from './connect.js';
 import { insertQueuedJob, rowToJob, type PgJobRow } from './job-rows.js';
 import type { PgJobStore } from './job-store.js';
+import { SCHEDULES_CHANGED_CHANNEL } from './listener.js';
 
 interface ScheduleRow extends Omit<Schedule, 'parameters' | 'notify'> {
   parameters: string;
@@ -67,6 +70,7 @@ function newScheduleId(nowMs: number): string {
 type Db = pg.Pool | pg.ClientBase;
 
 export class PgScheduleStore implements ScheduleStore {
+  private readonly jobs: PgJobStore;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private readonly now: () => number;
@@ -74,6 +78,7 @@ export class PgScheduleStore implements ScheduleStore {
 
   /** `jobTarget`: the target of the jobs fires start ('user-server' with HUBMILL_HOMES=user-server; default 'local'). */
   constructor(jobs: PgJobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}) {
+    this.jobs = jobs;
     this.pool = jobs.pool;
     this.schema = jobs.schema;
     this.now = opts.now ?? jobs.now;
@@ -89,6 +94,16 @@ export class PgScheduleStore implements ScheduleStore {
     return (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM jobs WHERE schedule_id = $1 AND ${ACTIVE}`, [id])).rows[0]!.n;
   }
 
+  /** Delivered at commit, to every node listening on this schema (none if the transaction rolls back). */
+  private async notifyChanged(c: pg.ClientBase): Promise<void> {
+    await c.query('SELECT pg_notify($1, $2)', [SCHEDULES_CHANGED_CHANNEL, this.schema]);
+  }
+
+  /** Calls `fn` soon after a schedule of this store is created, edited or deleted, by any node; returns the unsubscribe. */
+  onSchedulesChanged(fn: () => void): () => void {
+    return this.jobs.onNotification(SCHEDULES_CHANGED_CHANNEL, fn);
+  }
+
   private insertJob(c: pg.ClientBase, job: NewJob, now: number): Promise<Job | null> {
     // A clash on (schedule_id, scheduled_for_ms, attempt) means that run exists: nothing is inserted.
     return insertQueuedJob(c, this.schema, job, now, true);
@@ -98,12 +113,14 @@ export class PgScheduleStore implements ScheduleStore {
     const now = this.now();
     const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
     const vals = [newScheduleId(now), s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => columnValue(k, s[k]))];
-    const res = await query<ScheduleRow>(
-      this.pool,
-      `INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
-      vals,
-    );
-    return rowToSchedule(res.rows[0]!);
+    return withTx(this.pool, async (c) => {
+      const res = await c.query<ScheduleRow>(
+        `INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
+        vals,
+      );
+      await this.notifyChanged(c);
+      return rowToSchedule(res.rows[0]!);
+    });
   }
 
   async get(id: string): Promise<Schedule | null> {
@@ -139,8 +156,12 @@ export class PgScheduleStore implements ScheduleStore {
       if (v === undefined || !PATCHABLE.includes(k)) continue;
       sets.push(`${k} = $${args.push(columnValue(k, v))}`);
     }
-    const res = await query<ScheduleRow>(this.pool, `UPDATE schedules SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
-    return res.rows[0] ? rowToSchedule(res.rows[0]) : null;
+    return withTx(this.pool, async (c) => {
+      const res = await c.query<ScheduleRow>(`UPDATE schedules SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
+      if (!res.rows[0]) return null;
+      await this.notifyChanged(c);
+      return rowToSchedule(res.rows[0]);
+    });
   }
 
   async delete(id: string): Promise<boolean> {
@@ -148,6 +169,7 @@ export class PgScheduleStore implements ScheduleStore {
       const n = (await c.query('DELETE FROM schedules WHERE id = $1', [id])).rowCount ?? 0;
       await c.query('DELETE FROM schedule_fires WHERE schedule_id = $1', [id]);
       await c.query('DELETE FROM schedule_pending WHERE schedule_id = $1', [id]);
+      if (n > 0) await this.notifyChanged(c);
       return n > 0;
     });
   }
