@@ -11,6 +11,7 @@ import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
 import { limitsFromSettings } from '../../src/runner/limits.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { KernelPool } from '../../src/kernel/pool.js';
+import { ForkServers } from '../../src/kernel/fork-servers.js';
 import type { NewJob } from '../../src/store/job-store.js';
 import { makeEnv, nextEvent, notebookJson, record, writeNotebook, type Env } from './helpers.js';
 
@@ -90,12 +91,21 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     assert.equal(b?.error?.ename, 'CellTimeoutError');
   });
 
-  // One fresh kernel per job: about 0.3 s of kernel start and shutdown each on two idle cores, so ~30-60 s.
+  // One kernel per job, forked from the fork server as `hubmill serve` does: a cold launch of Debian's
+  // ipykernel costs ~1 s of CPU on this kind of machine (200 of them would take minutes on 2 cores).
   test('200 submissions at once all finish exactly once (concurrency 2)', { timeout: 240_000 }, async (t) => {
     const env = makeEnv(t, 'e2e');
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1 + 1']));
     const finishedCount = new Map<string, number>();
+    const forkServers = new ForkServers();
+    const pool = new KernelPool({ sizes: { python3: 2 }, forkServers });
+    pool.start();
+    t.after(async () => {
+      await pool.close();
+      await forkServers.close();
+    });
     const runner = makeRunner(env, {
+      pool,
       metrics: { jobFinished: (_s, _d, j) => finishedCount.set(j.id, (finishedCount.get(j.id) ?? 0) + 1) },
     });
     const lag = monitorEventLoopDelay({ resolution: 20 });
