@@ -10,11 +10,14 @@ without paying for the imports again.
 Before forking, this process never creates a ZeroMQ context, a thread or an
 event loop: all of those are made by IPKernelApp in the child.
 
+The server also parses the kernelspec's launcher arguments (HUBMILL_FORKSERVER_ARGV, with
+{connection_file} unfilled) once, and reuses the result in each child whose arguments match.
+
 Protocol: one JSON object per line in each direction.
   hubmill -> server: {"op": "fork", "id": N, "argv": [...], "env": {...},
                       "cwd": "/dir" | null, "stderr": "/path",
                       "user": {"uid": U, "gid": G, "name": "alice"} | null}
-  server -> hubmill: {"event": "hello", "pid": P, "threads": 1, "preload_ms": X}
+  server -> hubmill: {"event": "hello", "pid": P, "threads": 1, "preload_ms": X, "args_parsed": true}
                      {"id": N, "pid": P} or {"id": N, "error": "why"}
                      {"event": "exit", "pid": P, "code": C | null, "signal": S | null}
 When hubmill closes its end (it exited or was killed), or on SIGTERM, the
@@ -39,6 +42,7 @@ import sys
 import time
 
 FD = 3
+CONNECTION_FILE = "{connection_file}"
 
 
 def send(obj):
@@ -58,6 +62,7 @@ class Server:
         self.base_path = [p for p in sys.path[1:]]
         self.children = set()
         self.preload_ns = {}
+        self.parsed = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -71,10 +76,64 @@ class Server:
         import ipykernel.iostream  # noqa: F401
         import ipykernel.heartbeat  # noqa: F401
         import ipykernel.parentpoller  # noqa: F401
+        # What every child would otherwise do again on its own: the two modules IPKernelApp imports
+        # late, the machine's addresses (a subprocess, cached by the module), the tokenizer's patterns.
+        import faulthandler  # noqa: F401
+        import tokenize
+
+        import IPython.core.completerlib  # noqa: F401
+        from jupyter_client import localinterfaces
+
+        localinterfaces.localhost()
+        list(tokenize.generate_tokens(io.StringIO("x = 1\n").readline))
         if code:
             exec(compile(code, "<hubmill preload>", "exec"), self.preload_ns)
         self.preload_ns.pop("__builtins__", None)
         return (time.perf_counter() - t0) * 1000
+
+    def parse_args_once(self, template):
+        """Parses the kernelspec's launcher arguments once, as IPKernelApp would in each child.
+
+        traitlets builds an argparse parser of every option for each parse (about 8 ms); a child
+        whose arguments are the template's, with only the connection file filled in, takes this
+        result instead. Anything else (or a parse that fails here) is parsed in the child as usual.
+        """
+        from copy import deepcopy
+
+        from ipykernel.kernelapp import IPKernelApp
+
+        if template.count(CONNECTION_FILE) != 1 or any(a in ("-h", "--help", "--help-all", "-V", "--version") for a in template):
+            return
+        try:
+            app = IPKernelApp()
+            app.parse_command_line(list(template))
+            config = deepcopy(app.cli_config)
+            if config.IPKernelApp.get("connection_file") != CONNECTION_FILE or repr(config).count(CONNECTION_FILE) != 1:
+                return
+            self.parsed = (list(template), config, list(app.extra_args))
+        except BaseException:  # noqa: BLE001 - the child then parses for itself
+            self.parsed = None
+
+    def parsed_args(self, app, argv):
+        """Gives `app` the pre-parsed arguments when `argv` is the template with a connection file filled in."""
+        if self.parsed is None:
+            return
+        template, config, extra = self.parsed
+        if len(argv) != len(template):
+            return
+        conn = [a for a, t in zip(argv, template) if t == CONNECTION_FILE]
+        if any(a != t for a, t in zip(argv, template) if t != CONNECTION_FILE):
+            return
+        from copy import deepcopy
+
+        def parse_command_line(argv=None):
+            app.argv = list(argv if argv is not None else sys.argv[1:])
+            app.cli_config = deepcopy(config)
+            app.cli_config.IPKernelApp.connection_file = conn[0]
+            app.update_config(app.cli_config)
+            app.extra_args = list(extra)
+
+        app.parse_command_line = parse_command_line
 
     def kill_children(self):
         for pid in list(self.children):
@@ -190,6 +249,7 @@ class Server:
         argv = list(req["argv"])
         sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher"] + argv
         app = IPKernelApp.instance()
+        self.parsed_args(app, argv)
         app.initialize(argv)
         if self.preload_ns and app.shell is not None:
             app.shell.user_ns.update(self.preload_ns)
@@ -230,12 +290,18 @@ def main():
     os.closerange(FD + 1, os.sysconf("SC_OPEN_MAX"))
     server = Server()
     preload_ms = server.preload(os.environ.pop("HUBMILL_FORKSERVER_PRELOAD", ""))
+    try:
+        template = json.loads(os.environ.pop("HUBMILL_FORKSERVER_ARGV", "null"))
+    except ValueError:
+        template = None
+    if isinstance(template, list) and all(isinstance(a, str) for a in template):
+        server.parse_args_once(template)
     # Everything imported so far is shared with the children: keep their collections off these pages.
     gc.collect()
     gc.freeze()
     import threading
 
-    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1)})
+    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None})
 
     def on_term(*_):
         raise SystemExit(0)

@@ -155,7 +155,7 @@ export class ForkServer extends EventEmitter {
   private exited = false;
   private stderrTail = '';
   /** Set by the server's hello: its Python threads at fork time (must be 1) and preload time. */
-  hello: { pid: number; threads: number; preload_ms: number } | null = null;
+  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean } | null = null;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -189,7 +189,8 @@ export class ForkServer extends EventEmitter {
     if (!existsSync(script)) throw new KernelStartError(`fork server script missing: ${script}`);
     const proc = spawn(how.interpreter[0]!, [...how.interpreter.slice(1), script], {
       cwd: opts.cwd,
-      env: { ...opts.env, HUBMILL_FORKSERVER_PRELOAD: opts.preload ?? '' },
+      // The launcher's arguments as the kernelspec writes them ({connection_file} unfilled): the server parses them once.
+      env: { ...opts.env, HUBMILL_FORKSERVER_PRELOAD: opts.preload ?? '', HUBMILL_FORKSERVER_ARGV: JSON.stringify(spec.argv.slice(how.launcherArgsFrom)) },
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });

@@ -83,7 +83,7 @@ export class ForkServers {
           return null;
         }
         e.server = server;
-        this.opts.logger?.info({ kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads }, 'fork server ready');
+        this.opts.logger?.info({ kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed }, 'fork server ready');
         server.once('exit', (err: Error) => {
           if (e.server !== server) return;
           e.server = null;

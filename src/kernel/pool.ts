@@ -32,11 +32,27 @@ export interface KernelPoolOptions<K extends PoolableKernel = KernelClient> {
   specSearch?: KernelSpecSearchOptions;
   /** Local launcher only: fork Python kernels from these servers (falls back to a normal launch by itself). */
   forkServers?: ForkServers | null;
+  /** The longest a refill waits for the job that took a kernel while another was still idle (default 1000 ms). */
+  refillDeferMs?: number;
   /** Called on each kernel start attempt (metrics). */
   onKernelStart?: (kernelName: string, ok: boolean, ms: number, warm: boolean) => void;
 }
 
 export type AcquireOptions = KernelStartOptions;
+
+/**
+ * IPython builds parts of its execution path on first use (its display
+ * formatters, the tokenizer's patterns): about 6 ms of a first cell and of the
+ * `chdir` the engine sends a warm kernel. A warm kernel pays them while it waits
+ * in the pool, in one silent request (no history, no execution count, no
+ * output). A kernel that is not IPython, or fails it, is used as it is.
+ */
+const PYTHON_WARM_UP = "get_ipython().display_formatter.format(0) if 'get_ipython' in globals() else None";
+
+async function warmUp(k: PoolableKernel): Promise<void> {
+  if (k.language.toLowerCase() !== 'python') return;
+  await k.execute(PYTHON_WARM_UP, { silent: true, storeHistory: false, timeoutMs: 10_000 }).catch(() => undefined);
+}
 
 interface Waiter<K> {
   resolve: (k: K) => void;
@@ -141,6 +157,7 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
     }
     this.opts.onKernelStart?.(name, true, performance.now() - t0, true);
     const k = started.kernel;
+    await warmUp(k);
     const preload = Object.entries(this.opts.preload ?? {}).find(([n]) => n.toLowerCase() === name)?.[1];
     if (preload && !started.preloaded) {
       const reply = await k.execute(preload, { silent: true, storeHistory: false, timeoutMs: 300_000 }).catch((e: Error) => {
@@ -169,7 +186,7 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
       while (s && s.idle.length > 0) {
         const k = s.idle.shift()!;
         if (k.alive) {
-          this.fill(name);
+          this.refillAfter(name, s, k);
           return k;
         }
       }
@@ -184,6 +201,28 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
       }
     }
     return this.launch(name, opts);
+  }
+
+  /**
+   * The last idle kernel taken: refill at once. Otherwise another warm kernel
+   * still covers the next job, so the start (tens of ms of CPU even when forked)
+   * waits until this job gives its kernel back (or `refillDeferMs`) rather than
+   * compete with the job for the machine's cores.
+   */
+  private refillAfter(name: string, s: Slot<K>, taken: K): void {
+    if (s.idle.length === 0) return this.fill(name);
+    let done = false;
+    const refill = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      this.timers.delete(t);
+      this.fill(name);
+    };
+    const t = setTimeout(refill, this.opts.refillDeferMs ?? 1000);
+    t.unref();
+    this.timers.add(t);
+    taken.onceDead(refill);
   }
 
   private waitForWarm(s: Slot<K>, signal?: AbortSignal): Promise<K> {

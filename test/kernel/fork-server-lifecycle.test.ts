@@ -37,6 +37,32 @@ describe('forked kernels: lifecycle', () => {
     assert.equal(forkableSpec({ ...spec, argv: ['/usr/bin/python3', '-m', 'other_kernel', '-f', '{connection_file}'] }), null);
   });
 
+  test("the kernelspec's arguments are parsed once in the server and still reach every child", async () => {
+    assert.equal((await servers.server(spec))?.hello?.args_parsed, true, 'the standard python3 kernelspec takes the parsed arguments');
+    // Options of the kernelspec's own reach the child through the server's parse (IPKernelApp's and the shell's).
+    const withArgs: KernelSpec = { ...spec, name: 'python3-hubmill-args', argv: [...spec.argv, '--HistoryManager.enabled=False', '--IPKernelApp.log_level=ERROR'] };
+    const own = new ForkServers();
+    try {
+      assert.equal((await own.server(withArgs))?.hello?.args_parsed, true);
+      const [a, b] = [await forkedKernel(own, withArgs, { cwd: dir }), await forkedKernel(own, withArgs, { cwd: dir })];
+      try {
+        for (const k of [a, b]) {
+          const r = await runJson(k, 'import json, sys; from ipykernel.kernelapp import IPKernelApp as A; app = A.instance(); print(json.dumps({"history": get_ipython().history_manager.enabled, "log": app.log_level, "conn": app.connection_file, "argv": sys.argv[1:]}))');
+          assert.equal(r.history, false);
+          assert.equal(r.log, 40);
+          // Each child has its own connection file (the one hubmill wrote for it), none has the placeholder.
+          assert.ok(String(r.conn).endsWith('.json') && !String(r.conn).includes('{'), String(r.conn));
+        }
+        const conns = await Promise.all([a, b].map((k) => runJson(k, 'import json; from ipykernel.kernelapp import IPKernelApp as A; print(json.dumps({"conn": A.instance().connection_file}))')));
+        assert.notEqual(conns[0]!.conn, conns[1]!.conn);
+      } finally {
+        await Promise.all([a.shutdown(), b.shutdown()]);
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a crash of one child touches neither the server nor the other children', async () => {
     const [a, b] = await Promise.all([forkedKernel(servers, spec, { cwd: dir }), forkedKernel(servers, spec, { cwd: dir })]);
     try {

@@ -212,8 +212,13 @@ describe('KernelPool', () => {
       const k = await pool.acquire('python3');
       assert.ok(performance.now() - t0 < 50, 'a warm kernel should be immediate');
       const outs: string[] = [];
-      await k.execute('print(warm_marker + 1)', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
+      const reply = await k.execute('print(warm_marker + 1)', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
       assert.equal(outs.join('').trim(), '42');
+      // The pool's warm-up and preload requests left no trace a notebook could see: first count, empty history.
+      assert.equal(reply.status === 'ok' && reply.execution_count, 1);
+      outs.length = 0;
+      await k.execute('print(len(In), len(Out), repr(_))', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
+      assert.equal(outs.join('').trim(), "3 0 ''");
       assert.ok(await pool.waitFull(30_000), 'pool refilled');
       const k2 = await pool.acquire('python3');
       assert.notEqual(k2.id, k.id);
