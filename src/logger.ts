@@ -2,6 +2,7 @@
  * The service's logger: pino, as JSON lines for log collectors, or as readable
  * coloured lines (pino-pretty) when a person watches the terminal.
  */
+import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
@@ -26,4 +27,13 @@ export async function createLogger(
   // Loaded only for a terminal; synchronous, so a line is on screen before the next one is logged.
   const { default: pretty } = await import('pino-pretty');
   return pino(options, pretty({ colorize: stdoutIsTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true, ...(destination ? { destination } : {}) }));
+}
+
+/**
+ * Libraries that call `console.debug` (e.g. @jupyterlab/services: "Starting
+ * WebSocket: …" for every user-server kernel) would put plain lines among the
+ * JSON log lines on stdout: the service sends them to its log at debug level.
+ */
+export function routeConsoleDebug(logger: Logger): void {
+  console.debug = (...args: unknown[]) => logger.debug(format(...args));
 }

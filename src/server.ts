@@ -23,7 +23,7 @@ import { findKernelSpecs } from './kernel/kernelspecs.js';
 import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
-import { createLogger } from './logger.js';
+import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import { UserServers } from './runner/user-servers.js';
 import type { JobStore } from './store/job-store.js';
@@ -76,6 +76,7 @@ export const inspectNotebookFile: NotebookInspector = async (absPath) => summari
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? (await createLogger(config));
+  if (!opts.logger) routeConsoleDebug(logger);
   const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   await mkdir(config.dataDir, { recursive: true });

@@ -5,7 +5,6 @@
  * whether it is the final one (which must be durable; the others are superseded).
  */
 export class DebouncedSaver {
-  private dirty = false;
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private lastError: Error | null = null;
@@ -18,7 +17,6 @@ export class DebouncedSaver {
 
   /** Something changed: schedule a save within intervalMs. */
   touch(): void {
-    this.dirty = true;
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -33,7 +31,6 @@ export class DebouncedSaver {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.dirty = false;
     this.chain = this.chain.catch(() => {}).then(async () => {
       try {
         this.writes++;

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../errors.js';
 import type { RunError } from '../engine/types.js';
-import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
+import { encodeJsonValue } from '../notebook/parameters-json.js';
 import {
   JOB_STATUSES,
   JOB_TRANSITIONS,
@@ -20,7 +20,6 @@ import {
   type JobProgress,
   type JobStatus,
   type JobStore,
-  type JobTarget,
   type ListJobsQuery,
   type NewJob,
 } from './job-store.js';

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { code, makeNotebook, md, processAlive, tempDir, waitFor, writeNotebook } from '../helpers/notebooks.js';
+import { code, makeNotebook, processAlive, tempDir, waitFor, writeNotebook } from '../helpers/notebooks.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'index.js');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does it)`);

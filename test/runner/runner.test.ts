@@ -17,7 +17,7 @@ import {
 import type { NewJob } from '../../src/store/job-store.js';
 import { FakeEngine } from './fake-engine.js';
 import { waitFor } from '../helpers/notebooks.js';
-import { isState, makeEnv, nextEvent, notebookJson, record, writeNotebook, type Env } from './helpers.js';
+import { makeEnv, notebookJson, record, writeNotebook, type Env } from './helpers.js';
 
 function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
   return new Runner({

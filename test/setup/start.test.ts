@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { chooseLogFormat, createLogger } from '../../src/logger.js';
+import { chooseLogFormat, createLogger, routeConsoleDebug } from '../../src/logger.js';
 import { startBanner } from '../../src/server.js';
 import { HUBMILL_VERSION } from '../../src/version.js';
 // @ts-expect-error: a plain .mjs script without type declarations
@@ -54,6 +54,28 @@ describe('start-up', () => {
     const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(rec.msg, 'hello');
     assert.equal(rec.token, '[redacted]');
+  });
+
+  it("a library's console.debug goes to the log at debug level, not as a plain line on stdout", async () => {
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
+    const saved = console.debug;
+    try {
+      routeConsoleDebug(await createLogger({ logLevel: 'debug', logFormat: 'json' }, false, out));
+      console.debug('Starting WebSocket: %s', 'ws://x');
+      await new Promise((r) => setImmediate(r));
+      const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(rec.msg, 'Starting WebSocket: ws://x');
+      assert.equal(rec.level, 20);
+      lines.length = 0;
+      routeConsoleDebug(await createLogger({ logLevel: 'info', logFormat: 'json' }, false, out));
+      console.debug('hidden at info');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(lines, []);
+    } finally {
+      console.debug = saved;
+    }
   });
 
   it('the pretty logger writes a readable line, not JSON', async () => {
