@@ -1,5 +1,6 @@
 /** Renders bench results as markdown (bench/RESULTS.md). */
 import type { CellStats, RunRecord } from './engine.js';
+import { renderAbSection, type AbResults } from './ab-service.js';
 import { renderForkSection, type ForkBenchResults } from './fork-report.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
@@ -50,6 +51,8 @@ export interface BenchResults {
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
+  /** This build against BENCH_BASELINE's, same run (bench/ab-service.ts); absent when not asked for. */
+  baseline?: AbResults | null;
 }
 
 const f = (x: number | null | undefined, d = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
@@ -224,6 +227,7 @@ export function renderReport(r: BenchResults): string {
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
+  if (r.baseline) for (const line of renderAbSection(r.baseline)) p(line);
 
   p('## Method');
   p();

@@ -10,7 +10,9 @@
  * BENCH_SKIP_FORK=1, BENCH_FORK_ROUNDS (default 10) and those of bench/fork-service.ts,
  * BENCH_SKIP_WORKERS=1, BENCH_WORKERS_N (default 60), BENCH_WORKERS_ROUNDS (default 1),
  * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1),
- * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test).
+ * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test),
+ * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
+ * with BENCH_BASELINE_ROUNDS (default 3).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +23,7 @@ import { benchEngine, tools } from './engine.js';
 import { machineInfo } from './lib/machine.js';
 import { writeNotebooks } from './lib/notebooks.js';
 import { runMeasured } from './lib/proctree.js';
+import { benchAgainst, type AbResults } from './ab-service.js';
 import { benchFork } from './fork.js';
 import type { ForkBenchResults } from './fork-report.js';
 import { runJsonChild } from './lib/child.js';
@@ -139,6 +142,17 @@ try {
     fork = await benchFork(root, FORK_ROUNDS);
   }
 
+  let baseline: AbResults | null = null;
+  if (process.env.BENCH_BASELINE) {
+    log(`service against the build in ${process.env.BENCH_BASELINE}: warm latency and throughput, alternating rounds`);
+    baseline = await benchAgainst([process.env.BENCH_BASELINE, root, `${root}|HUBMILL_FORK_SERVER=false`], {
+      rounds: envInt('BENCH_BASELINE_ROUNDS', 3, 1, 20),
+      latencyN: LATENCY_N,
+      throughputN: THROUGHPUT_N,
+      log,
+    });
+  }
+
   const results: BenchResults = {
     machine,
     loadAvgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
@@ -155,6 +169,7 @@ try {
     store,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
+    baseline,
   };
   const md = renderReport(results);
   writeFileSync(join(root, 'bench/RESULTS.md'), md);
