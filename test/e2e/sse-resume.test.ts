@@ -120,6 +120,14 @@ describe('SSE resume with Last-Event-ID (real port, real python3 kernel)', { tim
     await dropped.until(() => true);
     await writeFile(join(root, 'go1'), '');
     await dropped.until(isOutput('one'));
+    // A client that opens the stream mid-run gets the state, then the cell events and output so far.
+    const late = openSse(server.port, path);
+    streams.push(late);
+    await late.until(isOutput('one'));
+    assert.equal(late.events[0]!.event, 'state');
+    assert.equal(late.events[0]!.data.status, 'running');
+    assert.ok(late.events.some((e) => e.event === 'cell_started'), 'the cells already started are replayed');
+    assert.ok(!late.events.slice(1).some((e) => e.event === 'state'), 'no state older than the snapshot is replayed');
     dropped.close();
     await dropped.ended;
     const lastSeen = dropped.events[dropped.events.length - 1]!.id!;
@@ -133,10 +141,11 @@ describe('SSE resume with Last-Event-ID (real port, real python3 kernel)', { tim
     streams.push(resumed);
     assert.equal(await resumed.status, 200);
     await resumed.ended;
-    // No snapshot first: the next event after the last one seen, then every one up to the end, once each.
-    const ids = [...dropped.events, ...resumed.events].map((e) => e.id!);
-    const firstLive = dropped.events[0]!.id! + 1;
-    assert.deepEqual(ids.slice(1), Array.from({ length: final.id! - firstLive + 1 }, (_, i) => firstLive + i), ids.join(','));
+    // No snapshot first: the next event after the last one seen, then every one up to the end, once each:
+    // together, exactly what the stream that never dropped got after its snapshot.
+    const ids = [...dropped.events.slice(1), ...resumed.events].map((e) => e.id!);
+    assert.deepEqual(ids, whole.events.slice(1).map((e) => e.id!), ids.join(','));
+    assert.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), `ids increase: ${ids.join(',')}`);
     assert.equal(resumed.events[0]!.id, lastSeen + 1);
     assert.ok(resumed.events.some(isOutput('two')) && resumed.events.some(isOutput('three')));
     // The same events as the stream that never dropped.

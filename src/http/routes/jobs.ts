@@ -219,7 +219,9 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         tags,
         summary: 'Live events (server-sent events)',
         description:
-          'Sends `event: state` with the current job first, then `state`, `cell_started`, `cell_finished` and `output` events as they ' +
+          'Sends `event: state` with the current job first, then the `cell_started`, `cell_finished` and `output` events the job ' +
+          'already had (as far as the process running it still keeps them, so a page opened mid-run shows the progress so far), ' +
+          'then `state`, `cell_started`, `cell_finished` and `output` events as they ' +
           'happen; a comment line every 15 s keeps proxies from closing the stream; the stream ends after a terminal state. ' +
           'Each event has an `id:`; a client that reconnects with `Last-Event-ID` gets the events it missed, no state snapshot and ' +
           'no event twice (while the process that runs the job still keeps them; otherwise the current state). A reconnect after ' +
@@ -264,7 +266,12 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         unsubscribe();
         raw.end();
       };
+      // A new client gets the state snapshot, then the job's kept cell and output events (not its older states: the
+      // snapshot is newer), numbered from just before the oldest kept one so a reconnect resumes without a gap.
+      const snapshotId = resume === null && cursor ? cursor.first - 1 : (cursor?.last ?? 0);
+      const statesSeenUpTo = resume === null ? (cursor?.last ?? 0) : -1;
       const deliver = (ev: JobEvent, id: number) => {
+        if (ev.type === 'state' && id <= statesSeenUpTo) return;
         if (ev.type === 'state') {
           write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) }, id);
           if (isTerminal(ev.status)) finish();
@@ -272,8 +279,6 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
           write(ev.type, ev, id);
         }
       };
-      // The snapshot carries the id of the newest event at subscription: everything after it is delivered live.
-      const snapshotId = cursor?.last ?? 0;
       const unsubscribe = ctx.runner.subscribe(first.id, (ev, id) => (ready ? deliver(ev, id) : pending.push([ev, id])), {
         after: resume ?? snapshotId,
       });
@@ -294,8 +299,10 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       if (resume === null) {
         // Subscribed before this read, so nothing between the read and the first live event is lost.
         const current = (await ctx.store.get(first.id)) ?? first;
-        write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, snapshotId);
-        if (isTerminal(current.status)) return finish();
+        // A job that already ended gets its final state alone, numbered as its last event: a reconnect then gets 204.
+        const ended = isTerminal(current.status);
+        write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, ended ? (cursor?.last ?? 0) : snapshotId);
+        if (ended) return finish();
       }
       ready = true;
       for (const [ev, id] of pending.splice(0)) {
