@@ -4,71 +4,10 @@
  * in its own transaction).
  */
 import type Database from 'better-sqlite3';
-import type { RunError } from '../engine/types.js';
-import { decodeJsonValue, decodeParameters, encodeParameters } from '../notebook/parameters-json.js';
-import type { Job, JobProgress, JobStatus, JobTarget, NewJob } from './job-store.js';
+import { encodeParameters } from '../notebook/parameters-json.js';
+import type { Job, NewJob } from './job-store.js';
+import { rowToJob, type JobRow } from './job-row.js';
 import { newJobId } from './job-id.js';
-
-export interface JobRow {
-  id: string;
-  status: JobStatus;
-  username: string;
-  notebook: string;
-  parameters: string;
-  kernel: string | null;
-  timeout_s: number | null;
-  cell_timeout_s: number | null;
-  idempotency_key: string | null;
-  submitted_by: string;
-  source: string;
-  created_at_ms: number;
-  started_at_ms: number | null;
-  finished_at_ms: number | null;
-  updated_at_ms: number;
-  output_path: string | null;
-  progress: string;
-  error: string | null;
-  result: string | null;
-  cancel_requested: number;
-  worker_id: string | null;
-  attempts: number;
-  target: JobTarget | null;
-  server_name?: string | null;
-  schedule_id: string | null;
-  scheduled_for_ms: number | null;
-  attempt: number | null;
-}
-
-export function rowToJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    status: r.status,
-    username: r.username,
-    notebook: r.notebook,
-    parameters: decodeParameters(r.parameters),
-    kernel: r.kernel,
-    timeout_s: r.timeout_s,
-    cell_timeout_s: r.cell_timeout_s,
-    idempotency_key: r.idempotency_key,
-    submitted_by: r.submitted_by,
-    created_at_ms: r.created_at_ms,
-    started_at_ms: r.started_at_ms,
-    finished_at_ms: r.finished_at_ms,
-    output_path: r.output_path,
-    progress: decodeJsonValue<JobProgress>(r.progress),
-    error: r.error === null ? null : decodeJsonValue<RunError>(r.error),
-    result: r.result === null ? null : decodeJsonValue<Record<string, unknown>>(r.result),
-    cancel_requested: r.cancel_requested !== 0,
-    source: r.source,
-    worker_id: r.worker_id,
-    attempts: r.attempts,
-    target: r.target ?? 'local',
-    server_name: r.server_name ?? null,
-    schedule_id: r.schedule_id ?? null,
-    scheduled_for_ms: r.scheduled_for_ms ?? null,
-    attempt: r.attempt ?? 1,
-  };
-}
 
 const statementsByDb = new WeakMap<Database.Database, { insert: Database.Statement; select: Database.Statement }>();
 

@@ -23,13 +23,13 @@ import {
   type ListJobsQuery,
   type NewJob,
 } from './job-store.js';
-import { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
+import { rowToJob, type JobRow } from './job-row.js';
+import { insertQueuedJob } from './sqlite-job-rows.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
 import { applyMigrations, StoreSchemaError } from './migrations/apply-sqlite.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 export { StoreSchemaError, decodeCursor, encodeCursor };
-export { insertQueuedJob, rowToJob, type JobRow } from './sqlite-job-rows.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */

@@ -5,76 +5,15 @@
  * lossless-json TEXT, as in SQLite.
  */
 import type pg from 'pg';
-import type { RunError } from '../../engine/types.js';
-import { decodeJsonValue, decodeParameters, encodeParameters } from '../../notebook/parameters-json.js';
-import { TERMINAL_STATUSES, type Job, type JobProgress, type JobStatus, type JobTarget, type NewJob } from '../job-store.js';
+import { encodeParameters } from '../../notebook/parameters-json.js';
+import { TERMINAL_STATUSES, type Job, type NewJob } from '../job-store.js';
+import { rowToJob, type JobRow } from '../job-row.js';
 import { newJobId } from '../job-id.js';
-
-export interface PgJobRow {
-  id: string;
-  status: JobStatus;
-  username: string;
-  notebook: string;
-  parameters: string;
-  kernel: string | null;
-  timeout_s: number | null;
-  cell_timeout_s: number | null;
-  idempotency_key: string | null;
-  submitted_by: string;
-  source: string;
-  created_at_ms: number;
-  started_at_ms: number | null;
-  finished_at_ms: number | null;
-  updated_at_ms: number;
-  output_path: string | null;
-  progress: string;
-  error: string | null;
-  result: string | null;
-  cancel_requested: boolean;
-  worker_id: string | null;
-  attempts: number;
-  target: JobTarget;
-  server_name: string | null;
-  schedule_id: string | null;
-  scheduled_for_ms: number | null;
-  attempt: number;
-}
 
 export const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
 /** The channel a queued job is announced on; the payload is the store's schema. */
 export const JOB_QUEUED_CHANNEL = 'hubmill_job_queued';
-
-export function rowToJob(r: PgJobRow): Job {
-  return {
-    id: r.id,
-    status: r.status,
-    username: r.username,
-    notebook: r.notebook,
-    parameters: decodeParameters(r.parameters),
-    kernel: r.kernel,
-    timeout_s: r.timeout_s,
-    cell_timeout_s: r.cell_timeout_s,
-    idempotency_key: r.idempotency_key,
-    submitted_by: r.submitted_by,
-    created_at_ms: r.created_at_ms,
-    started_at_ms: r.started_at_ms,
-    finished_at_ms: r.finished_at_ms,
-    output_path: r.output_path,
-    progress: decodeJsonValue<JobProgress>(r.progress),
-    error: r.error === null ? null : decodeJsonValue<RunError>(r.error),
-    result: r.result === null ? null : decodeJsonValue<Record<string, unknown>>(r.result),
-    cancel_requested: r.cancel_requested,
-    source: r.source,
-    worker_id: r.worker_id,
-    attempts: r.attempts,
-    target: r.target,
-    server_name: r.server_name,
-    schedule_id: r.schedule_id,
-    scheduled_for_ms: r.scheduled_for_ms,
-    attempt: r.attempt,
-  };
-}
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -95,7 +34,7 @@ export function byFinish(a: { finished_at_ms: number | null; id: string }, b: { 
  * On the pool (no transaction), the one statement is its own transaction.
  */
 export async function insertQueuedJob(c: pg.Pool | pg.ClientBase, schema: string, job: NewJob, now: number, onConflictNothing = false): Promise<Job | null> {
-  const res = await c.query<PgJobRow>(
+  const res = await c.query<JobRow>(
     `WITH ins AS (INSERT INTO jobs (id, status, username, notebook, parameters, kernel, timeout_s, cell_timeout_s,
        idempotency_key, submitted_by, source, created_at_ms, updated_at_ms, output_path, target,
        schedule_id, scheduled_for_ms, attempt, server_name)

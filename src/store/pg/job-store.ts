@@ -29,7 +29,8 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
-import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, rowToJob, TERMINAL_SQL, type PgJobRow } from './job-rows.js';
+import { rowToJob, type JobRow } from '../job-row.js';
+import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, TERMINAL_SQL } from './job-rows.js';
 import { StoreListener, type StoreChannel } from './listener.js';
 import { DbClock } from './clock.js';
 
@@ -111,8 +112,8 @@ export class PgJobStore implements JobStore {
     if (this.closed) throw new HubmillError('the job store is closed');
   }
 
-  private async row(id: string): Promise<PgJobRow | undefined> {
-    return (await query<PgJobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
+  private async row(id: string): Promise<JobRow | undefined> {
+    return (await query<JobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
   }
 
   async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
@@ -130,7 +131,7 @@ export class PgJobStore implements JobStore {
       // One such enqueue per user at a time: the key lookup, the quota count and the insert see the same jobs.
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, job.username]);
       if (key !== null) {
-        const existing = await c.query<PgJobRow>('SELECT * FROM jobs WHERE username = $1 AND idempotency_key = $2', [job.username, key]);
+        const existing = await c.query<JobRow>('SELECT * FROM jobs WHERE username = $1 AND idempotency_key = $2', [job.username, key]);
         if (existing.rows[0]) return { job: rowToJob(existing.rows[0]), created: false };
       }
       if (job.max_active != null) await this.checkQuota(c, job.username, job.max_active);
@@ -174,7 +175,7 @@ export class PgJobStore implements JobStore {
     }
     const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
     const rows = (
-      await query<PgJobRow>(
+      await query<JobRow>(
         this.pool,
         `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ${arg(limit + 1)}`,
         args,
@@ -190,7 +191,7 @@ export class PgJobStore implements JobStore {
     const now = this.now();
     // One statement: the oldest queued job no other claimer holds, locked and taken; claimers skip each other's rows.
     const r = (
-      await query<PgJobRow>(
+      await query<JobRow>(
         this.pool,
         `UPDATE jobs SET status = 'running', worker_id = $1, started_at_ms = $2, updated_at_ms = $2, attempts = attempts + 1
          WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -243,7 +244,7 @@ export class PgJobStore implements JobStore {
       conds.push(`status = 'running'`, `worker_id = $${args.push(fields.worker_id)}`);
       if (fields.attempt !== undefined) conds.push(`attempts = $${args.push(fields.attempt)}`);
     }
-    const res = await query<PgJobRow>(this.pool, `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args);
+    const res = await query<JobRow>(this.pool, `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args);
     if (res.rows[0]) return rowToJob(res.rows[0]);
     const r = await this.row(id);
     if (!r) throw new NotFoundError(`job ${id} not found`);
@@ -263,7 +264,7 @@ export class PgJobStore implements JobStore {
     this.check();
     const now = this.now();
     const r = (
-      await query<PgJobRow>(
+      await query<JobRow>(
         this.pool,
         `UPDATE jobs SET
            cancel_requested = CASE WHEN status IN ('queued','running') THEN true ELSE cancel_requested END,
@@ -293,7 +294,7 @@ export class PgJobStore implements JobStore {
     this.check();
     const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
     // Rows are locked and re-checked: a lease renewed meanwhile is no longer stale, and is left alone.
-    const res = await query<PgJobRow>(
+    const res = await query<JobRow>(
       this.pool,
       `WITH stale AS (
          SELECT id FROM jobs WHERE status = 'running' AND updated_at_ms < $1 AND worker_id IS DISTINCT FROM $2
@@ -341,8 +342,8 @@ export class PgJobStore implements JobStore {
     return rows.sort((a, b) => byFinish(b, a)).map(rowToJob);
   }
 
-  private async deleteChosen(selectIds: string, args: unknown[]): Promise<PgJobRow[]> {
-    return (await query<PgJobRow>(this.pool, `DELETE FROM jobs WHERE id IN (${selectIds}) RETURNING *`, args)).rows;
+  private async deleteChosen(selectIds: string, args: unknown[]): Promise<JobRow[]> {
+    return (await query<JobRow>(this.pool, `DELETE FROM jobs WHERE id IN (${selectIds}) RETURNING *`, args)).rows;
   }
 
   /** Calls `listener` whenever a job is queued in this store, by any node (LISTEN/NOTIFY); returns the unsubscribe. */
@@ -371,7 +372,7 @@ export class PgJobStore implements JobStore {
   }
 }
 
-function assertTransition(r: PgJobRow, to: JobStatus): void {
+function assertTransition(r: JobRow, to: JobStatus): void {
   if (!JOB_TRANSITIONS[r.status].includes(to)) {
     const err = new InvalidTransitionError(`job ${r.id} cannot go from ${r.status} to ${to}`);
     Object.assign(err.extra, { job_id: r.id, from: r.status, to });

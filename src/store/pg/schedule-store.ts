@@ -29,7 +29,8 @@ import type { Parameters } from '../../notebook/types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { query, withTx } from './connect.js';
-import { insertQueuedJob, rowToJob, type PgJobRow } from './job-rows.js';
+import { rowToJob, type JobRow } from '../job-row.js';
+import { insertQueuedJob } from './job-rows.js';
 import type { PgJobStore } from './job-store.js';
 import { SCHEDULES_CHANGED_CHANNEL } from './listener.js';
 
@@ -284,7 +285,7 @@ export class PgScheduleStore implements ScheduleStore {
     return withTx(this.pool, async (c) => {
       // Locked and skipped by another node settling at the same time: each end is handled once.
       const rows = (
-        await c.query<PgJobRow>(
+        await c.query<JobRow>(
           `SELECT * FROM jobs WHERE schedule_id IS NOT NULL AND NOT schedule_settled AND status IN (${TERMINAL_SQL})
            ORDER BY finished_at_ms, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [limit],
@@ -319,7 +320,7 @@ export class PgScheduleStore implements ScheduleStore {
     }
     const n = Math.max(1, Math.min(1000, Math.floor(limit) || 1));
     const rows = (
-      await query<PgJobRow>(this.pool, `SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT $${args.push(n + 1)}`, args)
+      await query<JobRow>(this.pool, `SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT $${args.push(n + 1)}`, args)
     ).rows;
     const page = rows.slice(0, n).map(rowToJob);
     const last = page[page.length - 1];
