@@ -21,28 +21,14 @@ import { adminQuery, freshSchema, PG_TEST_URL } from '../helpers/pg.js';
 import { waitForServeUrl } from '../../bench/lib/serve-banner.js';
 import { PgJobStore } from '../../src/store/pg/job-store.js';
 import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
+import { pidRecordingNotebookJson } from '../helpers/run-records.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'index.js');
 const TOKEN = 'serve-postgres-token-0123456789';
 const JOBS = 6;
 
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-  cells: [
-    { cell_type: 'code', id: 'p', metadata: { tags: ['parameters'] }, execution_count: null, outputs: [], source: "tag = 'none'\nsleep_s = 0" },
-    {
-      cell_type: 'code',
-      id: 'r',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: "import os, time\nwith open(os.path.join('runs', tag + '.txt'), 'a') as f:\n    f.write(f'{os.getpid()}\\n')\ntime.sleep(sleep_s)\nprint('done', tag)",
-    },
-  ],
-});
+const NOTEBOOK = pidRecordingNotebookJson();
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));

@@ -21,6 +21,7 @@ import Database from 'better-sqlite3';
 import { call } from '../helpers/http.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
 import { waitForServeUrl } from '../../bench/lib/serve-banner.js';
+import { pidRecordingNotebookJson } from '../helpers/run-records.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'index.js');
@@ -41,23 +42,7 @@ function assertBuilt(): void {
   assert.ok(statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src')), 'dist/ is older than src/: run npx tsc -p tsconfig.build.json');
 }
 
-/** A notebook that records each run of a job (by its tag) and then sleeps. */
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-  cells: [
-    { cell_type: 'code', id: 'p', metadata: { tags: ['parameters'] }, execution_count: null, outputs: [], source: "tag = 'none'\nsleep_s = 0" },
-    {
-      cell_type: 'code',
-      id: 'r',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: "import os, time\nwith open(os.path.join('runs', tag + '.txt'), 'a') as f:\n    f.write(f'{os.getpid()}\\n')\ntime.sleep(sleep_s)",
-    },
-  ],
-});
+const NOTEBOOK = pidRecordingNotebookJson();
 
 interface Serve {
   child: ChildProcess;

@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { code, makeNotebook } from './notebooks.js';
+import { code, makeNotebook, notebookJson } from './notebooks.js';
 
 export const RECORDS_DIR = 'runs';
 
@@ -31,6 +31,21 @@ export function recordingNotebook(nodeEnvVar: string): Record<string, unknown> {
     '_f.close()',
   ].join('\n');
   return makeNotebook([code("tag = 'none'\nsleep_s = 0.1", ['parameters']), code(record), code("print(f'done {tag} on {_node}')")]);
+}
+
+/**
+ * The plainer record of the two-process tests: one line per run of `tag` (the
+ * kernel's pid) in runs/<tag>.txt, then a sleep of `sleep_s`, then `done <tag>`.
+ */
+export function pidRecordingNotebookJson(): string {
+  const record = [
+    'import os, time',
+    `with open(os.path.join(${JSON.stringify(RECORDS_DIR)}, tag + '.txt'), 'a') as f:`,
+    "    f.write(f'{os.getpid()}\\n')",
+    'time.sleep(sleep_s)',
+    "print('done', tag)",
+  ].join('\n');
+  return notebookJson([code("tag = 'none'\nsleep_s = 0", ['parameters']), code(record)]);
 }
 
 export interface Run {
