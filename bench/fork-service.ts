@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from './lib/http.js';
 import { writeNotebooks } from './lib/notebooks.js';
+import { benchServeEnv } from './lib/serve-env.js';
 import { killTree } from './lib/proctree.js';
 import { median, percentile, sleep } from './lib/stats.js';
 
@@ -59,18 +60,7 @@ async function startService(work: string, env: Record<string, string>): Promise<
     const token = randomBytes(16).toString('hex');
     const child = spawn(process.execPath, ['--max-semi-space-size=2', join(root, 'dist/cli/index.js'), 'serve', '--port', String(port)], {
       cwd: work,
-      env: {
-        ...process.env,
-        ...env,
-        HUBMILL_API_TOKEN: token,
-        HUBMILL_HOME_TEMPLATE: join(work, 'homes', '{username}'),
-        HUBMILL_DATA_DIR: join(work, 'data'),
-        HUBMILL_LOG_LEVEL: 'warn',
-        HUBMILL_RATE_LIMIT_PER_MIN: '0',
-        HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-        // One user submits the whole burst: no per-user queue cap.
-        HUBMILL_MAX_QUEUED_PER_USER: '0',
-      },
+      env: { ...process.env, ...env, ...benchServeEnv(work, token) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from './lib/http.js';
 import { writeNotebooks } from './lib/notebooks.js';
+import { benchServeEnv } from './lib/serve-env.js';
 import { killTree, treePids } from './lib/proctree.js';
 import { median, percentile, sleep } from './lib/stats.js';
 
@@ -104,16 +105,7 @@ async function start(dist: string, work: string): Promise<Svc> {
   const token = randomBytes(16).toString('hex');
   const child = spawn(process.execPath, ['--max-semi-space-size=2', ...NODE_FLAGS, join(dist, 'cli/index.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
     cwd: work,
-    env: {
-      ...process.env,
-      HUBMILL_API_TOKEN: token,
-      HUBMILL_HOME_TEMPLATE: join(work, 'homes', '{username}'),
-      HUBMILL_DATA_DIR: join(work, 'data'),
-      HUBMILL_LOG_LEVEL: 'warn',
-      HUBMILL_RATE_LIMIT_PER_MIN: '0',
-      HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-      HUBMILL_MAX_QUEUED_PER_USER: '0',
-    },
+    env: { ...process.env, ...benchServeEnv(work, token) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
