@@ -149,8 +149,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   try {
     pool.start();
-    await runner.start();
-    if (runsJobs) scheduling.start();
     app = await buildApp({
       node,
       schedules: scheduling.routes,
@@ -164,6 +162,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       userServers,
       enginePath: hubmillBinary(),
     });
+    // Loading the plugins and compiling every route's schemas is the longest synchronous stretch of the
+    // start (seconds on a loaded machine): it happens before this node claims a job, whose lease it could
+    // not renew meanwhile (the chaos test saw a restarted node lose the jobs it had just claimed).
+    await app.ready();
+    await runner.start();
+    if (runsJobs) scheduling.start();
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await close();
