@@ -230,6 +230,21 @@ describe('user-server jobs with the notebook only in the user\'s server (Content
     assert.ok(!(nb.body.notebooks as Array<{ path: string }>).some((n) => n.path.includes('hubmill-outputs')), 'outputs left out by default');
   });
 
+  it('seed /execute: requests in the same second get distinct output names (the Contents API has no exclusive create)', async () => {
+    const runs = await Promise.all(
+      [1, 2, 3].map((x) => call(base, 'POST', '/execute', token, { username: USER, notebook_name: 'where.ipynb', parameters: { x } })),
+    );
+    for (const r of runs) assert.equal(r.status, 200, JSON.stringify(r.body));
+    const names = runs.map((r) => r.body.output_notebook as string);
+    assert.equal(new Set(names).size, 3, names.join(', '));
+    for (const [i, name] of names.entries()) {
+      assert.match(name, /where_output_\d{8}_\d{6}(_\d+)?\.ipynb$/);
+      const out = await contents(name);
+      assert.equal(out.status, 200, name);
+      assert.equal(printedJson(String(out.body?.content)).x, runs[i]!.body.parameters.x, `${name} is the output of its own request`);
+    }
+  });
+
   it('runs in a named server, started on demand', async () => {
     assert.equal(await serverState('gpu'), null);
     const r = await call(base, 'POST', '/api/v1/jobs?wait=true', token, { notebook: 'proj/where.ipynb', server_name: 'gpu', output_path: 'proj/gpu-out.ipynb' });

@@ -123,9 +123,18 @@ async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply
 }
 
 /**
+ * Output names this process has handed to a remote `/execute` whose job has not written its output yet
+ * (per user and server): the Contents API has no exclusive create, so two requests in the same second
+ * would otherwise both find `<stem>_output_<time>.ipynb` free.
+ */
+const remoteOutputsPending = new Set<string>();
+
+/**
  * `/execute` with HUBMILL_HOMES=user-server: the notebook is looked up in the user's server and the
  * output `<stem>_output_<YYYYMMDD_HHMMSS>.ipynb` written at its root, as a user-server job. The name is
- * the first one not taken when looked at (the server offers no exclusive create).
+ * the first one neither taken when looked at nor handed to another request of this process that is
+ * still running (the server offers no exclusive create; across several API nodes two requests in the
+ * same second can still pick the same name).
  */
 async function executeRemote(
   ctx: RouteContext,
@@ -133,29 +142,47 @@ async function executeRemote(
   reply: FastifyReply,
 ) {
   const now = new Date();
+  const pendingKey = (name: string) => `${b.username}\0${b.server_name ?? ''}\0${name}`;
   const { rel, outName } = await withUserServer(ctx, b.username, b.server_name, async (api) => {
     const rel = await findRemoteNotebook(api, b.notebook_name);
     for (let attempt = 0; attempt < 100; attempt++) {
       const name = seedOutputName(rel, now, attempt);
-      if (!(await api.stat(name))) return { rel, outName: name };
+      const key = pendingKey(name);
+      if (remoteOutputsPending.has(key)) continue;
+      // Held from before the look (another request may look meanwhile) until the wait below ends.
+      remoteOutputsPending.add(key);
+      let free = false;
+      try {
+        free = !(await api.stat(name));
+      } finally {
+        if (!free) remoteOutputsPending.delete(key);
+      }
+      if (free) return { rel, outName: name };
     }
     throw new NotFoundError(`no free output name for ${rel}`);
   });
   const parameters = (b.parameters ?? {}) as NewJob['parameters'];
-  const job = await runAndWait(
-    ctx,
-    {
-      username: b.username,
-      notebook: rel,
-      parameters,
-      submitted_by: b.submitted_by,
-      output_path: outName,
-      source: 'seed-execute',
-      target: 'user-server',
-      server_name: b.server_name ?? null,
-    },
-    reply,
-  );
+  // The job's first save creates the file, so a later look sees the name once the job has started; the
+  // name is held until the wait ends (a job still queued when its wait expires is the one gap left).
+  let job: Job;
+  try {
+    job = await runAndWait(
+      ctx,
+      {
+        username: b.username,
+        notebook: rel,
+        parameters,
+        submitted_by: b.submitted_by,
+        output_path: outName,
+        source: 'seed-execute',
+        target: 'user-server',
+        server_name: b.server_name ?? null,
+      },
+      reply,
+    );
+  } finally {
+    remoteOutputsPending.delete(pendingKey(outName));
+  }
   return {
     status: 'success' as const,
     username: b.username,
