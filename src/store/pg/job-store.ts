@@ -25,7 +25,7 @@ import {
   type ListJobsQuery,
   type NewJob,
 } from '../job-store.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { newestFirstPage } from './page.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
@@ -169,21 +169,8 @@ export class PgJobStore implements JobStore {
     }
     if (q.notebook !== undefined) where.push(`notebook = ${arg(q.notebook)}`);
     if (q.schedule_id !== undefined) where.push(`schedule_id = ${arg(q.schedule_id)}`);
-    if (q.cursor !== undefined && q.cursor !== '') {
-      const c = decodeCursor(q.cursor);
-      where.push(`(created_at_ms, id) < (${arg(c.createdAtMs)}, ${arg(c.id)})`);
-    }
-    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
-    const rows = (
-      await query<JobRow>(
-        this.pool,
-        `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ${arg(limit + 1)}`,
-        args,
-      )
-    ).rows;
-    const page = rows.slice(0, limit).map(rowToJob);
-    const last = page[page.length - 1];
-    return { jobs: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const page = await newestFirstPage<JobRow>(this.pool, 'jobs', where, args, q.cursor, q.limit);
+    return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
   async claimNext(workerId: string): Promise<Job | null> {

@@ -27,7 +27,7 @@ import {
 } from '../schedule-store.js';
 import type { Parameters } from '../../notebook/types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { newestFirstPage } from './page.js';
 import { query, withTx } from './connect.js';
 import { rowToJob, type JobRow } from '../job-row.js';
 import { insertQueuedJob } from './job-rows.js';
@@ -133,21 +133,8 @@ export class PgScheduleStore implements ScheduleStore {
     const args: unknown[] = [];
     const arg = (v: unknown) => `$${args.push(v)}`;
     if (q.owner !== undefined) where.push(`owner = ${arg(q.owner)}`);
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      where.push(`(created_at_ms, id) < (${arg(c.createdAtMs)}, ${arg(c.id)})`);
-    }
-    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
-    const rows = (
-      await query<ScheduleRow>(
-        this.pool,
-        `SELECT * FROM schedules ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ${arg(limit + 1)}`,
-        args,
-      )
-    ).rows;
-    const page = rows.slice(0, limit).map(rowToSchedule);
-    const last = page[page.length - 1];
-    return { schedules: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const page = await newestFirstPage<ScheduleRow>(this.pool, 'schedules', where, args, q.cursor, q.limit);
+    return { schedules: page.rows.map(rowToSchedule), next_cursor: page.next_cursor };
   }
 
   async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null> {
@@ -312,20 +299,10 @@ export class PgScheduleStore implements ScheduleStore {
   }
 
   async runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage> {
-    const args: unknown[] = [scheduleId];
-    let where = 'schedule_id = $1';
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      where += ` AND (created_at_ms, id) < ($${args.push(c.createdAtMs)}, $${args.push(c.id)})`;
-    }
-    const n = Math.max(1, Math.min(1000, Math.floor(limit) || 1));
-    const rows = (
-      await query<JobRow>(this.pool, `SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT $${args.push(n + 1)}`, args)
-    ).rows;
-    const page = rows.slice(0, n).map(rowToJob);
-    const last = page[page.length - 1];
-    return { jobs: page, next_cursor: rows.length > n && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const page = await newestFirstPage<JobRow>(this.pool, 'jobs', ['schedule_id = $1'], [scheduleId], cursor, limit);
+    return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
+
 
   async countSchedules(): Promise<number> {
     return (await query<{ n: number }>(this.pool, 'SELECT COUNT(*)::int AS n FROM schedules')).rows[0]!.n;
