@@ -67,6 +67,44 @@ for (const [name, makePair] of backends) {
       assert.equal((await sa.runs(s.id, undefined, 10)).jobs.length, 1);
     });
 
+    it('lists schedules and a schedule\'s runs newest first, page by page, each once', async (t) => {
+      const [sa, sb] = await makePair(t);
+      const base = Date.parse('2026-05-01T10:00:00Z');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const s = await sa.create({
+          name: `s${i}`, notebook: 'nb.ipynb', parameters: {}, kernel: null, cron: '* * * * *', timezone: 'UTC', timeout_s: null, cell_timeout_s: null,
+          overlap: 'allow', max_concurrent: 10, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, start_at_ms: null,
+          end_at_ms: null, paused: false, notify: null, owner: i === 4 ? 'bob' : 'alice', created_by: 'alice', webhook_secret: null, next_run_at_ms: base,
+        });
+        ids.push(s.id);
+      }
+      const seen: Array<{ id: string; created_at_ms: number }> = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 5; page++) {
+        const p = await sb.list({ owner: 'alice', cursor, limit: 2 });
+        seen.push(...p.schedules);
+        if (!p.next_cursor) break;
+        cursor = p.next_cursor;
+      }
+      // Alice's four, each once, newest first (created_at_ms, then id, both descending: several share a millisecond).
+      assert.deepEqual(seen.map((s) => s.id).sort(), ids.slice(0, 4).sort());
+      for (let i = 1; i < seen.length; i++) {
+        const [a, b] = [seen[i - 1]!, seen[i]!];
+        assert.ok(a.created_at_ms > b.created_at_ms || (a.created_at_ms === b.created_at_ms && a.id > b.id), `order at ${i}`);
+      }
+      // A schedule's runs: three fire times, two per page.
+      const times = [base, base + 60_000, base + 120_000];
+      await sa.fire(ids[0]!, base, () => ({ enqueue: times, defer: [], skippedOverlap: [], missed: 0, nextRunAtMs: base + 180_000 }));
+      const first = await sb.runs(ids[0]!, undefined, 2);
+      assert.equal(first.jobs.length, 2);
+      assert.ok(first.next_cursor);
+      const second = await sb.runs(ids[0]!, first.next_cursor, 2);
+      assert.equal(second.next_cursor, null);
+      assert.deepEqual([...first.jobs, ...second.jobs].map((j) => j.scheduled_for_ms).sort(), times);
+      assert.equal(new Set([...first.jobs, ...second.jobs].map((j) => j.id)).size, 3);
+    });
+
     it('50 fire times raced by both: each fires exactly once', async (t) => {
       const [sa, sb] = await makePair(t);
       const t0 = Date.parse('2026-05-01T10:00:00Z');
