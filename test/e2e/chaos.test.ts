@@ -24,11 +24,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
-import { health, listAll, nodeEnv, submitRoundRobin } from '../helpers/cluster-api.js';
+import { Cluster, createScratchDatabase, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
+import { cleanUpCluster, health, listAll, NEEDS_PG, nodeEnv, submitRoundRobin } from '../helpers/cluster-api.js';
 import { call } from '../helpers/http.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
 import { checkOutput, overlaps, recordedTags, recordingNotebook, runsOf, RECORDS_DIR } from '../helpers/run-records.js';
@@ -198,13 +198,10 @@ async function chaos(s: Scenario): Promise<void> {
         }
       }
     }
-    db?.drop();
-    if (process.env.HUBMILL_CHAOS_KEEP) process.stderr.write(`kept ${root}\n`);
-    else await rm(root, { recursive: true, force: true });
+    await cleanUpCluster(root, db);
   }
 }
 
-const NEEDS_PG = pgAvailable() ? false : 'PostgreSQL does not answer at 127.0.0.1:5432';
 
 describe('chaos: three serve nodes, one worker killed mid-run and restarted', { timeout: 900_000 }, () => {
   it('PostgreSQL: two --role worker nodes and one --role api node, 300 jobs', { skip: NEEDS_PG }, () =>

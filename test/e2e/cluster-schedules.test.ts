@@ -13,12 +13,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
+import { Cluster, createScratchDatabase, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
 import { call } from '../helpers/http.js';
-import { health, listAll, nodeEnv } from '../helpers/cluster-api.js';
+import { cleanUpCluster, health, listAll, NEEDS_PG, nodeEnv } from '../helpers/cluster-api.js';
 import { code, makeNotebook, waitFor } from '../helpers/notebooks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -95,13 +95,10 @@ async function schedulesAcrossNodes(backend: 'pg' | 'sqlite', nodes: NodeSpec[])
     );
   } finally {
     await cluster?.stopAll();
-    db?.drop();
-    if (process.env.HUBMILL_CHAOS_KEEP) process.stderr.write(`kept ${root}\n`);
-    else await rm(root, { recursive: true, force: true });
+    await cleanUpCluster(root, db);
   }
 }
 
-const NEEDS_PG = pgAvailable() ? false : 'PostgreSQL does not answer at 127.0.0.1:5432';
 
 describe('a schedule firing every 5 s for 60 s across three nodes: one job per fire', { timeout: 180_000 }, () => {
   it('PostgreSQL: two --role worker nodes and one --role api node', { skip: NEEDS_PG }, () =>

@@ -4,10 +4,22 @@
  * SSE stream until its terminal state.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { pgAvailable, type ScratchDatabase } from '../../bench/lib/cluster.js';
 import { call } from './http.js';
 import { sseSplitter } from './sse.js';
+
+/** `skip` for a PostgreSQL variant: false when the local PostgreSQL answers, else why the test cannot run. */
+export const NEEDS_PG: false | string = pgAvailable() ? false : 'PostgreSQL does not answer at 127.0.0.1:5432';
+
+/** The end of a multi-node test: its scratch database dropped, its folder removed (kept with HUBMILL_CHAOS_KEEP=1). */
+export async function cleanUpCluster(root: string, db: ScratchDatabase | null | undefined): Promise<void> {
+  db?.drop();
+  if (process.env.HUBMILL_CHAOS_KEEP) process.stderr.write(`kept ${root}\n`);
+  else await rm(root, { recursive: true, force: true });
+}
 
 /** The environment every node of a test cluster shares: homes under `<root>/homes`, token auth, no hub, no rate limits or queue quota. */
 export function nodeEnv(root: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
