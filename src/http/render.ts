@@ -44,11 +44,11 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     result: job.result,
     cancel_requested: job.cancel_requested,
     attempts: job.attempts,
-    target: job.target ?? 'local',
-    server_name: job.server_name ?? null,
-    schedule_id: job.schedule_id ?? null,
-    scheduled_for: iso(job.scheduled_for_ms ?? null),
-    attempt: job.attempt ?? 1,
+    target: job.target,
+    server_name: job.server_name,
+    schedule_id: job.schedule_id,
+    scheduled_for: iso(job.scheduled_for_ms),
+    attempt: job.attempt,
     links: { self, output: `${self}/output`, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }
