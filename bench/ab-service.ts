@@ -84,7 +84,10 @@ export async function benchAgainst(variants: string[], o: { rounds: number; late
     rounds: o.rounds,
     latencyN: o.latencyN,
     throughputN: o.throughputN,
-    variants: variants.map((v) => ({ variant: v, commit: commitOf(parseVariant(v).dir), env: parseVariant(v).env })),
+    variants: variants.map((v) => {
+      const { dir, env } = parseVariant(v);
+      return { variant: v, commit: commitOf(dir), env };
+    }),
     results,
   };
 }
