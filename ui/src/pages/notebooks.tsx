@@ -51,7 +51,7 @@ function FolderView({ folder, last, filtering }: { folder: Folder; last: Map<str
           <li key={nb.path} class="nb-row">
             <a href={href('/notebook', { path: nb.path })}>{nb.name}</a>
             <span class="muted small">{nb.kernel ?? (nb.error ? 'cannot be read' : '')}</span>
-            {nb.parameters.length > 0 && <span class="muted small">{nb.parameters.length} parameters</span>}
+            {nb.parameters.length > 0 && <span class="muted small">{nb.parameters.length} {nb.parameters.length === 1 ? 'parameter' : 'parameters'}</span>}
             {job ? (
               <a class="small" href={href(`/job/${job.id}`)} aria-label={`Last run: ${job.status}`}>
                 <Status status={job.status} />
