@@ -13,8 +13,8 @@
  * started again by the next job.
  */
 import type { Logger } from 'pino';
-import { serverLabel, startUserServer, stopUserServer, type UserServer } from '../kernel/user-server.js';
-import { ContentsApi } from '../users/contents-api.js';
+import { serverLabel, startUserServer, stopUserServer, type UserServer } from './hub-servers.js';
+import { ContentsApi } from './contents-api.js';
 
 /** How to reach users' own servers (jobs with target `user-server`). */
 export interface UserServerConfig {
