@@ -34,6 +34,17 @@ export interface IntakeDeps {
   limits: Limits;
 }
 
+/** A submitted job, checked: what the store keeps, and what was read from the notebook to check it. */
+export interface CheckedJob {
+  /** The job as stored (paths relative to the home, or to the user's server's root; the target and server name decided). */
+  job: NewJob;
+  /**
+   * The kernel the run will use (the job's `kernel`, else the notebook's) and its language (the notebook's, else its
+   * kernelspec's), read once here; null when the home reads the notebook only when the job runs (the user's server).
+   */
+  kernel: { name: string; language: string | undefined } | null;
+}
+
 /** A claimed job, resolved for its run. */
 export interface PreparedRun {
   /** The job's home: release it once the job's kernel is shut down. */
@@ -61,25 +72,27 @@ function checkTarget(home: Home, kernelName: string): CheckTarget {
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
 
-  /** Checks a submitted job; returns it as it is stored (paths relative to the home, or to the user's server's root). */
-  async check(newJob: NewJob): Promise<NewJob> {
+  /** Checks a submitted job (400, 404, 422 with the reason); returns it as it is stored, with the kernel it was checked against. */
+  async check(newJob: NewJob): Promise<CheckedJob> {
     const home = this.deps.homes.forSubmission(newJob);
     try {
       const paths = await home.storedPaths(newJob.notebook, newJob.output_path ?? null);
       checkRequestedLimits(this.deps.limits, newJob);
       // Strict parameters are not stored with the job: they are checked now, even where reading is slow.
       const strict = newJob.strict_parameters === true && Object.keys(newJob.parameters).length > 0;
+      let kernel: CheckedJob['kernel'] = null;
       if (home.readsAtSubmission || strict) {
         const { notebook } = await home.readNotebook(paths.notebook);
         const kernelName = kernelNameFor(newJob, notebook);
-        await home.kernelSpec?.(kernelName);
+        const spec = await home.kernelSpec?.(kernelName);
+        kernel = { name: kernelName, language: notebookKernel(notebook, kernelName).language ?? spec?.language };
         // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
         const target = checkTarget(home, kernelName);
         await checkParametersForNotebook(notebook, newJob.parameters, target);
         // Opt-in (the web UI's run form): only declared parameters, each fitting its type.
         if (newJob.strict_parameters) await checkStrictParametersForNotebook(notebook, newJob.parameters, target);
       }
-      return { ...newJob, username: newJob.username, target: home.target, server_name: home.serverName, ...paths };
+      return { job: { ...newJob, target: home.target, server_name: home.serverName, ...paths }, kernel };
     } finally {
       home.release();
     }

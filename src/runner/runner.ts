@@ -114,7 +114,7 @@ export class Runner implements JobRunner {
   }
 
   async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
-    const checked = await this.intake.check(newJob);
+    const { job: checked } = await this.intake.check(newJob);
     const res = await this.store.enqueue(checked);
     if (res.created) {
       this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');

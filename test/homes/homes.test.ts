@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { NotFoundError, UnsafePathError, UsageError } from '../../src/errors.js';
+import { NotFoundError, ParameterError, UnsafePathError, UsageError } from '../../src/errors.js';
 import { defaultOutputPath, defaultTarget } from '../../src/homes/home.js';
 import { Homes } from '../../src/homes/homes.js';
 import { UserServerNotConfiguredError } from '../../src/homes/hub-servers.js';
@@ -125,7 +125,8 @@ describe('homes', () => {
     const cs = await contentsServer(t);
     const { servers, count } = fakeServers(cs.baseUrl);
     const intake = new Intake({ homes: localHomes('/nonexistent', 'user-server', servers), limits: UNLIMITED });
-    const stored = await intake.check(newJob({ parameters: { x: 2 } }));
+    const { job: stored, kernel } = await intake.check(newJob({ parameters: { x: 2 } }));
+    assert.equal(kernel, null, 'the kernel is read when the job runs');
     assert.equal(stored.target, 'user-server');
     assert.equal(stored.server_name, null);
     assert.deepEqual(cs.seen, [], 'no request at submission');
@@ -151,6 +152,12 @@ describe('homes', () => {
     // A missing notebook fails the run (the job's recorded error), and the server is given back.
     await assert.rejects(intake.prepare({ ...job, notebook: 'gone.ipynb' }), /notebook not found in the Jupyter server of alice: gone.ipynb/);
     assert.deepEqual(count, { acquired: 2, released: 2 });
+
+    // Strict parameters cannot wait for the run: the notebook is read at submission, through the server.
+    const strict = await intake.check(newJob({ parameters: { x: 2 }, strict_parameters: true }));
+    assert.deepEqual(strict.kernel, { name: 'python3', language: 'python' });
+    await assert.rejects(intake.check(newJob({ parameters: { y: 2 }, strict_parameters: true })), ParameterError);
+    assert.deepEqual(count, { acquired: 4, released: 4 });
   });
 
   test('intake: a local job is resolved on disk at submission, and its run gets a local output place', async (t) => {
@@ -159,7 +166,8 @@ describe('homes', () => {
     mkdirSync(join(root, 'alice', 'work'), { recursive: true });
     writeFileSync(join(root, 'alice', 'work', 'nb.ipynb'), NB);
     const intake = new Intake({ homes: localHomes(root), limits: UNLIMITED });
-    const stored = await intake.check(newJob({ notebook: 'work//nb.ipynb' }));
+    const { job: stored, kernel } = await intake.check(newJob({ notebook: 'work//nb.ipynb' }));
+    assert.deepEqual(kernel, { name: 'python3', language: 'python' });
     assert.equal(stored.notebook, 'work/nb.ipynb');
     assert.equal(stored.target, 'local');
     await assert.rejects(intake.check(newJob({ notebook: 'work/missing.ipynb' })), NotFoundError);

@@ -53,7 +53,7 @@ export class FakeRunner implements JobRunner {
   }
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;
-    const checked = await this.intake.check(n);
+    const { job: checked } = await this.intake.check(n);
     this.submitted.push(checked);
     const r = await this.store.enqueue(checked);
     if (r.created) void this.run(r.job);
