@@ -15,6 +15,8 @@ import { serviceUrl, type Config } from './config.js';
 import { buildApp } from './http/app.js';
 import type { NotebookInspector } from './http/context.js';
 import { Metrics } from './http/metrics.js';
+import { defaultTarget } from './homes/home.js';
+import { UserServers } from './homes/user-servers.js';
 import { ForkServers } from './kernel/fork-servers.js';
 import { KernelGateway } from './kernel/gateway.js';
 import { KernelPool } from './kernel/pool.js';
@@ -25,7 +27,6 @@ import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/limits.js';
 import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
-import { UserServers } from './runner/user-servers.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
@@ -80,7 +81,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   await mkdir(config.dataDir, { recursive: true });
-  const stores = await openStores(config, logger);
+  const stores = await openStores(config, logger, { jobTarget: defaultTarget(config.homes) });
   const store = stores.jobs;
   const metrics = new Metrics({ defaultMetrics: true });
   const runsJobs = roleRunsJobs(config.role);

@@ -4,7 +4,7 @@
  * until it gives it back with `release` (by default: shut it down). How the
  * kernel comes to be is the source's business: a fresh launch (the CLI, and
  * the service when nothing warm fits), a warm pool, a user's own server (the
- * runner chooses per job, see runner/kernel-source.ts).
+ * job's home chooses, see homes/).
  */
 import { KernelStartError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';

@@ -19,7 +19,6 @@ import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './
 import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './limits.js';
 import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
-import { Homes } from './homes.js';
 import { Metrics } from './metrics.js';
 import { installErrorHandling } from './problem.js';
 import { installJsonBody } from './json-body.js';
@@ -32,7 +31,9 @@ import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
-import type { UserServers } from '../runner/user-servers.js';
+import { Homes } from '../homes/homes.js';
+import { LocalHomes } from '../homes/local-home.js';
+import type { UserServers } from '../homes/user-servers.js';
 
 export interface AppDeps {
   config: Config;
@@ -185,10 +186,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     kernelspecs: deps.kernelspecs,
     cachedKernelspecs: cached(deps.kernelspecs, 5000),
     metrics,
-    homes: new Homes(config.homeTemplate),
+    homes: Homes.forRequests(config.homes, config.homeTemplate, deps.userServers ?? null),
+    localHomes: new LocalHomes(config.homeTemplate),
     prefix,
     inspectNotebook: deps.inspectNotebook ?? null,
-    userServers: deps.userServers ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
     runQuota: runQuota(limits),

@@ -5,10 +5,10 @@
 import type { Config } from '../config.js';
 import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
-import type { UserServers } from '../runner/user-servers.js';
+import type { Homes } from '../homes/homes.js';
+import type { LocalHomes } from '../homes/local-home.js';
 import type { KernelSpec } from '../kernel/kernelspecs.js';
 import type { InspectedParameter } from '../notebook/types.js';
-import type { Homes } from './homes.js';
 import type { Metrics } from './metrics.js';
 import type { NodeIdentity } from './role-gate.js';
 
@@ -27,12 +27,13 @@ export interface RouteContext {
   runner: JobRunner;
   kernelspecs: () => Promise<KernelSpec[]>;
   metrics: Metrics;
+  /** Users' homes as configured (HUBMILL_HOMES): a local folder or the user's own server (homes/). */
   homes: Homes;
+  /** The local home template (paths on this machine; the seed's absolute-path endpoints). */
+  localHomes: LocalHomes;
   /** The service prefix, starting and ending with '/'. */
   prefix: string;
   inspectNotebook: NotebookInspector | null;
-  /** Users' own servers (null without a hub); see remoteFiles() in routes/remote.ts. */
-  userServers: UserServers | null;
   sseHeartbeatMs: number;
   enginePath: string;
   /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */

@@ -51,7 +51,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object' });
 
 /** Parameters as submitted; the description is the contract for their types (see http/json-body.ts). */
-/** A JupyterHub named server ('' = the default server); the same rule as SERVER_NAME in kernel/user-server.ts. */
+/** A JupyterHub named server ('' = the default server); the same rule as SERVER_NAME in homes/hub-servers.ts. */
 export const ServerNameT = Type.String({
   maxLength: 64,
   pattern: '^([A-Za-z0-9][A-Za-z0-9._-]*)?$',

@@ -11,7 +11,7 @@
  * (`EG_CLIENT_ENVS`) on to the kernel, and uses KERNEL_WORKING_DIR when
  * `EG_MIRROR_WORKING_DIRS` is on; Jupyter Server ignores `env` altogether.
  * Nothing else about the folder is sent: the gateway's files need not be
- * this machine's (see runner/kernel-source.ts for how the kernel is moved).
+ * this machine's (see homes/local-kernels.ts for how the kernel is moved).
  *
  * It is also the warm pool's launcher in gateway mode (pool-launcher.ts).
  */

@@ -1,7 +1,7 @@
 /**
  * Where a run's output notebook goes, as the engine sees it: a local file
  * (engine/output-target.ts, `localFileSink`) or a file in the user's Jupyter
- * server written through its Contents API (users/contents-api.ts,
+ * server written through its Contents API (homes/contents-api.ts,
  * `contentsSink`). The engine and its debounced saver only call `write`; both
  * implementations serialise with notebook/write's `serializeNotebook`, so the
  * bytes are the same wherever they land.

@@ -37,7 +37,7 @@ export class ApiRunner implements JobRunner {
   }
 
   async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
-    const checked = await this.intake.check(newJob);
+    const { job: checked } = await this.intake.check(newJob);
     const res = await this.store.enqueue(checked);
     // No `queued` event: nobody can be subscribed to a job that did not exist (SSE starts from the
     // store's state), and a worker that claims it at once would otherwise race it with `running`.

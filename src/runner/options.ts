@@ -5,30 +5,14 @@
  */
 import type { Logger } from 'pino';
 import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
-import type { KernelStartOptions } from '../kernel/pool-launcher.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { EventBus } from './event-bus.js';
-import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Limits } from './limits.js';
-import type { UserServers } from './user-servers.js';
+import type { GatewayKernels, KernelAsk, WarmKernels } from '../homes/local-kernels.js';
+import type { UserServers } from '../homes/user-servers.js';
 
-/** What a job asks of its kernel: where, as whom, with what environment (a warm kernel fits only without runAs and env). */
-export type KernelAsk = KernelStartOptions;
-
-/** A pool of warm kernels as the runner needs it (KernelPool satisfies it). */
-export interface WarmKernels {
-  acquire(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
-  stats(): Record<string, { idle: number; starting: number; target: number }>;
-}
-
-/** Kernels on a Jupyter (Kernel/Enterprise) Gateway as the runner needs them (KernelGateway satisfies it). */
-export interface GatewayKernels {
-  /** The gateway's kernelspec of that name (NoSuchKernelError; KernelGatewayError when the gateway cannot tell). */
-  kernelSpec(name: string): Promise<{ name: string; language: string }>;
-  /** A fresh kernel on the gateway for one job. */
-  start(kernelName: string, opts: KernelAsk): Promise<ExecutionKernel>;
-}
+export type { GatewayKernels, KernelAsk, WarmKernels };
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
 export interface RunnerMetrics {
   /** A job reached a final state after running (durationMs from claim to finish). */
@@ -63,7 +47,7 @@ export interface RunnerOptions {
   metrics?: RunnerMetrics;
   /** Jobs whose worker's lease expired are re-queued instead of failed. */
   requeueInterruptedOnStart?: boolean;
-  /** Output path relative to the home for a job without one (default: see intake.ts). */
+  /** Output path relative to the home for a job without one (default: see homes/home.ts). */
   outputNameFor?(job: Job, notebookRelPath: string): string;
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;

@@ -1,20 +1,19 @@
 /**
  * One claimed job, from start to its recorded end: prepare it (intake), run the
- * engine with the job's kernel source and limits, turn engine events into job
+ * engine with the notebook, output sink and kernel source of the job's home
+ * and the job's limits, turn engine events into job
  * events and throttled progress writes, and record the end — as the worker that
  * holds the job, so a job whose lease was reclaimed meanwhile keeps the
  * reclaiming worker's record.
  */
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { AbortedError, HubmillError } from '../errors.js';
 import type { EngineEvent, RunAs, RunError, RunOptions, RunResult, RunStatus } from '../engine/types.js';
+import type { NotebookSink } from '../notebook/io.js';
 import type { Job, JobProgress, JobStore } from '../store/job-store.js';
-import { contentsSink } from '../users/contents-api.js';
 import { chownToUser } from '../users/run-as.js';
 import type { Intake } from './intake.js';
 import type { JobEvents } from './job-events.js';
-import type { KernelChoice } from './kernel-source.js';
 import { runLimitsMs, type Limits } from './limits.js';
 import type { RunnerMetrics } from './options.js';
 import { ProgressTracker } from './progress.js';
@@ -24,7 +23,6 @@ export interface RunJobDeps {
   store: JobStore;
   workerId: string;
   intake: Intake;
-  kernels: KernelChoice;
   events: JobEvents;
   limits: Limits;
   execute: (opts: RunOptions) => Promise<RunResult>;
@@ -98,32 +96,35 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   let outputRel: string | null = job.output_path;
   let runAs: RunAs | null = null;
   let outputAbs: string | null = null;
-  /** A job in the user's server gives the server back (for the idle stop) once its kernel is shut down. */
-  let releaseServer: (() => void) | null = null;
+  /** The job's home is given back (the user's server, for its idle stop) once its kernel is shut down. */
+  let releaseHome: (() => void) | null = null;
+  /** Where the output is saved; closed here too, in case the engine never took it. */
+  let sink: NotebookSink | null = null;
   let kernelClosed: Promise<void> | null = null;
   const tracker = new ProgressTracker(d.store, job.id, d.progressIntervalMs, (err) => log.warn({ err: err.message }, 'progress update failed'));
 
   try {
     const p = await d.intake.prepare(job, controller.signal);
-    if (p.remote) releaseServer = p.remote.server.release;
+    releaseHome = () => p.home.release();
     runAs = p.runAs;
-    outputAbs = p.outputAbs;
-    outputRel = p.outputRel;
-    tracker.setOutputPath(p.outputRel);
+    outputAbs = p.output.localPath;
+    outputRel = p.output.path;
+    tracker.setOutputPath(p.output.path);
     if (job.cancel_requested) controller.abort(new AbortedError('cancelled on request'));
     const env = d.kernelEnv?.(job);
     const res = await d.execute({
-      notebook: p.notebook,
-      inputPath: p.notebookAbs,
-      outputPath: p.outputAbs,
-      ...(p.remote ? { output: contentsSink(p.remote.api, p.remote.outputPath) } : { cwd: dirname(p.notebookAbs) }),
+      notebook: p.notebook.notebook,
+      inputPath: p.notebook.location,
+      outputPath: p.output.localPath,
+      output: (sink = p.output.sink()),
+      cwd: p.notebook.cwd,
       parameters: job.parameters,
       kernelName: p.kernelName,
       language: p.language,
       ...runLimitsMs(d.limits, job),
-      kernels: d.kernels.forJob(job, p, env),
+      kernels: p.home.kernelSource({ job, notebook: p.notebook, runAs: p.runAs, env }),
       signal: controller.signal,
-      onEvent: relayEvents(job, p.notebook.cells.length, d.events, tracker),
+      onEvent: relayEvents(job, p.notebook.notebook.cells.length, d.events, tracker),
       saveIntervalMs: d.saveIntervalMs,
       // Only while this worker still holds the job (a store that cannot answer does not stop the saves).
       mayWrite: async () => {
@@ -152,9 +153,10 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
     error = { ...error, evalue: `${error.evalue} (hubmill was shutting down)` };
   }
   entry.recording = true;
+  sink?.close();
   await tracker.close();
-  if (releaseServer) {
-    const release = releaseServer;
+  if (releaseHome) {
+    const release = releaseHome;
     if (kernelClosed) void kernelClosed.finally(release);
     else release();
   }

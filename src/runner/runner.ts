@@ -9,15 +9,16 @@
  *   other processes did;
  * - `lease.ts`: this process's worker identity, lease renewal (heartbeat) and
  *   reclaiming the jobs of processes whose lease expired;
- * - `kernel-source.ts`: where a job's kernel comes from (warm pool, fresh
- *   launch, a Jupyter gateway, the user's own server), handed to the engine;
+ * - homes/ (built by `intake-for.ts`): where a job's files are and where its
+ *   kernel comes from (a local home: warm pool, fresh launch, a Jupyter
+ *   gateway; the user's own server), handed to the engine;
  * - `run-job.ts`: one job from start to its recorded end (engine events → job
  *   events and progress);
  * - `job-events.ts`: live job events and waits; `retention.ts`: pruning;
  *   `limits.ts`: the whole-run and per-cell limits.
  *
  * Output files: a job without an explicit `output_path` writes
- * `<notebook folder>/hubmill-outputs/<stem>-<job id>.ipynb` (intake.ts).
+ * `<notebook folder>/hubmill-outputs/<stem>-<job id>.ipynb` (homes/home.ts).
  */
 import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
@@ -26,7 +27,6 @@ import type { Job, JobStore, NewJob } from '../store/job-store.js';
 import type { Intake } from './intake.js';
 import { intakeFor } from './intake-for.js';
 import { JobEvents } from './job-events.js';
-import { KernelChoice } from './kernel-source.js';
 import { Lease, newWorkerId } from './lease.js';
 import { UNLIMITED } from './limits.js';
 import { within, type RunnerOptions } from './options.js';
@@ -35,9 +35,9 @@ import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 
-export { defaultOutputPath } from './intake.js';
+export { defaultOutputPath } from '../homes/home.js';
 export type { GatewayKernels, RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
-export { UserServers, type UserServerConfig } from './user-servers.js';
+export { UserServers, type UserServerConfig } from '../homes/user-servers.js';
 
 export class Runner implements JobRunner {
   readonly workerId: string;
@@ -62,13 +62,7 @@ export class Runner implements JobRunner {
     this.log = (opts.logger ?? pino({ enabled: false })).child({ component: 'runner', workerId: this.workerId });
     this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
     const limits = opts.limits ?? UNLIMITED;
-    const kernels = new KernelChoice({
-      pool: opts.pool ?? null,
-      gateway: opts.gateway ?? null,
-      startTimeoutMs: opts.kernelStartTimeoutMs,
-      log: this.log,
-    });
-    this.intake = intakeFor(opts);
+    this.intake = intakeFor(opts, { log: this.log });
     this.queue = new Queue({
       store: this.store,
       workerId: this.workerId,
@@ -83,7 +77,6 @@ export class Runner implements JobRunner {
             store: this.store,
             workerId: this.workerId,
             intake: this.intake,
-            kernels,
             events: this.events,
             limits,
             execute: opts.execute ?? executeNotebook,
@@ -121,7 +114,7 @@ export class Runner implements JobRunner {
   }
 
   async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
-    const checked = await this.intake.check(newJob);
+    const { job: checked } = await this.intake.check(newJob);
     const res = await this.store.enqueue(checked);
     if (res.created) {
       this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');

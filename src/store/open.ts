@@ -28,8 +28,11 @@ export function scheduleStoreFor(jobs: JobStore, opts: { now?: () => number; job
   throw new TypeError('schedules need the SQLite or PostgreSQL job store');
 }
 
-/** Opens the configured store (PostgreSQL migrations run here, under their advisory lock). */
-export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'homes'>, logger: Logger): Promise<Stores> {
+/**
+ * Opens the configured store (PostgreSQL migrations run here, under their advisory lock).
+ * `jobTarget`: the target of the jobs schedule fires start (the homes' default, homes/home.ts).
+ */
+export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>, logger: Logger, opts: { jobTarget?: JobTarget } = {}): Promise<Stores> {
   let jobs: JobStore;
   let kind: Stores['kind'];
   if (config.databaseUrl) {
@@ -43,7 +46,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir' 
     kind = 'sqlite';
   }
   try {
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, { jobTarget: config.homes === 'user-server' ? 'user-server' : 'local' }), close: () => jobs.close() };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, { jobTarget: opts.jobTarget }), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;

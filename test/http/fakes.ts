@@ -14,7 +14,8 @@ import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { NoSuchKernelError } from '../../src/errors.js';
 import { readNotebookFile } from '../../src/notebook/read.js';
-import { Intake } from '../../src/runner/intake.js';
+import type { Intake } from '../../src/runner/intake.js';
+import { intakeFor } from '../../src/runner/intake-for.js';
 import { limitsFromSettings } from '../../src/runner/limits.js';
 
 export { FakeStore };
@@ -52,7 +53,7 @@ export class FakeRunner implements JobRunner {
   }
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;
-    const checked = await this.intake.check(n);
+    const { job: checked } = await this.intake.check(n);
     this.submitted.push(checked);
     const r = await this.store.enqueue(checked);
     if (r.created) void this.run(r.job);
@@ -103,11 +104,11 @@ export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) 
   const config: Config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:1', ...flags }, {});
   const store = new FakeStore();
   const homeOf = (u: string) => config.homeTemplate.replace('{username}', u);
-  const intake = new Intake({
+  const intake = intakeFor({
     homeFor: homeOf,
     limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
     readNotebook: readNotebookFile,
-    kernelSpec: async (name) => {
+    getKernelSpec: async (name) => {
       const spec = KERNELSPECS.find((k) => k.name === name);
       if (!spec) throw new NoSuchKernelError(`No such kernel named ${name}`);
       return spec;

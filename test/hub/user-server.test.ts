@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import { Runner } from '../../src/runner/runner.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
-import { UserServerNotConfiguredError } from '../../src/kernel/user-server.js';
+import { UserServerNotConfiguredError } from '../../src/homes/hub-servers.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';

@@ -18,7 +18,7 @@ describe('openStores picks the store from the configuration', () => {
   test('no database URL: SQLite in the data dir', async (t) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'hubmill-open-')), 'data');
     t.after(() => rmSync(join(dataDir, '..'), { recursive: true, force: true }));
-    const s = await openStores({ databaseUrl: null, dataDir, homes: 'local' }, logger);
+    const s = await openStores({ databaseUrl: null, dataDir }, logger);
     t.after(() => s.close());
     assert.equal(s.kind, 'sqlite');
     assert.ok(s.jobs instanceof SqliteJobStore);
@@ -29,7 +29,7 @@ describe('openStores picks the store from the configuration', () => {
   test('a postgresql:// URL: PostgreSQL, in the schema the URL names', async (t) => {
     const schema = freshSchema(t);
     const dataDir = join(tmpdir(), 'hubmill-open-unused-never-created');
-    const s = await openStores({ databaseUrl: `${PG_TEST_URL}?schema=${schema}`, dataDir, homes: 'local' }, logger);
+    const s = await openStores({ databaseUrl: `${PG_TEST_URL}?schema=${schema}`, dataDir }, logger);
     t.after(() => s.close());
     assert.equal(s.kind, 'postgres');
     assert.ok(s.jobs instanceof PgJobStore);
@@ -41,7 +41,7 @@ describe('openStores picks the store from the configuration', () => {
   });
 
   test('an unreachable server fails the start with the connection error', async () => {
-    await assert.rejects(openStores({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/test', dataDir: '/nonexistent', homes: 'local' }, logger), /ECONNREFUSED/);
+    await assert.rejects(openStores({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/test', dataDir: '/nonexistent' }, logger), /ECONNREFUSED/);
   });
 
   test('schedules need a real store', () => {

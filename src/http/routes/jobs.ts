@@ -19,7 +19,7 @@ import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
 import { JobIdParams, JobView, SubmitJobBody, problems } from '../schemas.js';
-import { withUserServer } from '../remote-homes.js';
+import { Homes } from '../../homes/homes.js';
 
 const JobList = Type.Object({
   jobs: Type.Array(Type.Ref('Job')),
@@ -80,7 +80,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       const body = req.body;
       const username = body.username ?? defaultUsername(req.identity);
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
-      ctx.homes.homeFor(username);
+      ctx.localHomes.homeFor(username);
       assertCanActFor(req.identity, username);
       // The runner's intake checks the rest once: home, notebook, kernel, limits, output path.
       const { job, created } = await ctx.runner.submit({
@@ -188,7 +188,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       if (job.target === 'user-server') {
         // In the user's server: read through its Contents API (the file is small enough to hold; outputs are bounded by the run).
         const path = job.output_path;
-        const text = await withUserServer(ctx, job.username, job.server_name ?? '', (api) => api.readText(path)).catch((e: unknown) => {
+        const server = ctx.homes.userServer(job.username, job.server_name);
+        const text = await Homes.using(server, async () => (await server.open()).api.readText(path)).catch((e: unknown) => {
           if (e instanceof NotFoundError) throw new NotFoundError(`the output notebook of job '${job.id}' does not exist yet`);
           throw e;
         });
@@ -199,8 +200,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
           .header('cache-control', 'no-store')
           .send(text);
       }
-      const home = ctx.homes.homeFor(job.username);
-      const abs = await ctx.homes.resolveInside(home, job.output_path, { mustExist: false });
+      const home = ctx.localHomes.homeFor(job.username);
+      const abs = await ctx.localHomes.resolveInside(home, job.output_path, { mustExist: false });
       const st = await stat(abs).catch(() => null);
       if (!st?.isFile() || st.size === 0) throw new NotFoundError(`the output notebook of job '${job.id}' does not exist yet`);
       reply

@@ -14,8 +14,8 @@ import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { problems, ServerNameT } from '../schemas.js';
-import { inspectRemote, remoteHomes, withUserServer } from '../remote-homes.js';
-import { listRemoteNotebooks } from '../../users/remote-notebooks.js';
+import { Homes } from '../../homes/homes.js';
+import { summarizeNotebook } from '../../notebook/inspect.js';
 
 const Parameter = Type.Object({
   name: Type.String(),
@@ -80,16 +80,16 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
     async (req) => {
       const username = req.query.username ?? defaultUsername(req.identity);
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
-      ctx.homes.homeFor(username);
+      ctx.localHomes.homeFor(username);
       assertCanActFor(req.identity, username);
-      if (remoteHomes(ctx)) {
-        return withUserServer(ctx, username, req.query.server_name, async (api) => {
-          const files = await listRemoteNotebooks(api, { maxCount: req.query.limit + 1, skipOutputs: !req.query.outputs });
+      if (ctx.homes.remote) {
+        return Homes.using(ctx.homes.forUser(username, req.query.server_name), async (home) => {
+          const files = await home.listNotebooks({ maxCount: req.query.limit + 1, skipOutputs: !req.query.outputs });
           const shown = files.slice(0, req.query.limit);
           const notebooks = await mapLimited(shown, 4, async (f) => {
             const base = { name: f.name, path: f.relative_path, size: f.size, modified: new Date(f.modified).toISOString() };
             try {
-              const info = await inspectRemote(api, f.relative_path);
+              const info = summarizeNotebook((await home.readNotebook(f.relative_path)).notebook);
               return { ...base, kernel: info.kernel, language: info.language, parameters: info.parameters, error: null };
             } catch (e) {
               const code = e instanceof HubmillError ? e.code : 'INSPECT_FAILED';
@@ -99,8 +99,8 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
           return { username, user_home: '', notebook_count: notebooks.length, truncated: files.length > req.query.limit, notebooks };
         });
       }
-      const home = await ctx.homes.existingHome(username);
-      const files = await ctx.homes.listNotebooks(home, req.query.limit + 1, { skipOutputs: !req.query.outputs });
+      const home = ctx.homes.forUser(username);
+      const files = await home.listNotebooks({ maxCount: req.query.limit + 1, skipOutputs: !req.query.outputs });
       const truncated = files.length > req.query.limit;
       const shown = files.slice(0, req.query.limit);
       const notebooks = await mapLimited(shown, 8, async (f) => {
@@ -122,7 +122,7 @@ const notebookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (
           return { ...base, kernel: null, language: null, parameters: [], error: { code, detail: (e as Error).message } };
         }
       });
-      return { username, user_home: home, notebook_count: notebooks.length, truncated, notebooks };
+      return { username, user_home: home.root, notebook_count: notebooks.length, truncated, notebooks };
     },
   );
 };

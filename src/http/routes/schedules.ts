@@ -15,8 +15,7 @@ import { nextFires, parseCron } from '../../schedules/cron.js';
 import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
-import { remoteHomes } from '../remote-homes.js';
-import { apiPath } from '../../users/contents-api.js';
+import { apiPath } from '../../homes/contents-api.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
@@ -83,10 +82,10 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     bounded('timeout_s', s.timeout_s, ctx.config.maxTimeoutS);
     bounded('cell_timeout_s', s.cell_timeout_s, ctx.config.maxCellTimeoutS);
     // In the users' own servers the notebook is read when a fire's job runs (as for any user-server job).
-    if (remoteHomes(ctx)) return { ...s, timezone: spec.timezone, notebook: apiPath(s.notebook) };
-    const home = await ctx.homes.existingHome(owner);
-    const abs = await ctx.homes.resolveInside(home, s.notebook, { mustExist: true });
-    return { ...s, timezone: spec.timezone, notebook: await ctx.homes.relative(home, abs) };
+    if (ctx.homes.remote) return { ...s, timezone: spec.timezone, notebook: apiPath(s.notebook) };
+    const home = await ctx.localHomes.existingHome(owner);
+    const abs = await ctx.localHomes.resolveInside(home, s.notebook, { mustExist: true });
+    return { ...s, timezone: spec.timezone, notebook: await ctx.localHomes.relative(home, abs) };
   }
 
   function nextRun(s: ScheduleSettings, after: number): number | null {
@@ -138,7 +137,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     async (req, reply) => {
       const owner = req.body.username ?? defaultUsername(req.identity);
       if (!owner) throw new UnprocessableError('username is required when authenticating with the service token');
-      ctx.homes.homeFor(owner);
+      ctx.localHomes.homeFor(owner);
       assertCanActFor(req.identity, owner);
       const settings = await checked(owner, { ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
       const s = await store.create({

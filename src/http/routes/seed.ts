@@ -22,8 +22,8 @@ import { seedTimestamp } from '../render.js';
 import { lookupRunAs } from '../../users/run-as.js';
 import { reserveSeedOutput, seedOutputName } from '../../users/seed-output-name.js';
 import { SeedExecuteBody, SeedExecuteResponse, SeedRunBody, SeedRunResponse, ServerNameT, problems } from '../schemas.js';
-import { remoteHomes, withUserServer } from '../remote-homes.js';
-import { findRemoteNotebook, listRemoteNotebooks } from '../../users/remote-notebooks.js';
+import { Homes } from '../../homes/homes.js';
+import { findContentsNotebook } from '../../homes/contents-notebooks.js';
 
 const HealthResponse = Type.Object(
   {
@@ -143,8 +143,10 @@ async function executeRemote(
 ) {
   const now = new Date();
   const pendingKey = (name: string) => `${b.username}\0${b.server_name ?? ''}\0${name}`;
-  const { rel, outName } = await withUserServer(ctx, b.username, b.server_name, async (api) => {
-    const rel = await findRemoteNotebook(api, b.notebook_name);
+  const server = ctx.homes.userServer(b.username, b.server_name);
+  const { rel, outName } = await Homes.using(server, async () => {
+    const { api } = await server.open();
+    const rel = await findContentsNotebook(api, b.notebook_name);
     for (let attempt = 0; attempt < 100; attempt++) {
       const name = seedOutputName(rel, now, attempt);
       const key = pendingKey(name);
@@ -277,15 +279,11 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
     },
     async (req) => {
       const { username } = req.params;
-      ctx.homes.homeFor(username);
+      ctx.localHomes.homeFor(username);
       assertCanActFor(req.identity, username);
-      if (remoteHomes(ctx)) {
-        const notebooks = await withUserServer(ctx, username, req.query.server_name, (api) => listRemoteNotebooks(api));
-        return { username, user_home: '', notebook_count: notebooks.length, notebooks };
-      }
-      const home = await ctx.homes.existingHome(username);
-      const notebooks = await ctx.homes.listNotebooks(home);
-      return { username, user_home: home, notebook_count: notebooks.length, notebooks };
+      const home = ctx.homes.forUser(username, req.query.server_name);
+      const notebooks = await Homes.using(home, (h) => h.listNotebooks());
+      return { username, user_home: home.root, notebook_count: notebooks.length, notebooks };
     },
   );
 
@@ -307,11 +305,11 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
     async (req, reply) => {
       const { username, notebook_name } = req.body;
       const parameters = (req.body.parameters ?? {}) as NewJob['parameters'];
-      ctx.homes.homeFor(username);
+      ctx.localHomes.homeFor(username);
       assertCanActFor(req.identity, username);
-      if (remoteHomes(ctx)) return executeRemote(ctx, { ...req.body, submitted_by: req.identity?.name ?? username }, reply);
-      const home = await ctx.homes.existingHome(username);
-      const found = await ctx.homes.findNotebook(home, notebook_name);
+      if (ctx.homes.remote) return executeRemote(ctx, { ...req.body, submitted_by: req.identity?.name ?? username }, reply);
+      const home = await ctx.localHomes.existingHome(username);
+      const found = await ctx.localHomes.findNotebook(home, notebook_name);
       const rel = found.relative_path;
       // The seed wrote outputs into the home itself; created exclusively, so nothing is ever overwritten.
       const outAbs = await reserveSeedOutput(await realpath(home), rel, { runAs: await lookupRunAs(username) });
@@ -364,7 +362,7 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
     },
     async (req, reply) => {
       const { input_path, output_path } = req.body;
-      if (remoteHomes(ctx)) {
+      if (ctx.homes.remote) {
         throw new UnprocessableError("/run-notebook takes paths on hubmill's machine; with HUBMILL_HOMES=user-server use /execute or /api/v1/jobs");
       }
       const params = (req.body.params ?? {}) as NewJob['parameters'];
@@ -372,18 +370,18 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
         if (p.includes('\0')) throw new UnsafePathError(`${field} contains a NUL byte`);
         if (!p.startsWith('/')) throw new UnsafePathError(`${field} must be an absolute path`);
       }
-      const inUser = ctx.homes.userForPath(input_path);
-      const outUser = ctx.homes.userForPath(output_path);
+      const inUser = ctx.localHomes.userForPath(input_path);
+      const outUser = ctx.localHomes.userForPath(output_path);
       if (!inUser) throw new UnsafePathError(`input_path must lie inside a user's home (${ctx.config.homeTemplate})`);
       if (!outUser) throw new UnsafePathError(`output_path must lie inside a user's home (${ctx.config.homeTemplate})`);
       if (inUser.username !== outUser.username) throw new UnsafePathError('input_path and output_path must lie in the same home');
       const { username } = inUser;
       assertCanActFor(req.identity, username);
-      const home = await ctx.homes.existingHome(username);
-      const inAbs = await ctx.homes.resolveInside(home, input_path, { mustExist: true, allowAbsolute: true });
-      const outAbs = await ctx.homes.resolveInside(home, output_path, { mustExist: false, allowAbsolute: true });
-      const inRel = await ctx.homes.relative(home, inAbs);
-      const outRel = await ctx.homes.relative(home, outAbs);
+      const home = await ctx.localHomes.existingHome(username);
+      const inAbs = await ctx.localHomes.resolveInside(home, input_path, { mustExist: true, allowAbsolute: true });
+      const outAbs = await ctx.localHomes.resolveInside(home, output_path, { mustExist: false, allowAbsolute: true });
+      const inRel = await ctx.localHomes.relative(home, inAbs);
+      const outRel = await ctx.localHomes.relative(home, outAbs);
       if (inRel === '' || outRel === '') throw new UnsafePathError('input_path and output_path must be files inside the home');
       if (inAbs === outAbs) throw new UnsafePathError('output_path must differ from input_path');
       if (!(await stat(inAbs)).isFile()) throw new NotFoundError(`input_path ${input_path} is not a file`);

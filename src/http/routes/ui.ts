@@ -19,7 +19,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import { isValidUsername } from '../../users/home.js';
-import { remoteHomes } from '../remote-homes.js';
 import type { RouteContext } from '../context.js';
 import { tokenFromRequest } from '../auth.js';
 import { UnauthorizedError } from '../http-errors.js';
@@ -184,12 +183,12 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     const session = hub ? cookieValue(req, SESSION_COOKIE, config.cookieSecret) : null;
     const cookieToken = session ?? cookieValue(req, TOKEN_COOKIE, config.cookieSecret);
     let home: string | null = null;
-    const remote = remoteHomes(ctx);
+    const remote = ctx.homes.remote;
     if (identity.kind === 'user') home = identity.name;
     else if (!remote) {
       // The service token (or a hub service) has no home: open the one of the user the service runs as.
       const self = userInfo().username;
-      if (isValidUsername(self) && (await ctx.homes.existingHome(self).then(() => true, () => false))) home = self;
+      if (isValidUsername(self) && (await ctx.localHomes.existingHome(self).then(() => true, () => false))) home = self;
     }
     // With HUBMILL_HOMES=user-server there are no local homes to offer: an admin opens a user by name.
     const users = identity.admin && !remote ? await usersWithHomes(config.homeTemplate) : [];

@@ -1,21 +1,21 @@
 /**
  * A user's notebooks found through their Jupyter server's Contents API
- * (HUBMILL_HOMES=user-server): the same walk as notebooks.ts does on a local
+ * (HUBMILL_HOMES=user-server): the same walk as users/notebooks.ts does on a local
  * home — breadth-first, hidden names skipped, sorted by path, bounded in depth
  * and count — plus a bound on the folders visited, since each is one request.
  * The server itself confines the walk to its root and decides about symlinks.
  */
 import { NotFoundError, UnsafePathError } from '../errors.js';
 import { apiPath, type ContentsApi } from './contents-api.js';
-import { isOutputNotebook, localIsoSeconds, OUTPUTS_FOLDER, type ListNotebooksOptions, type NotebookEntry } from './notebooks.js';
+import { isOutputNotebook, localIsoSeconds, OUTPUTS_FOLDER, type ListNotebooksOptions, type NotebookEntry } from '../users/notebooks.js';
 
-export interface RemoteListOptions extends ListNotebooksOptions {
+export interface ContentsListOptions extends ListNotebooksOptions {
   /** Folders listed at most (default 500). */
   maxFolders?: number;
 }
 
 /** Every notebook in the server (`path` and `relative_path` are both the API path). */
-export async function listRemoteNotebooks(api: ContentsApi, opts: RemoteListOptions = {}): Promise<NotebookEntry[]> {
+export async function listContentsNotebooks(api: ContentsApi, opts: ContentsListOptions = {}): Promise<NotebookEntry[]> {
   const maxDepth = opts.maxDepth ?? 20;
   const maxCount = opts.maxCount ?? 10_000;
   let folders = opts.maxFolders ?? 500;
@@ -62,7 +62,7 @@ export async function listRemoteNotebooks(api: ContentsApi, opts: RemoteListOpti
  * appended), the shallowest match first, then the alphabetically first path.
  * Returns the API path; NotFoundError (404) when nothing matches.
  */
-export async function findRemoteNotebook(api: ContentsApi, name: unknown): Promise<string> {
+export async function findContentsNotebook(api: ContentsApi, name: unknown): Promise<string> {
   if (typeof name !== 'string' || name.trim() === '') throw new UnsafePathError('notebook name must be a non-empty string');
   const path = apiPath(name);
   if (name.includes('/')) {
@@ -71,7 +71,7 @@ export async function findRemoteNotebook(api: ContentsApi, name: unknown): Promi
     return path;
   }
   if (path.includes('/') || path === '') throw new NotFoundError(`notebook not found: ${name}`);
-  const all = await listRemoteNotebooks(api);
+  const all = await listContentsNotebooks(api);
   const depth = (p: string) => p.split('/').length;
   for (const w of name.endsWith('.ipynb') ? [name] : [name, `${name}.ipynb`]) {
     const best = all.filter((n) => n.name === w).sort((a, b) => depth(a.relative_path) - depth(b.relative_path) || (a.relative_path < b.relative_path ? -1 : 1))[0];

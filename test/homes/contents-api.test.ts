@@ -1,12 +1,12 @@
 /**
- * Unit test of users/contents-api.ts with a fake fetch: API path rules, URL
+ * Unit test of homes/contents-api.ts with a fake fetch: API path rules, URL
  * encoding, the text round trip and how errors are reported. The real Jupyter
  * Server is exercised in test/hub/contents.test.ts.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError, UnsafePathError } from '../../src/errors.js';
-import { apiDirname, apiPath, ContentsApi, ContentsApiError, contentsSink } from '../../src/users/contents-api.js';
+import { apiDirname, apiPath, ContentsApi, ContentsApiError, contentsSink } from '../../src/homes/contents-api.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import { serializeNotebook } from '../../src/notebook/write.js';
 

@@ -1,7 +1,8 @@
 /**
- * The users' own servers this process uses for its jobs (target `user-server`):
- * each job `acquire`s its server (started through the hub when it is not
- * running) and `release`s it when it ends.
+ * The users' own servers this process uses for its jobs (target `user-server`)
+ * and listings: each user-server home (user-server-home.ts) `acquire`s its
+ * server (started through the hub when it is not running) on first use and
+ * `release`s it when the job or request ends.
  *
  * Idle stop: a server this process started (not one that was already running
  * when a job came) is stopped through the hub once its last job here ended and
@@ -13,8 +14,7 @@
  * started again by the next job.
  */
 import type { Logger } from 'pino';
-import { serverLabel, startUserServer, stopUserServer, type UserServer } from '../kernel/user-server.js';
-import { ContentsApi } from '../users/contents-api.js';
+import { serverLabel, startUserServer, stopUserServer, type UserServer } from './hub-servers.js';
 
 /** How to reach users' own servers (jobs with target `user-server`). */
 export interface UserServerConfig {
@@ -84,12 +84,6 @@ export class UserServers {
       release();
       throw err;
     }
-  }
-
-  /** The Contents API of the user's server (started if needed), for listings; release it when done. */
-  async contents(username: string, serverName: string, signal?: AbortSignal): Promise<{ api: ContentsApi; release(): void }> {
-    const server = await this.acquire(username, serverName, signal);
-    return { api: new ContentsApi(server.baseUrl, this.cfg.token, { label: serverLabel(username, serverName) }), release: server.release };
   }
 
   private release(key: string, username: string, serverName: string, entry: Entry): void {

@@ -23,7 +23,7 @@
 import { HubmillError, NotFoundError, UnsafePathError } from '../errors.js';
 import type { NotebookSink } from '../notebook/io.js';
 import { serializeNotebook } from '../notebook/write.js';
-import { splitUserPath } from './paths.js';
+import { splitUserPath } from '../users/paths.js';
 
 /** The user's server answered a Contents API call with an error, or did not answer; 502. */
 export class ContentsApiError extends HubmillError {
