@@ -1,4 +1,6 @@
 /** The page's configuration (a meta tag the server fills in) and the API calls. */
+import { jsonText, RawJson } from './json-text';
+
 export interface HubConf {
   base_url: string;
   host: string;
@@ -85,20 +87,21 @@ export function setXsrf(t: string | null): void {
 
 export const url = (path: string) => `${conf.prefix}${path}`;
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: { method?: string; body?: unknown; reviver?: Reviver } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (xsrf && init.method && init.method !== 'GET') headers['x-xsrf-token'] = xsrf;
   const res = await fetch(url(path), {
     method: init.method ?? 'GET',
     headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    // jsonText: parameters the form typed as floats or JSON keep their spelling (json-text.ts).
+    body: init.body === undefined ? undefined : jsonText(init.body),
     credentials: 'same-origin',
   });
   const text = await res.text();
   let body: unknown = text;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(text, init.reviver);
   } catch {
     /* not JSON */
   }
@@ -120,6 +123,17 @@ export const listNotebooks = (user: string) => api<{ notebooks: NotebookInfo[]; 
 export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; schedule_id?: string; cursor?: string; limit?: number }) =>
   api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, schedule_id: p.schedule_id, cursor: p.cursor, limit: p.limit ?? 50 })}`);
 export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
+
+type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
+/** Numbers whose JSON text says more than a JS number (`2.0`, digits beyond 2^53) kept as that text, where the browser tells the source. */
+const keepNumberText: Reviver = (_key, value, context) =>
+  typeof value === 'number' && context?.source !== undefined && context.source !== String(value) ? new RawJson(context.source) : value;
+/**
+ * A job's parameters as the server holds them, to send again (Rerun): the float 2.0 stays
+ * `2.0` (with JSON.parse source text access: Chrome 114, Firefox 135, Safari 18.4; older browsers send 2).
+ */
+export const jobParameters = async (id: string) =>
+  (await api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`, { reviver: keepNumberText as (this: unknown, key: string, value: unknown) => unknown })).parameters;
 export const submitJob = (body: Record<string, unknown>) => api<Job>('api/v1/jobs', { method: 'POST', body });
 export const cancelJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
 /** The output notebook, fetched and parsed in a worker when there is one (big notebooks do not block the page). */
