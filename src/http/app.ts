@@ -33,6 +33,7 @@ import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 import type { UserServers } from '../runner/user-servers.js';
+import { openApi30Bounds } from './openapi-30.js';
 
 export interface AppDeps {
   config: Config;
@@ -174,6 +175,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // The document lists paths without the mount prefix; `servers` carries it.
     transform: ({ schema, url }) => ({ schema, url: mount && url.startsWith(mount) ? url.slice(mount.length) || '/' : url }),
+    // Valid 3.0.3: the draft-07 `exclusiveMinimum: 0` of the route schemas as `minimum: 0, exclusiveMinimum: true`.
+    transformObject: ({ openapiObject }) => openApi30Bounds(openapiObject),
   });
   await app.register(swaggerUi, { routePrefix: docsPrefix, uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get(`${mount}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
