@@ -34,6 +34,7 @@ import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 import type { UserServers } from '../runner/user-servers.js';
 import { openApi30Bounds } from './openapi-30.js';
+import type { OwnHome } from '../users/home.js';
 
 export interface AppDeps {
   config: Config;
@@ -56,6 +57,8 @@ export interface AppDeps {
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
   userServers?: UserServers | null;
+  /** The home of the user hubmill runs as when the template has none for it (users/home.ts ownHomeOutsideTemplate); default none. */
+  ownHome?: OwnHome | null;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -188,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     kernelspecs: deps.kernelspecs,
     cachedKernelspecs: cached(deps.kernelspecs, 5000),
     metrics,
-    homes: new Homes(config.homeTemplate),
+    homes: new Homes(config.homeTemplate, deps.ownHome ?? null),
     prefix,
     inspectNotebook: deps.inspectNotebook ?? null,
     userServers: deps.userServers ?? null,

@@ -11,7 +11,6 @@
  * run in an opaque origin with no network, no cookies and no parent access.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
@@ -188,7 +187,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     if (identity.kind === 'user') home = identity.name;
     else if (!remote) {
       // The service token (or a hub service) has no home: open the one of the user the service runs as.
-      const self = userInfo().username;
+      const self = ctx.homes.serviceUser;
       if (isValidUsername(self) && (await ctx.homes.existingHome(self).then(() => true, () => false))) home = self;
     }
     // With HUBMILL_HOMES=user-server there are no local homes to offer: an admin opens a user by name.
