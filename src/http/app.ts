@@ -179,7 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The document lists paths without the mount prefix; `servers` carries it.
     transform: ({ schema, url }) => ({ schema, url: mount && url.startsWith(mount) ? url.slice(mount.length) || '/' : url }),
     // Valid 3.0.3: the draft-07 `exclusiveMinimum: 0` of the route schemas as `minimum: 0, exclusiveMinimum: true`.
-    transformObject: ({ openapiObject }) => openApi30Bounds(openapiObject),
+    transformObject: (doc) => ('openapiObject' in doc ? openApi30Bounds(doc.openapiObject) : doc.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: docsPrefix, uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get(`${mount}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () => app.swagger());

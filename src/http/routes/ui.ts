@@ -24,6 +24,7 @@ import { tokenFromRequest } from '../auth.js';
 import { UnauthorizedError } from '../http-errors.js';
 import { cookieValue, SESSION_COOKIE, wantsHtml, xsrfFor } from '../oauth.js';
 import { setTokenCookie, TOKEN_COOKIE } from '../token-cookie.js';
+import { MeView, type MeViewT } from '../schemas.js';
 
 /** dist/ui, from both src/http/routes (tsx) and dist/http/routes (built). */
 export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'ui');
@@ -177,7 +178,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     return reply.type(type).send(body);
   });
 
-  app.get('/ui/api/me', { schema: { hide: true } }, async (req, reply) => {
+  app.get('/ui/api/me', { schema: { hide: true, response: { 200: MeView } } }, async (req, reply): Promise<MeViewT> => {
     const identity = req.identity;
     if (!identity) throw new UnauthorizedError('not signed in');
     const session = hub ? cookieValue(req, SESSION_COOKIE, config.cookieSecret) : null;
