@@ -31,7 +31,7 @@ import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
-import { homePathFor } from './users/home.js';
+import { homePathFor, ownHomeOutsideTemplate } from './users/home.js';
 import { HUBMILL_VERSION } from './version.js';
 
 export interface StartedServer {
@@ -102,6 +102,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
   const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
+  // `npm start` as root with the default template: root's own home (/root), not the missing /home/root.
+  const ownHome = config.jupyterhubApiUrl || config.homes === 'user-server' ? null : ownHomeOutsideTemplate(config.homeTemplate);
   const userServers =
     config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
       ? new UserServers(
@@ -115,7 +117,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     store,
     pool,
     gateway,
-    homeFor: (u) => homePathFor(u, config.homeTemplate),
+    homeFor: (u) => homePathFor(u, config.homeTemplate, ownHome),
     concurrency: config.concurrency,
     limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
     leaseMs: config.leaseS * 1000,
@@ -162,6 +164,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       inspectNotebook: inspectNotebookFile,
       userServers,
       enginePath: hubmillBinary(),
+      ownHome,
     });
     // Loading the plugins and compiling every route's schemas is the longest synchronous stretch of the
     // start (seconds on a loaded machine): it happens before this node claims a job, whose lease it could

@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import type { Job, JobTarget, NewJob } from '../store/job-store.js';
 import { getKernelSpec } from '../kernel/kernelspecs.js';
 import { readNotebookFile } from '../notebook/read.js';
-import { homePathFor, validateUsername } from '../users/home.js';
+import { homePathFor, validateUsername, type OwnHome } from '../users/home.js';
 import { lookupRunAs } from '../users/run-as.js';
 import { defaultOutputPath, defaultTarget, type Home, type HomesMode } from './home.js';
 import { UserServerNotConfiguredError } from './hub-servers.js';
@@ -87,11 +87,11 @@ export class Homes {
    * The homes as the HTTP layer reads them (listings, lookups, outputs): local
    * homes from the template, users' servers through `userServers`; no kernels.
    */
-  static forRequests(mode: HomesMode, homeTemplate: string, userServers: UserServers | null): Homes {
+  static forRequests(mode: HomesMode, homeTemplate: string, userServers: UserServers | null, ownHome: OwnHome | null = null): Homes {
     return new Homes({
       mode,
       local: {
-        homeFor: (u) => homePathFor(u, homeTemplate),
+        homeFor: (u) => homePathFor(u, homeTemplate, ownHome),
         readNotebook: readNotebookFile,
         kernelSpec: getKernelSpec,
         runAsFor: lookupRunAs,

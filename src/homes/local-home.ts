@@ -13,13 +13,14 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, normalize } from 'node:path';
+import { userInfo } from 'node:os';
 import type { KernelSource } from '../engine/kernel-source.js';
 import { localFileSink } from '../engine/output-target.js';
 import type { RunAs } from '../engine/types.js';
 import { NotFoundError } from '../errors.js';
 import type { Notebook } from '../notebook/types.js';
 import type { Job } from '../store/job-store.js';
-import { homePathFor, isValidUsername, resolveHome } from '../users/home.js';
+import { homePathFor, isValidUsername, resolveHome, type OwnHome } from '../users/home.js';
 import { findNotebookByName, listNotebooks, type FoundNotebook, type ListNotebooksOptions, type NotebookEntry } from '../users/notebooks.js';
 import { isInside, relativeToHome, resolveInside } from '../users/paths.js';
 import { chownToUser } from '../users/run-as.js';
@@ -131,27 +132,40 @@ export class LocalHomes {
   readonly template: string;
   readonly #pattern: RegExp;
 
-  constructor(template: string) {
+  /**
+   * @param own the home of the user hubmill runs as when the template has none for it
+   *   (users/home.ts ownHomeOutsideTemplate; decided at start, null with a hub).
+   */
+  constructor(
+    template: string,
+    readonly own: OwnHome | null = null,
+  ) {
     this.template = template;
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const [before, after] = template.replace(/\/+$/, '').split('{username}', 2) as [string, string];
     this.#pattern = new RegExp(`^${esc(before)}([^/]+)${esc(after)}(?:/|$)`);
   }
 
+  /** The user hubmill runs as (whose home the UI opens for the service token). */
+  get serviceUser(): string {
+    return this.own?.username ?? userInfo().username;
+  }
+
   /** The home of a user (no filesystem access). InvalidUsernameError (400) for unsafe names. */
   homeFor(username: string): string {
-    return homePathFor(username, this.template);
+    return homePathFor(username, this.template, this.own);
   }
 
   /** The home of a user, which must exist; NotFoundError (404) otherwise. */
   existingHome(username: string): Promise<string> {
-    return resolveHome(username, this.template);
+    return resolveHome(username, this.template, this.own);
   }
 
   /** Which user's home an absolute path lies in, judged lexically by the template; null when none. */
   userForPath(absPath: string): { username: string; home: string } | null {
     if (!absPath.startsWith('/')) return null;
     const p = normalize(absPath);
+    if (this.own && isInside(this.own.home, p)) return { username: this.own.username, home: this.own.home };
     const m = this.#pattern.exec(p);
     if (!m || !isValidUsername(m[1])) return null;
     const home = this.homeFor(m[1]!);

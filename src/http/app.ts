@@ -34,6 +34,8 @@ import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 import { Homes } from '../homes/homes.js';
 import { LocalHomes } from '../homes/local-home.js';
 import type { UserServers } from '../homes/user-servers.js';
+import { openApi30Bounds } from './openapi-30.js';
+import type { OwnHome } from '../users/home.js';
 
 export interface AppDeps {
   config: Config;
@@ -56,6 +58,8 @@ export interface AppDeps {
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
   userServers?: UserServers | null;
+  /** The home of the user hubmill runs as when the template has none for it (users/home.ts ownHomeOutsideTemplate); default none. */
+  ownHome?: OwnHome | null;
 }
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
@@ -175,6 +179,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // The document lists paths without the mount prefix; `servers` carries it.
     transform: ({ schema, url }) => ({ schema, url: mount && url.startsWith(mount) ? url.slice(mount.length) || '/' : url }),
+    // Valid 3.0.3: the draft-07 `exclusiveMinimum: 0` of the route schemas as `minimum: 0, exclusiveMinimum: true`.
+    transformObject: (doc) => ('openapiObject' in doc ? openApi30Bounds(doc.openapiObject) : doc.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: docsPrefix, uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get(`${mount}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
@@ -186,8 +192,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     kernelspecs: deps.kernelspecs,
     cachedKernelspecs: cached(deps.kernelspecs, 5000),
     metrics,
-    homes: Homes.forRequests(config.homes, config.homeTemplate, deps.userServers ?? null),
-    localHomes: new LocalHomes(config.homeTemplate),
+    homes: Homes.forRequests(config.homes, config.homeTemplate, deps.userServers ?? null, deps.ownHome ?? null),
+    localHomes: new LocalHomes(config.homeTemplate, deps.ownHome ?? null),
     prefix,
     inspectNotebook: deps.inspectNotebook ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,

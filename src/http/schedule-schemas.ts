@@ -7,6 +7,12 @@ import { JsonObject } from './schemas.js';
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
+/**
+ * Seconds above 0, or null. One `nullable` number rather than a union with null: with
+ * Fastify's type coercion a union turns a refused 0 into null (the default) instead of a 422.
+ */
+const SecondsOrNull = (description: string) => Type.Unsafe<number | null>({ type: 'number', nullable: true, exclusiveMinimum: 0, description });
+
 const Notify = Type.Object(
   {
     webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' }),
@@ -28,8 +34,8 @@ const settings = {
   kernel: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
   cron: Type.String({ minLength: 1, maxLength: 200, description: '5 fields (minute precision), 6 with seconds first, or @hourly, @daily, @weekly, @monthly' }),
   timezone: Type.String({ minLength: 1, maxLength: 100, description: 'IANA name, default UTC' }),
-  timeout_s: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
-  cell_timeout_s: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  timeout_s: SecondsOrNull('Whole-run timeout of each fire, seconds; null: the server maximum (HUBMILL_MAX_TIMEOUT_S)'),
+  cell_timeout_s: SecondsOrNull('Per-cell timeout, seconds; null: the server maximum (HUBMILL_MAX_CELL_TIMEOUT_S)'),
   overlap: Type.Union([Type.Literal('skip'), Type.Literal('queue'), Type.Literal('allow')], { description: 'When an earlier run is still queued or running (default skip)' }),
   max_concurrent: Type.Integer({ minimum: 1, maximum: 100, description: 'Runs at once with overlap "allow" (default 1)' }),
   max_retries: Type.Integer({ minimum: 0, maximum: 20, description: 'Re-runs of a failed or timed-out attempt (default 0)' }),

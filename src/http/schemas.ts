@@ -114,6 +114,46 @@ export const JobView = Type.Object(
 );
 export type JobViewT = Static<typeof JobView>;
 
+/** A parameter of a notebook's parameters cell, as `hubmill inspect` reads it. */
+const Parameter = Type.Object({
+  name: Type.String(),
+  inferred_type_name: Type.String(),
+  default: Type.String(),
+  help: Type.String(),
+});
+
+export const NotebookInfo = Type.Object({
+  name: Type.String(),
+  path: Type.String({ description: "Relative to the user's home; use it as `notebook` when submitting a job" }),
+  size: Type.Integer(),
+  modified: Type.String({ format: 'date-time' }),
+  kernel: Type.Union([Type.String(), Type.Null()]),
+  language: Type.Union([Type.String(), Type.Null()]),
+  parameters: Type.Array(Parameter),
+  error: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
+});
+
+export const NotebooksResponse = Type.Object({
+  username: Type.String(),
+  user_home: Type.String({ description: "The home's local path; '' with HUBMILL_HOMES=user-server (paths are relative to the server's root)" }),
+  notebook_count: Type.Integer(),
+  truncated: Type.Boolean(),
+  notebooks: Type.Array(NotebookInfo),
+});
+
+export type NotebookInfoT = Static<typeof NotebookInfo>;
+
+/** The web UI's session (`GET /ui/api/me`): who is signed in, the home it opens, whose homes an admin can switch to. */
+export const MeView = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('token'), Type.Literal('user'), Type.Literal('service')]),
+  admin: Type.Boolean(),
+  xsrf_token: Type.Union([Type.String(), Type.Null()], { description: 'Send as X-XSRF-Token with unsafe methods when signed in by cookie' }),
+  home_user: Type.Union([Type.String(), Type.Null()], { description: 'The user whose home the UI opens; null: none (choose one)' }),
+  users: Type.Array(Type.String(), { description: 'Admins: users with a home' }),
+});
+export type MeViewT = Static<typeof MeView>;
+
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
 export const SubmitJobBody = Type.Object(

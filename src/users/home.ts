@@ -9,7 +9,9 @@
  * character, whitespace, `~`, `%`, `{}`, an empty name, `.`/`..` and names that
  * look like options (`-x`). A valid name is always exactly one path segment.
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { isAbsolute, normalize, sep } from 'node:path';
 import { InvalidUsernameError, NotFoundError, UsageError } from '../errors.js';
 
@@ -48,18 +50,43 @@ export function validateHomeTemplate(template: string): string {
   return template;
 }
 
-/** The home folder of a (validated) user, from the template; no filesystem access. */
-export function homePathFor(username: string, template: string = DEFAULT_HOME_TEMPLATE): string {
+/** The user hubmill runs as and its own home, when the home template has none for it (see ownHomeOutsideTemplate). */
+export interface OwnHome {
+  username: string;
+  home: string;
+}
+
+/**
+ * Decided once at start, for installs without a hub: when the template's folder for
+ * the user hubmill runs as does not exist but that user's passwd home does (`npm start`
+ * as root: /home/root is missing, /root is there), that user's home is its passwd home,
+ * so the UI opens it instead of "Choose a user". Null otherwise. With a hub, a hub user
+ * of that name is someone else: the caller passes no OwnHome there.
+ */
+export function ownHomeOutsideTemplate(template: string, who: { username: string; homedir: string } = userInfo()): OwnHome | null {
+  if (!isValidUsername(who.username) || !who.homedir || !isAbsolute(who.homedir)) return null;
+  const isDir = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  if (isDir(homePathFor(who.username, template))) return null;
+  const home = normalize(who.homedir).replace(/(.)\/+$/, '$1');
+  return isDir(home) ? { username: who.username, home } : null;
+}
+
+/**
+ * The home folder of a (validated) user, from the template (or `own`, for the user
+ * hubmill runs as when the template has no home for it); no filesystem access.
+ */
+export function homePathFor(username: string, template: string = DEFAULT_HOME_TEMPLATE, own: OwnHome | null = null): string {
   validateUsername(username);
   validateHomeTemplate(template);
+  if (own && username === own.username) return own.home;
   const home = normalize(template.split('{username}').join(username));
   // Trailing separators are dropped so `home + sep` prefix checks work everywhere.
   return home.length > 1 && home.endsWith(sep) ? home.slice(0, -1) : home;
 }
 
 /** The home folder of a user, which must exist and be a directory; NotFoundError (404) otherwise. */
-export async function resolveHome(username: string, template: string = DEFAULT_HOME_TEMPLATE): Promise<string> {
-  const home = homePathFor(username, template);
+export async function resolveHome(username: string, template: string = DEFAULT_HOME_TEMPLATE, own: OwnHome | null = null): Promise<string> {
+  const home = homePathFor(username, template, own);
   const st = await stat(home).catch(() => null);
   if (!st || !st.isDirectory()) throw new NotFoundError(`user ${username} not found (no home folder)`);
   return home;

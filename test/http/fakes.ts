@@ -17,6 +17,7 @@ import { readNotebookFile } from '../../src/notebook/read.js';
 import type { Intake } from '../../src/runner/intake.js';
 import { intakeFor } from '../../src/runner/intake-for.js';
 import { limitsFromSettings } from '../../src/runner/limits.js';
+import { homePathFor } from '../../src/users/home.js';
 
 export { FakeStore };
 
@@ -103,7 +104,8 @@ export const TOKEN = 'test-token-0123456789';
 export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) {
   const config: Config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:1', ...flags }, {});
   const store = new FakeStore();
-  const homeOf = (u: string) => config.homeTemplate.replace('{username}', u);
+  // As src/server.ts wires it: the template, or the service user's own home (AppDeps.ownHome).
+  const homeOf = (u: string) => homePathFor(u, config.homeTemplate, extra.ownHome ?? null);
   const intake = intakeFor({
     homeFor: homeOf,
     limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),

@@ -1,9 +1,17 @@
 /** The run form's fields from `hubmill inspect` parameters (ui/src/params.ts): kinds, defaults, validation. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse as losslessParse } from 'lossless-json';
+import { jsonNumberValue } from '../../src/notebook/parameters-json.js';
+import { PyFloat } from '../../src/notebook/py-float.js';
 import { strictParameterProblems } from '../../src/notebook/strict-parameters.js';
 import type { ParameterValue } from '../../src/notebook/types.js';
+import { floatLiteral, jsonText, RawJson } from '../../ui/src/json-text.js';
 import { fieldFor, formValue, parseLiteral, readField } from '../../ui/src/params.js';
+
+/** What the server reads from the form's body text (a losslessBody field, see src/http/json-body.ts). */
+const asServerReads = (value: unknown): ParameterValue =>
+  (losslessParse(jsonText({ x: value }), null, { parseNumber: jsonNumberValue }) as { x: ParameterValue }).x;
 
 const p = (def: string, type = 'None', help = '') => ({ name: 'x', inferred_type_name: type, default: def, help });
 
@@ -38,14 +46,33 @@ describe('run form fields', () => {
     assert.deepEqual(readField(fieldFor(p('3')), '42'), { value: 42 });
     assert.ok('error' in readField(fieldFor(p('3')), '4.5'));
     assert.ok('error' in readField(fieldFor(p('3')), 'three'));
-    assert.deepEqual(readField(fieldFor(p('0.5')), '-1e-3'), { value: -0.001 });
+    assert.deepEqual(readField(fieldFor(p('0.5')), '-1e-3'), { value: new RawJson('-0.001') });
+    assert.deepEqual(readField(fieldFor(p('0.5')), ' 2.0 '), { value: new RawJson('2.0') });
+    assert.deepEqual(readField(fieldFor(p('0', 'float')), '2'), { value: new RawJson('2.0') }, 'a float field sends a float');
     assert.ok('error' in readField(fieldFor(p('0.5')), ''));
-    assert.deepEqual(readField(fieldFor(p('[1]')), '[3, 4]'), { value: [3, 4] });
+    assert.deepEqual(readField(fieldFor(p('[1]')), '[3, 4.0]'), { value: new RawJson('[3, 4.0]') });
     assert.ok('error' in readField(fieldFor(p('[1]')), '{"a": 1}'));
     assert.ok('error' in readField(fieldFor(p("{'a': 1}")), '[1]'));
     assert.ok('error' in readField(fieldFor(p('[1]')), '[1,'));
     assert.deepEqual(readField(fieldFor(p("'s'")), '<b>x</b>'), { value: '<b>x</b>' });
     assert.deepEqual(readField(fieldFor(p('False')), 'true'), { value: true });
+  });
+
+  it('sends floats and JSON as typed: the server reads 2.0 as a float and [1.0] as a list of a float', () => {
+    const rate = readField(fieldFor(p('0.5')), '2.0');
+    assert.ok('value' in rate);
+    const seen = asServerReads(rate.value);
+    assert.ok(seen instanceof PyFloat && seen.value === 2, String(seen));
+    const items = readField(fieldFor(p('[1]')), '[1.0, 2, {"a": 1e3}]');
+    assert.ok('value' in items);
+    const list = asServerReads(items.value) as ParameterValue[];
+    assert.ok(list[0] instanceof PyFloat && !(list[1] instanceof PyFloat), String(list));
+    assert.ok((list[2] as Record<string, ParameterValue>).a instanceof PyFloat);
+    // The body around them is ordinary JSON.
+    const body = { notebook: 'a "b".ipynb', n: 3, skip: undefined, list: [null, true], parameters: { rate: rate.value } };
+    assert.equal(jsonText(body), '{"notebook":"a \\"b\\".ipynb","n":3,"list":[null,true],"parameters":{"rate":2.0}}');
+    assert.deepEqual(JSON.parse(jsonText(body)), JSON.parse(JSON.stringify(body)));
+    assert.deepEqual([0, -0, 1e21, 0.1, 5e-324, -3].map(floatLiteral), ['0.0', '-0.0', '1e+21', '0.1', '5e-324', '-3.0']);
   });
 
   it('shows a job\'s values in the form', () => {
@@ -69,7 +96,7 @@ describe('run form fields', () => {
         const r = readField(f, raw);
         if (!('value' in r)) continue;
         checked++;
-        const problems = strictParameterProblems([p(def, type)], { x: r.value as ParameterValue });
+        const problems = strictParameterProblems([p(def, type)], { x: asServerReads(r.value) });
         assert.deepEqual(problems, [], `default ${def} (${type}) typed ${raw}`);
       }
     }

@@ -31,6 +31,15 @@ const DEMO = notebookJson([
   ),
 ]);
 
+// Records the types the kernel saw (a scrap), for the form's float test.
+const FLOATS = notebookJson([
+  code('rate = 0.5\nitems = [1, 2]', ['parameters']),
+  code(
+    'seen = f"{type(rate).__name__} {rate!r} {type(items[0]).__name__} {items!r}"\nprint(seen)\n' +
+      'display({"application/scrapbook.scrap.json+json": {"name": "seen", "data": seen, "encoder": "json", "version": 1}}, raw=True)',
+  ),
+]);
+
 const SLOW = notebookJson([code('import time\nprint("started", flush=True)\ntime.sleep(120)')]);
 
 describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
@@ -44,6 +53,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     await mkdir(join(home, 'reports'), { recursive: true });
     await writeFile(join(home, 'reports', 'demo.ipynb'), DEMO);
     await writeFile(join(home, 'slow.ipynb'), SLOW);
+    await writeFile(join(home, 'floats.ipynb'), FLOATS);
     srv = await serve({
       HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
       HUBMILL_DATA_DIR: join(root, 'data'),
@@ -168,6 +178,29 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.waitForURL(/#\/notebook\?/);
       await page.getByText('filled in from run').waitFor();
       assert.equal(await page.getByLabel('n', { exact: true }).inputValue(), '4');
+    });
+  });
+
+  it('sends a typed 2.0 as a float (and [1.0, 2] with its float), on Run and on Rerun', async () => {
+    await onPage(async (page, context) => {
+      await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
+      await page.evaluate(() => (location.hash = '#/notebook?path=floats.ipynb'));
+      await page.getByRole('heading', { name: 'floats.ipynb' }).waitFor();
+      await page.getByLabel('rate', { exact: true }).fill('2.0');
+      await page.getByLabel('items', { exact: true }).fill('[1.0, 2]');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      await page.waitForURL(/#\/job\//);
+      await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
+      const first = decodeURIComponent(/#\/job\/([^?]+)/.exec(page.url())![1]!);
+      const job = await call(srv.base, 'GET', `/api/v1/jobs/${first}`, srv.token);
+      assert.equal(job.body.result?.seen, 'float 2.0 float [1.0, 2]', JSON.stringify(job.body));
+      // Rerun sends the job's parameters again: still floats.
+      await page.getByRole('button', { name: 'Rerun', exact: true }).click();
+      await page.waitForURL((u) => /#\/job\//.test(u.hash) && !u.hash.includes(first));
+      await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
+      const second = decodeURIComponent(/#\/job\/([^?]+)/.exec(page.url())![1]!);
+      const rerun = await call(srv.base, 'GET', `/api/v1/jobs/${second}`, srv.token);
+      assert.equal(rerun.body.result?.seen, 'float 2.0 float [1.0, 2]', JSON.stringify(rerun.body));
     });
   });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { homePathFor, isValidUsername, resolveHome, validateHomeTemplate, validateUsername } from '../../src/users/home.js';
+import { homePathFor, isValidUsername, ownHomeOutsideTemplate, resolveHome, validateHomeTemplate, validateUsername } from '../../src/users/home.js';
 import { InvalidUsernameError, NotFoundError, UsageError } from '../../src/errors.js';
 
 describe('usernames', () => {
@@ -50,5 +50,33 @@ describe('home folders', () => {
     await assert.rejects(resolveHome('bob', template), NotFoundError);
     await assert.rejects(resolveHome('file', template), NotFoundError);
     await assert.rejects(resolveHome('../alice', template), InvalidUsernameError);
+  });
+});
+
+describe("the home of the user hubmill runs as, when the template has none (npm start as root)", () => {
+  test('its passwd home, only when the template folder is missing and the passwd home exists', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hubmill-own-home-'));
+    try {
+      const template = join(root, 'homes', '{username}');
+      mkdirSync(join(root, 'homes', 'alice'), { recursive: true });
+      mkdirSync(join(root, 'root-home'));
+      // Like root under /home/{username}: no template folder, a passwd home.
+      const own = ownHomeOutsideTemplate(template, { username: 'root', homedir: join(root, 'root-home') + '/' });
+      assert.deepEqual(own, { username: 'root', home: join(root, 'root-home') });
+      assert.equal(homePathFor('root', template, own), join(root, 'root-home'));
+      assert.equal(await resolveHome('root', template, own), join(root, 'root-home'));
+      // Everyone else still by the template.
+      assert.equal(homePathFor('alice', template, own), join(root, 'homes', 'alice'));
+      await assert.rejects(resolveHome('bob', template, own), NotFoundError);
+      // The template's folder exists: it wins. Neither exists, or an unusable entry: none.
+      assert.equal(ownHomeOutsideTemplate(template, { username: 'alice', homedir: join(root, 'root-home') }), null);
+      assert.equal(ownHomeOutsideTemplate(template, { username: 'root', homedir: join(root, 'missing') }), null);
+      assert.equal(ownHomeOutsideTemplate(template, { username: 'root', homedir: 'relative' }), null);
+      assert.equal(ownHomeOutsideTemplate(template, { username: '../x', homedir: join(root, 'root-home') }), null);
+      // Without it, root has no home.
+      await assert.rejects(resolveHome('root', template), NotFoundError);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,12 @@
-/** The page's configuration (a meta tag the server fills in) and the API calls. */
+/**
+ * The page's configuration (a meta tag the server fills in) and the API calls.
+ * The answers' types come from the server's TypeBox schemas (type-only imports:
+ * nothing of the server is bundled), so a changed field fails `tsc -p ui`.
+ */
+import type { JobViewT, MeViewT, NotebookInfoT } from '../../src/http/schemas.js';
+import type { ScheduleViewT } from '../../src/http/schedule-schemas.js';
+import { jsonText, RawJson } from './json-text';
+
 export interface HubConf {
   base_url: string;
   host: string;
@@ -18,54 +26,20 @@ export const conf: Conf = (() => {
   }
 })();
 
-export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
-export type JobStatus = (typeof STATES)[number];
+export type JobStatus = JobViewT['status'];
+/** The job states in their order (the status filter); checked against the schema's below. */
+export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const satisfies readonly JobStatus[];
+// Every state of the schema is listed (a new one fails the type check here).
+const allStates: Exclude<JobStatus, (typeof STATES)[number]> extends never ? true : never = true;
+void allStates;
 export const isTerminal = (s: JobStatus) => s !== 'queued' && s !== 'running';
 
-export interface Job {
-  id: string;
-  status: JobStatus;
-  username: string;
-  notebook: string;
-  parameters: Record<string, unknown>;
-  kernel: string | null;
-  timeout_s: number | null;
-  cell_timeout_s: number | null;
-  submitted_by: string;
-  source: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_s: number | null;
-  output_path: string | null;
-  target?: 'local' | 'user-server';
-  /** The user's named server (target user-server); null: the default server. */
-  server_name?: string | null;
-  progress: { cells_total: number; cells_done: number };
-  error: { ename: string; evalue: string; traceback?: string[]; cell_index?: number | null } | null;
-  result: Record<string, unknown> | null;
-  cancel_requested: boolean;
-  links: { self: string; output: string; events: string; cancel: string };
-}
-
-export interface Me {
-  name: string;
-  kind: string;
-  admin: boolean;
-  xsrf_token: string | null;
-  home_user: string | null;
-  users: string[];
-}
-
-export interface NotebookInfo {
-  name: string;
-  path: string;
-  kernel: string | null;
-  language: string | null;
-  modified: string;
-  parameters: { name: string; inferred_type_name: string; default: string; help: string }[];
-  error: { code: string; detail: string } | null;
-}
+/** A job as the API answers it (GET /api/v1/jobs/{id}; JobView). */
+export type Job = JobViewT;
+/** The signed-in session (GET /ui/api/me; MeView). */
+export type Me = MeViewT;
+/** A notebook of a user's home (GET /api/v1/notebooks; NotebookInfo). */
+export type NotebookInfo = NotebookInfoT;
 
 export class ApiError extends Error {
   constructor(
@@ -85,20 +59,21 @@ export function setXsrf(t: string | null): void {
 
 export const url = (path: string) => `${conf.prefix}${path}`;
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: { method?: string; body?: unknown; reviver?: Reviver } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (xsrf && init.method && init.method !== 'GET') headers['x-xsrf-token'] = xsrf;
   const res = await fetch(url(path), {
     method: init.method ?? 'GET',
     headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    // jsonText: parameters the form typed as floats or JSON keep their spelling (json-text.ts).
+    body: init.body === undefined ? undefined : jsonText(init.body),
     credentials: 'same-origin',
   });
   const text = await res.text();
   let body: unknown = text;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(text, init.reviver);
   } catch {
     /* not JSON */
   }
@@ -120,6 +95,17 @@ export const listNotebooks = (user: string) => api<{ notebooks: NotebookInfo[]; 
 export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; schedule_id?: string; cursor?: string; limit?: number }) =>
   api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, schedule_id: p.schedule_id, cursor: p.cursor, limit: p.limit ?? 50 })}`);
 export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
+
+type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
+/** Numbers whose JSON text says more than a JS number (`2.0`, digits beyond 2^53) kept as that text, where the browser tells the source. */
+const keepNumberText: Reviver = (_key, value, context) =>
+  typeof value === 'number' && context?.source !== undefined && context.source !== String(value) ? new RawJson(context.source) : value;
+/**
+ * A job's parameters as the server holds them, to send again (Rerun): the float 2.0 stays
+ * `2.0` (with JSON.parse source text access: Chrome 114, Firefox 135, Safari 18.4; older browsers send 2).
+ */
+export const jobParameters = async (id: string) =>
+  (await api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`, { reviver: keepNumberText as (this: unknown, key: string, value: unknown) => unknown })).parameters;
 export const submitJob = (body: Record<string, unknown>) => api<Job>('api/v1/jobs', { method: 'POST', body });
 export const cancelJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
 /** The output notebook, fetched and parsed in a worker when there is one (big notebooks do not block the page). */
@@ -178,36 +164,10 @@ export interface Notebook {
 
 export const joinText = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join('') : (t ?? ''));
 
-export interface Schedule {
-  id: string;
-  owner: string;
-  name: string;
-  notebook: string;
-  parameters: Record<string, unknown>;
-  kernel: string | null;
-  cron: string;
-  timezone: string;
-  timeout_s: number | null;
-  cell_timeout_s: number | null;
-  overlap: 'skip' | 'queue' | 'allow';
-  max_concurrent: number;
-  max_retries: number;
-  retry_backoff_s: number;
-  catchup: 'latest' | 'all' | 'none';
-  max_catchup: number;
-  paused: boolean;
-  notify: { webhook_url: string; on: string[] } | null;
-  next_run_at: string | null;
-  last_run: { scheduled_for: string; job_id: string | null } | null;
-  fires: number;
-  missed_skipped: number;
-  overlap_skipped: number;
-  retries: number;
-  created_at: string;
-  updated_at: string;
-  webhook_secret?: string;
-}
-export type ScheduleJob = Job & { schedule_id: string | null; scheduled_for: string | null; attempt: number };
+/** A schedule as the API answers it (ScheduleView). */
+export type Schedule = ScheduleViewT;
+/** A run of a schedule: a job (schedule_id, scheduled_for, attempt are Job fields). */
+export type ScheduleJob = Job;
 
 const sched = (id: string, tail = '') => `api/v1/schedules/${encodeURIComponent(id)}${tail}`;
 export const listSchedules = (username: string | null) => api<{ schedules: Schedule[]; next_cursor: string | null }>(`api/v1/schedules${q({ username, limit: 500 })}`);

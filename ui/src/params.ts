@@ -4,7 +4,11 @@
  * literal), the default as a form value, and parsing/validation of what the
  * user typed. Python literals are read by a small parser (strings, numbers,
  * True/False/None, lists, tuples, dicts); what it cannot read stays text.
+ * Floats and JSON values are sent as JSON text (RawJson), so `2.0` reaches the
+ * kernel as a float, not the int 2 that a JavaScript number would become.
  */
+import { floatLiteral, RawJson } from './json-text.js';
+
 export type Kind = 'integer' | 'number' | 'boolean' | 'text' | 'json';
 
 export interface Parameter {
@@ -164,7 +168,10 @@ export function fieldFor(p: Parameter): Field {
   return { name: p.name, kind, initial, defaultValue, readable, help: p.help, typeLabel };
 }
 
-/** The value to send for a field, or an error message to show next to it. */
+/**
+ * The value to send for a field, or an error message to show next to it. A float
+ * field sends a float literal (`2` typed → `2.0`), a JSON field the JSON as typed.
+ */
 export function readField(f: Field, raw: string): { value: unknown } | { error: string } {
   switch (f.kind) {
     case 'integer': {
@@ -174,7 +181,7 @@ export function readField(f: Field, raw: string): { value: unknown } | { error: 
     }
     case 'number': {
       const n = Number(raw);
-      return raw.trim() !== '' && Number.isFinite(n) ? { value: n } : { error: 'Enter a number' };
+      return raw.trim() !== '' && Number.isFinite(n) ? { value: new RawJson(floatLiteral(n)) } : { error: 'Enter a number' };
     }
     case 'boolean':
       return { value: raw === 'true' };
@@ -185,7 +192,7 @@ export function readField(f: Field, raw: string): { value: unknown } | { error: 
         if (f.defaultValue && typeof f.defaultValue === 'object' && !Array.isArray(f.defaultValue) && (typeof v !== 'object' || v === null || Array.isArray(v))) {
           return { error: 'Enter a JSON object, e.g. {"a": 1}' };
         }
-        return { value: v };
+        return { value: new RawJson(raw.trim()) };
       } catch {
         return { error: 'Enter valid JSON' };
       }

@@ -13,35 +13,9 @@ import { HubmillError } from '../../errors.js';
 import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
-import { problems, ServerNameT } from '../schemas.js';
+import { NotebooksResponse, problems, ServerNameT } from '../schemas.js';
 import { Homes } from '../../homes/homes.js';
 import { summarizeNotebook } from '../../notebook/inspect.js';
-
-const Parameter = Type.Object({
-  name: Type.String(),
-  inferred_type_name: Type.String(),
-  default: Type.String(),
-  help: Type.String(),
-});
-
-const NotebookInfo = Type.Object({
-  name: Type.String(),
-  path: Type.String({ description: "Relative to the user's home; use it as `notebook` when submitting a job" }),
-  size: Type.Integer(),
-  modified: Type.String({ format: 'date-time' }),
-  kernel: Type.Union([Type.String(), Type.Null()]),
-  language: Type.Union([Type.String(), Type.Null()]),
-  parameters: Type.Array(Parameter),
-  error: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
-});
-
-const NotebooksResponse = Type.Object({
-  username: Type.String(),
-  user_home: Type.String({ description: "The home's local path; '' with HUBMILL_HOMES=user-server (paths are relative to the server's root)" }),
-  notebook_count: Type.Integer(),
-  truncated: Type.Boolean(),
-  notebooks: Type.Array(NotebookInfo),
-});
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

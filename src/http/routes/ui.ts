@@ -11,7 +11,6 @@
  * run in an opaque origin with no network, no cookies and no parent access.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
@@ -24,6 +23,7 @@ import { tokenFromRequest } from '../auth.js';
 import { UnauthorizedError } from '../http-errors.js';
 import { cookieValue, SESSION_COOKIE, wantsHtml, xsrfFor } from '../oauth.js';
 import { setTokenCookie, TOKEN_COOKIE } from '../token-cookie.js';
+import { MeView, type MeViewT } from '../schemas.js';
 
 /** dist/ui, from both src/http/routes (tsx) and dist/http/routes (built). */
 export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'ui');
@@ -177,7 +177,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     return reply.type(type).send(body);
   });
 
-  app.get('/ui/api/me', { schema: { hide: true } }, async (req, reply) => {
+  app.get('/ui/api/me', { schema: { hide: true, response: { 200: MeView } } }, async (req, reply): Promise<MeViewT> => {
     const identity = req.identity;
     if (!identity) throw new UnauthorizedError('not signed in');
     const session = hub ? cookieValue(req, SESSION_COOKIE, config.cookieSecret) : null;
@@ -187,7 +187,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
     if (identity.kind === 'user') home = identity.name;
     else if (!remote) {
       // The service token (or a hub service) has no home: open the one of the user the service runs as.
-      const self = userInfo().username;
+      const self = ctx.localHomes.serviceUser;
       if (isValidUsername(self) && (await ctx.localHomes.existingHome(self).then(() => true, () => false))) home = self;
     }
     // With HUBMILL_HOMES=user-server there are no local homes to offer: an admin opens a user by name.

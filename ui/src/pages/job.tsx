@@ -5,7 +5,7 @@
  * another user (or an unknown id) shows "Job not found" and nothing else.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, cancelJob, conf, getJob, isTerminal, outputNotebook, submitJob, url, type Job, type Notebook, type Output } from '../api';
+import { ApiError, cancelJob, conf, getJob, isTerminal, jobParameters, outputNotebook, submitJob, url, type Job, type Notebook, type Output } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, shortValue } from '../common';
 import { NotebookView } from '../render/notebook';
 import { OutputView, Truncated } from '../render/outputs';
@@ -161,7 +161,8 @@ export function JobPage({ id }: { id: string }) {
       const j = await submitJob({
         notebook: job.notebook,
         username: job.username,
-        parameters: job.parameters,
+        // Fetched again with each number's JSON text kept (2.0 stays a float).
+        parameters: await jobParameters(job.id),
         ...(job.kernel ? { kernel: job.kernel } : {}),
         ...(job.timeout_s ? { timeout_s: job.timeout_s } : {}),
         ...(job.cell_timeout_s ? { cell_timeout_s: job.cell_timeout_s } : {}),

@@ -6,10 +6,10 @@
  * sent, so untouched ones keep the notebook's own literal (e.g. `1.0` stays a float).
  */
 import { useMemo, useState } from 'preact/hooks';
-import { ApiError, api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
+import { api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
-import { fieldFor, formValue, readField, type Field } from '../params';
-import { ParamInput } from '../param-input';
+import { ParamFields, useParamForm } from '../param-form';
+import { fieldFor } from '../params';
 
 export function NotebookPage({ path, from }: { path: string; from: string | null }) {
   const { user } = useApp();
@@ -18,52 +18,34 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
   const source = useLoad(() => (from ? getJob(from) : Promise.resolve(null)), [from]);
   const runs = useLoad(() => listJobs({ username: user, notebook: path, limit: 10 }), [user, path]);
   const nb = nbs.value?.notebooks.find((n) => n.path === path);
-  const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : []), [nb]);
-  const [values, setValues] = useState<Record<string, string>>({});
+  const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : null), [nb]);
+  const job = source.value;
+  const form = useParamForm(fields, job ?? null);
   const [kernel, setKernel] = useState('');
   const [timeout, setTimeoutS] = useState('');
   const [cellTimeout, setCellTimeout] = useState('');
   const [submitError, setSubmitError] = useState<unknown>(null);
-  // The server's own verdict on parameters (strict_parameters), shown at each field until it is edited.
-  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [filledFrom, setFilledFrom] = useState<string | null>(null);
 
-  // Edit & rerun: the job's values over the defaults, once both are loaded.
-  const job = source.value;
+  // Edit & rerun: the job's values over the defaults (its parameters: useParamForm), once both are loaded.
   if (job && nb && filledFrom !== job.id) {
-    const v: Record<string, string> = {};
-    for (const f of fields) if (f.name in job.parameters) v[f.name] = formValue(f, job.parameters[f.name]);
-    setValues(v);
     setKernel(job.kernel ?? '');
     setTimeoutS(job.timeout_s ? String(job.timeout_s) : '');
     setCellTimeout(job.cell_timeout_s ? String(job.cell_timeout_s) : '');
     setFilledFrom(job.id);
   }
 
-  const current = (f: Field) => values[f.name] ?? f.initial;
-  const errors: Record<string, string> = {};
-  for (const f of fields) {
-    const r = readField(f, current(f));
-    if ('error' in r && (values[f.name] !== undefined || f.readable)) errors[f.name] = r.error;
-  }
   const optError = (v: string) => (v.trim() === '' || (Number(v) > 0 && Number.isFinite(Number(v))) ? undefined : 'Enter a positive number of seconds');
   const timeoutError = optError(timeout);
   const cellTimeoutError = optError(cellTimeout);
-  const invalid = Object.keys(errors).length > 0 || Boolean(timeoutError || cellTimeoutError);
+  const invalid = form.invalid || Boolean(timeoutError || cellTimeoutError);
 
   const run = async (e: Event) => {
     e.preventDefault();
     if (invalid || busy) return;
-    const parameters: Record<string, unknown> = {};
-    for (const f of fields) {
-      const raw = current(f);
-      // Untouched defaults are left to the notebook (its own literal, e.g. 1.0 stays a float).
-      if (raw === f.initial && f.readable && !(job && f.name in job.parameters)) continue;
-      if (!f.readable && values[f.name] === undefined) continue;
-      const r = readField(f, raw);
-      if ('value' in r) parameters[f.name] = r.value;
-    }
+    // Untouched defaults are left to the notebook (its own literal, e.g. 1.0 stays a float).
+    const parameters = form.parameters();
     setBusy(true);
     setSubmitError(null);
     try {
@@ -80,7 +62,7 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
       location.hash = href(`/job/${created.id}`);
     } catch (err) {
       setSubmitError(err);
-      setServerErrors(parameterProblems(err));
+      form.showServerErrors(err);
     } finally {
       setBusy(false);
     }
@@ -102,19 +84,8 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
       <form class="run-form" onSubmit={run} noValidate>
         <fieldset>
           <legend>Parameters</legend>
-          {fields.length === 0 && <p class="muted">This notebook has no parameters cell (tag a cell "parameters" to get a form).</p>}
-          {fields.map((f) => (
-            <ParamInput
-              key={f.name}
-              f={f}
-              value={current(f)}
-              error={errors[f.name] ?? serverErrors[f.name]}
-              onChange={(v) => {
-                setValues({ ...values, [f.name]: v });
-                if (serverErrors[f.name]) setServerErrors({ ...serverErrors, [f.name]: '' });
-              }}
-            />
-          ))}
+          {form.fields.length === 0 && <p class="muted">This notebook has no parameters cell (tag a cell "parameters" to get a form).</p>}
+          <ParamFields form={form} />
         </fieldset>
         <fieldset class="options">
           <legend>Options</legend>
@@ -157,18 +128,6 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
       </section>
     </main>
   );
-}
-
-/** Per-parameter messages from a strict_parameters 422 (`parameters: [{parameter, expected, given}]`). */
-function parameterProblems(err: unknown): Record<string, string> {
-  const list = err instanceof ApiError ? err.problem?.parameters : undefined;
-  if (!Array.isArray(list)) return {};
-  const out: Record<string, string> = {};
-  for (const p of list as { parameter?: unknown; expected?: unknown; given?: unknown }[]) {
-    if (typeof p.parameter !== 'string') continue;
-    out[p.parameter] = typeof p.expected === 'string' ? `The server expects ${p.expected}, got ${String(p.given)}` : 'Not a parameter of this notebook';
-  }
-  return out;
 }
 
 export function RunList({ jobs }: { jobs: Job[] }) {

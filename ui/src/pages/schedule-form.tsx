@@ -8,8 +8,8 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, createSchedule, getSchedule, listNotebooks, patchSchedule, previewCron, type Schedule } from '../api';
 import { ErrorBox, href, Loading, useApp, useLoad } from '../common';
 import { cronFor, inZone, localZone, presetOf, timeZones, WEEKDAYS, type Preset, type PresetState } from '../cron-presets';
-import { ParamInput } from '../param-input';
-import { fieldFor, formValue, readField, type Field } from '../params';
+import { ParamFields, useParamForm } from '../param-form';
+import { fieldFor } from '../params';
 
 function usePreview(cron: string, timezone: string): { times: string[] | null; error: unknown } {
   const [state, setState] = useState<{ times: string[] | null; error: unknown }>({ times: null, error: null });
@@ -59,7 +59,6 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
   const [preset, setPreset] = useState<PresetState>({ preset: 'daily', time: '09:00', weekday: 1 });
   const [cron, setCron] = useState('0 9 * * *');
   const [timezone, setTimezone] = useState(localZone());
-  const [values, setValues] = useState<Record<string, string>>({});
   const [kernel, setKernel] = useState('');
   const [timeout, setTimeoutS] = useState('');
   const [cellTimeout, setCellTimeout] = useState('');
@@ -75,7 +74,9 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
 
   const s = existing.value;
   const nb = nbs.value?.notebooks.find((n) => n.path === notebook);
-  const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : []), [nb]);
+  const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : null), [nb]);
+  // An existing schedule's parameters fill the form once the notebook's fields are known.
+  const form = useParamForm(fields, s ?? null);
   if (s && !filled) {
     setName(s.name);
     setNotebook(s.notebook);
@@ -92,14 +93,6 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     setWebhook(s.notify?.webhook_url ?? '');
     setFilled(true);
   }
-  // An existing schedule's parameters fill the form once the notebook's fields are known.
-  const [paramsFilled, setParamsFilled] = useState(false);
-  if (s && nb && !paramsFilled) {
-    const v: Record<string, string> = {};
-    for (const f of fields) if (f.name in s.parameters) v[f.name] = formValue(f, s.parameters[f.name]);
-    setValues(v);
-    setParamsFilled(true);
-  }
   if (!s && !name && nb && !filled) {
     setName(nb.name.replace(/\.ipynb$/, ''));
     setFilled(true);
@@ -112,12 +105,6 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     if (c) setCron(c);
   };
 
-  const current = (f: Field) => values[f.name] ?? f.initial;
-  const errors: Record<string, string> = {};
-  for (const f of fields) {
-    const r = readField(f, current(f));
-    if ('error' in r && (values[f.name] !== undefined || f.readable)) errors[f.name] = r.error;
-  }
   const optErrors = {
     name: name.trim() ? undefined : 'Enter a name',
     notebook: notebook ? undefined : 'Choose a notebook',
@@ -126,20 +113,13 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     retries: intError(retries, 20),
     backoff: backoff.trim() !== '' && Number(backoff) >= 0 && Number(backoff) <= 86400 ? undefined : 'Enter 0 to 86400 seconds',
   };
-  const invalid = Object.keys(errors).length > 0 || Object.values(optErrors).some(Boolean);
+  const invalid = form.invalid || Object.values(optErrors).some(Boolean);
 
   const save = async (e: Event) => {
     e.preventDefault();
     if (invalid || busy) return;
-    const parameters: Record<string, unknown> = {};
-    for (const f of fields) {
-      const raw = current(f);
-      // Untouched defaults are left to the notebook, as on the notebook page.
-      if (raw === f.initial && f.readable && !(s && f.name in s.parameters)) continue;
-      if (!f.readable && values[f.name] === undefined) continue;
-      const r = readField(f, raw);
-      if ('value' in r) parameters[f.name] = r.value;
-    }
+    // Untouched defaults are left to the notebook, as on the notebook page.
+    const parameters = form.parameters();
     const body: Record<string, unknown> = {
       name: name.trim(),
       notebook,
@@ -163,6 +143,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
       else location.hash = href(`/schedules/${saved.id}`);
     } catch (err) {
       setSubmitError(err);
+      form.showServerErrors(err);
     } finally {
       setBusy(false);
     }
@@ -196,7 +177,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
           <legend>What</legend>
           <Field1 id="s-name" label="Name" error={optErrors.name}>{input('s-name', name, setName)}</Field1>
           <Field1 id="s-notebook" label="Notebook" error={optErrors.notebook}>
-            <select id="s-notebook" value={notebook} onChange={(e) => (setNotebook((e.target as HTMLSelectElement).value), setValues({}))}>
+            <select id="s-notebook" value={notebook} onChange={(e) => (setNotebook((e.target as HTMLSelectElement).value), form.reset())}>
               <option value="">choose…</option>
               {notebook && nbs.value && !nb && <option value={notebook}>{notebook}</option>}
               {(nbs.value?.notebooks ?? []).map((n) => <option key={n.path} value={n.path}>{n.path}</option>)}
@@ -257,8 +238,8 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
         <fieldset>
           <legend>Parameters</legend>
           {!nb && <p class="muted">Choose a notebook to fill in its parameters.</p>}
-          {nb && fields.length === 0 && <p class="muted">This notebook has no parameters cell.</p>}
-          {fields.map((f) => <ParamInput key={f.name} f={f} value={current(f)} error={errors[f.name]} onChange={(v) => setValues({ ...values, [f.name]: v })} />)}
+          {nb && form.fields.length === 0 && <p class="muted">This notebook has no parameters cell.</p>}
+          <ParamFields form={form} />
         </fieldset>
         <fieldset class="options">
           <legend>Options</legend>

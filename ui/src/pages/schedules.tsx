@@ -129,7 +129,7 @@ export function SchedulePage({ id }: { id: string }) {
         <dt>Overlap</dt><dd>{s.overlap}{s.overlap === 'allow' ? ` (up to ${s.max_concurrent})` : ''}</dd>
         <dt>Catch-up</dt><dd>{s.catchup}</dd>
         <dt>Retries</dt><dd>{s.max_retries} (backoff {s.retry_backoff_s} s)</dd>
-        <dt>Webhook</dt><dd>{s.notify ? `${s.notify.webhook_url} on ${s.notify.on.join(', ')}` : <span class="muted">none</span>}</dd>
+        <dt>Webhook</dt><dd>{s.notify ? `${s.notify.webhook_url} on ${(s.notify.on ?? []).join(', ')}` : <span class="muted">none</span>}</dd>
         <dt>Counts</dt><dd>{s.fires} fired, {s.missed_skipped} missed, {s.overlap_skipped} skipped for overlap, {s.retries} retries</dd>
       </dl>
       <section>
