@@ -336,6 +336,16 @@ export const SETTINGS: SettingsTable = {
   },
 };
 
+/**
+ * The default of a setting whose default is a plain value, for modules that
+ * fall back to it when built without a Config (tests, tools): the value is written once, here.
+ */
+export function plainDefault<K extends SettingKey>(key: K): Config[K] {
+  const d = SETTINGS[key].default;
+  if (typeof d === 'function') throw new Error(`setting ${key} has a computed default`);
+  return d as Config[K];
+}
+
 /** Variables read outside config.ts (development switches), documented with the settings. */
 export const OTHER_VARIABLES: readonly OtherVariable[] = [
   { names: ['HUBMILL_UI_DEV'], shown: 'unset', doc: "development only: re-read the web UI's page on every request" },

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROLES } from '../../src/config.js';
-import { SETTINGS } from '../../src/settings/table.js';
+import { plainDefault, SETTINGS } from '../../src/settings/table.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Y = any; // parsed YAML: shapes are checked by the code below, not by types
@@ -268,7 +268,7 @@ export function checkK8s(deployDir: string, names: Names): string[] {
         else if (g.path !== '/health' || (g.port !== port && g.port !== cport?.name)) problems.push(`${name}: ${probe} does not hit /health on port ${port}`);
       }
       if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory) problems.push(`${name}: resources (cpu/memory requests, memory limit) missing`);
-      const grace = Number(env.HUBMILL_SHUTDOWN_GRACE_S ?? 30);
+      const grace = Number(env.HUBMILL_SHUTDOWN_GRACE_S ?? plainDefault('shutdownGraceS'));
       if (!(Number(d.spec?.template?.spec?.terminationGracePeriodSeconds ?? 30) > grace)) problems.push(`${name}: terminationGracePeriodSeconds is not above HUBMILL_SHUTDOWN_GRACE_S (${grace})`);
       podsByRole[role] = { labels, port, portName: cport?.name, env };
     }

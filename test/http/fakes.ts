@@ -105,7 +105,7 @@ export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) 
   const homeOf = (u: string) => config.homeTemplate.replace('{username}', u);
   const intake = new Intake({
     homeFor: homeOf,
-    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    limits: limitsFromSettings(config),
     readNotebook: readNotebookFile,
     kernelSpec: async (name) => {
       const spec = KERNELSPECS.find((k) => k.name === name);
