@@ -37,7 +37,7 @@ export interface Config {
   /** Requests per minute per user / per client address; 0 = unlimited. */
   readonly rateLimitPerMin: number;
   readonly rateLimitIpPerMin: number;
-  /** Rate-limit window, seconds (default 60; the *PerMin limits count per window). */
+  /** Rate-limit window, seconds (the *PerMin limits count per window). */
   readonly rateLimitWindowS: number;
   /** Run quotas per user; 0 = unlimited. */
   readonly maxRunningPerUser: number;
@@ -65,10 +65,10 @@ export interface Config {
   readonly retentionDays: number;
   /** Re-queue (instead of fail) the jobs of a process whose lease expired. */
   readonly requeueOnRestart: boolean;
-  /** A running job whose process did not renew its lease for this long is reclaimed (HUBMILL_LEASE_S, default 60). */
+  /** A running job whose process did not renew its lease for this long is reclaimed. */
   readonly leaseS: number;
   readonly shutdownGraceS: number;
-  /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed (default none). */
+  /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed. */
   readonly webhookAllow: readonly string[];
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
