@@ -107,8 +107,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const userServers =
     config.jupyterhubApiUrl && config.jupyterhubApiToken && config.hubPublicUrl
       ? new UserServers(
-          { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl },
-          config.userServerIdleS,
+          { hubApiUrl: config.jupyterhubApiUrl, token: config.jupyterhubApiToken, publicUrl: config.hubPublicUrl, idleStopS: config.userServerIdleS },
           logger.child({ component: 'user-servers' }),
         )
       : null;
@@ -119,7 +118,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     gateway,
     homeFor: (u) => homePathFor(u, config.homeTemplate, ownHome),
     concurrency: config.concurrency,
-    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    limits: limitsFromSettings(config),
     leaseMs: config.leaseS * 1000,
     logger,
     metrics: {

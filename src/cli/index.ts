@@ -10,6 +10,11 @@ import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { parseNotebook, readNotebookFile } from '../notebook/read.js';
 import { HUBMILL_VERSION } from '../version.js';
 import { runCommand } from './run.js';
+import { SETTINGS, type Setting } from '../settings/table.js';
+import { shownDefault } from '../settings/docs.js';
+
+/** Markdown of the docs as terminal text: no backticks or bold. */
+const plainText = (md: string): string => md.replace(/`|\*\*/g, '');
 
 function fail(err: unknown): number {
   if (err instanceof HubmillError) {
@@ -68,24 +73,17 @@ async function main(argv: string[]): Promise<number> {
       const w = Math.max(...specs.map((s) => s.name.length));
       for (const s of specs) process.stdout.write(`  ${s.name.padEnd(w)}    ${s.resource_dir}  (${s.display_name}, ${s.language})\n`);
     });
-  program
-    .command('serve')
-    .description('run the HTTP service (see README for every option and its environment variable)')
-    .option('--host <host>', 'address to bind (HUBMILL_HOST, default 127.0.0.1)')
-    .option('--port <port>', 'port (HUBMILL_PORT, default 8002)')
-    .option('--home-template <template>', "users' homes (HUBMILL_HOME_TEMPLATE, default /home/{username})")
-    .option('--data-dir <dir>', 'job store and outputs (HUBMILL_DATA_DIR)')
-    .option('--concurrency <n>', 'notebooks run at once (HUBMILL_CONCURRENCY, default: cores)')
-    .option('--pool <spec>', 'warm kernels, e.g. python3:2,ir:1 (HUBMILL_POOL)')
-    .option('--database-url <url>', 'PostgreSQL store shared by several nodes (HUBMILL_DATABASE_URL; default SQLite in the data dir)')
-    .option('--role <role>', 'all, api or worker (HUBMILL_ROLE, default all)')
-    .action(async (o: Record<string, string | undefined>) => {
-      const { loadConfig } = await import('../config.js');
-      const { startServer } = await import('../server.js');
-      const flags = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-      await startServer(loadConfig(flags as never));
-      code = -1; // keep running
-    });
+  const serve = program.command('serve').description('run the HTTP service (every setting, with its environment variable: README, Configuration)');
+  for (const s of Object.values(SETTINGS) as Setting<unknown>[]) {
+    if (s.flag) serve.option(`${s.flag.name} ${s.flag.arg}`, plainText(`${s.doc} (${s.env}, default ${shownDefault(s)})`));
+  }
+  serve.action(async (o: Record<string, string | undefined>) => {
+    const { loadConfig } = await import('../config.js');
+    const { startServer } = await import('../server.js');
+    const flags = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    await startServer(loadConfig(flags as never));
+    code = -1; // keep running
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

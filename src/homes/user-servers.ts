@@ -6,7 +6,7 @@
  *
  * Idle stop: a server this process started (not one that was already running
  * when a job came) is stopped through the hub once its last job here ended and
- * `idleStopS` seconds passed with no new job for it; 0 = never. The bookkeeping
+ * `idleStopS` seconds (HUBMILL_USER_SERVER_IDLE_S) passed with no new job for it; 0 = never. The bookkeeping
  * is per process: with several workers, each stops only the servers it started
  * itself, and only when its own jobs on it are done (a server another worker
  * still uses may be stopped by the worker that started it; that worker's next
@@ -26,6 +26,8 @@ export interface UserServerConfig {
   publicUrl: string;
   /** Bound of starting the user's server (default 60 s). */
   startTimeoutMs?: number;
+  /** Stop a server this process started this many seconds after its last job here ended; 0 = never. */
+  idleStopS: number;
 }
 
 interface Entry {
@@ -47,7 +49,6 @@ export class UserServers {
 
   constructor(
     private readonly cfg: UserServerConfig,
-    private readonly idleStopS: number,
     private readonly log: Logger,
   ) {}
 
@@ -89,7 +90,7 @@ export class UserServers {
   private release(key: string, username: string, serverName: string, entry: Entry): void {
     entry.active--;
     if (entry.active > 0 || this.closed) return;
-    if (!entry.ours || this.idleStopS <= 0) {
+    if (!entry.ours || this.cfg.idleStopS <= 0) {
       if (!entry.ours) this.entries.delete(key);
       return;
     }
@@ -98,12 +99,12 @@ export class UserServers {
       if (entry.active > 0) return;
       entry.ours = false;
       this.entries.delete(key);
-      this.log.info({ username, serverName, idleS: this.idleStopS }, `stopping ${serverLabel(username, serverName)}: idle since its last job`);
+      this.log.info({ username, serverName, idleS: this.cfg.idleStopS }, `stopping ${serverLabel(username, serverName)}: idle since its last job`);
       const p = stopUserServer(this.cfg.hubApiUrl, this.cfg.token, username, serverName)
         .catch((err: Error) => this.log.warn({ username, serverName, err: err.message }, 'could not stop the user server'))
         .finally(() => this.stopping.delete(p));
       this.stopping.add(p);
-    }, this.idleStopS * 1000);
+    }, this.cfg.idleStopS * 1000);
     entry.timer.unref();
   }
 

@@ -31,6 +31,7 @@ import type { FastifyRequest } from 'fastify';
 import { HubmillError } from '../errors.js';
 import { ForbiddenError } from './http-errors.js';
 import { tokenFromRequest, type Authenticator, type Identity } from './auth.js';
+import { plainDefault } from '../settings/table.js';
 
 /** JupyterHub could not be asked (down, timeout, 5xx, unreadable answer). Raised by HubAuthenticator; 503. */
 export class HubUnavailableError extends HubmillError {
@@ -101,7 +102,7 @@ export class HubAuthenticator implements Authenticator {
     this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
     this.serviceName = opts.serviceName ?? 'hubmill';
     this.#requireAccess = opts.requireAccessScope ?? true;
-    this.#ttl = opts.cacheTtlMs ?? 60_000;
+    this.#ttl = opts.cacheTtlMs ?? plainDefault('hubAuthCacheS') * 1000;
     this.#failureTtl = opts.failureTtlMs ?? 5_000;
     this.#max = opts.maxEntries ?? 10_000;
     this.#timeout = opts.timeoutMs ?? 5_000;

@@ -23,6 +23,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubmillError } from '../errors.js';
+import { plainDefault } from '../settings/table.js';
 
 /** Too many requests from one user or address in the current window. Raised by the limit hooks; 429. */
 export class RateLimitedError extends HubmillError {
@@ -44,7 +45,7 @@ export interface LimitOptions {
   maxRunningPerUser: number;
   /** Runs one user may have waiting in the queue (0 = unlimited). */
   maxQueuedPerUser: number;
-  /** Window length (default 60 s; tests shorten it). */
+  /** Window length (default: HUBMILL_RATE_LIMIT_WINDOW_S's; tests shorten it). */
   windowMs?: number;
 }
 
@@ -76,7 +77,7 @@ export async function installIpLimit(app: FastifyInstance, opts: LimitOptions): 
   if (opts.perIpPerMin <= 0) return;
   const limiter = app.createRateLimit({
     max: opts.perIpPerMin,
-    timeWindow: opts.windowMs ?? 60_000,
+    timeWindow: opts.windowMs ?? plainDefault('rateLimitWindowS') * 1000,
     keyGenerator: (req) => `ip:${req.ip}`,
   }) as unknown as Limiter;
   app.addHook('onRequest', async (req, reply) => {
@@ -99,7 +100,7 @@ export function installUserLimits(app: FastifyInstance, opts: LimitOptions): voi
   if (opts.perUserPerMin > 0) {
     const limiter = app.createRateLimit({
       max: opts.perUserPerMin,
-      timeWindow: opts.windowMs ?? 60_000,
+      timeWindow: opts.windowMs ?? plainDefault('rateLimitWindowS') * 1000,
       keyGenerator: (req) => `user:${req.identity?.kind ?? ''}:${req.identity?.name ?? ''}`,
     }) as unknown as Limiter;
     app.addHook('onRequest', async (req, reply) => {

@@ -3,6 +3,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { JsonObject } from './schemas.js';
+import { MAX_MISFIRE_GRACE_S, ON_TIME_TOLERANCE_MS } from '../schedules/fire-plan.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -40,8 +41,16 @@ const settings = {
   max_concurrent: Type.Integer({ minimum: 1, maximum: 100, description: 'Runs at once with overlap "allow" (default 1)' }),
   max_retries: Type.Integer({ minimum: 0, maximum: 20, description: 'Re-runs of a failed or timed-out attempt (default 0)' }),
   retry_backoff_s: Type.Number({ minimum: 0, maximum: 86400, description: 'Attempt n+1 waits retry_backoff_s × 2^(n−1), +0–20 % jitter, at most 1 h (default 60)' }),
-  catchup: Type.Union([Type.Literal('latest'), Type.Literal('all'), Type.Literal('none')], { description: 'Fires missed during downtime (default latest)' }),
+  catchup: Type.Union([Type.Literal('latest'), Type.Literal('all'), Type.Literal('none')], {
+    description:
+      'Fires missed during downtime (default latest): latest runs the most recent one, all up to max_catchup of them, ' +
+      `none only a fire reached on time, i.e. late by at most the scheduler's wake-up tolerance (${ON_TIME_TOLERANCE_MS / 1000} s) or misfire_grace_s`,
+  }),
   max_catchup: Type.Integer({ minimum: 1, maximum: 10000, description: 'With catchup "all": at most this many missed times run (default 100)' }),
+  // Null first: with type coercion on, null would otherwise become 0 in the number branch.
+  misfire_grace_s: Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: MAX_MISFIRE_GRACE_S })], {
+    description: `With catchup "none": a fire this many seconds late still runs (default null: only the ${ON_TIME_TOLERANCE_MS / 1000} s wake-up tolerance)`,
+  }),
   start_at: Nullable(Iso('No fire before this time')),
   end_at: Nullable(Iso('No fire after this time')),
   paused: Type.Boolean(),
@@ -65,6 +74,7 @@ export const CreateScheduleBody = Type.Object(
     retry_backoff_s: Type.Optional(settings.retry_backoff_s),
     catchup: Type.Optional(settings.catchup),
     max_catchup: Type.Optional(settings.max_catchup),
+    misfire_grace_s: Type.Optional(settings.misfire_grace_s),
     start_at: Type.Optional(settings.start_at),
     end_at: Type.Optional(settings.end_at),
     paused: Type.Optional(settings.paused),

@@ -14,6 +14,7 @@
  * maximum still bounds it: no run ever exceeds the current maximum.
  */
 import { LimitError } from '../errors.js';
+import { SETTINGS } from '../settings/table.js';
 
 export interface TimeLimit {
   /** Seconds; null = unlimited. */
@@ -37,15 +38,21 @@ export interface RequestedLimits {
 
 const positiveOrNull = (v: number | null | undefined): number | null => (v !== undefined && v !== null && Number.isFinite(v) && v > 0 ? v : null);
 
+/** The settings the limits come from (named as in Config); 0 (or less) or absent means unlimited. */
+export interface LimitSettings {
+  maxTimeoutS?: number | null;
+  maxCellTimeoutS?: number | null;
+}
+
 /** Limits from the settings, where 0 (or less) means unlimited. */
-export function limitsFromSettings(maxTimeoutS: number | null | undefined, maxCellTimeoutS: number | null | undefined): Limits {
+export function limitsFromSettings(s: LimitSettings): Limits {
   return {
-    run: { maxS: positiveOrNull(maxTimeoutS), setting: 'HUBMILL_MAX_TIMEOUT_S' },
-    cell: { maxS: positiveOrNull(maxCellTimeoutS), setting: 'HUBMILL_MAX_CELL_TIMEOUT_S' },
+    run: { maxS: positiveOrNull(s.maxTimeoutS), setting: SETTINGS.maxTimeoutS.env },
+    cell: { maxS: positiveOrNull(s.maxCellTimeoutS), setting: SETTINGS.maxCellTimeoutS.env },
   };
 }
 
-export const UNLIMITED: Limits = limitsFromSettings(null, null);
+export const UNLIMITED: Limits = limitsFromSettings({});
 
 function checkOne(field: string, value: number | null | undefined, limit: TimeLimit): void {
   if (value === undefined || value === null) return;

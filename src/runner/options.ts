@@ -66,7 +66,7 @@ export interface RunnerOptions {
   pollIntervalMs?: number;
   /** Heartbeat of running jobs, i.e. lease renewal (default: a sixth of the lease, at most 5 s). */
   heartbeatIntervalMs?: number;
-  /** A running job whose heartbeat is older than this is taken as abandoned (default 60 s). */
+  /** A running job whose heartbeat is older than this is taken as abandoned (default: HUBMILL_LEASE_S's). */
   leaseMs?: number;
   /** Minimum interval between progress writes to the store (default 250 ms). */
   progressIntervalMs?: number;

@@ -34,6 +34,7 @@ import { Queue } from './queue.js';
 import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
+import { plainDefault } from '../settings/table.js';
 
 export { defaultOutputPath } from '../homes/home.js';
 export type { GatewayKernels, RetentionPolicy, RunnerMetrics, RunnerOptions, WarmKernels } from './options.js';
@@ -93,7 +94,7 @@ export class Runner implements JobRunner {
           leave,
         ),
     });
-    const leaseMs = opts.leaseMs ?? 60_000;
+    const leaseMs = opts.leaseMs ?? plainDefault('leaseS') * 1000;
     this.lease = new Lease({
       store: this.store,
       workerId: this.workerId,

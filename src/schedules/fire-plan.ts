@@ -4,7 +4,9 @@
  *
  * Catch-up after downtime: `latest` runs the most recent missed time, `all`
  * the most recent `max_catchup` ones (oldest first), `none` only a time that is
- * not late by more than the misfire grace; the other missed times are counted.
+ * on time: late by at most the scheduler's wake-up tolerance
+ * (ON_TIME_TOLERANCE_MS) or the schedule's own `misfire_grace_s`, whichever is
+ * larger. The other missed times are counted.
  * Overlap, when earlier runs are still queued or running: `skip` records the
  * fire as skipped, `queue` lets it wait for them, `allow` runs it while fewer
  * than `max_concurrent` are active. Fires of one catch-up batch do not count as
@@ -12,6 +14,22 @@
  */
 import type { FirePlan, Schedule } from '../store/schedule-store.js';
 import { nextFireAfter, type CronSpec } from './cron.js';
+
+/**
+ * How late the fire loop may reach a due time and still count it as on time: a
+ * pass starts at the due time but may wait behind a busy event loop or a long
+ * batch of fires. Catch-up "none" runs a fire only this late (or up to the
+ * schedule's `misfire_grace_s`); the caught-up metric counts fires later than this.
+ */
+export const ON_TIME_TOLERANCE_MS = 2_000;
+
+/** Upper bound of a schedule's `misfire_grace_s` (one day). */
+export const MAX_MISFIRE_GRACE_S = 86_400;
+
+/** How late a fire of this schedule may run under catch-up "none". */
+export function misfireGraceMs(s: Pick<Schedule, 'misfire_grace_s'>): number {
+  return Math.max(ON_TIME_TOLERANCE_MS, (s.misfire_grace_s ?? 0) * 1000);
+}
 
 /** Bound of the missed times walked through in one catch-up (the count of skipped ones is exact up to it). */
 export const MAX_CATCHUP_WALK = 100_000;
@@ -24,7 +42,7 @@ export function nextRunWithin(spec: CronSpec, s: Pick<Schedule, 'start_at_ms' | 
   return t;
 }
 
-export function planFire(s: Schedule, spec: CronSpec, nowMs: number, activeRuns: number, misfireGraceMs: number): FirePlan {
+export function planFire(s: Schedule, spec: CronSpec, nowMs: number, activeRuns: number): FirePlan {
   const due: number[] = [];
   let walked = 0;
   let t: number | null = s.next_run_at_ms;
@@ -37,7 +55,10 @@ export function planFire(s: Schedule, spec: CronSpec, nowMs: number, activeRuns:
   }
   if (walked >= MAX_CATCHUP_WALK && t !== null && t <= nowMs) t = nextRunWithin(spec, s, nowMs);
   let run = due;
-  if (s.catchup === 'none') run = due.filter((x) => nowMs - x <= misfireGraceMs).slice(-1);
+  if (s.catchup === 'none') {
+    const grace = misfireGraceMs(s);
+    run = due.filter((x) => nowMs - x <= grace).slice(-1);
+  }
   const missed = walked - run.length;
   const plan: FirePlan = { enqueue: [], defer: [], skippedOverlap: [], missed, nextRunAtMs: null };
   let active = activeRuns;

@@ -11,14 +11,13 @@ import { performance } from 'node:perf_hooks';
 import type { Job } from '../store/job-store.js';
 import type { Schedule, ScheduleStore, Settled } from '../store/schedule-store.js';
 import { parseCron, type CronSpec } from './cron.js';
-import { planFire } from './fire-plan.js';
+import { ON_TIME_TOLERANCE_MS, planFire } from './fire-plan.js';
 import { decideRetry } from './retry.js';
 import type { NotifyEvent } from '../store/schedule-store.js';
 
 /** Rows per store call and ms of work between yields, so a burst of fires never stalls the API. */
 const SLICE = 50;
 const SLICE_MS = 5;
-const CAUGHT_UP_AFTER_MS = 2000;
 const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface Clock {
@@ -46,8 +45,6 @@ export interface SchedulerOptions {
   onSettled?(event: NotifyEvent | null, job: Job, schedule: Schedule | null): void;
   /** Longest sleep (default 30 s): bounds the effect of clock jumps and of changes made elsewhere. */
   maxSleepMs?: number;
-  /** How late a fire may be and still count as on time for catch-up "none" (default 60 s). */
-  misfireGraceMs?: number;
   /** Longest retry backoff (default 3600 s). */
   retryCapS?: number;
   random?: () => number;
@@ -191,14 +188,14 @@ export class Scheduler {
       return;
     }
     const res = await this.store.fire(s.id, s.next_run_at_ms!, (fresh, active) =>
-      planFire(fresh, spec, now, active, this.opts.misfireGraceMs ?? 60_000),
+      planFire(fresh, spec, now, active),
     );
     if (!res) return;
     const { plan, jobs } = res;
     const fired = plan.enqueue.length + plan.defer.length;
     if (fired) this.opts.metrics?.fired?.(fired);
-    // The loop wakes within a second of a due time: a fire later than this was missed (downtime) and is caught up.
-    const late = [...plan.enqueue, ...plan.defer].filter((t) => now - t > CAUGHT_UP_AFTER_MS).length;
+    // A fire later than the loop's wake-up tolerance was missed (downtime) and is caught up.
+    const late = [...plan.enqueue, ...plan.defer].filter((t) => now - t > ON_TIME_TOLERANCE_MS).length;
     if (late) this.opts.metrics?.caughtUp?.(late);
     if (plan.missed) this.opts.metrics?.missed?.(plan.missed);
     if (plan.skippedOverlap.length) this.opts.metrics?.overlapSkipped?.(plan.skippedOverlap.length);

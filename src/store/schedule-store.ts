@@ -39,6 +39,8 @@ export interface ScheduleSettings {
   retry_backoff_s: number;
   catchup: CatchupPolicy;
   max_catchup: number;
+  /** Catch-up "none": a fire up to this late still runs; null = only the scheduler's on-time tolerance. */
+  misfire_grace_s: number | null;
   start_at_ms: number | null;
   end_at_ms: number | null;
   paused: boolean;
@@ -58,6 +60,7 @@ export const SCHEDULE_DEFAULTS: Omit<ScheduleSettings, 'name' | 'notebook' | 'cr
   retry_backoff_s: 60,
   catchup: 'latest',
   max_catchup: 100,
+  misfire_grace_s: null,
   start_at_ms: null,
   end_at_ms: null,
   paused: false,

@@ -3,12 +3,13 @@
  * checker reads a deploy folder and returns the problems it finds, so the tests
  * can run them on the real files (no problems) and on broken copies (the
  * expected problem). Environment names are taken from the source: what
- * src/config.ts reads, and what deploy/start.sh and deploy/jupyterhub_config.py read.
+ * the settings table (src/settings/table.ts) reads, and what deploy/start.sh and deploy/jupyterhub_config.py read.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROLES } from '../../src/config.js';
+import { plainDefault, SETTINGS } from '../../src/settings/table.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Y = any; // parsed YAML: shapes are checked by the code below, not by types
@@ -18,17 +19,32 @@ export function prefixedNames(text: string): Set<string> {
   return new Set(text.match(/\b(?:HUBMILL|JUPYTERHUB)_[A-Z0-9_]*[A-Z0-9]\b/g) ?? []);
 }
 
-/** Variables src/config.ts reads: names passed to `pick(key, 'NAME')` and `env.NAME` / `env['NAME']`. */
-export function configReads(configSource: string): Set<string> {
+/**
+ * Variables hubmill's configuration reads: each setting's variable and the ones
+ * its default reads (`related`), plus any `env.NAME` / `env['NAME']` in the
+ * given sources (config.ts and the settings table), so an undeclared read shows up.
+ */
+export function configReads(sources: readonly string[]): Set<string> {
   const out = new Set<string>();
-  for (const m of configSource.matchAll(/\bpick\(\s*'[A-Za-z]+'\s*,\s*'([A-Z][A-Z0-9_]*)'\s*\)/g)) out.add(m[1]!);
-  for (const m of configSource.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|\benv\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g)) out.add((m[1] ?? m[2])!);
+  for (const s of Object.values(SETTINGS)) {
+    out.add(s.env);
+    for (const v of s.related ?? []) for (const n of v.names) out.add(n);
+  }
+  for (const text of sources) {
+    for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|\benv\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g)) out.add((m[1] ?? m[2])!);
+  }
   return out;
 }
 
-/** Every variable hubmill reads: config.ts's, plus `process.env.NAME` anywhere in src/ (a few dev switches). */
+/** The sources of the configuration: config.ts and src/settings/*.ts. */
+export function configSources(srcDir: string): string[] {
+  const dir = join(srcDir, 'settings');
+  return [join(srcDir, 'config.ts'), ...readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))].map((p) => readFileSync(p, 'utf8'));
+}
+
+/** Every variable hubmill reads: the configuration's, plus `process.env.NAME` anywhere in src/ (a few dev switches). */
 export function hubmillReads(srcDir: string): Set<string> {
-  const out = configReads(readFileSync(join(srcDir, 'config.ts'), 'utf8'));
+  const out = configReads(configSources(srcDir));
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
@@ -38,11 +54,6 @@ export function hubmillReads(srcDir: string): Set<string> {
   };
   walk(srcDir);
   return out;
-}
-
-/** The names in config.ts's header comment (its documentation of the environment). */
-export function configHeaderNames(configSource: string): Set<string> {
-  return prefixedNames(configSource.slice(0, configSource.indexOf('*/')));
 }
 
 /** Backticked names in the first column of the first table after the heading `heading` of a Markdown text. */
@@ -257,7 +268,7 @@ export function checkK8s(deployDir: string, names: Names): string[] {
         else if (g.path !== '/health' || (g.port !== port && g.port !== cport?.name)) problems.push(`${name}: ${probe} does not hit /health on port ${port}`);
       }
       if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory) problems.push(`${name}: resources (cpu/memory requests, memory limit) missing`);
-      const grace = Number(env.HUBMILL_SHUTDOWN_GRACE_S ?? 30);
+      const grace = Number(env.HUBMILL_SHUTDOWN_GRACE_S ?? plainDefault('shutdownGraceS'));
       if (!(Number(d.spec?.template?.spec?.terminationGracePeriodSeconds ?? 30) > grace)) problems.push(`${name}: terminationGracePeriodSeconds is not above HUBMILL_SHUTDOWN_GRACE_S (${grace})`);
       podsByRole[role] = { labels, port, portName: cport?.name, env };
     }

@@ -1,7 +1,7 @@
 /**
  * deploy/compose/scale-out.yml and deploy/k8s/: every manifest parses, and every
  * name, port, label selector, secret and environment variable agrees with the
- * others and with what hubmill reads (src/config.ts). Broken copies in a temp
+ * others and with what hubmill reads (src/settings/table.ts). Broken copies in a temp
  * dir prove the checks can fail. The admin guide's table of variables
  * (docs/admin.md) is checked against the source, both ways.
  */
@@ -17,7 +17,7 @@ import {
   checkCompose,
   checkK8s,
   checkNames,
-  configHeaderNames,
+  configSources,
   configReads,
   hubmillReads,
   prefixedNames,
@@ -28,8 +28,8 @@ import {
 } from './deploy-checks.js';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
-const CONFIG_TS = readFileSync(join(REPO_ROOT, 'src', 'config.ts'), 'utf8');
-const names = (deployDir = DEPLOY): Names => ({ config: configReads(CONFIG_TS), scripts: scriptReads(deployDir) });
+const CONFIG_SOURCES = configSources(join(REPO_ROOT, 'src'));
+const names = (deployDir = DEPLOY): Names => ({ config: configReads(CONFIG_SOURCES), scripts: scriptReads(deployDir) });
 const sorted = (s: Iterable<string>) => [...s].sort();
 
 describe('deploy manifests parse', () => {
@@ -90,15 +90,9 @@ describe('the admin documentation lists every variable', () => {
     assert.deepEqual(sorted(table), sorted(hubmillReads(join(REPO_ROOT, 'src'))));
   });
 
-  it("config.ts's header comment names every HUBMILL_ and JUPYTERHUB_ variable it reads", () => {
-    const header = configHeaderNames(CONFIG_TS);
-    const missing = [...configReads(CONFIG_TS)].filter((n) => prefixedNames(n).size > 0 && !header.has(n));
-    assert.deepEqual(missing, []);
-  });
-
   it("deploy/README.md's table of the scripts' variables lists exactly what start.sh and jupyterhub_config.py read beyond hubmill's own", () => {
     const table = tableNames(readFileSync(join(DEPLOY, 'README.md'), 'utf8'), "## Variables of the deploy scripts");
-    const config = configReads(CONFIG_TS);
+    const config = configReads(CONFIG_SOURCES);
     assert.deepEqual(sorted([...table].filter((n) => prefixedNames(n).size > 0)), sorted([...scriptReads(DEPLOY)].filter((n) => !config.has(n))));
   });
 

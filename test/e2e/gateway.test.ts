@@ -98,7 +98,7 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
   test('a cell timeout interrupts the cell on the gateway; cancel stops a running job', async (t) => {
     const env = makeEnv(t, 'gw');
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['print("before", flush=True)', 'import time\ntime.sleep(60)', 'print("after")']));
-    const runner = makeRunner(env, gateway, { limits: limitsFromSettings(null, 2), saveIntervalMs: 50 });
+    const runner = makeRunner(env, gateway, { limits: limitsFromSettings({ maxCellTimeoutS: 2 }), saveIntervalMs: 50 });
     const timed = (await runner.submit(job())).job;
     const t0 = Date.now();
     await runner.start();

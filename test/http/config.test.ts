@@ -78,6 +78,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('names the variable in the error, and derives a default from another setting', () => {
+    assert.throws(() => loadConfig({}, { HUBMILL_USER_SERVER_IDLE_S: '-1' }), (e: Error) => e instanceof UsageError && /HUBMILL_USER_SERVER_IDLE_S/.test(e.message));
+    assert.throws(() => loadConfig({ role: 'worker' }, {}), /set HUBMILL_DATABASE_URL/);
+    assert.equal(loadConfig({}, { HUBMILL_USER_SERVER_IDLE_S: '45' }).userServerIdleS, 45);
+    const c = loadConfig({}, { JUPYTERHUB_SERVICE_NAME: 'mill', JUPYTERHUB_SERVICE_PREFIX: '/services/mill', JUPYTERHUB_HOST: 'https://hub.example.org/' });
+    assert.equal(c.jupyterhubClientId, 'service-mill');
+    assert.equal(c.jupyterhubOauthCallbackUrl, '/services/mill/oauth_callback');
+    assert.equal(c.hubPublicUrl, 'https://hub.example.org');
+  });
+
   it('parses pool sizes in both notations', () => {
     assert.deepEqual(parsePoolSizes('python3:2, ir=0'), { python3: 2, ir: 0 });
     assert.deepEqual(parsePoolSizes('{"python3": 4}'), { python3: 4 });

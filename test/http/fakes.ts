@@ -108,7 +108,7 @@ export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) 
   const homeOf = (u: string) => homePathFor(u, config.homeTemplate, extra.ownHome ?? null);
   const intake = intakeFor({
     homeFor: homeOf,
-    limits: limitsFromSettings(config.maxTimeoutS, config.maxCellTimeoutS),
+    limits: limitsFromSettings(config),
     readNotebook: readNotebookFile,
     getKernelSpec: async (name) => {
       const spec = KERNELSPECS.find((k) => k.name === name);

@@ -79,7 +79,7 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
   test('a whole-run timeout ends as timed_out, and a cell timeout too', async (t) => {
     const env = makeEnv(t, 'e2e');
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['import time\ntime.sleep(60)']));
-    const runner = makeRunner(env, { limits: limitsFromSettings(null, 1.5) });
+    const runner = makeRunner(env, { limits: limitsFromSettings({ maxCellTimeoutS: 1.5 }) });
     const whole = (await runner.submit(job({ timeout_s: 1 }))).job;
     const cell = (await runner.submit(job())).job; // no limit asked: the maximum, 1.5 s
     await runner.start();

@@ -78,7 +78,7 @@ describe('Runner lifecycle (fake engine)', () => {
   test('runs a job to success with events, progress, results and the default output path', async (t) => {
     const env = makeEnv(t);
     const engine = new FakeEngine();
-    const runner = makeRunner(env, engine, { limits: limitsFromSettings(60, 5) });
+    const runner = makeRunner(env, engine, { limits: limitsFromSettings({ maxTimeoutS: 60, maxCellTimeoutS: 5 }) });
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['a = 1', 'b = 2', 'c = 3']));
     const { job: queued } = await runner.submit(job({ parameters: { lr: 0.01 }, cell_timeout_s: 2 }));
     const rec = record(runner, queued.id);
@@ -407,7 +407,7 @@ describe('Runner lifecycle (fake engine)', () => {
 
 describe('runner helpers', () => {
   test('limits: above the maximum is refused naming the maximum; none asked gets the maximum; null is unlimited', () => {
-    const limits = limitsFromSettings(60, 0);
+    const limits = limitsFromSettings({ maxTimeoutS: 60, maxCellTimeoutS: 0 });
     assert.equal(limits.cell.maxS, null, '0 in the settings means unlimited');
     assert.throws(() => checkRequestedLimits(limits, { timeout_s: 61 }), (e: Error) => e instanceof LimitError && /maximum of 60 s \(HUBMILL_MAX_TIMEOUT_S\)/.test(e.message));
     assert.throws(() => checkRequestedLimits(limits, { timeout_s: 0 }), LimitError);
@@ -424,7 +424,7 @@ describe('runner helpers', () => {
   test('the runner refuses a job above the maximum at submission and stores nothing', async (t) => {
     const env = makeEnv(t);
     writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['1']));
-    const runner = makeRunner(env, new FakeEngine(), { limits: limitsFromSettings(30, 10) });
+    const runner = makeRunner(env, new FakeEngine(), { limits: limitsFromSettings({ maxTimeoutS: 30, maxCellTimeoutS: 10 }) });
     await assert.rejects(runner.submit(job({ timeout_s: 31 })), (e: Error) => e instanceof LimitError && (e as LimitError).httpStatus === 422 && /30 s/.test(e.message));
     await assert.rejects(runner.submit(job({ cell_timeout_s: 11 })), /cell_timeout_s 11 exceeds the server maximum of 10 s \(HUBMILL_MAX_CELL_TIMEOUT_S\)/);
     assert.equal((await env.store.list({ limit: 10 })).jobs.length, 0);

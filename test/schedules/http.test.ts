@@ -132,6 +132,7 @@ describe('schedules HTTP API', () => {
       assert.equal(s.overlap, 'skip');
       assert.equal(s.catchup, 'latest');
       assert.equal(s.max_catchup, 100);
+      assert.equal(s.misfire_grace_s, null);
       assert.equal(s.max_retries, 0);
       assert.equal(s.next_run_at, '2026-05-02T07:00:00.000Z');
       assert.equal(s.last_run, null);
@@ -149,6 +150,11 @@ describe('schedules HTTP API', () => {
       assert.equal((await post({ ...base, notebook: '../bob/reports/daily.ipynb' })).statusCode, 400);
       assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 404);
       assert.equal((await post({ ...base, overlap: 'sometimes' })).statusCode, 422);
+      for (const misfire_grace_s of [-1, 86_401, 'soon']) {
+        const r = await post({ ...base, catchup: 'none', misfire_grace_s });
+        assert.equal(r.statusCode, 422, `misfire_grace_s ${misfire_grace_s}`);
+        assert.match(r.json().detail, /misfire_grace_s/);
+      }
       assert.equal((await post({ ...base, start_at: '2026-06-01T00:00:00Z', end_at: '2026-05-01T00:00:00Z' })).statusCode, 422);
       assert.equal((await post({ ...base, username: 'bob' })).statusCode, 403);
       for (const url of ['file:///etc/passwd', 'http://169.254.169.254/latest', 'http://[fe80::1]/x', 'http://10.1.2.3/x', 'http://localhost:9/x', 'http://metadata.google.internal/x']) {
@@ -184,6 +190,18 @@ describe('schedules HTTP API', () => {
       r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { timezone: 'UTC' } });
       assert.equal(r.json().next_run_at, '2026-05-03T14:30:00.000Z');
       assert.equal((await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload: { cron: 'nope' } })).statusCode, 422);
+    });
+    it('misfire_grace_s is stored, patched and cleared', async () => {
+      const created = await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload: { name: 'g', notebook: 'reports/daily.ipynb', cron: '@hourly', catchup: 'none', misfire_grace_s: 90 } });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.equal(created.json().misfire_grace_s, 90);
+      const sid = created.json().id;
+      let r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: 2.5 } });
+      assert.equal(r.json().misfire_grace_s, 2.5);
+      r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: null } });
+      assert.equal(r.json().misfire_grace_s, null);
+      assert.equal((await store.get(sid))!.misfire_grace_s, null);
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${sid}`, headers: as('alice') });
     });
     it('a webhook added by PATCH gets its secret, shown in that answer only', async () => {
       const created = (await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload: { name: 'w', notebook: 'reports/daily.ipynb', cron: '@daily' } })).json();

@@ -1,6 +1,8 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { harness, iso, STORE_BACKENDS, type Harness } from './harness.js';
+import { Scheduler } from '../../src/schedules/scheduler.js';
+import { ON_TIME_TOLERANCE_MS } from '../../src/schedules/fire-plan.js';
 
 const MIN = 60_000;
 
@@ -78,6 +80,78 @@ for (const backend of STORE_BACKENDS) {
         h.clock.set('2026-05-01T10:05:00.200Z');
         await h.scheduler.tick();
         assert.equal((await h.runsOf(s.id)).length, 1);
+      });
+      it('none: on time means late by at most the wake-up tolerance', async () => {
+        h = await harness(backend, '2026-05-01T10:00:30Z');
+        const a = await h.create({ cron: '5 * * * *', catchup: 'none' });
+        const b = await h.create({ cron: '6 * * * *', catchup: 'none' });
+        h.clock.t = Date.parse('2026-05-01T10:05:00Z') + ON_TIME_TOLERANCE_MS;
+        await h.scheduler.tick();
+        h.clock.t = Date.parse('2026-05-01T10:06:00Z') + ON_TIME_TOLERANCE_MS + 1;
+        await h.scheduler.tick();
+        assert.equal((await h.runsOf(a.id)).length, 1, 'late by exactly the tolerance: runs');
+        assert.equal((await h.runsOf(b.id)).length, 0, 'one ms later: missed');
+        assert.equal((await h.store.get(b.id))!.missed_skipped, 1);
+      });
+    });
+
+    describe('catch-up "none" on short periods (no hidden minute of grace)', () => {
+      it('per minute: a fire 40 s late after downtime is missed, not run', async () => {
+        h = await harness(backend, '2026-05-01T10:00:30Z');
+        const s = await h.create({ cron: '* * * * *', catchup: 'none' });
+        h.clock.set('2026-05-01T10:02:40Z'); // down over 10:01 and 10:02
+        await h.scheduler.tick();
+        const after = (await h.store.get(s.id))!;
+        assert.equal((await h.runsOf(s.id)).length, 0);
+        assert.equal(after.missed_skipped, 2);
+        assert.equal(h.counters.missed, 2);
+        assert.equal(iso(after.next_run_at_ms), '2026-05-01T10:03:00.000Z');
+        h.clock.set('2026-05-01T10:03:00.050Z');
+        await h.scheduler.tick();
+        assert.deepEqual((await h.runsOf(s.id)).map((j) => iso(j.scheduled_for_ms)), ['2026-05-01T10:03:00.000Z'], 'back on time: runs');
+      });
+
+      it('per minute: misfire_grace_s lets the late fire run (only the latest one)', async () => {
+        h = await harness(backend, '2026-05-01T10:00:30Z');
+        const s = await h.create({ cron: '* * * * *', catchup: 'none', misfire_grace_s: 60 });
+        h.clock.set('2026-05-01T10:02:40Z');
+        await h.scheduler.tick();
+        assert.deepEqual((await h.runsOf(s.id)).map((j) => iso(j.scheduled_for_ms)), ['2026-05-01T10:02:00.000Z']);
+        assert.equal((await h.store.get(s.id))!.missed_skipped, 1, '10:01 is 100 s late: beyond the grace');
+        assert.equal(h.counters.caughtUp, 1);
+      });
+
+      it('per second (*/5): a fire missed during a 30 s stop of the scheduler is skipped and counted', async () => {
+        h = await harness(backend, '2026-05-01T10:00:00.500Z');
+        const s = await h.create({ cron: '*/5 * * * * *', catchup: 'none' });
+        for (const at of ['2026-05-01T10:00:05.010Z', '2026-05-01T10:00:10.010Z']) {
+          h.clock.set(at);
+          await h.scheduler.tick();
+          await h.finishAll('succeeded');
+        }
+        assert.equal((await h.runsOf(s.id)).length, 2, 'on time while up');
+        await h.scheduler.stop();
+        // Down from 10:00:11 to 10:00:43: fires 10:00:15 … 10:00:40 fall in the downtime (the last one 3 s before the restart).
+        h.clock.set('2026-05-01T10:00:43Z');
+        const restarted = new Scheduler({ store: h.store, clock: h.clock, random: () => 0.5 });
+        await restarted.tick();
+        const after = (await h.store.get(s.id))!;
+        assert.deepEqual((await h.runsOf(s.id)).map((j) => iso(j.scheduled_for_ms)), ['2026-05-01T10:00:05.000Z', '2026-05-01T10:00:10.000Z']);
+        assert.equal(after.missed_skipped, 6);
+        assert.equal(iso(after.next_run_at_ms), '2026-05-01T10:00:45.000Z');
+        h.clock.set('2026-05-01T10:00:45.020Z');
+        await restarted.tick();
+        assert.equal((await h.runsOf(s.id)).length, 3, 'the first fire after the restart runs');
+        await restarted.stop();
+      });
+
+      it('per second (*/5): misfire_grace_s 10 runs the last fire of the downtime', async () => {
+        h = await harness(backend, '2026-05-01T10:00:00.500Z');
+        const s = await h.create({ cron: '*/5 * * * * *', catchup: 'none', misfire_grace_s: 10 });
+        h.clock.set('2026-05-01T10:00:43Z');
+        await h.scheduler.tick();
+        assert.deepEqual((await h.runsOf(s.id)).map((j) => iso(j.scheduled_for_ms)), ['2026-05-01T10:00:40.000Z']);
+        assert.equal((await h.store.get(s.id))!.missed_skipped, 7);
       });
     });
 

@@ -45,7 +45,7 @@ for (const [name, makePair] of backends) {
       const time = Date.parse('2026-05-01T10:01:00Z');
       const s = await sa.create({
         name: 'x', notebook: 'nb.ipynb', parameters: {}, kernel: null, cron: '* * * * *', timezone: 'UTC', timeout_s: null, cell_timeout_s: null,
-        overlap: 'allow', max_concurrent: 10, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, start_at_ms: null,
+        overlap: 'allow', max_concurrent: 10, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, misfire_grace_s: null, start_at_ms: null,
         end_at_ms: null, paused: false, notify: null, owner: 'alice', created_by: 'alice', webhook_secret: null, next_run_at_ms: time,
       });
       const plan = (): FirePlan => ({ enqueue: [time], defer: [], skippedOverlap: [], missed: 0, nextRunAtMs: time + 60_000 });
@@ -74,7 +74,7 @@ for (const [name, makePair] of backends) {
       for (let i = 0; i < 5; i++) {
         const s = await sa.create({
           name: `s${i}`, notebook: 'nb.ipynb', parameters: {}, kernel: null, cron: '* * * * *', timezone: 'UTC', timeout_s: null, cell_timeout_s: null,
-          overlap: 'allow', max_concurrent: 10, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, start_at_ms: null,
+          overlap: 'allow', max_concurrent: 10, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, misfire_grace_s: null, start_at_ms: null,
           end_at_ms: null, paused: false, notify: null, owner: i === 4 ? 'bob' : 'alice', created_by: 'alice', webhook_secret: null, next_run_at_ms: base,
         });
         ids.push(s.id);
@@ -110,7 +110,7 @@ for (const [name, makePair] of backends) {
       const t0 = Date.parse('2026-05-01T10:00:00Z');
       const s = await sa.create({
         name: 'race', notebook: 'nb.ipynb', parameters: { big: 2n ** 70n }, kernel: null, cron: '* * * * *', timezone: 'UTC', timeout_s: null,
-        cell_timeout_s: null, overlap: 'allow', max_concurrent: 100, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100,
+        cell_timeout_s: null, overlap: 'allow', max_concurrent: 100, max_retries: 0, retry_backoff_s: 1, catchup: 'latest', max_catchup: 100, misfire_grace_s: null,
         start_at_ms: null, end_at_ms: null, paused: false, notify: null, owner: 'alice', created_by: 'alice', webhook_secret: null, next_run_at_ms: t0,
       });
       const fireOnce = async (store: ScheduleStore, i: number) => {

@@ -237,7 +237,7 @@ class JupyterHubPapermillClient:
         """Create a server-side cron schedule (``POST /api/v1/schedules``). ``cron`` has 5 fields
         (6 with seconds first) or is @hourly/@daily/@weekly/@monthly; ``timezone`` is an IANA name
         (default UTC). Other fields go in ``options``: kernel, timeout_s, cell_timeout_s, overlap,
-        max_concurrent, max_retries, retry_backoff_s, catchup, max_catchup, start_at, end_at, paused,
+        max_concurrent, max_retries, retry_backoff_s, catchup, max_catchup, misfire_grace_s, start_at, end_at, paused,
         notify. The answer carries ``webhook_secret`` this once when ``notify`` is given."""
         body: Dict[str, Any] = {"name": name, "notebook": notebook, "cron": cron, "parameters": parameters or {}}
         if timezone is not None:

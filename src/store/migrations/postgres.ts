@@ -133,4 +133,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'job events across nodes (the PostgreSQL event bus)',
     sql: EVENT_BUS_TABLES_SQL,
   },
+  {
+    version: 5,
+    name: 'schedules.misfire_grace_s',
+    sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s DOUBLE PRECISION;`,
+  },
 ];

@@ -127,4 +127,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'jobs.server_name',
     sql: `ALTER TABLE jobs ADD COLUMN server_name TEXT;  -- the user's named server (target user-server); NULL = the default server`,
   },
+  {
+    id: 40,
+    name: 'schedules.misfire_grace_s',
+    sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
+  },
 ];

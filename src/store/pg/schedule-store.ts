@@ -49,7 +49,7 @@ function rowToSchedule(r: ScheduleRow): Schedule {
 
 const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
   'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
-  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
+  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
 ];
 const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret'];
 
