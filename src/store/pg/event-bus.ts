@@ -20,8 +20,7 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { decodeJsonValue, encodeJsonValue } from '../../notebook/parameters-json.js';
-import type { EventBus, JobEventListener } from '../../runner/event-bus.js';
-import type { JobEvent, JobEventCursor } from '../../runner/runner-api.js';
+import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../job-events.js';
 import { isTerminal } from '../job-store.js';
 import { NotificationListener } from './event-bus-listener.js';
 import { eventBusTables, migrateEventBus, type EventBusTables } from './event-bus-schema.js';
