@@ -25,7 +25,7 @@ import {
 } from './schedule-store.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { rowToJob, type JobRow } from './job-row.js';
+import { rowToJob, type JobRow } from './core/job-row.js';
 import { insertQueuedJob } from './sqlite-job-rows.js';
 import type { SqliteJobStore } from './sqlite-job-store.js';
 

@@ -29,7 +29,7 @@ import type { Parameters } from '../../notebook/types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
 import { newestFirstPage } from './page.js';
 import { query, withTx } from './connect.js';
-import { rowToJob, type JobRow } from '../job-row.js';
+import { rowToJob, type JobRow } from '../core/job-row.js';
 import { insertQueuedJob } from './job-rows.js';
 import type { PgJobStore } from './job-store.js';
 import { SCHEDULES_CHANGED_CHANNEL } from './listener.js';
