@@ -21,6 +21,8 @@ export interface SqlDialect {
   boolArg(v: boolean): unknown;
   /** A row count as a JavaScript number (PostgreSQL's COUNT is a bigint). */
   readonly count: string;
+  /** After `FROM table`: the index SQLite's planner must use (PostgreSQL: none, its planner picks). */
+  indexedBy(index: string): string;
   /** Appended to a SELECT that picks rows to change: lock them, skipping those another transaction holds (SQLite: the write lock does it). */
   readonly skipLocked: string;
 }
@@ -51,6 +53,7 @@ export const SQLITE: SqlDialect = {
   bool: (v) => (v ? '1' : '0'),
   boolArg: (v) => (v ? 1 : 0),
   count: 'COUNT(*)',
+  indexedBy: (index) => ` INDEXED BY ${index}`,
   skipLocked: '',
 };
 
@@ -63,5 +66,6 @@ export const POSTGRES: SqlDialect = {
   bool: (v) => (v ? 'true' : 'false'),
   boolArg: (v) => v,
   count: 'COUNT(*)::int',
+  indexedBy: () => '',
   skipLocked: ' FOR UPDATE SKIP LOCKED',
 };
