@@ -10,8 +10,7 @@ import { newJobId } from '../job-id.js';
 import { POSTGRES, SqlArgs } from '../core/dialect.js';
 import { JobSql } from '../core/job-sql.js';
 
-/** The channel a queued job is announced on; the payload is the store's schema. */
-export const JOB_QUEUED_CHANNEL = 'hubmill_job_queued';
+import { JOB_QUEUED_CHANNEL } from './channels.js';
 
 const SQL = new JobSql(POSTGRES);
 

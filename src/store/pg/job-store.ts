@@ -5,8 +5,9 @@
  * job); decisions that read then write lock their rows first, and a user's
  * enqueues take a per-user advisory lock so a run quota holds across nodes.
  * Enqueues NOTIFY `hubmill_job_queued` in their transaction; `onJobQueued`
- * (and the schedule store's `onSchedulesChanged`) LISTEN on one dedicated
- * connection (listener.ts).
+ * (and the schedule store's `onSchedulesChanged`) LISTEN on the process's one
+ * LISTEN connection (listener.ts), which the event bus shares.
+ * The statements and rules are the store core's (../core/); this file runs them.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -14,14 +15,15 @@ import { HubmillError } from '../../errors.js';
 import type { FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
-import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
+import { clientConfig, createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
 import { rowToJob, type JobRow } from '../core/job-row.js';
 import { POSTGRES, type Sql } from '../core/dialect.js';
 import { JobSql, type FinishFields } from '../core/job-sql.js';
 import { byCreation, byFinish, checkQuota, emptyCounts, finishRefusal, interruptedError } from '../core/job-rules.js';
 import { pageOf } from '../core/page.js';
-import { insertQueuedJob, JOB_QUEUED_CHANNEL } from './job-rows.js';
-import { StoreListener, type StoreChannel } from './listener.js';
+import { insertQueuedJob } from './job-rows.js';
+import { JOB_QUEUED_CHANNEL, type StoreChannel } from './channels.js';
+import { PgListener } from './listener.js';
 import { DbClock } from './clock.js';
 
 export interface PgJobStoreOptions {
@@ -50,7 +52,8 @@ const ENQUEUE_LOCK_CLASS = 0x68756271;
 
 export class PgJobStore implements JobStore {
   readonly schema: string;
-  private readonly listener: StoreListener;
+  /** The LISTEN connection of this store, shared with the event bus (server-roles.ts). */
+  readonly listener: PgListener;
   /** Lease renewals and progress: frequent, and harmless to lose in a server crash, so they skip the WAL flush wait. */
   private readonly renewals: pg.Pool;
   private closed = false;
@@ -64,7 +67,8 @@ export class PgJobStore implements JobStore {
     private readonly clock: DbClock | null = null,
   ) {
     this.schema = target.schema;
-    this.listener = new StoreListener(target, logger);
+    // Named after its schema, so an operator (or a test) can tell the LISTEN connections apart.
+    this.listener = new PgListener({ connection: clientConfig(target), applicationName: `hubmill-listen:${target.schema}`, logger });
     this.renewals = createPool(target, { max: 2, logger, asyncCommit: true });
   }
 
@@ -218,10 +222,20 @@ export class PgJobStore implements JobStore {
     return this.onNotification(JOB_QUEUED_CHANNEL, listener);
   }
 
-  /** Calls `listener` on each notice on `channel` for this store's schema, from any node; shares the one LISTEN connection. */
+  /**
+   * Calls `listener` on each notice on `channel` for this store's schema, from any node (other schemas' are
+   * ignored), and once after the LISTEN connection came back (something may have changed meanwhile).
+   */
   onNotification(channel: StoreChannel, listener: () => void): () => void {
     this.check();
-    return this.listener.add(channel, listener);
+    const off = this.listener.listen(channel, (payload) => {
+      if (payload === this.schema) listener();
+    });
+    const offReconnect = this.listener.onReconnect(listener);
+    return () => {
+      off();
+      offReconnect();
+    };
   }
 
   /** Resolves once the LISTEN connection is in force (after the first `onJobQueued` or `onNotification`). */
