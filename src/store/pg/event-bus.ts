@@ -25,7 +25,7 @@ import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../jo
 import { isTerminal } from '../job-store.js';
 import { PgListener } from './listener.js';
 import { EVENT_BUS_CHANNEL } from './channels.js';
-import { eventBusTables, migrateEventBus, type EventBusTables } from './event-bus-schema.js';
+import { eventBusTables, migrateSchema, type EventBusTables } from './event-bus-schema.js';
 
 export { EVENT_BUS_CHANNEL };
 /** NOTIFY payloads must stay under 8000 bytes; the job id and seq take the rest. */
@@ -107,7 +107,7 @@ export class PgEventBus implements EventBus {
   /** Creates the tables when missing, listens, and starts the catch-up poll and pruning. */
   async start(): Promise<void> {
     // On the store's pool, the store's numbered migrations made the tables (version 3).
-    if (this.ownsPool) await migrateEventBus(this.pool, this.schema);
+    if (this.ownsPool) await migrateSchema(this.pool, this.schema);
     this.offs.push(
       this.listener.listen(this.channel, (payload) => this.onNotification(payload)),
       // Notices sent while the connection was down are lost: read back what was published meanwhile.
