@@ -18,9 +18,9 @@ export const conf: Conf = (() => {
   }
 })();
 
-export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
-export type JobStatus = (typeof STATES)[number];
-export const isTerminal = (s: JobStatus) => s !== 'queued' && s !== 'running';
+// The server's one list of job states (it imports nothing, so it bundles as is).
+import { JOB_STATUSES as STATES, isTerminal, type JobStatus } from '../../src/store/job-states.js';
+export { STATES, isTerminal, type JobStatus };
 
 export interface Job {
   id: string;
