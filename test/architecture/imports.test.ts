@@ -138,6 +138,37 @@ test('no module in src/ imports a higher (or sibling) layer', () => {
   assert.deepEqual(bad, [], `imports against the layers (docs/architecture.md):\n${bad.join('\n')}`);
 });
 
+/** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
+const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/job-events.ts', 'store/job-states.ts'];
+const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
+
+/** Imports of store modules other than its interfaces from outside the store and the composition. */
+export function findStoreBypasses(graph: Map<string, string[]>): string[] {
+  const bad: string[] = [];
+  for (const [from, tos] of graph) {
+    const first = from.split('/')[0]!;
+    if (first === 'store' || COMPOSITION.has(first)) continue;
+    for (const to of tos) if (to.startsWith('store/') && !STORE_INTERFACES.includes(to)) bad.push(`${from} → ${to}`);
+  }
+  return bad.sort();
+}
+
+test('the store bypass check reports a backend imported by a layer above the store', () => {
+  const g = new Map([
+    ['runner/runner.ts', ['store/job-store.ts', 'store/pg/job-store.ts']],
+    ['server.ts', ['store/open.ts']],
+    ['store/open.ts', ['store/sqlite-job-store.ts']],
+  ]);
+  assert.deepEqual(findStoreBypasses(g), ['runner/runner.ts → store/pg/job-store.ts']);
+});
+
+test('the layers above the store reach it only through its interfaces', () => {
+  const files = tsFiles(src);
+  const graph = new Map(files.map((f) => [relative(src, f), importsOf(f, readFileSync(f, 'utf8')).map((t) => relative(src, t))]));
+  const bad = findStoreBypasses(graph);
+  assert.deepEqual(bad, [], `imports of store internals (use its interfaces):\n${bad.join('\n')}`);
+});
+
 test('the cycle finder finds a loop of two and a self-import, and nothing in a tree', () => {
   const g = new Map<string, string[]>([
     ['a', ['b']],
