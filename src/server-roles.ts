@@ -37,9 +37,9 @@ export async function openEventBus(stores: Stores, logger: Logger): Promise<Even
       onListenerError: (jobId, err) => logger.warn({ jobId, err: (err as Error).message }, 'job event listener failed'),
     });
   }
-  // The store's pool and schema: events live beside the jobs (and its migrations made their tables).
+  // The store's pool, schema and LISTEN connection: events live beside the jobs (and its migrations made their tables).
   const jobs = stores.jobs;
-  const bus = new PgEventBus({ connection: clientConfig(jobs.target), pool: jobs.pool, schema: jobs.schema, logger });
+  const bus = new PgEventBus({ connection: clientConfig(jobs.target), pool: jobs.pool, listener: jobs.listener, schema: jobs.schema, logger });
   try {
     await bus.start();
   } catch (err) {

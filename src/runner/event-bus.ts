@@ -9,30 +9,10 @@
  * - `PgEventBus` (store/pg/event-bus.ts): events stored in PostgreSQL and
  *   announced with NOTIFY, for API and worker nodes sharing one database.
  */
-import { JobEventLog, type JobEventListener } from './job-event-log.js';
-import type { JobEvent, JobEventCursor } from './runner-api.js';
+import { JobEventLog } from './job-event-log.js';
+import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../store/job-events.js';
 
-export type { JobEventListener };
-
-export interface EventBus {
-  /**
-   * Numbers the event and hands it to every subscriber of its job (on every node
-   * sharing the bus). Never throws: a failure is logged by the bus. Events of one
-   * job published by one process keep their order.
-   */
-  publish(event: JobEvent): void;
-  /**
-   * Calls `listener` for each event of the job published after this call, in id
-   * order. With `after`, first (possibly asynchronously) for each kept event whose
-   * id is greater. Returns the unsubscribe function.
-   */
-  subscribe(jobId: string, listener: JobEventListener, opts?: { after?: number }): () => void;
-  /** Where the job's kept events stand, or null when the bus has none of it. */
-  cursor(jobId: string): Promise<JobEventCursor | null>;
-  /** Resolves once every event published so far by this process has been numbered and stored. */
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
+export type { EventBus, JobEventListener };
 
 /** The bus of one process: events kept in memory, delivered synchronously. */
 export class InProcessEventBus implements EventBus {

@@ -6,10 +6,10 @@
  * its newest `perJob` events (older ones are dropped, and a client that needs
  * them gets the current state instead).
  */
-import type { JobEvent, JobEventCursor } from './runner-api.js';
+import type { JobEvent, JobEventCursor, JobEventListener } from '../store/job-events.js';
 import { isTerminal } from '../store/job-store.js';
 
-export type JobEventListener = (event: JobEvent, id: number) => void;
+export type { JobEventListener };
 
 interface JobLog {
   /** Id of the newest event (0: none yet). */

@@ -3,22 +3,9 @@
  * owns the queue loop, concurrency, the kernel pool and live job events.
  */
 import type { Job, NewJob } from '../store/job-store.js';
-import type { Output } from '../notebook/types.js';
+import type { JobEvent, JobEventCursor } from '../store/job-events.js';
 
-/** Live events of one job, streamed over SSE as `event: <type>` with JSON data. */
-export type JobEvent =
-  | { type: 'state'; job_id: string; status: Job['status']; job: Job }
-  | { type: 'cell_started'; job_id: string; cell_index: number; cells_total: number }
-  | { type: 'cell_finished'; job_id: string; cell_index: number; status: 'completed' | 'failed' | 'skipped'; duration_ms: number; cells_done: number; cells_total: number }
-  /** `appended`: a stream chunk that continues the cell's previous stream output (only the new text is sent). */
-  | { type: 'output'; job_id: string; cell_index: number; output: Output; appended: boolean };
-
-/** Where one job's event log stands on the event bus: ids of the oldest kept and the newest event, and whether it ended. */
-export interface JobEventCursor {
-  first: number;
-  last: number;
-  ended: boolean;
-}
+export type { JobEvent, JobEventCursor } from '../store/job-events.js';
 
 export interface JobRunner {
   /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */

@@ -8,26 +8,8 @@
 import type { Parameters } from '../notebook/types.js';
 import type { RunError } from '../engine/types.js';
 
-/** Every state a job can be in: the one list that schemas, SQL, metrics and routes use. */
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-/** The states a job never leaves. */
-export type FinalStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
-export const TERMINAL_STATUSES: readonly FinalStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
-
-export function isTerminal(status: JobStatus): status is FinalStatus {
-  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
-}
-
-/** Allowed transitions: one table, checked by every implementation. */
-export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  queued: ['running', 'cancelled'],
-  running: ['succeeded', 'failed', 'cancelled', 'timed_out', 'queued' /* re-queued after a restart */],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-  timed_out: [],
-};
+export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from './job-states.js';
+import type { FinalStatus, JobStatus } from './job-states.js';
 
 /** Where a job's kernel runs: a local kernel (default) or the user's own single-user server through JupyterHub. */
 export type JobTarget = 'local' | 'user-server';

@@ -3,33 +3,36 @@
  * between processes on one machine. Every state change runs in a
  * `BEGIN IMMEDIATE` transaction, so `claimNext` can never hand one job to two
  * workers: the write lock is taken before the oldest queued job is read.
+ * The statements and rules are the store core's (core/), shared with
+ * PostgreSQL; this file runs them.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../errors.js';
-import type { RunError } from '../engine/types.js';
-import { encodeJsonValue } from '../notebook/parameters-json.js';
-import {
-  JOB_STATUSES,
-  JOB_TRANSITIONS,
-  TERMINAL_STATUSES,
-  type FinalStatus,
-  type Job,
-  type JobPage,
-  type JobProgress,
-  type JobStatus,
-  type JobStore,
-  type ListJobsQuery,
-  type NewJob,
+import { HubmillError } from '../errors.js';
+import type {
+  FinalStatus,
+  Job,
+  JobPage,
+  JobProgress,
+  JobStatus,
+  JobStore,
+  ListJobsQuery,
+  NewJob,
 } from './job-store.js';
-import { rowToJob, type JobRow } from './job-row.js';
+import { rowToJob, type JobRow } from './core/job-row.js';
 import { insertQueuedJob } from './sqlite-job-rows.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
 import { applyMigrations, StoreSchemaError } from './migrations/apply-sqlite.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { SQLITE, type Sql } from './core/dialect.js';
+import { JobSql, type FinishFields } from './core/job-sql.js';
+import { byCreation, byFinish, checkQuota, emptyCounts, finishRefusal, interruptedError } from './core/job-rules.js';
+import { pageOf } from './core/page.js';
 
 export { StoreSchemaError, decodeCursor, encodeCursor };
+
+const SQL = new JobSql(SQLITE);
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` works for throwaway stores. */
@@ -41,9 +44,6 @@ export interface SqliteJobStoreOptions {
   /** For tests: replace the migration list. */
   migrations?: readonly Migration[];
 }
-
-
-const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
 
 export class SqliteJobStore implements JobStore {
   readonly path: string;
@@ -89,11 +89,19 @@ export class SqliteJobStore implements JobStore {
   }
 
   private row(id: string): JobRow | undefined {
-    return this.stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return this.one<JobRow>(SQL.byId(id));
   }
 
   private check(): void {
     if (this.closed) throw new HubmillError('the job store is closed');
+  }
+
+  private all<R>(q: Sql): R[] {
+    return this.stmt(q.text).all(...q.args) as R[];
+  }
+
+  private one<R>(q: Sql): R | undefined {
+    return this.stmt(q.text).get(...q.args) as R | undefined;
   }
 
   async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
@@ -101,25 +109,14 @@ export class SqliteJobStore implements JobStore {
     const key = job.idempotency_key ?? null;
     const tx = this.db.transaction((): { job: Job; created: boolean } => {
       if (key !== null) {
-        const existing = this
-          .stmt('SELECT * FROM jobs WHERE username = ? AND idempotency_key = ?')
-          .get(job.username, key) as JobRow | undefined;
+        const existing = this.one<JobRow>(SQL.byIdempotencyKey(job.username, key));
         if (existing) return { job: rowToJob(existing), created: false };
       }
-      if (job.max_active != null) this.checkQuota(job.username, job.max_active);
+      // Inside the immediate transaction: no other writer can add a job between this count and the insert.
+      if (job.max_active != null) checkQuota(job.username, this.all(SQL.activeCounts(job.username)), job.max_active);
       return { job: insertQueuedJob(this.db, { ...job, idempotency_key: key }, this.now()), created: true };
     });
     return tx.immediate();
-  }
-
-  /** Inside enqueue's immediate transaction: no other writer can add a job between this count and the insert. */
-  private checkQuota(username: string, maxActive: number): void {
-    const rows = this
-      .stmt(`SELECT status, COUNT(*) AS n FROM jobs WHERE username = ? AND status IN ('queued','running') GROUP BY status`)
-      .all(username) as { status: JobStatus; n: number }[];
-    const running = rows.find((r) => r.status === 'running')?.n ?? 0;
-    const queued = rows.find((r) => r.status === 'queued')?.n ?? 0;
-    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
   }
 
   async get(id: string): Promise<Job | null> {
@@ -130,147 +127,45 @@ export class SqliteJobStore implements JobStore {
 
   async list(query: ListJobsQuery): Promise<JobPage> {
     this.check();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.username !== undefined) {
-      where.push('username = ?');
-      args.push(query.username);
-    }
-    if (query.status !== undefined && query.status.length > 0) {
-      const statuses = query.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
-      if (statuses.length === 0) return { jobs: [], next_cursor: null };
-      where.push(`status IN (${statuses.map(() => '?').join(',')})`);
-      args.push(...statuses);
-    }
-    if (query.notebook !== undefined) {
-      where.push('notebook = ?');
-      args.push(query.notebook);
-    }
-    if (query.schedule_id !== undefined) {
-      where.push('schedule_id = ?');
-      args.push(query.schedule_id);
-    }
-    if (query.cursor !== undefined && query.cursor !== '') {
-      const c = decodeCursor(query.cursor);
-      where.push('(created_at_ms < ? OR (created_at_ms = ? AND id < ?))');
-      args.push(c.createdAtMs, c.createdAtMs, c.id);
-    }
-    const limit = Math.max(1, Math.min(1000, Math.floor(query.limit) || 1));
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                 ORDER BY created_at_ms DESC, id DESC LIMIT ?`;
-    const rows = this.stmt(sql).all(...args, limit + 1) as JobRow[];
-    const page = rows.slice(0, limit).map(rowToJob);
-    const last = page[page.length - 1];
-    return { jobs: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const q = SQL.list(query);
+    if (!q) return { jobs: [], next_cursor: null };
+    const page = pageOf(this.all<JobRow>(q), q.limit);
+    return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
   async claimNext(workerId: string): Promise<Job | null> {
     this.check();
-    const tx = this.db.transaction((): Job | null => {
-      const now = this.now();
-      const r = this
-        .stmt(
-          `UPDATE jobs SET status = 'running', worker_id = ?, started_at_ms = ?, updated_at_ms = ?, attempts = attempts + 1
-           WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1) AND status = 'queued'
-           RETURNING *`,
-        )
-        .get(workerId, now, now) as JobRow | undefined;
-      return r ? rowToJob(r) : null;
-    });
-    return tx.immediate();
+    const r = this.db.transaction(() => this.one<JobRow>(SQL.claim(workerId, this.now()))).immediate();
+    return r ? rowToJob(r) : null;
   }
 
   async updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void> {
     this.check();
-    const now = this.now();
-    // Only a running job has progress; a late update after markFinished is dropped.
-    if (outputPath === undefined) {
-      this
-        .stmt(`UPDATE jobs SET progress = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJsonValue(progress), now, id);
-    } else {
-      this
-        .stmt(`UPDATE jobs SET progress = ?, output_path = ?, updated_at_ms = ? WHERE id = ? AND status = 'running'`)
-        .run(encodeJsonValue(progress), outputPath, now, id);
-    }
+    const q = SQL.progress(id, progress, outputPath, this.now());
+    this.stmt(q.text).run(...q.args);
   }
 
-  async markFinished(
-    id: string,
-    status: FinalStatus,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
-  ): Promise<Job> {
+  async markFinished(id: string, status: FinalStatus, fields: FinishFields): Promise<Job> {
     this.check();
     const tx = this.db.transaction((): Job => {
-      const r = this.row(id);
-      if (!r) throw new NotFoundError(`job ${id} not found`);
-      const claimLost =
-        r.status !== 'running' || r.worker_id !== fields.worker_id || (fields.attempt !== undefined && r.attempts !== fields.attempt);
-      if (fields.worker_id !== undefined && claimLost) {
-        const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
-        Object.assign(err.extra, { job_id: id, from: r.status, to: status });
-        throw err;
-      }
-      this.assertTransition(r, status);
-      const now = this.now();
-      const sets = ['status = ?', 'finished_at_ms = ?', 'updated_at_ms = ?'];
-      const args: unknown[] = [status, now, now];
-      if (fields.error !== undefined) {
-        sets.push('error = ?');
-        args.push(fields.error === null ? null : encodeJsonValue(fields.error));
-      }
-      if (fields.result !== undefined) {
-        sets.push('result = ?');
-        args.push(fields.result === null ? null : encodeJsonValue(fields.result));
-      }
-      if (fields.progress !== undefined) {
-        sets.push('progress = ?');
-        args.push(encodeJsonValue(fields.progress));
-      }
-      if (fields.output_path !== undefined) {
-        sets.push('output_path = ?');
-        args.push(fields.output_path);
-      }
-      this.stmt(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
-      return rowToJob(this.row(id)!);
+      const r = this.one<JobRow>(SQL.finish(id, status, this.now(), fields));
+      if (r) return rowToJob(r);
+      throw finishRefusal(id, this.row(id), status, fields.worker_id);
     });
     return tx.immediate();
-  }
-
-  private assertTransition(r: JobRow, to: JobStatus): void {
-    if (!JOB_TRANSITIONS[r.status].includes(to)) {
-      const err = new InvalidTransitionError(`job ${r.id} cannot go from ${r.status} to ${to}`);
-      Object.assign(err.extra, { job_id: r.id, from: r.status, to });
-      throw err;
-    }
   }
 
   async requestCancel(id: string): Promise<Job | null> {
     this.check();
-    const tx = this.db.transaction((): Job | null => {
-      const r = this.row(id);
-      if (!r) return null;
-      const now = this.now();
-      if (r.status === 'queued') {
-        this
-          .stmt(
-            `UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`,
-          )
-          .run(now, now, id);
-      } else if (r.status === 'running') {
-        this.stmt('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
-      }
-      return rowToJob(this.row(id)!);
-    });
-    return tx.immediate();
+    const r = this.db.transaction(() => this.one<JobRow>(SQL.cancel(id, this.now()))).immediate();
+    return r ? rowToJob(r) : null;
   }
 
   async heartbeat(workerId: string, ids: string[]): Promise<string[]> {
     this.check();
     if (ids.length === 0) return [];
-    const now = this.now();
-    const stmt = this.stmt(`UPDATE jobs SET updated_at_ms = ? WHERE id = ? AND status = 'running' AND worker_id = ?`);
-    return this.db.transaction(() => ids.filter((id) => stmt.run(now, id, workerId).changes === 0)).immediate();
+    const held = new Set(this.all<{ id: string }>(SQL.heartbeat(workerId, ids, this.now())).map((r) => r.id));
+    return ids.filter((id) => !held.has(id));
   }
 
   async recoverInterrupted(opts: {
@@ -280,73 +175,26 @@ export class SqliteJobStore implements JobStore {
     reason: string;
   }): Promise<Job[]> {
     this.check();
-    const tx = this.db.transaction((): Job[] => {
-      const conds = ['updated_at_ms < ?'];
-      const args: unknown[] = [opts.staleBeforeMs];
-      if (opts.exceptWorkerId !== undefined) {
-        conds.push('worker_id IS NOT ?');
-        args.push(opts.exceptWorkerId);
-      }
-      const rows = this
-        .stmt(
-          `SELECT * FROM jobs WHERE status = 'running' AND ${conds.join(' AND ')} ORDER BY created_at_ms, id`,
-        )
-        .all(...args) as JobRow[];
-      const now = this.now();
-      const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
-      for (const r of rows) {
-        if (opts.requeue && r.cancel_requested === 0) {
-          this
-            .stmt(
-              `UPDATE jobs SET status = 'queued', worker_id = NULL, started_at_ms = NULL, updated_at_ms = ?,
-                 progress = '{"cells_total":0,"cells_done":0}' WHERE id = ?`,
-            )
-            .run(now, r.id);
-        } else {
-          const status: FinalStatus = r.cancel_requested !== 0 ? 'cancelled' : 'failed';
-          this
-            .stmt(`UPDATE jobs SET status = ?, error = ?, finished_at_ms = ?, updated_at_ms = ? WHERE id = ?`)
-            .run(status, encodeJsonValue(error), now, now, r.id);
-        }
-      }
-      return rows.map((r) => rowToJob(this.row(r.id)!));
-    });
-    return tx.immediate();
+    const q = SQL.recover(opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), this.now());
+    const rows = this.db.transaction(() => this.all<JobRow>(q)).immediate();
+    return rows.sort(byCreation).map(rowToJob);
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
-    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const rows = this.stmt('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
-    for (const r of rows) counts[r.status] = r.n;
+    const counts = emptyCounts();
+    for (const r of this.all<{ status: JobStatus; n: number }>(SQL.countByStatus())) counts[r.status] = r.n;
     return counts;
   }
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
     this.check();
-    return this.deleteWhere(
-      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < ? ORDER BY finished_at_ms, id LIMIT ?`,
-      [cutoffMs, Math.max(0, Math.floor(limit))],
-    );
+    return this.all<JobRow>(SQL.pruneBefore(cutoffMs, limit)).sort(byFinish).map(rowToJob);
   }
 
   async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
     this.check();
-    return this.deleteWhere(
-      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL})
-       ORDER BY finished_at_ms DESC, id DESC LIMIT ? OFFSET ?`,
-      [Math.max(0, Math.floor(limit)), Math.max(0, Math.floor(keep))],
-    );
-  }
-
-  private deleteWhere(selectSql: string, args: unknown[]): Promise<Job[]> {
-    const tx = this.db.transaction((): Job[] => {
-      const rows = this.stmt(selectSql).all(...args) as JobRow[];
-      const del = this.stmt('DELETE FROM jobs WHERE id = ?');
-      for (const r of rows) del.run(r.id);
-      return rows.map(rowToJob);
-    });
-    return Promise.resolve(tx.immediate());
+    return this.all<JobRow>(SQL.pruneBeyond(keep, limit)).sort((a, b) => byFinish(b, a)).map(rowToJob);
   }
 
   async close(): Promise<void> {

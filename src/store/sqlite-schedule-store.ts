@@ -5,10 +5,8 @@
  * once however many processes share the file.
  */
 import type Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
 import { HubmillError } from '../errors.js';
-import type { Parameters } from '../notebook/types.js';
-import { TERMINAL_STATUSES, type Job, type JobPage, type JobTarget } from './job-store.js';
+import type { Job, JobPage, JobTarget } from './job-store.js';
 import {
   scheduleJob,
   type FirePlan,
@@ -16,53 +14,19 @@ import {
   type ListSchedulesQuery,
   type NewSchedule,
   type Schedule,
-  type ScheduleNotify,
   type SchedulePage,
-  type ScheduleSettings,
   type ScheduleStore,
   type SettleDecision,
   type Settled,
 } from './schedule-store.js';
-import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../notebook/parameters-json.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
-import { rowToJob, type JobRow } from './job-row.js';
+import { rowToJob, type JobRow } from './core/job-row.js';
 import { insertQueuedJob } from './sqlite-job-rows.js';
 import type { SqliteJobStore } from './sqlite-job-store.js';
+import { SQLITE, type Sql } from './core/dialect.js';
+import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from './core/schedule-sql.js';
+import { pageOf } from './core/page.js';
 
-interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'> {
-  parameters: string;
-  paused: number;
-  notify: string | null;
-}
-
-function rowToSchedule(r: ScheduleRow): Schedule {
-  return {
-    ...r,
-    parameters: decodeParameters(r.parameters),
-    paused: r.paused !== 0,
-    notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
-  };
-}
-
-const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
-  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
-  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
-];
-
-function columnValue(key: string, v: unknown): unknown {
-  if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
-  if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
-  if (key === 'paused') return v ? 1 : 0;
-  return v ?? null;
-}
-
-const ACTIVE = `status IN ('queued','running')`;
-const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
-
-/** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
-function newScheduleId(nowMs: number): string {
-  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
-}
+const SQL = new ScheduleSql(SQLITE);
 
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
@@ -95,17 +59,18 @@ export class SqliteScheduleStore implements ScheduleStore {
     return r ? rowToSchedule(r) : null;
   }
 
+  private all<R>(q: Sql): R[] {
+    return this.sql(q.text).all(...q.args) as R[];
+  }
+
   private activeRuns(id: string): number {
-    return (this.sql(`SELECT COUNT(*) AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ? AND ${ACTIVE}`).get(id) as { n: number }).n;
+    const q = SQL.activeRuns(id);
+    return (this.sql(q.text).get(...q.args) as { n: number }).n;
   }
 
   async create(s: NewSchedule): Promise<Schedule> {
     const now = this.now();
-    const id = newScheduleId(now);
-    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
-    const vals = [id, s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => columnValue(k, s[k]))];
-    this.sql(`INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...vals);
-    return this.row(id)!;
+    return rowToSchedule(this.all<ScheduleRow>(SQL.create(s, newScheduleId(now), now))[0]!);
   }
 
   async get(id: string): Promise<Schedule | null> {
@@ -113,40 +78,15 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async list(q: ListSchedulesQuery): Promise<SchedulePage> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.owner !== undefined) {
-      where.push('owner = ?');
-      args.push(q.owner);
-    }
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      where.push('(created_at_ms < ? OR (created_at_ms = ? AND id < ?))');
-      args.push(c.createdAtMs, c.createdAtMs, c.id);
-    }
-    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit) || 1));
-    const rows = this.db
-      .prepare(`SELECT * FROM schedules ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at_ms DESC, id DESC LIMIT ?`)
-      .all(...args, limit + 1) as ScheduleRow[];
-    const page = rows.slice(0, limit).map(rowToSchedule);
-    const last = page[page.length - 1];
-    return { schedules: page, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const q2 = SQL.list(q);
+    const page = pageOf(this.all<ScheduleRow>(q2), q2.limit);
+    return { schedules: page.rows.map(rowToSchedule), next_cursor: page.next_cursor };
   }
 
-  async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null> {
-    const tx = this.db.transaction((): Schedule | null => {
-      if (!this.row(id)) return null;
-      const sets: string[] = ['updated_at_ms = ?'];
-      const args: unknown[] = [this.now()];
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined || !(SETTINGS_COLUMNS as readonly string[]).concat('next_run_at_ms', 'webhook_secret').includes(k)) continue;
-        sets.push(`${k} = ?`);
-        args.push(columnValue(k, v));
-      }
-      this.sql(`UPDATE schedules SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
-      return this.row(id);
-    });
-    return tx.immediate();
+  async update(id: string, patch: SchedulePatch): Promise<Schedule | null> {
+    const q = SQL.update(id, patch, this.now());
+    const r = this.db.transaction(() => this.all<ScheduleRow>(q)[0]).immediate();
+    return r ? rowToSchedule(r) : null;
   }
 
   async delete(id: string): Promise<boolean> {
@@ -250,14 +190,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]> {
     const tx = this.db.transaction((): Settled[] => {
-      const rows = this.db
-        .prepare(
-          // The partial index holds only unsettled schedule jobs; the status index would walk every finished job.
-          `SELECT * FROM jobs INDEXED BY jobs_schedule_unsettled
-           WHERE schedule_id IS NOT NULL AND schedule_settled = 0 AND status IN (${TERMINAL_SQL})
-           ORDER BY finished_at_ms, id LIMIT ?`,
-        )
-        .all(limit) as JobRow[];
+      const rows = this.all<JobRow>(SQL.unsettled(limit));
       const out: Settled[] = [];
       for (const r of rows) {
         const job = rowToJob(r);
@@ -278,18 +211,9 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage> {
-    const args: unknown[] = [scheduleId];
-    let where = 'schedule_id = ?';
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      where += ' AND (created_at_ms < ? OR (created_at_ms = ? AND id < ?))';
-      args.push(c.createdAtMs, c.createdAtMs, c.id);
-    }
-    const n = Math.max(1, Math.min(1000, Math.floor(limit) || 1));
-    const rows = this.sql(`SELECT * FROM jobs WHERE ${where} ORDER BY created_at_ms DESC, id DESC LIMIT ?`).all(...args, n + 1) as JobRow[];
-    const page = rows.slice(0, n).map(rowToJob);
-    const last = page[page.length - 1];
-    return { jobs: page, next_cursor: rows.length > n && last ? encodeCursor(last.created_at_ms, last.id) : null };
+    const q = SQL.runs(scheduleId, cursor, limit);
+    const page = pageOf(this.all<JobRow>(q), q.limit);
+    return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
   async countSchedules(): Promise<number> {

@@ -1,7 +1,8 @@
 /**
  * The layers import one way (docs/architecture.md): no module of src/ may reach
- * itself again through its imports. Type-only imports count too: a loop of
- * types still ties two modules into one.
+ * itself again through its imports, and no module imports a module of a higher
+ * layer (or of a sibling layer at the same height). Type-only imports count
+ * too: a loop of types still ties two modules into one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +68,106 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
   for (const v of graph.keys()) if (!idx.has(v)) visit(v);
   return cycles;
 }
+
+/**
+ * The layers of src/, lowest first; a module may import its own layer and the
+ * layers below it, nothing else. Layers on one line are siblings: neither imports
+ * the other, except the files at the top of src/: those of one line are one layer.
+ * A module is placed by its first folder under src/, or by its name for the
+ * files at the top of src/.
+ */
+export const LAYERS: readonly (readonly string[])[] = [
+  ['errors.ts', 'version.ts', 'ttl-cache.ts'],
+  ['kernel', 'notebook'],
+  ['engine'],
+  ['users'],
+  ['config.ts', 'logger.ts'],
+  ['store'],
+  ['runner', 'schedules'],
+  ['http'],
+  ['server.ts', 'server-roles.ts', 'server-schedules.ts'],
+  ['cli'],
+];
+
+/** The layer of a path relative to src/ (its first folder, or the file's name at the top). */
+export function layerOf(path: string, layers: readonly (readonly string[])[] = LAYERS): { rank: number; name: string } | null {
+  const first = path.split('/')[0]!;
+  const rank = layers.findIndex((l) => l.includes(first));
+  if (rank < 0) return null;
+  return { rank, name: first === path ? `top-level files of layer ${rank}` : first };
+}
+
+/** Imports that go up (or sideways, to a sibling layer), as `from → to` paths relative to the source root. */
+export function findUpwardImports(graph: Map<string, string[]>, layers: readonly (readonly string[])[] = LAYERS): string[] {
+  const bad: string[] = [];
+  for (const [from, tos] of graph) {
+    const a = layerOf(from, layers);
+    for (const to of tos) {
+      const b = layerOf(to, layers);
+      if (!a || !b || a.name === b.name) continue;
+      if (b.rank >= a.rank) bad.push(`${from} → ${to}`);
+    }
+  }
+  return bad.sort();
+}
+
+test('the layer check reports an upward and a sideways import, and accepts downward ones', () => {
+  const g = new Map<string, string[]>([
+    ['store/pg/event-bus.ts', ['runner/event-bus.ts', 'store/job-store.ts', 'notebook/types.ts']],
+    ['runner/runner.ts', ['store/job-store.ts', 'schedules/scheduler.ts', 'engine/execute.ts']],
+    ['engine/execute.ts', ['kernel/client.ts', 'errors.ts']],
+    ['kernel/client.ts', ['notebook/types.ts']],
+  ]);
+  assert.deepEqual(findUpwardImports(g), [
+    'kernel/client.ts → notebook/types.ts',
+    'runner/runner.ts → schedules/scheduler.ts',
+    'store/pg/event-bus.ts → runner/event-bus.ts',
+  ]);
+  assert.deepEqual(findUpwardImports(new Map([['http/app.ts', ['runner/runner.ts', 'store/job-store.ts', 'errors.ts']]])), []);
+});
+
+test('every module of src/ belongs to a layer', () => {
+  const unplaced = [...new Set(tsFiles(src).map((f) => relative(src, f)).filter((p) => !layerOf(p)).map((p) => p.split('/')[0]!))];
+  assert.deepEqual(unplaced, [], `add these to LAYERS: ${unplaced.join(', ')}`);
+});
+
+test('no module in src/ imports a higher (or sibling) layer', () => {
+  const files = tsFiles(src);
+  const graph = new Map(files.map((f) => [relative(src, f), importsOf(f, readFileSync(f, 'utf8')).map((t) => relative(src, t))]));
+  const bad = findUpwardImports(graph);
+  assert.deepEqual(bad, [], `imports against the layers (docs/architecture.md):\n${bad.join('\n')}`);
+});
+
+/** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
+const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/job-events.ts', 'store/job-states.ts'];
+const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
+
+/** Imports of store modules other than its interfaces from outside the store and the composition. */
+export function findStoreBypasses(graph: Map<string, string[]>): string[] {
+  const bad: string[] = [];
+  for (const [from, tos] of graph) {
+    const first = from.split('/')[0]!;
+    if (first === 'store' || COMPOSITION.has(first)) continue;
+    for (const to of tos) if (to.startsWith('store/') && !STORE_INTERFACES.includes(to)) bad.push(`${from} → ${to}`);
+  }
+  return bad.sort();
+}
+
+test('the store bypass check reports a backend imported by a layer above the store', () => {
+  const g = new Map([
+    ['runner/runner.ts', ['store/job-store.ts', 'store/pg/job-store.ts']],
+    ['server.ts', ['store/open.ts']],
+    ['store/open.ts', ['store/sqlite-job-store.ts']],
+  ]);
+  assert.deepEqual(findStoreBypasses(g), ['runner/runner.ts → store/pg/job-store.ts']);
+});
+
+test('the layers above the store reach it only through its interfaces', () => {
+  const files = tsFiles(src);
+  const graph = new Map(files.map((f) => [relative(src, f), importsOf(f, readFileSync(f, 'utf8')).map((t) => relative(src, t))]));
+  const bad = findStoreBypasses(graph);
+  assert.deepEqual(bad, [], `imports of store internals (use its interfaces):\n${bad.join('\n')}`);
+});
 
 test('the cycle finder finds a loop of two and a self-import, and nothing in a tree', () => {
   const g = new Map<string, string[]>([

@@ -11,6 +11,8 @@ import type { JobEvent } from '../../src/runner/runner-api.js';
 import type { Job } from '../../src/store/job-store.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { eventually, freshSchema, type TestSchema } from '../helpers/pg-test-schema.js';
+import * as h from '../helpers/pg.js';
+import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 
 const jobId = () => `J${randomBytes(8).toString('hex').toUpperCase()}`;
 
@@ -210,5 +212,36 @@ describe('PgEventBus', () => {
 
   it('refuses a hostile schema name', () => {
     assert.throws(() => new PgEventBus({ connection: db.url, schema: 'x"; DROP TABLE y; --' }), /invalid PostgreSQL schema name/);
+  });
+});
+
+describe('PgEventBus: one migration path', () => {
+  it('a bus on its own pool applies the store’s numbered migrations; a schema whose bus tables predate them migrates cleanly', async (t) => {
+    // A bus on its own: the versioned migrations, recorded like a store's.
+    const fresh = h.freshSchema(t);
+    const own = new PgEventBus({ connection: h.PG_TEST_URL, schema: fresh });
+    try {
+      await own.start();
+      const versions = await h.adminQuery<{ version: number }>(`SELECT version FROM ${fresh}.schema_migrations ORDER BY version`);
+      assert.deepEqual(versions.map((r) => r.version), PG_MIGRATIONS.map((m) => m.version));
+    } finally {
+      await own.close();
+    }
+    // A schema where an older bus made its tables outside the migrations (and stored an event).
+    const old = h.freshSchema(t);
+    await h.adminQuery(`CREATE SCHEMA ${old};
+      CREATE TABLE ${old}.job_event_seq (job_id text PRIMARY KEY, last bigint NOT NULL, ended boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE ${old}.job_events (job_id text NOT NULL, seq bigint NOT NULL, event text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job_id, seq));
+      INSERT INTO ${old}.job_event_seq (job_id, last) VALUES ('JOLD', 1);
+      INSERT INTO ${old}.job_events (job_id, seq, event) VALUES ('JOLD', 1, '{"type":"cell_started","job_id":"JOLD","cell_index":0,"cells_total":1}');`);
+    const store = await h.pgStore(t, { schema: old });
+    assert.deepEqual(store.appliedMigrations(), PG_MIGRATIONS.map((m) => m.version));
+    const bus = new PgEventBus({ connection: h.PG_TEST_URL, pool: store.pool, listener: store.listener, schema: old });
+    try {
+      await bus.start();
+      assert.deepEqual(await bus.cursor('JOLD'), { first: 1, last: 1, ended: false });
+    } finally {
+      await bus.close();
+    }
   });
 });

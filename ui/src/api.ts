@@ -6,6 +6,8 @@
 import type { JobViewT, MeViewT, NotebookInfoT } from '../../src/http/schemas.js';
 import type { ScheduleViewT } from '../../src/http/schedule-schemas.js';
 import { jsonText, RawJson } from './json-text';
+// The server's one list of job states (job-states.ts imports nothing, so it bundles as is).
+import { JOB_STATUSES as STATES, isTerminal, type JobStatus } from '../../src/store/job-states.js';
 
 export interface HubConf {
   base_url: string;
@@ -26,13 +28,7 @@ export const conf: Conf = (() => {
   }
 })();
 
-export type JobStatus = JobViewT['status'];
-/** The job states in their order (the status filter); checked against the schema's below. */
-export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const satisfies readonly JobStatus[];
-// Every state of the schema is listed (a new one fails the type check here).
-const allStates: Exclude<JobStatus, (typeof STATES)[number]> extends never ? true : never = true;
-void allStates;
-export const isTerminal = (s: JobStatus) => s !== 'queued' && s !== 'running';
+export { STATES, isTerminal, type JobStatus };
 
 /** A job as the API answers it (GET /api/v1/jobs/{id}; JobView). */
 export type Job = JobViewT;

@@ -12,8 +12,6 @@
  * keys (papermill injects parameters in the order given) and rewrites numbers
  * such as 1e400; NaN and ±Inf are not JSON at all (test/store/pg-job-store.test.ts).
  */
-import { EVENT_BUS_TABLES_SQL } from '../pg/event-bus-schema.js';
-
 export interface PgMigration {
   version: number;
   name: string;
@@ -131,7 +129,23 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 3,
     name: 'job events across nodes (the PostgreSQL event bus)',
-    sql: EVENT_BUS_TABLES_SQL,
+    // IF NOT EXISTS: schemas where an event bus used on its own made these tables before (migrateEventBus, now gone).
+    sql: `
+      CREATE TABLE IF NOT EXISTS job_event_seq (
+        job_id text PRIMARY KEY,
+        last bigint NOT NULL,
+        ended boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE IF NOT EXISTS job_events (
+        job_id text NOT NULL,
+        seq bigint NOT NULL,
+        event text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, seq)
+      );
+      CREATE INDEX IF NOT EXISTS job_event_seq_updated_at ON job_event_seq (updated_at);
+    `,
   },
   {
     version: 5,

@@ -1,6 +1,8 @@
 /**
- * The PostgreSQL tables of the event bus (see event-bus.ts), created at start
- * under an advisory lock so nodes that start together do not race:
+ * Where the event bus's tables are (see event-bus.ts). They are made by the
+ * store's numbered migrations (migrations/postgres.ts, version 3), the one
+ * migration path: a bus on the store's pool finds them made, and a bus used on
+ * its own (its own pool, as in its tests) applies the same migrations first.
  *
  * - `job_event_seq(job_id, last, ended, updated_at)`: per job, the id of its
  *   newest event (ids are handed out by incrementing `last` in the publishing
@@ -11,8 +13,8 @@
  *   events too large for a NOTIFY payload.
  */
 import type pg from 'pg';
-
-export const EVENT_BUS_LOCK_KEY = 'hubmill.event-bus.schema';
+import { PG_MIGRATIONS } from '../migrations/postgres.js';
+import { applyPgMigrations } from '../migrations/apply-postgres.js';
 
 /** A schema name used unquoted-safe in SQL: letters, digits and `_`, not starting with a digit. */
 export function quoteSchema(schema: string): string {
@@ -32,42 +34,18 @@ export function eventBusTables(schema: string): EventBusTables {
   return { seq: `${s}.job_event_seq`, events: `${s}.job_events` };
 }
 
-/**
- * The bus's tables, unqualified (they land in the search_path's schema): one
- * text for the store's numbered migration (migrations/postgres.ts, version 3)
- * and for `migrateEventBus` (a bus used on its own, as in its tests).
- */
-export const EVENT_BUS_TABLES_SQL = `
-  CREATE TABLE IF NOT EXISTS job_event_seq (
-    job_id text PRIMARY KEY,
-    last bigint NOT NULL,
-    ended boolean NOT NULL DEFAULT false,
-    updated_at timestamptz NOT NULL DEFAULT now()
-  );
-  CREATE TABLE IF NOT EXISTS job_events (
-    job_id text NOT NULL,
-    seq bigint NOT NULL,
-    event text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (job_id, seq)
-  );
-  CREATE INDEX IF NOT EXISTS job_event_seq_updated_at ON job_event_seq (updated_at);
-`;
-
-/** Creates the schema and the bus's tables when missing (idempotent, serialized across nodes). */
-export async function migrateEventBus(pool: pg.Pool, schema: string): Promise<void> {
+/** Applies the store's migrations to `schema` on the bus's own pool (serialized across nodes like every start). */
+export async function migrateSchema(pool: pg.Pool, schema: string): Promise<void> {
+  quoteSchema(schema);
+  // The store's rule (store/pg/connect.ts): its schema names are lower-case, written unquoted.
+  if (schema !== schema.toLowerCase()) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`);
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [EVENT_BUS_LOCK_KEY]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteSchema(schema)}`);
-    await client.query(`SET LOCAL search_path TO ${quoteSchema(schema)}`);
-    await client.query(EVENT_BUS_TABLES_SQL);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    // The migrations' tables are unqualified: they land in the search_path's first schema.
+    await client.query(`SET search_path TO ${schema}`);
+    await applyPgMigrations(client, PG_MIGRATIONS, { schema, where: `schema ${schema}`, now: Date.now });
   } finally {
+    await client.query('RESET search_path').catch(() => undefined);
     client.release();
   }
 }

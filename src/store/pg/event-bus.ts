@@ -8,7 +8,8 @@
  *   `<job id> <seq> <event JSON>` — or only `<job id> <seq>` when the event is
  *   larger than `inlineMaxBytes` (PostgreSQL refuses payloads of 8000 bytes or
  *   more): readers then take it from the table (the spill).
- * - **Subscribe.** One LISTEN connection per process (event-bus-listener.ts).
+ * - **Subscribe.** On the process's one LISTEN connection (listener.ts): the
+ *   store's, when given (`listener`), else the bus's own.
  *   Each subscriber remembers the id it saw last; the next event inline is
  *   delivered at once, anything else (a spilled event, a gap, a resume with
  *   `after`) is read from the table in id order. A slow poll and every listener
@@ -20,13 +21,13 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { decodeJsonValue, encodeJsonValue } from '../../notebook/parameters-json.js';
-import type { EventBus, JobEventListener } from '../../runner/event-bus.js';
-import type { JobEvent, JobEventCursor } from '../../runner/runner-api.js';
+import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../job-events.js';
 import { isTerminal } from '../job-store.js';
-import { NotificationListener } from './event-bus-listener.js';
-import { eventBusTables, migrateEventBus, type EventBusTables } from './event-bus-schema.js';
+import { PgListener } from './listener.js';
+import { EVENT_BUS_CHANNEL } from './channels.js';
+import { eventBusTables, migrateSchema, type EventBusTables } from './event-bus-schema.js';
 
-export const EVENT_BUS_CHANNEL = 'hubmill_job_events';
+export { EVENT_BUS_CHANNEL };
 /** NOTIFY payloads must stay under 8000 bytes; the job id and seq take the rest. */
 const DEFAULT_INLINE_MAX_BYTES = 7000;
 const BATCH = 100;
@@ -37,6 +38,8 @@ export interface PgEventBusOptions {
   connection: string | pg.ClientConfig;
   /** Shared pool for the queries (default: the bus's own, closed with it). */
   pool?: pg.Pool;
+  /** The process's LISTEN connection, shared (the job store's; default: the bus's own, closed with it). */
+  listener?: PgListener;
   schema?: string;
   channel?: string;
   logger?: Logger;
@@ -79,7 +82,9 @@ export class PgEventBus implements EventBus {
   private readonly channel: string;
   private readonly log: Logger;
   private readonly inlineMaxBytes: number;
-  private readonly listener: NotificationListener;
+  private readonly listener: PgListener;
+  private readonly ownsListener: boolean;
+  private readonly offs: (() => void)[] = [];
   private readonly subs = new Map<string, Set<Sub>>();
   private readonly outbox = new Map<string, Outbox>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -94,20 +99,20 @@ export class PgEventBus implements EventBus {
     this.channel = o.channel ?? EVENT_BUS_CHANNEL;
     this.log = (o.logger ?? pino({ enabled: false })).child({ component: 'event-bus' });
     this.inlineMaxBytes = Math.min(DEFAULT_INLINE_MAX_BYTES, Math.max(0, o.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES));
-    this.listener = new NotificationListener({
-      connection: o.connection,
-      channel: this.channel,
-      log: this.log,
-      applicationName: o.applicationName,
-      onNotification: (payload) => this.onNotification(payload),
-      onReconnect: () => void this.catchUp(),
-    });
+    this.ownsListener = !o.listener;
+    this.listener =
+      o.listener ?? new PgListener({ connection: o.connection, applicationName: o.applicationName ?? 'hubmill event listener', logger: this.log });
   }
 
   /** Creates the tables when missing, listens, and starts the catch-up poll and pruning. */
   async start(): Promise<void> {
     // On the store's pool, the store's numbered migrations made the tables (version 3).
-    if (this.ownsPool) await migrateEventBus(this.pool, this.schema);
+    if (this.ownsPool) await migrateSchema(this.pool, this.schema);
+    this.offs.push(
+      this.listener.listen(this.channel, (payload) => this.onNotification(payload)),
+      // Notices sent while the connection was down are lost: read back what was published meanwhile.
+      this.listener.onReconnect(() => void this.catchUp()),
+    );
     await this.listener.start();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
@@ -350,7 +355,8 @@ export class PgEventBus implements EventBus {
     for (const t of this.timers.splice(0)) clearInterval(t);
     for (const set of this.subs.values()) for (const s of set) s.closed = true;
     this.subs.clear();
-    await this.listener.close();
+    for (const off of this.offs.splice(0)) off();
+    if (this.ownsListener) await this.listener.close();
     if (this.ownsPool) await this.pool.end().catch(() => undefined);
   }
 }

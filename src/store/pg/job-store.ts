@@ -5,33 +5,25 @@
  * job); decisions that read then write lock their rows first, and a user's
  * enqueues take a per-user advisory lock so a run quota holds across nodes.
  * Enqueues NOTIFY `hubmill_job_queued` in their transaction; `onJobQueued`
- * (and the schedule store's `onSchedulesChanged`) LISTEN on one dedicated
- * connection (listener.ts).
+ * (and the schedule store's `onSchedulesChanged`) LISTEN on the process's one
+ * LISTEN connection (listener.ts), which the event bus shares.
+ * The statements and rules are the store core's (../core/); this file runs them.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { HubmillError, InvalidTransitionError, NotFoundError, RunQuotaError } from '../../errors.js';
-import type { RunError } from '../../engine/types.js';
-import { encodeJsonValue } from '../../notebook/parameters-json.js';
-import {
-  JOB_STATUSES,
-  JOB_TRANSITIONS,
-  type FinalStatus,
-  type Job,
-  type JobPage,
-  type JobProgress,
-  type JobStatus,
-  type JobStore,
-  type ListJobsQuery,
-  type NewJob,
-} from '../job-store.js';
-import { newestFirstPage } from './page.js';
+import { HubmillError } from '../../errors.js';
+import type { FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
-import { createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
-import { rowToJob, type JobRow } from '../job-row.js';
-import { byCreation, byFinish, insertQueuedJob, JOB_QUEUED_CHANNEL, TERMINAL_SQL } from './job-rows.js';
-import { StoreListener, type StoreChannel } from './listener.js';
+import { clientConfig, createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
+import { rowToJob, type JobRow } from '../core/job-row.js';
+import { POSTGRES, type Sql } from '../core/dialect.js';
+import { JobSql, type FinishFields } from '../core/job-sql.js';
+import { byCreation, byFinish, checkQuota, emptyCounts, finishRefusal, interruptedError } from '../core/job-rules.js';
+import { pageOf } from '../core/page.js';
+import { insertQueuedJob } from './job-rows.js';
+import { JOB_QUEUED_CHANNEL, type StoreChannel } from './channels.js';
+import { PgListener } from './listener.js';
 import { DbClock } from './clock.js';
 
 export interface PgJobStoreOptions {
@@ -53,12 +45,15 @@ export interface PgJobStoreOptions {
   asyncCommit?: boolean;
 }
 
+const SQL = new JobSql(POSTGRES);
+
 /** The advisory lock class of per-user enqueues ('hubq'); the second key is the user name's hash. */
 const ENQUEUE_LOCK_CLASS = 0x68756271;
 
 export class PgJobStore implements JobStore {
   readonly schema: string;
-  private readonly listener: StoreListener;
+  /** The LISTEN connection of this store, shared with the event bus (server-roles.ts). */
+  readonly listener: PgListener;
   /** Lease renewals and progress: frequent, and harmless to lose in a server crash, so they skip the WAL flush wait. */
   private readonly renewals: pg.Pool;
   private closed = false;
@@ -72,7 +67,8 @@ export class PgJobStore implements JobStore {
     private readonly clock: DbClock | null = null,
   ) {
     this.schema = target.schema;
-    this.listener = new StoreListener(target, logger);
+    // Named after its schema, so an operator (or a test) can tell the LISTEN connections apart.
+    this.listener = new PgListener({ connection: clientConfig(target), applicationName: `hubmill-listen:${target.schema}`, logger });
     this.renewals = createPool(target, { max: 2, logger, asyncCommit: true });
   }
 
@@ -112,8 +108,16 @@ export class PgJobStore implements JobStore {
     if (this.closed) throw new HubmillError('the job store is closed');
   }
 
+  private async rows<R extends pg.QueryResultRow>(q: Sql, on: pg.Pool | pg.ClientBase = this.pool): Promise<R[]> {
+    try {
+      return (await on.query<R>(q.text, q.args)).rows;
+    } catch (err) {
+      throw translatePgError(err);
+    }
+  }
+
   private async row(id: string): Promise<JobRow | undefined> {
-    return (await query<JobRow>(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id])).rows[0];
+    return (await this.rows<JobRow>(SQL.byId(id)))[0];
   }
 
   async enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
@@ -131,23 +135,13 @@ export class PgJobStore implements JobStore {
       // One such enqueue per user at a time: the key lookup, the quota count and the insert see the same jobs.
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, job.username]);
       if (key !== null) {
-        const existing = await c.query<JobRow>('SELECT * FROM jobs WHERE username = $1 AND idempotency_key = $2', [job.username, key]);
-        if (existing.rows[0]) return { job: rowToJob(existing.rows[0]), created: false };
+        const existing = (await this.rows<JobRow>(SQL.byIdempotencyKey(job.username, key), c))[0];
+        if (existing) return { job: rowToJob(existing), created: false };
       }
-      if (job.max_active != null) await this.checkQuota(c, job.username, job.max_active);
+      if (job.max_active != null) checkQuota(job.username, await this.rows(SQL.activeCounts(job.username), c), job.max_active);
       const created = await insertQueuedJob(c, this.schema, { ...job, idempotency_key: key }, this.now());
       return { job: created!, created: true };
     });
-  }
-
-  private async checkQuota(c: pg.ClientBase, username: string, maxActive: number): Promise<void> {
-    const res = await c.query<{ status: JobStatus; n: number }>(
-      `SELECT status, COUNT(*)::int AS n FROM jobs WHERE username = $1 AND status IN ('queued','running') GROUP BY status`,
-      [username],
-    );
-    const running = res.rows.find((r) => r.status === 'running')?.n ?? 0;
-    const queued = res.rows.find((r) => r.status === 'queued')?.n ?? 0;
-    if (running + queued >= maxActive) throw new RunQuotaError(username, { running, queued, maxActive });
   }
 
   async get(id: string): Promise<Job | null> {
@@ -156,181 +150,71 @@ export class PgJobStore implements JobStore {
     return r ? rowToJob(r) : null;
   }
 
-  async list(q: ListJobsQuery): Promise<JobPage> {
+  async list(query: ListJobsQuery): Promise<JobPage> {
     this.check();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const arg = (v: unknown) => `$${args.push(v)}`;
-    if (q.username !== undefined) where.push(`username = ${arg(q.username)}`);
-    if (q.status !== undefined && q.status.length > 0) {
-      const statuses = q.status.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
-      if (statuses.length === 0) return { jobs: [], next_cursor: null };
-      where.push(`status = ANY(${arg(statuses)}::text[])`);
-    }
-    if (q.notebook !== undefined) where.push(`notebook = ${arg(q.notebook)}`);
-    if (q.schedule_id !== undefined) where.push(`schedule_id = ${arg(q.schedule_id)}`);
-    const page = await newestFirstPage<JobRow>(this.pool, 'jobs', where, args, q.cursor, q.limit);
+    const q = SQL.list(query);
+    if (!q) return { jobs: [], next_cursor: null };
+    const page = pageOf(await this.rows<JobRow>(q), q.limit);
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
   async claimNext(workerId: string): Promise<Job | null> {
     this.check();
-    const now = this.now();
-    // One statement: the oldest queued job no other claimer holds, locked and taken; claimers skip each other's rows.
-    const r = (
-      await query<JobRow>(
-        this.pool,
-        `UPDATE jobs SET status = 'running', worker_id = $1, started_at_ms = $2, updated_at_ms = $2, attempts = attempts + 1
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-           AND status = 'queued'
-         RETURNING *`,
-        [workerId, now],
-      )
-    ).rows[0];
+    // One statement: the oldest queued job no other claimer holds, locked and taken.
+    const r = (await this.rows<JobRow>(SQL.claim(workerId, this.now())))[0];
     return r ? rowToJob(r) : null;
   }
 
   async updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void> {
     this.check();
-    // Only a running job has progress; a late update after markFinished is dropped.
-    if (outputPath === undefined) {
-      await query(this.renewals, `UPDATE jobs SET progress = $1, updated_at_ms = $2 WHERE id = $3 AND status = 'running'`, [
-        encodeJsonValue(progress),
-        this.now(),
-        id,
-      ]);
-    } else {
-      await query(this.renewals, `UPDATE jobs SET progress = $1, output_path = $2, updated_at_ms = $3 WHERE id = $4 AND status = 'running'`, [
-        encodeJsonValue(progress),
-        outputPath,
-        this.now(),
-        id,
-      ]);
-    }
+    await this.rows(SQL.progress(id, progress, outputPath, this.now()), this.renewals);
   }
 
-  async markFinished(
-    id: string,
-    status: FinalStatus,
-    fields: { error?: RunError | null; result?: Record<string, unknown> | null; progress?: JobProgress; output_path?: string | null; worker_id?: string; attempt?: number },
-  ): Promise<Job> {
+  async markFinished(id: string, status: FinalStatus, fields: FinishFields): Promise<Job> {
     this.check();
-    // One conditional UPDATE (the row is locked and the conditions re-checked): the transition is allowed
-    // and, for a worker's record, its claim still holds. Only a refusal reads the row, to say why.
-    const from = JOB_STATUSES.filter((s) => JOB_TRANSITIONS[s].includes(status));
-    const now = this.now();
-    const args: unknown[] = [status, now, id, from];
-    const sets = ['status = $1', 'finished_at_ms = $2', 'updated_at_ms = $2'];
-    const set = (col: string, v: unknown) => sets.push(`${col} = $${args.push(v)}`);
-    if (fields.error !== undefined) set('error', fields.error === null ? null : encodeJsonValue(fields.error));
-    if (fields.result !== undefined) set('result', fields.result === null ? null : encodeJsonValue(fields.result));
-    if (fields.progress !== undefined) set('progress', encodeJsonValue(fields.progress));
-    if (fields.output_path !== undefined) set('output_path', fields.output_path);
-    const conds = ['id = $3', 'status = ANY($4::text[])'];
-    if (fields.worker_id !== undefined) {
-      conds.push(`status = 'running'`, `worker_id = $${args.push(fields.worker_id)}`);
-      if (fields.attempt !== undefined) conds.push(`attempts = $${args.push(fields.attempt)}`);
-    }
-    const res = await query<JobRow>(this.pool, `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args);
-    if (res.rows[0]) return rowToJob(res.rows[0]);
-    const r = await this.row(id);
-    if (!r) throw new NotFoundError(`job ${id} not found`);
-    if (fields.worker_id !== undefined) {
-      const err = new InvalidTransitionError(`job ${id} is no longer held by worker ${fields.worker_id} (its lease was reclaimed)`);
-      Object.assign(err.extra, { job_id: id, from: r.status, to: status });
-      throw err;
-    }
-    assertTransition(r, status);
-    // Allowed now but refused a moment ago: its state changed in between; the caller sees the current one refused.
-    const err = new InvalidTransitionError(`job ${id} changed state while it was being finished (now ${r.status})`);
-    Object.assign(err.extra, { job_id: id, from: r.status, to: status });
-    throw err;
+    // One conditional UPDATE (the row is locked and the conditions re-checked). Only a refusal reads the row, to say why.
+    const r = (await this.rows<JobRow>(SQL.finish(id, status, this.now(), fields)))[0];
+    if (r) return rowToJob(r);
+    throw finishRefusal(id, await this.row(id), status, fields.worker_id);
   }
 
   async requestCancel(id: string): Promise<Job | null> {
     this.check();
-    const now = this.now();
-    const r = (
-      await query<JobRow>(
-        this.pool,
-        `UPDATE jobs SET
-           cancel_requested = CASE WHEN status IN ('queued','running') THEN true ELSE cancel_requested END,
-           status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
-           finished_at_ms = CASE WHEN status = 'queued' THEN $2 ELSE finished_at_ms END,
-           updated_at_ms = CASE WHEN status = 'queued' THEN $2 ELSE updated_at_ms END
-         WHERE id = $1 RETURNING *`,
-        [id, now],
-      )
-    ).rows[0];
+    const r = (await this.rows<JobRow>(SQL.cancel(id, this.now())))[0];
     return r ? rowToJob(r) : null;
   }
 
   async heartbeat(workerId: string, ids: string[]): Promise<string[]> {
     this.check();
     if (ids.length === 0) return [];
-    const res = await query<{ id: string }>(
-      this.renewals,
-      `UPDATE jobs SET updated_at_ms = $1 WHERE id = ANY($2::text[]) AND status = 'running' AND worker_id = $3 RETURNING id`,
-      [this.now(), ids, workerId],
-    );
-    const held = new Set(res.rows.map((r) => r.id));
+    const held = new Set((await this.rows<{ id: string }>(SQL.heartbeat(workerId, ids, this.now()), this.renewals)).map((r) => r.id));
     return ids.filter((id) => !held.has(id));
   }
 
   async recoverInterrupted(opts: { staleBeforeMs: number; exceptWorkerId?: string; requeue: boolean; reason: string }): Promise<Job[]> {
     this.check();
-    const error: RunError = { ename: 'JobInterrupted', evalue: opts.reason, traceback: [], cell_index: null };
-    // Rows are locked and re-checked: a lease renewed meanwhile is no longer stale, and is left alone.
-    const res = await query<JobRow>(
-      this.pool,
-      `WITH stale AS (
-         SELECT id FROM jobs WHERE status = 'running' AND updated_at_ms < $1 AND worker_id IS DISTINCT FROM $2
-         FOR UPDATE SKIP LOCKED)
-       UPDATE jobs j SET
-         status = CASE WHEN $3 AND NOT j.cancel_requested THEN 'queued' WHEN j.cancel_requested THEN 'cancelled' ELSE 'failed' END,
-         worker_id = CASE WHEN $3 AND NOT j.cancel_requested THEN NULL ELSE j.worker_id END,
-         started_at_ms = CASE WHEN $3 AND NOT j.cancel_requested THEN NULL ELSE j.started_at_ms END,
-         progress = CASE WHEN $3 AND NOT j.cancel_requested THEN '{"cells_total":0,"cells_done":0}' ELSE j.progress END,
-         error = CASE WHEN $3 AND NOT j.cancel_requested THEN j.error ELSE $4 END,
-         finished_at_ms = CASE WHEN $3 AND NOT j.cancel_requested THEN j.finished_at_ms ELSE $5 END,
-         updated_at_ms = $5
-       FROM stale WHERE j.id = stale.id
-       RETURNING j.*`,
-      // The caller's cutoff is on its own clock; the heartbeats are on the database's.
-      [opts.staleBeforeMs + (this.clock?.offsetMs ?? 0), opts.exceptWorkerId ?? null, opts.requeue, encodeJsonValue(error), this.now()],
-    );
-    if (res.rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
-    return res.rows.sort(byCreation).map(rowToJob);
+    // The caller's cutoff is on its own clock; the heartbeats are on the database's.
+    const staleBefore = opts.staleBeforeMs + (this.clock?.offsetMs ?? 0);
+    const rows = await this.rows<JobRow>(SQL.recover(staleBefore, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), this.now()));
+    if (rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
+    return rows.sort(byCreation).map(rowToJob);
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     this.check();
-    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const res = await query<{ status: JobStatus; n: number }>(this.pool, 'SELECT status, COUNT(*)::int AS n FROM jobs GROUP BY status');
-    for (const r of res.rows) counts[r.status] = r.n;
+    const counts = emptyCounts();
+    for (const r of await this.rows<{ status: JobStatus; n: number }>(SQL.countByStatus())) counts[r.status] = r.n;
     return counts;
   }
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
     this.check();
-    const rows = await this.deleteChosen(
-      `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < $1 ORDER BY finished_at_ms, id LIMIT $2`,
-      [cutoffMs, Math.max(0, Math.floor(limit))],
-    );
-    return rows.sort(byFinish).map(rowToJob);
+    return (await this.rows<JobRow>(SQL.pruneBefore(cutoffMs, limit))).sort(byFinish).map(rowToJob);
   }
 
   async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
     this.check();
-    const rows = await this.deleteChosen(
-      `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) ORDER BY finished_at_ms DESC, id DESC LIMIT $1 OFFSET $2`,
-      [Math.max(0, Math.floor(limit)), Math.max(0, Math.floor(keep))],
-    );
-    return rows.sort((a, b) => byFinish(b, a)).map(rowToJob);
-  }
-
-  private async deleteChosen(selectIds: string, args: unknown[]): Promise<JobRow[]> {
-    return (await query<JobRow>(this.pool, `DELETE FROM jobs WHERE id IN (${selectIds}) RETURNING *`, args)).rows;
+    return (await this.rows<JobRow>(SQL.pruneBeyond(keep, limit))).sort((a, b) => byFinish(b, a)).map(rowToJob);
   }
 
   /** Calls `listener` whenever a job is queued in this store, by any node (LISTEN/NOTIFY); returns the unsubscribe. */
@@ -338,10 +222,20 @@ export class PgJobStore implements JobStore {
     return this.onNotification(JOB_QUEUED_CHANNEL, listener);
   }
 
-  /** Calls `listener` on each notice on `channel` for this store's schema, from any node; shares the one LISTEN connection. */
+  /**
+   * Calls `listener` on each notice on `channel` for this store's schema, from any node (other schemas' are
+   * ignored), and once after the LISTEN connection came back (something may have changed meanwhile).
+   */
   onNotification(channel: StoreChannel, listener: () => void): () => void {
     this.check();
-    return this.listener.add(channel, listener);
+    const off = this.listener.listen(channel, (payload) => {
+      if (payload === this.schema) listener();
+    });
+    const offReconnect = this.listener.onReconnect(listener);
+    return () => {
+      off();
+      offReconnect();
+    };
   }
 
   /** Resolves once the LISTEN connection is in force (after the first `onJobQueued` or `onNotification`). */
@@ -356,14 +250,6 @@ export class PgJobStore implements JobStore {
     await this.listener.close();
     await this.renewals.end();
     await this.pool.end();
-  }
-}
-
-function assertTransition(r: JobRow, to: JobStatus): void {
-  if (!JOB_TRANSITIONS[r.status].includes(to)) {
-    const err = new InvalidTransitionError(`job ${r.id} cannot go from ${r.status} to ${to}`);
-    Object.assign(err.extra, { job_id: r.id, from: r.status, to });
-    throw err;
   }
 }
 

@@ -1,107 +1,175 @@
 /**
- * LISTEN on one dedicated connection per store for its channels: jobs being
- * queued (idle workers claim at once instead of waiting for their poll) and
- * schedules being changed (every node's scheduler re-reads at once instead of
- * at its next pass). The payload is the store's schema; other schemas' notices
- * are ignored. The connection is opened on the first subscriber, and re-opened
- * with a growing backoff (0.25 s to 10 s) after an error; after a reconnect
- * every subscriber is called once, since something may have changed while
- * nobody listened.
+ * The one LISTEN connection of a process (per database): the job store's
+ * channels (jobs queued, schedules changed) and the event bus's channel share
+ * it. The store opens it (PgJobStore.listener) and the event bus, given it,
+ * only subscribes (server-roles.ts); a bus used on its own opens its own.
+ *
+ * It connects on the first `listen` (or `start`), LISTENs on every channel
+ * that has been subscribed, checks the connection with a periodic `SELECT 1`
+ * (a connection that stopped answering counts as lost), and after a loss
+ * reconnects with a growing backoff (0.25 s to 10 s by default), LISTENs again
+ * and calls every `onReconnect` callback: notices sent while nobody listened
+ * are lost, so subscribers re-read what may have changed.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { clientConfig, type PgTarget } from './connect.js';
-import { JOB_QUEUED_CHANNEL } from './job-rows.js';
 
-/** Sent (payload: the schema) in the transaction that creates, edits or deletes a schedule. */
-export const SCHEDULES_CHANGED_CHANNEL = 'hubmill_schedules_changed';
-/** The channels a store LISTENs on. */
-export const STORE_CHANNELS = [JOB_QUEUED_CHANNEL, SCHEDULES_CHANGED_CHANNEL] as const;
-export type StoreChannel = (typeof STORE_CHANNELS)[number];
+export interface PgListenerOptions {
+  connection: string | pg.ClientConfig;
+  /** Shown in pg_stat_activity, so an operator (or a test) can find the connection. */
+  applicationName: string;
+  logger?: Logger;
+  /** How often the connection is checked with `SELECT 1` (default 30 s). */
+  pingMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
 
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 10_000;
+const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class StoreListener {
-  private readonly listeners = new Map<StoreChannel, Set<() => void>>(STORE_CHANNELS.map((c) => [c, new Set()]));
+export class PgListener {
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private readonly reconnectFns = new Set<() => void>();
   private client: pg.Client | null = null;
+  /** Channels the current connection LISTENs on. */
+  private listened = new Set<string>();
+  private failClient: ((err: Error) => void) | null = null;
   private connecting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
-  private backoffMs = BACKOFF_MIN_MS;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private lastError: Error | null = null;
   private closed = false;
   private everConnected = false;
-  private listening = false;
   private readyWaiters: (() => void)[] = [];
+  /** Successful (re)connections so far, for tests. */
+  connections = 0;
 
-  constructor(
-    private readonly target: PgTarget,
-    private readonly logger?: Logger,
-  ) {}
+  constructor(private readonly o: PgListenerOptions) {
+    this.backoffMs = o.backoffMinMs ?? 250;
+  }
 
-  /** Calls `fn` on each notice on `channel` for this store's schema (from any node); returns the unsubscribe. */
-  add(channel: StoreChannel, fn: () => void): () => void {
-    const set = this.listeners.get(channel);
-    if (!set) throw new Error(`unknown store channel ${JSON.stringify(channel)}`);
+  /** Calls `fn` with the payload of each notice on `channel` (from any process); returns the unsubscribe. */
+  listen(channel: string, fn: (payload: string) => void): () => void {
+    if (!CHANNEL.test(channel)) throw new Error(`invalid LISTEN channel ${JSON.stringify(channel)}`);
+    if (this.closed) throw new Error('the LISTEN connection is closed');
+    let set = this.channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
     set.add(fn);
-    if (!this.client && !this.connecting && !this.retryTimer && !this.closed) this.connect();
+    if (this.client && !this.listened.has(channel)) void this.listenOn(this.client, channel);
+    else this.ensureConnecting();
     return () => void set.delete(fn);
   }
 
-  /** Resolves once LISTEN is in force (for tests and the bench). */
+  /** Calls `fn` after each reconnection (not the first connect); returns the unsubscribe. */
+  onReconnect(fn: () => void): () => void {
+    this.reconnectFns.add(fn);
+    return () => void this.reconnectFns.delete(fn);
+  }
+
+  /** Connects now; rejects when the first attempt fails (later ones are retried in the background). */
+  async start(): Promise<void> {
+    this.ensureConnecting();
+    await this.connecting;
+    if (!this.client && !this.everConnected) throw this.lastError ?? new Error('the LISTEN connection could not be opened');
+  }
+
+  /** Resolves once LISTEN is in force on every subscribed channel (for tests and the bench). */
   ready(): Promise<void> {
-    if (this.listening) return Promise.resolve();
+    if (this.isReady()) return Promise.resolve();
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
-  private notify(channels: readonly StoreChannel[]): void {
-    for (const channel of channels) {
-      for (const fn of [...this.listeners.get(channel)!]) {
-        try {
-          fn();
-        } catch (err) {
-          this.logger?.error({ channel, err: (err as Error).message }, 'a store notification listener failed');
-        }
-      }
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  private isReady(): boolean {
+    return this.client !== null && [...this.channels.keys()].every((c) => this.listened.has(c));
+  }
+
+  private checkReady(): void {
+    if (this.isReady()) for (const r of this.readyWaiters.splice(0)) r();
+  }
+
+  private ensureConnecting(): void {
+    if (!this.client && !this.connecting && !this.retryTimer && !this.closed) void this.connect();
+  }
+
+  private async listenOn(client: pg.Client, channel: string): Promise<void> {
+    try {
+      await client.query(`LISTEN ${channel}`);
+      if (this.client !== client) return;
+      this.listened.add(channel);
+      this.checkReady();
+    } catch (err) {
+      if (this.client === client) this.failClient?.(err as Error);
     }
   }
 
-  private connect(): void {
+  private call(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.logger?.error({ err: (err as Error).message }, `a ${what} listener failed`);
+    }
+  }
+
+  private connect(): Promise<void> {
     this.retryTimer = undefined;
-    // Named after its schema, so an operator (or a test) can tell the LISTEN connections apart.
-    const client = new pg.Client({ ...clientConfig(this.target), application_name: `hubmill-listen:${this.target.schema}` });
+    const base: pg.ClientConfig = typeof this.o.connection === 'string' ? { connectionString: this.o.connection } : { ...this.o.connection };
+    const client = new pg.Client({ ...base, application_name: this.o.applicationName, keepAlive: true });
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;
       failed = true;
-      this.listening = false;
-      if (this.client === client) this.client = null;
+      this.lastError = err;
+      if (this.client === client) {
+        this.client = null;
+        this.failClient = null;
+        this.listened = new Set();
+      }
       client.removeAllListeners('notification');
+      client.on('error', () => undefined);
       void client.end().catch(() => undefined);
       if (this.closed) return;
-      this.logger?.warn({ err: err.message, retryInMs: this.backoffMs }, 'the PostgreSQL LISTEN connection failed; reconnecting');
-      this.retryTimer = setTimeout(() => this.connect(), this.backoffMs);
+      this.o.logger?.warn({ err: err.message, retryInMs: this.backoffMs }, 'the PostgreSQL LISTEN connection failed; reconnecting');
+      this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
       this.retryTimer.unref();
-      this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+      this.backoffMs = Math.min(this.o.backoffMaxMs ?? 10_000, this.backoffMs * 2);
     };
     client.on('error', fail);
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (msg) => {
-      const channel = STORE_CHANNELS.find((c) => c === msg.channel);
-      if (channel && msg.payload === this.target.schema) this.notify([channel]);
+      const set = this.channels.get(msg.channel);
+      if (!set || msg.payload === undefined) return;
+      for (const fn of [...set]) this.call(`${msg.channel} notification`, () => fn(msg.payload!));
     });
     this.connecting = (async () => {
       try {
         await client.connect();
-        for (const channel of STORE_CHANNELS) await client.query(`LISTEN ${channel}`);
+        const channels = [...this.channels.keys()];
+        for (const channel of channels) await client.query(`LISTEN ${channel}`);
         if (this.closed || failed) {
           await client.end().catch(() => undefined);
           return;
         }
         this.client = client;
-        this.listening = true;
-        this.backoffMs = BACKOFF_MIN_MS;
-        for (const r of this.readyWaiters.splice(0)) r();
-        if (this.everConnected) this.notify(STORE_CHANNELS);
+        this.failClient = fail;
+        this.listened = new Set(channels);
+        // Channels subscribed while this connection was being opened.
+        for (const c of this.channels.keys()) if (!this.listened.has(c)) void this.listenOn(client, c);
+        this.backoffMs = this.o.backoffMinMs ?? 250;
+        this.connections++;
+        this.startPing();
+        this.checkReady();
+        if (this.everConnected) {
+          this.o.logger?.info('the PostgreSQL LISTEN connection is back');
+          for (const fn of [...this.reconnectFns]) this.call('reconnect', fn);
+        }
         this.everConnected = true;
       } catch (err) {
         fail(err as Error);
@@ -109,16 +177,43 @@ export class StoreListener {
         this.connecting = null;
       }
     })();
+    return this.connecting;
+  }
+
+  private startPing(): void {
+    if (this.pingTimer) return;
+    this.pingTimer = setInterval(() => void this.ping(), this.o.pingMs ?? 30_000);
+    this.pingTimer.unref();
+  }
+
+  private async ping(): Promise<void> {
+    const client = this.client;
+    const fail = this.failClient;
+    if (!client || !fail) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.query('SELECT 1'),
+        new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('ping timed out')), 10_000))),
+      ]);
+    } catch (err) {
+      // A connection that does not answer is treated as lost.
+      if (this.client === client) fail(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    for (const set of this.listeners.values()) set.clear();
+    clearInterval(this.pingTimer);
+    this.channels.clear();
+    this.reconnectFns.clear();
     await this.connecting;
     const c = this.client;
     this.client = null;
-    this.listening = false;
+    this.failClient = null;
     if (c) {
       c.removeAllListeners('end');
       c.removeAllListeners('error');

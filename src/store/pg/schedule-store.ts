@@ -9,8 +9,7 @@
  * re-reads at once (`onSchedulesChanged`).
  */
 import type pg from 'pg';
-import { randomBytes } from 'node:crypto';
-import { TERMINAL_STATUSES, type Job, type JobPage, type JobTarget, type NewJob } from '../job-store.js';
+import type { Job, JobPage, JobTarget, NewJob } from '../job-store.js';
 import {
   scheduleJob,
   type FirePlan,
@@ -18,55 +17,21 @@ import {
   type ListSchedulesQuery,
   type NewSchedule,
   type Schedule,
-  type ScheduleNotify,
   type SchedulePage,
-  type ScheduleSettings,
   type ScheduleStore,
   type SettleDecision,
   type Settled,
 } from '../schedule-store.js';
-import type { Parameters } from '../../notebook/types.js';
-import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
-import { newestFirstPage } from './page.js';
 import { query, withTx } from './connect.js';
-import { rowToJob, type JobRow } from '../job-row.js';
+import { rowToJob, type JobRow } from '../core/job-row.js';
 import { insertQueuedJob } from './job-rows.js';
 import type { PgJobStore } from './job-store.js';
-import { SCHEDULES_CHANGED_CHANNEL } from './listener.js';
+import { SCHEDULES_CHANGED_CHANNEL } from './channels.js';
+import { POSTGRES } from '../core/dialect.js';
+import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from '../core/schedule-sql.js';
+import { pageOf } from '../core/page.js';
 
-interface ScheduleRow extends Omit<Schedule, 'parameters' | 'notify'> {
-  parameters: string;
-  notify: string | null;
-}
-
-function rowToSchedule(r: ScheduleRow): Schedule {
-  return {
-    ...r,
-    parameters: decodeParameters(r.parameters),
-    notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
-  };
-}
-
-const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
-  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
-  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
-];
-const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret'];
-
-function columnValue(key: string, v: unknown): unknown {
-  if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
-  if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
-  if (key === 'paused') return Boolean(v);
-  return v ?? null;
-}
-
-const ACTIVE = `status IN ('queued','running')`;
-const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(',');
-
-/** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
-function newScheduleId(nowMs: number): string {
-  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
-}
+const SQL = new ScheduleSql(POSTGRES);
 
 type Db = pg.Pool | pg.ClientBase;
 
@@ -92,7 +57,8 @@ export class PgScheduleStore implements ScheduleStore {
   }
 
   private async activeRuns(c: Db, id: string): Promise<number> {
-    return (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM jobs WHERE schedule_id = $1 AND ${ACTIVE}`, [id])).rows[0]!.n;
+    const q = SQL.activeRuns(id);
+    return (await c.query<{ n: number }>(q.text, q.args)).rows[0]!.n;
   }
 
   /** Delivered at commit, to every node listening on this schema (none if the transaction rolls back). */
@@ -112,13 +78,9 @@ export class PgScheduleStore implements ScheduleStore {
 
   async create(s: NewSchedule): Promise<Schedule> {
     const now = this.now();
-    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
-    const vals = [newScheduleId(now), s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => columnValue(k, s[k]))];
+    const q = SQL.create(s, newScheduleId(now), now);
     return withTx(this.pool, async (c) => {
-      const res = await c.query<ScheduleRow>(
-        `INSERT INTO schedules (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
-        vals,
-      );
+      const res = await c.query<ScheduleRow>(q.text, q.args);
       await this.notifyChanged(c);
       return rowToSchedule(res.rows[0]!);
     });
@@ -129,23 +91,15 @@ export class PgScheduleStore implements ScheduleStore {
   }
 
   async list(q: ListSchedulesQuery): Promise<SchedulePage> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const arg = (v: unknown) => `$${args.push(v)}`;
-    if (q.owner !== undefined) where.push(`owner = ${arg(q.owner)}`);
-    const page = await newestFirstPage<ScheduleRow>(this.pool, 'schedules', where, args, q.cursor, q.limit);
+    const sql = SQL.list(q);
+    const page = pageOf((await query<ScheduleRow>(this.pool, sql.text, sql.args)).rows, sql.limit);
     return { schedules: page.rows.map(rowToSchedule), next_cursor: page.next_cursor };
   }
 
-  async update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null> {
-    const args: unknown[] = [this.now()];
-    const sets = ['updated_at_ms = $1'];
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined || !PATCHABLE.includes(k)) continue;
-      sets.push(`${k} = $${args.push(columnValue(k, v))}`);
-    }
+  async update(id: string, patch: SchedulePatch): Promise<Schedule | null> {
+    const q = SQL.update(id, patch, this.now());
     return withTx(this.pool, async (c) => {
-      const res = await c.query<ScheduleRow>(`UPDATE schedules SET ${sets.join(', ')} WHERE id = $${args.push(id)} RETURNING *`, args);
+      const res = await c.query<ScheduleRow>(q.text, q.args);
       if (!res.rows[0]) return null;
       await this.notifyChanged(c);
       return rowToSchedule(res.rows[0]);
@@ -271,13 +225,8 @@ export class PgScheduleStore implements ScheduleStore {
   async settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]> {
     return withTx(this.pool, async (c) => {
       // Locked and skipped by another node settling at the same time: each end is handled once.
-      const rows = (
-        await c.query<JobRow>(
-          `SELECT * FROM jobs WHERE schedule_id IS NOT NULL AND NOT schedule_settled AND status IN (${TERMINAL_SQL})
-           ORDER BY finished_at_ms, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-          [limit],
-        )
-      ).rows;
+      const unsettled = SQL.unsettled(limit);
+      const rows = (await c.query<JobRow>(unsettled.text, unsettled.args)).rows;
       const out: Settled[] = [];
       for (const r of rows) {
         const job = rowToJob(r);
@@ -299,7 +248,8 @@ export class PgScheduleStore implements ScheduleStore {
   }
 
   async runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage> {
-    const page = await newestFirstPage<JobRow>(this.pool, 'jobs', ['schedule_id = $1'], [scheduleId], cursor, limit);
+    const q = SQL.runs(scheduleId, cursor, limit);
+    const page = pageOf((await query<JobRow>(this.pool, q.text, q.args)).rows, q.limit);
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 

@@ -1,0 +1,215 @@
+/**
+ * The statements of the job store, written once for SQLite and PostgreSQL
+ * (the differences are in the dialect, core/dialect.ts): the column list of a
+ * new job, the page query with its filters, the quota count, the claim, the
+ * transitions (finish, cancel, recover), lease renewals and pruning. Each
+ * backend runs them in its own transactions; changes return the changed rows
+ * (`RETURNING`).
+ */
+import { encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
+import type { RunError } from '../../engine/types.js';
+import { JOB_STATUSES, type FinalStatus, type JobProgress, type ListJobsQuery, type NewJob } from '../job-store.js';
+import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
+import { ACTIVE_SQL, TERMINAL_SQL, statesBefore } from './job-rules.js';
+import { newestFirstQuery } from './page.js';
+
+/** The columns a new job sets, each with its value: the one insert of both stores (job store and schedule fires). */
+const INSERT_COLUMNS: ReadonlyArray<readonly [string, (job: NewJob, id: string, now: number) => unknown]> = [
+  ['id', (_j, id) => id],
+  ['status', () => 'queued'],
+  ['username', (j) => j.username],
+  ['notebook', (j) => j.notebook],
+  ['parameters', (j) => encodeParameters(j.parameters ?? {})],
+  ['kernel', (j) => j.kernel ?? null],
+  ['timeout_s', (j) => j.timeout_s ?? null],
+  ['cell_timeout_s', (j) => j.cell_timeout_s ?? null],
+  ['idempotency_key', (j) => j.idempotency_key ?? null],
+  ['submitted_by', (j) => j.submitted_by],
+  ['source', (j) => j.source ?? 'api'],
+  ['created_at_ms', (_j, _id, now) => now],
+  ['updated_at_ms', (_j, _id, now) => now],
+  ['output_path', (j) => j.output_path ?? null],
+  ['target', (j) => j.target ?? 'local'],
+  ['server_name', (j) => j.server_name || null],
+  ['schedule_id', (j) => j.schedule_id ?? null],
+  ['scheduled_for_ms', (j) => j.scheduled_for_ms ?? null],
+  ['attempt', (j) => j.attempt ?? 1],
+];
+
+export const JOB_INSERT_COLUMNS: readonly string[] = INSERT_COLUMNS.map(([c]) => c);
+
+const FRESH_PROGRESS = `'{"cells_total":0,"cells_done":0}'`;
+
+export interface FinishFields {
+  error?: RunError | null;
+  result?: Record<string, unknown> | null;
+  progress?: JobProgress;
+  output_path?: string | null;
+  worker_id?: string;
+  attempt?: number;
+}
+
+export class JobSql {
+  constructor(readonly d: SqlDialect) {}
+
+  private args(): SqlArgs {
+    return new SqlArgs(this.d);
+  }
+
+  byId(id: string): Sql {
+    const a = this.args();
+    return { text: `SELECT * FROM jobs WHERE id = ${a.add(id)}`, args: a.values };
+  }
+
+  byIdempotencyKey(username: string, key: string): Sql {
+    const a = this.args();
+    return { text: `SELECT * FROM jobs WHERE username = ${a.add(username)} AND idempotency_key = ${a.add(key)}`, args: a.values };
+  }
+
+  /** `INSERT INTO jobs (…) VALUES (…)` of a queued job, its arguments added to `a` (the caller appends RETURNING). */
+  insert(a: SqlArgs, job: NewJob, id: string, now: number, onConflictNothing = false): string {
+    const values = INSERT_COLUMNS.map(([, value]) => a.add(value(job, id, now)));
+    return `INSERT INTO jobs (${JOB_INSERT_COLUMNS.join(', ')}) VALUES (${values.join(', ')})${onConflictNothing ? ' ON CONFLICT DO NOTHING' : ''}`;
+  }
+
+  /** The user's queued and running jobs per state (core/job-rules.ts `checkQuota` decides). */
+  activeCounts(username: string): Sql {
+    const a = this.args();
+    return {
+      text: `SELECT status, ${this.d.count} AS n FROM jobs WHERE username = ${a.add(username)} AND status IN (${ACTIVE_SQL}) GROUP BY status`,
+      args: a.values,
+    };
+  }
+
+  /** The page query of `JobStore.list`; null when the status filter names no state at all (an empty page). */
+  list(q: ListJobsQuery): (Sql & { limit: number }) | null {
+    const statuses = q.status?.filter((s) => (JOB_STATUSES as readonly string[]).includes(s));
+    if (q.status !== undefined && q.status.length > 0 && statuses!.length === 0) return null;
+    return newestFirstQuery(
+      this.d,
+      'jobs',
+      (a) => {
+        const where: string[] = [];
+        if (q.username !== undefined) where.push(`username = ${a.add(q.username)}`);
+        if (statuses && statuses.length > 0) where.push(this.d.oneOf('status', statuses, a));
+        if (q.notebook !== undefined) where.push(`notebook = ${a.add(q.notebook)}`);
+        if (q.schedule_id !== undefined) where.push(`schedule_id = ${a.add(q.schedule_id)}`);
+        return where;
+      },
+      q.cursor || undefined,
+      q.limit,
+    );
+  }
+
+  /** Takes the oldest queued job (FIFO) for the worker; claimers skip each other's rows. */
+  claim(workerId: string, now: number): Sql {
+    const a = this.args();
+    return {
+      text: `UPDATE jobs SET status = 'running', worker_id = ${a.add(workerId)}, started_at_ms = ${a.add(now)}, updated_at_ms = ${a.add(now)}, attempts = attempts + 1
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1${this.d.skipLocked})
+               AND status = 'queued'
+             RETURNING *`,
+      args: a.values,
+    };
+  }
+
+  /** Only a running job has progress: a late update after its end is dropped. */
+  progress(id: string, progress: JobProgress, outputPath: string | null | undefined, now: number): Sql {
+    const a = this.args();
+    const sets = [`progress = ${a.add(encodeJsonValue(progress))}`];
+    if (outputPath !== undefined) sets.push(`output_path = ${a.add(outputPath)}`);
+    sets.push(`updated_at_ms = ${a.add(now)}`);
+    return { text: `UPDATE jobs SET ${sets.join(', ')} WHERE id = ${a.add(id)} AND status = 'running'`, args: a.values };
+  }
+
+  /**
+   * One conditional UPDATE: the transition is allowed and, for a worker's record,
+   * its claim still holds (running, its worker, its attempt). No row: refused
+   * (core/job-rules.ts `finishRefusal` says why).
+   */
+  finish(id: string, status: FinalStatus, now: number, f: FinishFields): Sql {
+    const a = this.args();
+    const sets = [`status = ${a.add(status)}`, `finished_at_ms = ${a.add(now)}`, `updated_at_ms = ${a.add(now)}`];
+    if (f.error !== undefined) sets.push(`error = ${a.add(f.error === null ? null : encodeJsonValue(f.error))}`);
+    if (f.result !== undefined) sets.push(`result = ${a.add(f.result === null ? null : encodeJsonValue(f.result))}`);
+    if (f.progress !== undefined) sets.push(`progress = ${a.add(encodeJsonValue(f.progress))}`);
+    if (f.output_path !== undefined) sets.push(`output_path = ${a.add(f.output_path)}`);
+    const conds = [`id = ${a.add(id)}`, this.d.oneOf('status', statesBefore(status), a)];
+    if (f.worker_id !== undefined) {
+      conds.push(`status = 'running'`, `worker_id = ${a.add(f.worker_id)}`);
+      if (f.attempt !== undefined) conds.push(`attempts = ${a.add(f.attempt)}`);
+    }
+    return { text: `UPDATE jobs SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING *`, args: a.values };
+  }
+
+  /** Queued: cancelled at once. Running: flagged (the runner stops it). Terminal: unchanged. No row: no such job. */
+  cancel(id: string, now: number): Sql {
+    const a = this.args();
+    // Each use of a value is its own argument: `?` placeholders bind in text order.
+    return {
+      text: `UPDATE jobs SET
+               cancel_requested = CASE WHEN status IN (${ACTIVE_SQL}) THEN ${this.d.bool(true)} ELSE cancel_requested END,
+               finished_at_ms = CASE WHEN status = 'queued' THEN ${a.add(now)} ELSE finished_at_ms END,
+               updated_at_ms = CASE WHEN status = 'queued' THEN ${a.add(now)} ELSE updated_at_ms END,
+               status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END
+             WHERE id = ${a.add(id)} RETURNING *`,
+      args: a.values,
+    };
+  }
+
+  /** Renews the worker's leases on `ids`; returns (RETURNING id) those it still holds. */
+  heartbeat(workerId: string, ids: readonly string[], now: number): Sql {
+    const a = this.args();
+    return {
+      text: `UPDATE jobs SET updated_at_ms = ${a.add(now)} WHERE ${this.d.oneOf('id', ids, a)} AND status = 'running' AND worker_id = ${a.add(workerId)} RETURNING id`,
+      args: a.values,
+    };
+  }
+
+  /**
+   * Running jobs whose lease expired (not `exceptWorkerId`'s): re-queued when
+   * `requeue` and no cancel is pending, else cancelled (a cancel was pending) or
+   * failed with `error`. Rows are locked and re-checked: a lease renewed meanwhile
+   * is left alone.
+   */
+  recover(staleBeforeMs: number, exceptWorkerId: string | null, requeue: boolean, error: RunError, now: number): Sql {
+    const a = this.args();
+    const d = this.d;
+    // Arguments are added in text order (`?` binds so), each use of a value its own argument.
+    const again = () => `(${a.add(d.boolArg(requeue))} AND NOT cancel_requested)`;
+    const when = (back: string, other: string | (() => string)) => {
+      const cond = again();
+      return `CASE WHEN ${cond} THEN ${back} ELSE ${typeof other === 'string' ? other : other()} END`;
+    };
+    const sets = [
+      `status = CASE WHEN ${again()} THEN 'queued' WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END`,
+      `worker_id = ${when('NULL', 'worker_id')}`,
+      `started_at_ms = ${when('NULL', 'started_at_ms')}`,
+      `progress = ${when(FRESH_PROGRESS, 'progress')}`,
+      `error = ${when('error', () => a.add(encodeJsonValue(error)))}`,
+      `finished_at_ms = ${when('finished_at_ms', () => a.add(now))}`,
+      `updated_at_ms = ${a.add(now)}`,
+    ];
+    const stale = `SELECT id FROM jobs WHERE status = 'running' AND updated_at_ms < ${a.add(staleBeforeMs)} AND ${d.distinct('worker_id', a.add(exceptWorkerId))}${d.skipLocked}`;
+    return { text: `UPDATE jobs SET ${sets.join(', ')} WHERE id IN (${stale}) RETURNING *`, args: a.values };
+  }
+
+  countByStatus(): Sql {
+    return { text: `SELECT status, ${this.d.count} AS n FROM jobs GROUP BY status`, args: [] };
+  }
+
+  /** Deletes finished jobs older than the cutoff (oldest first, at most `limit`), RETURNING them (in no order). */
+  pruneBefore(cutoffMs: number, limit: number): Sql {
+    const a = this.args();
+    const pick = `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)} ORDER BY finished_at_ms, id LIMIT ${a.add(Math.max(0, Math.floor(limit)))}`;
+    return { text: `DELETE FROM jobs WHERE id IN (${pick}) RETURNING *`, args: a.values };
+  }
+
+  /** Deletes the oldest finished jobs beyond the newest `keep` (at most `limit`), RETURNING them (in no order). */
+  pruneBeyond(keep: number, limit: number): Sql {
+    const a = this.args();
+    const pick = `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) ORDER BY finished_at_ms DESC, id DESC LIMIT ${a.add(Math.max(0, Math.floor(limit)))} OFFSET ${a.add(Math.max(0, Math.floor(keep)))}`;
+    return { text: `DELETE FROM jobs WHERE id IN (${pick}) RETURNING *`, args: a.values };
+  }
+}
+

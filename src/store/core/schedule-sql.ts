@@ -1,0 +1,99 @@
+/**
+ * The schedule statements and row codec both schedule stores share (the
+ * store core; the dialect differences are in core/dialect.ts): the column list,
+ * a row to a Schedule, the create and update statements, the page queries of
+ * schedules and of a schedule's runs, and the counts a fire and the settling
+ * of finished runs use.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Parameters } from '../../notebook/types.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
+import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleNotify, ScheduleSettings } from '../schedule-store.js';
+import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
+import { ACTIVE_SQL, TERMINAL_SQL } from './job-rules.js';
+import { newestFirstQuery } from './page.js';
+
+/** A `schedules` row as either database gives it (SQLite: 0/1 for `paused`). */
+export interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'> {
+  parameters: string;
+  paused: number | boolean;
+  notify: string | null;
+}
+
+export function rowToSchedule(r: ScheduleRow): Schedule {
+  return {
+    ...r,
+    parameters: decodeParameters(r.parameters),
+    paused: r.paused === true || r.paused === 1,
+    notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
+  };
+}
+
+export const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
+  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
+  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
+];
+const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret'];
+
+/** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
+export function newScheduleId(nowMs: number): string {
+  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
+}
+
+export type SchedulePatch = Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string };
+
+export class ScheduleSql {
+  constructor(readonly d: SqlDialect) {}
+
+  private value(key: string, v: unknown): unknown {
+    if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
+    if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
+    if (key === 'paused') return this.d.boolArg(Boolean(v));
+    return v ?? null;
+  }
+
+  /** The insert of a new schedule (RETURNING *). */
+  create(s: NewSchedule, id: string, now: number): Sql {
+    const a = new SqlArgs(this.d);
+    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
+    const vals = [id, s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => this.value(k, s[k]))];
+    return { text: `INSERT INTO schedules (${cols.join(', ')}) VALUES (${vals.map((v) => a.add(v)).join(', ')}) RETURNING *`, args: a.values };
+  }
+
+  /** The update of the patched settings (RETURNING *; no row: no such schedule). Unknown keys are ignored. */
+  update(id: string, patch: SchedulePatch, now: number): Sql {
+    const a = new SqlArgs(this.d);
+    const sets = [`updated_at_ms = ${a.add(now)}`];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined || !PATCHABLE.includes(k)) continue;
+      sets.push(`${k} = ${a.add(this.value(k, v))}`);
+    }
+    return { text: `UPDATE schedules SET ${sets.join(', ')} WHERE id = ${a.add(id)} RETURNING *`, args: a.values };
+  }
+
+  list(q: ListSchedulesQuery): Sql & { limit: number } {
+    return newestFirstQuery(this.d, 'schedules', (a) => (q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), q.cursor, q.limit);
+  }
+
+  /** One page of the jobs a schedule started, newest first. */
+  runs(scheduleId: string, cursor: string | undefined, limit: number): Sql & { limit: number } {
+    return newestFirstQuery(this.d, 'jobs', (a) => [`schedule_id = ${a.add(scheduleId)}`], cursor, limit);
+  }
+
+  /** The schedule's queued and running jobs (its overlap rule counts them). */
+  activeRuns(scheduleId: string): Sql {
+    const a = new SqlArgs(this.d);
+    return { text: `SELECT ${this.d.count} AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ${a.add(scheduleId)} AND status IN (${ACTIVE_SQL})`, args: a.values };
+  }
+
+  /** Finished runs not settled yet (retry or notify decided), oldest first, locked for the settler. */
+  unsettled(limit: number): Sql {
+    const a = new SqlArgs(this.d);
+    return {
+      // The partial index holds only unsettled schedule jobs; the status index would walk every finished job.
+      text: `SELECT * FROM jobs${this.d.indexedBy('jobs_schedule_unsettled')} WHERE schedule_id IS NOT NULL AND schedule_settled = ${this.d.bool(false)} AND status IN (${TERMINAL_SQL})
+             ORDER BY finished_at_ms, id LIMIT ${a.add(limit)}${this.d.skipLocked}`,
+      args: a.values,
+    };
+  }
+}
