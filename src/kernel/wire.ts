@@ -10,6 +10,11 @@ const DELIMITER = Buffer.from('<IDS|MSG>');
 
 /** Messages whose content lands in the output notebook: their numbers are kept as the kernel wrote them (`1.0`, 2**63). */
 const EXACT_CONTENT = new Set<string>(['display_data', 'execute_result', 'update_display_data']);
+
+/** Whether a message's content is parsed keeping every number as written (notebook/exact-json). */
+export function keepsExactNumbers(msgType: string | undefined): boolean {
+  return msgType !== undefined && EXACT_CONTENT.has(msgType);
+}
 export const PROTOCOL_VERSION = '5.3';
 
 export class WireCodec {
@@ -69,7 +74,7 @@ export class WireCodec {
         header,
         parent_header: JSON.parse(parts[1]!.toString('utf8')),
         metadata: JSON.parse(parts[2]!.toString('utf8')),
-        content: (EXACT_CONTENT.has(header?.msg_type) ? parseJsonExact(content) : JSON.parse(content)) as Message['content'],
+        content: (keepsExactNumbers(header?.msg_type) ? parseJsonExact(content) : JSON.parse(content)) as Message['content'],
         channel,
         buffers: frames.slice(i + 6),
       };
