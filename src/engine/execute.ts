@@ -27,6 +27,7 @@ import { runCell, StopSignal, type StopReason } from './run-cell.js';
 import { DebouncedSaver } from './saver.js';
 import { collectScraps } from './scrapbook.js';
 import type { EngineEvent, RunError, RunOptions, RunResult, RunStatus } from './types.js';
+import { cloneJson } from '../notebook/exact-json.js';
 
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
@@ -77,7 +78,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
       // A listener's bug must not break the run.
     }
   };
-  const nb: Notebook = structuredClone(opts.notebook);
+  const nb: Notebook = cloneJson(opts.notebook);
   const declared = notebookKernel(nb, opts.kernelName, opts.language);
   const kernelName = (declared.kernelName ?? 'python3').toLowerCase();
   const language = declared.language ?? (await getKernelSpec(kernelName).then((s) => s.language));

@@ -6,6 +6,7 @@
 import type { Cell, CellPapermillMetadata, Notebook, Parameters } from '../notebook/types.js';
 import { HUBMILL_VERSION } from '../version.js';
 import { isoformatUtc, secondsBetween } from './clock.js';
+import { cloneJson } from '../notebook/exact-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ export function startNotebookMetadata(
 ): Json {
   const earlier = (input.metadata as Json).papermill;
   const pm: Json = isObject(earlier)
-    ? structuredClone(earlier)
+    ? cloneJson(earlier)
     : { default_parameters: {}, parameters: {}, environment_variables: {} };
   if (Object.keys(o.parameters).length > 0) pm.parameters = o.parameters;
   pm.version = HUBMILL_VERSION;

@@ -18,8 +18,8 @@
  * PyFloat as `1.0` and bigint as its digits (notebook/write's toJsonText).
  */
 import type { FastifyInstance } from 'fastify';
-import { parse as losslessParse } from 'lossless-json';
-import { MAX_PARAMETER_DEPTH, jsonNumberValue, jsonTextDepth, tooDeepError } from '../notebook/parameters-json.js';
+import { parseJsonLossless } from '../notebook/exact-json.js';
+import { MAX_PARAMETER_DEPTH, jsonTextDepth, tooDeepError } from '../notebook/parameters-json.js';
 import { toJsonText } from '../notebook/write.js';
 import { UnsupportedMediaTypeError } from './http-errors.js';
 
@@ -47,7 +47,7 @@ export function installJsonBody(app: FastifyInstance): void {
       if (!fields?.length || plain === null || typeof plain !== 'object' || Array.isArray(plain)) return done(null, plain);
       let exact: Record<string, unknown>;
       try {
-        exact = losslessParse(text, null, { parseNumber: jsonNumberValue, onDuplicateKey: ({ newValue }) => newValue }) as Record<string, unknown>;
+        exact = parseJsonLossless(text) as Record<string, unknown>;
       } catch (e) {
         return done(e as Error, undefined);
       }

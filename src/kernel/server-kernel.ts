@@ -15,8 +15,10 @@
  * server stays unreachable for `unreachableAfterMs` (default 30 s).
  */
 import { KernelAPI, KernelConnection, ServerConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
 import WebSocket from 'ws';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
+import { ExactContents } from './exact-messages.js';
 import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
 import type { ExecuteReplyContent, KernelInfoReplyContent, Message } from './messages.js';
 
@@ -50,16 +52,19 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A `@jupyterlab/services` message as hubmill's `Message`: the same shape, with Node Buffers. */
-export function toMessage(msg: KernelMessage.IMessage): Message {
+/** A `@jupyterlab/services` message as hubmill's `Message`: the same shape, with Node Buffers (and display numbers as written, given `exact`). */
+export function toMessage(msg: KernelMessage.IMessage, exact?: ExactContents): Message {
   const buffers = (msg.buffers ?? []).map((b) =>
     ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b as ArrayBuffer),
   );
-  return { ...msg, buffers };
+  return { ...msg, ...(exact ? { content: exact.contentOf(msg) as Message['content'] } : {}), buffers };
 }
 
-/** Server settings for Node: `ws` for websockets, the token in the websocket URL, every fetch bounded. */
-export function serverSettings(baseUrl: string, token: string, requestTimeoutMs = 15_000): ServerConnection.ISettings {
+/**
+ * Server settings for Node: `ws` for websockets, the token in the websocket URL, every fetch bounded;
+ * with `exact`, display messages keep their numbers (exact-messages.ts).
+ */
+export function serverSettings(baseUrl: string, token: string, requestTimeoutMs = 15_000, exact?: ExactContents): ServerConnection.ISettings {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const boundedFetch = (input: RequestInfo, init?: RequestInit): Promise<Response> =>
     fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(requestTimeoutMs) });
@@ -73,6 +78,7 @@ export function serverSettings(baseUrl: string, token: string, requestTimeoutMs 
     Request,
     Headers,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    ...(exact ? { serializer: exact.serializer({ serialize, deserialize }) } : {}),
   });
 }
 
@@ -106,7 +112,12 @@ export class ServerKernel implements ExecutionKernel {
   /** Interrupts hubmill asked for so far (an interrupt it did not ask for may be the kernel's shutdown). */
   private interruptsAsked = 0;
 
-  private constructor(model: Kernel.IModel, settings: ServerConnection.ISettings, opts: ServerKernelOptions) {
+  private constructor(
+    model: Kernel.IModel,
+    settings: ServerConnection.ISettings,
+    opts: ServerKernelOptions,
+    private readonly exact: ExactContents,
+  ) {
     this.id = model.id;
     this.settings = settings;
     this.baseUrl = settings.baseUrl;
@@ -130,7 +141,8 @@ export class ServerKernel implements ExecutionKernel {
   /** Starts a kernel in the server and waits until it answers kernel_info (bounded by startTimeoutMs). */
   static async start(opts: ServerKernelOptions): Promise<ServerKernel> {
     const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
-    const settings = serverSettings(opts.baseUrl, opts.token, opts.requestTimeoutMs);
+    const exact = new ExactContents();
+    const settings = serverSettings(opts.baseUrl, opts.token, opts.requestTimeoutMs, exact);
     if (opts.signal?.aborted) throw new AbortedError('kernel start aborted');
     let model: Kernel.IModel;
     try {
@@ -144,7 +156,7 @@ export class ServerKernel implements ExecutionKernel {
     } catch (err) {
       throw new KernelStartError(`Could not start kernel '${opts.kernelName}' in the Jupyter server at ${settings.baseUrl}: ${describe(err)}`);
     }
-    const k = new ServerKernel(model, settings, opts);
+    const k = new ServerKernel(model, settings, opts, exact);
     try {
       await k.waitReady(startTimeoutMs, opts.signal);
     } catch (err) {
@@ -245,7 +257,7 @@ export class ServerKernel implements ExecutionKernel {
     future.onIOPub = (msg) => {
       if (!onIopub || this.deadError) return;
       try {
-        onIopub(toMessage(msg));
+        onIopub(toMessage(msg, this.exact));
       } catch {
         // A listener's bug must not break the connection's message loop.
       }

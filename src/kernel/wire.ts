@@ -3,9 +3,18 @@
  * [identities..., "<IDS|MSG>", signature, header, parent_header, metadata, content, ...buffers]
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseJsonExact } from '../notebook/exact-json.js';
 import type { Channel, Message, MessageHeader, MessageType } from './messages.js';
 
 const DELIMITER = Buffer.from('<IDS|MSG>');
+
+/** Messages whose content lands in the output notebook: their numbers are kept as the kernel wrote them (`1.0`, 2**63). */
+const EXACT_CONTENT = new Set<string>(['display_data', 'execute_result', 'update_display_data']);
+
+/** Whether a message's content is parsed keeping every number as written (notebook/exact-json). */
+export function keepsExactNumbers(msgType: string | undefined): boolean {
+  return msgType !== undefined && EXACT_CONTENT.has(msgType);
+}
 export const PROTOCOL_VERSION = '5.3';
 
 export class WireCodec {
@@ -59,11 +68,13 @@ export class WireCodec {
       if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return null;
     }
     try {
+      const header = JSON.parse(parts[0]!.toString('utf8')) as MessageHeader;
+      const content = parts[3]!.toString('utf8');
       return {
-        header: JSON.parse(parts[0]!.toString('utf8')),
+        header,
         parent_header: JSON.parse(parts[1]!.toString('utf8')),
         metadata: JSON.parse(parts[2]!.toString('utf8')),
-        content: JSON.parse(parts[3]!.toString('utf8')),
+        content: (keepsExactNumbers(header?.msg_type) ? parseJsonExact(content) : JSON.parse(content)) as Message['content'],
         channel,
         buffers: frames.slice(i + 6),
       };

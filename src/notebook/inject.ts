@@ -6,6 +6,7 @@ import { newCellId, sourceText } from './read.js';
 import { PythonTranslator, getTranslator, renderParametersCell } from './translators/index.js';
 import { splitLines } from './write.js';
 import type { Cell, CodeCell, Notebook, Parameters } from './types.js';
+import { cloneJson } from './exact-json.js';
 
 export const INJECTED_TAG = 'injected-parameters';
 export const PARAMETERS_TAG = 'parameters';
@@ -39,7 +40,7 @@ export interface InjectResult {
  * (other languages cannot be inspected, so they get none — papermill would warn for all).
  */
 export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions = {}): InjectResult {
-  const notebook = structuredClone(nb);
+  const notebook = cloneJson(nb);
   const warnings: string[] = [];
   if (Object.keys(params).length === 0) return { notebook, warnings, injected: null };
 

@@ -1,11 +1,13 @@
 /**
  * Read and validate nbformat v4 notebooks, upgrading 4.0–4.4 to 4.5 (cell ids).
  * Only what hubmill depends on is checked; everything else (unknown metadata,
- * attachments, raw cells, extra fields) is kept untouched, as nbformat does.
+ * attachments, raw cells, extra fields) is kept untouched, as nbformat does,
+ * numbers included: `1.0` stays a float, big integers keep every digit (exact-json.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { NotebookFormatError } from '../errors.js';
+import { parseJsonExact } from './exact-json.js';
 import type { Cell, MultilineString, Notebook } from './types.js';
 
 const CELL_TYPES = new Set(['code', 'markdown', 'raw']);
@@ -28,7 +30,7 @@ export function parseNotebook(text: string, source: string): Notebook {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parseJsonExact(text);
   } catch (err) {
     throw new NotebookFormatError(`${source}: not valid JSON (${describeJsonError(err as Error, text)})`, { cause: err });
   }

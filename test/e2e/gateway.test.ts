@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KernelGateway, KernelGatewayError } from '../../src/kernel/gateway.js';
 import { KernelPool } from '../../src/kernel/pool.js';
+import { PyFloat } from '../../src/notebook/py-float.js';
 import { limitsFromSettings } from '../../src/runner/limits.js';
 import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
 import type { Job, NewJob } from '../../src/store/job-store.js';
@@ -92,6 +93,27 @@ describe('kernels on a Jupyter gateway (a real Jupyter Server)', { skip: !hasJup
     assert.equal(where.ppid, server.pid, "the kernel is the gateway's child");
     assert.equal(where.x, 21, 'the parameter was injected');
     assert.equal(where.cwd, join(env.home, 'work'), 'moved to the notebook folder (it exists on the gateway: same machine)');
+    await kernelsGone(server);
+  });
+
+  test('display data, an updated display and scraps keep 1.0 and 2**63 + 1 through the websocket', async (t) => {
+    const env = makeEnv(t, 'gw');
+    const cell =
+      'from IPython.display import display\n' +
+      "h = display({'application/json': {'x': 0}}, raw=True, display_id=True)\n" +
+      "h.update({'application/json': {'x': 1.0, 'big': 2**63 + 1}}, raw=True)\n" +
+      "display({'application/scrapbook.scrap.json+json': {'name': 'f', 'data': 1.0, 'encoder': 'json', 'version': 1}}, raw=True)";
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson([cell]));
+    const runner = makeRunner(env, gateway);
+    const { job: j } = await runner.submit(job());
+    await runner.start();
+    t.after(() => runner.stop(5000));
+    const done = await runner.waitFor(j.id, 60_000);
+    assert.equal(done?.status, 'succeeded', JSON.stringify(done?.error));
+    const text = readFileSync(join(env.home, done!.output_path!), 'utf8');
+    assert.match(text, /"application\/json": \{\n       "x": 1\.0,\n       "big": 9223372036854775809\n/, 'the updated display');
+    assert.match(text, /"name": "f",\n       "data": 1\.0,/, 'the scrap');
+    assert.ok(done!.result?.f instanceof PyFloat, `result.f: ${String(done!.result?.f)}`);
     await kernelsGone(server);
   });
 

@@ -40,6 +40,11 @@ const glueTypes =
   "print(types)\n" +
   "display({'application/scrapbook.scrap.json+json': {'name': 'types', 'data': types, 'encoder': 'json', 'version': 1}}, raw=True)";
 
+const glueNumbers =
+  "from IPython.display import display\n" +
+  "for name, value in [('f', 1.0), ('big', 2**63 + 1), ('xs', [0.5, 2.0, -3])]:\n" +
+  "    display({'application/scrapbook.scrap.json+json': {'name': name, 'data': value, 'encoder': 'json', 'version': 1}}, raw=True)";
+
 describe('lossless parameters through the HTTP API into a real kernel', { timeout: 180_000 }, () => {
   let root: string;
   let home: string;
@@ -67,6 +72,8 @@ describe('lossless parameters through the HTTP API into a real kernel', { timeou
     home = join(root, 'home', 'alice');
     await mkdir(home, { recursive: true });
     await writeFile(join(home, 'types.ipynb'), notebookJson([code('lr = 0.1\ne = 1\nbig = 0\nn = 0\nhalf = 0.0\nnested = {}', ['parameters']), code(glueTypes)]));
+    // Its metadata is written as text: JSON.stringify would drop the .0 and round the int.
+    await writeFile(join(home, 'glue.ipynb'), notebookJson([code(glueNumbers)]).replace('"metadata":{"kernelspec"', '"metadata":{"f": 1.0, "big": 9223372036854775809, "kernelspec"'));
     const config = loadConfig(
       {
         port: 0,
@@ -149,5 +156,25 @@ describe('lossless parameters through the HTTP API into a real kernel', { timeou
     assert.equal(await jobCount(), jobsBefore);
     // /execute reserves no output file for a refused request.
     assert.deepEqual((await readdir(home)).sort(), outputsBefore);
+  });
+
+  it('results (scraps) and the output notebook answer their numbers as written: 1.0 and 2**63 + 1', async () => {
+    const r = await post('/api/v1/jobs?wait=true', '{"notebook": "glue.ipynb", "username": "alice"}');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'succeeded', JSON.stringify(r.json.error));
+    const written = '"result":{"f":1.0,"big":9223372036854775809,"xs":[0.5,2.0,-3]}';
+    assert.ok(r.text.includes(written), r.text);
+    // Read back from the store, and in the list.
+    const one = await (await fetch(`${base}/api/v1/jobs/${r.json.id}`, { headers: HEADERS })).text();
+    assert.ok(one.includes(written), one);
+    const list = await (await fetch(`${base}/api/v1/jobs?username=alice&limit=500`, { headers: HEADERS })).text();
+    assert.ok(list.includes(written), 'the job list answers the same result');
+    const out = await fetch(`${base}/api/v1/jobs/${r.json.id}/output`, { headers: HEADERS });
+    assert.equal(out.status, 200);
+    const nb = await out.text();
+    assert.match(nb, /"f": 1\.0,\n  "big": 9223372036854775809,/, 'the notebook metadata');
+    assert.match(nb, /"name": "f",\n       "data": 1\.0,/, 'the float scrap');
+    assert.match(nb, /"name": "big",\n       "data": 9223372036854775809,/, 'the int scrap');
+    assert.doesNotMatch(nb, /9223372036854776000/);
   });
 });

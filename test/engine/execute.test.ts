@@ -10,6 +10,7 @@ import { freshKernels, givenKernel, type KernelSource } from '../../src/engine/k
 import { parseNotebook, sourceText } from '../../src/notebook/read.js';
 import { serializeNotebook } from '../../src/notebook/write.js';
 import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
+import { PyFloat } from '../../src/notebook/py-float.js';
 
 type Json = Record<string, any>;
 
@@ -191,7 +192,8 @@ describe('engine: papermill semantics on a real ipykernel', () => {
       `from IPython.display import display\ndisplay({"application/scrapbook.scrap.json+json": {"name": ${JSON.stringify(name)}, "data": ${JSON.stringify(data)}, "encoder": "json", "version": 1}}, metadata={"scrapbook": {"name": ${JSON.stringify(name)}}}, raw=True)`;
     const { result } = await run([code(scrap('accuracy', 0.93)), code(scrap('labels', ['a', 'b']))]);
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(result.results, { accuracy: 0.93, labels: ['a', 'b'] });
+    // A float stays a float (as Python's json reads the scrap).
+    assert.deepEqual(result.results, { accuracy: new PyFloat(0.93), labels: ['a', 'b'] });
   });
 
   test('per-cell timeout interrupts the cell, saves, and names the cell and limit', async () => {

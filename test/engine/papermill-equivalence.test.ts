@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { executeNotebook } from '../../src/engine/execute.js';
+import { PyFloat } from '../../src/notebook/py-float.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import type { Parameters } from '../../src/notebook/types.js';
 import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
@@ -188,6 +189,46 @@ describe('papermill equivalence', () => {
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     assert.equal(nb.cells[0].outputs[0].text, 'exists\n');
     assert.ok(!existsSync(join(work, 'out.ipynb')));
+  });
+
+  test('numbers stay as written: 1.0 and 2**63 + 1 in the metadata, the JSON display output, an updated display and the scraps', async () => {
+    const cell =
+      'from IPython.display import display\n' +
+      "display({'application/json': {'x': 1.0, 'big': 2**63 + 1}}, raw=True)\n" +
+      "h = display({'application/json': {'v': 0}}, raw=True, display_id=True)\n" +
+      "h.update({'application/json': {'v': 2.0}}, raw=True)\n" +
+      "for name, value in [('f', 1.0), ('big', 2**63 + 1)]:\n" +
+      "    display({'application/scrapbook.scrap.json+json': {'name': name, 'data': value, 'encoder': 'json', 'version': 1}},\n" +
+      "            metadata={'scrapbook': {'name': name, 'data': True, 'display': False}}, raw=True)\n" +
+      "class J:\n    def _repr_json_(self): return {'r': 1.5e300, 'n': -12345678901234567890}\n" +
+      'J()';
+    // Written as text: JSON.stringify would drop the .0 and round the int.
+    const text = JSON.stringify(makeNotebook([code(cell)])).replace(/^\{/, '{"_": 0, ').replace('"metadata":{"kernelspec"', '"metadata":{"f": 1.0, "big": 9223372036854775809, "kernelspec"');
+    assert.match(text, /"f": 1\.0, "big": 9223372036854775809/);
+    const dir = await tempDir();
+    const outPath = join(dir, 'out.ipynb');
+    const result = await executeNotebook({ notebook: parseNotebook(text, 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: outPath, parameters: {} });
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+    const out = await readFile(outPath, 'utf8');
+    // papermill writes with Python's json, which keeps a float a float and an int whole.
+    assert.match(out, /"f": 1\.0,\n  "big": 9223372036854775809,/, 'the notebook metadata');
+    assert.match(out, /"application\/json": \{\n       "x": 1\.0,\n       "big": 9223372036854775809\n/, 'the display output');
+    assert.match(out, /"application\/json": \{\n       "v": 2\.0\n/, 'the updated display');
+    assert.match(out, /"name": "f",\n       "data": 1\.0,/, 'the float scrap');
+    assert.match(out, /"name": "big",\n       "data": 9223372036854775809,/, 'the int scrap');
+    assert.match(out, /"r": 1\.5e\+300,\n       "n": -12345678901234567890\n/, 'the execute_result');
+    assert.doesNotMatch(out, /9223372036854776000|"(?:f|x|data)": 1,/);
+    // Python reads the output back with the same types and values.
+    const { stdout } = await execFileP('/usr/bin/python3', [
+      '-c',
+      'import json, sys; nb = json.load(open(sys.argv[1])); o = nb["cells"][0]["outputs"]; ' +
+        'print(repr([nb["metadata"]["f"], nb["metadata"]["big"], o[0]["data"]["application/json"], o[2]["data"]["application/scrapbook.scrap.json+json"]["data"]]))',
+      outPath,
+    ]);
+    assert.equal(stdout.trim(), "[1.0, 9223372036854775809, {'x': 1.0, 'big': 9223372036854775809}, 1.0]");
+    // The results (job.result) hold the scraps with their types.
+    assert.ok(result.results.f instanceof PyFloat && result.results.f.repr() === '1.0', String(result.results.f));
+    assert.equal(result.results.big, 9223372036854775809n);
   });
 
   test('every cell has papermill metadata with the documented keys, markdown included', async () => {

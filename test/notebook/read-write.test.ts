@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseNotebook, readNotebookFile, sourceText } from '../../src/notebook/read.js';
 import { serializeNotebook, splitLines, toJsonText, writeNotebookFile } from '../../src/notebook/write.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
+import { parseJsonExact } from '../../src/notebook/exact-json.js';
 import { NotebookFormatError } from '../../src/errors.js';
 
 const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', 'notebooks', name);
@@ -25,8 +26,10 @@ test('unknown metadata, attachments and raw cells survive a read/write round tri
   await writeNotebookFile(out, nb);
   const again = await readNotebookFile(out);
   assert.deepEqual(again, nb);
-  const original = JSON.parse(await readFile(fixture('v44.ipynb'), 'utf8'));
+  // Read as Python's json reads it: 1.5 is a float (PyFloat).
+  const original = parseJsonExact(await readFile(fixture('v44.ipynb'), 'utf8')) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.deepEqual(again.metadata, original.metadata);
+  assert.deepEqual((again.metadata as any).custom_tool.nested.b, new PyFloat(1.5)); // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.deepEqual((again.cells[0] as { attachments?: unknown }).attachments, original.cells[0].attachments);
   assert.deepEqual(again.cells[2]!.metadata, original.cells[2].metadata);
   assert.equal(again.cells[2]!.cell_type, 'raw');
