@@ -1,7 +1,6 @@
 /**
- * The API and UI half of bench/million.ts: a `hubmill serve --role api` on the
- * seeded store (it claims nothing, so the seeded queued and running jobs stay
- * put), `GET /api/v1/jobs` timed through real HTTP, and the UI's jobs page in
+ * The API and UI half of bench/million.ts: a `hubmill serve` on the seeded
+ * store (`--role api` on PostgreSQL, so it claims nothing), `GET /api/v1/jobs` timed through real HTTP, and the UI's jobs page in
  * Debian Chromium.
  */
 import { spawn } from 'node:child_process';
@@ -52,7 +51,9 @@ export interface Serving {
 }
 
 export async function startServe(root: string, work: string, env: Record<string, string>): Promise<Serving> {
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--role', 'api'], {
+  // An api node claims nothing (the seeded queued jobs stay queued); SQLite has only single-node serving, whose runner fails them at once (their homes do not exist).
+  const role = env.HUBMILL_DATABASE_URL ? ['--role', 'api'] : [];
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), 'serve', '--host', '127.0.0.1', '--port', '0', ...role], {
     cwd: work,
     env: {
       ...process.env,
@@ -60,6 +61,8 @@ export async function startServe(root: string, work: string, env: Record<string,
       HUBMILL_HOME_TEMPLATE: join(work, 'homes', '{username}'),
       HUBMILL_POOL: 'python3:0',
       HUBMILL_LOG_LEVEL: 'warn',
+      // The seeded history is older than the default 30 days: keep it.
+      HUBMILL_RETENTION_DAYS: '0',
       HUBMILL_RATE_LIMIT_PER_MIN: '0',
       HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
       JUPYTERHUB_API_URL: '',

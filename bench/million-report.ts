@@ -18,7 +18,7 @@ export function renderMillionBench(r: MillionBenchResults): string {
   const p = (s = '') => L.push(s);
   p(
     `Measured ${r.date}. ${r.n.toLocaleString('en')} jobs in each store (${r.users} users, ${r.schedules} schedules, every state; bench/million-seed.ts), ` +
-      `seeded in ${f(a.seedMs / 1000)} s (SQLite) and ${f(b.seedMs / 1000)} s (PostgreSQL, then VACUUM ANALYZE). Listing through the HTTP API of \`hubmill serve --role api\` on the store, ` +
+      `seeded in ${f(a.seedMs / 1000)} s (SQLite) and ${f(b.seedMs / 1000)} s (PostgreSQL, then VACUUM ANALYZE). Listing through the HTTP API of \`hubmill serve\` on the store (\`--role api\` on PostgreSQL; HUBMILL_RETENTION_DAYS=0), ` +
       `admin token, ${r.pageLimit} jobs a page, one request at a time on a keep-alive connection; each case timed up to 200 times or 15 s after one warm-up. Whole section: ${f(r.durationS, 0)} s.`,
   );
   p();

@@ -3,7 +3,7 @@
  * users and 2,000 schedules, in every state (bench/million-seed.ts), on SQLite
  * and on PostgreSQL in the same run:
  *
- *  - listing: `GET /api/v1/jobs` of a `hubmill serve --role api` on the store,
+ *  - listing: `GET /api/v1/jobs` of a `hubmill serve` on the store,
  *    newest first (page 1, and page 500 reached once by following next_cursor),
  *    and filtered by status, notebook, schedule and user; p99 per case;
  *  - the UI's jobs page (all users) in Debian Chromium: first page, then "Older";
