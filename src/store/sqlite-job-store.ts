@@ -340,12 +340,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   private deleteWhere(selectSql: string, args: unknown[]): Promise<Job[]> {
-    const tx = this.db.transaction((): Job[] => {
-      const rows = this.stmt(selectSql).all(...args) as JobRow[];
-      const del = this.stmt('DELETE FROM jobs WHERE id = ?');
-      for (const r of rows) del.run(r.id);
-      return rows.map(rowToJob);
-    });
+    // Chosen before the write transaction (a WAL read blocks no writer), so the write lock is held for the deletes only,
+    // never for the scan (pruneFinishedBeyond's OFFSET walks every job it keeps). A finished job stays finished; one
+    // another process deleted meanwhile is left out.
+    const rows = this.stmt(selectSql).all(...args) as JobRow[];
+    const del = this.stmt(`DELETE FROM jobs WHERE id = ? AND status IN (${TERMINAL_SQL})`);
+    const tx = this.db.transaction((): Job[] => rows.filter((r) => del.run(r.id).changes === 1).map(rowToJob));
     return Promise.resolve(tx.immediate());
   }
 

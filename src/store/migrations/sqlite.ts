@@ -127,4 +127,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'jobs.server_name',
     sql: `ALTER TABLE jobs ADD COLUMN server_name TEXT;  -- the user's named server (target user-server); NULL = the default server`,
   },
+  {
+    // Numbered 50 so migrations other branches append meanwhile keep their own numbers.
+    // A long history (issue 16: a million jobs): every filter of the job list walks an index in its
+    // newest-first order instead of scanning all jobs for a notebook or a user's jobs for a status.
+    id: 50,
+    name: 'jobs: list indexes for a long history',
+    sql: `
+      CREATE INDEX jobs_notebook_created ON jobs (notebook, created_at_ms, id);
+      CREATE INDEX jobs_user_notebook_created ON jobs (username, notebook, created_at_ms, id);
+      CREATE INDEX jobs_user_status_created ON jobs (username, status, created_at_ms, id);
+    `,
+  },
 ];
