@@ -51,5 +51,5 @@ try {
 } finally {
   await store.close();
 }
-process.stdout.write(`${JSON.stringify(samples)}\n`);
-process.exit(0);
+// Exit once the line is written: a pipe is asynchronous, and exiting at once would cut it.
+process.stdout.write(`${JSON.stringify(samples)}\n`, () => process.exit(0));

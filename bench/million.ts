@@ -85,6 +85,8 @@ export interface MillionBenchResults {
 }
 
 const PAGE_LIMIT = 50;
+/** Whether PgJobStore.list writes one status as `status = $n` (since the long-history change) rather than `= ANY(…)`: EXPLAIN what it runs. */
+const STATUS_EQ = true;
 const PRUNE = 100_000;
 const CLAIM_BLOCK = 20;
 const CLAIM_N = 200;
@@ -119,7 +121,7 @@ function listingSql(f: Filters, kind: Kind): string {
   const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const w: string[] = [];
   if (f.username) w.push(`username = ${lit(f.username)}`);
-  if (f.status) w.push(kind === 'sqlite' ? `status IN (${lit(f.status)})` : `status = ANY(ARRAY[${lit(f.status)}]::text[])`);
+  if (f.status) w.push(kind === 'sqlite' ? `status IN (${lit(f.status)})` : STATUS_EQ ? `status = ${lit(f.status)}` : `status = ANY(ARRAY[${lit(f.status)}]::text[])`);
   if (f.notebook) w.push(`notebook = ${lit(f.notebook)}`);
   if (f.schedule_id) w.push(`schedule_id = ${lit(f.schedule_id)}`);
   if (f.cursor) {
@@ -145,7 +147,8 @@ async function pruneWhileClaiming(store: JobStore, claimerArgs: string[], t0: nu
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close': the process has exited and its stdout is read to the end.
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   try {
     const deadline = Date.now() + 60_000;
     while (!out.includes('ready')) {

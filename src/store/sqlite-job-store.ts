@@ -325,7 +325,8 @@ export class SqliteJobStore implements JobStore {
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
     this.check();
     return this.deleteWhere(
-      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < ? ORDER BY finished_at_ms, id LIMIT ?`,
+      // `+status`: not the status index (which would sort every finished job for each batch) but jobs_finished_id, in order.
+      `SELECT * FROM jobs WHERE +status IN (${TERMINAL_SQL}) AND finished_at_ms < ? ORDER BY finished_at_ms, id LIMIT ?`,
       [cutoffMs, Math.max(0, Math.floor(limit))],
     );
   }
@@ -333,7 +334,8 @@ export class SqliteJobStore implements JobStore {
   async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
     this.check();
     return this.deleteWhere(
-      `SELECT * FROM jobs WHERE status IN (${TERMINAL_SQL})
+      // Every finished job has finished_at_ms; saying so lets jobs_finished_id give the order (see pruneFinishedBefore).
+      `SELECT * FROM jobs WHERE +status IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL
        ORDER BY finished_at_ms DESC, id DESC LIMIT ? OFFSET ?`,
       [Math.max(0, Math.floor(limit)), Math.max(0, Math.floor(keep))],
     );
