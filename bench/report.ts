@@ -7,6 +7,8 @@ import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
 import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
+import type { MillionBenchResults } from './million.js';
+import { renderMillionBench } from './million-report.js';
 
 export interface OverheadResult {
   cells: number;
@@ -48,6 +50,8 @@ export interface BenchResults {
   workers?: WorkersBenchResults;
   /** Per-job store overhead, PostgreSQL vs SQLite (issue 10); absent in older results. */
   store?: StoreBenchResults;
+  /** A store with a long history, 1,000,000 jobs (issue 16); absent in older results or when skipped. */
+  million?: MillionBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -224,6 +228,12 @@ export function renderReport(r: BenchResults): string {
     p('## Store: per-job claim and finish overhead, PostgreSQL vs SQLite');
     p();
     p(renderStoreBench(r.store));
+    p();
+  }
+  if (r.million) {
+    p(`## Store with a long history: ${r.million.n.toLocaleString('en')} jobs, SQLite and PostgreSQL`);
+    p();
+    p(renderMillionBench(r.million));
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

@@ -12,9 +12,12 @@
  * BENCH_WORKERS_CONCURRENCY (runs per worker node, default 1),
  * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test),
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
- * with BENCH_BASELINE_ROUNDS (default 3).
+ * with BENCH_BASELINE_ROUNDS (default 3),
+ * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
+ * BENCH_ONLY=million runs only that section and merges it into the existing bench/results.json
+ * (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +35,7 @@ import { benchService, peerThroughput } from './service.js';
 import { benchSchedules } from './schedules.js';
 import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
+import { benchMillion } from './million.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -45,7 +49,32 @@ const THROUGHPUT_N = envInt('BENCH_THROUGHPUT_N', 40, 1, 500);
 const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
+const MILLION_N = envInt('BENCH_MILLION_N', 1_000_000, 30_000, 10_000_000);
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function million(): Promise<NonNullable<BenchResults['million']>> {
+  log(`million: a store with ${MILLION_N} jobs, SQLite and PostgreSQL: listing, the UI, claims, retention`);
+  const r = await benchMillion({ n: MILLION_N, url: process.env.BENCH_DATABASE_URL, log });
+  if (!r.measured) log(`  not measured: ${r.reason}`);
+  return r;
+}
+
+if (process.env.BENCH_ONLY) {
+  if (process.env.BENCH_ONLY !== 'million') {
+    log(`BENCH_ONLY=${process.env.BENCH_ONLY}: only 'million' can run alone`);
+    process.exit(2);
+  }
+  if (!existsSync(join(root, 'dist/cli/index.js'))) {
+    log('missing dist/cli/index.js; run npm run build first');
+    process.exit(2);
+  }
+  const previous = JSON.parse(readFileSync(join(root, 'bench/results.json'), 'utf8')) as BenchResults;
+  const results: BenchResults = { ...previous, million: await million() };
+  writeFileSync(join(root, 'bench/RESULTS.md'), renderReport(results));
+  writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  log('wrote the million section into bench/RESULTS.md and bench/results.json (the other sections unchanged)');
+  process.exit(0);
+}
 
 const t0 = performance.now();
 const machine = machineInfo(root);
@@ -115,6 +144,8 @@ try {
     : await benchStore({ n: STORE_N, url: process.env.BENCH_DATABASE_URL, log });
   if (!store.measured) log(`  not measured: ${store.reason}`);
 
+  const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -167,6 +198,7 @@ try {
     schedules,
     workers,
     store,
+    million: millionResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     baseline,

@@ -189,12 +189,22 @@ export class SqliteJobStore implements JobStore {
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
     this.check();
-    return this.all<JobRow>(SQL.pruneBefore(cutoffMs, limit)).sort(byFinish).map(rowToJob);
+    return this.deleteChosen(SQL.pickBefore(cutoffMs, limit)).sort(byFinish).map(rowToJob);
   }
 
   async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
     this.check();
-    return this.all<JobRow>(SQL.pruneBeyond(keep, limit)).sort((a, b) => byFinish(b, a)).map(rowToJob);
+    return this.deleteChosen(SQL.pickBeyond(keep, limit)).sort((a, b) => byFinish(b, a)).map(rowToJob);
+  }
+
+  /**
+   * Retention's deletes: the jobs are chosen before the write transaction (a WAL read blocks no writer), so the
+   * write lock is held for the deletes only, never for the scan (pickBeyond's OFFSET walks every job it keeps).
+   * A finished job stays finished; one another process deleted meanwhile is left out.
+   */
+  private deleteChosen(pick: Sql): JobRow[] {
+    const ids = this.all<{ id: string }>(pick).map((r) => r.id);
+    return this.db.transaction((): JobRow[] => ids.flatMap((id) => this.all<JobRow>(SQL.deleteFinished(id)))).immediate();
   }
 
   async close(): Promise<void> {

@@ -198,18 +198,38 @@ export class JobSql {
     return { text: `SELECT status, ${this.d.count} AS n FROM jobs GROUP BY status`, args: [] };
   }
 
-  /** Deletes finished jobs older than the cutoff (oldest first, at most `limit`), RETURNING them (in no order). */
-  pruneBefore(cutoffMs: number, limit: number): Sql {
+  /**
+   * The finished jobs older than the cutoff, oldest first (at most `limit`): their ids. Not the status index
+   * (which would sort every finished job for each batch) but jobs_finished_id, in order.
+   */
+  pickBefore(cutoffMs: number, limit: number): Sql {
     const a = this.args();
-    const pick = `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)} ORDER BY finished_at_ms, id LIMIT ${a.add(Math.max(0, Math.floor(limit)))}`;
-    return { text: `DELETE FROM jobs WHERE id IN (${pick}) RETURNING *`, args: a.values };
+    return {
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)}
+             ORDER BY finished_at_ms, id LIMIT ${a.add(Math.max(0, Math.floor(limit)))}`,
+      args: a.values,
+    };
   }
 
-  /** Deletes the oldest finished jobs beyond the newest `keep` (at most `limit`), RETURNING them (in no order). */
-  pruneBeyond(keep: number, limit: number): Sql {
+  /** The oldest finished jobs beyond the newest `keep` (at most `limit`): their ids. Every finished job has finished_at_ms: saying so lets jobs_finished_id give the order. */
+  pickBeyond(keep: number, limit: number): Sql {
     const a = this.args();
-    const pick = `SELECT id FROM jobs WHERE status IN (${TERMINAL_SQL}) ORDER BY finished_at_ms DESC, id DESC LIMIT ${a.add(Math.max(0, Math.floor(limit)))} OFFSET ${a.add(Math.max(0, Math.floor(keep)))}`;
-    return { text: `DELETE FROM jobs WHERE id IN (${pick}) RETURNING *`, args: a.values };
+    return {
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL
+             ORDER BY finished_at_ms DESC, id DESC LIMIT ${a.add(Math.max(0, Math.floor(limit)))} OFFSET ${a.add(Math.max(0, Math.floor(keep)))}`,
+      args: a.values,
+    };
+  }
+
+  /** Deletes the jobs a pick chose, in one statement, RETURNING them (in no order). */
+  pruneIn(pick: Sql): Sql {
+    return { text: `DELETE FROM jobs WHERE id IN (${pick.text}) RETURNING *`, args: pick.args };
+  }
+
+  /** Deletes one chosen job if it is still finished, RETURNING it (SQLite chooses outside its write lock). */
+  deleteFinished(id: string): Sql {
+    const a = this.args();
+    return { text: `DELETE FROM jobs WHERE id = ${a.add(id)} AND status IN (${TERMINAL_SQL}) RETURNING *`, args: a.values };
   }
 }
 

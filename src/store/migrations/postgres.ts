@@ -152,4 +152,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s DOUBLE PRECISION;`,
   },
+  {
+    // A long history (issue 16: a million jobs): every filter of the job list walks an index in its
+    // newest-first order instead of scanning all jobs for a notebook or a status. jobs_status is the
+    // prefix of jobs_status_created (countByStatus reads that one now).
+    version: 6,
+    name: 'jobs: list indexes for a long history',
+    sql: `
+      CREATE INDEX jobs_notebook_created ON jobs (notebook, created_at_ms, id);
+      CREATE INDEX jobs_user_notebook_created ON jobs (username, notebook, created_at_ms, id);
+      CREATE INDEX jobs_status_created ON jobs (status, created_at_ms, id);
+      CREATE INDEX jobs_user_status_created ON jobs (username, status, created_at_ms, id);
+      DROP INDEX jobs_status;
+    `,
+  },
 ];

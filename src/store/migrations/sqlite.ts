@@ -132,4 +132,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
   },
+  {
+    // A long history (issue 16: a million jobs): every filter of the job list walks an index in its
+    // newest-first order instead of scanning all jobs for a notebook or a user's jobs for a status,
+    // and retention reads its batches from an index in their order instead of sorting every finished job.
+    id: 50,
+    name: 'jobs: list indexes for a long history',
+    sql: `
+      CREATE INDEX jobs_notebook_created ON jobs (notebook, created_at_ms, id);
+      CREATE INDEX jobs_user_notebook_created ON jobs (username, notebook, created_at_ms, id);
+      CREATE INDEX jobs_user_status_created ON jobs (username, status, created_at_ms, id);
+      -- Retention deletes the oldest finished jobs in (finished_at_ms, id) order, a batch at a time.
+      DROP INDEX jobs_finished;
+      CREATE INDEX jobs_finished_id ON jobs (finished_at_ms, id) WHERE finished_at_ms IS NOT NULL;
+    `,
+  },
 ];

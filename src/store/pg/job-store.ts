@@ -209,12 +209,12 @@ export class PgJobStore implements JobStore {
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {
     this.check();
-    return (await this.rows<JobRow>(SQL.pruneBefore(cutoffMs, limit))).sort(byFinish).map(rowToJob);
+    return (await this.rows<JobRow>(SQL.pruneIn(SQL.pickBefore(cutoffMs, limit)))).sort(byFinish).map(rowToJob);
   }
 
   async pruneFinishedBeyond(keep: number, limit: number): Promise<Job[]> {
     this.check();
-    return (await this.rows<JobRow>(SQL.pruneBeyond(keep, limit))).sort((a, b) => byFinish(b, a)).map(rowToJob);
+    return (await this.rows<JobRow>(SQL.pruneIn(SQL.pickBeyond(keep, limit)))).sort((a, b) => byFinish(b, a)).map(rowToJob);
   }
 
   /** Calls `listener` whenever a job is queued in this store, by any node (LISTEN/NOTIFY); returns the unsubscribe. */
