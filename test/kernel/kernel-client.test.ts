@@ -158,7 +158,7 @@ describe('KernelClient with a real ipykernel', () => {
     await assert.rejects(k.execute('import time; time.sleep(1.5); "late 1"', { timeoutMs: 100 }), (e: Error) => e instanceof TimeoutError && /execute_request timed out after 100 ms/.test(e.message));
     assert.ok(Date.now() - t0 < 1400, `the timeout waited for the cell: ${Date.now() - t0} ms`);
     const ac = new AbortController();
-    const aborted = k.execute('time.sleep(0.5); "late 2"', { signal: ac.signal, onIopub: (m) => m.header.msg_type === 'execute_input' && ac.abort() });
+    const aborted = k.execute('time.sleep(0.5); "late 2"', { signal: ac.signal, timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_input' && ac.abort() });
     await assert.rejects(aborted, (e: Error) => e instanceof AbortedError && /execute_request aborted/.test(e.message));
     // The kernel still runs both cells in order; the next request gets its own reply and outputs, not theirs.
     const results: unknown[] = [];

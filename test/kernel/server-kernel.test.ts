@@ -29,7 +29,7 @@ describe('ServerKernel waits (a real Jupyter Server)', { skip: !hasJupyterServer
     await assert.rejects(k.execute('import time; time.sleep(1.5); "late 1"', { timeoutMs: 100 }), (e: Error) => e instanceof TimeoutError && /execute_request timed out after 100 ms/.test(e.message));
     assert.ok(Date.now() - t0 < 1400, `the timeout waited for the cell: ${Date.now() - t0} ms`);
     const ac = new AbortController();
-    const aborted = k.execute('time.sleep(0.5); "late 2"', { signal: ac.signal, onIopub: (m) => m.header.msg_type === 'execute_input' && ac.abort() });
+    const aborted = k.execute('time.sleep(0.5); "late 2"', { signal: ac.signal, timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_input' && ac.abort() });
     await assert.rejects(aborted, (e: Error) => e instanceof AbortedError && /execute_request aborted/.test(e.message));
     const results: unknown[] = [];
     const reply = await k.execute('"mine"', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_result' && results.push((m.content as { data: Record<string, unknown> }).data['text/plain']) });
