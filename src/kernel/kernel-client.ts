@@ -1,7 +1,8 @@
 /**
  * A connection to one running Jupyter kernel over ZeroMQ: execute, interrupt,
  * shutdown, with every wait bounded by a timeout and an AbortSignal, and the
- * kernel's death (process exit) turned into DeadKernelError at once.
+ * kernel's death (process exit) turned into DeadKernelError at once (the waits
+ * are kept in pending-requests.ts, shared with ServerKernel).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -16,18 +17,15 @@ import type {
   KernelInfoReply,
   KernelInfoReplyContent,
   Message,
-  MessageHeader,
   MessageType,
 } from './messages.js';
 import { KernelProcess } from './kernel-process.js';
+import { PendingRequests } from './pending-requests.js';
 import { SocketEventLog } from './socket-events.js';
 import { WireCodec } from './wire.js';
 
+/** What a request waits for: its reply and, when needIdle, the idle status after it. */
 interface Pending {
-  msgId: string;
-  /** Settles once reply (and, when needIdle, the idle status) arrived. */
-  resolve: (reply: Message) => void;
-  reject: (err: Error) => void;
   onIopub?: (msg: Message) => void;
   needIdle: boolean;
   reply: Message | null;
@@ -59,9 +57,8 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   private readonly shell: Dealer;
   private readonly control: Dealer;
   private readonly iopub: Subscriber;
-  private readonly pending = new Map<string, Pending>();
-  private deadError: DeadKernelError | null = null;
-  private disposed = false;
+  /** Requests waiting for their reply, by msg_id; its death and the client's disposal reject them. */
+  private readonly requests = new PendingRequests<Pending>();
   private rejectedMessages = 0;
   private readonly redialTimers = new Map<Dealer | Subscriber, NodeJS.Timeout>();
   private readonly proc: KernelProcess;
@@ -99,10 +96,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     void this.readLoop(this.iopub, 'iopub');
 
     this.proc = new KernelProcess(launched, (how) => {
-      this.deadError = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
-      for (const p of this.pending.values()) p.reject(this.deadError);
-      this.pending.clear();
-      this.emit('dead', this.deadError);
+      const err = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
+      this.requests.kernelDied(err);
+      this.emit('dead', err);
     });
   }
 
@@ -161,12 +157,17 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   }
 
   get alive(): boolean {
-    return this.deadError === null && !this.disposed;
+    return this.requests.failure === null;
+  }
+
+  private get disposed(): boolean {
+    return this.requests.closed;
   }
 
   /** Called once when the kernel's process dies (at once when it already has). */
   onceDead(listener: (err: DeadKernelError) => void): void {
-    if (this.deadError) listener(this.deadError);
+    const dead = this.requests.dead;
+    if (dead) listener(dead);
     else this.once('dead', listener);
   }
 
@@ -234,7 +235,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       this.readyIopubSeen = true;
       this.readyWake?.();
     }
-    const p = this.pending.get(parentId);
+    const p = this.requests.get(parentId);
     if (!p) return;
     if (iopub) {
       p.onIopub?.(msg);
@@ -244,10 +245,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     } else {
       p.reply = msg;
     }
-    if (p.reply && (p.idle || !p.needIdle)) {
-      this.pending.delete(parentId);
-      p.resolve(p.reply);
-    }
+    if (p.reply && (p.idle || !p.needIdle)) this.requests.settle(parentId, p.reply);
   }
 
   /** Sends a request and waits for its reply (and the idle status when needIdle). */
@@ -255,38 +253,17 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     channel: 'shell' | 'control',
     msgType: MessageType,
     content: unknown,
-    opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal; header?: MessageHeader },
+    opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<Message> {
-    if (this.deadError) return Promise.reject(this.deadError);
-    if (this.disposed) return Promise.reject(new DeadKernelError('Kernel client was disposed'));
-    const header = opts.header ?? this.codec.header(msgType);
-    return new Promise<Message>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => finish(new AbortedError(`${msgType} aborted`));
-      const finish = (err: Error | null, msg?: Message) => {
-        if (timer) clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(header.msg_id);
-        if (err) reject(err);
-        else resolve(msg!);
-      };
-      if (opts.signal?.aborted) return finish(new AbortedError(`${msgType} aborted`));
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      if (opts.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs)) {
-        timer = setTimeout(() => finish(new TimeoutError(`${msgType} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      }
-      this.pending.set(header.msg_id, {
-        msgId: header.msg_id,
-        resolve: (m) => finish(null, m),
-        reject: (e) => finish(e),
-        onIopub: opts.onIopub,
-        needIdle: opts.needIdle,
-        reply: null,
-        idle: false,
-      });
+    const header = this.codec.header(msgType);
+    const id = header.msg_id;
+    const reply = this.requests.wait<Message>(id, { onIopub: opts.onIopub, needIdle: opts.needIdle, reply: null, idle: false }, { what: msgType, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    // Sent only when the wait was taken (not refused: the kernel dead, the client disposed, the signal aborted).
+    if (this.requests.get(id)) {
       const socket = channel === 'shell' ? this.shell : this.control;
-      socket.send(this.codec.encode(header, content)).catch((err: Error) => finish(err));
-    });
+      socket.send(this.codec.encode(header, content)).catch((err: Error) => this.requests.reject(id, err));
+    }
+    return reply;
   }
 
   /**
@@ -311,25 +288,22 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     try {
       let interval = 20;
       while (!(this.readyIopubSeen && reply)) {
-        if (this.deadError) throw this.deadError;
+        if (this.requests.dead) throw this.requests.dead;
         if (signal?.aborted) throw new AbortedError('kernel start aborted');
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new TimeoutError('kernel start timed out');
         const header = this.codec.header('kernel_info_request');
         probes.add(header.msg_id);
-        this.pending.set(header.msg_id, {
-          msgId: header.msg_id,
-          resolve: (m) => {
+        this.requests.wait<Message>(header.msg_id, { needIdle: false, reply: null, idle: false }, { what: 'kernel_info_request' }).then(
+          (m) => {
             // Only the first reply wakes the loop: waking on every reply would probe at round-trip speed.
             if (reply) return;
             reply = m;
             wake();
           },
-          reject: () => {},
-          needIdle: false,
-          reply: null,
-          idle: false,
-        });
+          // The kernel's death wakes the loop through 'dead'; a dropped probe needs nothing.
+          () => {},
+        );
         // zeromq allows one send in flight; a refused send only costs this probe.
         this.shell.send(this.codec.encode(header, {})).catch(() => {});
         await new Promise<void>((r) => {
@@ -344,7 +318,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       signal?.removeEventListener('abort', wake);
       this.off('dead', wake);
       // Late replies to earlier probes are dropped by dispatch (no longer pending).
-      for (const id of probes) this.pending.delete(id);
+      for (const id of probes) this.requests.reject(id, new AbortedError('kernel_info_request no longer needed'));
       this.readyProbes = null;
       this.readyWake = null;
     }
@@ -396,7 +370,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   async shutdown(opts: { graceMs?: number } = {}): Promise<void> {
     const grace = opts.graceMs ?? 2000;
     if (this.proc.running) {
-      if (!this.deadError) {
+      if (!this.requests.dead) {
         const header = this.codec.header('shutdown_request');
         this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
       }
@@ -416,14 +390,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   /** Closes sockets; kills the process if still running. Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
-    this.disposed = true;
+    this.requests.close(new DeadKernelError('Kernel client was disposed'));
     for (const t of this.redialTimers.values()) clearTimeout(t);
     this.redialTimers.clear();
     if (this.proc.running) {
       this.proc.signalGroup('SIGKILL');
     }
-    for (const p of this.pending.values()) p.reject(new DeadKernelError('Kernel client was disposed'));
-    this.pending.clear();
     for (const s of [this.shell, this.control, this.iopub]) {
       try {
         s.close();

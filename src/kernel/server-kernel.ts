@@ -12,7 +12,8 @@
  * (`restarting`/`autorestarting`: its state is gone, which for a notebook run
  * is death); the websocket gave up reconnecting (`disconnected`); or, while a
  * cell runs, the kernel is missing from the server's REST API (404) or the
- * server stays unreachable for `unreachableAfterMs` (default 30 s).
+ * server stays unreachable for `unreachableAfterMs` (default 30 s). The waits
+ * are kept in pending-requests.ts, shared with KernelClient.
  */
 import { KernelAPI, KernelConnection, ServerConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
 import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
@@ -21,6 +22,7 @@ import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '.
 import { ExactContents } from './exact-messages.js';
 import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
 import type { ExecuteReplyContent, KernelInfoReplyContent, Message } from './messages.js';
+import { PendingRequests } from './pending-requests.js';
 
 export interface ServerKernelOptions {
   /** The Jupyter server's base URL, e.g. http://hub:8000/user/alice/ (trailing slash optional). */
@@ -46,10 +48,6 @@ export interface ServerKernelOptions {
   probeIntervalMs?: number;
   /** While a cell runs, how long the server may stay unreachable before the kernel counts as dead (default 30 s). */
   unreachableAfterMs?: number;
-}
-
-interface Pending {
-  reject: (err: Error) => void;
 }
 
 /** A `@jupyterlab/services` message as hubmill's `Message`: the same shape, with Node Buffers (and display numbers as written, given `exact`). */
@@ -98,10 +96,9 @@ export class ServerKernel implements ExecutionKernel {
   info: KernelInfoReplyContent | null = null;
   private readonly settings: ServerConnection.ISettings;
   private readonly conn: Kernel.IKernelConnection;
-  private readonly pending = new Set<Pending>();
-  private deadError: DeadKernelError | null = null;
+  /** Requests waiting for their reply, by msg_id; while any waits, the REST API is probed for the kernel. */
+  private readonly requests = new PendingRequests({ onBusy: () => this.startProbe(), onIdle: () => this.stopProbe() });
   private deadListeners: Array<(err: DeadKernelError) => void> = [];
-  private closed = false;
   private dropped = false;
   private shuttingDown = false;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -171,13 +168,22 @@ export class ServerKernel implements ExecutionKernel {
   }
 
   private async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const info = await this.guard(this.conn.info, 'kernel start', timeoutMs, signal);
+    // The library sends kernel_info itself, under a msg_id it keeps: this wait has a name of its own.
+    const info = await this.requests.track('kernel-start', undefined, this.conn.info, { what: 'kernel start', timeoutMs, signal });
     this.info = info;
     this.spec = { name: this.spec.name, language: this.info.language_info?.name ?? '' };
   }
 
   get alive(): boolean {
-    return this.deadError === null && !this.closed;
+    return this.requests.failure === null;
+  }
+
+  private get deadError(): DeadKernelError | null {
+    return this.requests.dead;
+  }
+
+  private get closed(): boolean {
+    return this.requests.closed;
   }
 
   get language(): string {
@@ -196,61 +202,24 @@ export class ServerKernel implements ExecutionKernel {
 
   private markDead(why: string): void {
     if (this.deadError) return;
-    this.deadError = new DeadKernelError(`Kernel died (${why})${this.closed ? '' : ' while hubmill was using it'}`);
+    const err = new DeadKernelError(`Kernel died (${why})${this.closed ? '' : ' while hubmill was using it'}`);
+    this.requests.kernelDied(err);
     this.stopProbe();
-    for (const p of [...this.pending]) p.reject(this.deadError);
-    this.pending.clear();
     // After the current message is handled (and a reconnect the library schedules for an auto-restart has begun), drop the websocket.
     setImmediate(() => this.dropConnection());
     for (const l of this.deadListeners.splice(0)) {
       try {
-        l(this.deadError);
+        l(err);
       } catch {
         // A listener's bug must not matter here.
       }
     }
   }
 
-  /**
-   * Races `p` against death, a timeout and an abort signal; registers as pending
-   * so death rejects it at once.
-   */
-  private guard<T>(p: Promise<T>, what: string, timeoutMs?: number, signal?: AbortSignal): Promise<T> {
-    if (this.deadError) return Promise.reject(this.deadError);
-    if (this.closed) return Promise.reject(new DeadKernelError('Kernel connection was closed'));
-    return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const entry: Pending = { reject: (e) => finish(e) };
-      const onAbort = () => finish(new AbortedError(`${what} aborted`));
-      let done = false;
-      const finish = (err: Error | null, v?: T) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(entry);
-        if (this.pending.size === 0) this.stopProbe();
-        if (err) reject(err);
-        else resolve(v as T);
-      };
-      if (signal?.aborted) return finish(new AbortedError(`${what} aborted`));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => finish(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
-      }
-      this.pending.add(entry);
-      this.startProbe();
-      p.then(
-        (v) => finish(null, v),
-        (e: unknown) => finish(this.deadError ?? (e instanceof Error ? e : new Error(String(e)))),
-      );
-    });
-  }
-
   /** Runs code; resolves with the execute_reply once the reply and the idle status arrived. */
   async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecuteReplyContent> {
-    if (this.deadError) throw this.deadError;
-    if (this.closed) throw new DeadKernelError('Kernel connection was closed');
+    const failure = this.requests.failure;
+    if (failure) throw failure;
     const content: KernelMessage.IExecuteRequestMsg['content'] = executeRequestContent(code, opts);
     const future = this.conn.requestExecute(content, true);
     const onIopub = opts.onIopub;
@@ -263,7 +232,8 @@ export class ServerKernel implements ExecutionKernel {
       }
     };
     const asked = this.interruptsAsked;
-    const reply = await this.guard(future.done, 'execute_request', opts.timeoutMs, opts.signal).catch((err: Error) => {
+    const wait = { what: 'execute_request', timeoutMs: opts.timeoutMs, signal: opts.signal };
+    const reply = await this.requests.track(future.msg.header.msg_id, undefined, future.done, wait).catch((err: Error) => {
       if (!future.isDisposed) future.dispose();
       throw err;
     });
@@ -338,10 +308,8 @@ export class ServerKernel implements ExecutionKernel {
 
   private close(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.requests.close(new DeadKernelError('Kernel connection was closed'));
     this.stopProbe();
-    for (const p of [...this.pending]) p.reject(this.deadError ?? new DeadKernelError('Kernel connection was closed'));
-    this.pending.clear();
     this.dropConnection();
   }
 

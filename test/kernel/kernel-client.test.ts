@@ -4,7 +4,7 @@ import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { findKernelSpecs, getKernelSpec, jupyterDataDirs } from '../../src/kernel/kernelspecs.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { WireCodec } from '../../src/kernel/wire.js';
-import { DeadKernelError, KernelStartError, NoSuchKernelError } from '../../src/errors.js';
+import { AbortedError, DeadKernelError, KernelStartError, NoSuchKernelError, TimeoutError } from '../../src/errors.js';
 import type { Message } from '../../src/kernel/messages.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -150,6 +150,21 @@ describe('KernelClient with a real ipykernel', () => {
     assert.equal(reply.ename, 'KeyboardInterrupt');
     assert.ok(Date.now() - t0 < 3000);
     assert.equal((await k.execute('1+1', { timeoutMs: 10_000 })).status, 'ok');
+  });
+
+  test('a timed-out or aborted execute rejects at once; its late reply answers no later request', async () => {
+    const k = clients[0]!;
+    const t0 = Date.now();
+    await assert.rejects(k.execute('import time; time.sleep(1.5); "late 1"', { timeoutMs: 100 }), (e: Error) => e instanceof TimeoutError && /execute_request timed out after 100 ms/.test(e.message));
+    assert.ok(Date.now() - t0 < 1400, `the timeout waited for the cell: ${Date.now() - t0} ms`);
+    const ac = new AbortController();
+    const aborted = k.execute('time.sleep(0.5); "late 2"', { signal: ac.signal, timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_input' && ac.abort() });
+    await assert.rejects(aborted, (e: Error) => e instanceof AbortedError && /execute_request aborted/.test(e.message));
+    // The kernel still runs both cells in order; the next request gets its own reply and outputs, not theirs.
+    const results: unknown[] = [];
+    const reply = await k.execute('"mine"', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_result' && results.push((m.content as { data: Record<string, unknown> }).data['text/plain']) });
+    assert.equal(reply.status, 'ok');
+    assert.deepEqual(results, ["'mine'"]);
   });
 
   test('a kernel that dies mid-cell is reported within two seconds, never a hang', async () => {
