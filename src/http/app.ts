@@ -25,6 +25,7 @@ import { installJsonBody } from './json-body.js';
 import { Problem } from './schemas.js';
 import { installRoleGate, type NodeIdentity } from './role-gate.js';
 import seedRoutes from './routes/seed.js';
+import healthRoutes from './routes/health.js';
 import jobRoutes from './routes/jobs.js';
 import notebookRoutes from './routes/notebooks.js';
 import kernelspecRoutes from './routes/kernelspecs.js';
@@ -202,6 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     node,
   };
   await app.register(seedRoutes, { prefix: mount, ctx });
+  await app.register(healthRoutes, { prefix: mount, ctx });
   await app.register(jobRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });

@@ -1,7 +1,7 @@
 /**
- * The seed's endpoints, with its request and response fields unchanged:
- * `GET /`, `GET /health`, `GET /list-notebooks/{username}`, `POST /execute`,
- * `POST /run-notebook`. Runs are jobs like any other (source 'seed-execute' /
+ * The seed's endpoints (the papermill-API compatibility routes), with their
+ * request and response fields unchanged: `GET /`, `GET /list-notebooks/{username}`,
+ * `POST /execute`, `POST /run-notebook` (`GET /health` is in health.ts). Runs are jobs like any other (source 'seed-execute' /
  * 'seed-run-notebook'), waited for synchronously as the seed's clients expect.
  */
 import { realpath, stat, unlink } from 'node:fs/promises';
@@ -9,7 +9,6 @@ import { basename, dirname, join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { ROLES } from '../../config.js';
 import { NotFoundError, UnsafePathError } from '../../errors.js';
 import { errorLocation } from '../../notebook/cell-ref.js';
 import type { Job, NewJob } from '../../store/job-store.js';
@@ -24,24 +23,6 @@ import { reserveSeedOutput, seedOutputName } from '../../users/seed-output-name.
 import { SeedExecuteBody, SeedExecuteResponse, SeedRunBody, SeedRunResponse, ServerNameT, problems } from '../schemas.js';
 import { Homes } from '../../homes/homes.js';
 import { findContentsNotebook } from '../../homes/contents-notebooks.js';
-
-const HealthResponse = Type.Object(
-  {
-    status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
-    papermill_available: Type.Boolean({ description: 'True when a Python kernelspec is found, i.e. notebooks can run' }),
-    papermill_path: Type.String({ description: 'The hubmill executable that replaces papermill' }),
-    timestamp: Type.String(),
-    engine: Type.Object({ name: Type.String(), version: Type.String(), node: Type.String() }),
-    kernelspecs: Type.Array(Type.String()),
-    store: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()), jobs: Type.Optional(Type.Record(Type.String(), Type.Integer())) }),
-    pool: Type.Record(Type.String(), Type.Object({ idle: Type.Integer(), starting: Type.Integer(), target: Type.Integer() })),
-    running: Type.Integer(),
-    concurrency: Type.Integer(),
-    role: Type.Union(ROLES.map((r) => Type.Literal(r)), { description: "This node's role (--role)" }),
-    worker_id: Type.Union([Type.String(), Type.Null()], { description: 'The worker id this node claims jobs with; null on an api node' }),
-  },
-  { $id: 'Health' },
-);
 
 const NotebookEntry = Type.Object({
   name: Type.String(),
@@ -222,48 +203,6 @@ const seedRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app,
         metrics: 'GET /metrics',
       },
     }),
-  );
-
-  app.get(
-    '/health',
-    {
-      config: { public: true },
-      schema: {
-        tags,
-        summary: 'Health: engine, kernelspecs, store and kernel pool; 503 when notebooks cannot run',
-        response: { 200: HealthResponse, 503: HealthResponse },
-      },
-    },
-    async (_req, reply) => {
-      const specs = await ctx.cachedKernelspecs().catch(() => []);
-      let store: { ok: boolean; error?: string; jobs?: Record<string, number> };
-      try {
-        const jobs = await Promise.race([
-          ctx.store.countByStatus(),
-          new Promise<never>((_, rej) => setTimeout(() => rej(new Error('store did not answer within 2 s')), 2000).unref()),
-        ]);
-        store = { ok: true, jobs };
-      } catch (e) {
-        store = { ok: false, error: (e as Error).message };
-      }
-      const stats = ctx.runner.stats();
-      const python = specs.some((s) => s.language.toLowerCase() === 'python');
-      const healthy = specs.length > 0 && store.ok;
-      return reply.code(healthy ? 200 : 503).send({
-        status: healthy ? 'healthy' : 'unhealthy',
-        papermill_available: python,
-        papermill_path: ctx.enginePath,
-        timestamp: seedTimestamp(),
-        engine: { name: 'hubmill', version: HUBMILL_VERSION, node: process.version },
-        kernelspecs: specs.map((s) => s.name),
-        store,
-        pool: stats.pool,
-        running: stats.running,
-        concurrency: stats.concurrency,
-        role: ctx.node.role,
-        worker_id: ctx.node.workerId,
-      });
-    },
   );
 
   app.get(
