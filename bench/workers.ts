@@ -18,7 +18,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from './lib/cluster.js';
+import { nodeEnv, openCluster, pgAvailable, type Cluster, type NodeSpec, type ScratchDatabase } from './lib/cluster.js';
 import { request } from './lib/http.js';
 import { median, sleep } from './lib/stats.js';
 import { writeNotebooks } from './lib/notebooks.js';
@@ -119,26 +119,16 @@ export async function benchWorkers(opts: {
   let db: ScratchDatabase | null = null;
   let cluster: Cluster | null = null;
   try {
-    db = backend === 'pg' ? createScratchDatabase('hubmill_bench_workers') : null;
-    cluster = new Cluster({
+    ({ cluster, db } = openCluster(backend, 'hubmill_bench_workers', {
       cli,
       root,
-      backend: db ? { kind: 'pg', url: db.url } : { kind: 'sqlite' },
       stopGraceMs: 15_000,
-      env: {
-        HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
-        HUBMILL_API_TOKEN: TOKEN,
+      env: nodeEnv(root, TOKEN, {
         HUBMILL_CONCURRENCY: String(concurrency),
         HUBMILL_POOL: `python3:${Math.max(1, concurrency)}`,
         HUBMILL_SHUTDOWN_GRACE_S: '5',
-        HUBMILL_MAX_QUEUED_PER_USER: '0',
-        HUBMILL_RATE_LIMIT_PER_MIN: '0',
-        HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-        HUBMILL_LOG_LEVEL: 'warn',
-        JUPYTERHUB_API_URL: '',
-        JUPYTERHUB_API_TOKEN: '',
-      },
-    });
+      }),
+    }));
     const c = cluster;
     const role = db ? 'worker' : 'all';
     const w1: NodeSpec = { name: 'w1', role };
