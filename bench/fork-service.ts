@@ -9,19 +9,14 @@
  * JSON result. Environment: BENCH_FORK_RATE (req/s, 5), BENCH_FORK_LATENCY_N
  * (50), BENCH_FORK_THROUGHPUT_N (200).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from './lib/http.js';
-import { writeNotebooks } from './lib/notebooks.js';
-import { benchServeEnv } from './lib/serve-env.js';
-import { killTree } from './lib/proctree.js';
+import { paced, startBenchServe, type BenchServe } from './lib/serve-child.js';
 import { median, percentile, sleep } from './lib/stats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,67 +26,7 @@ const LATENCY_N = envNum('BENCH_FORK_LATENCY_N', 50);
 const THROUGHPUT_N = envNum('BENCH_FORK_THROUGHPUT_N', 200);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-/** Binds port 0 and hands the port over; the service retries nothing, so we retry the whole start on EADDRINUSE. */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-interface Service {
-  base: string;
-  auth: Record<string, string>;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startService(work: string, env: Record<string, string>): Promise<Service> {
-  const home = join(work, 'homes', 'bench');
-  mkdirSync(home, { recursive: true });
-  const nbs = writeNotebooks(join(work, 'homes'));
-  copyFileSync(nbs.trivial, join(home, 'trivial.ipynb'));
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const token = randomBytes(16).toString('hex');
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', join(root, 'dist/cli/index.js'), 'serve', '--port', String(port)], {
-      cwd: work,
-      env: { ...process.env, ...env, ...benchServeEnv(work, token) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    let exited = false;
-    child.once('exit', () => (exited = true));
-    const base = `http://127.0.0.1:${port}`;
-    const stop = async () => {
-      if (!exited) child.kill('SIGTERM');
-      const end = performance.now() + 15_000;
-      while (!exited && performance.now() < end) await sleep(50);
-      if (!exited && child.pid) killTree(child.pid);
-    };
-    const end = performance.now() + 120_000;
-    while (performance.now() < end && !exited) {
-      try {
-        const h = await request(`${base}/health`, { timeoutMs: 5000 });
-        const pool = ((h.json as { pool?: Record<string, { idle: number; target: number }> } | null)?.pool ?? {}).python3;
-        if (h.status === 200 && pool && pool.idle >= pool.target) return { base, auth: { authorization: `token ${token}` }, child, stop };
-      } catch {
-        // not up yet
-      }
-      await sleep(100);
-    }
-    await stop();
-    if (attempt < 3 && /EADDRINUSE/.test(stderr)) continue;
-    throw new Error(`hubmill serve did not get ready: ${stderr.slice(-500)}`);
-  }
-}
-
-async function submit(svc: Service, agent: http.Agent): Promise<{ ms: number; ok: boolean; problem?: string }> {
+async function submit(svc: BenchServe, agent: http.Agent): Promise<{ ms: number; ok: boolean; problem?: string }> {
   const s = performance.now();
   try {
     const r = await request(`${svc.base}/api/v1/jobs?wait=true`, { method: 'POST', agent, headers: svc.auth, body: { notebook: 'trivial.ipynb', username: 'bench' }, timeoutMs: 120_000 });
@@ -111,7 +46,7 @@ const problems = (rs: Array<{ problem?: string }>): string[] => [...new Set(rs.f
 
 async function measure(label: string, env: Record<string, string>) {
   const work = mkdtempSync(join(tmpdir(), 'hubmill-forksvc-'));
-  const svc = await startService(work, env);
+  const svc = await startBenchServe(join(root, 'dist'), work, { env, stopGraceMs: 15_000 });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   try {
     // Warm-up: the first requests compile the routes and the job path (V8 optimizes after a few runs), a cost
@@ -119,15 +54,7 @@ async function measure(label: string, env: Record<string, string>) {
     for (let i = 0; i < 5; i++) await submit(svc, agent);
     await sleep(1000);
     // Paced: one request every 1/RATE s, whatever the answers.
-    const pending: Promise<{ ms: number; ok: boolean; problem?: string }>[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < LATENCY_N; i++) {
-      const due = t0 + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      pending.push(submit(svc, agent));
-    }
-    const lat = await Promise.all(pending);
+    const lat = await paced(LATENCY_N, RATE, () => submit(svc, agent));
     const okLat = lat.filter((r) => r.ok).map((r) => r.ms);
     log(`  ${label}: latency at ${RATE}/s median ${median(okLat).toFixed(1)} ms, p90 ${percentile(okLat, 90).toFixed(1)} ms (${okLat.length}/${LATENCY_N} ok)`);
     await sleep(2000);

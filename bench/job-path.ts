@@ -15,17 +15,14 @@
  * BENCH_PATH_NODE_FLAGS (extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  * The last stdout line is the JSON of every round.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from './lib/http.js';
-import { writeNotebooks } from './lib/notebooks.js';
-import { benchServeEnv } from './lib/serve-env.js';
-import { killTree, treePids } from './lib/proctree.js';
+import { paced, startBenchServe, type BenchServe } from './lib/serve-child.js';
+import { treePids } from './lib/proctree.js';
 import { median, percentile, sleep } from './lib/stats.js';
 
 const envNum = (name: string, dflt: number) => (process.env[name] && Number.isFinite(Number(process.env[name])) ? Number(process.env[name]) : dflt);
@@ -90,55 +87,6 @@ function childOf(pid: number, parent: number): boolean {
   }
 }
 
-interface Svc {
-  base: string;
-  auth: Record<string, string>;
-  child: ChildProcess;
-  home: string;
-  stop(): Promise<void>;
-}
-
-async function start(dist: string, work: string): Promise<Svc> {
-  const home = join(work, 'homes', 'bench');
-  mkdirSync(home, { recursive: true });
-  copyFileSync(writeNotebooks(work).trivial, join(home, 'trivial.ipynb'));
-  const token = randomBytes(16).toString('hex');
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...NODE_FLAGS, join(dist, 'cli/index.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
-    cwd: work,
-    env: { ...process.env, ...benchServeEnv(work, token) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const stop = async () => {
-    if (!exited) child.kill('SIGTERM');
-    const end = performance.now() + 20_000;
-    while (!exited && performance.now() < end) await sleep(50);
-    if (!exited && child.pid) killTree(child.pid);
-  };
-  const end = performance.now() + 60_000;
-  let base = '';
-  while (performance.now() < end && !exited) {
-    const m = /https?:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) base = `http://127.0.0.1:${m[1]}`;
-    if (base) {
-      try {
-        const h = await request(`${base}/health`, { timeoutMs: 5000 });
-        const pool = ((h.json as { pool?: Record<string, { idle: number; target: number; starting: number }> } | null)?.pool ?? {}).python3;
-        if (h.status === 200 && pool && pool.idle >= pool.target && pool.starting === 0) return { base, auth: { authorization: `token ${token}` }, child, home, stop };
-      } catch {
-        // not yet
-      }
-    }
-    await sleep(100);
-  }
-  await stop();
-  throw new Error(`serve (${dist}) did not get ready: ${out.slice(-800)}`);
-}
-
 interface Sample {
   ms: number;
   ok: boolean;
@@ -146,7 +94,7 @@ interface Sample {
   runMs?: number;
 }
 
-async function submit(svc: Svc, agent: http.Agent): Promise<Sample> {
+async function submit(svc: BenchServe, agent: http.Agent): Promise<Sample> {
   const s = performance.now();
   const r = await request(`${svc.base}/api/v1/jobs?wait=true`, { method: 'POST', agent, headers: svc.auth, body: { notebook: 'trivial.ipynb', username: 'bench' }, timeoutMs: 60_000 });
   const ms = performance.now() - s;
@@ -158,27 +106,23 @@ async function submit(svc: Svc, agent: http.Agent): Promise<Sample> {
 
 async function round(dist: string) {
   const work = mkdtempSync(join(tmpdir(), 'hubmill-path-'));
-  const svc = await start(dist, work);
+  const svc = await startBenchServe(dist, work, { nodeFlags: NODE_FLAGS, readyMs: 60_000 });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   try {
     for (let i = 0; i < 3; i++) await submit(svc, agent); // warm-up (route compile, JIT)
     await sleep(500);
     const load = loadavg()[0]!;
     const c0 = treeCpu(svc.child.pid!);
-    const t0 = performance.now();
-    const pending: Promise<Sample>[] = [];
-    for (let i = 0; i < N; i++) {
-      if (RATE <= 0) {
-        // Sequential: each job alone, so its CPU is its own (a backlog adds polling work per job).
-        pending.push(Promise.resolve(await submit(svc, agent)));
+    let samples: Sample[];
+    if (RATE > 0) samples = await paced(N, RATE, () => submit(svc, agent));
+    else {
+      // Sequential: each job alone, so its CPU is its own (a backlog adds polling work per job).
+      samples = [];
+      for (let i = 0; i < N; i++) {
+        samples.push(await submit(svc, agent));
         await sleep(100);
-        continue;
       }
-      const wait = t0 + (i * 1000) / RATE - performance.now();
-      if (wait > 0) await sleep(wait);
-      pending.push(submit(svc, agent));
     }
-    const samples = await Promise.all(pending);
     // Let the last kernels shut down and the pool refill, so each job's whole cost is in the window.
     await sleep(1500);
     const c1 = treeCpu(svc.child.pid!);

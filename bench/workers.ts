@@ -18,7 +18,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Cluster, createScratchDatabase, pgAvailable, type NodeSpec, type ScratchDatabase } from './lib/cluster.js';
+import { poolsFull } from './lib/serve-child.js';
+import { nodeEnv, openCluster, pgAvailable, type Cluster, type NodeSpec, type ScratchDatabase } from './lib/cluster.js';
 import { request } from './lib/http.js';
 import { median, sleep } from './lib/stats.js';
 import { writeNotebooks } from './lib/notebooks.js';
@@ -67,8 +68,6 @@ async function until(what: string, ms: number, cond: () => Promise<boolean>, ste
     await sleep(stepMs);
   }
 }
-
-const poolFull = async (base: string) => Object.values((await health(base)).pool).every((p) => p.idle >= p.target && p.starting === 0);
 
 /** Submits n jobs at once through `api` and waits until the store counts them finished; answers the round's figures. */
 async function round(api: string, workers: number, n: number): Promise<WorkersRound> {
@@ -119,33 +118,23 @@ export async function benchWorkers(opts: {
   let db: ScratchDatabase | null = null;
   let cluster: Cluster | null = null;
   try {
-    db = backend === 'pg' ? createScratchDatabase('hubmill_bench_workers') : null;
-    cluster = new Cluster({
+    ({ cluster, db } = openCluster(backend, 'hubmill_bench_workers', {
       cli,
       root,
-      backend: db ? { kind: 'pg', url: db.url } : { kind: 'sqlite' },
       stopGraceMs: 15_000,
-      env: {
-        HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
-        HUBMILL_API_TOKEN: TOKEN,
+      env: nodeEnv(root, TOKEN, {
         HUBMILL_CONCURRENCY: String(concurrency),
         HUBMILL_POOL: `python3:${Math.max(1, concurrency)}`,
         HUBMILL_SHUTDOWN_GRACE_S: '5',
-        HUBMILL_MAX_QUEUED_PER_USER: '0',
-        HUBMILL_RATE_LIMIT_PER_MIN: '0',
-        HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-        HUBMILL_LOG_LEVEL: 'warn',
-        JUPYTERHUB_API_URL: '',
-        JUPYTERHUB_API_TOKEN: '',
-      },
-    });
+      }),
+    }));
     const c = cluster;
     const role = db ? 'worker' : 'all';
     const w1: NodeSpec = { name: 'w1', role };
     const w2: NodeSpec = { name: 'w2', role };
     const api = db ? (await c.start({ name: 'api', role: 'api' })).base : (await c.start(w1)).base;
     if (db) await c.start(w1);
-    await until('the pool of w1', 60_000, () => poolFull(c.node('w1').base));
+    await until('the pool of w1', 60_000, () => poolsFull(c.node('w1').base));
     opts.log(`  workers: warm-up (${Math.min(n, 10)} jobs on one worker)`);
     await round(api, 1, Math.min(n, 10));
     for (let r = 0; r < rounds; r++) {
@@ -153,7 +142,7 @@ export async function benchWorkers(opts: {
         const running = c.list().some((x) => x.spec.name === 'w2' && x.child.exitCode === null && x.child.signalCode === null);
         if (workers === 2 && !running) await c.start(w2);
         if (workers === 1 && running) await c.stop('w2');
-        for (const w of workers === 2 ? ['w1', 'w2'] : ['w1']) await until(`the pool of ${w}`, 60_000, () => poolFull(c.node(w).base));
+        for (const w of workers === 2 ? ['w1', 'w2'] : ['w1']) await until(`the pool of ${w}`, 60_000, () => poolsFull(c.node(w).base));
         const res = await round(api, workers, n);
         opts.log(`  workers: ${workers} worker(s): ${res.ok}/${res.n} in ${res.elapsedMs.toFixed(0)} ms = ${res.perSecond.toFixed(2)} notebooks/s`);
         out.results.push(res);

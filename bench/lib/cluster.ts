@@ -155,6 +155,36 @@ export class Cluster {
   }
 }
 
+/**
+ * The environment every node of a local cluster shares: homes under `<root>/homes`, token auth, no hub,
+ * no rate limits or queue quota, two runs and two warm kernels a node; `extra` on top.
+ */
+export function nodeEnv(root: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
+    HUBMILL_API_TOKEN: token,
+    HUBMILL_POOL: 'python3:2',
+    HUBMILL_CONCURRENCY: '2',
+    HUBMILL_SHUTDOWN_GRACE_S: '2',
+    HUBMILL_MAX_QUEUED_PER_USER: '0',
+    HUBMILL_RATE_LIMIT_PER_MIN: '0',
+    HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
+    HUBMILL_LOG_LEVEL: 'warn',
+    JUPYTERHUB_API_URL: '',
+    JUPYTERHUB_API_TOKEN: '',
+    ...extra,
+  };
+}
+
+/**
+ * A cluster (no node started yet) on a fresh scratch database `<dbPrefix>_…` for `pg`, or on one
+ * SQLite data dir; the caller stops it and drops `db` at the end.
+ */
+export function openCluster(store: 'pg' | 'sqlite', dbPrefix: string, o: Omit<ClusterOptions, 'backend'>): { cluster: Cluster; db: ScratchDatabase | null } {
+  const db = store === 'pg' ? createScratchDatabase(dbPrefix) : null;
+  return { cluster: new Cluster({ ...o, backend: db ? { kind: 'pg', url: db.url } : { kind: 'sqlite' } }), db };
+}
+
 /** Whether PostgreSQL answers at the test address (psql, trust auth). */
 export function pgAvailable(): boolean {
   const r = spawnSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-tAc', 'SELECT 1'], { encoding: 'utf8', timeout: 10_000 });

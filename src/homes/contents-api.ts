@@ -24,6 +24,7 @@ import { HubmillError, NotFoundError, UnsafePathError } from '../errors.js';
 import type { NotebookSink } from '../notebook/io.js';
 import { serializeNotebook } from '../notebook/write.js';
 import { splitUserPath } from '../users/paths.js';
+import { jupyterCall, jupyterMessage, type JupyterAnswer } from './jupyter-call.js';
 
 /** The user's server answered a Contents API call with an error, or did not answer; 502. */
 export class ContentsApiError extends HubmillError {
@@ -89,42 +90,23 @@ export class ContentsApi {
     return `${this.base}${enc}${query}`;
   }
 
-  private async call(method: string, path: string, query: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  private async call(method: string, path: string, query: string, body?: unknown, signal?: AbortSignal): Promise<JupyterAnswer> {
     const url = this.url(path, query); // UnsafePathError before any request
-    const signals = [AbortSignal.timeout(this.timeoutMs)];
-    if (signal) signals.push(signal);
-    let res: Response;
-    try {
-      res = await this.doFetch(url, {
-        method,
-        headers: {
-          authorization: `token ${this.token}`,
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.any(signals),
-        redirect: 'manual',
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new ContentsApiError(`${this.label} did not answer ${method} /api/contents/${path}: ${(err as Error).message}`, { cause: err });
-    }
-    const text = await res.text();
-    let json: unknown = text;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      // keep the text
-    }
-    return { status: res.status, json };
+    return jupyterCall(url, {
+      method,
+      token: this.token,
+      body,
+      timeoutMs: this.timeoutMs,
+      signal,
+      fetch: this.doFetch,
+      redirect: 'manual',
+      noAnswer: (err) => new ContentsApiError(`${this.label} did not answer ${method} /api/contents/${path}: ${err.message}`, { cause: err }),
+    });
   }
 
-  private fail(method: string, path: string, r: { status: number; json: unknown }): never {
-    const m = (r.json as { message?: unknown } | null)?.message;
-    const why = typeof m === 'string' && m ? m : typeof r.json === 'string' ? r.json.slice(0, 200) : `HTTP ${r.status}`;
+  private fail(method: string, path: string, r: JupyterAnswer): never {
     if (r.status === 404) throw new NotFoundError(`not found in ${this.label}: ${path}`);
-    throw new ContentsApiError(`${this.label} refused ${method} /api/contents/${path} (${r.status}: ${why})`);
+    throw new ContentsApiError(`${this.label} refused ${method} /api/contents/${path} (${r.status}: ${jupyterMessage(r.body) ?? `HTTP ${r.status}`})`);
   }
 
   /** The entry without its content; null when it does not exist. */
@@ -132,7 +114,7 @@ export class ContentsApi {
     const r = await this.call('GET', path, '?content=0', undefined, signal);
     if (r.status === 404) return null;
     if (r.status !== 200) this.fail('GET', path, r);
-    return r.json as ContentsModel;
+    return r.body as ContentsModel;
   }
 
   /** A file's text (a notebook's JSON text as stored); NotFoundError when missing or a folder. */
@@ -143,7 +125,7 @@ export class ContentsApi {
       throw new NotFoundError(`not a file in ${this.label}: ${path}`);
     }
     if (r.status !== 200) this.fail('GET', path, r);
-    const model = r.json as ContentsModel;
+    const model = r.body as ContentsModel;
     if (typeof model?.content !== 'string') throw new ContentsApiError(`${this.label} sent no text for ${path}`);
     return model.content;
   }
@@ -167,7 +149,7 @@ export class ContentsApi {
   async list(path: string, signal?: AbortSignal): Promise<ContentsModel[]> {
     const r = await this.call('GET', path, '?type=directory&content=1', undefined, signal);
     if (r.status !== 200) this.fail('GET', path, r);
-    const content = (r.json as ContentsModel).content;
+    const content = (r.body as ContentsModel).content;
     return Array.isArray(content) ? (content as ContentsModel[]) : [];
   }
 }

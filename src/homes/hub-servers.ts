@@ -13,6 +13,7 @@
  * deploy/.
  */
 import { HubmillError } from '../errors.js';
+import { jupyterCall, jupyterMessage, type JupyterAnswer } from './jupyter-call.js';
 
 /** A job asks for the user's own server but hubmill has no hub to start it through; 422. */
 export class UserServerNotConfiguredError extends HubmillError {
@@ -92,7 +93,6 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
   const label = serverLabel(username, serverName);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
-  const doFetch = opts.fetch ?? fetch;
   const api = hubApiUrl.replace(/\/+$/, '');
   const userPath = `${api}/users/${encodeURIComponent(username)}`;
   let origin: string;
@@ -102,36 +102,20 @@ export async function startUserServer(hubApiUrl: string, serviceToken: string, u
     throw new UserServerNotConfiguredError(`the hub's public URL ${JSON.stringify(opts.publicUrl)} is not a URL`);
   }
 
-  const call = async (method: string, url: string): Promise<{ status: number; body: unknown }> => {
+  const call = (method: string, url: string): Promise<JupyterAnswer> => {
     const remaining = Math.max(1, deadline - Date.now());
     // The hub answers a start only after up to its slow_spawn_timeout (10 s by default): a POST may take the whole bound.
-    const bound = method === 'POST' ? remaining : Math.min(opts.requestTimeoutMs ?? 10_000, remaining);
-    const signals = [AbortSignal.timeout(bound)];
-    if (opts.signal) signals.push(opts.signal);
-    let res: Response;
-    try {
-      res = await doFetch(url, {
-        method,
-        headers: { authorization: `token ${serviceToken}`, accept: 'application/json' },
-        signal: AbortSignal.any(signals),
-      });
-    } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      throw new UserServerStartError(`JupyterHub did not answer ${method} ${url.slice(api.length) || '/'}: ${(err as Error).message}`);
-    }
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // keep text
-    }
-    return { status: res.status, body };
+    const timeoutMs = method === 'POST' ? remaining : Math.min(opts.requestTimeoutMs ?? 10_000, remaining);
+    return jupyterCall(url, {
+      method,
+      token: serviceToken,
+      timeoutMs,
+      signal: opts.signal,
+      fetch: opts.fetch,
+      noAnswer: (err) => new UserServerStartError(`JupyterHub did not answer ${method} ${url.slice(api.length) || '/'}: ${err.message}`),
+    });
   };
-  const detail = (body: unknown): string => {
-    const m = (body as { message?: unknown } | null)?.message;
-    return typeof m === 'string' ? m : typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body);
-  };
+  const detail = (body: unknown): string => jupyterMessage(body) ?? JSON.stringify(body);
 
   const check = (): void => {
     if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted');
@@ -196,18 +180,14 @@ export async function stopUserServer(
   serverName: string,
   opts: { requestTimeoutMs?: number; fetch?: typeof fetch } = {},
 ): Promise<void> {
-  const url = `${hubApiUrl.replace(/\/+$/, '')}${serverPath(username, serverName)}`;
-  let res: Response;
-  try {
-    res = await (opts.fetch ?? fetch)(url, {
-      method: 'DELETE',
-      headers: { authorization: `token ${serviceToken}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 10_000),
-    });
-  } catch (err) {
-    throw new UserServerStartError(`JupyterHub did not answer the stop of ${serverLabel(username, serverName)}: ${(err as Error).message}`);
-  }
-  const text = await res.text();
-  if (res.status === 202 || res.status === 204 || res.status === 400 || res.status === 404) return;
-  throw new UserServerStartError(`JupyterHub refused to stop ${serverLabel(username, serverName)} (${res.status}: ${text.slice(0, 200)})`);
+  const label = serverLabel(username, serverName);
+  const r = await jupyterCall(`${hubApiUrl.replace(/\/+$/, '')}${serverPath(username, serverName)}`, {
+    method: 'DELETE',
+    token: serviceToken,
+    timeoutMs: opts.requestTimeoutMs ?? 10_000,
+    fetch: opts.fetch,
+    noAnswer: (err) => new UserServerStartError(`JupyterHub did not answer the stop of ${label}: ${err.message}`),
+  });
+  if ([202, 204, 400, 404].includes(r.status)) return;
+  throw new UserServerStartError(`JupyterHub refused to stop ${label} (${r.status}: ${jupyterMessage(r.body) ?? `HTTP ${r.status}`})`);
 }

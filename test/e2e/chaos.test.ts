@@ -24,18 +24,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Cluster, createScratchDatabase, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
-import { cleanUpCluster, health, listAll, NEEDS_PG, nodeEnv, submitRoundRobin } from '../helpers/cluster-api.js';
+import type { NodeSpec } from '../../bench/lib/cluster.js';
+import { health, listAll, NEEDS_PG, submitRoundRobin, withTestCluster } from '../helpers/cluster-api.js';
 import { call } from '../helpers/http.js';
 import { processAlive, waitFor } from '../helpers/notebooks.js';
 import { checkOutput, overlaps, recordedTags, recordingNotebook, runsOf, RECORDS_DIR } from '../helpers/run-records.js';
 import { checkSseAcrossNodes } from '../helpers/sse-across-nodes.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'cli', 'index.js');
 const TOKEN = 'chaos-test-token-0123456789';
 const USER = 'chaos';
 const NODE_VAR = 'HUBMILL_TEST_NODE';
@@ -53,29 +50,10 @@ interface Scenario {
 }
 
 async function chaos(s: Scenario): Promise<void> {
-  assert.ok(existsSync(CLI), 'dist/ is not built: run npx tsc -p tsconfig.build.json');
-  const root = await mkdtemp(join(tmpdir(), `hubmill-chaos-${s.backend}-`));
-  const home = join(root, 'homes', USER);
-  await mkdir(join(home, RECORDS_DIR), { recursive: true });
-  await writeFile(join(home, 'rec.ipynb'), JSON.stringify(recordingNotebook(NODE_VAR)));
-  let db: ScratchDatabase | null = null;
-  let cluster: Cluster | null = null;
-  try {
-    db = s.backend === 'pg' ? createScratchDatabase('hubmill_chaos') : null;
-    cluster = new Cluster({
-      cli: CLI,
-      root,
-      backend: db ? { kind: 'pg', url: db.url } : { kind: 'sqlite' },
-      nodeEnvVar: NODE_VAR,
-      logDir: process.env.HUBMILL_CHAOS_KEEP ? join(root, 'logs') : undefined,
-      stopGraceMs: 15_000,
-      env: nodeEnv(root, TOKEN, {
-        HUBMILL_LEASE_S: String(LEASE_S),
-        HUBMILL_REQUEUE_ON_RESTART: 'true',
-        ...(process.env.HUBMILL_CHAOS_KEEP ? { HUBMILL_LOG_LEVEL: 'debug' } : {}),
-      }),
-    });
-    const c = cluster;
+  const env = { HUBMILL_LEASE_S: String(LEASE_S), HUBMILL_REQUEUE_ON_RESTART: 'true' };
+  await withTestCluster({ name: 'chaos', backend: s.backend, user: USER, token: TOKEN, nodeEnvVar: NODE_VAR, env, afterStop: ({ home }) => killLeftKernels(home) }, async ({ home, cluster: c }) => {
+    await mkdir(join(home, RECORDS_DIR), { recursive: true });
+    await writeFile(join(home, 'rec.ipynb'), JSON.stringify(recordingNotebook(NODE_VAR)));
     // All nodes start together (on PostgreSQL: their migrations must not race).
     await Promise.all(s.nodes.map((n) => c.start(n)));
     for (const n of s.nodes) {
@@ -184,21 +162,21 @@ async function chaos(s: Scenario): Promise<void> {
     process.stderr.write(
       `chaos ${s.backend}: ${ids.length} jobs, kill at ${JSON.stringify(atKill)}; re-ran after the kill: ${reran.length} (after a lost lease, not the kill: ${leaseLost.join(' ') || 'none'}); last runs by node: ${JSON.stringify(Object.fromEntries(ranOn))}\n`,
     );
-  } finally {
-    await cluster?.stopAll();
-    // Kernels the processes may have left behind.
-    for (const tag of existsSync(join(home, RECORDS_DIR)) ? recordedTags(home) : []) {
-      for (const r of runsOf(home, tag)) {
-        if (processAlive(r.pid)) {
-          try {
-            process.kill(r.pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
+  });
+}
+
+/** Kernels the killed processes may have left behind. */
+function killLeftKernels(home: string): void {
+  for (const tag of existsSync(join(home, RECORDS_DIR)) ? recordedTags(home) : []) {
+    for (const r of runsOf(home, tag)) {
+      if (processAlive(r.pid)) {
+        try {
+          process.kill(r.pid, 'SIGKILL');
+        } catch {
+          /* gone */
         }
       }
     }
-    await cleanUpCluster(root, db);
   }
 }
 

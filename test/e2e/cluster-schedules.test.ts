@@ -12,17 +12,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Cluster, createScratchDatabase, type NodeSpec, type ScratchDatabase } from '../../bench/lib/cluster.js';
+import type { NodeSpec } from '../../bench/lib/cluster.js';
 import { call } from '../helpers/http.js';
-import { cleanUpCluster, health, listAll, NEEDS_PG, nodeEnv } from '../helpers/cluster-api.js';
+import { health, listAll, NEEDS_PG, withTestCluster } from '../helpers/cluster-api.js';
 import { code, makeNotebook, waitFor } from '../helpers/notebooks.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'cli', 'index.js');
 const TOKEN = 'cluster-schedules-token-0123456789';
 const USER = 'tess';
 const NODE_VAR = 'HUBMILL_TEST_NODE';
@@ -30,26 +27,8 @@ const STEP_MS = 5000;
 const FIRES = 12;
 
 async function schedulesAcrossNodes(backend: 'pg' | 'sqlite', nodes: NodeSpec[]): Promise<void> {
-  assert.ok(existsSync(CLI), 'dist/ is not built: run npx tsc -p tsconfig.build.json');
-  const root = await mkdtemp(join(tmpdir(), `hubmill-cluster-sched-${backend}-`));
-  const home = join(root, 'homes', USER);
-  await mkdir(home, { recursive: true });
-  await writeFile(join(home, 'tick.ipynb'), JSON.stringify(makeNotebook([code(`import os\nprint(os.environ.get(${JSON.stringify(NODE_VAR)}))`)])));
-  let db: ScratchDatabase | null = null;
-  let cluster: Cluster | null = null;
-  try {
-    db = backend === 'pg' ? createScratchDatabase('hubmill_sched') : null;
-    const keep = !!process.env.HUBMILL_CHAOS_KEEP;
-    cluster = new Cluster({
-      cli: CLI,
-      root,
-      backend: db ? { kind: 'pg', url: db.url } : { kind: 'sqlite' },
-      nodeEnvVar: NODE_VAR,
-      stopGraceMs: 15_000,
-      logDir: keep ? join(root, 'logs') : undefined,
-      env: nodeEnv(root, TOKEN, keep ? { HUBMILL_LOG_LEVEL: 'debug' } : {}),
-    });
-    const c = cluster;
+  await withTestCluster({ name: 'cluster-sched', backend, user: USER, token: TOKEN, nodeEnvVar: NODE_VAR }, async ({ home, cluster: c }) => {
+    await writeFile(join(home, 'tick.ipynb'), JSON.stringify(makeNotebook([code(`import os\nprint(os.environ.get(${JSON.stringify(NODE_VAR)}))`)])));
     await Promise.all(nodes.map((n) => c.start(n)));
     const api = c.node(nodes.find((n) => n.role !== 'worker')!.name).base;
     for (const n of nodes) assert.equal((await health(c.node(n.name).base)).status, 'healthy');
@@ -93,10 +72,7 @@ async function schedulesAcrossNodes(backend: 'pg' | 'sqlite', nodes: NodeSpec[])
     process.stderr.write(
       `schedules ${backend}: ${jobs.length} fires, ran on ${JSON.stringify(Object.fromEntries(byNode))}; job created after its fire time by ${Math.min(...lagS).toFixed(1)}–${Math.max(...lagS).toFixed(1)} s\n`,
     );
-  } finally {
-    await cluster?.stopAll();
-    await cleanUpCluster(root, db);
-  }
+  });
 }
 
 

@@ -1,42 +1,64 @@
 /**
- * Helpers of the multi-node tests: the nodes' shared environment, submit many jobs round-robin, read a
+ * Helpers of the multi-node tests: a cluster in a folder of its own, cleaned up on every path, submit many jobs round-robin, read a
  * node's /health, list every job of a user (cursor paging), and collect a job's
  * SSE stream until its terminal state.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pgAvailable, type ScratchDatabase } from '../../bench/lib/cluster.js';
+import { nodeEnv, openCluster, pgAvailable, type Cluster, type ScratchDatabase } from '../../bench/lib/cluster.js';
 import { call } from './http.js';
 import { sseSplitter } from './sse.js';
 
 /** `skip` for a PostgreSQL variant: false when the local PostgreSQL answers, else why the test cannot run. */
 export const NEEDS_PG: false | string = pgAvailable() ? false : 'PostgreSQL does not answer at 127.0.0.1:5432';
 
-/** The end of a multi-node test: its scratch database dropped, its folder removed (kept with HUBMILL_CHAOS_KEEP=1). */
-export async function cleanUpCluster(root: string, db: ScratchDatabase | null | undefined): Promise<void> {
-  db?.drop();
-  if (process.env.HUBMILL_CHAOS_KEEP) process.stderr.write(`kept ${root}\n`);
-  else await rm(root, { recursive: true, force: true });
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'index.js');
+
+export interface TestCluster {
+  /** The test's folder: `homes/<user>` and the nodes' data dirs. */
+  root: string;
+  /** The user's home, made empty. */
+  home: string;
+  cluster: Cluster;
 }
 
-/** The environment every node of a test cluster shares: homes under `<root>/homes`, token auth, no hub, no rate limits or queue quota. */
-export function nodeEnv(root: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    HUBMILL_HOME_TEMPLATE: join(root, 'homes', '{username}'),
-    HUBMILL_API_TOKEN: token,
-    HUBMILL_POOL: 'python3:2',
-    HUBMILL_CONCURRENCY: '2',
-    HUBMILL_SHUTDOWN_GRACE_S: '2',
-    HUBMILL_MAX_QUEUED_PER_USER: '0',
-    HUBMILL_RATE_LIMIT_PER_MIN: '0',
-    HUBMILL_RATE_LIMIT_IP_PER_MIN: '0',
-    HUBMILL_LOG_LEVEL: 'warn',
-    JUPYTERHUB_API_URL: '',
-    JUPYTERHUB_API_TOKEN: '',
-    ...extra,
-  };
+/**
+ * Runs `body` with a cluster of the built CLI (no node started yet) in a fresh folder, on a scratch
+ * database for `pg`; then stops every node, runs `afterStop`, drops the database and removes the folder
+ * (kept, with each node's debug log in logs/, with HUBMILL_CHAOS_KEEP=1), on every path.
+ */
+export async function withTestCluster(
+  o: { name: string; backend: 'pg' | 'sqlite'; user: string; token: string; nodeEnvVar: string; env?: Record<string, string>; afterStop?: (t: TestCluster) => void },
+  body: (t: TestCluster) => Promise<void>,
+): Promise<void> {
+  assert.ok(existsSync(CLI), 'dist/ is not built: run npx tsc -p tsconfig.build.json');
+  const keep = !!process.env.HUBMILL_CHAOS_KEEP;
+  const root = await mkdtemp(join(tmpdir(), `hubmill-${o.name}-${o.backend}-`));
+  const home = join(root, 'homes', o.user);
+  await mkdir(home, { recursive: true });
+  let db: ScratchDatabase | null = null;
+  let cluster: Cluster | null = null;
+  try {
+    ({ cluster, db } = openCluster(o.backend, `hubmill_${o.name.replace(/-/g, '_')}`, {
+      cli: CLI,
+      root,
+      nodeEnvVar: o.nodeEnvVar,
+      stopGraceMs: 15_000,
+      logDir: keep ? join(root, 'logs') : undefined,
+      env: nodeEnv(root, o.token, { ...o.env, ...(keep ? { HUBMILL_LOG_LEVEL: 'debug' } : {}) }),
+    }));
+    await body({ root, home, cluster });
+  } finally {
+    await cluster?.stopAll();
+    if (cluster) o.afterStop?.({ root, home, cluster });
+    db?.drop();
+    if (keep) process.stderr.write(`kept ${root}\n`);
+    else await rm(root, { recursive: true, force: true });
+  }
 }
 
 export interface Health {

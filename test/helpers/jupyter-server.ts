@@ -14,6 +14,7 @@ import { createWriteStream, existsSync, readdirSync, readFileSync, readlinkSync 
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { call } from './http.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -163,20 +164,8 @@ export async function startJupyterServer(opts: { rootDir?: string; token?: strin
     })());
 
   const api = async (method: string, path: string, body?: unknown, tok = token) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `token ${tok}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // keep text
-    }
-    return { status: res.status, body: parsed };
+    const r = await call(url, method, path, tok, body, {}, 10_000);
+    return { status: r.status, body: r.body };
   };
 
   let url = '';

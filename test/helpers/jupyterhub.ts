@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { call } from './http.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_BIN = join(REPO_ROOT, 'node_modules', '.bin');
@@ -293,20 +294,8 @@ ${opts.extraConfig ?? ''}
   const url = `http://127.0.0.1:${proxyPort}`;
 
   const api: Hub['api'] = async (method, path, body, token = adminServiceToken) => {
-    const res = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers: { authorization: `token ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* keep text */
-    }
-    return { status: res.status, body: parsed };
+    const r = await call(apiUrl, method, path, token, body, {}, 15_000);
+    return { status: r.status, body: r.body };
   };
 
   const hub: Hub = {
@@ -363,6 +352,22 @@ ${opts.extraConfig ?? ''}
     throw new HubStartError(message, dir);
   }
   return hub;
+}
+
+/**
+ * The environment the hub gives its service `hubmill` (what a managed service
+ * gets; an external one is given the same by hand), plus `extra`.
+ */
+export function hubServiceEnv(hub: Hub, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    JUPYTERHUB_API_URL: hub.apiUrl,
+    JUPYTERHUB_API_TOKEN: hub.serviceToken,
+    JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix,
+    JUPYTERHUB_SERVICE_NAME: hub.serviceName,
+    JUPYTERHUB_CLIENT_ID: `service-${hub.serviceName}`,
+    JUPYTERHUB_BASE_URL: '/',
+    ...extra,
+  };
 }
 
 /** Waits until `url` answers with `status` through the proxy (a managed or late service). */

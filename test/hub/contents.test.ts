@@ -12,11 +12,10 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config.js';
 import { injectParameters } from '../../src/notebook/inject.js';
 import { parseNotebook } from '../../src/notebook/read.js';
-import { startServer, type StartedServer } from '../../src/server.js';
+import type { StartedServer } from '../../src/server.js';
+import { startHubService } from '../helpers/hub-service.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';
@@ -90,29 +89,9 @@ describe('user-server jobs with the notebook only in the user\'s server (Content
       users: [USER],
       extraConfig: `c.JupyterHub.allow_named_servers = True\nc.Spawner.notebook_dir = ${JSON.stringify(join(roots, '{username}'))}\n`,
     });
-    const config = loadConfig(
-      {
-        host: '127.0.0.1',
-        port,
-        homeTemplate: hub.homeTemplate,
-        dataDir: join(hub.dir, 'hubmill-data'),
-        pool: 'python3:0',
-        concurrency: 3,
-        logLevel: 'silent',
-        homes: 'user-server',
-        userServerIdleS: IDLE_S,
-      },
-      {
-        JUPYTERHUB_API_URL: hub.apiUrl,
-        JUPYTERHUB_API_TOKEN: hub.serviceToken,
-        JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix,
-        JUPYTERHUB_SERVICE_NAME: 'hubmill',
-        HUBMILL_HUB_PUBLIC_URL: hub.url,
-      },
-    );
-    assert.equal(config.homes, 'user-server');
-    server = await startServer(config, { signals: false, logger: pino({ level: 'silent' }), print: () => undefined });
-    base = `http://127.0.0.1:${port}`;
+    const started = await startHubService(hub, port, { concurrency: 3, homes: 'user-server', userServerIdleS: IDLE_S }, { HUBMILL_HUB_PUBLIC_URL: hub.url });
+    assert.equal(started.config.homes, 'user-server');
+    ({ server, base } = started);
     token = (await hub.createToken(USER)).token;
   });
 

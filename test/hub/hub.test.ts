@@ -9,10 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
-import { startServer, type StartedServer } from '../../src/server.js';
+import type { StartedServer } from '../../src/server.js';
+import { startHubService } from '../helpers/hub-service.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';
@@ -33,28 +32,7 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
     for (const u of ['alice', 'bob']) {
       await writeFile(join(hub.homeOf(u), 'nb.ipynb'), notebook([code('x = 1', ['parameters']), code('print(x)')]));
     }
-    const config = loadConfig(
-      {
-        host: '127.0.0.1',
-        port,
-        homeTemplate: hub.homeTemplate,
-        dataDir: join(hub.dir, 'hubmill-data'),
-        apiToken: STATIC,
-        pool: 'python3:1',
-        concurrency: 2,
-        logLevel: 'silent',
-      },
-      {
-        JUPYTERHUB_API_URL: hub.apiUrl,
-        JUPYTERHUB_API_TOKEN: hub.serviceToken,
-        JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix,
-        JUPYTERHUB_SERVICE_NAME: 'hubmill',
-        JUPYTERHUB_CLIENT_ID: 'service-hubmill',
-        JUPYTERHUB_BASE_URL: '/',
-      },
-    );
-    server = await startServer(config, { signals: false, logger: pino({ level: 'silent' }), print: () => undefined });
-    direct = `http://127.0.0.1:${port}`;
+    ({ server, base: direct } = await startHubService(hub, port, { apiToken: STATIC, pool: 'python3:1', concurrency: 2 }));
     proxied = `${hub.url}/services/hubmill`;
     tok.alice = (await hub.createToken('alice')).token;
     tok.bob = (await hub.createToken('bob')).token;

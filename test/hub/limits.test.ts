@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { loadConfig, type ConfigFlags } from '../../src/config.js';
-import { startServer, type StartedServer } from '../../src/server.js';
+import type { ConfigFlags } from '../../src/config.js';
+import type { StartedServer } from '../../src/server.js';
 import { HubAuthenticator } from '../../src/http/hub-auth.js';
+import { startHubService } from '../helpers/hub-service.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';
@@ -22,11 +22,7 @@ describe('limits with a real JupyterHub', { timeout: 120_000 }, () => {
 
   async function hubmill(flags: ConfigFlags): Promise<string> {
     const port = await freePort();
-    const config = loadConfig(
-      { host: '127.0.0.1', port, homeTemplate: hub.homeTemplate, dataDir: join(hub.dir, `data-${port}`), pool: 'python3:0', logLevel: 'silent', ...flags },
-      { JUPYTERHUB_API_URL: hub.apiUrl, JUPYTERHUB_API_TOKEN: hub.serviceToken, JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix },
-    );
-    const s = await startServer(config, { signals: false, logger: pino({ level: 'silent' }), print: () => undefined });
+    const { server: s } = await startHubService(hub, port, { dataDir: join(hub.dir, `data-${port}`), ...flags });
     servers.push(s);
     return `http://127.0.0.1:${s.port}`;
   }

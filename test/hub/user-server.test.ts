@@ -9,12 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config.js';
 import { Runner } from '../../src/runner/runner.js';
-import { startServer, type StartedServer } from '../../src/server.js';
+import type { StartedServer } from '../../src/server.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { UserServerNotConfiguredError } from '../../src/homes/hub-servers.js';
+import { startHubService } from '../helpers/hub-service.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';
@@ -44,27 +43,9 @@ describe('jobs in the user\'s own single-user server', { timeout: 120_000 }, () 
     );
     await writeFile(join(proj, 'fails.ipynb'), notebook([code('y = 1'), code("raise ValueError('boom in the user server')"), code('print("never")')]));
     await writeFile(join(proj, 'sleeps.ipynb'), notebook([code("print('started', flush=True)"), code('import time\ntime.sleep(60)'), code('print("never")')]));
-    const config = loadConfig(
-      {
-        host: '127.0.0.1',
-        port,
-        homeTemplate: hub.homeTemplate,
-        dataDir: join(hub.dir, 'hubmill-data'),
-        pool: 'python3:0',
-        concurrency: 2,
-        logLevel: 'silent',
-      },
-      {
-        JUPYTERHUB_API_URL: hub.apiUrl,
-        JUPYTERHUB_API_TOKEN: hub.serviceToken,
-        JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix,
-        JUPYTERHUB_SERVICE_NAME: 'hubmill',
-        HUBMILL_HUB_PUBLIC_URL: hub.url,
-      },
-    );
-    assert.equal(config.hubPublicUrl, hub.url);
-    server = await startServer(config, { signals: false, logger: pino({ level: 'silent' }), print: () => undefined });
-    base = `http://127.0.0.1:${port}`;
+    const started = await startHubService(hub, port, { concurrency: 2 }, { HUBMILL_HUB_PUBLIC_URL: hub.url });
+    assert.equal(started.config.hubPublicUrl, hub.url);
+    ({ server, base } = started);
     token = (await hub.createToken(USER)).token;
   });
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
+import { freePort, hubServiceEnv, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { call } from '../helpers/http.js';
 import { code, notebookJson } from '../helpers/notebooks.js';
 import { launchChromium, serve, type Served } from './serve.js';
@@ -33,12 +33,7 @@ describe('web UI behind a real JupyterHub (Chromium)', { timeout: 240_000 }, () 
         HUBMILL_DATA_DIR: join(hub.dir, 'hubmill-data'),
         HUBMILL_API_TOKEN: 'static-admin-token-ui-7f3a',
         HUBMILL_POOL: 'python3:1',
-        JUPYTERHUB_API_URL: hub.apiUrl,
-        JUPYTERHUB_API_TOKEN: hub.serviceToken,
-        JUPYTERHUB_SERVICE_PREFIX: hub.servicePrefix,
-        JUPYTERHUB_SERVICE_NAME: 'hubmill',
-        JUPYTERHUB_CLIENT_ID: 'service-hubmill',
-        JUPYTERHUB_BASE_URL: '/',
+        ...hubServiceEnv(hub),
       },
       { port },
     );
