@@ -101,7 +101,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
-  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
+  // A fire's jobs wake this node's runner (made below; the loop starts only after it).
+  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules, wakeRunner: () => runner.wake() });
   // `npm start` as root with the default template: root's own home (/root), not the missing /home/root.
   const ownHome = config.jupyterhubApiUrl || config.homes === 'user-server' ? null : ownHomeOutsideTemplate(config.homeTemplate);
   const userServers =

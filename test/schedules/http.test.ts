@@ -8,6 +8,9 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
+import { NoSuchKernelError } from '../../src/errors.js';
+import { intakeFor } from '../../src/runner/intake-for.js';
+import { limitsFromSettings } from '../../src/runner/limits.js';
 import type { JobRunner } from '../../src/runner/runner-api.js';
 import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
@@ -38,11 +41,27 @@ describe('schedules HTTP API', () => {
       await mkdir(join(root, u, 'reports'), { recursive: true });
       await writeFile(join(root, u, 'reports', 'daily.ipynb'), NB);
     }
-    const config = loadConfig({ apiToken: TOKEN, homeTemplate: join(root, '{username}'), poolSizes: 'python3:0', webhookAllow: ['127.0.0.1'] } as never, {});
+    const config = loadConfig(
+      { apiToken: TOKEN, homeTemplate: join(root, '{username}'), poolSizes: 'python3:0', webhookAllow: ['127.0.0.1'], maxTimeoutS: 3600 } as never,
+      {},
+    );
     jobs = new SqliteJobStore({ path: ':memory:' });
     store = new SqliteScheduleStore(jobs);
+    // The real runner's checks (one kernelspec here: python3); submissions enqueue what they answer.
+    const intake = intakeFor({
+      homeFor: (u) => join(root, u),
+      limits: limitsFromSettings(config),
+      getKernelSpec: async (name) => {
+        if (name !== 'python3') throw new NoSuchKernelError(`no such kernel named '${name}'`);
+        return { name, language: 'python' };
+      },
+      runAsFor: async () => null,
+      userServers: null,
+    });
     const runner: JobRunner = {
-      submit: (j) => jobs.enqueue(j),
+      submit: async (j) => jobs.enqueue((await intake.check(j)).job),
+      check: (j) => intake.check(j),
+      wake: () => undefined,
       cancel: (id) => jobs.requestCancel(id),
       waitFor: (id) => jobs.get(id),
       subscribe: () => () => {},
@@ -148,7 +167,7 @@ describe('schedules HTTP API', () => {
       assert.equal((await post({ ...base, cron: 'every day' })).statusCode, 422);
       assert.equal((await post({ ...base, timezone: 'Nowhere/City' })).statusCode, 422);
       assert.equal((await post({ ...base, notebook: '../bob/reports/daily.ipynb' })).statusCode, 400);
-      assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 404);
+      assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 422);
       assert.equal((await post({ ...base, overlap: 'sometimes' })).statusCode, 422);
       for (const misfire_grace_s of [-1, 86_401, 'soon']) {
         const r = await post({ ...base, catchup: 'none', misfire_grace_s });

@@ -152,4 +152,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s DOUBLE PRECISION;`,
   },
+  {
+    version: 8,
+    name: 'schedules.job_template (the checked job a fire starts)',
+    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;`,
+  },
 ];

@@ -132,4 +132,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
   },
+  {
+    id: 46,
+    name: 'schedules.job_template',
+    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;  -- JSON: the job a fire starts, as checked when the schedule was saved; NULL = built from the settings`,
+  },
 ];
