@@ -57,6 +57,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Where the start banner goes (default stderr). */
   print?: (line: string) => void;
+  /** The runner's poll for jobs queued elsewhere (default 500 ms); tests lengthen it to show what wakes the queue at once. */
+  pollIntervalMs?: number;
 }
 
 /** The executable `papermill_path` reports: hubmill's CLI (it replaces papermill). */
@@ -119,6 +121,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     gateway,
     homeFor: (u) => homePathFor(u, config.homeTemplate, ownHome),
     concurrency: config.concurrency,
+    pollIntervalMs: opts.pollIntervalMs,
     limits: limitsFromSettings(config),
     leaseMs: config.leaseS * 1000,
     logger,
