@@ -158,7 +158,9 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       schema: {
         tags,
         summary: 'Create a schedule',
-        description: 'Answers 201 with the schedule; `webhook_secret` appears in this response only.',
+        description:
+          'Answers 201 with the schedule; `webhook_secret` appears in this response only. The job its fires run is checked as a submitted job is ' +
+          '(notebook, kernel, parameter names and values, limits); a bad one is a 422 naming the problem (a missing notebook too).',
         body: CreateScheduleBody,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 415, 422) },
@@ -253,6 +255,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       schema: {
         tags,
         summary: 'Change a schedule; a new cron, timezone or bound recomputes next_run_at from now',
+        description: 'A change of notebook, parameters, kernel or timeouts checks the merged job again, as at creation (422 naming the problem).',
         ...byId,
         body: PatchScheduleBody,
         response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 404, 415, 422) },
