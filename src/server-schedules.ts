@@ -1,7 +1,8 @@
 /**
  * Wires schedules into `hubmill serve`: the schedule store (store/open.ts: on
  * the job store's SQLite file or PostgreSQL pool), the fire loop, webhook
- * notifications, and what the HTTP routes need.
+ * notifications, and what the HTTP routes need. The jobs a fire enqueues wake
+ * this process's runner, so they start at once rather than at its next poll.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -22,7 +23,17 @@ export interface Scheduling {
   stop(): Promise<void>;
 }
 
-export function startScheduling(o: { store: ScheduleStore; config: Config; logger: Logger; metrics?: ScheduleMetrics; clock?: Clock }): Scheduling {
+export interface SchedulingOptions {
+  store: ScheduleStore;
+  config: Config;
+  logger: Logger;
+  metrics?: ScheduleMetrics;
+  clock?: Clock;
+  /** Called after the fire loop enqueued jobs: the runner's `wake` (its queue claims them now). */
+  wakeRunner?(): void;
+}
+
+export function startScheduling(o: SchedulingOptions): Scheduling {
   const store = o.store;
   const allow = new WebhookAllowList(o.config.webhookAllow);
   const log = o.logger.child({ component: 'scheduler' });
@@ -34,6 +45,7 @@ export function startScheduling(o: { store: ScheduleStore; config: Config; logge
     clock: o.clock,
     logger: log,
     metrics: o.metrics,
+    onEnqueued: () => o.wakeRunner?.(),
     onSettled: (event, job, schedule) => {
       if (!event || !schedule?.notify || !schedule.webhook_secret || !schedule.notify.on.includes(event)) return;
       notifier.send({

@@ -57,6 +57,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Where the start banner goes (default stderr). */
   print?: (line: string) => void;
+  /** The runner's poll for jobs queued elsewhere (default 500 ms); tests lengthen it to show what wakes the queue at once. */
+  pollIntervalMs?: number;
 }
 
 /** The executable `papermill_path` reports: hubmill's CLI (it replaces papermill). */
@@ -101,7 +103,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
-  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules });
+  // A fire's jobs wake this node's runner (made below; the loop starts only after it).
+  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules, wakeRunner: () => runner.wake() });
   // `npm start` as root with the default template: root's own home (/root), not the missing /home/root.
   const ownHome = config.jupyterhubApiUrl || config.homes === 'user-server' ? null : ownHomeOutsideTemplate(config.homeTemplate);
   const userServers =
@@ -118,6 +121,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     gateway,
     homeFor: (u) => homePathFor(u, config.homeTemplate, ownHome),
     concurrency: config.concurrency,
+    pollIntervalMs: opts.pollIntervalMs,
     limits: limitsFromSettings(config),
     leaseMs: config.leaseS * 1000,
     logger,

@@ -66,9 +66,13 @@ export class LocalHome implements Home {
     return home;
   }
 
+  /** The notebook's path on disk; a missing one (never there, or deleted since a job or schedule named it) is a 404 saying so. */
   private async notebookAbs(home: string, path: string): Promise<string> {
-    const abs = await resolveInside(home, path, { mustExist: true });
-    if (!(await stat(abs)).isFile()) throw new NotFoundError(`notebook not found: ${path}`);
+    const missing = () => new NotFoundError(`notebook not found in the home of ${this.username}: ${path}`);
+    const abs = await resolveInside(home, path, { mustExist: true }).catch((err: unknown) => {
+      throw err instanceof NotFoundError ? missing() : err;
+    });
+    if (!(await stat(abs)).isFile()) throw missing();
     return abs;
   }
 

@@ -15,7 +15,7 @@
 import { pino, type Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
 import type { EventBus, JobEventListener } from './event-bus.js';
-import type { Intake } from './intake.js';
+import type { CheckedJob, Intake } from './intake.js';
 import { intakeFor, type IntakeOptions } from './intake-for.js';
 import { JobEvents } from './job-events.js';
 import { within, type RunnerOptions } from './options.js';
@@ -44,6 +44,13 @@ export class ApiRunner implements JobRunner {
     if (res.created) this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
     return res;
   }
+
+  check(newJob: NewJob): Promise<CheckedJob> {
+    return this.intake.check(newJob);
+  }
+
+  /** Nothing to wake here: the workers claim (woken by NOTIFY on PostgreSQL, their poll otherwise). */
+  wake(): void {}
 
   async cancel(id: string): Promise<Job | null> {
     const job = await this.store.requestCancel(id);

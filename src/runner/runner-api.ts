@@ -4,12 +4,20 @@
  */
 import type { Job, NewJob } from '../store/job-store.js';
 import type { JobEvent, JobEventCursor } from '../store/job-events.js';
+import type { CheckedJob } from './intake.js';
 
 export type { JobEvent, JobEventCursor } from '../store/job-events.js';
 
 export interface JobRunner {
   /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */
   submit(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  /**
+   * The checks `submit` makes, without enqueueing (400, 404, 422 with the reason): the job as it
+   * would be stored, and the kernel read from the notebook. Schedules check their job when saved.
+   */
+  check(job: NewJob): Promise<CheckedJob>;
+  /** Claims queued jobs now rather than at the next poll (jobs enqueued past `submit`: a schedule's fires). */
+  wake(): void;
   /** Cancels a queued job at once; interrupts then kills a running one (partial output kept). */
   cancel(id: string): Promise<Job | null>;
   /** Resolves with the job once terminal, or with its current state after timeoutMs. */

@@ -24,7 +24,7 @@ import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { executeNotebook } from '../engine/execute.js';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import type { Intake } from './intake.js';
+import type { CheckedJob, Intake } from './intake.js';
 import { intakeFor } from './intake-for.js';
 import { JobEvents } from './job-events.js';
 import { Lease, newWorkerId } from './lease.js';
@@ -123,6 +123,14 @@ export class Runner implements JobRunner {
       this.queue.kick();
     }
     return res;
+  }
+
+  check(newJob: NewJob): Promise<CheckedJob> {
+    return this.intake.check(newJob);
+  }
+
+  wake(): void {
+    this.queue.kick();
   }
 
   async cancel(id: string): Promise<Job | null> {

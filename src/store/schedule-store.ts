@@ -67,6 +67,34 @@ export const SCHEDULE_DEFAULTS: Omit<ScheduleSettings, 'name' | 'notebook' | 'cr
   notify: null,
 };
 
+/**
+ * The job a fire starts, as the intake checked it when the schedule was saved:
+ * the decided target and server, the notebook path as normalized, the kernel,
+ * the parameters and the limits (the job fields a schedule sets).
+ */
+export interface ScheduleJobTemplate {
+  target: JobTarget;
+  server_name: string | null;
+  notebook: string;
+  kernel: string | null;
+  parameters: Parameters;
+  timeout_s: number | null;
+  cell_timeout_s: number | null;
+}
+
+/** The template of a checked job (what the intake answered for the schedule's settings). */
+export function jobTemplateOf(job: NewJob): ScheduleJobTemplate {
+  return {
+    target: job.target ?? 'local',
+    server_name: job.server_name ?? null,
+    notebook: job.notebook,
+    kernel: job.kernel ?? null,
+    parameters: job.parameters,
+    timeout_s: job.timeout_s ?? null,
+    cell_timeout_s: job.cell_timeout_s ?? null,
+  };
+}
+
 export interface Schedule extends ScheduleSettings {
   id: string;
   /** The user whose home and identity the runs use. */
@@ -86,6 +114,8 @@ export interface Schedule extends ScheduleSettings {
   overlap_skipped: number;
   /** Retries scheduled. */
   retries: number;
+  /** The checked job its fires start; null for schedules saved before templates were kept (fires use the settings). */
+  job_template: ScheduleJobTemplate | null;
   created_at_ms: number;
   updated_at_ms: number;
 }
@@ -95,7 +125,12 @@ export interface NewSchedule extends ScheduleSettings {
   created_by: string;
   webhook_secret: string | null;
   next_run_at_ms: number | null;
+  /** The intake's checked job (the HTTP API always sets it); absent: fires build the job from the settings. */
+  job_template?: ScheduleJobTemplate | null;
 }
+
+/** A change of a schedule: settings, and what the API and the scheduler set besides them. */
+export type SchedulePatch = Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string; job_template?: ScheduleJobTemplate };
 
 /** The scheduler's decision for one due schedule (see schedules/fire-plan.ts). */
 export interface FirePlan {
@@ -145,7 +180,7 @@ export interface ScheduleStore {
   get(id: string): Promise<Schedule | null>;
   list(query: ListSchedulesQuery): Promise<SchedulePage>;
   /** Applies a change; null when the schedule does not exist. */
-  update(id: string, patch: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string }): Promise<Schedule | null>;
+  update(id: string, patch: SchedulePatch): Promise<Schedule | null>;
   /** Deletes the schedule, its fire records and pending runs; its jobs stay. */
   delete(id: string): Promise<boolean>;
   /** Unpaused schedules whose next fire time is ≤ nowMs, soonest first. */
@@ -180,16 +215,20 @@ export interface ScheduleStore {
   onSchedulesChanged?(fn: () => void): () => void;
 }
 
-/** The job one fire (or retry) of a schedule runs; `target` is 'user-server' with HUBMILL_HOMES=user-server. */
-export function scheduleJob(s: Schedule, scheduledForMs: number, attempt: number, target: JobTarget): NewJob {
+/**
+ * The job one fire (or retry, or run now: `scheduledForMs` null) of a schedule
+ * runs: its checked template. A schedule saved before templates were kept has
+ * none: its settings are used, with `target` for the target (the store's
+ * default: 'user-server' with HUBMILL_HOMES=user-server; run now leaves it to
+ * the intake).
+ */
+export function scheduleJob(s: Schedule, scheduledForMs: number | null, attempt: number, target?: JobTarget): NewJob {
+  const t = s.job_template;
   return {
-    target,
+    ...(t
+      ? { target: t.target, server_name: t.server_name, notebook: t.notebook, kernel: t.kernel, parameters: t.parameters, timeout_s: t.timeout_s, cell_timeout_s: t.cell_timeout_s }
+      : { target, notebook: s.notebook, kernel: s.kernel, parameters: s.parameters, timeout_s: s.timeout_s, cell_timeout_s: s.cell_timeout_s }),
     username: s.owner,
-    notebook: s.notebook,
-    parameters: s.parameters,
-    kernel: s.kernel,
-    timeout_s: s.timeout_s,
-    cell_timeout_s: s.cell_timeout_s,
     submitted_by: s.created_by,
     source: `schedule:${s.id}`,
     schedule_id: s.id,

@@ -52,6 +52,10 @@ export class FakeRunner implements JobRunner {
   async eventCursor(id: string) {
     return this.events.cursor(id);
   }
+  check(n: NewJob) {
+    return this.intake.check(n);
+  }
+  wake() {}
   async submit(n: NewJob) {
     if (this.submitError) throw this.submitError;
     const { job: checked } = await this.intake.check(n);

@@ -34,6 +34,8 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
     // Jobs stay queued: nothing runs, so the quota alone decides.
     const runner: JobRunner = {
       submit: (job) => store.enqueue(job),
+      check: async (job) => ({ job, kernel: null }),
+      wake: () => undefined,
       cancel: (id) => store.requestCancel(id),
       waitFor: (id) => store.get(id),
       subscribe: () => () => undefined,

@@ -9,7 +9,15 @@ import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
 import { PgJobStore } from '../../src/store/pg/job-store.js';
 import { PgScheduleStore } from '../../src/store/pg/schedule-store.js';
 import type { Job, JobStore } from '../../src/store/job-store.js';
-import { SCHEDULE_DEFAULTS, type NewSchedule, type NotifyEvent, type Schedule, type ScheduleSettings, type ScheduleStore } from '../../src/store/schedule-store.js';
+import {
+  SCHEDULE_DEFAULTS,
+  type NewSchedule,
+  type NotifyEvent,
+  type Schedule,
+  type ScheduleJobTemplate,
+  type ScheduleSettings,
+  type ScheduleStore,
+} from '../../src/store/schedule-store.js';
 import { adminQuery, PG_TEST_URL } from '../helpers/pg.js';
 import { Scheduler, type SchedulerOptions } from '../../src/schedules/scheduler.js';
 import { parseCron } from '../../src/schedules/cron.js';
@@ -33,7 +41,8 @@ export interface Harness {
   scheduler: Scheduler;
   counters: Record<string, number>;
   settled: { event: NotifyEvent | null; job: Job }[];
-  create(s: Partial<ScheduleSettings> & { cron: string }): Promise<Schedule>;
+  /** Without `job_template`, a schedule as saved before templates were kept (fires use its settings). */
+  create(s: Partial<ScheduleSettings> & { cron: string; job_template?: ScheduleJobTemplate | null }): Promise<Schedule>;
   /** Claims every queued job and finishes it with `status`. */
   finishAll(status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled'): Promise<Job[]>;
   runsOf(id: string): Promise<Job[]>;
@@ -82,7 +91,7 @@ export async function harness(backend: StoreBackend, startIso: string, opts: Par
     scheduler,
     counters,
     settled,
-    async create(s) {
+    async create({ job_template, ...s }) {
       const settings: ScheduleSettings = {
         ...SCHEDULE_DEFAULTS,
         name: 'test',
@@ -91,6 +100,7 @@ export async function harness(backend: StoreBackend, startIso: string, opts: Par
       };
       const n: NewSchedule = {
         ...settings,
+        job_template,
         owner: 'alice',
         created_by: 'alice',
         webhook_secret: null,

@@ -8,6 +8,9 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
+import { NoSuchKernelError } from '../../src/errors.js';
+import { intakeFor } from '../../src/runner/intake-for.js';
+import { limitsFromSettings } from '../../src/runner/limits.js';
 import type { JobRunner } from '../../src/runner/runner-api.js';
 import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
@@ -38,11 +41,27 @@ describe('schedules HTTP API', () => {
       await mkdir(join(root, u, 'reports'), { recursive: true });
       await writeFile(join(root, u, 'reports', 'daily.ipynb'), NB);
     }
-    const config = loadConfig({ apiToken: TOKEN, homeTemplate: join(root, '{username}'), poolSizes: 'python3:0', webhookAllow: ['127.0.0.1'] } as never, {});
+    const config = loadConfig(
+      { apiToken: TOKEN, homeTemplate: join(root, '{username}'), poolSizes: 'python3:0', webhookAllow: ['127.0.0.1'], maxTimeoutS: 3600, maxCellTimeoutS: 600 } as never,
+      {},
+    );
     jobs = new SqliteJobStore({ path: ':memory:' });
     store = new SqliteScheduleStore(jobs);
+    // The real runner's checks (one kernelspec here: python3); submissions enqueue what they answer.
+    const intake = intakeFor({
+      homeFor: (u) => join(root, u),
+      limits: limitsFromSettings(config),
+      getKernelSpec: async (name) => {
+        if (name !== 'python3') throw new NoSuchKernelError(`no such kernel named '${name}'`);
+        return { name, language: 'python' };
+      },
+      runAsFor: async () => null,
+      userServers: null,
+    });
     const runner: JobRunner = {
-      submit: (j) => jobs.enqueue(j),
+      submit: async (j) => jobs.enqueue((await intake.check(j)).job),
+      check: (j) => intake.check(j),
+      wake: () => undefined,
       cancel: (id) => jobs.requestCancel(id),
       waitFor: (id) => jobs.get(id),
       subscribe: () => () => {},
@@ -148,7 +167,7 @@ describe('schedules HTTP API', () => {
       assert.equal((await post({ ...base, cron: 'every day' })).statusCode, 422);
       assert.equal((await post({ ...base, timezone: 'Nowhere/City' })).statusCode, 422);
       assert.equal((await post({ ...base, notebook: '../bob/reports/daily.ipynb' })).statusCode, 400);
-      assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 404);
+      assert.equal((await post({ ...base, notebook: 'missing.ipynb' })).statusCode, 422);
       assert.equal((await post({ ...base, overlap: 'sometimes' })).statusCode, 422);
       for (const misfire_grace_s of [-1, 86_401, 'soon']) {
         const r = await post({ ...base, catchup: 'none', misfire_grace_s });
@@ -244,6 +263,90 @@ describe('schedules HTTP API', () => {
       const jobsAfter = (await app.inject({ url: '/api/v1/jobs?username=alice', headers: admin })).json().jobs;
       assert.equal(jobsAfter.length, before);
       assert.ok(jobsAfter.every((j: { schedule_id: string }) => j.schedule_id === id));
+    });
+  });
+
+  describe('the job is checked when the schedule is saved (as a submitted job is)', () => {
+    const post = (payload: object) => app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('alice'), payload });
+    const patch = (id: string, payload: object) => app.inject({ method: 'PATCH', url: `/api/v1/schedules/${id}`, headers: as('alice'), payload });
+    const base = { name: 'checked', notebook: 'reports/daily.ipynb', cron: '@daily' };
+    const refused = (r: { statusCode: number; body: string; json(): { detail: string } }, re: RegExp, what: string) => {
+      assert.equal(r.statusCode, 422, `${what}: ${r.body}`);
+      assert.match(r.json().detail, re, what);
+    };
+
+    it('creation: a bad parameter name, a missing notebook, an unknown kernel, a limit above the maximum are 422 naming the problem', async () => {
+      refused(await post({ ...base, parameters: { 'a b': 1 } }), /a b/, 'parameter "a b"');
+      refused(await post({ ...base, notebook: 'reports/gone.ipynb' }), /notebook not found in the home of alice: reports\/gone\.ipynb/, 'missing notebook');
+      refused(await post({ ...base, kernel: 'cobol9' }), /cobol9/, 'unknown kernel');
+      refused(await post({ ...base, timeout_s: 7200 }), /timeout_s 7200 exceeds the server maximum of 3600 s \(HUBMILL_MAX_TIMEOUT_S\)/, 'timeout_s');
+      const mine = (await app.inject({ url: '/api/v1/schedules', headers: as('alice') })).json().schedules as { name: string }[];
+      assert.ok(!mine.some((x) => x.name === 'checked'), 'nothing refused was stored');
+    });
+
+    it('edit: the merged settings are checked again; a refused PATCH changes nothing', async () => {
+      const created = await post({ ...base, parameters: { n: 1 } });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json().id as string;
+      refused(await patch(id, { parameters: { 'a b': 1 } }), /a b/, 'PATCH parameter "a b"');
+      refused(await patch(id, { notebook: 'reports/gone.ipynb' }), /notebook not found in the home of alice: reports\/gone\.ipynb/, 'PATCH missing notebook');
+      refused(await patch(id, { kernel: 'cobol9' }), /cobol9/, 'PATCH unknown kernel');
+      refused(await patch(id, { cell_timeout_s: 601, name: 'renamed' }), /cell_timeout_s 601 exceeds the server maximum of 600 s/, 'PATCH cell_timeout_s');
+      const now = (await store.get(id))!;
+      assert.equal(now.name, 'checked');
+      assert.deepEqual(now.parameters, { n: 1 });
+      assert.equal(now.notebook, 'reports/daily.ipynb');
+      assert.deepEqual(now.job_template?.parameters, { n: 1 });
+      assert.equal(now.job_template?.notebook, 'reports/daily.ipynb');
+      const ok = await patch(id, { parameters: { n: 2 }, notebook: 'reports/../reports/daily.ipynb' });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(ok.json().notebook, 'reports/daily.ipynb');
+      assert.deepEqual((await store.get(id))!.job_template?.parameters, { n: 2 });
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${id}`, headers: as('alice') });
+    });
+
+    it('the stored template is the checked job: the notebook path normalized, the target decided; fires and run now start it', async () => {
+      const created = await post({ ...base, notebook: './x/../reports/daily.ipynb', parameters: { n: 3 }, kernel: 'python3', timeout_s: 60, overlap: 'allow' });
+      assert.equal(created.statusCode, 201, created.body);
+      const view = created.json();
+      assert.equal(view.notebook, 'reports/daily.ipynb');
+      assert.equal(view.job_template, undefined, 'the template is not part of the API');
+      const s = (await store.get(view.id))!;
+      assert.deepEqual(s.job_template, {
+        target: 'local', server_name: null, notebook: 'reports/daily.ipynb', kernel: 'python3', parameters: { n: 3 }, timeout_s: 60, cell_timeout_s: null,
+      });
+      const at = s.next_run_at_ms!;
+      const fired = await store.fire(s.id, at, () => ({ enqueue: [at], defer: [], skippedOverlap: [], missed: 0, nextRunAtMs: at + 86_400_000 }));
+      const job = fired!.jobs[0]!;
+      assert.equal(job.notebook, 'reports/daily.ipynb');
+      assert.deepEqual(job.parameters, { n: 3 });
+      assert.equal(job.kernel, 'python3');
+      assert.equal(job.timeout_s, 60);
+      assert.equal(job.scheduled_for_ms, at);
+      const run = await app.inject({ method: 'POST', url: `/api/v1/schedules/${s.id}/run`, headers: as('alice'), payload: { parameters: { m: 4 } } });
+      assert.equal(run.statusCode, 202, run.body);
+      assert.equal(run.json().notebook, 'reports/daily.ipynb');
+      assert.deepEqual(run.json().parameters, { n: 3, m: 4 });
+      assert.equal(run.json().timeout_s, 60);
+      // Run now checks the overrides as any submission.
+      refused(
+        await app.inject({ method: 'POST', url: `/api/v1/schedules/${s.id}/run`, headers: as('alice'), payload: { parameters: { 'a b': 1 } } }),
+        /a b/,
+        'run now with parameter "a b"',
+      );
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${s.id}`, headers: as('alice') });
+    });
+
+    it('a notebook deleted after saving: renaming or pausing still works (no job field changed), changing a job field is refused', async () => {
+      await writeFile(join(root, 'alice', 'reports', 'soon-gone.ipynb'), NB);
+      const created = await post({ ...base, notebook: 'reports/soon-gone.ipynb' });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json().id as string;
+      await rm(join(root, 'alice', 'reports', 'soon-gone.ipynb'));
+      assert.equal((await patch(id, { name: 'still here' })).statusCode, 200);
+      assert.equal((await app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/pause`, headers: as('alice') })).statusCode, 200);
+      refused(await patch(id, { parameters: { n: 1 } }), /notebook not found in the home of alice: reports\/soon-gone\.ipynb/, 'PATCH after delete');
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${id}`, headers: as('alice') });
     });
   });
 

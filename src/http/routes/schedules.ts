@@ -9,13 +9,22 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
-import type { Job } from '../../store/job-store.js';
-import { SCHEDULE_DEFAULTS, type Schedule, type ScheduleSettings, type ScheduleStore } from '../../store/schedule-store.js';
+import type { Job, NewJob } from '../../store/job-store.js';
+import {
+  jobTemplateOf,
+  scheduleJob,
+  SCHEDULE_DEFAULTS,
+  type Schedule,
+  type ScheduleJobTemplate,
+  type SchedulePatch,
+  type ScheduleSettings,
+  type ScheduleStore,
+} from '../../store/schedule-store.js';
+import { encodeParameters } from '../../notebook/parameters-json.js';
 import { nextFires, parseCron } from '../../schedules/cron.js';
 import { InvalidScheduleError } from '../../schedules/errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
-import { apiPath } from '../../homes/contents-api.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
@@ -35,7 +44,8 @@ export interface ScheduleDeps {
 
 export function renderSchedule(s: Schedule, prefix: string, withSecret = false): ScheduleViewT {
   const self = `${prefix}api/v1/schedules/${encodeURIComponent(s.id)}`;
-  const { start_at_ms, end_at_ms, next_run_at_ms, last_fire_ms, last_job_id, created_at_ms, updated_at_ms, webhook_secret, ...rest } = s;
+  // The job template stays internal: its fields are the settings, as checked.
+  const { start_at_ms, end_at_ms, next_run_at_ms, last_fire_ms, last_job_id, created_at_ms, updated_at_ms, webhook_secret, job_template, ...rest } = s;
   return {
     ...rest,
     start_at: iso(start_at_ms),
@@ -70,22 +80,44 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     return s;
   }
 
-  function bounded(name: string, value: number | null | undefined, max: number): void {
-    if (value !== undefined && value !== null && max > 0 && value > max) throw new UnprocessableError(`${name} ${value} exceeds the server maximum of ${max} s`);
-  }
-
-  /** Validates a full set of settings (after a PATCH is applied) and computes the next fire time. */
-  async function checked(owner: string, s: ScheduleSettings): Promise<ScheduleSettings> {
+  /** Validates the timing and the webhook of a full set of settings (after a PATCH is applied); normalizes the time zone. */
+  function checkedTiming(s: ScheduleSettings): ScheduleSettings {
     const spec = parseCron(s.cron, s.timezone);
     if (s.start_at_ms !== null && s.end_at_ms !== null && s.end_at_ms < s.start_at_ms) throw new InvalidScheduleError('end_at is before start_at');
     if (s.notify) checkWebhookUrl(s.notify.webhook_url, schedules.webhookAllow);
-    bounded('timeout_s', s.timeout_s, ctx.config.maxTimeoutS);
-    bounded('cell_timeout_s', s.cell_timeout_s, ctx.config.maxCellTimeoutS);
-    // In the users' own servers the notebook is read when a fire's job runs (as for any user-server job).
-    if (ctx.homes.remote) return { ...s, timezone: spec.timezone, notebook: apiPath(s.notebook) };
-    const home = await ctx.localHomes.existingHome(owner);
-    const abs = await ctx.localHomes.resolveInside(home, s.notebook, { mustExist: true });
-    return { ...s, timezone: spec.timezone, notebook: await ctx.localHomes.relative(home, abs) };
+    return { ...s, timezone: spec.timezone };
+  }
+
+  /**
+   * The job the schedule's fires start, checked as a submitted job is (the runner's intake: the
+   * home, the notebook, its kernel, the parameter names and values, the limits; in the user's own
+   * server only what needs no server). A refusal names the problem; a missing notebook is a 422
+   * too (it is a field of the schedule, not the resource asked for). Returns the checked template.
+   */
+  async function checkedJob(owner: string, s: ScheduleSettings, by: string): Promise<ScheduleJobTemplate> {
+    const job: NewJob = {
+      username: owner,
+      notebook: s.notebook,
+      parameters: s.parameters,
+      kernel: s.kernel,
+      timeout_s: s.timeout_s,
+      cell_timeout_s: s.cell_timeout_s,
+      submitted_by: by,
+      source: 'schedule',
+    };
+    try {
+      return jobTemplateOf((await ctx.runner.check(job)).job);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new UnprocessableError(`the schedule's notebook '${s.notebook}' cannot be used: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** The job fields a schedule sets: a change of one of them is checked again. */
+  const JOB_FIELDS = ['notebook', 'kernel', 'timeout_s', 'cell_timeout_s'] as const;
+  function jobChanged(s: Schedule, patch: Partial<ScheduleSettings>): boolean {
+    if (patch.parameters !== undefined && encodeParameters(patch.parameters) !== encodeParameters(s.parameters)) return true;
+    return JOB_FIELDS.some((k) => patch[k] !== undefined && patch[k] !== s[k]);
   }
 
   function nextRun(s: ScheduleSettings, after: number): number | null {
@@ -126,7 +158,9 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       schema: {
         tags,
         summary: 'Create a schedule',
-        description: 'Answers 201 with the schedule; `webhook_secret` appears in this response only.',
+        description:
+          'Answers 201 with the schedule; `webhook_secret` appears in this response only. The job its fires run is checked as a submitted job is ' +
+          '(notebook, kernel, parameter names and values, limits); a bad one is a 422 naming the problem (a missing notebook too).',
         body: CreateScheduleBody,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 415, 422) },
@@ -139,11 +173,15 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       if (!owner) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.localHomes.homeFor(owner);
       assertCanActFor(req.identity, owner);
-      const settings = await checked(owner, { ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
+      const by = req.identity?.name ?? owner;
+      const settings = checkedTiming({ ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
+      const template = await checkedJob(owner, settings, by);
       const s = await store.create({
         ...settings,
+        notebook: template.notebook,
+        job_template: template,
         owner,
-        created_by: req.identity?.name ?? owner,
+        created_by: by,
         webhook_secret: settings.notify ? randomBytes(32).toString('hex') : null,
         next_run_at_ms: nextRun(settings, now()),
       });
@@ -190,14 +228,16 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
 
   async function change(req: FastifyRequest, id: string, patch: Partial<ScheduleSettings>): Promise<ScheduleViewT> {
     const s = await visible(req, id);
-    const merged = await checked(s.owner, { ...s, ...patch });
+    const merged = checkedTiming({ ...s, ...patch });
     const timing = ['cron', 'timezone', 'start_at_ms', 'end_at_ms'].some((k) => k in patch && patch[k as keyof ScheduleSettings] !== s[k as keyof Schedule]);
     const resumed = s.paused && patch.paused === false;
-    const update: Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string } = {
-      ...patch,
-      timezone: merged.timezone,
-      notebook: merged.notebook,
-    };
+    const update: SchedulePatch = { ...patch, timezone: merged.timezone };
+    // The merged job is checked again when a job field changed (a rename or a pause never fails on a deleted notebook).
+    if (jobChanged(s, patch)) {
+      const template = await checkedJob(s.owner, merged, req.identity?.name ?? s.owner);
+      update.notebook = template.notebook;
+      update.job_template = template;
+    }
     // The first webhook of a schedule gets its secret here, shown in this answer only.
     const newSecret = merged.notify && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
     if (newSecret) update.webhook_secret = newSecret;
@@ -215,6 +255,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       schema: {
         tags,
         summary: 'Change a schedule; a new cron, timezone or bound recomputes next_run_at from now',
+        description: 'A change of notebook, parameters, kernel or timeouts checks the merged job again, as at creation (422 naming the problem).',
         ...byId,
         body: PatchScheduleBody,
         response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 404, 415, 422) },
@@ -267,18 +308,12 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     },
     async (req, reply) => {
       const s = await visible(req, req.params.id);
+      // The schedule's checked job with the overrides, checked again by the submission (the overrides are new).
+      const template = scheduleJob(s, null, 1);
       const { job } = await ctx.runner.submit({
-        username: s.owner,
-        notebook: s.notebook,
-        parameters: { ...s.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) },
-        kernel: s.kernel,
-        timeout_s: s.timeout_s,
-        cell_timeout_s: s.cell_timeout_s,
+        ...template,
+        parameters: { ...template.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) },
         submitted_by: req.identity?.name ?? s.owner,
-        source: `schedule:${s.id}`,
-        schedule_id: s.id,
-        scheduled_for_ms: null,
-        attempt: 1,
       });
       const view = renderJob(job, ctx.prefix);
       return reply.code(202).header('location', view.links.self).send(view);

@@ -7,17 +7,30 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Parameters } from '../../notebook/types.js';
-import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
-import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleNotify, ScheduleSettings } from '../schedule-store.js';
+import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters, parametersFromJson, parametersToJson } from '../../notebook/parameters-json.js';
+import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleJobTemplate, ScheduleNotify, SchedulePatch, ScheduleSettings } from '../schedule-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL } from './job-rules.js';
 import { newestFirstQuery } from './page.js';
 
+export type { SchedulePatch };
+
 /** A `schedules` row as either database gives it (SQLite: 0/1 for `paused`). */
-export interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify'> {
+export interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify' | 'job_template'> {
   parameters: string;
   paused: number | boolean;
   notify: string | null;
+  job_template: string | null;
+}
+
+/** The `job_template` column: JSON text, its parameters in the lossless encoding of job parameters. */
+export function encodeJobTemplate(t: ScheduleJobTemplate): string {
+  return JSON.stringify({ ...t, parameters: parametersToJson(t.parameters) });
+}
+
+export function decodeJobTemplate(text: string): ScheduleJobTemplate {
+  const t = JSON.parse(text) as ScheduleJobTemplate;
+  return { ...t, parameters: parametersFromJson(t.parameters) as ScheduleJobTemplate['parameters'] };
 }
 
 export function rowToSchedule(r: ScheduleRow): Schedule {
@@ -26,6 +39,7 @@ export function rowToSchedule(r: ScheduleRow): Schedule {
     parameters: decodeParameters(r.parameters),
     paused: r.paused === true || r.paused === 1,
     notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
+    job_template: r.job_template === null || r.job_template === undefined ? null : decodeJobTemplate(r.job_template),
   };
 }
 
@@ -33,14 +47,12 @@ export const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
   'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
   'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
 ];
-const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret'];
+const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret', 'job_template'];
 
 /** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
 export function newScheduleId(nowMs: number): string {
   return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
 }
-
-export type SchedulePatch = Partial<ScheduleSettings> & { next_run_at_ms?: number | null; webhook_secret?: string };
 
 export class ScheduleSql {
   constructor(readonly d: SqlDialect) {}
@@ -48,6 +60,7 @@ export class ScheduleSql {
   private value(key: string, v: unknown): unknown {
     if (key === 'parameters') return encodeParameters((v ?? {}) as Parameters);
     if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
+    if (key === 'job_template') return v === null || v === undefined ? null : encodeJobTemplate(v as ScheduleJobTemplate);
     if (key === 'paused') return this.d.boolArg(Boolean(v));
     return v ?? null;
   }
@@ -55,8 +68,11 @@ export class ScheduleSql {
   /** The insert of a new schedule (RETURNING *). */
   create(s: NewSchedule, id: string, now: number): Sql {
     const a = new SqlArgs(this.d);
-    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', ...SETTINGS_COLUMNS];
-    const vals = [id, s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, ...SETTINGS_COLUMNS.map((k) => this.value(k, s[k]))];
+    const cols = ['id', 'owner', 'created_by', 'webhook_secret', 'next_run_at_ms', 'created_at_ms', 'updated_at_ms', 'job_template', ...SETTINGS_COLUMNS];
+    const vals = [
+      id, s.owner, s.created_by, s.webhook_secret, s.next_run_at_ms, now, now, this.value('job_template', s.job_template),
+      ...SETTINGS_COLUMNS.map((k) => this.value(k, s[k])),
+    ];
     return { text: `INSERT INTO schedules (${cols.join(', ')}) VALUES (${vals.map((v) => a.add(v)).join(', ')}) RETURNING *`, args: a.values };
   }
 

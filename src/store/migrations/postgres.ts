@@ -166,4 +166,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       DROP INDEX jobs_status;
     `,
   },
+  {
+    version: 8,
+    name: 'schedules.job_template (the checked job a fire starts)',
+    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;`,
+  },
 ];

@@ -133,6 +133,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
   },
   {
+    id: 46,
+    name: 'schedules.job_template',
+    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;  -- JSON: the job a fire starts, as checked when the schedule was saved; NULL = built from the settings`,
+  },
+  {
     // A long history (issue 16: a million jobs): every filter of the job list walks an index in its
     // newest-first order instead of scanning all jobs for a notebook or a user's jobs for a status,
     // and retention reads its batches from an index in their order instead of sorting every finished job.

@@ -1,0 +1,79 @@
+/**
+ * The job a fire starts is the schedule's checked template (saved by the HTTP
+ * API from the intake's answer), on both stores: its target, server, notebook,
+ * kernel, parameters (lossless: a float stays a float, a big int keeps its
+ * digits) and limits, for the fire, a retry and a queued overlap alike. A
+ * schedule stored before templates were kept (null) fires from its settings.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PyFloat } from '../../src/notebook/py-float.js';
+import type { ScheduleJobTemplate } from '../../src/store/schedule-store.js';
+import { harness, STORE_BACKENDS } from './harness.js';
+
+const TEMPLATE: ScheduleJobTemplate = {
+  target: 'user-server',
+  server_name: 'gpu',
+  notebook: 'reports/daily.ipynb',
+  kernel: 'python3',
+  parameters: { rate: new PyFloat(2), big: 2n ** 70n, nested: { x: new PyFloat(1.5), list: [1, 'a'] } },
+  timeout_s: 120,
+  cell_timeout_s: 30,
+};
+
+for (const backend of STORE_BACKENDS) {
+  describe(`the schedule's job template (${backend})`, () => {
+    it('is stored losslessly and is the job of every fire and retry, whatever the settings say', async () => {
+      const h = await harness(backend, '2026-05-01T10:00:30Z');
+      try {
+        // Settings that differ from the template: the fire must not read them.
+        const s = await h.create({ cron: '* * * * *', notebook: './x/../reports/daily.ipynb', parameters: { rate: 1 }, max_retries: 1, retry_backoff_s: 1, job_template: TEMPLATE });
+        assert.deepEqual((await h.store.get(s.id))!.job_template, TEMPLATE);
+        h.clock.set('2026-05-01T10:01:00Z');
+        await h.scheduler.tick();
+        const [fired] = await h.runsOf(s.id);
+        assert.ok(fired, 'the fire started a job');
+        for (const [k, v] of Object.entries(TEMPLATE)) assert.deepEqual(fired[k as keyof typeof fired], v, `fired job's ${k}`);
+        assert.ok(fired.parameters.rate instanceof PyFloat, 'a float parameter stays a float');
+        assert.equal(fired.attempt, 1);
+        // The retry of the failed run is the template again.
+        await h.finishAll('failed');
+        await h.scheduler.tick();
+        h.clock.advance(5000);
+        await h.scheduler.tick();
+        const runs = await h.runsOf(s.id);
+        const retry = runs.find((j) => j.attempt === 2);
+        assert.ok(retry, `a retry was enqueued: ${runs.map((j) => `${j.attempt}:${j.status}`).join(' ')}`);
+        for (const [k, v] of Object.entries(TEMPLATE)) assert.deepEqual(retry[k as keyof typeof retry], v, `retry's ${k}`);
+      } finally {
+        await h.close();
+      }
+    });
+
+    it('an edit stores a new template; a schedule without one (saved before templates) fires from its settings', async () => {
+      const h = await harness(backend, '2026-05-01T10:00:30Z');
+      try {
+        const old = await h.create({ cron: '* * * * *', notebook: 'nb.ipynb', parameters: { n: 1 }, kernel: 'ir', timeout_s: 5 });
+        assert.equal(old.job_template, null);
+        h.clock.set('2026-05-01T10:01:00Z');
+        await h.scheduler.tick();
+        const [job] = await h.runsOf(old.id);
+        assert.equal(job?.target, 'local', "the store's default target");
+        assert.equal(job?.notebook, 'nb.ipynb');
+        assert.deepEqual(job?.parameters, { n: 1 });
+        assert.equal(job?.kernel, 'ir');
+        assert.equal(job?.timeout_s, 5);
+        const updated = await h.store.update(old.id, { job_template: { ...TEMPLATE, target: 'local', server_name: null, parameters: { n: 2 } } });
+        assert.deepEqual(updated?.job_template?.parameters, { n: 2 });
+        await h.finishAll('succeeded');
+        h.clock.set('2026-05-01T10:02:00Z');
+        await h.scheduler.tick();
+        const second = (await h.runsOf(old.id))[1];
+        assert.equal(second?.notebook, TEMPLATE.notebook);
+        assert.deepEqual(second?.parameters, { n: 2 });
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
