@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { JobStore } from '../src/store/job-store.js';
-import { PgJobStore } from '../src/store/pg/job-store.js';
+import { PgJobStore } from '../src/store/pg/pg-job-store.js';
 import { SqliteJobStore } from '../src/store/sqlite-job-store.js';
 
 export interface ClaimSample {

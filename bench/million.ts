@@ -32,7 +32,7 @@ import { pino } from 'pino';
 import { Retention } from '../src/runner/retention.js';
 import { decodeCursor } from '../src/store/cursor.js';
 import type { JobStore } from '../src/store/job-store.js';
-import { PgJobStore } from '../src/store/pg/job-store.js';
+import { PgJobStore } from '../src/store/pg/pg-job-store.js';
 import { SqliteJobStore } from '../src/store/sqlite-job-store.js';
 import type { ClaimSample } from './million-claimer.js';
 import { startServe, summarize, timeListing, timeUi, walkToPage, type Latency, type ListingCase, type UiTiming } from './million-http.js';

@@ -19,7 +19,7 @@ import { median } from './lib/stats.js';
 // The built code (dist/), typed by its sources.
 const dist = (p: string): Promise<unknown> => import(new URL(`../dist/${p}`, import.meta.url).href);
 const { KernelClient } = (await dist('kernel/kernel-client.js')) as typeof import('../src/kernel/kernel-client.js');
-const { getKernelSpec } = (await dist('kernel/kernelspecs.js')) as typeof import('../src/kernel/kernelspecs.js');
+const { getKernelSpec } = (await dist('kernel/kernelspecs.js')) as typeof import('../src/kernel/kernelspec-discovery.js');
 const { executeNotebook } = (await dist('engine/execute.js')) as typeof import('../src/engine/execute.js');
 const { givenKernel } = (await dist('engine/kernel-source.js')) as typeof import('../src/engine/kernel-source.js');
 const { readNotebookFile, sourceText } = (await dist('notebook/read.js')) as typeof import('../src/notebook/read.js');

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { JobStore } from '../src/store/job-store.js';
-import { PgJobStore } from '../src/store/pg/job-store.js';
+import { PgJobStore } from '../src/store/pg/pg-job-store.js';
 import { SqliteJobStore } from '../src/store/sqlite-job-store.js';
 import { median, percentile } from './lib/stats.js';
 

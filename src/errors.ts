@@ -86,7 +86,7 @@ export class InvalidTransitionError extends HubmillError {
   override readonly httpStatus = 409;
 }
 
-/** A username that is not safe to use as a home directory segment (see users/home.ts for the rules). Raised by users/home; 400. */
+/** A username that is not safe to use as a home directory segment (see users/home-path.ts for the rules). Raised by users/home; 400. */
 export class InvalidUsernameError extends HubmillError {
   override readonly code = 'INVALID_USERNAME';
   override readonly httpStatus = 400;

@@ -17,13 +17,13 @@ import type { Logger } from 'pino';
 import type { Role } from './config.js';
 import type { NodeIdentity } from './http/role-gate.js';
 import { ApiRunner } from './runner/api-runner.js';
-import { InProcessEventBus, type EventBus } from './runner/event-bus.js';
+import { InProcessEventBus, type EventBus } from './runner/in-process-event-bus.js';
 import { Runner, type RunnerOptions } from './runner/runner.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { Stores } from './store/open.js';
 import { clientConfig } from './store/pg/connect.js';
-import { PgEventBus } from './store/pg/event-bus.js';
-import { PgJobStore } from './store/pg/job-store.js';
+import { PgEventBus } from './store/pg/pg-event-bus.js';
+import { PgJobStore } from './store/pg/pg-job-store.js';
 
 /** What a role does besides HTTP. */
 export function roleRunsJobs(role: Role): boolean {

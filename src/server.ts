@@ -14,24 +14,24 @@ import type { FastifyInstance } from 'fastify';
 import { serviceUrl, type Config } from './config.js';
 import { buildApp } from './http/app.js';
 import type { NotebookInspector } from './http/context.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './http/prometheus.js';
 import { defaultTarget } from './homes/home.js';
 import { UserServers } from './homes/user-servers.js';
 import { ForkServers } from './kernel/fork-servers.js';
 import { KernelGateway } from './kernel/gateway.js';
 import { KernelPool } from './kernel/pool.js';
 import type { PoolableKernel } from './kernel/pool-launcher.js';
-import { findKernelSpecs } from './kernel/kernelspecs.js';
+import { findKernelSpecs } from './kernel/kernelspec-discovery.js';
 import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
-import { limitsFromSettings } from './runner/limits.js';
+import { limitsFromSettings } from './runner/time-limits.js';
 import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
-import { homePathFor, ownHomeOutsideTemplate } from './users/home.js';
+import { homePathFor, ownHomeOutsideTemplate } from './users/home-path.js';
 import { HUBMILL_VERSION } from './version.js';
 
 export interface StartedServer {

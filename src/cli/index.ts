@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { HubmillError, UsageError } from '../errors.js';
-import { findKernelSpecs } from '../kernel/kernelspecs.js';
+import { findKernelSpecs } from '../kernel/kernelspec-discovery.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { parseNotebook, readNotebookFile } from '../notebook/read.js';
 import { HUBMILL_VERSION } from '../version.js';

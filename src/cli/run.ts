@@ -6,15 +6,15 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { executeNotebook, stripAnsi } from '../engine/execute.js';
 import { freshKernels } from '../engine/kernel-source.js';
-import type { EngineEvent, RunResult } from '../engine/types.js';
+import type { EngineEvent, RunResult } from '../engine/run-types.js';
 import { errorLocation } from '../notebook/cell-ref.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { parameterizePath } from '../notebook/output-path.js';
 import { mergeParameters } from '../notebook/parameters.js';
 import { parseNotebook, readNotebookFile } from '../notebook/read.js';
-import type { Notebook } from '../notebook/types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 import { serializeNotebook } from '../notebook/write.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar } from './progress-bar.js';
 import { parseRunArgs, runHelp } from './run-args.js';
 
 async function readStdin(): Promise<string> {

@@ -7,8 +7,8 @@
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Message } from '../kernel/messages.js';
 import { sourceText } from '../notebook/read.js';
-import type { Cell, Output } from '../notebook/types.js';
-import { isoformatUtc, nowMicros } from './clock.js';
+import type { Cell, Output } from '../notebook/notebook-types.js';
+import { isoformatUtc, nowMicros } from './papermill-time.js';
 import type { CellStatus, NotebookRun, RunFailure } from './notebook-run.js';
 import type { OutputCollector } from './outputs.js';
 import { runCell, type CellOutcome, type StopSignal } from './run-cell.js';

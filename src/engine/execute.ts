@@ -11,15 +11,15 @@
 import { dirname, resolve } from 'node:path';
 import { AbortedError, HubmillError, KernelStartError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
+import { getKernelSpec } from '../kernel/kernelspec-discovery.js';
 import { notebookKernel } from '../notebook/inspect.js';
 import { executeCell } from './cell-execution.js';
-import { nowMicros } from './clock.js';
+import { nowMicros } from './papermill-time.js';
 import { freshKernels, type KernelSource } from './kernel-source.js';
 import { NotebookRun, type RunFailure } from './notebook-run.js';
 import { OutputCollector } from './outputs.js';
 import { StopSignal } from './run-cell.js';
-import type { RunOptions, RunResult } from './types.js';
+import type { RunOptions, RunResult } from './run-types.js';
 
 export { stripAnsi } from './notebook-run.js';
 

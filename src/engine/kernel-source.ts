@@ -9,7 +9,7 @@
 import { KernelStartError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { KernelClient, type KernelClientLaunchOptions } from '../kernel/kernel-client.js';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
+import { getKernelSpec } from '../kernel/kernelspec-discovery.js';
 
 export interface KernelRequest {
   /** Kernelspec name (lower case). */

@@ -12,15 +12,15 @@ import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { describeCell } from '../notebook/cell-ref.js';
 import { injectParameters, insertErrorMarkers, isErrorMarker, removeErrorMarkers } from '../notebook/inject.js';
 import type { NotebookSink } from '../notebook/io.js';
-import type { Cell, Notebook } from '../notebook/types.js';
+import type { Cell, Notebook } from '../notebook/notebook-types.js';
 import { HUBMILL_VERSION } from '../version.js';
-import { nowMicros } from './clock.js';
+import { nowMicros } from './papermill-time.js';
 import { localFileSink } from './output-target.js';
 import { cellCompleted, cellFailed, cellStarted, finishNotebookMetadata, resetCells, startNotebookMetadata } from './papermill-meta.js';
 import type { StopReason } from './run-cell.js';
 import { DebouncedSaver } from './saver.js';
 import { collectScraps } from './scrapbook.js';
-import type { EngineEvent, RunError, RunOptions, RunResult, RunStatus } from './types.js';
+import type { EngineEvent, RunError, RunOptions, RunResult, RunStatus } from './run-types.js';
 import { cloneJson } from '../notebook/exact-json.js';
 
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;

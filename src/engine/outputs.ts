@@ -5,7 +5,7 @@
  * (in any cell), and `transient` is never stored.
  */
 import type { Message } from '../kernel/messages.js';
-import type { Output } from '../notebook/types.js';
+import type { Output } from '../notebook/notebook-types.js';
 
 type Json = Record<string, unknown>;
 

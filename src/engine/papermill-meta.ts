@@ -3,9 +3,9 @@
  * moments of papermill's NotebookExecutionManager, so papermill-aware tools read our
  * output as papermill's own. Times come from ./clock.ts in Python's isoformat.
  */
-import type { Cell, CellPapermillMetadata, Notebook, Parameters } from '../notebook/types.js';
+import type { Cell, CellPapermillMetadata, Notebook, Parameters } from '../notebook/notebook-types.js';
 import { HUBMILL_VERSION } from '../version.js';
-import { isoformatUtc, secondsBetween } from './clock.js';
+import { isoformatUtc, secondsBetween } from './papermill-time.js';
 import { cloneJson } from '../notebook/exact-json.js';
 
 type Json = Record<string, unknown>;

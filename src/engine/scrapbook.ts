@@ -3,7 +3,7 @@
  * application/scrapbook.scrap.json+json holding {name, data, encoder, version}.
  * Later scraps with the same name win, as in scrapbook.
  */
-import type { Notebook } from '../notebook/types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 
 export const SCRAP_JSON_MIME = 'application/scrapbook.scrap.json+json';
 

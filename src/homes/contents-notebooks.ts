@@ -1,13 +1,13 @@
 /**
  * A user's notebooks found through their Jupyter server's Contents API
- * (HUBMILL_HOMES=user-server): the same walk as users/notebooks.ts does on a local
+ * (HUBMILL_HOMES=user-server): the same walk as users/notebook-listing.ts does on a local
  * home — breadth-first, hidden names skipped, sorted by path, bounded in depth
  * and count — plus a bound on the folders visited, since each is one request.
  * The server itself confines the walk to its root and decides about symlinks.
  */
 import { NotFoundError, UnsafePathError } from '../errors.js';
 import { apiPath, type ContentsApi } from './contents-api.js';
-import { isOutputNotebook, localIsoSeconds, OUTPUTS_FOLDER, type ListNotebooksOptions, type NotebookEntry } from '../users/notebooks.js';
+import { isOutputNotebook, localIsoSeconds, OUTPUTS_FOLDER, type ListNotebooksOptions, type NotebookEntry } from '../users/notebook-listing.js';
 
 export interface ContentsListOptions extends ListNotebooksOptions {
   /** Folders listed at most (default 500). */

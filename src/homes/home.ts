@@ -19,11 +19,11 @@
  */
 import { basename, dirname } from 'node:path';
 import type { KernelSource } from '../engine/kernel-source.js';
-import type { RunAs } from '../engine/types.js';
+import type { RunAs } from '../engine/run-types.js';
 import type { NotebookSink } from '../notebook/io.js';
-import type { Notebook } from '../notebook/types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, JobTarget } from '../store/job-store.js';
-import type { ListNotebooksOptions, NotebookEntry } from '../users/notebooks.js';
+import type { ListNotebooksOptions, NotebookEntry } from '../users/notebook-listing.js';
 
 /** config.homes (HUBMILL_HOMES): where users' files live. */
 export type HomesMode = 'local' | 'user-server';

@@ -7,9 +7,9 @@
  */
 import { UsageError } from '../errors.js';
 import type { Job, JobTarget, NewJob } from '../store/job-store.js';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
+import { getKernelSpec } from '../kernel/kernelspec-discovery.js';
 import { readNotebookFile } from '../notebook/read.js';
-import { homePathFor, validateUsername, type OwnHome } from '../users/home.js';
+import { homePathFor, validateUsername, type OwnHome } from '../users/home-path.js';
 import { lookupRunAs } from '../users/run-as.js';
 import { defaultOutputPath, defaultTarget, type Home, type HomesMode } from './home.js';
 import { UserServerNotConfiguredError } from './hub-servers.js';

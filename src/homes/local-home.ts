@@ -16,12 +16,12 @@ import { dirname, normalize } from 'node:path';
 import { userInfo } from 'node:os';
 import type { KernelSource } from '../engine/kernel-source.js';
 import { localFileSink } from '../engine/output-target.js';
-import type { RunAs } from '../engine/types.js';
+import type { RunAs } from '../engine/run-types.js';
 import { NotFoundError } from '../errors.js';
-import type { Notebook } from '../notebook/types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job } from '../store/job-store.js';
-import { homePathFor, isValidUsername, resolveHome, type OwnHome } from '../users/home.js';
-import { findNotebookByName, listNotebooks, type FoundNotebook, type ListNotebooksOptions, type NotebookEntry } from '../users/notebooks.js';
+import { homePathFor, isValidUsername, resolveHome, type OwnHome } from '../users/home-path.js';
+import { findNotebookByName, listNotebooks, type FoundNotebook, type ListNotebooksOptions, type NotebookEntry } from '../users/notebook-listing.js';
 import { isInside, relativeToHome, resolveInside } from '../users/paths.js';
 import { chownToUser } from '../users/run-as.js';
 import type { Home, KernelNeeds, NotebookFile, OutputPlace } from './home.js';
@@ -138,7 +138,7 @@ export class LocalHomes {
 
   /**
    * @param own the home of the user hubmill runs as when the template has none for it
-   *   (users/home.ts ownHomeOutsideTemplate; decided at start, null with a hub).
+   *   (users/home-path.ts ownHomeOutsideTemplate; decided at start, null with a hub).
    */
   constructor(
     template: string,

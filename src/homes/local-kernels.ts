@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { freshKernels, inRequestedFolder, moveKernelWhenPresent, type KernelSource } from '../engine/kernel-source.js';
-import type { RunAs } from '../engine/types.js';
+import type { RunAs } from '../engine/run-types.js';
 import { DeadKernelError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { KernelStartOptions } from '../kernel/pool-launcher.js';

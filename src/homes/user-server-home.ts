@@ -25,7 +25,7 @@ import type { KernelSource } from '../engine/kernel-source.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseNotebook } from '../notebook/read.js';
 import type { Job } from '../store/job-store.js';
-import type { ListNotebooksOptions, NotebookEntry } from '../users/notebooks.js';
+import type { ListNotebooksOptions, NotebookEntry } from '../users/notebook-listing.js';
 import { apiDirname, apiPath, ContentsApi, contentsSink } from './contents-api.js';
 import { listContentsNotebooks } from './contents-notebooks.js';
 import type { Home, KernelNeeds, NotebookFile, OutputPlace } from './home.js';

@@ -11,20 +11,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.js';
 import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
-import type { KernelSpec } from '../kernel/kernelspecs.js';
+import type { KernelSpec } from '../kernel/kernelspec-discovery.js';
 import { HUBMILL_VERSION } from '../version.js';
 import { redactUrl, type Authenticator } from './auth.js';
 import type { NotebookInspector, RouteContext } from './context.js';
 import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './hub-integration.js';
-import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './limits.js';
+import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './rate-limits.js';
 import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from './prometheus.js';
 import { installErrorHandling } from './problem.js';
 import { installJsonBody } from './json-body.js';
 import { Problem } from './schemas.js';
 import { installRoleGate, type NodeIdentity } from './role-gate.js';
-import seedRoutes from './routes/seed.js';
+import seedRoutes from './routes/compat.js';
 import healthRoutes from './routes/health.js';
 import jobRoutes from './routes/jobs.js';
 import notebookRoutes from './routes/notebooks.js';
@@ -36,7 +36,7 @@ import { Homes } from '../homes/homes.js';
 import { LocalHomes } from '../homes/local-home.js';
 import type { UserServers } from '../homes/user-servers.js';
 import { openApi30Bounds } from './openapi-30.js';
-import type { OwnHome } from '../users/home.js';
+import type { OwnHome } from '../users/home-path.js';
 
 export interface AppDeps {
   config: Config;
@@ -59,7 +59,7 @@ export interface AppDeps {
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
   userServers?: UserServers | null;
-  /** The home of the user hubmill runs as when the template has none for it (users/home.ts ownHomeOutsideTemplate); default none. */
+  /** The home of the user hubmill runs as when the template has none for it (users/home-path.ts ownHomeOutsideTemplate); default none. */
   ownHome?: OwnHome | null;
 }
 

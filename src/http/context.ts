@@ -7,9 +7,9 @@ import type { JobStore } from '../store/job-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
 import type { Homes } from '../homes/homes.js';
 import type { LocalHomes } from '../homes/local-home.js';
-import type { KernelSpec } from '../kernel/kernelspecs.js';
-import type { InspectedParameter } from '../notebook/types.js';
-import type { Metrics } from './metrics.js';
+import type { KernelSpec } from '../kernel/kernelspec-discovery.js';
+import type { InspectedParameter } from '../notebook/notebook-types.js';
+import type { Metrics } from './prometheus.js';
 import type { NodeIdentity } from './role-gate.js';
 
 /** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */

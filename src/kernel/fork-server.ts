@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { KernelStartError } from '../errors.js';
-import type { KernelSpec } from './kernelspecs.js';
+import type { KernelSpec } from './kernelspec-discovery.js';
 import type { KernelProcess } from './launcher.js';
 import { unwatchProcessGroup, watchProcessGroup } from './watchdog.js';
 

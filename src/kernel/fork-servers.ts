@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ForkRefusedError, ForkServer, forkableSpec } from './fork-server.js';
-import type { KernelSpec } from './kernelspecs.js';
+import type { KernelSpec } from './kernelspec-discovery.js';
 import { createConnectionFile, kernelArgv, kernelEnv, launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 
 export interface ForkServersOptions {

@@ -17,7 +17,7 @@
  */
 import { userInfo } from 'node:os';
 import { HubmillError, NoSuchKernelError } from '../errors.js';
-import type { KernelSpec } from './kernelspecs.js';
+import type { KernelSpec } from './kernelspec-discovery.js';
 import type { KernelLauncher, KernelStartOptions } from './pool-launcher.js';
 import type { ServerKernel } from './server-kernel.js';
 

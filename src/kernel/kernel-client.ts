@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Dealer, Subscriber } from 'zeromq';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
 import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
-import type { KernelSpec } from './kernelspecs.js';
+import type { KernelSpec } from './kernelspec-discovery.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
   Channel,

@@ -9,7 +9,7 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelStartError } from '../errors.js';
-import type { KernelSpec } from './kernelspecs.js';
+import type { KernelSpec } from './kernelspec-discovery.js';
 import { reservePorts, type ReserveOptions } from './ports.js';
 import { watchProcessGroup } from './watchdog.js';
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { ForkServers } from './fork-servers.js';
 import { KernelClient, type KernelClientLaunchOptions } from './kernel-client.js';
-import { getKernelSpec, type KernelSpecSearchOptions } from './kernelspecs.js';
+import { getKernelSpec, type KernelSpecSearchOptions } from './kernelspec-discovery.js';
 import type { KernelLauncher, KernelStartOptions } from './pool-launcher.js';
 import { ttlCached } from '../ttl-cache.js';
 

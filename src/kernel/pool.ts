@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { AbortedError, KernelStartError } from '../errors.js';
 import type { ForkServers } from './fork-servers.js';
 import type { KernelClient } from './kernel-client.js';
-import type { KernelSpecSearchOptions } from './kernelspecs.js';
+import type { KernelSpecSearchOptions } from './kernelspec-discovery.js';
 import { LocalLauncher } from './local-launcher.js';
 import type { KernelLauncher, KernelStartOptions, PoolableKernel } from './pool-launcher.js';
 

@@ -7,13 +7,13 @@
  * MAX_PARAMETER_DEPTH is a ParameterError (422) naming the parameter.
  */
 import { UnsupportedLanguageError } from '../errors.js';
-import { InspectionUnsupportedError, NoParametersCellError } from './errors.js';
+import { InspectionUnsupportedError, NoParametersCellError } from './notebook-errors.js';
 import { inspectParameters, notebookKernel } from './inspect.js';
 import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
 import { assertStrictParameters } from './strict-parameters.js';
 import { getTranslator, renderParametersCell, type Translator } from './translators/index.js';
-import type { InspectedParameter, Notebook, ParameterValue, Parameters } from './types.js';
+import type { InspectedParameter, Notebook, ParameterValue, Parameters } from './notebook-types.js';
 
 export interface CheckTarget {
   /** The kernel the run will use (the request's, else the notebook's). */

@@ -5,7 +5,7 @@ import { findTaggedCell, inspectPythonSource, cellTags, notebookKernel } from '.
 import { newCellId, sourceText } from './read.js';
 import { PythonTranslator, getTranslator, renderParametersCell } from './translators/index.js';
 import { splitLines } from './write.js';
-import type { Cell, CodeCell, Notebook, Parameters } from './types.js';
+import type { Cell, CodeCell, Notebook, Parameters } from './notebook-types.js';
 import { cloneJson } from './exact-json.js';
 
 export const INJECTED_TAG = 'injected-parameters';

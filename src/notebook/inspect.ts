@@ -3,10 +3,10 @@
  * first `parameters` cell of a Python notebook with papermill's own line grouping and
  * regex, so hubmill reports the same names, types, defaults and help texts.
  */
-import { InspectionUnsupportedError, NoParametersCellError } from './errors.js';
+import { InspectionUnsupportedError, NoParametersCellError } from './notebook-errors.js';
 import { sourceText } from './read.js';
 import { PythonTranslator, getTranslator } from './translators/index.js';
-import type { Cell, InspectedParameter, Notebook } from './types.js';
+import type { Cell, InspectedParameter, Notebook } from './notebook-types.js';
 
 export interface InspectOptions {
   /** Kernel name override; default the notebook's kernelspec name. */

@@ -6,7 +6,7 @@
  * implementations serialise with notebook/write's `serializeNotebook`, so the
  * bytes are the same wherever they land.
  */
-import type { Notebook } from './types.js';
+import type { Notebook } from './notebook-types.js';
 
 export interface NotebookSink {
   /** Recorded in metadata.papermill.output_path and the run_started event: an absolute local path or an API path. */

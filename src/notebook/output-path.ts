@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ParameterError } from '../errors.js';
 import { PyFloat, pyFloatRepr } from './py-float.js';
 import { pythonLiteral } from './translators/index.js';
-import type { ParameterValue, Parameters } from './types.js';
+import type { ParameterValue, Parameters } from './notebook-types.js';
 
 /** A datetime as Python's naive `datetime` would print it. */
 class NaiveDateTime {

@@ -10,7 +10,7 @@
  */
 import { ParameterError } from '../errors.js';
 import { PyFloat } from './py-float.js';
-import type { ParameterValue, Parameters } from './types.js';
+import type { ParameterValue, Parameters } from './notebook-types.js';
 
 const FLOAT_TAG = '$hubmill_float';
 const INT_TAG = '$hubmill_int';

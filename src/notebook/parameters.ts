@@ -8,7 +8,7 @@ import { parseDocument, type ScalarTag, type Tags } from 'yaml';
 import { ParameterError } from '../errors.js';
 import { exactInt } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
-import type { ParameterValue, Parameters } from './types.js';
+import type { ParameterValue, Parameters } from './notebook-types.js';
 
 // Python's int() and float() grammars for decimal text (underscores only between digits).
 const DIGITS = String.raw`[0-9](?:_?[0-9])*`;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { NotebookFormatError } from '../errors.js';
 import { parseJsonExact } from './exact-json.js';
-import type { Cell, MultilineString, Notebook } from './types.js';
+import type { Cell, MultilineString, Notebook } from './notebook-types.js';
 
 const CELL_TYPES = new Set(['code', 'markdown', 'raw']);
 const CELL_ID = /^[a-zA-Z0-9-_]{1,64}$/;

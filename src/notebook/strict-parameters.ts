@@ -12,7 +12,7 @@
  */
 import { ParameterError } from '../errors.js';
 import { PyFloat } from './py-float.js';
-import type { InspectedParameter, ParameterValue, Parameters } from './types.js';
+import type { InspectedParameter, ParameterValue, Parameters } from './notebook-types.js';
 
 export type ParameterTypeName = 'int' | 'float' | 'bool' | 'str' | 'list' | 'dict';
 

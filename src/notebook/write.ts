@@ -6,7 +6,7 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PyFloat } from './py-float.js';
-import type { Notebook } from './types.js';
+import type { Notebook } from './notebook-types.js';
 
 /** Serialise a notebook as Jupyter writes it: one-space indent, literal non-ASCII, trailing newline. */
 export function serializeNotebook(nb: Notebook): string {

@@ -14,10 +14,10 @@
  */
 import { pino, type Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import type { EventBus, JobEventListener } from './event-bus.js';
+import type { EventBus, JobEventListener } from './in-process-event-bus.js';
 import type { CheckedJob, Intake } from './intake.js';
 import { intakeFor, type IntakeOptions } from './intake-for.js';
-import { JobEvents } from './job-events.js';
+import { JobEvents } from './job-event-waits.js';
 import { within, type RunnerOptions } from './options.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 

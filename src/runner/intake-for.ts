@@ -8,11 +8,11 @@
 import type { Logger } from 'pino';
 import { defaultOutputPath } from '../homes/home.js';
 import { Homes } from '../homes/homes.js';
-import { getKernelSpec } from '../kernel/kernelspecs.js';
+import { getKernelSpec } from '../kernel/kernelspec-discovery.js';
 import { readNotebookFile } from '../notebook/read.js';
 import { lookupRunAs } from '../users/run-as.js';
 import { Intake } from './intake.js';
-import { UNLIMITED } from './limits.js';
+import { UNLIMITED } from './time-limits.js';
 import type { RunnerOptions } from './options.js';
 import { ttlCached } from '../ttl-cache.js';
 

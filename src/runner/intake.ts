@@ -19,15 +19,15 @@
  *   submission (the user's server) has its notebook checked here, and a
  *   failure is the job's recorded error.
  */
-import type { RunAs } from '../engine/types.js';
+import type { RunAs } from '../engine/run-types.js';
 import { NoSuchKernelError } from '../errors.js';
 import type { Home, NotebookFile, OutputPlace } from '../homes/home.js';
 import type { Homes } from '../homes/homes.js';
 import { checkParametersForNotebook, checkStrictParametersForNotebook, type CheckTarget } from '../notebook/check-parameters.js';
 import { notebookKernel } from '../notebook/inspect.js';
-import type { Notebook } from '../notebook/types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, NewJob } from '../store/job-store.js';
-import { checkRequestedLimits, type Limits } from './limits.js';
+import { checkRequestedLimits, type Limits } from './time-limits.js';
 
 export interface IntakeDeps {
   homes: Homes;

@@ -6,7 +6,7 @@
  * its newest `perJob` events (older ones are dropped, and a client that needs
  * them gets the current state instead).
  */
-import type { JobEvent, JobEventCursor, JobEventListener } from '../store/job-events.js';
+import type { JobEvent, JobEventCursor, JobEventListener } from '../store/job-event-types.js';
 import { isTerminal } from '../store/job-store.js';
 
 export type { JobEventListener };

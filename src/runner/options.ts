@@ -4,11 +4,11 @@
  * the defaults). Shared by the runner's parts; see runner.ts for the whole.
  */
 import type { Logger } from 'pino';
-import type { RunAs, RunOptions, RunResult } from '../engine/types.js';
-import type { Notebook } from '../notebook/types.js';
+import type { RunAs, RunOptions, RunResult } from '../engine/run-types.js';
+import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
-import type { EventBus } from './event-bus.js';
-import type { Limits } from './limits.js';
+import type { EventBus } from './in-process-event-bus.js';
+import type { Limits } from './time-limits.js';
 import type { GatewayKernels, KernelAsk, WarmKernels } from '../homes/local-kernels.js';
 import type { UserServers } from '../homes/user-servers.js';
 

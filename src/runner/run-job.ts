@@ -8,15 +8,15 @@
  */
 import type { Logger } from 'pino';
 import { AbortedError, HubmillError } from '../errors.js';
-import type { EngineEvent, RunAs, RunError, RunOptions, RunResult, RunStatus } from '../engine/types.js';
+import type { EngineEvent, RunAs, RunError, RunOptions, RunResult, RunStatus } from '../engine/run-types.js';
 import type { NotebookSink } from '../notebook/io.js';
 import type { Job, JobProgress, JobStore } from '../store/job-store.js';
 import { chownToUser } from '../users/run-as.js';
 import type { Intake } from './intake.js';
-import type { JobEvents } from './job-events.js';
-import { runLimitsMs, type Limits } from './limits.js';
+import type { JobEvents } from './job-event-waits.js';
+import { runLimitsMs, type Limits } from './time-limits.js';
 import type { RunnerMetrics } from './options.js';
-import { ProgressTracker } from './progress.js';
+import { ProgressTracker } from './progress-writer.js';
 import type { RunningJob } from './queue.js';
 
 export interface RunJobDeps {

@@ -3,10 +3,10 @@
  * owns the queue loop, concurrency, the kernel pool and live job events.
  */
 import type { Job, NewJob } from '../store/job-store.js';
-import type { JobEvent, JobEventCursor } from '../store/job-events.js';
+import type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
 import type { CheckedJob } from './intake.js';
 
-export type { JobEvent, JobEventCursor } from '../store/job-events.js';
+export type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
 
 export interface JobRunner {
   /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */

@@ -11,7 +11,7 @@
  * The preview endpoint and the scheduler both call `nextFireAfter`.
  */
 import { CronPattern } from 'croner';
-import { InvalidScheduleError } from './errors.js';
+import { InvalidScheduleError } from './schedule-errors.js';
 import { gapEnd, instantsOf, offsetAt, shiftNear, validateTimeZone, wallOf } from './zoned-time.js';
 
 export const CRON_NICKNAMES = ['@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@annually'] as const;

@@ -7,7 +7,7 @@
  * webhook.ts, which connects only to an address that passed).
  */
 import { BlockList, isIP } from 'node:net';
-import { WebhookRefusedError } from './errors.js';
+import { WebhookRefusedError } from './schedule-errors.js';
 
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'metadata.azure.com', 'instance-data', 'instance-data.ec2.internal']);
 const METADATA_ADDRESSES = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254']);

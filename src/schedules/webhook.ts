@@ -11,7 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
-import { WebhookRefusedError } from './errors.js';
+import { WebhookRefusedError } from './schedule-errors.js';
 import { checkAddress, checkWebhookUrl, type WebhookAllowList } from './webhook-address.js';
 
 export function signature(secret: string, body: string): string {

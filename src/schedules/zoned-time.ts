@@ -6,7 +6,7 @@
  * A "wall" time is a local date-time encoded as milliseconds as if it were UTC
  * (`Date.UTC(y, m, d, h, mi, s)`), so calendar arithmetic stays plain `Date`.
  */
-import { InvalidScheduleError } from './errors.js';
+import { InvalidScheduleError } from './schedule-errors.js';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

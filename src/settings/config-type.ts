@@ -52,7 +52,7 @@ export interface Config {
   readonly preload: Readonly<Record<string, string>>;
   /** Fork Python kernels from a fork server per kernelspec (`hubmill serve` only; `hubmill run` launches). */
   readonly forkServer: boolean;
-  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. A job asking for more is refused (runner/limits.ts). */
+  /** Upper bound (and default) of a job's whole-run timeout; 0 = unlimited. A job asking for more is refused (runner/time-limits.ts). */
   readonly maxTimeoutS: number;
   /** Upper bound (and default) of a job's per-cell timeout; 0 = unlimited. A job asking for more is refused. */
   readonly maxCellTimeoutS: number;

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { validateHomeTemplate } from '../users/home.js';
+import { validateHomeTemplate } from '../users/home-path.js';
 import { HOMES, LOG_FORMATS, LOG_LEVELS, ROLES, type Config, type SettingKey } from './config-type.js';
 import { bad, httpUrl, list, oneOf, parsePoolSizes, parsePreload, toBool, toInt, toNumber, urlPrefix } from './parse.js';
 

@@ -5,8 +5,8 @@
  * `openStores` (store/open.ts) picks one from the configuration.
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
-import type { Parameters } from '../notebook/types.js';
-import type { RunError } from '../engine/types.js';
+import type { Parameters } from '../notebook/notebook-types.js';
+import type { RunError } from '../engine/run-types.js';
 
 export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from './job-states.js';
 import type { FinalStatus, JobStatus } from './job-states.js';

@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
-import { PgJobStore } from './pg/job-store.js';
-import { PgScheduleStore } from './pg/schedule-store.js';
+import { PgJobStore } from './pg/pg-job-store.js';
+import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 

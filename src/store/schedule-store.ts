@@ -8,7 +8,7 @@
  * runs the scheduler's pure decision functions inside its transactions, so a
  * fire, its job and the schedule's new `next_run_at_ms` commit together.
  */
-import type { Parameters } from '../notebook/types.js';
+import type { Parameters } from '../notebook/notebook-types.js';
 import type { Job, JobPage, JobTarget, NewJob } from './job-store.js';
 
 export type OverlapPolicy = 'skip' | 'queue' | 'allow';

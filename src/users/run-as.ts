@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { chown, readFile } from 'node:fs/promises';
-import type { RunAs } from '../engine/types.js';
-import { isValidUsername } from './home.js';
+import type { RunAs } from '../engine/run-types.js';
+import { isValidUsername } from './home-path.js';
 
 export type { RunAs };
 

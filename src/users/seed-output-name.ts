@@ -8,7 +8,7 @@
 import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HubmillError } from '../errors.js';
-import type { RunAs } from '../engine/types.js';
+import type { RunAs } from '../engine/run-types.js';
 import { chownToUser } from './run-as.js';
 
 const pad = (n: number): string => String(n).padStart(2, '0');

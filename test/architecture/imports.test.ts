@@ -117,16 +117,16 @@ export function findUpwardImports(graph: Map<string, string[]>, layers: readonly
 
 test('the layer check reports an upward and a sideways import, and accepts downward ones', () => {
   const g = new Map<string, string[]>([
-    ['store/pg/event-bus.ts', ['runner/event-bus.ts', 'store/job-store.ts', 'notebook/types.ts']],
+    ['store/pg/pg-event-bus.ts', ['runner/in-process-event-bus.ts', 'store/job-store.ts', 'notebook/notebook-types.ts']],
     ['runner/runner.ts', ['store/job-store.ts', 'schedules/scheduler.ts', 'engine/execute.ts']],
     ['engine/execute.ts', ['kernel/client.ts', 'errors.ts']],
-    ['kernel/client.ts', ['notebook/types.ts']],
+    ['kernel/client.ts', ['notebook/notebook-types.ts']],
     ['notebook/read.ts', ['kernel/wire.ts']],
   ]);
   assert.deepEqual(findUpwardImports(g), [
     'notebook/read.ts → kernel/wire.ts',
     'runner/runner.ts → schedules/scheduler.ts',
-    'store/pg/event-bus.ts → runner/event-bus.ts',
+    'store/pg/pg-event-bus.ts → runner/in-process-event-bus.ts',
   ]);
   assert.deepEqual(findUpwardImports(new Map([['http/app.ts', ['runner/runner.ts', 'store/job-store.ts', 'errors.ts']]])), []);
 });
@@ -144,7 +144,7 @@ test('no module in src/ imports a higher (or sibling) layer', () => {
 });
 
 /** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
-const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/job-events.ts', 'store/job-states.ts'];
+const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/job-event-types.ts', 'store/job-states.ts'];
 const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
 
 /** Imports of store modules other than its interfaces from outside the store and the composition. */
@@ -160,11 +160,11 @@ export function findStoreBypasses(graph: Map<string, string[]>): string[] {
 
 test('the store bypass check reports a backend imported by a layer above the store', () => {
   const g = new Map([
-    ['runner/runner.ts', ['store/job-store.ts', 'store/pg/job-store.ts']],
+    ['runner/runner.ts', ['store/job-store.ts', 'store/pg/pg-job-store.ts']],
     ['server.ts', ['store/open.ts']],
     ['store/open.ts', ['store/sqlite-job-store.ts']],
   ]);
-  assert.deepEqual(findStoreBypasses(g), ['runner/runner.ts → store/pg/job-store.ts']);
+  assert.deepEqual(findStoreBypasses(g), ['runner/runner.ts → store/pg/pg-job-store.ts']);
 });
 
 test('the layers above the store reach it only through its interfaces', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KernelGateway, KernelGatewayError } from '../../src/kernel/gateway.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
-import { limitsFromSettings } from '../../src/runner/limits.js';
+import { limitsFromSettings } from '../../src/runner/time-limits.js';
 import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
 import type { Job, NewJob } from '../../src/store/job-store.js';
 import { hasJupyterServer, startJupyterServer, type JupyterServer } from '../helpers/jupyter-server.js';

@@ -19,7 +19,7 @@ import { call } from '../helpers/http.js';
 import { waitFor } from '../helpers/notebooks.js';
 import { adminQuery, freshSchema, PG_TEST_URL } from '../helpers/pg.js';
 import { waitForServeUrl } from '../../bench/lib/serve-banner.js';
-import { PgJobStore } from '../../src/store/pg/job-store.js';
+import { PgJobStore } from '../../src/store/pg/pg-job-store.js';
 import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import { pidRecordingNotebookJson } from '../helpers/run-records.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoformatUtc, nowMicros, secondsBetween } from '../../src/engine/clock.js';
+import { isoformatUtc, nowMicros, secondsBetween } from '../../src/engine/papermill-time.js';
 
 test("isoformatUtc writes Python's datetime.isoformat() of a UTC time", () => {
   const us = Date.UTC(2026, 11, 2, 6, 22, 11) * 1000 + 693_370;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { parseNotebook } from '../../src/notebook/read.js';
-import type { Parameters } from '../../src/notebook/types.js';
+import type { Parameters } from '../../src/notebook/notebook-types.js';
 import { hostileStrings } from '../helpers/hostile-strings.js';
 import { code, makeNotebook, tempDir } from '../helpers/notebooks.js';
 

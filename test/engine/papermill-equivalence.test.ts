@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { parseNotebook } from '../../src/notebook/read.js';
-import type { Parameters } from '../../src/notebook/types.js';
+import type { Parameters } from '../../src/notebook/notebook-types.js';
 import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>;

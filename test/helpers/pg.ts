@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PgJobStore, type PgJobStoreOptions } from '../../src/store/pg/job-store.js';
+import { PgJobStore, type PgJobStoreOptions } from '../../src/store/pg/pg-job-store.js';
 
 export const PG_TEST_URL = 'postgresql://postgres@127.0.0.1:5432/test';
 

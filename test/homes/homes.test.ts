@@ -19,7 +19,7 @@ import { UserServerNotConfiguredError } from '../../src/homes/hub-servers.js';
 import type { UserServers } from '../../src/homes/user-servers.js';
 import { readNotebookFile } from '../../src/notebook/read.js';
 import { Intake } from '../../src/runner/intake.js';
-import { UNLIMITED } from '../../src/runner/limits.js';
+import { UNLIMITED } from '../../src/runner/time-limits.js';
 import type { Job, NewJob } from '../../src/store/job-store.js';
 
 const NB = JSON.stringify({

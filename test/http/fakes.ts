@@ -9,15 +9,15 @@ import { isTerminal, type FinalStatus, type Job, type NewJob } from '../../src/s
 import { FakeStore } from '../store/fake-job-store.js';
 import type { JobEvent, JobRunner } from '../../src/runner/runner-api.js';
 import { JobEventLog } from '../../src/runner/job-event-log.js';
-import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
+import type { KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { NoSuchKernelError } from '../../src/errors.js';
 import { readNotebookFile } from '../../src/notebook/read.js';
 import type { Intake } from '../../src/runner/intake.js';
 import { intakeFor } from '../../src/runner/intake-for.js';
-import { limitsFromSettings } from '../../src/runner/limits.js';
-import { homePathFor } from '../../src/users/home.js';
+import { limitsFromSettings } from '../../src/runner/time-limits.js';
+import { homePathFor } from '../../src/users/home-path.js';
 
 export { FakeStore };
 

@@ -1,6 +1,6 @@
 /**
  * `npm start` as root: the home template gives /home/root, which does not exist, so the
- * service user's own home (its passwd entry, decided at start: users/home.ts
+ * service user's own home (its passwd entry, decided at start: users/home-path.ts
  * ownHomeOutsideTemplate) is its home. The UI opens it, and its notebooks list and run.
  */
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ownHomeOutsideTemplate } from '../../src/users/home.js';
+import { ownHomeOutsideTemplate } from '../../src/users/home-path.js';
 import { auth, makeApp } from './fakes.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });

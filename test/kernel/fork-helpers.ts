@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
 import { KernelClient, type KernelClientLaunchOptions } from '../../src/kernel/kernel-client.js';
 import type { ForkServers } from '../../src/kernel/fork-servers.js';
-import type { KernelSpec } from '../../src/kernel/kernelspecs.js';
+import type { KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 
 /** Starts a kernel through the fork servers and fails the test unless it really was forked. */
 export async function forkedKernel(servers: ForkServers, spec: KernelSpec, opts: KernelClientLaunchOptions = {}): Promise<KernelClient> {

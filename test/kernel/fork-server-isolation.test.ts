@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForkServers } from '../../src/kernel/fork-servers.js';
-import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspecs.js';
+import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { lookupRunAs } from '../../src/users/run-as.js';
 import { tempDir } from '../helpers/notebooks.js';

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { DeadKernelError, KernelStartError } from '../../src/errors.js';
 import { forkableSpec } from '../../src/kernel/fork-server.js';
 import { ForkServers } from '../../src/kernel/fork-servers.js';
-import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspecs.js';
+import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { processAlive, tempDir, waitFor } from '../helpers/notebooks.js';

@@ -1,7 +1,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
-import { findKernelSpecs, getKernelSpec, jupyterDataDirs } from '../../src/kernel/kernelspecs.js';
+import { findKernelSpecs, getKernelSpec, jupyterDataDirs } from '../../src/kernel/kernelspec-discovery.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { WireCodec } from '../../src/kernel/wire.js';
 import { AbortedError, DeadKernelError, KernelStartError, NoSuchKernelError, TimeoutError } from '../../src/errors.js';

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
-import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspecs.js';
+import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 import { ephemeralRange, kernelPortRange, reservePorts } from '../../src/kernel/ports.js';
 import { tempDir } from '../helpers/notebooks.js';
 

@@ -9,7 +9,7 @@ import { ParameterError, UnsupportedLanguageError } from '../../src/errors.js';
 import { checkParametersForNotebook } from '../../src/notebook/check-parameters.js';
 import { injectParameters } from '../../src/notebook/inject.js';
 import { MAX_PARAMETER_DEPTH } from '../../src/notebook/parameters-json.js';
-import type { Notebook, ParameterValue } from '../../src/notebook/types.js';
+import type { Notebook, ParameterValue } from '../../src/notebook/notebook-types.js';
 
 const nb = (kernelspec: Record<string, string> | null): Notebook =>
   ({ nbformat: 4, nbformat_minor: 5, metadata: kernelspec ? { kernelspec } : {}, cells: [] }) as unknown as Notebook;

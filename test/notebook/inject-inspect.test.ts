@@ -6,10 +6,10 @@ import { describeCell, errorLocation } from '../../src/notebook/cell-ref.js';
 import { code, makeNotebook } from '../helpers/notebooks.js';
 import { injectParameters, insertErrorMarkers, makeErrorMarkers, removeErrorMarkers } from '../../src/notebook/inject.js';
 import { formatInspection, inspectParameters } from '../../src/notebook/inspect.js';
-import { InspectionUnsupportedError, NoParametersCellError } from '../../src/notebook/errors.js';
+import { InspectionUnsupportedError, NoParametersCellError } from '../../src/notebook/notebook-errors.js';
 import { parameterizePath } from '../../src/notebook/output-path.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
-import type { Cell } from '../../src/notebook/types.js';
+import type { Cell } from '../../src/notebook/notebook-types.js';
 
 const load = (name: string) => readNotebookFile(join(import.meta.dirname, '..', 'fixtures', 'notebooks', name));
 const tags = (c: Cell) => (c.metadata as { tags?: string[] }).tags ?? [];

@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectionUnsupportedError } from '../../src/notebook/errors.js';
+import { InspectionUnsupportedError } from '../../src/notebook/notebook-errors.js';
 import { ParameterError } from '../../src/errors.js';
 import { checkStrictParametersForNotebook } from '../../src/notebook/check-parameters.js';
 import { inspectPythonSource } from '../../src/notebook/inspect.js';
@@ -16,7 +16,7 @@ import {
   parameterTypeName,
   strictParameterProblems,
 } from '../../src/notebook/strict-parameters.js';
-import type { Notebook } from '../../src/notebook/types.js';
+import type { Notebook } from '../../src/notebook/notebook-types.js';
 
 const CELL = [
   'n: int = 5  # how many',

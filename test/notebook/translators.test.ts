@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getTranslator, pythonLiteral, renderParametersCell, rLiteral } from '../../src/notebook/translators/index.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { ParameterError, UnsupportedLanguageError } from '../../src/errors.js';
-import type { ParameterValue } from '../../src/notebook/types.js';
+import type { ParameterValue } from '../../src/notebook/notebook-types.js';
 import { hostileStrings } from '../helpers/hostile-strings.js';
 
 const KERNELS = {

@@ -1,6 +1,6 @@
 // A stand-in for executeNotebook driven by the notebook's metadata.fake:
 // 'ok' (default), 'fail', 'throw', 'block' (until released or aborted).
-import type { RunOptions, RunResult } from '../../src/engine/types.js';
+import type { RunOptions, RunResult } from '../../src/engine/run-types.js';
 import { KernelStartError } from '../../src/errors.js';
 
 export interface FakeCall {

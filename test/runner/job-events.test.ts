@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { InProcessEventBus, type EventBus } from '../../src/runner/event-bus.js';
-import { JobEvents } from '../../src/runner/job-events.js';
+import { InProcessEventBus, type EventBus } from '../../src/runner/in-process-event-bus.js';
+import { JobEvents } from '../../src/runner/job-event-waits.js';
 import { FakeStore } from '../store/fake-job-store.js';
 
 const newJob = { username: 'u', notebook: 'n.ipynb', parameters: {}, submitted_by: 'u' };

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Runner, type RunnerOptions } from '../../src/runner/runner.js';
-import { limitsFromSettings } from '../../src/runner/limits.js';
+import { limitsFromSettings } from '../../src/runner/time-limits.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { KernelPool } from '../../src/kernel/pool.js';
 import { ForkServers } from '../../src/kernel/fork-servers.js';

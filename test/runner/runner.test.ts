@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runner, defaultOutputPath, type RunnerOptions } from '../../src/runner/runner.js';
-import { checkRequestedLimits, limitsFromSettings, runLimitsMs, UNLIMITED } from '../../src/runner/limits.js';
+import { checkRequestedLimits, limitsFromSettings, runLimitsMs, UNLIMITED } from '../../src/runner/time-limits.js';
 import { newWorkerId } from '../../src/runner/lease.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import {

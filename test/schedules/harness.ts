@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
-import { PgJobStore } from '../../src/store/pg/job-store.js';
-import { PgScheduleStore } from '../../src/store/pg/schedule-store.js';
+import { PgJobStore } from '../../src/store/pg/pg-job-store.js';
+import { PgScheduleStore } from '../../src/store/pg/pg-schedule-store.js';
 import type { Job, JobStore } from '../../src/store/job-store.js';
 import {
   SCHEDULE_DEFAULTS,

@@ -10,7 +10,7 @@ import { buildApp } from '../../src/http/app.js';
 import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
 import { NoSuchKernelError } from '../../src/errors.js';
 import { intakeFor } from '../../src/runner/intake-for.js';
-import { limitsFromSettings } from '../../src/runner/limits.js';
+import { limitsFromSettings } from '../../src/runner/time-limits.js';
 import type { JobRunner } from '../../src/runner/runner-api.js';
 import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';

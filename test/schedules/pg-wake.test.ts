@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startScheduling } from '../../src/server-schedules.js';
-import { PgScheduleStore } from '../../src/store/pg/schedule-store.js';
+import { PgScheduleStore } from '../../src/store/pg/pg-schedule-store.js';
 import { SCHEDULE_DEFAULTS, type NewSchedule, type ScheduleStore } from '../../src/store/schedule-store.js';
 import { freshSchema, pgStore } from '../helpers/pg.js';
 import { newJob } from '../store/conformance.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
-import { PgScheduleStore } from '../../src/store/pg/schedule-store.js';
+import { PgScheduleStore } from '../../src/store/pg/pg-schedule-store.js';
 import type { FirePlan, ScheduleStore } from '../../src/store/schedule-store.js';
 import { freshSchema, pgStore } from '../helpers/pg.js';
 

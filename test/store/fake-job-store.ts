@@ -19,7 +19,7 @@ import {
   type ListJobsQuery,
   type NewJob,
 } from '../../src/store/job-store.js';
-import type { RunError } from '../../src/engine/types.js';
+import type { RunError } from '../../src/engine/run-types.js';
 
 /** A copy the caller may change without changing the store. */
 function copy(j: Job): Job {

@@ -13,7 +13,7 @@ import { ParameterError } from '../../src/errors.js';
 import { MAX_PARAMETER_DEPTH } from '../../src/notebook/parameters-json.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { pythonLiteral } from '../../src/notebook/translators/index.js';
-import type { ParameterValue, Parameters } from '../../src/notebook/types.js';
+import type { ParameterValue, Parameters } from '../../src/notebook/notebook-types.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 
 function tempStore(t: { after(fn: () => void | Promise<void>): void }): { store: SqliteJobStore; path: string } {

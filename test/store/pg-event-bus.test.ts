@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { PgEventBus } from '../../src/store/pg/event-bus.js';
+import { PgEventBus } from '../../src/store/pg/pg-event-bus.js';
 import type { JobEvent } from '../../src/runner/runner-api.js';
 import type { Job } from '../../src/store/job-store.js';
 import { PyFloat } from '../../src/notebook/py-float.js';

@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PgEventBus } from '../../src/store/pg/event-bus.js';
+import { PgEventBus } from '../../src/store/pg/pg-event-bus.js';
 import { PgListener } from '../../src/store/pg/listener.js';
 import { SCHEDULES_CHANGED_CHANNEL } from '../../src/store/pg/channels.js';
 import { adminQuery, freshSchema, pgStore, PG_TEST_URL } from '../helpers/pg.js';

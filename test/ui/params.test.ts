@@ -5,7 +5,7 @@ import { parse as losslessParse } from 'lossless-json';
 import { jsonNumberValue } from '../../src/notebook/parameters-json.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { strictParameterProblems } from '../../src/notebook/strict-parameters.js';
-import type { ParameterValue } from '../../src/notebook/types.js';
+import type { ParameterValue } from '../../src/notebook/notebook-types.js';
 import { floatLiteral, jsonText, RawJson } from '../../ui/src/json-text.js';
 import { fieldFor, formValue, parseLiteral, readField } from '../../ui/src/params.js';
 

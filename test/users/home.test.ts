@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { homePathFor, isValidUsername, ownHomeOutsideTemplate, resolveHome, validateHomeTemplate, validateUsername } from '../../src/users/home.js';
+import { homePathFor, isValidUsername, ownHomeOutsideTemplate, resolveHome, validateHomeTemplate, validateUsername } from '../../src/users/home-path.js';
 import { InvalidUsernameError, NotFoundError, UsageError } from '../../src/errors.js';
 
 describe('usernames', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, realpathSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNotebookByName, listNotebooks, localIsoSeconds } from '../../src/users/notebooks.js';
+import { findNotebookByName, listNotebooks, localIsoSeconds } from '../../src/users/notebook-listing.js';
 import { NotFoundError, UnsafePathError } from '../../src/errors.js';
 
 let root: string;

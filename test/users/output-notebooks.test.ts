@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isOutputNotebook, listNotebooks } from '../../src/users/notebooks.js';
+import { isOutputNotebook, listNotebooks } from '../../src/users/notebook-listing.js';
 
 describe('output notebooks', () => {
   test('isOutputNotebook: hubmill-outputs folders and _output_ names', () => {

@@ -22,7 +22,7 @@ import {
 } from '../../store/schedule-store.js';
 import { encodeParameters } from '../../notebook/parameters-json.js';
 import { nextFires, parseCron } from '../../schedules/cron.js';
-import { InvalidScheduleError } from '../../schedules/errors.js';
+import { InvalidScheduleError } from '../../schedules/schedule-errors.js';
 import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
 import type { RouteContext } from '../context.js';

@@ -17,7 +17,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { NotFoundError } from '../../errors.js';
-import { isValidUsername } from '../../users/home.js';
+import { isValidUsername } from '../../users/home-path.js';
 import type { RouteContext } from '../context.js';
 import { tokenFromRequest } from '../auth.js';
 import { UnauthorizedError } from '../http-errors.js';

@@ -5,7 +5,7 @@
  */
 import { ParameterError } from '../../errors.js';
 import { PyFloat, pyFloatRepr } from '../py-float.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 
 const NON_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 const INT32_MIN = -2147483648n;

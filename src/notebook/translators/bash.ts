@@ -1,7 +1,7 @@
 /** The bash translator (bash_kernel). */
 import { ParameterError } from '../../errors.js';
 import { PyFloat, pyFloatRepr } from '../py-float.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, checkCommentText, codePoints, hex } from './base.js';
 
 const SHLEX_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;

@@ -1,7 +1,7 @@
 /** The .NET Interactive translators: C#, F# and PowerShell. */
 import { ParameterError } from '../../errors.js';
 import { pyFloatRepr } from '../py-float.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, PLAIN_IDENT, cLikeString, checkCommentText, codePoints, hex, isPrintable, longSuffixed } from './base.js';
 
 export class CSharpTranslator extends Translator {

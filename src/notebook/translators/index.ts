@@ -23,7 +23,7 @@
  * Parameter names must be identifiers of the target language (papermill pastes them raw).
  */
 import { ParameterError, UnsupportedLanguageError } from '../../errors.js';
-import type { ParameterValue, Parameters } from '../types.js';
+import type { ParameterValue, Parameters } from '../notebook-types.js';
 import { Translator } from './base.js';
 import { BashTranslator } from './bash.js';
 import { CSharpTranslator, FSharpTranslator, PowershellTranslator } from './dotnet.js';

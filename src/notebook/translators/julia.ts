@@ -1,5 +1,5 @@
 /** The Julia translator. */
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, BASE_ESCAPES, PLAIN_IDENT, checkCommentText, codePoints, hex, isPrintable } from './base.js';
 
 export class JuliaTranslator extends Translator {

@@ -1,5 +1,5 @@
 /** The MATLAB translator. */
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, checkCommentText, codePoints, utf16Units } from './base.js';
 
 /**

@@ -1,6 +1,6 @@
 /** The Python translator (kernels python, pysparkkernel). */
 import { pyFloatRepr } from '../py-float.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, PY_IDENT, checkCommentText, codePoints, hex, isPrintable } from './base.js';
 
 export class PythonTranslator extends Translator {

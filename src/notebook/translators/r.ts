@@ -1,6 +1,6 @@
 /** The R translator (kernels ir, sparkrkernel; language R). */
 import { ParameterError } from '../../errors.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, checkCommentText, codePoints, hex } from './base.js';
 
 export class RTranslator extends Translator {

@@ -1,6 +1,6 @@
 /** The Scala translator (kernels scala, sparkkernel). */
 import { pyFloatRepr } from '../py-float.js';
-import type { ParameterValue } from '../types.js';
+import type { ParameterValue } from '../notebook-types.js';
 import { Translator, PLAIN_IDENT, checkCommentText, cLikeString, longSuffixed } from './base.js';
 
 export class ScalaTranslator extends Translator {

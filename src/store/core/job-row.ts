@@ -3,7 +3,7 @@
  * the same columns; SQLite gives 0/1 for booleans and NULL in columns added by
  * later migrations), and the one mapping from a row to a Job.
  */
-import type { RunError } from '../../engine/types.js';
+import type { RunError } from '../../engine/run-types.js';
 import { decodeJsonValue, decodeParameters } from '../../notebook/parameters-json.js';
 import type { Job, JobProgress, JobStatus, JobTarget } from '../job-store.js';
 

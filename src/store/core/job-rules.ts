@@ -4,7 +4,7 @@
  * and the errors a refused change raises.
  */
 import { InvalidTransitionError, NotFoundError, RunQuotaError } from '../../errors.js';
-import type { RunError } from '../../engine/types.js';
+import type { RunError } from '../../engine/run-types.js';
 import { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from '../job-store.js';
 
 /** The states that count against a user's run quota (and a schedule's overlap): not terminal. */

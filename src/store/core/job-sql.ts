@@ -7,7 +7,7 @@
  * (`RETURNING`).
  */
 import { encodeJsonValue, encodeParameters } from '../../notebook/parameters-json.js';
-import type { RunError } from '../../engine/types.js';
+import type { RunError } from '../../engine/run-types.js';
 import { JOB_STATUSES, type FinalStatus, type JobProgress, type ListJobsQuery, type NewJob } from '../job-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL, statesBefore } from './job-rules.js';

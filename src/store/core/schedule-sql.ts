@@ -6,7 +6,7 @@
  * of finished runs use.
  */
 import { randomBytes } from 'node:crypto';
-import type { Parameters } from '../../notebook/types.js';
+import type { Parameters } from '../../notebook/notebook-types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters, parametersFromJson, parametersToJson } from '../../notebook/parameters-json.js';
 import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleJobTemplate, ScheduleNotify, SchedulePatch, ScheduleSettings } from '../schedule-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';

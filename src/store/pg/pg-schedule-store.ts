@@ -25,7 +25,7 @@ import {
 import { query, withTx } from './connect.js';
 import { rowToJob, type JobRow } from '../core/job-row.js';
 import { insertQueuedJob } from './job-rows.js';
-import type { PgJobStore } from './job-store.js';
+import type { PgJobStore } from './pg-job-store.js';
 import { SCHEDULES_CHANGED_CHANNEL } from './channels.js';
 import { POSTGRES } from '../core/dialect.js';
 import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from '../core/schedule-sql.js';

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { isTerminal, type Job, type JobStore } from '../store/job-store.js';
-import { InProcessEventBus, type EventBus, type JobEventListener } from './event-bus.js';
+import { InProcessEventBus, type EventBus, type JobEventListener } from './in-process-event-bus.js';
 import type { JobEvent, JobEventCursor } from './runner-api.js';
 
 export class JobEvents {

@@ -24,7 +24,7 @@ import { pageOf } from '../core/page.js';
 import { insertQueuedJob } from './job-rows.js';
 import { JOB_QUEUED_CHANNEL, type StoreChannel } from './channels.js';
 import { PgListener } from './listener.js';
-import { DbClock } from './clock.js';
+import { DbClock } from './db-clock.js';
 
 export interface PgJobStoreOptions {
   /** postgresql://…, optionally with `?schema=name` (default `public`). */

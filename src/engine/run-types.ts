@@ -3,7 +3,7 @@
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
 import type { NotebookSink } from '../notebook/io.js';
-import type { Notebook, Output, Parameters } from '../notebook/types.js';
+import type { Notebook, Output, Parameters } from '../notebook/notebook-types.js';
 import type { KernelSource } from './kernel-source.js';
 import type { RunAs } from '../kernel/launcher.js';
 

@@ -1,12 +1,12 @@
 /**
  * A job's live events and the event bus that carries them: the types shared by
- * the runner (which publishes and subscribes, runner/event-bus.ts keeps the
- * in-process bus) and the PostgreSQL bus (store/pg/event-bus.ts). They live in
+ * the runner (which publishes and subscribes, runner/in-process-event-bus.ts keeps the
+ * in-process bus) and the PostgreSQL bus (store/pg/pg-event-bus.ts). They live in
  * the store layer, below the runner, so the PostgreSQL bus never imports
  * upward (test/architecture/imports.test.ts).
  */
 import type { Job } from './job-store.js';
-import type { Output } from '../notebook/types.js';
+import type { Output } from '../notebook/notebook-types.js';
 
 /** Live events of one job, streamed over SSE as `event: <type>` with JSON data. */
 export type JobEvent =

@@ -6,11 +6,11 @@
  *
  * - `InProcessEventBus` (here): the events of the jobs this process runs, kept
  *   in memory (JobEventLog). For one process (`--role all` on SQLite).
- * - `PgEventBus` (store/pg/event-bus.ts): events stored in PostgreSQL and
+ * - `PgEventBus` (store/pg/pg-event-bus.ts): events stored in PostgreSQL and
  *   announced with NOTIFY, for API and worker nodes sharing one database.
  */
 import { JobEventLog } from './job-event-log.js';
-import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../store/job-events.js';
+import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../store/job-event-types.js';
 
 export type { EventBus, JobEventListener };
 

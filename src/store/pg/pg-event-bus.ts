@@ -21,7 +21,7 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { decodeJsonValue, encodeJsonValue } from '../../notebook/parameters-json.js';
-import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../job-events.js';
+import type { EventBus, JobEvent, JobEventCursor, JobEventListener } from '../job-event-types.js';
 import { isTerminal } from '../job-store.js';
 import { PgListener } from './listener.js';
 import { EVENT_BUS_CHANNEL } from './channels.js';
