@@ -2,12 +2,14 @@
  * The engine's public contract: run one notebook on one kernel with papermill's
  * semantics. The CLI and the service's runner both call `executeNotebook`.
  */
+import type { FinalStatus } from '../job-states.js';
 import type { NotebookSink } from '../notebook/io.js';
 import type { Notebook, Output, Parameters } from '../notebook/notebook-types.js';
 import type { KernelSource } from './kernel-source.js';
 import type { RunAs } from '../kernel/launcher.js';
 
-export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+/** How a run ended: a job's final states (job-states.ts). */
+export type RunStatus = FinalStatus;
 
 /**
  * What went wrong in a run. A failing cell is named one way everywhere (notebook/cell-ref.ts):

@@ -8,8 +8,8 @@
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { RunError } from '../engine/run-types.js';
 
-export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from './job-states.js';
-import type { FinalStatus, JobStatus } from './job-states.js';
+export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from '../job-states.js';
+import type { FinalStatus, JobStatus } from '../job-states.js';
 
 /** Where a job's kernel runs: a local kernel (default) or the user's own single-user server through JupyterHub. */
 export type JobTarget = 'local' | 'user-server';

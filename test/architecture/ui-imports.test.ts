@@ -2,7 +2,7 @@
  * The web UI takes the API's types from the server's schemas (ui/src/api.ts), but
  * only as types: a value import from src/ would bundle server code (TypeBox,
  * Node modules) into the browser's first load. The one exception is the list of
- * job states (src/store/job-states.ts), which imports nothing: one spelling of
+ * job states (src/job-states.ts), which imports nothing: one spelling of
  * the states for the server and the page.
  */
 import { test } from 'node:test';
@@ -18,7 +18,7 @@ function files(dir: string): string[] {
 }
 
 /** src/ modules the page may import as values: they import nothing themselves. */
-const VALUE_IMPORTS_ALLOWED = new Set(['src/store/job-states.js']);
+const VALUE_IMPORTS_ALLOWED = new Set(['src/job-states.js']);
 
 test('ui/src imports from src/ only with `import type` (but the dependency-free job states)', () => {
   const IMPORT = /^\s*(import|export)\s+(type\s+)?[^'";]*?from\s*['"]([^'"]+)['"]/gm;

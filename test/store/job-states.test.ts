@@ -1,12 +1,12 @@
 /**
- * The job states are spelled once (src/store/job-states.ts). Shipped migrations
+ * The job states are spelled once (src/job-states.ts). Shipped migrations
  * are history and keep their SQL, so this test ties them to the list: when a
  * state is added, it fails until a new migration rebuilds the `status` CHECK
  * (from STATUS_CHECK_SQL) and the partial indexes on active jobs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES } from '../../src/store/job-states.js';
+import { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES } from '../../src/job-states.js';
 import { ACTIVE_SQL, ACTIVE_STATUSES, STATUS_CHECK_SQL, TERMINAL_SQL } from '../../src/store/core/job-rules.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite.js';
 import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';

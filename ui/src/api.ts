@@ -7,7 +7,7 @@ import type { JobViewT, MeViewT, NotebookInfoT } from '../../src/http/schemas.js
 import type { ScheduleViewT } from '../../src/http/schedule-schemas.js';
 import { jsonText, RawJson } from './json-text';
 // The server's one list of job states (job-states.ts imports nothing, so it bundles as is).
-import { JOB_STATUSES as STATES, isTerminal, type JobStatus } from '../../src/store/job-states.js';
+import { JOB_STATUSES as STATES, isTerminal, type JobStatus } from '../../src/job-states.js';
 
 export interface HubConf {
   base_url: string;
