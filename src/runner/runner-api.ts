@@ -4,12 +4,16 @@
  */
 import type { Job, NewJob } from '../store/job-store.js';
 import type { JobEvent, JobEventCursor } from '../store/job-events.js';
+import type { SubmitOptions } from './producer.js';
 
 export type { JobEvent, JobEventCursor } from '../store/job-events.js';
 
 export interface JobRunner {
-  /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */
-  submit(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  /**
+   * The producer's submit (producer.ts): checks (notebook inside the home, parses, kernel known, …), resolves,
+   * enqueues under the quota rule of `opts.entry` (default 'api') and wakes the loop.
+   */
+  submit(job: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }>;
   /** Cancels a queued job at once; interrupts then kills a running one (partial output kept). */
   cancel(id: string): Promise<Job | null>;
   /** Resolves with the job once terminal, or with its current state after timeoutMs. */

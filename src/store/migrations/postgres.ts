@@ -152,4 +152,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s DOUBLE PRECISION;`,
   },
+  {
+    version: 7,
+    name: 'jobs.kernel_language (the kernel resolved at submission)',
+    sql: `ALTER TABLE jobs ADD COLUMN kernel_language TEXT;`,
+  },
 ];

@@ -132,4 +132,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'schedules.misfire_grace_s',
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
   },
+  {
+    id: 45,
+    name: 'jobs.kernel_language',
+    sql: `ALTER TABLE jobs ADD COLUMN kernel_language TEXT;  -- the kernel's language resolved at submission; NULL = read when the job runs`,
+  },
 ];
