@@ -14,7 +14,6 @@ import { getKernelSpec } from '../kernel/kernelspecs.js';
 import type { Message } from '../kernel/messages.js';
 import { describeCell } from '../notebook/cell-ref.js';
 import { injectParameters, insertErrorMarkers, isErrorMarker, removeErrorMarkers } from '../notebook/inject.js';
-import { notebookKernel } from '../notebook/inspect.js';
 import { sourceText } from '../notebook/read.js';
 import type { Cell, Notebook, Output } from '../notebook/types.js';
 import { HUBMILL_VERSION } from '../version.js';
@@ -78,9 +77,9 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     }
   };
   const nb: Notebook = structuredClone(opts.notebook);
-  const declared = notebookKernel(nb, opts.kernelName, opts.language);
-  const kernelName = (declared.kernelName ?? 'python3').toLowerCase();
-  const language = declared.language ?? (await getKernelSpec(kernelName).then((s) => s.language));
+  // The kernel as the caller resolved it (notebook/kernel.ts, read once): the engine does not read the notebook's.
+  const kernelName = opts.kernelName.toLowerCase();
+  const language = opts.language ?? (await getKernelSpec(kernelName).then((s) => s.language));
 
   // Markers from an earlier run go, parameters come in. `origins[i]` is the index in the
   // input notebook of working cell i (null for the cell we inject): errors report that.

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { executeNotebook } from '../../src/engine/execute.js';
+import { notebookKernel } from '../../src/notebook/kernel.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import type { Parameters } from '../../src/notebook/types.js';
 import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
@@ -35,7 +36,7 @@ const broken1 = () =>
 async function pm(nb: Json, parameters: Parameters = {}, extra: Record<string, unknown> = {}) {
   const dir = await tempDir();
   const out = join(dir, 'out.ipynb');
-  const result = await executeNotebook({ notebook: parseNotebook(JSON.stringify(nb), 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: out, parameters, ...extra });
+  const result = await executeNotebook({ kernelName: notebookKernel(parseNotebook(JSON.stringify(nb), 'in.ipynb')).kernelName ?? 'python3', notebook: parseNotebook(JSON.stringify(nb), 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: out, parameters, ...extra });
   return { result, nb: JSON.parse(await readFile(out, 'utf8')) as Json, dir };
 }
 
