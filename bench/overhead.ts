@@ -71,6 +71,7 @@ try {
       inputPath: nbPath,
       outputPath: join(dir, 'overhead-out.ipynb'),
       parameters: {},
+      kernelName: 'python3',
       kernels: givenKernel(k, { keep: true }),
       cwd: dir,
       onEvent: (e) => {

@@ -25,6 +25,7 @@ import { findKernelSpecs } from './kernel/kernelspec-discovery.js';
 import { summarizeNotebook } from './notebook/inspect.js';
 import { readNotebookFile } from './notebook/read.js';
 import { limitsFromSettings } from './runner/time-limits.js';
+import { quotaFromSettings } from './runner/quota.js';
 import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
@@ -123,6 +124,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     concurrency: config.concurrency,
     pollIntervalMs: opts.pollIntervalMs,
     limits: limitsFromSettings(config),
+    // The run quota of every entry (runner/quota.ts): refused at submission, bounded at claim.
+    quota: quotaFromSettings(config),
     leaseMs: config.leaseS * 1000,
     logger,
     metrics: {

@@ -9,6 +9,7 @@ import { freshKernels } from '../engine/kernel-source.js';
 import type { EngineEvent, RunResult } from '../engine/run-types.js';
 import { errorLocation } from '../notebook/cell-ref.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
+import { notebookKernel } from '../notebook/kernel.js';
 import { parameterizePath } from '../notebook/output-path.js';
 import { mergeParameters } from '../notebook/parameters.js';
 import { parseNotebook, readNotebookFile } from '../notebook/read.js';
@@ -67,6 +68,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // The kernel, read from the notebook once (-k / -l win): the engine runs on it and does not look again.
+  const kernel = notebookKernel(notebook, args.kernel, args.language);
   const log = (s: string) => process.stderr.write(s);
   const wantBar = args.progressBar ?? (process.stderr.isTTY === true && !args.logOutput);
   const bar = wantBar ? new ProgressBar(process.stderr) : null;
@@ -123,8 +126,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       inputPath: input,
       outputPath: toStdout ? null : output,
       parameters,
-      kernelName: args.kernel,
-      language: args.language,
+      kernelName: kernel.kernelName ?? 'python3',
+      language: kernel.language,
       cwd: args.cwd ? resolve(args.cwd) : undefined,
       cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
       runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,

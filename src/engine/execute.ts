@@ -12,7 +12,6 @@ import { dirname, resolve } from 'node:path';
 import { AbortedError, HubmillError, KernelStartError } from '../errors.js';
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { getKernelSpec } from '../kernel/kernelspec-discovery.js';
-import { notebookKernel } from '../notebook/inspect.js';
 import { executeCell } from './cell-execution.js';
 import { nowMicros } from './papermill-time.js';
 import { freshKernels, type KernelSource } from './kernel-source.js';
@@ -73,9 +72,9 @@ class RunStops {
 
 async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   const startedUs = nowMicros();
-  const declared = notebookKernel(opts.notebook, opts.kernelName, opts.language);
-  const kernelName = (declared.kernelName ?? 'python3').toLowerCase();
-  const language = declared.language ?? (await getKernelSpec(kernelName).then((s) => s.language));
+  // The kernel as the caller resolved it (notebook/kernel.ts, read once): the engine does not read the notebook's.
+  const kernelName = opts.kernelName.toLowerCase();
+  const language = opts.language ?? (await getKernelSpec(kernelName).then((s) => s.language));
   const release = () => held.release();
 
   const nbRun = NotebookRun.start(opts, { kernelName, language, startedUs });

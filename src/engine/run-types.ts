@@ -48,9 +48,9 @@ export interface RunOptions {
   output?: NotebookSink;
   /** Merged parameters; injection happens only when non-empty. */
   parameters: Parameters;
-  /** Kernel name override (-k); default: notebook's kernelspec name. */
-  kernelName?: string;
-  /** Language override (-l) for the translator. */
+  /** The kernel to run on, as the caller resolved it once (the job's, else the notebook's: notebook/kernel.ts). */
+  kernelName: string;
+  /** Its language, as the caller resolved it (the notebook's); absent: the kernelspec's. Never read from the notebook here. */
   language?: string;
   /** Working directory of the kernel process (default: the input notebook's folder, else process cwd). */
   cwd?: string;

@@ -16,7 +16,7 @@ import { HUBMILL_VERSION } from '../version.js';
 import { redactUrl, type Authenticator } from './auth.js';
 import type { NotebookInspector, RouteContext } from './context.js';
 import { defaultAuthenticators, hubIntegrationFromConfig, mountAtRoot } from './hub-integration.js';
-import { installIpLimit, installUserLimits, runQuota, type LimitOptions } from './rate-limits.js';
+import { installIpLimit, installUserLimits, type LimitOptions } from './rate-limits.js';
 import { loginUrl, oauthRoutes, wantsHtml } from './oauth.js';
 import { UnauthorizedError } from './http-errors.js';
 import { Metrics } from './prometheus.js';
@@ -91,8 +91,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     perUserPerMin: config.rateLimitPerMin,
     perIpPerMin: config.rateLimitIpPerMin,
     windowMs: config.rateLimitWindowS * 1000,
-    maxRunningPerUser: config.maxRunningPerUser || config.concurrency,
-    maxQueuedPerUser: config.maxQueuedPerUser,
   };
 
   const app = Fastify({
@@ -199,7 +197,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     inspectNotebook: deps.inspectNotebook ?? null,
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
-    runQuota: runQuota(limits),
     node,
   };
   await app.register(seedRoutes, { prefix: mount, ctx });

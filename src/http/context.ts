@@ -36,8 +36,6 @@ export interface RouteContext {
   inspectNotebook: NotebookInspector | null;
   sseHeartbeatMs: number;
   enginePath: string;
-  /** The most runs one user may have running and waiting (null: no limit); every submission passes it to the store. */
-  runQuota: number | null;
   /** This node's role and worker id (reported by /health). */
   node: NodeIdentity;
   /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */

@@ -6,19 +6,13 @@
  *   `@fastify/rate-limit`'s `createRateLimit` (fixed windows of one minute), so
  *   each runs exactly where it must in the hook order. Behind the hub's proxy the
  *   client address comes from X-Forwarded-For (Fastify `trustProxy`).
- * - Run quotas per user at submission (`POST /api/v1/jobs`, `/execute`,
- *   `/run-notebook`): at most `maxRunningPerUser` running plus
- *   `maxQueuedPerUser` waiting. `runQuota` turns them into one number that
- *   every submission hands to the store, which counts the user's active jobs
- *   inside the transaction that inserts the new one (`RunQuotaError`), so
- *   parallel requests, in one process or several, cannot slip past it.
  *
- * All refusals are 429 problems (`RATE_LIMITED`, `RUN_QUOTA`) with Retry-After.
- * Admins are not exempt (a runaway script with an admin token is still a
- * runaway). A quota belongs to the user whose notebook runs, whoever submits it.
- * Running + waiting stays within maxRunningPerUser + maxQueuedPerUser; the
- * runner's global concurrency decides what starts, so a user's waiting runs may
- * start beyond `maxRunningPerUser` when slots are free.
+ * Run quotas per user are not here: the runner's producer owns them for every
+ * way a job enters (runner/quota.ts); their refusals (`RUN_QUOTA`) are 429
+ * problems with Retry-After too.
+ *
+ * All refusals are 429 problems (`RATE_LIMITED`) with Retry-After. Admins are
+ * not exempt (a runaway script with an admin token is still a runaway).
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -41,10 +35,6 @@ export interface LimitOptions {
   perUserPerMin: number;
   /** Requests per minute per client address; 0 = unlimited. */
   perIpPerMin: number;
-  /** Runs one user may have running at once (0 = unlimited). */
-  maxRunningPerUser: number;
-  /** Runs one user may have waiting in the queue (0 = unlimited). */
-  maxQueuedPerUser: number;
   /** Window length (default: HUBMILL_RATE_LIMIT_WINDOW_S's; tests shorten it). */
   windowMs?: number;
 }
@@ -84,15 +74,6 @@ export async function installIpLimit(app: FastifyInstance, opts: LimitOptions): 
     if (req.routeOptions.url === undefined) return;
     await check(limiter, req, reply, `address ${req.ip}`);
   });
-}
-
-/**
- * The most runs one user may have running and waiting together, which the store
- * enforces at enqueue; null when either part is unlimited.
- */
-export function runQuota(opts: Pick<LimitOptions, 'maxRunningPerUser' | 'maxQueuedPerUser'>): number | null {
-  if (opts.maxRunningPerUser <= 0 || opts.maxQueuedPerUser <= 0) return null;
-  return opts.maxRunningPerUser + opts.maxQueuedPerUser;
 }
 
 /** Per-user request limit. Call after the authentication hook is added, so `req.identity` is known. */

@@ -8,18 +8,19 @@
  */
 import { UnsupportedLanguageError } from '../errors.js';
 import { InspectionUnsupportedError, NoParametersCellError } from './notebook-errors.js';
-import { inspectParameters, notebookKernel } from './inspect.js';
+import { inspectParameters } from './inspect.js';
 import { MAX_PARAMETER_DEPTH, tooDeepError } from './parameters-json.js';
 import { PyFloat } from './py-float.js';
 import { assertStrictParameters } from './strict-parameters.js';
 import { getTranslator, renderParametersCell, type Translator } from './translators/index.js';
 import type { InspectedParameter, Notebook, ParameterValue, Parameters } from './notebook-types.js';
 
+/** The kernel the run will use, as the caller resolved it once (notebook/kernel.ts): this module never reads it from the notebook. */
 export interface CheckTarget {
-  /** The kernel the run will use (the request's, else the notebook's). */
+  /** The request's kernel, else the notebook's. */
   kernelName: string;
-  /** The kernelspec's language, asked only when the notebook's metadata names none. */
-  specLanguage?: () => Promise<string | undefined>;
+  /** The notebook's language, else its kernelspec's; undefined when not known before the kernel is up. */
+  language: string | undefined;
 }
 
 /**
@@ -29,7 +30,7 @@ export interface CheckTarget {
 export async function checkParametersForNotebook(nb: Notebook, params: Parameters, target: CheckTarget): Promise<void> {
   if (Object.keys(params).length === 0) return;
   assertDepth(params);
-  const { kernelName, language } = await engineKernel(nb, target);
+  const { kernelName, language } = engineKernel(target);
   let translator: Translator;
   try {
     translator = getTranslator(kernelName, language);
@@ -49,7 +50,7 @@ export async function checkParametersForNotebook(nb: Notebook, params: Parameter
  */
 export async function checkStrictParametersForNotebook(nb: Notebook, params: Parameters, target: CheckTarget): Promise<void> {
   if (Object.keys(params).length === 0) return;
-  const { kernelName, language } = await engineKernel(nb, target);
+  const { kernelName, language } = engineKernel(target);
   let declared: InspectedParameter[];
   try {
     declared = inspectParameters(nb, { kernelName, language });
@@ -62,11 +63,9 @@ export async function checkStrictParametersForNotebook(nb: Notebook, params: Par
   assertStrictParameters(declared, params);
 }
 
-/** The engine's choice: kernel name (lower-cased), then the notebook's language, then the spec's. */
-async function engineKernel(nb: Notebook, target: CheckTarget): Promise<{ kernelName: string; language: string | undefined }> {
-  const kernelName = target.kernelName.toLowerCase();
-  const language = notebookKernel(nb, kernelName).language ?? (await target.specLanguage?.().catch(() => undefined));
-  return { kernelName, language };
+/** The engine's choice: the kernel name lower-cased, the resolved language. */
+function engineKernel(target: CheckTarget): { kernelName: string; language: string | undefined } {
+  return { kernelName: target.kernelName.toLowerCase(), language: target.language };
 }
 
 /** ParameterError when `value` nests deeper than MAX_PARAMETER_DEPTH; iterative, so any depth is safe to check. */

@@ -1,7 +1,7 @@
 /**
  * Parameter injection and papermill's error marker cells.
  */
-import { findTaggedCell, inspectPythonSource, cellTags, notebookKernel } from './inspect.js';
+import { findTaggedCell, inspectPythonSource, cellTags } from './inspect.js';
 import { newCellId, sourceText } from './read.js';
 import { PythonTranslator, getTranslator, renderParametersCell } from './translators/index.js';
 import { splitLines } from './write.js';
@@ -14,9 +14,9 @@ export const ERROR_MARKER_TAG = 'papermill-error-cell-tag';
 export const NO_PARAMETERS_CELL_WARNING = "Input notebook does not contain a cell with tag 'parameters'";
 
 export interface InjectOptions {
-  /** Kernel name used to pick the translator (default: the notebook's kernelspec name). */
-  kernelName?: string;
-  /** Language used when the kernel name has no translator (default: kernelspec/language_info). */
+  /** Kernel name used to pick the translator, as the caller resolved it (this module never reads the notebook's). */
+  kernelName: string | undefined;
+  /** Language used when the kernel name has no translator, as the caller resolved it. */
   language?: string;
   /** --report-mode: hide the injected cell's source. */
   reportMode?: boolean;
@@ -39,13 +39,12 @@ export interface InjectResult {
  * `parameters` cell does not assign produce `Passed unknown parameter: NAME` warnings
  * (other languages cannot be inspected, so they get none — papermill would warn for all).
  */
-export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions = {}): InjectResult {
+export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions): InjectResult {
   const notebook = cloneJson(nb);
   const warnings: string[] = [];
   if (Object.keys(params).length === 0) return { notebook, warnings, injected: null };
 
-  const { kernelName, language } = notebookKernel(nb, options.kernelName, options.language);
-  const translator = getTranslator(kernelName, language);
+  const translator = getTranslator(options.kernelName, options.language);
   const source = renderParametersCell(params, translator, options.comment);
 
   const injectedIndex = findTaggedCell(notebook, INJECTED_TAG);

@@ -4,6 +4,7 @@
  * regex, so hubmill reports the same names, types, defaults and help texts.
  */
 import { InspectionUnsupportedError, NoParametersCellError } from './notebook-errors.js';
+import { notebookKernel } from './kernel.js';
 import { sourceText } from './read.js';
 import { PythonTranslator, getTranslator } from './translators/index.js';
 import type { Cell, InspectedParameter, Notebook } from './notebook-types.js';
@@ -32,16 +33,6 @@ export function findTaggedCell(nb: Notebook, tag: string): number {
 export function cellTags(cell: Cell): string[] {
   const tags = (cell.metadata as { tags?: unknown } | undefined)?.tags;
   return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-}
-
-/** The kernel name and language a notebook declares, with overrides applied. */
-export function notebookKernel(nb: Notebook, kernelName?: string, language?: string): { kernelName?: string; language?: string } {
-  const md = nb.metadata as { kernelspec?: { name?: unknown; language?: unknown }; language_info?: { name?: unknown } };
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  return {
-    kernelName: kernelName ?? str(md.kernelspec?.name),
-    language: language ?? str(md.kernelspec?.language) ?? str(md.language_info?.name),
-  };
 }
 
 /**

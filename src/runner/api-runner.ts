@@ -4,7 +4,7 @@
  * event bus. It runs no kernel and claims no job: the worker nodes do, and
  * publish the jobs' events on the shared bus.
  *
- * - submit: the intake's checks (the same as on a worker), then `enqueue`; the
+ * - submit: the producer (producer.ts: the intake's checks and the quota, the same as on a worker); the
  *   store wakes the workers (NOTIFY on PostgreSQL, their poll otherwise). The
  *   job's first event is the worker's `running` state.
  * - cancel: `requestCancel`; a queued job is cancelled at once (its state event
@@ -15,38 +15,37 @@
 import { pino, type Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
 import type { EventBus, JobEventListener } from './in-process-event-bus.js';
-import type { CheckedJob, Intake } from './intake.js';
+import type { CheckedJob } from './intake.js';
 import { intakeFor, type IntakeOptions } from './intake-for.js';
 import { JobEvents } from './job-event-waits.js';
 import { within, type RunnerOptions } from './options.js';
+import { JobProducer, type SubmitOptions } from './producer.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 
-export type ApiRunnerOptions = IntakeOptions & Pick<RunnerOptions, 'store' | 'logger' | 'waitPollMs'> & { eventBus: EventBus };
+export type ApiRunnerOptions = IntakeOptions & Pick<RunnerOptions, 'store' | 'logger' | 'waitPollMs' | 'quota'> & { eventBus: EventBus };
 
 export class ApiRunner implements JobRunner {
   private readonly store: JobStore;
   private readonly log: Logger;
   private readonly events: JobEvents;
-  private readonly intake: Intake;
+  /** The one door of submissions (producer.ts): the same checks and quota as on a worker. */
+  readonly producer: JobProducer;
 
   constructor(opts: ApiRunnerOptions) {
     this.store = opts.store;
     this.log = (opts.logger ?? pino({ enabled: false })).child({ component: 'api-runner' });
     this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
-    this.intake = intakeFor(opts);
-  }
-
-  async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
-    const { job: checked } = await this.intake.check(newJob);
-    const res = await this.store.enqueue(checked);
     // No `queued` event: nobody can be subscribed to a job that did not exist (SSE starts from the
     // store's state), and a worker that claims it at once would otherwise race it with `running`.
-    if (res.created) this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
-    return res;
+    this.producer = new JobProducer({ intake: intakeFor(opts), store: this.store, quota: opts.quota, log: this.log });
+  }
+
+  submit(newJob: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }> {
+    return this.producer.submit(newJob, opts);
   }
 
   check(newJob: NewJob): Promise<CheckedJob> {
-    return this.intake.check(newJob);
+    return this.producer.check(newJob);
   }
 
   /** Nothing to wake here: the workers claim (woken by NOTIFY on PostgreSQL, their poll otherwise). */

@@ -6,7 +6,8 @@
  *
  * - At submission (`check`), once per request: the home can serve the job,
  *   the notebook lies inside it (and parses, when the home reads at
- *   submission), its kernel is known, the parameters can be injected, the
+ *   submission), its kernel is known (name and language, read from the
+ *   notebook here once and stored with the job), the parameters can be injected, the
  *   limits are within the maximums, the output path stays inside the home.
  *   The answer is the job as stored: paths normalized relative to the home.
  *   Callers (HTTP routes, later schedules) pass the caller's fields through
@@ -15,16 +16,19 @@
  *   process: the same resolution again, because the files may have changed
  *   meanwhile (a deleted notebook, a folder swapped for a symlink). It adds what
  *   only the run needs: the parsed notebook, the identity to run as, the output
- *   (hubmill's default folder is created here). A home that does not read at
- *   submission (the user's server) has its notebook checked here, and a
- *   failure is the job's recorded error.
+ *   (hubmill's default folder is created here). The kernel is the one resolved
+ *   at submission (`job.kernel`, `job.kernel_language`): a notebook whose
+ *   kernelspec was edited meanwhile still runs on the kernel it was checked
+ *   against. A home that does not read at submission (the user's server), and a
+ *   job stored before the language was kept, has its notebook's kernel read and
+ *   checked here, and a failure is the job's recorded error.
  */
 import type { RunAs } from '../engine/run-types.js';
 import { NoSuchKernelError } from '../errors.js';
 import type { Home, NotebookFile, OutputPlace } from '../homes/home.js';
 import type { Homes } from '../homes/homes.js';
 import { checkParametersForNotebook, checkStrictParametersForNotebook, type CheckTarget } from '../notebook/check-parameters.js';
-import { notebookKernel } from '../notebook/inspect.js';
+import { notebookKernel } from '../notebook/kernel.js';
 import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, NewJob } from '../store/job-store.js';
 import { checkRequestedLimits, type Limits } from './time-limits.js';
@@ -63,10 +67,17 @@ function kernelNameFor(job: { kernel?: string | null }, nb: Notebook): string {
   return name;
 }
 
-/** What the parameter checks need of the kernel: its name, and the kernelspec's language when the home knows its kernelspecs. */
-function checkTarget(home: Home, kernelName: string): CheckTarget {
-  const spec = home.kernelSpec;
-  return spec ? { kernelName, specLanguage: () => spec(kernelName).then((s) => s.language) } : { kernelName };
+/**
+ * The kernel a job runs on, read from the notebook here (the one place, see notebook/kernel.ts): the job's name,
+ * else the notebook's; the notebook's language, else the kernelspec's when the home knows them. The kernelspec is
+ * asked always with 'required' (an unknown kernel is refused: NoSuchKernelError), else only for a missing language.
+ */
+async function readKernel(home: Home, job: { kernel?: string | null }, nb: Notebook, spec: 'required' | 'for-language'): Promise<CheckTarget> {
+  const kernelName = kernelNameFor(job, nb);
+  const declared = notebookKernel(nb, kernelName).language;
+  if (declared !== undefined && spec === 'for-language') return { kernelName, language: declared };
+  const ks = await home.kernelSpec?.(kernelName);
+  return { kernelName, language: declared ?? ks?.language };
 }
 
 export class Intake {
@@ -83,11 +94,9 @@ export class Intake {
       let kernel: CheckedJob['kernel'] = null;
       if (home.readsAtSubmission || strict) {
         const { notebook } = await home.readNotebook(paths.notebook);
-        const kernelName = kernelNameFor(newJob, notebook);
-        const spec = await home.kernelSpec?.(kernelName);
-        kernel = { name: kernelName, language: notebookKernel(notebook, kernelName).language ?? spec?.language };
+        const target = await readKernel(home, newJob, notebook, 'required');
+        kernel = { name: target.kernelName, language: target.language };
         // Names and values the engine could not inject are refused now (422), as `hubmill run` refuses them.
-        const target = checkTarget(home, kernelName);
         await checkParametersForNotebook(notebook, newJob.parameters, target);
         // Opt-in (the web UI's run form): only declared parameters, each fitting its type.
         if (newJob.strict_parameters) await checkStrictParametersForNotebook(notebook, newJob.parameters, target);
@@ -103,11 +112,11 @@ export class Intake {
     const home = this.deps.homes.forJob(job);
     try {
       const file = await home.readNotebook(job.notebook, signal);
-      const kernelName = kernelNameFor(job, file.notebook);
+      // Resolved at submission: used as it was checked, the notebook's kernelspec is not read again.
+      const resolved = job.kernel !== null && job.kernel_language !== null ? { kernelName: job.kernel, language: job.kernel_language } : null;
+      const { kernelName, language } = resolved ?? (await readKernel(home, job, file.notebook, 'for-language'));
       // Checked at submission where the home reads then; otherwise now, recorded as the job's error.
-      if (!home.readsAtSubmission) await checkParametersForNotebook(file.notebook, job.parameters, checkTarget(home, kernelName));
-      const declared = notebookKernel(file.notebook, kernelName).language;
-      const language = declared ?? (home.kernelSpec ? (await home.kernelSpec(kernelName)).language : undefined);
+      if (!home.readsAtSubmission) await checkParametersForNotebook(file.notebook, job.parameters, { kernelName, language });
       const runAs = await home.runAs();
       const output = await home.output(job, file, runAs, signal);
       return { home, notebook: file, kernelName, language, runAs, output };

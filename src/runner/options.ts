@@ -9,6 +9,7 @@ import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, JobStatus, JobStore } from '../store/job-store.js';
 import type { EventBus } from './in-process-event-bus.js';
 import type { Limits } from './time-limits.js';
+import type { RunQuota } from './quota.js';
 import type { GatewayKernels, KernelAsk, WarmKernels } from '../homes/local-kernels.js';
 import type { UserServers } from '../homes/user-servers.js';
 
@@ -40,6 +41,8 @@ export interface RunnerOptions {
   concurrency?: number;
   /** Whole-run and per-cell maximums (default: unlimited); see limits.ts for the rule. */
   limits?: Limits;
+  /** The run quota per user (default: none); see quota.ts for the rule. */
+  quota?: RunQuota;
   kernelStartTimeoutMs?: number;
   /** This process's identity in the store (default: host, pid and a random part; see lease.ts). Tests only. */
   workerId?: string;

@@ -26,6 +26,8 @@ export interface QueueOptions {
   store: JobStore;
   workerId: string;
   concurrency: number;
+  /** Jobs one user may have running (across every process): the store claims no job of a user at it (quota.ts); null = no bound. */
+  maxRunningPerUser?: number | null;
   pollIntervalMs: number;
   /** Bound for cancelled runs to wind down after the grace of stop() (default 15 s). */
   stopKillWaitMs: number;
@@ -104,7 +106,7 @@ export class Queue {
       while (this.running.size < this.o.concurrency && !this.stopping) {
         let job: Job | null;
         try {
-          job = await this.o.store.claimNext(this.o.workerId);
+          job = await this.o.store.claimNext(this.o.workerId, { maxRunningPerUser: this.o.maxRunningPerUser ?? null });
         } catch (err) {
           this.o.log.error({ err: (err as Error).message }, 'claiming a job failed');
           return;

@@ -5,12 +5,16 @@
 import type { Job, NewJob } from '../store/job-store.js';
 import type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
 import type { CheckedJob } from './intake.js';
+import type { SubmitOptions } from './producer.js';
 
 export type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
 
 export interface JobRunner {
-  /** Validates (notebook exists inside the home, parses, kernel known), enqueues and wakes the loop. */
-  submit(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  /**
+   * The producer's submit (producer.ts): checks (notebook inside the home, parses, kernel known, …), resolves,
+   * enqueues under the quota rule of `opts.entry` (default 'api') and wakes the loop.
+   */
+  submit(job: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }>;
   /**
    * The checks `submit` makes, without enqueueing (400, 404, 422 with the reason): the job as it
    * would be stored, and the kernel read from the notebook. Schedules check their job when saved.

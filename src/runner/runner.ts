@@ -3,6 +3,7 @@
  * at most `concurrency` at a time, each on its own kernel. This file only
  * wires the parts, one per role:
  *
+ * - `producer.ts`: the one door of submissions (intake, quota, enqueue);
  * - `intake.ts`: checks a submitted job once (home, notebook, kernel, limits,
  *   output path) and resolves a claimed job for its run;
  * - `queue.ts`: the claim loop, concurrency, cancellation, the poll for what
@@ -33,6 +34,7 @@ import { within, type RunnerOptions } from './options.js';
 import { Queue } from './queue.js';
 import { Retention } from './retention.js';
 import { runJob } from './run-job.js';
+import { JobProducer, type SubmitOptions } from './producer.js';
 import type { JobEvent, JobEventCursor, JobRunner } from './runner-api.js';
 import { plainDefault } from '../settings/table.js';
 
@@ -48,6 +50,8 @@ export class Runner implements JobRunner {
   private readonly log: Logger;
   private readonly events: JobEvents;
   private readonly intake: Intake;
+  /** The one door of submissions (producer.ts): intake, resolution, quota, enqueue. */
+  readonly producer: JobProducer;
   private readonly queue: Queue;
   private readonly lease: Lease;
   private readonly retention: Retention;
@@ -64,10 +68,21 @@ export class Runner implements JobRunner {
     this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
     const limits = opts.limits ?? UNLIMITED;
     this.intake = intakeFor(opts, { log: this.log });
+    this.producer = new JobProducer({
+      intake: this.intake,
+      store: this.store,
+      quota: opts.quota,
+      log: this.log,
+      onQueued: (job) => {
+        this.events.emitState(job);
+        this.queue.kick();
+      },
+    });
     this.queue = new Queue({
       store: this.store,
       workerId: this.workerId,
       concurrency: this.concurrency,
+      maxRunningPerUser: opts.quota?.maxRunningPerUser ?? null,
       pollIntervalMs: opts.pollIntervalMs ?? 500,
       stopKillWaitMs: opts.stopKillWaitMs ?? 15_000,
       log: this.log,
@@ -114,19 +129,12 @@ export class Runner implements JobRunner {
     this.retention = new Retention(this.store, opts.homeFor, opts.retention, this.log);
   }
 
-  async submit(newJob: NewJob): Promise<{ job: Job; created: boolean }> {
-    const { job: checked } = await this.intake.check(newJob);
-    const res = await this.store.enqueue(checked);
-    if (res.created) {
-      this.log.info({ jobId: res.job.id, username: res.job.username, notebook: res.job.notebook }, 'job queued');
-      this.events.emitState(res.job);
-      this.queue.kick();
-    }
-    return res;
+  submit(newJob: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }> {
+    return this.producer.submit(newJob, opts);
   }
 
   check(newJob: NewJob): Promise<CheckedJob> {
-    return this.intake.check(newJob);
+    return this.producer.check(newJob);
   }
 
   wake(): void {

@@ -202,7 +202,7 @@ export const SETTINGS: SettingsTable = {
     default: 0,
     shown: '`0` (= concurrency)',
     parse: (v) => toInt('HUBMILL_MAX_RUNNING_PER_USER', v, 0),
-    doc: 'runs one user may have running, counted by the store as each job is added (429 + `Retry-After` beyond)',
+    doc: 'runs one user may have running: no more of theirs is started (fires and other queued jobs wait); a direct submission beyond running + waiting gets 429 + `Retry-After`',
   },
   maxQueuedPerUser: {
     env: 'HUBMILL_MAX_QUEUED_PER_USER',

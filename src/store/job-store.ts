@@ -27,7 +27,13 @@ export interface Job {
   /** Relative to the user's home. */
   notebook: string;
   parameters: Parameters;
+  /**
+   * The kernel the job runs on: resolved at submission (the job's own, else the notebook's) when the home
+   * reads the notebook then; the requested one (or null: the notebook's) when it is read only at run time.
+   */
   kernel: string | null;
+  /** The kernel's language as resolved at submission (the notebook's, else its kernelspec's); null when read only at run time. */
+  kernel_language: string | null;
   timeout_s: number | null;
   cell_timeout_s: number | null;
   idempotency_key: string | null;
@@ -62,6 +68,8 @@ export interface NewJob {
   notebook: string;
   parameters: Parameters;
   kernel?: string | null;
+  /** Set by the producer (runner/producer.ts) from what the intake read; callers leave it out. */
+  kernel_language?: string | null;
   timeout_s?: number | null;
   cell_timeout_s?: number | null;
   idempotency_key?: string | null;
@@ -80,6 +88,7 @@ export interface NewJob {
    * Not stored: the most jobs `username` may have queued and running together,
    * this one included; null/absent = no limit. Counted in the same transaction
    * as the insert, so parallel submissions (from any process) cannot exceed it.
+   * Set by the producer from the quota rule of the job's entry (runner/quota.ts).
    */
   max_active?: number | null;
   /**
@@ -105,6 +114,11 @@ export interface JobPage {
   next_cursor: string | null;
 }
 
+export interface ClaimOptions {
+  /** Claim no job of a user who already has this many running; null/absent = no bound. */
+  maxRunningPerUser?: number | null;
+}
+
 export interface JobStore {
   /**
    * Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false.
@@ -113,8 +127,12 @@ export interface JobStore {
   enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
   get(id: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<JobPage>;
-  /** Atomically takes the oldest queued job (FIFO) for this worker and marks it running. */
-  claimNext(workerId: string): Promise<Job | null>;
+  /**
+   * Atomically takes the oldest queued job (FIFO) for this worker and marks it running. With
+   * `maxRunningPerUser`, only a job whose user has fewer jobs running (counted across every process; exact on
+   * PostgreSQL too): the jobs of a user at the limit wait, and others' are taken meanwhile.
+   */
+  claimNext(workerId: string, opts?: ClaimOptions): Promise<Job | null>;
   updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void>;
   /**
    * Records a job's end. With `worker_id` (and `attempt`, the job's `attempts`

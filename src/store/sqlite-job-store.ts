@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HubmillError } from '../errors.js';
 import type {
+  ClaimOptions,
   FinalStatus,
   Job,
   JobPage,
@@ -133,9 +134,10 @@ export class SqliteJobStore implements JobStore {
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
-  async claimNext(workerId: string): Promise<Job | null> {
+  async claimNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
     this.check();
-    const r = this.db.transaction(() => this.one<JobRow>(SQL.claim(workerId, this.now()))).immediate();
+    // One statement under the write lock: the per-user count and the claim see the same jobs.
+    const r = this.db.transaction(() => this.one<JobRow>(SQL.claim(workerId, this.now(), opts.maxRunningPerUser ?? null))).immediate();
     return r ? rowToJob(r) : null;
   }
 

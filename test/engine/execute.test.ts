@@ -11,6 +11,7 @@ import { parseNotebook, sourceText } from '../../src/notebook/read.js';
 import { serializeNotebook } from '../../src/notebook/write.js';
 import { code, makeNotebook, md, processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
+import { notebookKernel } from '../../src/notebook/kernel.js';
 
 type Json = Record<string, any>;
 
@@ -24,6 +25,9 @@ async function run(cells: Parameters<typeof makeNotebook>[0], extra: Partial<Run
     inputPath: join(dir, 'in.ipynb'),
     outputPath,
     parameters: {},
+    // Resolved once by the caller, as the intake and the CLI do.
+    kernelName: notebookKernel(nb).kernelName!,
+    language: notebookKernel(nb).language,
     onEvent: (e) => events.push(e),
     ...extra,
   });
@@ -86,6 +90,7 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     const first = await run([code('a = 1', ['parameters']), code('assert a == 1')], { parameters: { a: 2 } });
     assert.equal(first.result.status, 'failed');
     const again = await executeNotebook({
+      kernelName: 'python3',
       notebook: parseNotebook(JSON.stringify(first.written), 'again.ipynb'),
       inputPath: first.outputPath,
       outputPath: join(first.dir, 'again.ipynb'),
@@ -104,6 +109,7 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     const inputIndex = input.cells.findIndex((c: Json) => src(c) === 'assert a == 1');
     assert.equal(inputIndex, 5);
     const again = await executeNotebook({
+      kernelName: 'python3',
       notebook: parseNotebook(JSON.stringify(input), 'again.ipynb'),
       inputPath: first.outputPath,
       outputPath: join(first.dir, 'again.ipynb'),
@@ -144,6 +150,7 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     let closed = 0;
     const common = { notebook: nb, inputPath: 'proj/in.ipynb', cwd: dir, parameters: { x: 7 }, hubmillMetadata: { job_id: 'same' } };
     const remote = await executeNotebook({
+      kernelName: 'python3',
       ...common,
       outputPath: null,
       output: { path: 'proj/out.ipynb', write: async (n) => void saves.push(serializeNotebook(n)), close: () => void closed++ },
@@ -291,6 +298,7 @@ describe('engine: papermill semantics on a real ipykernel', () => {
     const nb = parseNotebook(JSON.stringify(makeNotebook([code('print("first")'), code('import time\ntime.sleep(2.5)'), code('1')])), 'x');
     let checked: Promise<void> = Promise.resolve();
     await executeNotebook({
+      kernelName: 'python3',
       notebook: nb,
       inputPath: join(dir, 'in.ipynb'),
       outputPath,

@@ -26,7 +26,7 @@ for (const kernel of ['python3', 'ir'] as const) {
         ? `for n in ${JSON.stringify(names)}:\n    print(n, globals()[n].encode('utf-8', 'surrogatepass').hex())`
         : `for (n in c(${names.map((n) => JSON.stringify(n)).join(', ')})) cat(n, paste(as.character(charToRaw(enc2utf8(get(n)))), collapse = ""), "\\n")`;
     const nb = parseNotebook(JSON.stringify(makeNotebook([code(kernel === 'python3' ? 's0 = ""' : 's0 <- ""', ['parameters']), code(readBack)], kernel)), 'hostile.ipynb');
-    const result = await executeNotebook({ notebook: nb, inputPath: join(dir, 'in.ipynb'), outputPath: join(dir, 'out.ipynb'), parameters: params });
+    const result = await executeNotebook({ kernelName: kernel, notebook: nb, inputPath: join(dir, 'in.ipynb'), outputPath: join(dir, 'out.ipynb'), parameters: params });
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     const text = (result.notebook.cells[2] as { outputs: Array<{ text: string }> }).outputs.map((o) => o.text).join('');
     const got = new Map(text.trim().split('\n').map((l) => { const [n, hex] = l.trim().split(/\s+/); return [n!, hex ?? ''] as const; }));

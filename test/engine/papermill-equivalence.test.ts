@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
+import { notebookKernel } from '../../src/notebook/kernel.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import type { Parameters } from '../../src/notebook/notebook-types.js';
 import { code, makeNotebook, md, tempDir } from '../helpers/notebooks.js';
@@ -36,7 +37,7 @@ const broken1 = () =>
 async function pm(nb: Json, parameters: Parameters = {}, extra: Record<string, unknown> = {}) {
   const dir = await tempDir();
   const out = join(dir, 'out.ipynb');
-  const result = await executeNotebook({ notebook: parseNotebook(JSON.stringify(nb), 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: out, parameters, ...extra });
+  const result = await executeNotebook({ kernelName: notebookKernel(parseNotebook(JSON.stringify(nb), 'in.ipynb')).kernelName ?? 'python3', notebook: parseNotebook(JSON.stringify(nb), 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: out, parameters, ...extra });
   return { result, nb: JSON.parse(await readFile(out, 'utf8')) as Json, dir };
 }
 
@@ -207,7 +208,7 @@ describe('papermill equivalence', () => {
     assert.match(text, /"f": 1\.0, "big": 9223372036854775809/);
     const dir = await tempDir();
     const outPath = join(dir, 'out.ipynb');
-    const result = await executeNotebook({ notebook: parseNotebook(text, 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: outPath, parameters: {} });
+    const result = await executeNotebook({ kernelName: 'python3', notebook: parseNotebook(text, 'in.ipynb'), inputPath: join(dir, 'in.ipynb'), outputPath: outPath, parameters: {} });
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     const out = await readFile(outPath, 'utf8');
     // papermill writes with Python's json, which keeps a float a float and an int whole.

@@ -17,6 +17,8 @@ import { readNotebookFile } from '../../src/notebook/read.js';
 import type { Intake } from '../../src/runner/intake.js';
 import { intakeFor } from '../../src/runner/intake-for.js';
 import { limitsFromSettings } from '../../src/runner/time-limits.js';
+import { JobProducer, type SubmitOptions } from '../../src/runner/producer.js';
+import { NO_QUOTA, quotaFromSettings, type RunQuota } from '../../src/runner/quota.js';
 import { homePathFor } from '../../src/users/home-path.js';
 
 export { FakeStore };
@@ -25,18 +27,28 @@ export type Outcome = { status: 'succeeded' | 'failed' | 'timed_out' | 'cancelle
 
 /**
  * Runs nothing: each submitted job finishes after `delayMs` with the scripted outcome, writing a small output notebook.
- * Submissions pass the real runner's intake (home, notebook, kernel, limits, output path).
+ * Submissions pass the real runner's producer: its intake (home, notebook, kernel, limits, output path) and quota.
  */
 export class FakeRunner implements JobRunner {
   events = new JobEventLog();
   outcome: (job: Job) => Outcome = () => ({ status: 'succeeded' });
   submitted: NewJob[] = [];
   submitError: Error | null = null;
+  readonly producer: JobProducer;
   constructor(
     readonly store: FakeStore,
     readonly homeOf: (u: string) => string,
     readonly intake: Intake,
-  ) {}
+    quota: RunQuota = NO_QUOTA,
+  ) {
+    // Each checked job is recorded as the intake answered it (before the quota and the store).
+    const check = async (n: NewJob) => {
+      const c = await intake.check(n);
+      this.submitted.push(c.job);
+      return c;
+    };
+    this.producer = new JobProducer({ intake: { check }, store, quota, onQueued: (job) => void this.run(job) });
+  }
 
   emit(ev: JobEvent) {
     this.events.publish(ev);
@@ -53,16 +65,12 @@ export class FakeRunner implements JobRunner {
     return this.events.cursor(id);
   }
   check(n: NewJob) {
-    return this.intake.check(n);
+    return this.producer.check(n);
   }
   wake() {}
-  async submit(n: NewJob) {
+  async submit(n: NewJob, opts?: SubmitOptions) {
     if (this.submitError) throw this.submitError;
-    const { job: checked } = await this.intake.check(n);
-    this.submitted.push(checked);
-    const r = await this.store.enqueue(checked);
-    if (r.created) void this.run(r.job);
-    return r;
+    return this.producer.submit(n, opts);
   }
   async run(job: Job) {
     const o = this.outcome(job);
@@ -122,7 +130,7 @@ export async function makeApp(flags: ConfigFlags, extra: Partial<AppDeps> = {}) 
     runAsFor: async () => null,
     userServers: null,
   });
-  const runner = new FakeRunner(store, homeOf, intake);
+  const runner = new FakeRunner(store, homeOf, intake, quotaFromSettings(config));
   const app = await buildApp({
     config,
     store,

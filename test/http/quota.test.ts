@@ -1,8 +1,9 @@
 /**
- * Run quotas through the HTTP API with the real SQLite store: parallel
- * submissions (jobs API and the seed's /execute) never exceed the quota, the
- * refusals are 429 RUN_QUOTA problems with Retry-After, and a replayed
- * idempotency key is not a new run.
+ * Run quotas through the HTTP API with the real SQLite store and the runner's
+ * producer (the one door, which owns the quota): parallel submissions (jobs API
+ * and the seed's /execute) never exceed the quota, a schedule's "run now" is
+ * refused at the quota too, the refusals are 429 RUN_QUOTA problems with
+ * Retry-After, and a replayed idempotency key is not a new run.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,10 @@ import { buildApp } from '../../src/http/app.js';
 import { loadConfig } from '../../src/config.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import type { JobRunner } from '../../src/runner/runner-api.js';
+import { JobProducer } from '../../src/runner/producer.js';
+import { quotaFromSettings } from '../../src/runner/quota.js';
+import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
+import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { auth, KERNELSPECS, TOKEN } from './fakes.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
@@ -26,15 +31,21 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'hubmill-quota-'));
-    for (const u of ['alice', 'bob']) {
+    for (const u of ['alice', 'bob', 'carol']) {
       await mkdir(join(root, 'homes', u), { recursive: true });
       await writeFile(join(root, 'homes', u, 'nb.ipynb'), NB);
     }
     store = new SqliteJobStore({ path: join(root, 'jobs.sqlite') });
+    const config = loadConfig(
+      { apiToken: TOKEN, homeTemplate: join(root, 'homes', '{username}'), maxRunningPerUser: 1, maxQueuedPerUser: 2, rateLimitPerMin: 0, rateLimitIpPerMin: 0, executeWaitMaxS: 1 },
+      {},
+    );
+    // The quota comes from the settings, as src/server.ts builds it; the intake is not under test here.
+    const producer = new JobProducer({ intake: { check: async (job) => ({ job, kernel: null }) }, store, quota: quotaFromSettings(config) });
     // Jobs stay queued: nothing runs, so the quota alone decides.
     const runner: JobRunner = {
-      submit: (job) => store.enqueue(job),
-      check: async (job) => ({ job, kernel: null }),
+      submit: (job, opts) => producer.submit(job, opts),
+      check: (job) => producer.check(job),
       wake: () => undefined,
       cancel: (id) => store.requestCancel(id),
       waitFor: (id) => store.get(id),
@@ -44,11 +55,8 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
       start: async () => undefined,
       stop: async () => undefined,
     };
-    const config = loadConfig(
-      { apiToken: TOKEN, homeTemplate: join(root, 'homes', '{username}'), maxRunningPerUser: 1, maxQueuedPerUser: 2, rateLimitPerMin: 0, rateLimitIpPerMin: 0, executeWaitMaxS: 1 },
-      {},
-    );
-    app = await buildApp({ config, store, runner, kernelspecs: async () => KERNELSPECS, logger: pino({ level: 'silent' }) });
+    const schedules = { store: new SqliteScheduleStore(store), wake: () => undefined, webhookAllow: new WebhookAllowList([]) };
+    app = await buildApp({ config, store, runner, kernelspecs: async () => KERNELSPECS, logger: pino({ level: 'silent' }), schedules });
   });
   after(async () => {
     await app.close();
@@ -88,5 +96,22 @@ describe('run quota per user (HTTP API, SQLite store)', () => {
     assert.equal(replay.json().id, first.json().id);
     await store.requestCancel(first.json().id);
     assert.equal((await app.inject({ method: 'POST', url: '/api/v1/jobs', headers: auth, payload: user })).statusCode, 202);
+  });
+
+  it("a schedule's run now is a direct submission: refused with 429 at the quota, as the jobs API", async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/v1/schedules',
+      headers: auth,
+      payload: { name: 'yearly', username: 'carol', notebook: 'nb.ipynb', cron: '0 0 1 1 *' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const runNow = () => app.inject({ method: 'POST', url: `/api/v1/schedules/${created.json().id}/run`, headers: auth, payload: {} });
+    for (let i = 0; i < 3; i++) assert.equal((await runNow()).statusCode, 202);
+    const refused = await runNow();
+    assert.equal(refused.statusCode, 429, refused.body);
+    assert.equal(refused.json().code, 'RUN_QUOTA');
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    assert.equal((await store.list({ username: 'carol', status: ['queued', 'running'], limit: 100 })).jobs.length, 3);
   });
 });

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParameterError, UnsupportedLanguageError } from '../../src/errors.js';
 import { checkParametersForNotebook } from '../../src/notebook/check-parameters.js';
+import { notebookKernel } from '../../src/notebook/kernel.js';
 import { injectParameters } from '../../src/notebook/inject.js';
 import { MAX_PARAMETER_DEPTH } from '../../src/notebook/parameters-json.js';
 import type { Notebook, ParameterValue } from '../../src/notebook/notebook-types.js';
@@ -27,27 +28,28 @@ describe('checkParametersForNotebook', () => {
     ] as const) {
       let injectError: unknown;
       try {
-        injectParameters(notebook, params, { kernelName: kernel });
+        injectParameters(notebook, params, { kernelName: kernel, language: notebookKernel(notebook).language });
       } catch (e) {
         injectError = e;
       }
       assert.ok(injectError instanceof ParameterError, 'injection refuses it');
-      await assert.rejects(checkParametersForNotebook(notebook, params, { kernelName: kernel }), (e: unknown) => e instanceof ParameterError && e.message === (injectError as Error).message);
+      await assert.rejects(checkParametersForNotebook(notebook, params, { kernelName: kernel, language: notebookKernel(notebook).language }), (e: unknown) => e instanceof ParameterError && e.message === (injectError as Error).message);
     }
   });
 
   test('accepts valid names, and empty parameters even without a translator', async () => {
-    await checkParametersForNotebook(PY, { lr: 1, _private: 'x', ñame: true }, { kernelName: 'python3' });
-    await checkParametersForNotebook(R, { x: 1, 'my.var': 2 }, { kernelName: 'ir' });
-    await checkParametersForNotebook(nb({ name: 'cobol', language: 'cobol' }), {}, { kernelName: 'cobol' });
+    await checkParametersForNotebook(PY, { lr: 1, _private: 'x', ñame: true }, { kernelName: 'python3', language: 'python' });
+    await checkParametersForNotebook(R, { x: 1, 'my.var': 2 }, { kernelName: 'ir', language: 'R' });
+    await checkParametersForNotebook(nb({ name: 'cobol', language: 'cobol' }), {}, { kernelName: 'cobol', language: 'cobol' });
   });
 
-  test('takes the language from the kernelspec when the notebook names none; defers when nobody knows it', async () => {
+  test("takes the caller's resolved language, never the notebook's; defers when nobody knows it", async () => {
     const bare = nb(null);
-    await assert.rejects(checkParametersForNotebook(bare, { 'a b': 1 }, { kernelName: 'python3', specLanguage: async () => 'python' }), ParameterError);
-    await checkParametersForNotebook(bare, { 'a b': 1 }, { kernelName: 'python3', specLanguage: async () => undefined });
-    await checkParametersForNotebook(bare, { 'a b': 1 }, { kernelName: 'python3', specLanguage: () => Promise.reject(new Error('no such kernel')) });
-    await assert.rejects(checkParametersForNotebook(nb({ name: 'cobol', language: 'cobol' }), { x: 1 }, { kernelName: 'cobol' }), UnsupportedLanguageError);
+    await assert.rejects(checkParametersForNotebook(bare, { 'a b': 1 }, { kernelName: 'python3', language: 'python' }), ParameterError);
+    await checkParametersForNotebook(bare, { 'a b': 1 }, { kernelName: 'python3', language: undefined });
+    // The notebook says python, the resolved kernel is bash: bash's rule applies (a nested value bash cannot hold).
+    await assert.rejects(checkParametersForNotebook(PY, { d: { k: 1 } }, { kernelName: 'bash', language: 'bash' }), ParameterError);
+    await assert.rejects(checkParametersForNotebook(nb({ name: 'cobol', language: 'cobol' }), { x: 1 }, { kernelName: 'cobol', language: 'cobol' }), UnsupportedLanguageError);
   });
 
   test(`refuses nesting beyond ${MAX_PARAMETER_DEPTH} levels without recursing, even at 100,000 levels`, async () => {
@@ -56,9 +58,9 @@ describe('checkParametersForNotebook', () => {
       for (let i = 0; i < levels; i++) v = [v];
       return v;
     };
-    await checkParametersForNotebook(PY, { a: nest(MAX_PARAMETER_DEPTH - 1) }, { kernelName: 'python3' });
+    await checkParametersForNotebook(PY, { a: nest(MAX_PARAMETER_DEPTH - 1) }, { kernelName: 'python3', language: 'python' });
     for (const levels of [MAX_PARAMETER_DEPTH, 100_000]) {
-      await assert.rejects(checkParametersForNotebook(PY, { a: nest(levels) }, { kernelName: 'python3' }), (e: unknown) => e instanceof ParameterError && e.message.includes(`${MAX_PARAMETER_DEPTH} levels`));
+      await assert.rejects(checkParametersForNotebook(PY, { a: nest(levels) }, { kernelName: 'python3', language: 'python' }), (e: unknown) => e instanceof ParameterError && e.message.includes(`${MAX_PARAMETER_DEPTH} levels`));
     }
   });
 });

@@ -10,13 +10,17 @@ import { InspectionUnsupportedError, NoParametersCellError } from '../../src/not
 import { parameterizePath } from '../../src/notebook/output-path.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import type { Cell } from '../../src/notebook/notebook-types.js';
+import { notebookKernel } from '../../src/notebook/kernel.js';
+
+/** The kernel as a caller resolves it (the test notebooks are Python). */
+const PY = { kernelName: 'python3', language: 'python' };
 
 const load = (name: string) => readNotebookFile(join(import.meta.dirname, '..', 'fixtures', 'notebooks', name));
 const tags = (c: Cell) => (c.metadata as { tags?: string[] }).tags ?? [];
 
 test('injection goes right after the first parameters cell, as a new tagged code cell', async () => {
   const nb = await load('params.ipynb');
-  const { notebook, warnings } = injectParameters(nb, { a: 2, zz: 'x' });
+  const { notebook, warnings } = injectParameters(nb, { a: 2, zz: 'x' }, PY);
   assert.equal(notebook.cells.length, nb.cells.length + 1);
   const cell = notebook.cells[2]!;
   assert.equal(cell.cell_type, 'code');
@@ -30,8 +34,8 @@ test('injection goes right after the first parameters cell, as a new tagged code
 
 test('an existing injected-parameters cell is replaced in place, never stacked', async () => {
   const nb = await load('injected.ipynb');
-  const first = injectParameters(nb, { alpha: new PyFloat(2) }).notebook;
-  const second = injectParameters(first, { alpha: 3 }).notebook;
+  const first = injectParameters(nb, { alpha: new PyFloat(2) }, PY).notebook;
+  const second = injectParameters(first, { alpha: 3 }, PY).notebook;
   assert.equal(second.cells.length, 3);
   assert.equal(second.cells[1]!.id, 'inj');
   assert.equal(sourceText(second.cells[1]!), '# Parameters\nalpha = 3\n');
@@ -40,17 +44,17 @@ test('an existing injected-parameters cell is replaced in place, never stacked',
 
 test('without a parameters cell the cell goes on top with papermill\'s warning; empty params inject nothing', async () => {
   const nb = await load('no-params.ipynb');
-  const { notebook, warnings } = injectParameters(nb, { x: 1 });
+  const { notebook, warnings } = injectParameters(nb, { x: 1 }, PY);
   assert.deepEqual(tags(notebook.cells[0]!), ['injected-parameters']);
   assert.deepEqual(warnings, ["Input notebook does not contain a cell with tag 'parameters'"]);
-  const none = injectParameters(nb, {});
+  const none = injectParameters(nb, {}, PY);
   assert.deepEqual(none.notebook, nb);
   assert.deepEqual(none.warnings, []);
 });
 
 test('the translator follows the notebook kernel; report mode hides the cell source', async () => {
   const nb = await load('r-params.ipynb');
-  const { notebook, warnings } = injectParameters(nb, { _x: true, s: 'é' }, { reportMode: true });
+  const { notebook, warnings } = injectParameters(nb, { _x: true, s: 'é' }, { ...notebookKernel(nb), reportMode: true });
   assert.equal(sourceText(notebook.cells[1]!), '# Parameters\nx = TRUE\ns = "\\u{00E9}"\n');
   assert.deepEqual((notebook.cells[1]!.metadata as { jupyter?: unknown }).jupyter, { source_hidden: true });
   assert.deepEqual(warnings, []);
@@ -85,13 +89,13 @@ test('error markers are papermill\'s two red HTML markdown cells and are removed
 test('injection says where the cell went: after the parameters cell, at the top, or in place of an earlier injected cell', async () => {
   const nbOf = (cells: Parameters<typeof makeNotebook>[0]) => parseNotebook(JSON.stringify(makeNotebook(cells)), 'in.ipynb');
   const withParams = nbOf([code('a = 1', ['parameters']), code('print(a)')]);
-  const after = injectParameters(withParams, { a: 2 });
+  const after = injectParameters(withParams, { a: 2 }, PY);
   assert.deepEqual(after.injected, { index: 1, replaced: false });
-  const again = injectParameters(after.notebook, { a: 3 });
+  const again = injectParameters(after.notebook, { a: 3 }, PY);
   assert.deepEqual(again.injected, { index: 1, replaced: true });
   assert.equal(again.notebook.cells.length, 3);
-  assert.deepEqual(injectParameters(nbOf([code('print(a)')]), { a: 2 }).injected, { index: 0, replaced: false });
-  assert.equal(injectParameters(withParams, {}).injected, null);
+  assert.deepEqual(injectParameters(nbOf([code('print(a)')]), { a: 2 }, PY).injected, { index: 0, replaced: false });
+  assert.equal(injectParameters(withParams, {}, PY).injected, null);
 });
 
 test('inspection matches papermill: annotations, type comments, help, multi-line values, two = skipped', async () => {

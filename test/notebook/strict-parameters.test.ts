@@ -119,18 +119,18 @@ describe('strict parameters', () => {
       ({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells }) as unknown as Notebook;
     const cell = { cell_type: 'code', source: 'n: int = 1\n', metadata: { tags: ['parameters'] }, outputs: [], execution_count: null };
     const py = { name: 'python3', language: 'python', display_name: 'Python 3' };
-    await checkStrictParametersForNotebook(nb(py, [cell]), { n: 2 }, { kernelName: 'python3' });
-    await assert.rejects(checkStrictParametersForNotebook(nb(py, [cell]), { n: '2' }, { kernelName: 'python3' }), /'n' expects int, got str/);
+    await checkStrictParametersForNotebook(nb(py, [cell]), { n: 2 }, { kernelName: 'python3', language: 'python' });
+    await assert.rejects(checkStrictParametersForNotebook(nb(py, [cell]), { n: '2' }, { kernelName: 'python3', language: 'python' }), /'n' expects int, got str/);
     await assert.rejects(
-      checkStrictParametersForNotebook(nb(py, []), { n: 2 }, { kernelName: 'python3' }),
+      checkStrictParametersForNotebook(nb(py, []), { n: 2 }, { kernelName: 'python3', language: 'python' }),
       (err: unknown) => err instanceof ParameterError && /'n' is not declared .*declared: none/.test(err.message),
     );
     // Nothing submitted, nothing to check (also where inspection would fail).
-    await checkStrictParametersForNotebook(nb(py, []), {}, { kernelName: 'python3' });
+    await checkStrictParametersForNotebook(nb(py, []), {}, { kernelName: 'python3', language: 'python' });
     const r = nb({ name: 'ir', language: 'R', display_name: 'R' }, [cell]);
-    await checkStrictParametersForNotebook(r, {}, { kernelName: 'ir' });
+    await checkStrictParametersForNotebook(r, {}, { kernelName: 'ir', language: 'R' });
     await assert.rejects(
-      checkStrictParametersForNotebook(r, { n: 2 }, { kernelName: 'ir' }),
+      checkStrictParametersForNotebook(r, { n: 2 }, { kernelName: 'ir', language: 'R' }),
       (err: unknown) => err instanceof InspectionUnsupportedError && /strict_parameters cannot be checked/.test(err.message),
     );
   });

@@ -74,6 +74,26 @@ describe('Runner.submit validation', () => {
   });
 });
 
+describe('Runner: the kernel is resolved once, at submission', () => {
+  test("a job runs on the kernel it was checked against, even when the notebook's kernelspec is edited before it runs", async (t) => {
+    const env = makeEnv(t);
+    const engine = new FakeEngine();
+    const runner = makeRunner(env, engine);
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['a = 1']));
+    const { job: queued } = await runner.submit(job({ parameters: { a: 2 } }));
+    assert.equal(queued.kernel, 'python3', 'the resolved name is stored');
+    assert.equal(queued.kernel_language, 'python', 'and its language');
+    // Edited after submission: a kernel this server does not have.
+    writeNotebook(env.home, 'work/nb.ipynb', notebookJson(['a = 1'], { kernel: 'cobol' }));
+    await runner.start();
+    t.after(() => runner.stop(1000));
+    const done = await runner.waitFor(queued.id, 5000);
+    assert.equal(done?.status, 'succeeded', JSON.stringify(done?.error));
+    assert.equal(engine.calls[0]!.opts.kernelName, 'python3');
+    assert.equal(engine.calls[0]!.opts.language, 'python');
+  });
+});
+
 describe('Runner lifecycle (fake engine)', () => {
   test('runs a job to success with events, progress, results and the default output path', async (t) => {
     const env = makeEnv(t);

@@ -134,6 +134,43 @@ export function storeConformance(name: string, make: MakeStore): void {
       assert.equal(await store.claimNext('w1'), null);
     });
 
+    test('the resolved kernel (name and language) is stored; null language for a job read only when it runs', async (t) => {
+      const store = await make(t);
+      const resolved = (await store.enqueue(newJob({ kernel: 'python3', kernel_language: 'python' }))).job;
+      assert.equal(resolved.kernel, 'python3');
+      assert.equal(resolved.kernel_language, 'python');
+      assert.equal((await store.get(resolved.id))?.kernel_language, 'python');
+      assert.equal((await store.claimNext('w'))?.kernel_language, 'python');
+      const later = (await store.enqueue(newJob({ target: 'user-server' }))).job;
+      assert.equal(later.kernel, null);
+      assert.equal(later.kernel_language, null);
+    });
+
+    test('a fire over the quota is queued, and not claimed while its user is at maxRunningPerUser; others are meanwhile', async (t) => {
+      let now = 1_000;
+      const store = await make(t, { now: () => now });
+      const limit = { maxRunningPerUser: 1 };
+      const running = (await store.enqueue(newJob({ notebook: 'a1.ipynb', max_active: 1 }))).job;
+      assert.equal((await store.claimNext('w', limit))?.id, running.id);
+      // A direct submission at the quota is refused; a schedule fire (no max_active) is queued and waits.
+      await assert.rejects(store.enqueue(newJob({ max_active: 1 })), RunQuotaError);
+      now = 2_000;
+      const fire = (await store.enqueue(newJob({ notebook: 'fire.ipynb', source: 'schedule:s1', schedule_id: 's1', scheduled_for_ms: 1 }))).job;
+      assert.equal(fire.status, 'queued');
+      now = 3_000;
+      const bobs = (await store.enqueue(newJob({ username: 'bob', submitted_by: 'bob' }))).job;
+      // alice is at her limit: her older fire waits and bob's newer job is taken.
+      assert.equal((await store.claimNext('w', limit))?.id, bobs.id);
+      assert.equal(await store.claimNext('w', limit), null);
+      assert.equal((await store.get(fire.id))?.status, 'queued');
+      // Without a bound (the default), the oldest is taken whatever its user runs: the bound is what holds it.
+      await store.markFinished(running.id, 'succeeded', { worker_id: 'w', attempt: 1 });
+      assert.equal((await store.claimNext('w', limit))?.id, fire.id);
+      const again = (await store.enqueue(newJob({ notebook: 'a3.ipynb' }))).job;
+      assert.equal(await store.claimNext('w', limit), null);
+      assert.equal((await store.claimNext('w'))?.id, again.id);
+    });
+
     test('progress and finishing follow the transition table', async (t) => {
       const store = await make(t);
       const { job } = await store.enqueue(newJob());

@@ -10,6 +10,7 @@ import {
   JOB_STATUSES,
   JOB_TRANSITIONS,
   isTerminal,
+  type ClaimOptions,
   type FinalStatus,
   type Job,
   type JobPage,
@@ -64,6 +65,7 @@ export class FakeStore implements JobStore {
       notebook: n.notebook,
       parameters: n.parameters ?? {},
       kernel: n.kernel ?? null,
+      kernel_language: n.kernel_language ?? null,
       timeout_s: n.timeout_s ?? null,
       cell_timeout_s: n.cell_timeout_s ?? null,
       idempotency_key: n.idempotency_key ?? null,
@@ -113,9 +115,11 @@ export class FakeStore implements JobStore {
     return { jobs: page.map(copy), next_cursor: all.length > limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null };
   }
 
-  async claimNext(workerId: string): Promise<Job | null> {
+  async claimNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
+    const max = opts.maxRunningPerUser ?? null;
+    const running = (u: string) => [...this.jobs.values()].filter((j) => j.username === u && j.status === 'running').length;
     const oldest = [...this.jobs.values()]
-      .filter((j) => j.status === 'queued')
+      .filter((j) => j.status === 'queued' && (max === null || running(j.username) < max))
       .sort((a, b) => a.created_at_ms - b.created_at_ms || (a.id < b.id ? -1 : 1))[0];
     if (!oldest) return null;
     const now = this.now();

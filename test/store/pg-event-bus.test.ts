@@ -24,6 +24,7 @@ function job(id: string, status: Job['status']): Job {
     notebook: 'a.ipynb',
     parameters: { big: 12345678901234567890n, f: new PyFloat(1) },
     kernel: 'python3',
+    kernel_language: 'python',
     timeout_s: null,
     cell_timeout_s: null,
     idempotency_key: null,

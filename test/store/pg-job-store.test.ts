@@ -72,6 +72,21 @@ describe('PgJobStore: several nodes on one schema', () => {
     assert.equal(keyed.filter((r) => r.created).length, 1);
   });
 
+  test('claimers on two pools at once never run more of one user than maxRunningPerUser', async (t) => {
+    const schema = freshSchema(t);
+    const a = await pgStore(t, { schema });
+    const b = await pgStore(t, { schema });
+    for (let i = 0; i < 20; i++) await a.enqueue(newJob({ notebook: `n${i}.ipynb` }));
+    for (let i = 0; i < 3; i++) await a.enqueue(newJob({ username: 'bob', submitted_by: 'bob', notebook: `b${i}.ipynb` }));
+    const limit = { maxRunningPerUser: 2 };
+    const claims = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).claimNext(`w${i}`, limit)));
+    const taken = claims.filter((j) => j !== null);
+    assert.equal(taken.filter((j) => j.username === 'alice').length, 2, JSON.stringify(taken.map((j) => j.username)));
+    assert.equal(taken.filter((j) => j.username === 'bob').length, 2);
+    const running = await a.list({ status: ['running'], limit: 100 });
+    assert.equal(running.jobs.length, 4);
+  });
+
   test('a stale writer is refused once its lease was reclaimed by another node', async (t) => {
     let now = 1_000_000;
     const schema = freshSchema(t);

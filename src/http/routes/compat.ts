@@ -60,7 +60,7 @@ async function removeIfEmpty(path: string): Promise<void> {
  * wait bound and its links are in the problem document.
  */
 async function runAndWait(ctx: RouteContext, newJob: NewJob, reply: FastifyReply): Promise<Job> {
-  const { job } = await ctx.runner.submit({ ...newJob, max_active: ctx.runQuota });
+  const { job } = await ctx.runner.submit(newJob, { entry: 'seed' });
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableEnded) abort.abort();

@@ -82,7 +82,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       if (!username) throw new UnprocessableError('username is required when authenticating with the service token');
       ctx.localHomes.homeFor(username);
       assertCanActFor(req.identity, username);
-      // The runner's intake checks the rest once: home, notebook, kernel, limits, output path.
+      // The runner's producer checks the rest once (home, notebook, kernel, limits, output path) and applies the quota.
       const { job, created } = await ctx.runner.submit({
         username,
         notebook: body.notebook,
@@ -97,9 +97,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         // Absent: the intake's default ('local', or 'user-server' with HUBMILL_HOMES=user-server).
         target: body.target,
         server_name: body.server_name ?? null,
-        max_active: ctx.runQuota,
         strict_parameters: body.strict_parameters ?? false,
-      });
+      }, { entry: 'api' });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {
         const abort = new AbortController();

@@ -297,7 +297,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         summary: 'Run now, outside the cron times; `parameters` override the schedule\'s',
         ...byId,
         body: Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false }),
-        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 415, 422) },
+        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 415, 422, 429) },
       },
       config: { losslessBody: ['parameters'] },
       ...losslessReply,
@@ -314,7 +314,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         ...template,
         parameters: { ...template.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) },
         submitted_by: req.identity?.name ?? s.owner,
-      });
+      }, { entry: 'run-now' }); // a direct submission: refused over the quota (429), as the jobs API
       const view = renderJob(job, ctx.prefix);
       return reply.code(202).header('location', view.links.self).send(view);
     },

@@ -14,6 +14,7 @@ export interface JobRow {
   notebook: string;
   parameters: string;
   kernel: string | null;
+  kernel_language?: string | null;
   timeout_s: number | null;
   cell_timeout_s: number | null;
   idempotency_key: string | null;
@@ -45,6 +46,7 @@ export function rowToJob(r: JobRow): Job {
     notebook: r.notebook,
     parameters: decodeParameters(r.parameters),
     kernel: r.kernel,
+    kernel_language: r.kernel_language ?? null,
     timeout_s: r.timeout_s,
     cell_timeout_s: r.cell_timeout_s,
     idempotency_key: r.idempotency_key,

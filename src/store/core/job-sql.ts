@@ -21,6 +21,7 @@ const INSERT_COLUMNS: ReadonlyArray<readonly [string, (job: NewJob, id: string, 
   ['notebook', (j) => j.notebook],
   ['parameters', (j) => encodeParameters(j.parameters ?? {})],
   ['kernel', (j) => j.kernel ?? null],
+  ['kernel_language', (j) => j.kernel_language ?? null],
   ['timeout_s', (j) => j.timeout_s ?? null],
   ['cell_timeout_s', (j) => j.cell_timeout_s ?? null],
   ['idempotency_key', (j) => j.idempotency_key ?? null],
@@ -101,12 +102,49 @@ export class JobSql {
     );
   }
 
-  /** Takes the oldest queued job (FIFO) for the worker; claimers skip each other's rows. */
-  claim(workerId: string, now: number): Sql {
+  /**
+   * The oldest queued job (FIFO) whose user has fewer than `maxRunning` jobs running (null: any user), not
+   * one of `skipUsers`'; claimers skip each other's rows (PostgreSQL: the row stays locked to the transaction).
+   */
+  claimCandidate(maxRunning: number | null, skipUsers: readonly string[] = []): Sql {
+    const a = this.args();
+    const conds = [`q.status = 'queued'`];
+    if (maxRunning !== null) {
+      conds.push(`(SELECT ${this.d.count} FROM jobs r WHERE r.username = q.username AND r.status = 'running') < ${a.add(maxRunning)}`);
+    }
+    if (skipUsers.length > 0) conds.push(`NOT ${this.d.oneOf('q.username', skipUsers, a)}`);
+    return {
+      text: `SELECT q.id, q.username FROM jobs q WHERE ${conds.join(' AND ')} ORDER BY q.created_at_ms, q.id LIMIT 1${this.d.skipLocked}`,
+      args: a.values,
+    };
+  }
+
+  /** The user's running jobs (the claim's recount under the user's lock). */
+  runningCount(username: string): Sql {
+    const a = this.args();
+    return { text: `SELECT ${this.d.count} AS n FROM jobs WHERE username = ${a.add(username)} AND status = 'running'`, args: a.values };
+  }
+
+  /** Marks the queued job `id` running for the worker. */
+  claimId(workerId: string, id: string, now: number): Sql {
     const a = this.args();
     return {
       text: `UPDATE jobs SET status = 'running', worker_id = ${a.add(workerId)}, started_at_ms = ${a.add(now)}, updated_at_ms = ${a.add(now)}, attempts = attempts + 1
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT 1${this.d.skipLocked})
+             WHERE id = ${a.add(id)} AND status = 'queued'
+             RETURNING *`,
+      args: a.values,
+    };
+  }
+
+  /** One statement: takes the oldest queued job (FIFO) whose user is below `maxRunning` (null: any) for the worker. */
+  claim(workerId: string, now: number, maxRunning: number | null = null): Sql {
+    const a = this.args();
+    const set = `status = 'running', worker_id = ${a.add(workerId)}, started_at_ms = ${a.add(now)}, updated_at_ms = ${a.add(now)}, attempts = attempts + 1`;
+    const below =
+      maxRunning === null ? '' : ` AND (SELECT ${this.d.count} FROM jobs r WHERE r.username = q.username AND r.status = 'running') < ${a.add(maxRunning)}`;
+    return {
+      text: `UPDATE jobs SET ${set}
+             WHERE id = (SELECT q.id FROM jobs q WHERE q.status = 'queued'${below} ORDER BY q.created_at_ms, q.id LIMIT 1${this.d.skipLocked})
                AND status = 'queued'
              RETURNING *`,
       args: a.values,

@@ -133,6 +133,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE schedules ADD COLUMN misfire_grace_s REAL;  -- catch-up "none": how late a fire may run; NULL = the scheduler's tolerance only`,
   },
   {
+    id: 45,
+    name: 'jobs.kernel_language',
+    sql: `ALTER TABLE jobs ADD COLUMN kernel_language TEXT;  -- the kernel's language resolved at submission; NULL = read when the job runs`,
+  },
+  {
     id: 46,
     name: 'schedules.job_template',
     sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;  -- JSON: the job a fire starts, as checked when the schedule was saved; NULL = built from the settings`,

@@ -4,6 +4,8 @@
  * `FOR UPDATE SKIP LOCKED` (claimers never wait on each other and never share a
  * job); decisions that read then write lock their rows first, and a user's
  * enqueues take a per-user advisory lock so a run quota holds across nodes.
+ * Claims bounded per user (`maxRunningPerUser`) take the same per-user lock and
+ * recount the user's running jobs, so the bound holds across nodes too.
  * Enqueues NOTIFY `hubmill_job_queued` in their transaction; `onJobQueued`
  * (and the schedule store's `onSchedulesChanged`) LISTEN on the process's one
  * LISTEN connection (listener.ts), which the event bus shares.
@@ -12,7 +14,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { HubmillError } from '../../errors.js';
-import type { FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
+import type { ClaimOptions, FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { clientConfig, createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
@@ -47,8 +49,10 @@ export interface PgJobStoreOptions {
 
 const SQL = new JobSql(POSTGRES);
 
-/** The advisory lock class of per-user enqueues ('hubq'); the second key is the user name's hash. */
+/** The advisory lock class of per-user enqueues and bounded claims ('hubq'); the second key is the user name's hash. */
 const ENQUEUE_LOCK_CLASS = 0x68756271;
+/** A bounded claim tries at most this many users at their limit before it gives up until the next poll or wake-up. */
+const CLAIM_TRIES = 8;
 
 export class PgJobStore implements JobStore {
   readonly schema: string;
@@ -158,11 +162,30 @@ export class PgJobStore implements JobStore {
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
-  async claimNext(workerId: string): Promise<Job | null> {
+  async claimNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
     this.check();
-    // One statement: the oldest queued job no other claimer holds, locked and taken.
-    const r = (await this.rows<JobRow>(SQL.claim(workerId, this.now())))[0];
-    return r ? rowToJob(r) : null;
+    const max = opts.maxRunningPerUser ?? null;
+    if (max === null) {
+      // One statement: the oldest queued job no other claimer holds, locked and taken.
+      const r = (await this.rows<JobRow>(SQL.claim(workerId, this.now())))[0];
+      return r ? rowToJob(r) : null;
+    }
+    // Bounded per user, exact across nodes: the candidate row locked (SKIP LOCKED), then the user's advisory lock
+    // (claims of one user take turns), the running jobs recounted, and the next user's job when this one is full.
+    const full: string[] = [];
+    for (let i = 0; i < CLAIM_TRIES; i++) {
+      const got = await withTx(this.pool, async (c): Promise<{ row: JobRow | null } | { full: string }> => {
+        const cand = (await this.rows<{ id: string; username: string }>(SQL.claimCandidate(max, full), c))[0];
+        if (!cand) return { row: null };
+        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, cand.username]);
+        const running = (await this.rows<{ n: number }>(SQL.runningCount(cand.username), c))[0]?.n ?? 0;
+        if (running >= max) return { full: cand.username };
+        return { row: (await this.rows<JobRow>(SQL.claimId(workerId, cand.id, this.now()), c))[0] ?? null };
+      });
+      if ('full' in got) full.push(got.full);
+      else return got.row ? rowToJob(got.row) : null;
+    }
+    return null;
   }
 
   async updateProgress(id: string, progress: JobProgress, outputPath?: string | null): Promise<void> {
