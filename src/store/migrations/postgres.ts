@@ -167,13 +167,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
-    version: 8,
-    name: 'schedules.job_template (the checked job a fire starts)',
-    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;`,
-  },
-  {
     version: 7,
     name: 'jobs.kernel_language (the kernel resolved at submission)',
     sql: `ALTER TABLE jobs ADD COLUMN kernel_language TEXT;`,
+  },
+  {
+    version: 8,
+    name: 'schedules.job_template (the checked job a fire starts)',
+    sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;`,
   },
 ];
