@@ -197,9 +197,16 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       // Rerun sends the job's parameters again: still floats.
       await page.getByRole('button', { name: 'Rerun', exact: true }).click();
       await page.waitForURL((u) => /#\/job\//.test(u.hash) && !u.hash.includes(first));
-      await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
       const second = decodeURIComponent(/#\/job\/([^?]+)/.exec(page.url())![1]!);
-      const rerun = await call(srv.base, 'GET', `/api/v1/jobs/${second}`, srv.token);
+      // The first job's page (its status already `succeeded`) may still be shown: wait for the new job's own page.
+      await page.getByText(second).first().waitFor();
+      await page.locator('.job-status .status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
+      // And the store's word, not only the page's: bounded.
+      let rerun = await call(srv.base, 'GET', `/api/v1/jobs/${second}`, srv.token);
+      for (const until = Date.now() + 60_000; rerun.body.status !== 'succeeded' && Date.now() < until; ) {
+        await page.waitForTimeout(100);
+        rerun = await call(srv.base, 'GET', `/api/v1/jobs/${second}`, srv.token);
+      }
       assert.equal(rerun.body.result?.seen, 'float 2.0 float [1.0, 2]', JSON.stringify(rerun.body));
     });
   });
