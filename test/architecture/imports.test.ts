@@ -82,6 +82,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['notebook'],
   ['kernel'],
   ['engine'],
+  // Pipelines' pure core (checking, references, the advance state machine): the stores apply it.
+  ['pipelines'],
   ['users'],
   ['settings'],
   ['config.ts', 'logger.ts'],
