@@ -21,7 +21,7 @@ import { median, percentile } from './lib/stats.js';
 
 const dist = (p: string): Promise<unknown> => import(new URL(`../dist/${p}`, import.meta.url).href);
 const { KernelClient } = (await dist('kernel/kernel-client.js')) as typeof import('../src/kernel/kernel-client.js');
-const { getKernelSpec } = (await dist('kernel/kernelspecs.js')) as typeof import('../src/kernel/kernelspec-discovery.js');
+const { getKernelSpec } = (await dist('kernel/kernelspec-discovery.js')) as typeof import('../src/kernel/kernelspec-discovery.js');
 const { ForkServers } = (await dist('kernel/fork-servers.js')) as typeof import('../src/kernel/fork-servers.js');
 type Client = import('../src/kernel/kernel-client.js').KernelClient;
 

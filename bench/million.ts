@@ -89,7 +89,9 @@ const PAGE_LIMIT = 50;
 const STATUS_EQ = true;
 const PRUNE = 100_000;
 const CLAIM_BLOCK = 20;
-const CLAIM_N = 200;
+const CLAIM_N = 400;
+/** Claims before timing: a store just opened has an empty page cache, a serving node's is warm. */
+const CLAIM_WARMUP = 100;
 
 interface Filters {
   username?: string;
@@ -285,7 +287,7 @@ export async function benchMillion(o: { n?: number; url?: string; log: (s: strin
     };
     open.push(...Object.values(stores));
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-    for (const st of Object.values(stores)) for (let i = 0; i < 10; i++) await claimOnce(st, i); // warm-up
+    for (const st of Object.values(stores)) for (let i = 0; i < CLAIM_WARMUP; i++) await claimOnce(st, i);
     for (let done = 0; done < CLAIM_N; done += CLAIM_BLOCK) {
       for (const [k, st] of Object.entries(stores)) for (let i = 0; i < CLAIM_BLOCK; i++) samples[k]!.push(await claimOnce(st, done + i));
     }

@@ -19,10 +19,11 @@ import { median } from './lib/stats.js';
 // The built code (dist/), typed by its sources.
 const dist = (p: string): Promise<unknown> => import(new URL(`../dist/${p}`, import.meta.url).href);
 const { KernelClient } = (await dist('kernel/kernel-client.js')) as typeof import('../src/kernel/kernel-client.js');
-const { getKernelSpec } = (await dist('kernel/kernelspecs.js')) as typeof import('../src/kernel/kernelspec-discovery.js');
+const { getKernelSpec } = (await dist('kernel/kernelspec-discovery.js')) as typeof import('../src/kernel/kernelspec-discovery.js');
 const { executeNotebook } = (await dist('engine/execute.js')) as typeof import('../src/engine/execute.js');
 const { givenKernel } = (await dist('engine/kernel-source.js')) as typeof import('../src/engine/kernel-source.js');
 const { readNotebookFile, sourceText } = (await dist('notebook/read.js')) as typeof import('../src/notebook/read.js');
+const { parseJsonExact } = (await dist('notebook/exact-json.js')) as typeof import('../src/notebook/exact-json.js');
 
 const dir = process.argv[2]!;
 const rounds = Number(process.argv[3] ?? 7);
@@ -113,8 +114,35 @@ try {
   await k.shutdown();
 }
 
+/**
+ * The cost of keeping numbers exact (issue 16 §0), which the difference above cannot show: the raw
+ * round trips decode their messages through the same codec. A display message whose content holds
+ * floats and a big integer (the path a cell's JSON display or float result takes) is decoded exactly
+ * and with plain JSON.parse, alternately; per message, in microseconds.
+ */
+function exactDecodeUs(): { exactUs: number; plainUs: number; bytes: number } {
+  const content = JSON.stringify({
+    data: { 'application/json': { x: 1.5, rows: Array.from({ length: 20 }, (_, i) => ({ i, v: i + 0.25 })) }, 'text/plain': "{'x': 1.5, ...}" },
+    metadata: {},
+    transient: {},
+  }).replace('"x":1.5', '"x":1.0,"big":9223372036854775809');
+  const n = 5000;
+  const exact: number[] = [];
+  const plain: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    let t = performance.now();
+    for (let i = 0; i < n; i++) parseJsonExact(content);
+    exact.push(((performance.now() - t) * 1000) / n);
+    t = performance.now();
+    for (let i = 0; i < n; i++) JSON.parse(content);
+    plain.push(((performance.now() - t) * 1000) / n);
+  }
+  return { exactUs: median(exact), plainUs: median(plain), bytes: content.length };
+}
+
 const result = {
   cells: codes.length,
+  exactDisplayDecode: exactDecodeUs(),
   rounds,
   kernelStartMs: { runs: startTimes, median: median(startTimes) },
   oneTrivialCellRoundTripMs: median(oneCell),

@@ -22,6 +22,8 @@ export interface OverheadResult {
   medianEnginePerCellMs: number;
   overheadPerCellMs: number;
   overheadPerCellLoopOnlyMs: number;
+  /** Decoding one display message with exact numbers vs plain JSON.parse, µs (absent in older results). */
+  exactDisplayDecode?: { exactUs: number; plainUs: number; bytes: number };
 }
 
 export interface PyKernelResult {
@@ -162,6 +164,11 @@ export function renderReport(r: BenchResults): string {
     p(`| **overhead** (median over rounds of (engine − raw) / ${o.cells}) | | **${f(o.overheadPerCellMs, 3)} ms** (cell loop only: ${f(o.overheadPerCellLoopOnlyMs, 3)} ms; rounds ranged ${f(Math.min(...o.engineTotalMs.map((e, i) => (e - o.rawTotalMs[i]!) / o.cells)), 3)} … ${f(Math.max(...o.engineTotalMs.map((e, i) => (e - o.rawTotalMs[i]!) / o.cells)), 3)} ms) |`);
     const minEst = (Math.min(...o.engineTotalMs) - Math.min(...o.rawTotalMs)) / o.cells;
     p(`| overhead, second estimator: (fastest engine round − fastest raw round) / ${o.cells} | | ${f(minEst, 3)} ms |`);
+    const x = o.exactDisplayDecode;
+    if (x)
+      p(
+        `| exact numbers (issue 16 §0): decoding one display message of ${x.bytes} bytes with floats and a big integer, exact vs \`JSON.parse\` (both sides above decode through the same codec, so the difference cannot show it) | | ${f(x.exactUs, 1)} µs vs ${f(x.plainUs, 1)} µs: **+${f((x.exactUs - x.plainUs) / 1000, 4)} ms** per display message |`,
+      );
     p();
     p('A negative or widely spread overhead means the machine\'s noise between rounds exceeded the engine\'s cost; re-run on a quiet machine with more rounds (`BENCH_OVERHEAD_ROUNDS`) for a tighter figure.');
     p();

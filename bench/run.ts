@@ -14,8 +14,8 @@
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
  * with BENCH_BASELINE_ROUNDS (default 3),
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
- * BENCH_ONLY=million runs only that section and merges it into the existing bench/results.json
- * (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
+ * BENCH_ONLY=million or BENCH_ONLY=overhead runs only that section and merges it into the existing
+ * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -59,9 +59,28 @@ async function million(): Promise<NonNullable<BenchResults['million']>> {
   return r;
 }
 
+/** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
+const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
+  million: async () => ({ million: await million() }),
+  overhead: async () => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+    try {
+      log('engine: in-process overhead per cell (KernelClient vs executeNotebook, same warm kernel)');
+      const nbDir = join(dir, 'notebooks');
+      mkdirSync(nbDir);
+      writeNotebooks(nbDir);
+      const o = await runJsonChild(process.execPath, ['--import', 'tsx', join(root, 'bench/overhead.ts'), nbDir, String(OVERHEAD_ROUNDS)], 180_000);
+      return { overhead: o.json as BenchResults['overhead'], overheadError: o.error };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
 if (process.env.BENCH_ONLY) {
-  if (process.env.BENCH_ONLY !== 'million') {
-    log(`BENCH_ONLY=${process.env.BENCH_ONLY}: only 'million' can run alone`);
+  const only = ALONE[process.env.BENCH_ONLY];
+  if (!only) {
+    log(`BENCH_ONLY=${process.env.BENCH_ONLY}: only ${Object.keys(ALONE).join(' or ')} can run alone`);
     process.exit(2);
   }
   if (!existsSync(join(root, 'dist/cli/index.js'))) {
@@ -69,10 +88,10 @@ if (process.env.BENCH_ONLY) {
     process.exit(2);
   }
   const previous = JSON.parse(readFileSync(join(root, 'bench/results.json'), 'utf8')) as BenchResults;
-  const results: BenchResults = { ...previous, million: await million() };
+  const results: BenchResults = { ...previous, ...(await only()) };
   writeFileSync(join(root, 'bench/RESULTS.md'), renderReport(results));
   writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log('wrote the million section into bench/RESULTS.md and bench/results.json (the other sections unchanged)');
+  log(`wrote the ${process.env.BENCH_ONLY} section into bench/RESULTS.md and bench/results.json (the other sections unchanged)`);
   process.exit(0);
 }
 

@@ -63,6 +63,10 @@ export class SqliteJobStore implements JobStore {
     // WAL + NORMAL: durable across process crashes; only an OS crash may lose the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    // Up to 64 MB of pages per connection (SQLite's default is 2 MB): with a long history the upper levels of
+    // the job indexes stay cached, and a claim and a finish cost about what they cost on an empty store
+    // (bench/million.ts: about 1.15x at a million jobs, 1.25x with the default). Memory is taken only as pages are read.
+    this.db.pragma('cache_size = -65536');
     applyMigrations(this.db, opts.migrations ?? SQLITE_MIGRATIONS, { path: this.path, now: this.now });
   }
 
