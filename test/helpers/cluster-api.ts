@@ -4,7 +4,7 @@
  * SSE stream until its terminal state.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,9 +27,25 @@ export interface TestCluster {
 }
 
 /**
+ * Whether node `node` said (in its log, logs/<node>-<pid>.log, warn level and up) that it lost its
+ * claim on job `id`: its lease was reclaimed ('lease lost'), or the store refused its record of the end.
+ */
+export function nodeLostLease(root: string, node: string, id: string): boolean {
+  const dir = join(root, 'logs');
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(`${node}-`) && f.endsWith('.log'))
+    .some((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .some((l) => l.includes(id) && (l.includes('lease lost') || l.includes('could not record the end of the job'))),
+    );
+}
+
+/**
  * Runs `body` with a cluster of the built CLI (no node started yet) in a fresh folder, on a scratch
  * database for `pg`; then stops every node, runs `afterStop`, drops the database and removes the folder
- * (kept, with each node's debug log in logs/, with HUBMILL_CHAOS_KEEP=1), on every path.
+ * (kept, with each node's log in logs/ at debug level, with HUBMILL_CHAOS_KEEP=1), on every path.
  */
 export async function withTestCluster(
   o: { name: string; backend: 'pg' | 'sqlite'; user: string; token: string; nodeEnvVar: string; env?: Record<string, string>; afterStop?: (t: TestCluster) => void },
@@ -48,7 +64,8 @@ export async function withTestCluster(
       root,
       nodeEnvVar: o.nodeEnvVar,
       stopGraceMs: 15_000,
-      logDir: keep ? join(root, 'logs') : undefined,
+      // Always: tests read them (e2e/chaos.test.ts tells a lost lease from a double run by the node's own word).
+      logDir: join(root, 'logs'),
       env: nodeEnv(root, o.token, { ...o.env, ...(keep ? { HUBMILL_LOG_LEVEL: 'debug' } : {}) }),
     }));
     await body({ root, home, cluster });
