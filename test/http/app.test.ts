@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NotebookFormatError, NoSuchKernelError } from '../../src/errors.js';
 import { auth, makeApp, TOKEN, type FakeRunner, type FakeStore } from './fakes.js';
+import { eventually } from '../helpers/wait.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 
@@ -322,8 +323,7 @@ describe('HTTP app (fake runner and store)', () => {
       runner.outcome = () => ({ status: 'stay' });
       const { id } = (await app.inject({ method: 'POST', url: '/api/v1/jobs', headers: auth, payload: { notebook: 'top.ipynb', username: 'alice' } })).json();
       runner.outcome = () => ({ status: 'succeeded' });
-      await runner.waitFor(id, 0);
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(async () => (await store.get(id))?.status === 'running', 5000, 'the job to run');
       const c = await app.inject({ method: 'POST', url: `/api/v1/jobs/${id}/cancel`, headers: auth });
       assert.equal(c.json().status, 'cancelled');
     });

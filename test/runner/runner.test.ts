@@ -17,6 +17,7 @@ import {
 import type { NewJob } from '../../src/store/job-store.js';
 import { FakeEngine } from './fake-engine.js';
 import { waitFor } from '../helpers/notebooks.js';
+import { eventually } from '../helpers/wait.js';
 import { makeEnv, notebookJson, record, writeNotebook, type Env } from './helpers.js';
 
 function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
@@ -332,9 +333,13 @@ describe('Runner lifecycle (fake engine)', () => {
     // The dead process's run may no longer write its output file; the live one's still may.
     assert.equal(await engineA.calls[0]!.opts.mayWrite?.(), false, 'a run whose lease was reclaimed must not write its output');
     assert.equal(await engineB.calls[0]!.opts.mayWrite?.(), true);
-    // Several leases later, B's job (renewed all along) is still running, and then finishes normally.
-    await new Promise((r) => setTimeout(r, 3 * leaseMs));
-    assert.equal((await storeB.get(jb.id))?.status, 'running');
+    // Several leases later (its heartbeats show them pass), B's job (renewed all along) is still running, then finishes normally.
+    const renewedFrom = (await storeB.get(jb.id))!.updated_at_ms;
+    const renewed = await eventually(async () => {
+      const j = (await storeB.get(jb.id))!;
+      return (j.status !== 'running' || j.updated_at_ms >= renewedFrom + 3 * leaseMs) && j;
+    }, 20 * leaseMs, "three leases of B's job");
+    assert.equal(renewed.status, 'running');
     engineB.calls[0]!.release();
     const doneB = await b.waitFor(jb.id, 5000);
     assert.equal(doneB?.status, 'succeeded');
@@ -395,7 +400,13 @@ describe('Runner lifecycle (fake engine)', () => {
     await runner.start();
     t.after(() => runner.stop(1000));
     await engine.started(1);
-    await new Promise((r) => setTimeout(r, 1200)); // four leases
+    // Four leases pass, as its renewals show (a lost lease ends the run instead).
+    const from = (await env.store.get(j.id))!.updated_at_ms;
+    const renewed = await eventually(async () => {
+      const now = (await env.store.get(j.id))!;
+      return (now.status !== 'running' || now.updated_at_ms >= from + 4 * 300) && now;
+    }, 10_000, 'four leases of the job');
+    assert.equal(renewed.status, 'running', 'still running, renewed all along');
     engine.calls[0]!.release();
     assert.equal((await runner.waitFor(j.id, 5000))?.status, 'succeeded');
   });

@@ -183,8 +183,12 @@ describe('PgJobStore: waking workers with LISTEN/NOTIFY', () => {
     await until(() => wakes > before, 5000, 'a wake-up on the new connection');
     off();
     const after = wakes;
+    // A listener still subscribed hears the job: by then the one that left would have heard it too (one dispatch).
+    let heard = 0;
+    const offWitness = worker.onJobQueued(() => heard++);
+    t.after(offWitness);
     await api.enqueue(newJob());
-    await new Promise((r) => setTimeout(r, 100)); // bounded: a wake-up after unsubscribing would show here
+    await until(() => heard > 0, 5000, "the witness listener's wake-up");
     assert.equal(wakes, after, 'no wake-up after unsubscribing');
   });
 });
