@@ -20,6 +20,11 @@ import { waitFor } from '../helpers/notebooks.js';
 import { eventually } from '../helpers/wait.js';
 import { makeEnv, notebookJson, record, writeNotebook, type Env } from './helpers.js';
 
+/** A job's status and last lease renewal, as the store row has them (the Job view has no updated_at_ms). */
+function lease(store: SqliteJobStore, id: string): { status: string; updated_at_ms: number } {
+  return store.connection().prepare('SELECT status, updated_at_ms FROM jobs WHERE id = ?').get(id) as { status: string; updated_at_ms: number };
+}
+
 function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
   return new Runner({
     store: env.store,
@@ -334,9 +339,9 @@ describe('Runner lifecycle (fake engine)', () => {
     assert.equal(await engineA.calls[0]!.opts.mayWrite?.(), false, 'a run whose lease was reclaimed must not write its output');
     assert.equal(await engineB.calls[0]!.opts.mayWrite?.(), true);
     // Several leases later (its heartbeats show them pass), B's job (renewed all along) is still running, then finishes normally.
-    const renewedFrom = (await storeB.get(jb.id))!.updated_at_ms;
-    const renewed = await eventually(async () => {
-      const j = (await storeB.get(jb.id))!;
+    const renewedFrom = lease(storeB, jb.id).updated_at_ms;
+    const renewed = await eventually(() => {
+      const j = lease(storeB, jb.id);
       return (j.status !== 'running' || j.updated_at_ms >= renewedFrom + 3 * leaseMs) && j;
     }, 20 * leaseMs, "three leases of B's job");
     assert.equal(renewed.status, 'running');
@@ -401,9 +406,9 @@ describe('Runner lifecycle (fake engine)', () => {
     t.after(() => runner.stop(1000));
     await engine.started(1);
     // Four leases pass, as its renewals show (a lost lease ends the run instead).
-    const from = (await env.store.get(j.id))!.updated_at_ms;
-    const renewed = await eventually(async () => {
-      const now = (await env.store.get(j.id))!;
+    const from = lease(env.store, j.id).updated_at_ms;
+    const renewed = await eventually(() => {
+      const now = lease(env.store, j.id);
       return (now.status !== 'running' || now.updated_at_ms >= from + 4 * 300) && now;
     }, 10_000, 'four leases of the job');
     assert.equal(renewed.status, 'running', 'still running, renewed all along');
