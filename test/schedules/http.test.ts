@@ -217,6 +217,8 @@ describe('schedules HTTP API', () => {
       const sid = created.json().id;
       let r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: 2.5 } });
       assert.equal(r.json().misfire_grace_s, 2.5);
+      r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: 0 } });
+      assert.strictEqual(r.json().misfire_grace_s, 0, '0 s stays 0 (not coerced to null)');
       r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: null } });
       assert.equal(r.json().misfire_grace_s, null);
       assert.equal((await store.get(sid))!.misfire_grace_s, null);
