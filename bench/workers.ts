@@ -4,7 +4,7 @@
  * `--role worker` nodes (each its own process and data dir, HUBMILL_CONCURRENCY
  * runs each) claim and run them. For each round, N trivial notebooks are
  * submitted at once through the API node and the clock runs until the store
- * counts all of them finished; first with one worker, then with two (the second
+ * has none queued or running (/health's active counts); first with one worker, then with two (the second
  * started, its pool warm, before the round), alternating when there are more
  * rounds. All nodes share this machine's cores.
  *
@@ -52,7 +52,8 @@ const auth = { authorization: `token ${TOKEN}` };
 interface Health {
   running: number;
   pool: Record<string, { idle: number; starting: number; target: number }>;
-  store: { jobs?: Record<string, number> };
+  /** The store's queued and running jobs (every node's); /health counts no more (cheap at any size). */
+  store: { jobs?: { queued: number; running: number } };
 }
 
 async function health(base: string): Promise<Health> {
@@ -69,12 +70,18 @@ async function until(what: string, ms: number, cond: () => Promise<boolean>, ste
   }
 }
 
-/** Submits n jobs at once through `api` and waits until the store counts them finished; answers the round's figures. */
+const active = async (api: string): Promise<number> => {
+  const k = (await health(api)).store.jobs;
+  return (k?.queued ?? 0) + (k?.running ?? 0);
+};
+
+/**
+ * Submits n jobs at once through `api` (no job is active before: the previous round ended) and waits until
+ * the store has none queued or running; answers the round's figures (`ok`: its jobs that succeeded, read after the clock stops).
+ */
 async function round(api: string, workers: number, n: number): Promise<WorkersRound> {
-  const before = (await health(api)).store.jobs ?? {};
-  const done = (k: Record<string, number>) => ['succeeded', 'failed', 'cancelled', 'timed_out'].reduce((s, x) => s + (k[x] ?? 0), 0);
-  const base0 = done(before);
-  const ok0 = before.succeeded ?? 0;
+  await until('the previous round to end', 600_000, async () => (await active(api)) === 0, 25);
+  const ids = new Set<string>();
   const t0 = performance.now();
   const lanes = 8;
   let next = 0;
@@ -84,13 +91,33 @@ async function round(api: string, workers: number, n: number): Promise<WorkersRo
         next++;
         const r = await request(`${api}/api/v1/jobs`, { method: 'POST', headers: auth, body: { username: USER, notebook: 'trivial.ipynb' } });
         if (r.status !== 202) throw new Error(`submission answered ${r.status}: ${r.body.slice(0, 200)}`);
+        ids.add((r.json as { id: string }).id);
       }
     }),
   );
-  let counts = before;
-  await until(`${n} jobs to finish`, 600_000, async () => done((counts = (await health(api)).store.jobs ?? {})) - base0 >= n, 25);
+  await until(`${n} jobs to finish`, 600_000, async () => (await active(api)) === 0, 25);
   const elapsedMs = performance.now() - t0;
-  return { workers, n, ok: (counts.succeeded ?? 0) - ok0, elapsedMs, perSecond: n / (elapsedMs / 1000) };
+  return { workers, n, ok: await succeeded(api, ids), elapsedMs, perSecond: n / (elapsedMs / 1000) };
+}
+
+/** How many of `ids` succeeded: the user's newest jobs, page by page, until every id was seen. */
+async function succeeded(api: string, ids: Set<string>): Promise<number> {
+  let ok = 0;
+  let seen = 0;
+  let cursor: string | null = null;
+  do {
+    const q: string = `username=${USER}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const r = await request(`${api}/api/v1/jobs?${q}`, { headers: auth, timeoutMs: 30_000 });
+    if (r.status !== 200) throw new Error(`GET /api/v1/jobs answered ${r.status}`);
+    const page = r.json as { jobs: { id: string; status: string }[]; next_cursor: string | null };
+    for (const j of page.jobs) {
+      if (!ids.has(j.id)) continue;
+      seen++;
+      if (j.status === 'succeeded') ok++;
+    }
+    cursor = page.next_cursor;
+  } while (cursor && seen < ids.size);
+  return ok;
 }
 
 export async function benchWorkers(opts: {
@@ -171,7 +198,7 @@ export function renderWorkersBench(r: WorkersBenchResults): string {
   const ratio = r.twoWorkersPerSecond! / r.oneWorkerPerSecond!;
   return [
     `${r.backend === 'pg' ? 'PostgreSQL store; one `--role api` node takes the submissions, `--role worker` nodes run them' : 'SQLite store (harness check, no roles): worker 1 also takes the submissions; `--role all` nodes run them'} with ${r.concurrencyPerWorker} run(s) each and a warm pool; ` +
-      `${r.n} trivial notebooks submitted at once per round, timed until the store counts them all finished; ${r.rounds} round(s) of each, alternating. ` +
+      `${r.n} trivial notebooks submitted at once per round, timed until the store has none of them queued or running; ${r.rounds} round(s) of each, alternating. ` +
       'All nodes share this machine\'s cores.',
     '',
     '| workers | succeeded | elapsed | notebooks/s |',

@@ -11,6 +11,7 @@ import { renderSchedule, type ScheduleDeps } from './http/routes/schedules.js';
 import { Scheduler, type Clock, type ScheduleMetrics } from './schedules/scheduler.js';
 import { WebhookAllowList } from './schedules/webhook-address.js';
 import { WebhookNotifier } from './schedules/webhook.js';
+import type { NewJob } from './store/job-store.js';
 import type { ScheduleStore } from './store/schedule-store.js';
 
 export interface Scheduling {
@@ -31,6 +32,8 @@ export interface SchedulingOptions {
   clock?: Clock;
   /** Called after the fire loop enqueued jobs: the runner's `wake` (its queue claims them now). */
   wakeRunner?(): void;
+  /** The runner's check of a submitted job: schedules saved without a checked template get one (schedules/template-backfill.ts). */
+  checkJob?(job: NewJob): Promise<NewJob>;
 }
 
 export function startScheduling(o: SchedulingOptions): Scheduling {
@@ -46,6 +49,7 @@ export function startScheduling(o: SchedulingOptions): Scheduling {
     logger: log,
     metrics: o.metrics,
     onEnqueued: () => o.wakeRunner?.(),
+    checkJob: o.checkJob,
     onSettled: (event, job, schedule) => {
       if (!event || !schedule?.notify || !schedule.webhook_secret || !schedule.notify.on.includes(event)) return;
       notifier.send({

@@ -105,7 +105,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),
   });
   // A fire's jobs wake this node's runner (made below; the loop starts only after it).
-  const scheduling = startScheduling({ store: stores.schedules, config, logger, metrics: metrics.schedules, wakeRunner: () => runner.wake() });
+  // Schedules saved before job templates were kept get theirs from the runner's check (the loop's first pass).
+  const scheduling = startScheduling({
+    store: stores.schedules,
+    config,
+    logger,
+    metrics: metrics.schedules,
+    wakeRunner: () => runner.wake(),
+    checkJob: async (job) => (await runner.check(job)).job,
+  });
   // `npm start` as root with the default template: root's own home (/root), not the missing /home/root.
   const ownHome = config.jupyterhubApiUrl || config.homes === 'user-server' ? null : ownHomeOutsideTemplate(config.homeTemplate);
   const userServers =

@@ -82,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const prefix = config.servicePrefix;
   const mount = prefix.replace(/\/$/, '');
   const metrics = deps.metrics ?? new Metrics();
-  metrics.bind({ countByStatus: () => deps.store.countByStatus(), stats: () => deps.runner.stats() });
+  metrics.bind({ countByStatus: () => deps.store.countByStatus(), countActive: () => deps.store.countActive(), stats: () => deps.runner.stats() });
 
   // Behind JupyterHub: hub tokens, browser sessions (OAuth); the static token stays for hub-less installs.
   const hub = hubIntegrationFromConfig(config);

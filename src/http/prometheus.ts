@@ -3,18 +3,31 @@
  * tests can build many apps). The runner and the kernel pool call the
  * `observe*` / `kernel*` methods; gauges that mirror state (jobs by status,
  * queue depth, pool size) are read from the store and runner at scrape time.
+ *
+ * `hubmill_jobs` (every status) counts the whole jobs table, about 100 ms at a
+ * million jobs: its answer is kept `jobCountsTtlMs` (5 s), so any number of
+ * scrapers (and both gauges of one scrape) cost one count per interval and the
+ * value is at most that old. `hubmill_queue_depth` reads the index-backed
+ * `countActive` on each scrape: fresh and cheap.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JobStatus } from '../store/job-store.js';
+import type { ActiveCounts, JobStatus } from '../store/job-store.js';
+import { ttlCached } from '../ttl-cache.js';
 
 export interface MetricsSources {
   countByStatus(): Promise<Record<JobStatus, number>>;
+  countActive(): Promise<ActiveCounts>;
   stats(): { running: number; concurrency: number; pool: Record<string, { idle: number; starting: number; target: number }> };
 }
+
+/** How long the counts of every status are kept (see the file comment). */
+export const JOB_COUNTS_TTL_MS = 5000;
 
 export class Metrics {
   readonly registry = new Registry();
   #sources: MetricsSources | null = null;
+  #countByStatus: (() => Promise<Record<JobStatus, number>>) | null = null;
+  readonly #countsTtl: { ttlMs: number; now?: () => number };
 
   readonly runDuration = new Histogram({
     name: 'hubmill_job_run_duration_seconds',
@@ -57,7 +70,9 @@ export class Metrics {
     retried: (n: number) => this.scheduleEvents.inc({ event: 'retried' }, n),
   };
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  /** `jobCountsTtlMs` and `now`: how long, on which clock, the counts of every status are kept (tests). */
+  constructor(opts: { defaultMetrics?: boolean; jobCountsTtlMs?: number; now?: () => number } = {}) {
+    this.#countsTtl = { ttlMs: opts.jobCountsTtlMs ?? JOB_COUNTS_TTL_MS, now: opts.now };
     const self = this;
     new Gauge({
       name: 'hubmill_jobs',
@@ -67,7 +82,7 @@ export class Metrics {
       async collect() {
         if (!self.#sources) return;
         this.reset();
-        const counts = await self.#sources.countByStatus();
+        const counts = await self.#countByStatus!();
         for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
       },
     });
@@ -77,7 +92,7 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         if (!self.#sources) return;
-        this.set((await self.#sources.countByStatus()).queued ?? 0);
+        this.set((await self.#sources.countActive()).queued);
       },
     });
     new Gauge({
@@ -117,6 +132,8 @@ export class Metrics {
   /** Where scrape-time gauges read from (the app binds its store and runner). */
   bind(sources: MetricsSources): void {
     this.#sources = sources;
+    const cached = ttlCached(() => sources.countByStatus(), { ...this.#countsTtl, maxKeys: 1 });
+    this.#countByStatus = () => cached('all');
   }
 
   /** A job run finished (runner). */

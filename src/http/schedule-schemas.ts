@@ -6,7 +6,12 @@ import { JsonObject } from './schemas.js';
 import { MAX_MISFIRE_GRACE_S, ON_TIME_TOLERANCE_MS } from '../schedules/fire-plan.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+/**
+ * A string or null, null first: with Fastify's type coercion on, a union tries its branches in order and a
+ * string branch first would turn null into "" (refused only by luck of a minLength). The PATCH test sets each
+ * nullable field to null and reads null back.
+ */
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([Type.Null(), t]);
 
 /**
  * Seconds above 0, or null. One `nullable` number rather than a union with null: with
@@ -32,7 +37,7 @@ const settings = {
   name: Type.String({ minLength: 1, maxLength: 200 }),
   notebook: Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the owner's home" }),
   parameters: JsonObject,
-  kernel: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+  kernel: Nullable(Type.String({ minLength: 1, maxLength: 200 })),
   cron: Type.String({ minLength: 1, maxLength: 200, description: '5 fields (minute precision), 6 with seconds first, or @hourly, @daily, @weekly, @monthly' }),
   timezone: Type.String({ minLength: 1, maxLength: 100, description: 'IANA name, default UTC' }),
   timeout_s: SecondsOrNull('Whole-run timeout of each fire, seconds; null: the server maximum (HUBMILL_MAX_TIMEOUT_S)'),
@@ -47,14 +52,18 @@ const settings = {
       `none only a fire reached on time, i.e. late by at most the scheduler's wake-up tolerance (${ON_TIME_TOLERANCE_MS / 1000} s) or misfire_grace_s`,
   }),
   max_catchup: Type.Integer({ minimum: 1, maximum: 10000, description: 'With catchup "all": at most this many missed times run (default 100)' }),
-  // Null first: with type coercion on, null would otherwise become 0 in the number branch.
-  misfire_grace_s: Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: MAX_MISFIRE_GRACE_S })], {
+  // One nullable number, not a union with null: coercion would turn null into 0 (number first) or 0 into null (null first).
+  misfire_grace_s: Type.Unsafe<number | null>({
+    type: 'number',
+    nullable: true,
+    minimum: 0,
+    maximum: MAX_MISFIRE_GRACE_S,
     description: `With catchup "none": a fire this many seconds late still runs (default null: only the ${ON_TIME_TOLERANCE_MS / 1000} s wake-up tolerance)`,
   }),
   start_at: Nullable(Iso('No fire before this time')),
   end_at: Nullable(Iso('No fire after this time')),
   paused: Type.Boolean(),
-  notify: Type.Union([Notify, Type.Null()]),
+  notify: Type.Union([Type.Null(), Notify]),
 };
 
 export const CreateScheduleBody = Type.Object(

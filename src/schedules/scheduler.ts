@@ -8,11 +8,12 @@
  */
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
-import type { Job } from '../store/job-store.js';
+import type { Job, NewJob } from '../store/job-store.js';
 import type { Schedule, ScheduleStore, Settled } from '../store/schedule-store.js';
 import { parseCron, type CronSpec } from './cron.js';
 import { ON_TIME_TOLERANCE_MS, planFire } from './fire-plan.js';
 import { decideRetry } from './retry.js';
+import { TemplateBackfill } from './template-backfill.js';
 import type { NotifyEvent } from '../store/schedule-store.js';
 
 /** Rows per store call and ms of work between yields, so a burst of fires never stalls the API. */
@@ -52,6 +53,14 @@ export interface SchedulerOptions {
   wakeDelayMs?: number;
   /** Schedules fired per pass (default 500; the pass repeats while more are due). */
   batch?: number;
+  /**
+   * The runner's check of a submitted job. With it, schedules saved before job templates
+   * were kept get their checked template (template-backfill.ts): all at the first pass,
+   * any still without one before its fire.
+   */
+  checkJob?(job: NewJob): Promise<NewJob>;
+  /** After a refused template check, the next try waits at least this long (default 10 min). */
+  templateRetryMs?: number;
 }
 
 export class Scheduler {
@@ -64,10 +73,17 @@ export class Scheduler {
   private again = false;
   private stopped = true;
   private current: Promise<void> | null = null;
+  private readonly backfill: TemplateBackfill | null;
+  private backfillPending: boolean;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
+    const check = opts.checkJob;
+    this.backfill = check
+      ? new TemplateBackfill({ store: this.store, check: (j) => check(j), now: () => this.clock.now(), logger: opts.logger, retryAfterMs: opts.templateRetryMs })
+      : null;
+    this.backfillPending = this.backfill !== null;
   }
 
   private spec(s: Schedule): CronSpec {
@@ -139,6 +155,11 @@ export class Scheduler {
 
   /** One pass at the clock's current time; returns the soonest time something is due. */
   async tick(): Promise<number | null> {
+    if (this.backfillPending) {
+      // Once: a failure here is left to the check before each fire.
+      this.backfillPending = false;
+      await this.backfill!.all().catch((err: unknown) => this.opts.logger?.error({ err }, 'job template backfill failed'));
+    }
     const now = this.clock.now();
     const random = this.opts.random ?? Math.random;
     const capS = this.opts.retryCapS ?? 3600;
@@ -187,6 +208,8 @@ export class Scheduler {
       await this.store.update(s.id, { paused: true });
       return;
     }
+    // The fire re-reads the row: a template stored here is the job it starts.
+    await this.backfill?.beforeFire(s);
     const res = await this.store.fire(s.id, s.next_run_at_ms!, (fresh, active) =>
       planFire(fresh, spec, now, active),
     );

@@ -119,6 +119,12 @@ export interface ClaimOptions {
   maxRunningPerUser?: number | null;
 }
 
+/** The jobs waiting and running now (`JobStore.countActive`). */
+export interface ActiveCounts {
+  queued: number;
+  running: number;
+}
+
 export interface JobStore {
   /**
    * Creates a queued job; with an idempotency key already used by the same user, returns the existing job and created=false.
@@ -166,7 +172,10 @@ export interface JobStore {
     requeue: boolean;
     reason: string;
   }): Promise<Job[]>;
+  /** Jobs by status, every status present. Walks every job (about 100 ms at a million): callers cache it (/metrics). */
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /** The queued and running jobs only, read through their indexes: cheap at any history size (/health, queue depth). */
+  countActive(): Promise<ActiveCounts>;
   /** Deletes finished jobs older than the cutoff (oldest first, at most `limit`); returns the deleted ones (so outputs can be pruned). */
   pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]>;
   /** Deletes the oldest finished jobs beyond the newest `keep` finished ones (at most `limit`); returns them. */

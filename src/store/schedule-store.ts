@@ -95,6 +95,23 @@ export function jobTemplateOf(job: NewJob): ScheduleJobTemplate {
   };
 }
 
+/**
+ * The job a schedule's settings describe, as the runner's check takes it (saving a
+ * schedule, and the template backfill of schedules saved before templates were kept).
+ */
+export function scheduleCheckJob(owner: string, s: Pick<ScheduleSettings, 'notebook' | 'parameters' | 'kernel' | 'timeout_s' | 'cell_timeout_s'>, by: string): NewJob {
+  return {
+    username: owner,
+    notebook: s.notebook,
+    parameters: s.parameters,
+    kernel: s.kernel,
+    timeout_s: s.timeout_s,
+    cell_timeout_s: s.cell_timeout_s,
+    submitted_by: by,
+    source: 'schedule',
+  };
+}
+
 export interface Schedule extends ScheduleSettings {
   id: string;
   /** The user whose home and identity the runs use. */
@@ -114,7 +131,10 @@ export interface Schedule extends ScheduleSettings {
   overlap_skipped: number;
   /** Retries scheduled. */
   retries: number;
-  /** The checked job its fires start; null for schedules saved before templates were kept (fires use the settings). */
+  /**
+   * The checked job its fires start; null for schedules saved before templates were kept (fires use the
+   * settings) until the scheduler stores theirs (schedules/template-backfill.ts).
+   */
   job_template: ScheduleJobTemplate | null;
   created_at_ms: number;
   updated_at_ms: number;
@@ -204,6 +224,12 @@ export interface ScheduleStore {
   settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]>;
   /** Jobs of one schedule, newest first. */
   runs(scheduleId: string, cursor: string | undefined, limit: number): Promise<JobPage>;
+  /**
+   * Stores the checked template of a schedule saved without one (see `Schedule.job_template`), unless
+   * it has one by now or changed since it was read (`updated_at_ms` differs: an edit may have changed
+   * the job). True when stored. Not a change of the schedule: `updated_at_ms` stays.
+   */
+  storeJobTemplate(id: string, template: ScheduleJobTemplate, ifUpdatedAtMs: number): Promise<boolean>;
   /** For /metrics. */
   countSchedules(): Promise<number>;
   /**

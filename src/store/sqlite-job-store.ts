@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HubmillError } from '../errors.js';
 import type {
+  ActiveCounts,
   ClaimOptions,
   FinalStatus,
   Job,
@@ -191,6 +192,12 @@ export class SqliteJobStore implements JobStore {
     const counts = emptyCounts();
     for (const r of this.all<{ status: JobStatus; n: number }>(SQL.countByStatus())) counts[r.status] = r.n;
     return counts;
+  }
+
+  async countActive(): Promise<ActiveCounts> {
+    this.check();
+    const r = this.all<ActiveCounts>(SQL.countActive())[0]!;
+    return { queued: Number(r.queued), running: Number(r.running) };
   }
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {

@@ -14,6 +14,7 @@ import {
   type ListSchedulesQuery,
   type NewSchedule,
   type Schedule,
+  type ScheduleJobTemplate,
   type SchedulePage,
   type ScheduleStore,
   type SettleDecision,
@@ -214,6 +215,11 @@ export class SqliteScheduleStore implements ScheduleStore {
     const q = SQL.runs(scheduleId, cursor, limit);
     const page = pageOf(this.all<JobRow>(q), q.limit);
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
+  }
+
+  async storeJobTemplate(id: string, template: ScheduleJobTemplate, ifUpdatedAtMs: number): Promise<boolean> {
+    const q = SQL.storeJobTemplate(id, template, ifUpdatedAtMs);
+    return this.db.transaction(() => this.sql(q.text).run(...q.args).changes > 0).immediate();
   }
 
   async countSchedules(): Promise<number> {

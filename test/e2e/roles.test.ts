@@ -25,7 +25,8 @@ import { PgEventBus } from '../../src/store/pg/pg-event-bus.js';
 import { homePathFor } from '../../src/users/home-path.js';
 import { call } from '../helpers/http.js';
 import { code, notebookJson } from '../helpers/notebooks.js';
-import { eventually, freshSchema, type TestSchema } from '../helpers/pg-test-schema.js';
+import { freshSchema, type TestSchema } from '../helpers/pg-test-schema.js';
+import { eventually } from '../helpers/wait.js';
 import { sseSplitter } from '../helpers/sse.js';
 
 const TOKEN = 'roles-token-5f0e';

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '../helpers/wait.js';
 
 const SLOW = JSON.stringify({
   nbformat: 4,
@@ -74,11 +75,12 @@ describe('hubmill serve (process)', { timeout: 120_000 }, () => {
     });
     assert.equal(submitted.status, 202);
     const { id } = (await submitted.json()) as { id: string };
-    for (let i = 0; i < 100; i++) {
-      const j = (await (await fetch(`${base}/api/v1/jobs/${id}?token=${token}`)).json()) as { status: string };
-      if (j.status === 'running') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      async () => ((await (await fetch(`${base}/api/v1/jobs/${id}?token=${token}`)).json()) as { status: string }).status === 'running',
+      30_000,
+      'the job to run',
+      100,
+    );
     const t0 = Date.now();
     first.child.kill('SIGTERM');
     const [code] = (await once(first.child, 'exit')) as [number | null];

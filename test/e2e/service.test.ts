@@ -19,6 +19,7 @@ import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { sseSplitter } from '../helpers/sse.js';
+import { eventually } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const TOKEN = 'e2e-token-5f2c9a7b';
@@ -356,10 +357,7 @@ describe('hubmill service end to end (real port, real kernels)', { timeout: 180_
       assert.equal(c.body.status, 'cancelled');
       // Let both busy runs get their kernels first (cancelling during kernel acquisition is a separate case).
       for (const b of busy) {
-        for (let i = 0; i < 200; i++) {
-          if ((await api('GET', `/api/v1/jobs/${b.body.id}`)).body.progress.cells_total > 0) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await eventually(async () => (await api('GET', `/api/v1/jobs/${b.body.id}`)).body.progress.cells_total > 0, 30_000, `job ${b.body.id} to get its kernel`, 50);
       }
       // Scripts often send Content-Type: application/json with an empty body: that is not a 400.
       const stopped = await Promise.all(busy.map((b) => api('POST', `/api/v1/jobs/${b.body.id}/cancel`, undefined, { raw: '' })));

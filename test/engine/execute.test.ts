@@ -252,11 +252,12 @@ describe('engine: papermill semantics on a real ipykernel', () => {
 
     // With an injected cell (working index 3 is input cell 2), the message and cell_index agree.
     const ac = new AbortController();
-    const pending = run([code('n = 0', ['parameters']), code('print("partial")'), code('import time\ntime.sleep(60)')], {
+    const pending = run([code('n = 0', ['parameters']), code('print("partial")'), code('import time\nprint("sleeping", flush=True)\ntime.sleep(60)')], {
       signal: ac.signal,
       parameters: { n: 1 },
+      // Aborted once the cell's own code runs (its first output), not at a guessed moment.
       onEvent: (e) => {
-        if (e.type === 'cell_started' && e.index === 3) setTimeout(() => ac.abort(), 200);
+        if (e.type === 'output' && e.index === 3) ac.abort();
       },
     });
     const c = await pending;
@@ -307,10 +308,13 @@ describe('engine: papermill semantics on a real ipykernel', () => {
       onEvent: (e) => {
         if (e.type === 'run_started') checked = stat(outputPath).then(() => undefined);
         if (e.type === 'cell_started' && e.index === 1) {
-          setTimeout(async () => {
-            const mid = JSON.parse(await readFile(outputPath, 'utf8'));
-            sawProgress = mid.cells[0].outputs[0]?.text === 'first\n' && mid.cells[1].metadata.papermill.status === 'running';
-          }, 1200);
+          // The file is read until it shows the first cell's output and the second running (the cell sleeps 2.5 s; bounded).
+          checked = checked.then(async () => {
+            sawProgress = await waitFor(async () => {
+              const mid = JSON.parse(await readFile(outputPath, 'utf8').catch(() => '{"cells":[]}'));
+              return mid.cells[0]?.outputs[0]?.text === 'first\n' && mid.cells[1]?.metadata.papermill.status === 'running';
+            }, 2000, 50);
+          });
         }
       },
     });

@@ -82,7 +82,8 @@ export interface Health {
   status: string;
   role?: string;
   running: number;
-  store: { ok: boolean; jobs?: Record<string, number> };
+  /** `jobs`: the store's queued and running jobs (every node's). */
+  store: { ok: boolean; jobs?: { queued: number; running: number } };
 }
 
 export async function health(base: string): Promise<Health> {

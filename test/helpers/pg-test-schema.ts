@@ -42,13 +42,3 @@ export async function freshSchema(prefix: string): Promise<TestSchema> {
   };
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `ms`. */
-export async function eventually<T>(check: () => T | Promise<T>, ms: number, what: string): Promise<Exclude<T, undefined | false>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v as Exclude<T, undefined | false>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NotebookFormatError, NoSuchKernelError } from '../../src/errors.js';
 import { auth, makeApp, TOKEN, type FakeRunner, type FakeStore } from './fakes.js';
+import { eventually } from '../helpers/wait.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
 
@@ -111,6 +112,13 @@ describe('HTTP app (fake runner and store)', () => {
       assert.deepEqual(h.kernelspecs, ['python3']);
       assert.equal(h.store.ok, true);
       assert.deepEqual(h.pool.python3, { idle: 1, starting: 0, target: 1 });
+    });
+    it('GET /health counts only the active jobs (never a walk of every job)', async () => {
+      const walks = store.countByStatusCalls;
+      const h = (await app.inject({ url: '/health' })).json();
+      const all = [...store.jobs.values()];
+      assert.deepEqual(h.store.jobs, { queued: all.filter((j) => j.status === 'queued').length, running: all.filter((j) => j.status === 'running').length });
+      assert.equal(store.countByStatusCalls, walks, '/health called countByStatus');
     });
     it('GET /health answers 503 unhealthy when the store is down', async () => {
       store.down = true;
@@ -315,8 +323,7 @@ describe('HTTP app (fake runner and store)', () => {
       runner.outcome = () => ({ status: 'stay' });
       const { id } = (await app.inject({ method: 'POST', url: '/api/v1/jobs', headers: auth, payload: { notebook: 'top.ipynb', username: 'alice' } })).json();
       runner.outcome = () => ({ status: 'succeeded' });
-      await runner.waitFor(id, 0);
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(async () => (await store.get(id))?.status === 'running', 5000, 'the job to run');
       const c = await app.inject({ method: 'POST', url: `/api/v1/jobs/${id}/cancel`, headers: auth });
       assert.equal(c.json().status, 'cancelled');
     });
@@ -339,6 +346,11 @@ describe('HTTP app (fake runner and store)', () => {
       const r = await app.inject({ url: '/metrics', headers: auth });
       assert.equal(r.statusCode, 200);
       assert.match(r.body, /hubmill_jobs\{status="succeeded"\} \d+/);
+      assert.match(r.body, /hubmill_queue_depth \d+/);
+      // The counts of every status are kept a few seconds: a second scrape does not count again.
+      const walks = store.countByStatusCalls;
+      assert.equal((await app.inject({ url: '/metrics', headers: auth })).statusCode, 200);
+      assert.equal(store.countByStatusCalls, walks);
       assert.match(r.body, /hubmill_pool_kernels\{kernel="python3",state="idle"\} 1/);
       assert.match(r.body, /hubmill_http_requests_total/);
     });

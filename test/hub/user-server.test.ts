@@ -17,6 +17,8 @@ import { startHubService } from '../helpers/hub-service.js';
 import { freePort, startHub, type Hub } from '../helpers/jupyterhub.js';
 import { code, notebookJson as notebook } from '../helpers/notebooks.js';
 import { call } from '../helpers/http.js';
+import { sseEvent } from '../helpers/sse.js';
+import { eventually } from '../helpers/wait.js';
 
 const USER = 'carol';
 
@@ -42,7 +44,10 @@ describe('jobs in the user\'s own single-user server', { timeout: 120_000 }, () 
       ]),
     );
     await writeFile(join(proj, 'fails.ipynb'), notebook([code('y = 1'), code("raise ValueError('boom in the user server')"), code('print("never")')]));
-    await writeFile(join(proj, 'sleeps.ipynb'), notebook([code("print('started', flush=True)"), code('import time\ntime.sleep(60)'), code('print("never")')]));
+    await writeFile(
+      join(proj, 'sleeps.ipynb'),
+      notebook([code("print('started', flush=True)"), code("import time\nprint('sleeping', flush=True)\ntime.sleep(60)"), code('print("never")')]),
+    );
     const started = await startHubService(hub, port, { concurrency: 2 }, { HUBMILL_HUB_PUBLIC_URL: hub.url });
     assert.equal(started.config.hubPublicUrl, hub.url);
     ({ server, base } = started);
@@ -105,26 +110,20 @@ describe('jobs in the user\'s own single-user server', { timeout: 120_000 }, () 
     const r = await call(base, 'POST', '/api/v1/jobs', token, { notebook: 'proj/sleeps.ipynb', target: 'user-server' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const id = r.body.id as string;
-    // Wait until the first cell finished, i.e. the sleep is running.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const j = await call(base, 'GET', `/api/v1/jobs/${id}`, token);
-      if (j.body.progress.cells_done >= 1 && j.body.status === 'running') break;
-      assert.ok(!['succeeded', 'failed', 'cancelled', 'timed_out'].includes(j.body.status), JSON.stringify(j.body));
-      assert.ok(Date.now() < deadline, 'the job did not start its second cell in time');
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    await new Promise((res) => setTimeout(res, 300));
+    // The second cell's own output says the sleep is running (the job's events, bounded).
+    await sseEvent(base, token, id, (event, d) => event === 'output' && JSON.stringify(d.output).includes('sleeping'), 30_000);
+    assert.equal((await call(base, 'GET', `/api/v1/jobs/${id}`, token)).body.status, 'running');
     const t0 = Date.now();
     const c = await call(base, 'POST', `/api/v1/jobs/${id}/cancel`, token);
     assert.ok([200, 202].includes(c.status), JSON.stringify(c.body));
-    let final: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    for (;;) {
-      final = (await call(base, 'GET', `/api/v1/jobs/${id}`, token)).body;
-      if (final.status !== 'running') break;
-      assert.ok(Date.now() - t0 < 15_000, 'the cancel did not end the job');
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const final = await eventually(
+      async () => {
+        const j = (await call(base, 'GET', `/api/v1/jobs/${id}`, token)).body;
+        return j.status !== 'running' && j;
+      },
+      15_000,
+      'the cancel to end the job',
+    );
     assert.equal(final.status, 'cancelled', JSON.stringify(final));
     assert.equal(final.error.ename, 'Cancelled');
     // Interrupted (KeyboardInterrupt) well within the 3 s grace after which the kernel would be killed.

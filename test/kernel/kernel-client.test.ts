@@ -133,16 +133,15 @@ describe('KernelClient with a real ipykernel', () => {
 
   test('interrupt stops a sleeping cell and the kernel stays alive', async () => {
     const k = clients[0]!;
-    // ipykernel ignores SIGINT until the cell is executing: interrupt once it has started.
+    // ipykernel ignores SIGINT until the cell is executing: interrupt once the cell's own code printed (bounded).
     let started!: () => void;
     const executing = new Promise<void>((r) => (started = r));
-    const p = k.execute('import time; time.sleep(60)', {
+    const p = k.execute("import time; print('sleeping', flush=True); time.sleep(60)", {
       timeoutMs: 20_000,
       stopOnError: false,
-      onIopub: (m) => m.header.msg_type === 'execute_input' && started(),
+      onIopub: (m) => m.header.msg_type === 'stream' && (m.content as { text: string }).text.includes('sleeping') && started(),
     });
-    await executing;
-    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await Promise.race([executing.then(() => 'printed'), p.then(() => 'ended', () => 'failed')]), 'printed', 'the cell ended before it was interrupted');
     const t0 = Date.now();
     await k.interrupt();
     const reply = await p;
@@ -204,9 +203,12 @@ describe('KernelClient with a real IRkernel', () => {
       assert.equal(outs.join(''), '2');
       let started!: () => void;
       const executing = new Promise<void>((res) => (started = res));
-      const p = k.execute('Sys.sleep(60)', { timeoutMs: 20_000, onIopub: (m) => m.header.msg_type === 'execute_input' && started() });
-      await executing;
-      await new Promise((res) => setTimeout(res, 300));
+      // The cell's first line printed: R runs the sleep now (IRkernel sends a line's output when it ends).
+      const p = k.execute('cat("sleeping\\n")\nSys.sleep(60)', {
+        timeoutMs: 20_000,
+        onIopub: (m) => m.header.msg_type === 'stream' && (m.content as { text: string }).text.includes('sleeping') && started(),
+      });
+      assert.equal(await Promise.race([executing.then(() => 'printed'), p.then(() => 'ended', () => 'failed')]), 'printed', 'the cell ended before it was interrupted');
       await k.interrupt();
       const reply = await p;
       // IRkernel answers an interrupted cell with status 'abort' or 'error'.

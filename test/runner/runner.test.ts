@@ -17,7 +17,13 @@ import {
 import type { NewJob } from '../../src/store/job-store.js';
 import { FakeEngine } from './fake-engine.js';
 import { waitFor } from '../helpers/notebooks.js';
+import { eventually } from '../helpers/wait.js';
 import { makeEnv, notebookJson, record, writeNotebook, type Env } from './helpers.js';
+
+/** A job's status and last lease renewal, as the store row has them (the Job view has no updated_at_ms). */
+function lease(store: SqliteJobStore, id: string): { status: string; updated_at_ms: number } {
+  return store.connection().prepare('SELECT status, updated_at_ms FROM jobs WHERE id = ?').get(id) as { status: string; updated_at_ms: number };
+}
 
 function makeRunner(env: Env, engine: FakeEngine, over: Partial<RunnerOptions> = {}): Runner {
   return new Runner({
@@ -332,9 +338,13 @@ describe('Runner lifecycle (fake engine)', () => {
     // The dead process's run may no longer write its output file; the live one's still may.
     assert.equal(await engineA.calls[0]!.opts.mayWrite?.(), false, 'a run whose lease was reclaimed must not write its output');
     assert.equal(await engineB.calls[0]!.opts.mayWrite?.(), true);
-    // Several leases later, B's job (renewed all along) is still running, and then finishes normally.
-    await new Promise((r) => setTimeout(r, 3 * leaseMs));
-    assert.equal((await storeB.get(jb.id))?.status, 'running');
+    // Several leases later (its heartbeats show them pass), B's job (renewed all along) is still running, then finishes normally.
+    const renewedFrom = lease(storeB, jb.id).updated_at_ms;
+    const renewed = await eventually(() => {
+      const j = lease(storeB, jb.id);
+      return (j.status !== 'running' || j.updated_at_ms >= renewedFrom + 3 * leaseMs) && j;
+    }, 20 * leaseMs, "three leases of B's job");
+    assert.equal(renewed.status, 'running');
     engineB.calls[0]!.release();
     const doneB = await b.waitFor(jb.id, 5000);
     assert.equal(doneB?.status, 'succeeded');
@@ -395,7 +405,13 @@ describe('Runner lifecycle (fake engine)', () => {
     await runner.start();
     t.after(() => runner.stop(1000));
     await engine.started(1);
-    await new Promise((r) => setTimeout(r, 1200)); // four leases
+    // Four leases pass, as its renewals show (a lost lease ends the run instead).
+    const from = lease(env.store, j.id).updated_at_ms;
+    const renewed = await eventually(() => {
+      const now = lease(env.store, j.id);
+      return (now.status !== 'running' || now.updated_at_ms >= from + 4 * 300) && now;
+    }, 10_000, 'four leases of the job');
+    assert.equal(renewed.status, 'running', 'still running, renewed all along');
     engine.calls[0]!.release();
     assert.equal((await runner.waitFor(j.id, 5000))?.status, 'succeeded');
   });

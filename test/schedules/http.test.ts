@@ -217,9 +217,42 @@ describe('schedules HTTP API', () => {
       const sid = created.json().id;
       let r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: 2.5 } });
       assert.equal(r.json().misfire_grace_s, 2.5);
+      r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: 0 } });
+      assert.strictEqual(r.json().misfire_grace_s, 0, '0 s stays 0 (not coerced to null)');
       r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { misfire_grace_s: null } });
       assert.equal(r.json().misfire_grace_s, null);
       assert.equal((await store.get(sid))!.misfire_grace_s, null);
+      await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${sid}`, headers: as('alice') });
+    });
+    it('PATCH of each nullable field to null stores null (not the "" or 0 of type coercion)', async () => {
+      const set = {
+        kernel: 'python3',
+        start_at: '2026-05-01T00:00:00.000Z',
+        end_at: '2027-05-01T00:00:00.000Z',
+        timeout_s: 60,
+        cell_timeout_s: 30,
+        notify: { webhook_url: 'http://127.0.0.1:9/n', on: ['failed'] },
+        misfire_grace_s: 90,
+      } as const;
+      const created = await app.inject({
+        method: 'POST', url: '/api/v1/schedules', headers: as('alice'),
+        payload: { name: 'nulls', notebook: 'reports/daily.ipynb', cron: '@hourly', catchup: 'none', ...set },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const sid = created.json().id as string;
+      const stored = { kernel: 'kernel', start_at: 'start_at_ms', end_at: 'end_at_ms', timeout_s: 'timeout_s', cell_timeout_s: 'cell_timeout_s', notify: 'notify', misfire_grace_s: 'misfire_grace_s' } as const;
+      for (const field of Object.keys(set) as (keyof typeof set)[]) {
+        const before = (await app.inject({ url: `/api/v1/schedules/${sid}`, headers: as('alice') })).json();
+        assert.notEqual(before[field], null, `${field} is set before the PATCH`);
+        const r = await app.inject({ method: 'PATCH', url: `/api/v1/schedules/${sid}`, headers: as('alice'), payload: { [field]: null } });
+        assert.equal(r.statusCode, 200, `${field}: ${r.body}`);
+        assert.strictEqual(r.json()[field], null, `PATCH answer's ${field}`);
+        assert.strictEqual((await app.inject({ url: `/api/v1/schedules/${sid}`, headers: as('alice') })).json()[field], null, `GET's ${field}`);
+        assert.strictEqual((await store.get(sid))![stored[field]], null, `stored ${stored[field]}`);
+      }
+      // A job field set to null is checked again: the template follows (null kernel and limits).
+      const t = (await store.get(sid))!.job_template!;
+      assert.deepEqual([t.kernel, t.timeout_s, t.cell_timeout_s], [null, null, null]);
       await app.inject({ method: 'DELETE', url: `/api/v1/schedules/${sid}`, headers: as('alice') });
     });
     it('a webhook added by PATCH gets its secret, shown in that answer only', async () => {

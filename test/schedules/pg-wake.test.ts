@@ -82,8 +82,12 @@ describe('PgScheduleStore: schedule changes reach the other nodes', () => {
     assert.equal(wakes, seen + 1, 'the queued job did not wake the schedules listener');
     off();
     const after = wakes;
+    // A listener still subscribed hears the create: by then the one that left would have heard it too (one dispatch).
+    let heard = 0;
+    const offWitness = worker.onSchedulesChanged(() => heard++);
+    t.after(offWitness);
     await api.create(newSchedule());
-    await new Promise((r) => setTimeout(r, 100)); // bounded: a wake-up after unsubscribing would show here
+    await until(() => heard > 0, 5000, "the witness listener's wake-up");
     assert.equal(wakes, after, 'no wake-up after unsubscribing');
   });
 

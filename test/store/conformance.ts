@@ -308,6 +308,16 @@ export function storeConformance(name: string, make: MakeStore): void {
       assert.deepEqual(await store.countByStatus(), { queued: 2, running: 1, succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 });
     });
 
+    test('counts the active jobs (queued, running) apart from the finished ones', async (t) => {
+      const store = await make(t);
+      assert.deepEqual(await store.countActive(), { queued: 0, running: 0 });
+      for (let i = 0; i < 4; i++) await store.enqueue(newJob());
+      const a = (await store.claimNext('w'))!;
+      await store.claimNext('w');
+      await store.markFinished(a.id, 'succeeded', {});
+      assert.deepEqual(await store.countActive(), { queued: 2, running: 1 });
+    });
+
     test('prunes finished jobs by age and by count, never queued or running ones', async (t) => {
       let now = 0;
       const store = await make(t, { now: () => now });

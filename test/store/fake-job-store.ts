@@ -10,6 +10,7 @@ import {
   JOB_STATUSES,
   JOB_TRANSITIONS,
   isTerminal,
+  type ActiveCounts,
   type ClaimOptions,
   type FinalStatus,
   type Job,
@@ -30,7 +31,7 @@ function copy(j: Job): Job {
 export class FakeStore implements JobStore {
   /** The stored jobs by id; fake runners may change them directly. */
   readonly jobs = new Map<string, Job>();
-  /** When true, countByStatus fails as a locked database would (health checks). */
+  /** When true, countByStatus and countActive fail as a locked database would (health checks). */
   down = false;
   /** Last heartbeat (or change) of each job. */
   private readonly touched = new Map<string, number>();
@@ -201,9 +202,19 @@ export class FakeStore implements JobStore {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     if (this.down) throw new Error('database is locked');
+    this.countByStatusCalls++;
     const out = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     for (const j of this.jobs.values()) out[j.status]++;
     return out;
+  }
+
+  /** Counted: the health test checks /health never walks every job. */
+  countByStatusCalls = 0;
+
+  async countActive(): Promise<ActiveCounts> {
+    if (this.down) throw new Error('database is locked');
+    const all = [...this.jobs.values()];
+    return { queued: all.filter((j) => j.status === 'queued').length, running: all.filter((j) => j.status === 'running').length };
   }
 
   private finishedOldestFirst(): Job[] {

@@ -10,7 +10,8 @@ import { PgEventBus } from '../../src/store/pg/pg-event-bus.js';
 import type { JobEvent } from '../../src/runner/runner-api.js';
 import type { Job } from '../../src/store/job-store.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
-import { eventually, freshSchema, type TestSchema } from '../helpers/pg-test-schema.js';
+import { freshSchema, type TestSchema } from '../helpers/pg-test-schema.js';
+import { eventually } from '../helpers/wait.js';
 import * as h from '../helpers/pg.js';
 import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 

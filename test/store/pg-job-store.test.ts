@@ -17,6 +17,8 @@ import { parseDatabaseUrl } from '../../src/store/pg/connect.js';
 import { DbClock } from '../../src/store/pg/db-clock.js';
 import type pg from 'pg';
 import { storeConformance, newJob } from './conformance.js';
+import { JobSql } from '../../src/store/core/job-sql.js';
+import { POSTGRES } from '../../src/store/core/dialect.js';
 import { adminQuery, freshSchema, pgStore, PG_TEST_URL } from '../helpers/pg.js';
 
 storeConformance('PgJobStore', (t, opts) => pgStore(t, { now: opts?.now }));
@@ -181,9 +183,31 @@ describe('PgJobStore: waking workers with LISTEN/NOTIFY', () => {
     await until(() => wakes > before, 5000, 'a wake-up on the new connection');
     off();
     const after = wakes;
+    // A listener still subscribed hears the job: by then the one that left would have heard it too (one dispatch).
+    let heard = 0;
+    const offWitness = worker.onJobQueued(() => heard++);
+    t.after(offWitness);
     await api.enqueue(newJob());
-    await new Promise((r) => setTimeout(r, 100)); // bounded: a wake-up after unsubscribing would show here
+    await until(() => heard > 0, 5000, "the witness listener's wake-up");
     assert.equal(wakes, after, 'no wake-up after unsubscribing');
+  });
+});
+
+describe('PgJobStore: active counts for /health', () => {
+  test('are read through indexes (the partial indexes of queued and running jobs), never a sequential scan', async (t) => {
+    const store = await pgStore(t);
+    const q = new JobSql(POSTGRES).countActive();
+    const c = await store.pool.connect();
+    try {
+      // Only a plan with an index can avoid the scan once scans cost "infinitely" much.
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.args)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.doesNotMatch(plan, /Seq Scan/, plan);
+      assert.equal(plan.match(/Index (Only )?Scan using \w+ on jobs|Bitmap Index Scan on \w+/g)?.length, 2, plan);
+    } finally {
+      await c.query('RESET enable_seqscan');
+      c.release();
+    }
   });
 });
 

@@ -12,6 +12,8 @@ import { isJobId, jobIdTimeMs, newJobId } from '../../src/store/job-id.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite.js';
 import { RunQuotaError, UsageError } from '../../src/errors.js';
 import { newJob, storeConformance } from './conformance.js';
+import { JobSql } from '../../src/store/core/job-sql.js';
+import { SQLITE } from '../../src/store/core/dialect.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const execFileP = promisify(execFile);
@@ -129,5 +131,17 @@ describe('SqliteJobStore: one file, migrations, several processes', () => {
     const counts = await store.countByStatus();
     assert.equal(counts.queued + counts.running, 6, 'alice: 1 running + 4 queued; bob: 1 queued');
     await assert.rejects(store.enqueue(newJob({ max_active: 5 })), RunQuotaError);
+  });
+});
+
+describe('SqliteJobStore: active counts for /health', () => {
+  test('are read from the (status, created_at_ms, id) index, never by a scan of every job', async (t) => {
+    const store = new SqliteJobStore({ path: tempDb(t) });
+    t.after(() => store.close());
+    const q = new JobSql(SQLITE).countActive();
+    const plan = (store.connection().prepare(`EXPLAIN QUERY PLAN ${q.text}`).all(...q.args) as { detail: string }[]).map((r) => r.detail);
+    const reads = plan.filter((d) => /\bjobs\b/.test(d));
+    assert.equal(reads.length, 2, plan.join('\n'));
+    for (const d of reads) assert.match(d, /^SEARCH jobs USING COVERING INDEX \w+ \(status=\?\)$/, plan.join('\n'));
   });
 });

@@ -3,7 +3,8 @@
  * (from dist/) and a real python3 kernel: create a daily schedule in a chosen
  * time zone from the notebook page's "Schedule…" (5 preview times, shown as you
  * type; typed parameters; the webhook secret shown once), pause and resume it,
- * "Run now" gives a job in its history, edit it, and the Jobs page's schedule filter.
+ * "Run now" gives a job in its history, edit it (with catch-up "none", the
+ * misfire grace: a number of seconds, empty for null), and the Jobs page's schedule filter.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -166,11 +167,32 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       await page.waitForFunction(() => (document.getElementById('param-n') as HTMLInputElement | null)?.value === '2');
       await page.getByLabel('Repeat').selectOption('weekly');
       await page.getByLabel('Day', { exact: true }).selectOption('Friday');
+      // The misfire grace: offered with catch-up "none" only, a number of seconds (0–86400).
+      const grace = page.getByLabel('Still run when late by (s)');
+      assert.equal(await grace.count(), 0, 'no grace field with catch-up "latest"');
+      await page.getByLabel('Runs missed while down').selectOption('none');
+      assert.equal(await grace.getAttribute('type'), 'number');
+      assert.equal(await grace.inputValue(), '', 'empty: none set');
+      await grace.fill('90000');
+      await page.getByText('Enter 0 to 86400 seconds, or nothing').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Save' }).isDisabled(), true);
+      await grace.fill('90.5');
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByRole('heading', { name: 'morning rows', exact: true }).waitFor();
-      const edited = (await api('GET', `/api/v1/schedules/${s.id}`)) as { cron: string; parameters: unknown; next_run_at: string };
-      assert.deepEqual([edited.cron, edited.parameters], ['30 7 * * 5', { n: 2 }]);
+      await page.getByText('still runs up to 90.5 s late').waitFor();
+      const edited = (await api('GET', `/api/v1/schedules/${s.id}`)) as { cron: string; parameters: unknown; next_run_at: string; catchup: string; misfire_grace_s: number | null };
+      assert.deepEqual([edited.cron, edited.parameters, edited.catchup, edited.misfire_grace_s], ['30 7 * * 5', { n: 2 }, 'none', 90.5]);
       assert.equal(new Date(edited.next_run_at).getUTCDay(), 4); // Friday 07:30 in Tokyo is Thursday 22:30 UTC
+
+      // Emptied, the grace is null again (the scheduler's own tolerance).
+      await page.goto(`${srv.base}/ui/#/schedules/${s.id}/edit`);
+      await page.getByRole('heading', { name: 'Edit schedule morning rows' }).waitFor();
+      assert.equal(await grace.inputValue(), '90.5', 'the form shows the stored grace');
+      await grace.fill('');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('heading', { name: 'morning rows', exact: true }).waitFor();
+      const cleared = (await api('GET', `/api/v1/schedules/${s.id}`)) as { catchup: string; misfire_grace_s: number | null };
+      assert.deepEqual([cleared.catchup, cleared.misfire_grace_s], ['none', null]);
     } catch (e) {
       const why = `\n--- page text ---\n${(await page.evaluate(() => document.body.innerText).catch(() => '?')).slice(0, 2000)}\n--- events ---\n${seen.slice(-30).join('\n')}`;
       if (e instanceof Error) e.message += why;

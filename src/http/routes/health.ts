@@ -1,6 +1,9 @@
 /**
  * `GET /health` (one of the seed's endpoints, its fields kept): the engine, the
  * kernelspecs, the store and the kernel pool; 503 when notebooks cannot run.
+ * Probes call it every few seconds, so it asks the store only what its indexes
+ * answer at once (`countActive`: the queued and running jobs), never a count of
+ * the whole history; the counts of every status are on /metrics (cached there).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -17,7 +20,16 @@ const HealthResponse = Type.Object(
     timestamp: Type.String(),
     engine: Type.Object({ name: Type.String(), version: Type.String(), node: Type.String() }),
     kernelspecs: Type.Array(Type.String()),
-    store: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()), jobs: Type.Optional(Type.Record(Type.String(), Type.Integer())) }),
+    store: Type.Object({
+      ok: Type.Boolean(),
+      error: Type.Optional(Type.String()),
+      jobs: Type.Optional(
+        Type.Object(
+          { queued: Type.Integer(), running: Type.Integer() },
+          { description: 'Jobs waiting and running in the store (every node); the counts of every status are /metrics\' hubmill_jobs' },
+        ),
+      ),
+    }),
     pool: Type.Record(Type.String(), Type.Object({ idle: Type.Integer(), starting: Type.Integer(), target: Type.Integer() })),
     running: Type.Integer(),
     concurrency: Type.Integer(),
@@ -40,10 +52,10 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (ap
     },
     async (_req, reply) => {
       const specs = await ctx.cachedKernelspecs().catch(() => []);
-      let store: { ok: boolean; error?: string; jobs?: Record<string, number> };
+      let store: { ok: boolean; error?: string; jobs?: { queued: number; running: number } };
       try {
         const jobs = await Promise.race([
-          ctx.store.countByStatus(),
+          ctx.store.countActive(),
           new Promise<never>((_, rej) => setTimeout(() => rej(new Error('store did not answer within 2 s')), 2000).unref()),
         ]);
         store = { ok: true, jobs };

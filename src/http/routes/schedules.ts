@@ -9,9 +9,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
-import type { Job, NewJob } from '../../store/job-store.js';
+import type { Job } from '../../store/job-store.js';
 import {
   jobTemplateOf,
+  scheduleCheckJob,
   scheduleJob,
   SCHEDULE_DEFAULTS,
   type Schedule,
@@ -95,18 +96,8 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
    * too (it is a field of the schedule, not the resource asked for). Returns the checked template.
    */
   async function checkedJob(owner: string, s: ScheduleSettings, by: string): Promise<ScheduleJobTemplate> {
-    const job: NewJob = {
-      username: owner,
-      notebook: s.notebook,
-      parameters: s.parameters,
-      kernel: s.kernel,
-      timeout_s: s.timeout_s,
-      cell_timeout_s: s.cell_timeout_s,
-      submitted_by: by,
-      source: 'schedule',
-    };
     try {
-      return jobTemplateOf((await ctx.runner.check(job)).job);
+      return jobTemplateOf((await ctx.runner.check(scheduleCheckJob(owner, s, by))).job);
     } catch (err) {
       if (err instanceof NotFoundError) throw new UnprocessableError(`the schedule's notebook '${s.notebook}' cannot be used: ${err.message}`);
       throw err;

@@ -87,6 +87,16 @@ export class ScheduleSql {
     return { text: `UPDATE schedules SET ${sets.join(', ')} WHERE id = ${a.add(id)} RETURNING *`, args: a.values };
   }
 
+  /** The backfill of a missing template: only while the row has none and is as it was read (no RETURNING; one row or none). */
+  storeJobTemplate(id: string, template: ScheduleJobTemplate, ifUpdatedAtMs: number): Sql {
+    const a = new SqlArgs(this.d);
+    return {
+      text: `UPDATE schedules SET job_template = ${a.add(encodeJobTemplate(template))}
+             WHERE id = ${a.add(id)} AND job_template IS NULL AND updated_at_ms = ${a.add(ifUpdatedAtMs)}`,
+      args: a.values,
+    };
+  }
+
   list(q: ListSchedulesQuery): Sql & { limit: number } {
     return newestFirstQuery(this.d, 'schedules', (a) => (q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), q.cursor, q.limit);
   }

@@ -14,7 +14,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { HubmillError } from '../../errors.js';
-import type { ClaimOptions, FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
+import type { ActiveCounts, ClaimOptions, FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
 import { clientConfig, createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
@@ -228,6 +228,12 @@ export class PgJobStore implements JobStore {
     const counts = emptyCounts();
     for (const r of await this.rows<{ status: JobStatus; n: number }>(SQL.countByStatus())) counts[r.status] = r.n;
     return counts;
+  }
+
+  async countActive(): Promise<ActiveCounts> {
+    this.check();
+    const r = (await this.rows<ActiveCounts>(SQL.countActive()))[0]!;
+    return { queued: Number(r.queued), running: Number(r.running) };
   }
 
   async pruneFinishedBefore(cutoffMs: number, limit: number): Promise<Job[]> {

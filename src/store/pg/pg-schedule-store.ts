@@ -17,6 +17,7 @@ import {
   type ListSchedulesQuery,
   type NewSchedule,
   type Schedule,
+  type ScheduleJobTemplate,
   type SchedulePage,
   type ScheduleStore,
   type SettleDecision,
@@ -253,6 +254,11 @@ export class PgScheduleStore implements ScheduleStore {
     return { jobs: page.rows.map(rowToJob), next_cursor: page.next_cursor };
   }
 
+
+  async storeJobTemplate(id: string, template: ScheduleJobTemplate, ifUpdatedAtMs: number): Promise<boolean> {
+    const q = SQL.storeJobTemplate(id, template, ifUpdatedAtMs);
+    return ((await query(this.pool, q.text, q.args)).rowCount ?? 0) > 0;
+  }
 
   async countSchedules(): Promise<number> {
     return (await query<{ n: number }>(this.pool, 'SELECT COUNT(*)::int AS n FROM schedules')).rows[0]!.n;

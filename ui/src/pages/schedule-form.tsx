@@ -64,6 +64,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
   const [cellTimeout, setCellTimeout] = useState('');
   const [overlap, setOverlap] = useState('skip');
   const [catchup, setCatchup] = useState('latest');
+  const [misfire, setMisfire] = useState('');
   const [retries, setRetries] = useState('0');
   const [backoff, setBackoff] = useState('60');
   const [webhook, setWebhook] = useState('');
@@ -88,6 +89,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     setCellTimeout(s.cell_timeout_s ? String(s.cell_timeout_s) : '');
     setOverlap(s.overlap);
     setCatchup(s.catchup);
+    setMisfire(s.misfire_grace_s === null ? '' : String(s.misfire_grace_s));
     setRetries(String(s.max_retries));
     setBackoff(String(s.retry_backoff_s));
     setWebhook(s.notify?.webhook_url ?? '');
@@ -112,6 +114,8 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     cellTimeout: posError(cellTimeout),
     retries: intError(retries, 20),
     backoff: backoff.trim() !== '' && Number(backoff) >= 0 && Number(backoff) <= 86400 ? undefined : 'Enter 0 to 86400 seconds',
+    // Used with catch-up "none" only (hidden otherwise); empty: the scheduler's own few seconds.
+    misfire: catchup !== 'none' || misfire.trim() === '' || (Number(misfire) >= 0 && Number(misfire) <= 86400) ? undefined : 'Enter 0 to 86400 seconds, or nothing',
   };
   const invalid = form.invalid || Object.values(optErrors).some(Boolean);
 
@@ -131,6 +135,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
       cell_timeout_s: num(cellTimeout),
       overlap,
       catchup,
+      misfire_grace_s: catchup === 'none' ? num(misfire) : null,
       max_retries: Number(retries),
       retry_backoff_s: Number(backoff),
       notify: webhook.trim() ? { webhook_url: webhook.trim(), ...(s?.notify ? { on: s.notify.on } : {}) } : null,
@@ -257,6 +262,12 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
               <option value="none">skip them</option>
             </select>
           </Field1>
+          {catchup === 'none' && (
+            <Field1 id="s-misfire" label="Still run when late by (s)" error={optErrors.misfire}>
+              {input('s-misfire', misfire, setMisfire, { type: 'number', min: 0, max: 86400, step: 'any', placeholder: 'a few seconds', 'aria-describedby': 's-misfire-help' })}
+              <div id="s-misfire-help" class="help muted small">A run this late (after downtime) still runs; a later one is skipped. Empty: only the scheduler's wake-up tolerance.</div>
+            </Field1>
+          )}
           <Field1 id="s-retries" label="Retries" error={optErrors.retries}>{input('s-retries', retries, setRetries, { inputMode: 'numeric' })}</Field1>
           <Field1 id="s-backoff" label="Retry backoff (s)" error={optErrors.backoff}>{input('s-backoff', backoff, setBackoff, { inputMode: 'decimal' })}</Field1>
           <Field1 id="s-kernel" label="Kernel">

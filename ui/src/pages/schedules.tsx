@@ -127,7 +127,7 @@ export function SchedulePage({ id }: { id: string }) {
         <dt>Last result</dt><dd><LastResult key={`${runs.value?.jobs[0]?.id}-${runs.value?.jobs[0]?.status}`} s={s} /></dd>
         <dt>Parameters</dt><dd>{Object.keys(s.parameters).length ? <code>{JSON.stringify(s.parameters)}</code> : <span class="muted">the notebook's defaults</span>}</dd>
         <dt>Overlap</dt><dd>{s.overlap}{s.overlap === 'allow' ? ` (up to ${s.max_concurrent})` : ''}</dd>
-        <dt>Catch-up</dt><dd>{s.catchup}</dd>
+        <dt>Catch-up</dt><dd>{s.catchup}{s.catchup === 'none' && s.misfire_grace_s !== null ? ` (still runs up to ${s.misfire_grace_s} s late)` : ''}</dd>
         <dt>Retries</dt><dd>{s.max_retries} (backoff {s.retry_backoff_s} s)</dd>
         <dt>Webhook</dt><dd>{s.notify ? `${s.notify.webhook_url} on ${(s.notify.on ?? []).join(', ')}` : <span class="muted">none</span>}</dd>
         <dt>Counts</dt><dd>{s.fires} fired, {s.missed_skipped} missed, {s.overlap_skipped} skipped for overlap, {s.retries} retries</dd>
