@@ -225,9 +225,11 @@ describe('KernelPool', () => {
     pool.start();
     try {
       assert.ok(await pool.waitFull(30_000));
-      const t0 = performance.now();
+      assert.equal(pool.stats().python3?.idle, 1);
+      // Taken from the idle ones, not launched (no timing here: the machine's load would decide it); the
+      // preload's marker below also shows it is the warm kernel.
       const k = await pool.acquire('python3');
-      assert.ok(performance.now() - t0 < 50, 'a warm kernel should be immediate');
+      assert.equal(pool.stats().python3?.idle, 0, 'the idle warm kernel was handed out');
       const outs: string[] = [];
       const reply = await k.execute('print(warm_marker + 1)', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
       assert.equal(outs.join('').trim(), '42');
