@@ -33,6 +33,7 @@ for (const backend of BACKENDS) {
       const run = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
       const [a1] = await claimAll(jobs);
       await finish(jobs, a1!, 'failed');
+      await until(() => woke > 0, 5000, 'the retry announced to runners');
       const retry = (await jobsOfRun(jobs, run.id))[1]!;
       assert.equal(retry.status, 'queued');
       assert.equal(retry.attempt, 2);

@@ -116,7 +116,7 @@ export class PipelineRuns {
       if (!(yield* this.apply(row, view, advance(view, now), now, fx))) break;
       changed = true;
     }
-    yield this.sql.markAdvanced(runId, Math.max(row.advanced_at_ms, now));
+    if (now > row.advanced_at_ms) yield this.sql.markAdvanced(runId, now);
     if (changed) fx.changed++;
     if (isRunTerminal(view.status)) yield* this.startQueued(row.pipeline_id, now, fx);
     return changed;
