@@ -189,6 +189,21 @@ for (const backend of BACKENDS) {
       assert.equal((await pipelines.getRun(run.id))?.tasks[0]?.status, 'succeeded');
     });
 
+    test('retention keeps the jobs of a run still running (its advance reads them), and prunes them once it ended', async (t) => {
+      const { jobs, pipelines } = await backend.open(t);
+      const p = await pipelines.createPipeline(newPipeline(plan([task('a'), task('b', { depends_on: ['a'] })])));
+      const run = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
+      const plain = (await jobs.enqueue({ username: 'u', notebook: 'n.ipynb', parameters: {}, submitted_by: 'u' })).job;
+      await jobs.requestCancel(plain.id);
+      await finish(jobs, (await claimAll(jobs))[0]!);
+      const far = Date.now() + 86_400_000;
+      assert.deepEqual((await jobs.pruneFinishedBefore(far, 100)).map((j) => j.id), [plain.id]);
+      assert.deepEqual((await jobs.pruneFinishedBeyond(0, 100)).map((j) => j.id), []);
+      await finish(jobs, (await claimAll(jobs))[0]!);
+      assert.equal((await pipelines.getRun(run.id))?.status, 'succeeded');
+      assert.deepEqual(keysOf(await jobs.pruneFinishedBefore(far, 100)), ['a', 'b']);
+    });
+
     test('the unique indexes refuse a second job of one task item: of the same attempt, or while one is queued or running', async (t) => {
       const { jobs, pipelines, raw } = await backend.open(t);
       const p = await pipelines.createPipeline(newPipeline(plan([task('a', { max_retries: 1 })])));
