@@ -26,7 +26,8 @@ for (const backend of BACKENDS) {
       assert.match(created.id, /^pl_/);
       const got = await pipelines.getPipeline(created.id);
       assert.ok(got);
-      assert.ok(got.parameters!.f instanceof PyFloat && got.parameters!.f.value === 1);
+      const f = got.parameters?.f;
+      assert.ok(f instanceof PyFloat && f.value === 1);
       assert.equal(got.plan.parameters.big, big);
       assert.deepEqual(got.plan.parameters.l, [1, 'x', null]);
       assert.equal(got.max_concurrent_runs, 1);
