@@ -129,9 +129,9 @@ export function resultRows(run: PipelineRun, jobs: readonly Job[]): ResultRowT[]
     const latest = new Map<number | null, Job>();
     for (const j of jobsOf(jobs, task.key)) latest.set(j.item_index, j);
     const forEach = task.for_each !== undefined && task.for_each !== null;
-    const indexes: Array<number | null> = forEach
-      ? [...new Set([...Array.from({ length: state?.items_total ?? 0 }, (_, i) => i), ...[...latest.keys()].filter((i): i is number => i !== null)])].sort((a, b) => a - b)
-      : [null];
+    const itemIndexes = [...new Set([...Array.from({ length: state?.items_total ?? 0 }, (_, i) => i), ...[...latest.keys()].filter((i): i is number => i !== null)])];
+    // A for_each task whose items were never known (skipped, upstream_failed, a bad item list) still gets its row.
+    const indexes: Array<number | null> = forEach && itemIndexes.length > 0 ? itemIndexes.sort((a, b) => a - b) : [null];
     for (const index of indexes) {
       const job = latest.get(index);
       const item = index === null ? null : (job?.item ?? state?.items?.[index] ?? null);
