@@ -6,8 +6,20 @@
  * the pure `advance` (pipelines/advance.ts) there and applies its actions.
  * Any node may advance a run, and advancing twice changes nothing.
  */
+import { HubmillError } from '../errors.js';
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { Pipeline, PipelineRunStatus, PipelinePlan, PipelineSpec, RepairEntry, TaskState } from '../pipelines/types.js';
+
+/** A repair asked of a run that is still queued or running. Raised by PipelineStore.repairRun; 409. */
+export class RunConflictError extends HubmillError {
+  override readonly code = 'RUN_CONFLICT';
+  override readonly httpStatus = 409;
+  override readonly extra: Record<string, unknown>;
+  constructor(runId: string, status: string) {
+    super(`pipeline run ${runId} is ${status}: only a finished run can be repaired (cancel it first, or wait for its end)`);
+    this.extra = { run_id: runId, status };
+  }
+}
 
 export interface NewPipeline extends PipelineSpec {
   owner: string;

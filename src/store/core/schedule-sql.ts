@@ -5,13 +5,13 @@
  * schedules and of a schedule's runs, and the counts a fire and the settling
  * of finished runs use.
  */
-import { randomBytes } from 'node:crypto';
 import type { Parameters } from '../../notebook/notebook-types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters, parametersFromJson, parametersToJson } from '../../notebook/parameters-json.js';
 import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleJobTemplate, ScheduleNotify, SchedulePatch, ScheduleSettings } from '../schedule-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL } from './job-rules.js';
 import { newestFirstQuery } from './page.js';
+import { timeOrderedId } from './ids.js';
 
 export type { SchedulePatch };
 
@@ -51,7 +51,7 @@ const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'we
 
 /** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
 export function newScheduleId(nowMs: number): string {
-  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
+  return timeOrderedId('sch', nowMs);
 }
 
 export class ScheduleSql {
