@@ -212,8 +212,10 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
     },
     async (req, reply) => {
       const p = await visiblePipeline(pipelines, req, req.params.id);
-      const parameters = pipelines.intake.runParameters(p.plan, (req.body.parameters ?? {}) as Parameters);
-      let run = await store.createRun({ pipeline_id: p.id, parameters, submitted_by: req.identity?.name ?? p.owner });
+      const own = (req.body.parameters ?? {}) as Parameters;
+      pipelines.intake.runParameters(p.plan, own);
+      // The store merges them over the pipeline's defaults (as they are when the run starts).
+      let run = await store.createRun({ pipeline_id: p.id, parameters: own, submitted_by: req.identity?.name ?? p.owner });
       ctx.runner.wake();
       let jobs = null;
       if (req.query.wait && ctx.config.waitMaxS > 0) {
