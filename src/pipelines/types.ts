@@ -76,7 +76,7 @@ export interface PlannedTask extends TaskSpec {
   /** The resolved kernel name and language (as the producer resolves them for a job). */
   kernel: string | null;
   kernel_language: string | null;
-  /** Names declared in the notebook's parameters cell: pipeline parameters and grid keys are pushed down only into these. */
+  /** Names declared in the notebook's parameters cell: pipeline parameters are pushed down only into these (a grid's keys are passed whatever the notebook declares, as the task asked for them). */
   declared_parameters: string[];
 }
 
@@ -128,6 +128,13 @@ export interface TaskState {
   result: Record<string, ParameterValue> | null;
   started_at_ms: number | null;
   finished_at_ms: number | null;
+  /**
+   * Set by a repair (pipelines/repair.ts): per item index (`"null"` for a task
+   * without for_each), the first attempt of the current (re)run. That item's
+   * older jobs are history: they decide nothing and keep their results. An item
+   * missing here (or the whole field absent) counts every attempt from 1.
+   */
+  attempt_base?: Record<string, number>;
 }
 
 /** What the advance sees of one job of the run. */
@@ -174,5 +181,6 @@ export type AdvanceAction =
       not_before_ms: number | null;
     }
   | { kind: 'set_task'; state: TaskState }
+  /** A queued job is cancelled at once (queued → cancelled); a running one is asked to stop, and its end advances the run again. */
   | { kind: 'cancel_job'; job_id: string }
   | { kind: 'set_run'; status: PipelineRunStatus; finished_at_ms: number | null };
