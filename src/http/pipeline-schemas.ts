@@ -15,18 +15,20 @@ const SecondsOrNull = (description: string) => Type.Unsafe<number | null>({ type
 
 const Params = (what: string) => Type.Record(Type.String(), Type.Unknown(), { description: what + (ParametersT.description ?? '') });
 
+// `items` and the grid's lists are not typed here: with the service's type coercion a union of a list and a
+// string would wrap a reference into a one-item list; the save-time check says what is wrong with them instead.
 const ForEach = Type.Object(
   {
     items: Type.Optional(
-      Type.Union([Type.Array(Type.Unknown()), Type.String()], {
+      Type.Unknown({
         description: `A list (at most ${MAX_FOR_EACH_ITEMS} items), or one reference resolved when the task becomes ready, e.g. "{{tasks.extract.result.files}}"`,
       }),
     ),
     grid: Type.Optional(
-      Type.Record(Type.String(), Type.Array(Type.Unknown()), {
+      Type.Record(Type.String(), Type.Unknown({ description: 'A list of values' }), {
         description:
-          'The cartesian product of these lists, in itertools.product order (the first key varies slowest); each item is an object ' +
-          'whose keys are passed as parameters unless the task sets them',
+          'Lists of values by parameter name: the cartesian product, in itertools.product order (the first key varies slowest); ' +
+          'each item is an object whose keys are passed as parameters unless the task sets them',
       }),
     ),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Items running at once (default: the service's concurrency)" })),

@@ -20,7 +20,7 @@ import { encodeParameters } from '../notebook/parameters-json.js';
 import { checkPipeline } from '../pipelines/check.js';
 import { taskGraph } from '../pipelines/graph.js';
 import { PipelineInvalidError } from '../pipelines/pipeline-errors.js';
-import type { PipelinePlan, PipelineProblem, PipelineSpec, PlannedTask, TaskSpec } from '../pipelines/types.js';
+import { MAX_TASKS, type PipelinePlan, type PipelineProblem, type PipelineSpec, type PlannedTask, type TaskSpec } from '../pipelines/types.js';
 import type { NewJob } from '../store/job-store.js';
 import type { CheckedJob, CheckOptions } from './intake.js';
 
@@ -98,6 +98,8 @@ export class PipelineIntake {
       return p;
     };
     const tasks = Array.isArray(spec.tasks) ? spec.tasks : [];
+    // Too many tasks: no notebook is read for a pipeline refused anyway.
+    if (tasks.length > MAX_TASKS) throw new PipelineInvalidError(problems);
     const planned = await mapBounded(tasks, CHECKS_AT_ONCE, async (task, i): Promise<PlannedTask | null> => {
       if (typeof task?.notebook !== 'string') return null;
       const job = (params: Parameters): NewJob => ({

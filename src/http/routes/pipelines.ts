@@ -14,7 +14,7 @@ import type { Parameters } from '../../notebook/notebook-types.js';
 import type { Pipeline, PipelineNotify, PipelineSpec, TaskSpec } from '../../pipelines/types.js';
 import { PipelineInvalidError } from '../../pipelines/pipeline-errors.js';
 import { checkWebhookUrl } from '../../schedules/webhook-address.js';
-import { isTerminal } from '../../store/job-store.js';
+import { isTerminal, type Job } from '../../store/job-store.js';
 import { RunConflictError, type PipelineRun } from '../../store/pipeline-store.js';
 import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername } from '../auth.js';
@@ -217,7 +217,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       // The store merges them over the pipeline's defaults (as they are when the run starts).
       let run = await store.createRun({ pipeline_id: p.id, parameters: own, submitted_by: req.identity?.name ?? p.owner });
       ctx.runner.wake();
-      let jobs = null;
+      let jobs: Job[] | null = null;
       if (req.query.wait && ctx.config.waitMaxS > 0) {
         const abort = new AbortController();
         const onClose = () => {
