@@ -161,6 +161,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     app = await buildApp({
       node,
       schedules: scheduling.routes,
+      pipelines: stores.pipelines,
       config,
       store,
       runner,
