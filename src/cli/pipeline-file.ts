@@ -81,18 +81,20 @@ class Reader {
     if (depth > 200) throw new UsageError('the pipeline file nests too deeply');
     if (isAlias(node)) return this.value(node.resolve(this.doc), segs, depth + 1);
     if (isMap(node)) {
+      if (node.items.some((pair) => !isScalar(pair.key))) {
+        const written = node.range ? this.text.slice(node.range[0], node.range[1]).trim() : '';
+        // `x: {{parameters.y}}` is a mapping whose key is a mapping: the reference had to be quoted.
+        const reference = /^\{\{[^{}]*\}\}$/.test(written);
+        const message = reference ? `a reference must be quoted in YAML: write "${written}"` : 'a key must be a plain name, not a list or a mapping';
+        this.problems.push({ task: null, path: pathText(segs), message });
+        this.note(segs, node);
+        // The reference as it was meant, so the check says what else is wrong with it.
+        return reference ? written : null;
+      }
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
-        const key = pair.key as Node | null;
-        if (!isScalar(key)) {
-          const range = (key as { range?: [number, number, number] } | null)?.range;
-          const written = range ? this.text.slice(range[0], range[1]) : '';
-          // `x: {{parameters.y}}` is a YAML mapping inside a mapping: the reference had to be quoted.
-          const hint = /^\{\{.*\}\}$/s.test(written.trim()) ? `a reference must be quoted in YAML: write "${written.trim()}"` : 'a key must be a plain name';
-          this.problems.push({ task: null, path: pathText(segs), message: hint });
-          this.note(segs, key);
-          continue;
-        }
+        const key = pair.key as Node;
+        if (!isScalar(key)) continue;
         const name = String(key.value);
         const at = [...segs, name];
         this.note(at, key);
@@ -137,10 +139,17 @@ export function parsePipelineText(text: string, path: string): PipelineFile {
   // The owner of a local run is the user running the command.
   const { username: _owner, ...spec } = data as Record<string, unknown>;
   const lines = reader.lines;
+  const tasks = Array.isArray(spec.tasks) ? (spec.tasks as { key?: unknown }[]) : [];
+  // A problem inside a task names it, as the check's do.
+  const problems = reader.problems.map((p) => {
+    const i = /^tasks\[(\d+)\]/.exec(p.path)?.[1];
+    const key = i === undefined ? undefined : tasks[Number(i)]?.key;
+    return typeof key === 'string' ? { ...p, task: key } : p;
+  });
   return {
     path,
     spec: spec as unknown as PipelineSpec,
-    problems: reader.problems,
+    problems,
     lineOf(p: string): number | null {
       for (let at = p; at !== ''; at = parentPath(at)) {
         const line = lines.get(at);

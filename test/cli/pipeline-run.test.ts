@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { code, makeNotebook, processAlive, tempDir, waitFor, writeNotebook } from '../helpers/notebooks.js';
@@ -168,7 +168,7 @@ describe('hubmill pipeline run', { timeout: 300_000 }, () => {
 
   test('Ctrl-C cancels the run, stops its kernel and exits 1', async () => {
     const dir = await tempDir('hubmill-plint-');
-    await writeNotebook(dir, 'slow.ipynb', makeNotebook([code("import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))\nfor _ in range(1200):\n    time.sleep(0.1)")]));
+    await writeNotebook(dir, 'slow.ipynb', makeNotebook([code("import os, time\nwith open('kernel.pid', 'w') as f:\n    f.write(str(os.getpid()))\nfor _ in range(1200):\n    time.sleep(0.1)")]));
     await writeNotebook(dir, 'ok.ipynb', makeNotebook([code('print(1)')]));
     await writeFile(join(dir, 'p.yaml'), 'name: slow\ntasks:\n  - key: slow\n    notebook: slow.ipynb\n  - key: next\n    notebook: ok.ipynb\n    depends_on: [slow]\n');
     const child = spawn(process.execPath, [CLI, 'pipeline', 'run', join(dir, 'p.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -176,17 +176,23 @@ describe('hubmill pipeline run', { timeout: 300_000 }, () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    const pidFile = join(dir, 'kernel.pid');
-    assert.ok(await waitFor(() => existsSync(pidFile) && out.includes('slow: running'), 60_000), out);
-    const pid = Number(await readFile(pidFile, 'utf8'));
-    assert.ok(processAlive(pid));
-    child.kill('SIGINT');
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
-    assert.equal(code, 1, out);
-    assert.match(out, /SIGINT received, cancelling the run/);
-    assert.match(out, /^task slow: cancelled/m);
-    assert.match(out, /^run \S+ cancelled/m);
-    assert.doesNotMatch(out, /^task next: running/m);
-    assert.ok(await waitFor(() => !processAlive(pid), 15_000), 'the kernel is stopped');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const pidOf = () => Number(existsSync(join(dir, 'kernel.pid')) ? readFileSync(join(dir, 'kernel.pid'), 'utf8') : 0);
+      assert.ok(await waitFor(() => pidOf() > 0 && out.includes('slow: running'), 60_000), out);
+      const pid = pidOf();
+      assert.ok(processAlive(pid));
+      child.kill('SIGINT');
+      const exitCode = await Promise.race([exited, new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
+      assert.equal(exitCode, 1, out);
+      assert.match(out, /SIGINT received, cancelling the run/);
+      assert.match(out, /^task slow: cancelled/m);
+      assert.match(out, /^run \S+ cancelled/m);
+      assert.doesNotMatch(out, /^task next: running/m);
+      assert.ok(await waitFor(() => !processAlive(pid), 15_000), 'the kernel is stopped');
+    } finally {
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

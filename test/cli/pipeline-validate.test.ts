@@ -148,7 +148,7 @@ describe('hubmill pipeline validate', () => {
         name: 'an unquoted reference (YAML reads it as a mapping)',
         yaml: pipeline('  - key: a', '    notebook: nb/train.ipynb', '    parameters:', '      rows: {{tasks.x.result.y}}'),
         line: 6,
-        task: null,
+        task: 'a',
         pattern: /quoted/,
       },
     ];
