@@ -5,7 +5,6 @@
  * the problems a 422 would name, each with its line in the file.
  * Exit 0 valid, 1 problems, 2 an unreadable file.
  */
-import { HubmillError } from '../errors.js';
 import { PipelineInvalidError } from '../pipelines/pipeline-errors.js';
 import type { PipelineProblem } from '../pipelines/types.js';
 import { formatProblem, readPipelineFile, type PipelineFile } from './pipeline-file.js';
@@ -15,8 +14,7 @@ import type { PipelineArgs } from './pipeline-args.js';
 /** The problems a PipelineInvalidError lists; null for any other error. */
 export function problemsOf(err: unknown): PipelineProblem[] | null {
   if (!(err instanceof PipelineInvalidError)) return null;
-  const listed = (err as HubmillError).extra.problems;
-  return Array.isArray(listed) ? (listed as PipelineProblem[]) : [{ task: null, path: '', message: err.message }];
+  return err.problems;
 }
 
 /** The file's own problems, then the check's, in the order of the file. */

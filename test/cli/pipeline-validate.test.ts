@@ -99,7 +99,7 @@ describe('hubmill pipeline validate', () => {
         name: 'bad key',
         yaml: pipeline('  - key: "a b"', '    notebook: nb/extract.ipynb'),
         line: 3,
-        task: null,
+        task: 'a b',
         pattern: /key/i,
       },
       {
