@@ -83,21 +83,45 @@ export function summary(run: PipelineRun, startedMs: number): string {
   return `run ${run.id} ${run.status} in ${secs} s\n${lines.join('\n')}\n`;
 }
 
-/** Resolves once the run and all its jobs have ended; `onEvent` hears every change meanwhile. */
+/**
+ * Where an event goes among those of one reading, in the order things happened: jobs ending, their tasks
+ * ending (or counting an item done), tasks starting, their jobs queued or starting, the run.
+ */
+function rank(ev: RunEvent): number {
+  if (ev.type === 'item') return isTerminal(ev.status) ? 0 : 3;
+  if (ev.type === 'task') return ev.status === 'pending' || ev.status === 'running' ? 2 : 1;
+  return 4;
+}
+
+/**
+ * Resolves once the run and all its jobs have ended; `onEvent` hears every change meanwhile, those of one
+ * reading of the store (published together) in the order they happened (rank).
+ */
 function settled(log: RunLog, onEvent: (ev: RunEvent) => void): Promise<void> {
   return new Promise((done) => {
     if (log.settled) return done();
+    let batch: RunEvent[] = [];
+    let ended = false;
+    const flush = () => {
+      const events = batch.sort((a, b) => rank(a) - rank(b));
+      batch = [];
+      for (const ev of events) onEvent(ev);
+      if (ended) done();
+    };
     const unsubscribe = log.subscribe((ev) => {
-      onEvent(ev);
-      if (log.settled) {
+      if (batch.length === 0) queueMicrotask(flush);
+      batch.push(ev);
+      // The run's event closes its reading's events (as the SSE stream ends on it).
+      if (ev.type === 'run' && log.settled && !ended) {
+        ended = true;
         unsubscribe();
-        done();
       }
     }, log.last);
     // A run that ended between the first reading and the subscription.
-    if (log.settled) {
+    if (log.settled && !ended) {
+      ended = true;
       unsubscribe();
-      done();
+      queueMicrotask(flush);
     }
   });
 }
