@@ -40,22 +40,22 @@ class PipelineSweepTest(unittest.TestCase):
         cls.client = JupyterHubPapermillClient(URL, token=TOKEN)
         cls.pipeline = cls.client.create_pipeline(unique("sweep"), SWEEP_TASKS, parameters={"rows": 3}, username=USER)
         cls.progress = []
-        cls.run = cls.client.run_pipeline(cls.pipeline["id"], {"rows": 4}, wait=True, timeout=200,
+        cls.sweep_run = cls.client.run_pipeline(cls.pipeline["id"], {"rows": 4}, wait=True, timeout=200,
                                           on_progress=cls.progress.append)
 
     def rows(self, task=None):
-        return self.client.pipeline_results(self.pipeline["id"], self.run["id"], task=task)
+        return self.client.pipeline_results(self.pipeline["id"], self.sweep_run["id"], task=task)
 
     def test_the_run_succeeds_with_its_tasks_in_order_and_progress_reported(self):
-        self.assertEqual(self.run["status"], "succeeded", self.run)
-        self.assertEqual([t["key"] for t in self.run["tasks"]], ["extract", "sweep", "report"])
-        self.assertEqual(self.run["parameters"], {"rows": 4})
-        sweep = self.run["tasks"][1]
+        self.assertEqual(self.sweep_run["status"], "succeeded", self.sweep_run)
+        self.assertEqual([t["key"] for t in self.sweep_run["tasks"]], ["extract", "sweep", "report"])
+        self.assertEqual(self.sweep_run["parameters"], {"rows": 4})
+        sweep = self.sweep_run["tasks"][1]
         self.assertEqual((sweep["items_total"], sweep["items_done"]), (4, 4))
         self.assertTrue(self.progress, "on_progress was never called")
         self.assertEqual(self.progress[-1]["status"], "succeeded")
-        again = self.client.wait_pipeline_run(self.run)
-        self.assertEqual(again["id"], self.run["id"])
+        again = self.client.wait_pipeline_run(self.sweep_run)
+        self.assertEqual(again["id"], self.sweep_run["id"])
 
     def test_results_are_rows_with_exact_typed_values(self):
         rows = self.rows()
@@ -92,7 +92,7 @@ class PipelineSweepTest(unittest.TestCase):
         fake.DataFrame = FakeFrame
         with mock.patch.dict(sys.modules, {"pandas": fake}):
             self.assertIsInstance(self.rows(), list)
-            frame = self.client.pipeline_results(self.run, as_dataframe=True)
+            frame = self.client.pipeline_results(self.sweep_run, as_dataframe=True)
         self.assertIsInstance(frame, FakeFrame)
         cols = made["columns"]
         self.assertEqual(cols[:6], ["task", "item_index", "status", "job_id", "attempt", "duration_s"])
@@ -103,7 +103,7 @@ class PipelineSweepTest(unittest.TestCase):
         self.assertEqual(sweep[1]["item.depth"], 2)
         with mock.patch.dict(sys.modules, {"pandas": None}):
             with self.assertRaises(ImportError) as cm:
-                self.client.pipeline_results(self.run, as_dataframe=True)
+                self.client.pipeline_results(self.sweep_run, as_dataframe=True)
         self.assertIn("pandas", str(cm.exception))
 
 
