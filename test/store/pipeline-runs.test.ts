@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { NotFoundError } from '../../src/errors.js';
+import type { Job } from '../../src/store/job-store.js';
 import { BACKENDS, claimAll, finish, jobsOfRun, keysOf, newPipeline, plan, task } from './pipeline-fixtures.js';
 
 /** A clock that moves 1 ms per reading: things created one after the other sort so. */
@@ -100,7 +101,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(running.map((j) => j.parameters.x), [10, 20]);
       let most = running.length;
       const ended: number[] = [];
-      const after = [];
+      const after: Job[] = [];
       while (running.length > 0) {
         // Items end out of order: the newest first.
         const j = running.pop()!;

@@ -17,7 +17,7 @@ import type { Parameters } from '../../notebook/notebook-types.js';
 import { decodeParameters } from '../../notebook/parameters-json.js';
 import { advance, newTaskState, sameState } from '../../pipelines/advance.js';
 import { planRepair } from '../../pipelines/repair.js';
-import type { AdvanceAction, PipelinePlan, PlannedTask, RepairEntry, RunView, TaskState } from '../../pipelines/types.js';
+import type { AdvanceAction, PipelinePlan, PlannedTask, RepairEntry, RunJobView, RunView, TaskState } from '../../pipelines/types.js';
 import { isTerminal, type JobTarget, type NewJob } from '../job-store.js';
 import { RunConflictError, type NewPipelineRun, type PipelineRun, type RepairRequest } from '../pipeline-store.js';
 import { newJobId } from '../job-id.js';
@@ -48,7 +48,7 @@ export interface RunEffects {
 export const noEffects = (): RunEffects => ({ queued: 0, changed: 0 });
 
 /** A run's view with what the store keeps beside it: its jobs by id, and whether each one's cancel was asked. */
-type LiveView = RunView & { jobs: (RunView['jobs'][number] & { cancel_requested: boolean })[] };
+type LiveView = Omit<RunView, 'jobs'> & { jobs: (RunJobView & { cancel_requested: boolean })[] };
 
 /** The advance is idempotent; a further round only runs when the last one changed something (a queued job cancelled). */
 const MAX_ROUNDS = 4;
