@@ -174,6 +174,12 @@ describe('pipelines API', () => {
     assert.deepEqual(run.tasks.map((x: { status: string }) => x.status), ['succeeded', 'failed', 'upstream_failed']);
     assert.deepEqual(run.tasks[1].jobs.map((j: { item_index: number; status: string }) => [j.item_index, j.status]), [[0, 'succeeded'], [1, 'failed'], [2, 'succeeded']]);
 
+    // Targets the run does not have are refused, naming them.
+    for (const [body, what] of [[{ tasks: ['nope'] }, /nope/], [{ items: { train: [7] } }, /7/], [{ items: { extract: [0] } }, /extract/]] as const) {
+      const bad = await post(`/api/v1/pipelines/${p.id}/runs/${run.id}/repair`, body);
+      assert.equal(bad.statusCode, 422, bad.body);
+      assert.match(bad.json().detail, what);
+    }
     // The notebook is fixed, then item 1 alone is repaired.
     await t.notebook('alice', 'p/train.ipynb', { lr: '0.1', depth: '2', seed: '0', rows: '0' }, { glue: { lr: '$param:lr', depth: '$param:depth' } });
     const repaired = await post(`/api/v1/pipelines/${p.id}/runs/${run.id}/repair`, { items: { train: [1] } });
