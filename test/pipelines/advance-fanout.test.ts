@@ -28,6 +28,11 @@ test('a grid task runs one job per item in itertools.product order; grid keys ar
   assert.equal(s.view.tasks.sweep!.items!.length, 4);
 });
 
+test('the items of a list are not passed as parameters by themselves (only a grid\'s keys are): {{item}} says where they go', () => {
+  const s = sim(run([task('fan', { declared_parameters: ['lr'], for_each: { items: [{ lr: 1 }] } }), task('ref', { for_each: { items: [{ lr: 2 }] }, parameters: { p: '{{item.lr}}' } })]));
+  assert.deepEqual(starts(step(s)).map((a) => [a.task_key, a.item, a.parameters]), [['fan', { lr: 1 }, {}], ['ref', { lr: 2 }, { p: 2 }]]);
+});
+
 test('at most `concurrency` items are queued or running at once; the result is each name\'s values in item order', () => {
   const s = sim(run([task('fan', { for_each: { items: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], concurrency: 3 }, parameters: { x: '{{item}}' } })]));
   assert.deepEqual(starts(step(s)).map((a) => a.item_index), [0, 1, 2]);
