@@ -138,13 +138,22 @@ describe('hubmill pipeline run', { timeout: 300_000 }, () => {
         ],
       }),
     );
-    const r = hubmill(['pipeline', 'run', join(dir, 'p.json'), '--output-dir', join(dir, 'out')]);
+    // --json: the progress lines go to stderr, the finished run to stdout; --log-output: the notebooks' output to stderr.
+    const r = hubmill(['pipeline', 'run', join(dir, 'p.json'), '--output-dir', join(dir, 'out'), '--json', '--log-output']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ {2}explode\[1\] \(2\): failed: ValueError: boom at 2/m);
-    assert.match(r.stdout, /^task explode: failed 2\/2/m);
-    assert.match(r.stdout, /^task after: upstream_failed/m);
-    assert.match(r.stdout, /^task cleanup: succeeded$/m);
-    assert.match(r.stdout, /^run \S+ failed in/m);
+    assert.match(r.stderr, /^ {2}explode\[1\] \(2\): failed: ValueError: boom at 2/m);
+    assert.match(r.stderr, /^task explode: failed 2\/2/m);
+    assert.match(r.stderr, /^task after: upstream_failed/m);
+    assert.match(r.stderr, /^task cleanup: succeeded$/m);
+    assert.match(r.stderr, /^run \S+ failed in/m);
+    assert.match(r.stderr, /^\[first\] 1$/m);
+    assert.match(r.stderr, /^\[explode\[0\] \(1\)\] ValueError: boom at 1$/m);
+    const run = JSON.parse(r.stdout);
+    assert.equal(run.status, 'failed');
+    assert.deepEqual(
+      run.tasks.map((t: Json) => [t.key, t.status]),
+      [['first', 'succeeded'], ['explode', 'failed'], ['after', 'upstream_failed'], ['cleanup', 'succeeded']],
+    );
     assert.deepEqual((await readdir(join(dir, 'out'))).sort(), ['cleanup-ok.ipynb', 'explode-boom-0.ipynb', 'explode-boom-1.ipynb', 'first-ok.ipynb']);
     const failed = await readJson(join(dir, 'out', 'explode-boom-0.ipynb'));
     assert.equal(failed.metadata.papermill.exception, true);
