@@ -17,13 +17,13 @@ import { stat } from 'node:fs/promises';
 import { pino } from 'pino';
 import { UsageError } from '../errors.js';
 import { defaultOutputPath } from '../homes/home.js';
-import { RunWatch, type RunLog } from '../http/pipeline-run-watch.js';
+import { listRunJobs, RunWatch, type RunLog } from '../http/pipeline-run-watch.js';
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { PipelinePlan, PipelineSpec } from '../pipelines/types.js';
 import { intakeFor } from '../runner/intake-for.js';
 import { PipelineIntake } from '../runner/pipeline-intake.js';
 import { Runner } from '../runner/runner.js';
-import type { Job } from '../store/job-store.js';
+import { isTerminal, type Job } from '../store/job-store.js';
 import type { PipelineRun, PipelineStore } from '../store/pipeline-store.js';
 import { pipelineStoreFor } from '../store/open.js';
 import { SqliteJobStore } from '../store/sqlite-job-store.js';
@@ -140,9 +140,10 @@ export class LocalPipeline {
   }
 
   /** Cancels the run: nothing new starts, running jobs are interrupted (then killed), the run ends cancelled. */
-  async cancel(runId: string, running: readonly Job[]): Promise<void> {
+  async cancel(runId: string): Promise<void> {
     await this.pipelines.cancelRun(runId);
-    for (const j of running) await this.runner.cancel(j.id);
+    // The store stops the queued jobs and flags the running ones; the runner stops its own at once.
+    for (const j of await listRunJobs(this.jobs, runId)) if (!isTerminal(j.status)) await this.runner.cancel(j.id);
   }
 
   /** Stops the runner (its kernels shut down) and closes the store. */

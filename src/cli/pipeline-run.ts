@@ -185,6 +185,21 @@ export async function pipelineRunCommand(args: PipelineArgs): Promise<number> {
       process.stderr.write(`hubmill: the pipeline has problems (hubmill pipeline validate ${args.file} lists them too)\n`);
       return 2;
     }
+    // First Ctrl-C (or SIGTERM) cancels the run, once it exists; a second one quits at once.
+    let runId: string | null = null;
+    let cancelWanted = false;
+    const cancel = (id: string) => void local.cancel(id).catch((err: unknown) => process.stderr.write(`hubmill: cancel failed: ${(err as Error).message}\n`));
+    let interrupts = 0;
+    onSignal = (sig: NodeJS.Signals) => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      process.stderr.write(`\nhubmill: ${sig} received, cancelling the run (again to quit at once)\n`);
+      cancelWanted = true;
+      if (runId !== null) cancel(runId);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
     let run: PipelineRun;
     try {
       run = await local.start(file.spec, plan, given);
@@ -194,6 +209,8 @@ export async function pipelineRunCommand(args: PipelineArgs): Promise<number> {
       for (const p of found) process.stderr.write(`hubmill: -p ${p.path.replace(/^parameters\./, '')}: ${p.message}\n`);
       return 2;
     }
+    runId = run.id;
+    if (cancelWanted) cancel(run.id);
     const startedMs = Date.now();
     human(`pipeline ${file.spec.name}: run ${run.id}, ${plan.tasks.length} task${plan.tasks.length === 1 ? '' : 's'}, home ${home}\n`);
 
@@ -203,17 +220,6 @@ export async function pipelineRunCommand(args: PipelineArgs): Promise<number> {
     for (const t of log.reading?.run.tasks ?? []) if (t.status !== 'pending') human(`task ${t.key}: ${t.status}${t.items_total !== null ? ` ${t.items_done}/${t.items_total}` : ''}\n`);
     for (const j of log.reading?.jobs ?? []) human(`  ${itemName(j)}: ${j.status}\n`);
     follow?.(log.reading?.jobs ?? []);
-
-    let interrupts = 0;
-    onSignal = (sig: NodeJS.Signals) => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      process.stderr.write(`\nhubmill: ${sig} received, cancelling the run (again to quit at once)\n`);
-      const running = (log.reading?.jobs ?? []).filter((j) => !isTerminal(j.status));
-      void local.cancel(run.id, running).catch((err: unknown) => process.stderr.write(`hubmill: cancel failed: ${(err as Error).message}\n`));
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
 
     await settled(log, (ev) => {
       const line = eventLine(ev, log.reading?.jobs ?? [], home);

@@ -202,13 +202,18 @@ class PipelinesMixin:
                 on_progress(r)
             last = marker
 
+        fetched = 0.0
         try:
-            for kind, _data in self.pipeline_run_events(pipeline_id, run_id, timeout=timeout):
-                if kind in ("run", "task", "item"):
-                    run = self.get_pipeline_run(pipeline_id, run_id)
+            for kind, data in self.pipeline_run_events(pipeline_id, run_id, timeout=timeout):
+                if kind == "run" and isinstance(data.get("run"), dict):
+                    # The whole run comes with the stream's first event and with each change of the run's state.
+                    run = data["run"]
                     report(run)
                     if run_settled(run):
                         return done(run)
+                elif kind in ("task", "item") and on_progress and time.monotonic() - fetched >= min(poll_interval, 1.0):
+                    fetched = time.monotonic()
+                    report(self.get_pipeline_run(pipeline_id, run_id))
                 if time.monotonic() > deadline:
                     break
         except (HubmillError, OSError) as e:
