@@ -1,5 +1,5 @@
 /**
- * A run's results as rows and as CSV: one row per item (the latest attempt),
+ * A run's results as rows and as CSV: one row per item (its deciding job of the current (re)run),
  * a row for a task without jobs, numbers written as Python writes them (1.0,
  * every digit of a big integer), lists and objects as JSON, RFC 4180 quoting.
  */
@@ -65,7 +65,11 @@ describe('pipeline results', () => {
       default_concurrency: 2,
       tasks: [planned('sweep', { for_each: { grid: { lr: [new PyFloat(1), 0.5] } } }), planned('report', { depends_on: ['sweep'] })],
     },
-    tasks: [state('sweep', { status: 'failed', items_total: 2, items_done: 2, items: [{ lr: new PyFloat(1) }, { lr: 0.5 }] }), state('report', { status: 'upstream_failed' })],
+    // Item 1 was repaired once (its current attempts start at 2).
+    tasks: [
+      state('sweep', { status: 'failed', items_total: 2, items_done: 2, items: [{ lr: new PyFloat(1) }, { lr: 0.5 }], attempt_base: { '1': 2 } }),
+      state('report', { status: 'upstream_failed' }),
+    ],
   } as unknown as PipelineRun;
 
   const jobs = [
@@ -74,7 +78,7 @@ describe('pipeline results', () => {
     job('sweep', 1, { item: { lr: 0.5 }, status: 'failed', attempt: 2, parameters: { lr: 0.5 }, error: { ename: 'ValueError', evalue: 'worse', traceback: [], cell_index: 1 } }),
   ];
 
-  it('one row per item (its latest attempt), and a row for a task that has no job', () => {
+  it('one row per item (the job of its current repair), and a row for a task that has no job', () => {
     const rows = resultRows(run, jobs);
     assert.deepEqual(rows.map((r) => [r.task, r.item_index, r.status, r.attempt, r.error]), [
       ['sweep', 0, 'succeeded', 1, null],
