@@ -11,53 +11,19 @@
  * notebook paths are relative to. Kernels run as this user, in each
  * notebook's folder, as jobs do.
  */
-import { cpus, userInfo } from 'node:os';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { pino } from 'pino';
 import { UsageError } from '../errors.js';
 import { defaultOutputPath } from '../homes/home.js';
 import { listRunJobs, RunWatch, type RunLog } from '../http/pipeline-run-watch.js';
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { PipelinePlan, PipelineSpec } from '../pipelines/types.js';
-import { intakeFor } from '../runner/intake-for.js';
 import { PipelineIntake } from '../runner/pipeline-intake.js';
 import { Runner } from '../runner/runner.js';
 import { isTerminal, type Job } from '../store/job-store.js';
 import type { PipelineRun, PipelineStore } from '../store/pipeline-store.js';
 import { pipelineStoreFor } from '../store/open.js';
 import { SqliteJobStore } from '../store/sqlite-job-store.js';
-import { isValidUsername } from '../users/home-path.js';
-
-/** The owner of local runs: this user, when the name is one hubmill accepts. */
-export function localOwner(): string {
-  let name = '';
-  try {
-    name = userInfo().username;
-  } catch {
-    // No passwd entry (a container's arbitrary uid).
-  }
-  return isValidUsername(name) ? name : 'local';
-}
-
-/** The home of a pipeline file: --home, else the file's folder; it must be a folder. */
-export async function localHome(file: string, home: string | undefined): Promise<string> {
-  const dir = resolve(home ?? dirname(resolve(file)));
-  const st = await stat(dir).catch(() => null);
-  if (!st?.isDirectory()) throw new UsageError(`the home ${dir} is not a folder`);
-  return dir;
-}
-
-/** The for_each concurrency of a task that sets none, and the jobs running at once: as the service's default. */
-export function defaultConcurrency(): number {
-  return Math.max(1, cpus().length);
-}
-
-/** The save-time check with this machine's kernelspecs, reading notebooks from `home` (no kernels started). */
-export function localChecker(home: string, concurrency = defaultConcurrency()): PipelineIntake {
-  const intake = intakeFor({ homeFor: () => home, runAsFor: async () => null });
-  return new PipelineIntake({ check: (job, opts) => intake.check(job, opts), defaultConcurrency: concurrency });
-}
 
 /** `--output-dir` as a folder relative to the home; UsageError when it lies outside it. */
 export function outputDirInHome(home: string, dir: string): string {

@@ -1,10 +1,9 @@
 /**
  * `hubmill pipeline validate|run FILE`: pipeline files (the body of
  * POST /api/v1/pipelines as YAML or JSON) checked and run on this machine.
+ * Each command loads only what it needs (validate starts no runner).
  */
 import { parsePipelineArgs, pipelineHelp } from './pipeline-args.js';
-import { pipelineRunCommand } from './pipeline-run.js';
-import { validateCommand } from './pipeline-validate.js';
 
 export async function pipelineCommand(argv: string[]): Promise<number> {
   const args = parsePipelineArgs(argv);
@@ -12,5 +11,6 @@ export async function pipelineCommand(argv: string[]): Promise<number> {
     process.stdout.write(pipelineHelp(args.command));
     return 0;
   }
-  return args.command === 'validate' ? validateCommand(args) : pipelineRunCommand(args);
+  if (args.command === 'validate') return (await import('./pipeline-validate.js')).validateCommand(args);
+  return (await import('./pipeline-run.js')).pipelineRunCommand(args);
 }

@@ -8,7 +8,7 @@
 import { PipelineInvalidError } from '../pipelines/pipeline-errors.js';
 import type { PipelineProblem } from '../pipelines/types.js';
 import { formatProblem, readPipelineFile, type PipelineFile } from './pipeline-file.js';
-import { localChecker, localHome, localOwner } from './local-pipeline.js';
+import { localChecker, localHome, localOwner } from './local-check.js';
 import type { PipelineArgs } from './pipeline-args.js';
 
 /** The problems a PipelineInvalidError lists; null for any other error. */
