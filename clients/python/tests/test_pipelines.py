@@ -154,10 +154,12 @@ class PipelineLifecycleTest(unittest.TestCase):
         for p in problems:
             self.assertEqual(sorted(p), ["message", "path", "task"])
 
-    def test_get_list_and_delete_a_pipeline(self):
+    def test_get_list_rename_and_delete_a_pipeline(self):
         p = self.client.create_pipeline(unique("crud"), [{"key": "ok", "notebook": "pl/ok.ipynb"}], username=USER)
         self.assertEqual(self.client.get_pipeline(p["id"])["name"], p["name"])
         self.assertIn(p["id"], [x["id"] for x in self.client.list_pipelines(username=USER)])
+        renamed = self.client.update_pipeline(p["id"], name=p["name"] + "-renamed")
+        self.assertEqual(renamed["name"], p["name"] + "-renamed")
         self.client.delete_pipeline(p["id"])
         with self.assertRaises(HubmillError) as cm:
             self.client.get_pipeline(p["id"])
