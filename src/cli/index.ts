@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hubmill` command: run, inspect, kernelspecs, serve.
+ * The `hubmill` command: run, pipeline, inspect, kernelspecs, serve.
  * Exit codes: 0 success, 1 execution failure, 2 bad usage or input.
  */
 import { Command } from 'commander';
@@ -34,6 +34,15 @@ async function main(argv: string[]): Promise<number> {
       return fail(err);
     }
   }
+  // `pipeline run` takes -p NAME VALUE too.
+  if (argv[0] === 'pipeline') {
+    try {
+      const { pipelineCommand } = await import('./pipeline-command.js');
+      return await pipelineCommand(argv.slice(1));
+    } catch (err) {
+      return fail(err);
+    }
+  }
   let code = 0;
   const program = new Command('hubmill')
     .description('Run parameterized Jupyter notebooks like papermill, as a CLI or a JupyterHub service.')
@@ -41,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.command('run').description('execute a notebook with parameters (papermill options; see `hubmill run --help`)');
+  program.command('pipeline').description('validate or run a pipeline file locally (see `hubmill pipeline --help`)');
   program
     .command('inspect')
     .argument('<notebook>', "notebook path, or '-' for stdin")

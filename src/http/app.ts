@@ -32,6 +32,13 @@ import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
+import pipelineRoutes from './routes/pipelines.js';
+import pipelineRunRoutes from './routes/pipeline-runs.js';
+import type { PipelineDeps } from './pipeline-access.js';
+import { RunWatch } from './pipeline-run-watch.js';
+import type { PipelineStore } from '../store/pipeline-store.js';
+import { PipelineIntake } from '../runner/pipeline-intake.js';
+import { WebhookAllowList } from '../schedules/webhook-address.js';
 import { Homes } from '../homes/homes.js';
 import { LocalHomes } from '../homes/local-home.js';
 import type { UserServers } from '../homes/user-servers.js';
@@ -55,6 +62,10 @@ export interface AppDeps {
   enginePath?: string;
   /** The schedules API (absent: not mounted). */
   schedules?: ScheduleDeps;
+  /** The pipelines API's store (absent: not mounted). */
+  pipelines?: PipelineStore;
+  /** How often a watched pipeline run is re-read besides its jobs' events (default 250 ms). */
+  runWatchPollMs?: number;
   /** This node's role and worker id (default: the configured role, no worker id); a worker serves only /health and /metrics. */
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
@@ -205,7 +216,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
-  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules });
+
+  let pipelineDeps: PipelineDeps | undefined;
+  if (deps.pipelines) {
+    const pipelines: PipelineDeps = {
+      store: deps.pipelines,
+      // The producer's check for every task: the one a job submitted to the jobs API passes.
+      intake: new PipelineIntake({ check: (job, opts) => deps.runner.check(job, opts), defaultConcurrency: config.concurrency }),
+      webhookAllow: new WebhookAllowList(config.webhookAllow),
+      watch: new RunWatch({
+        pipelines: deps.pipelines,
+        jobs: deps.store,
+        runner: deps.runner,
+        prefix,
+        pollMs: deps.runWatchPollMs,
+        onError: (runId, err) => app.log.warn({ runId, err: (err as Error).message }, 'reading a watched pipeline run failed'),
+      }),
+    };
+    pipelineDeps = pipelines;
+    await app.register(pipelineRoutes, { prefix: `${mount}/api/v1`, ctx, pipelines });
+    await app.register(pipelineRunRoutes, { prefix: `${mount}/api/v1`, ctx, pipelines });
+  }
+  // A schedule may fire a pipeline (with the pipelines API mounted).
+  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules, pipelines: pipelineDeps });
   await app.register(uiRoutes, { prefix: mount, ctx });
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
   if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));

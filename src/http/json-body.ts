@@ -25,13 +25,32 @@ import { UnsupportedMediaTypeError } from './http-errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Top-level body fields parsed losslessly (numbers typed like Python's json; see json-body.ts). */
+    /**
+     * Body fields parsed losslessly (numbers typed like Python's json; see json-body.ts): top-level names, or
+     * dotted paths where `*` stands for every element of an array or every value of an object
+     * (`tasks.*.parameters`), so the other fields of those objects keep plain numbers for validation.
+     */
     losslessBody?: readonly string[];
   }
 }
 
 /** Route options for responses that may hold PyFloat or bigint values (the response schema still documents them). */
 export const losslessReply = { serializerCompiler: () => (data: unknown) => toJsonText(data) } as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
+
+/** Puts the lossless value found at `path` in `exact` at the same place in `plain` (where both have it). */
+function replaceAt(plain: Record<string, unknown>, exact: unknown, path: string[]): void {
+  if (!isObject(exact)) return;
+  const [head, ...rest] = path;
+  const keys = head === '*' ? Object.keys(plain) : [head!];
+  for (const k of keys) {
+    if (!Object.hasOwn(plain, k) || !Object.hasOwn(exact, k)) continue;
+    const ex = (exact as Record<string, unknown>)[k];
+    if (rest.length === 0) plain[k] = ex;
+    else if (isObject(plain[k])) replaceAt(plain[k] as Record<string, unknown>, ex, rest);
+  }
+}
 
 export function installJsonBody(app: FastifyInstance): void {
   const parseSafe = app.getDefaultJsonParser('error', 'error');
@@ -52,7 +71,7 @@ export function installJsonBody(app: FastifyInstance): void {
         return done(e as Error, undefined);
       }
       const body = plain as Record<string, unknown>;
-      for (const f of fields) if (Object.hasOwn(body, f)) body[f] = exact[f];
+      for (const f of fields) replaceAt(body, exact, f.split('.'));
       done(null, body);
     });
   });

@@ -49,6 +49,11 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     schedule_id: job.schedule_id,
     scheduled_for: iso(job.scheduled_for_ms),
     attempt: job.attempt,
+    pipeline_id: job.pipeline_id ?? null,
+    pipeline_run_id: job.pipeline_run_id ?? null,
+    task_key: job.task_key ?? null,
+    item_index: job.item_index ?? null,
+    item: job.item ?? null,
     links: { self, output: `${self}/output`, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }

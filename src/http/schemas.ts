@@ -34,6 +34,11 @@ export function problems(...statuses: number[]): Record<number, TSchema> {
   return out;
 }
 
+/** One error response with its own description (where the table's general one would mislead). */
+export function problemAs(status: number, description: string): Record<number, TSchema> {
+  return { [status]: { description, content: { 'application/problem+json': { schema: Type.Ref('Problem') } } } as unknown as TSchema };
+}
+
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Bad request: hostile path, invalid username, bad query',
   401: 'Missing or invalid token',
@@ -107,7 +112,12 @@ export const JobView = Type.Object(
     server_name: Type.Union([Type.String(), Type.Null()], { description: "Target user-server: the user's named server it runs in (null: the default server)" }),
     schedule_id: Type.Union([Type.String(), Type.Null()], { description: 'The schedule that started it, if any' }),
     scheduled_for: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The cron time it runs for (null for runs started by hand)' }),
-    attempt: Type.Integer({ description: '1 for the first run of a fire, 2.. for its retries' }),
+    attempt: Type.Integer({ description: '1 for the first run of a fire (or of a pipeline task item), 2.. for its retries (and repairs)' }),
+    pipeline_id: Type.Union([Type.String(), Type.Null()], { description: 'The pipeline whose run started it, if any' }),
+    pipeline_run_id: Type.Union([Type.String(), Type.Null()], { description: 'That run (list its jobs with GET /api/v1/jobs?pipeline_run_id=…)' }),
+    task_key: Type.Union([Type.String(), Type.Null()], { description: 'The pipeline task it runs' }),
+    item_index: Type.Union([Type.Integer(), Type.Null()], { description: "Its item's index in a for_each task; null outside for_each" }),
+    item: Type.Unknown({ description: 'Its item in a for_each task (null outside for_each)' }),
     links: Type.Object({ self: Type.String(), output: Type.String(), events: Type.String(), cancel: Type.String() }),
   },
   { $id: 'Job' },

@@ -63,6 +63,22 @@ export async function checkStrictParametersForNotebook(nb: Notebook, params: Par
   assertStrictParameters(declared, params);
 }
 
+/**
+ * The names the notebook's parameters cell declares (papermill's inspection, as
+ * `hubmill inspect` reads them): [] without a parameters cell, null when the
+ * language cannot be inspected (only Python notebooks can). Pipelines push their
+ * parameters down only into notebooks that declare them.
+ */
+export function declaredParameterNames(nb: Notebook, target: CheckTarget): string[] | null {
+  try {
+    return inspectParameters(nb, engineKernel(target)).map((p) => p.name);
+  } catch (err) {
+    if (err instanceof NoParametersCellError) return [];
+    if (err instanceof InspectionUnsupportedError || err instanceof UnsupportedLanguageError) return null;
+    throw err;
+  }
+}
+
 /** The engine's choice: the kernel name lower-cased, the resolved language. */
 function engineKernel(target: CheckTarget): { kernelName: string; language: string | undefined } {
   return { kernelName: target.kernelName.toLowerCase(), language: target.language };

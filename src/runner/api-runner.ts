@@ -15,7 +15,7 @@
 import { pino, type Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
 import type { EventBus, JobEventListener } from './in-process-event-bus.js';
-import type { CheckedJob } from './intake.js';
+import type { CheckedJob, CheckOptions } from './intake.js';
 import { intakeFor, type IntakeOptions } from './intake-for.js';
 import { JobEvents } from './job-event-waits.js';
 import { within, type RunnerOptions } from './options.js';
@@ -44,8 +44,8 @@ export class ApiRunner implements JobRunner {
     return this.producer.submit(newJob, opts);
   }
 
-  check(newJob: NewJob): Promise<CheckedJob> {
-    return this.producer.check(newJob);
+  check(newJob: NewJob, opts?: CheckOptions): Promise<CheckedJob> {
+    return this.producer.check(newJob, opts);
   }
 
   /** Nothing to wake here: the workers claim (woken by NOTIFY on PostgreSQL, their poll otherwise). */

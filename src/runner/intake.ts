@@ -27,7 +27,7 @@ import type { RunAs } from '../engine/run-types.js';
 import { NoSuchKernelError } from '../errors.js';
 import type { Home, NotebookFile, OutputPlace } from '../homes/home.js';
 import type { Homes } from '../homes/homes.js';
-import { checkParametersForNotebook, checkStrictParametersForNotebook, type CheckTarget } from '../notebook/check-parameters.js';
+import { checkParametersForNotebook, checkStrictParametersForNotebook, declaredParameterNames, type CheckTarget } from '../notebook/check-parameters.js';
 import { notebookKernel } from '../notebook/kernel.js';
 import type { Notebook } from '../notebook/notebook-types.js';
 import type { Job, NewJob } from '../store/job-store.js';
@@ -47,6 +47,19 @@ export interface CheckedJob {
    * kernelspec's), read once here; null when the home reads the notebook only when the job runs (the user's server).
    */
   kernel: { name: string; language: string | undefined } | null;
+  /**
+   * With CheckOptions.declaredParameters: the names the notebook's parameters cell declares ([] without one),
+   * null when its language cannot be inspected. Absent otherwise.
+   */
+  declared_parameters?: string[] | null;
+}
+
+export interface CheckOptions {
+  /**
+   * Read the notebook even where the home reads it only when the job runs, and answer the parameter names
+   * its parameters cell declares (a pipeline's save-time check: runner/pipeline-intake.ts).
+   */
+  declaredParameters?: boolean;
 }
 
 /** A claimed job, resolved for its run. */
@@ -84,7 +97,7 @@ export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
 
   /** Checks a submitted job (400, 404, 422 with the reason); returns it as it is stored, with the kernel it was checked against. */
-  async check(newJob: NewJob): Promise<CheckedJob> {
+  async check(newJob: NewJob, opts: CheckOptions = {}): Promise<CheckedJob> {
     const home = this.deps.homes.forSubmission(newJob);
     try {
       const paths = await home.storedPaths(newJob.notebook, newJob.output_path ?? null);
@@ -92,7 +105,8 @@ export class Intake {
       // Strict parameters are not stored with the job: they are checked now, even where reading is slow.
       const strict = newJob.strict_parameters === true && Object.keys(newJob.parameters).length > 0;
       let kernel: CheckedJob['kernel'] = null;
-      if (home.readsAtSubmission || strict) {
+      let declared: CheckedJob['declared_parameters'];
+      if (home.readsAtSubmission || strict || opts.declaredParameters) {
         const { notebook } = await home.readNotebook(paths.notebook);
         const target = await readKernel(home, newJob, notebook, 'required');
         kernel = { name: target.kernelName, language: target.language };
@@ -100,8 +114,10 @@ export class Intake {
         await checkParametersForNotebook(notebook, newJob.parameters, target);
         // Opt-in (the web UI's run form): only declared parameters, each fitting its type.
         if (newJob.strict_parameters) await checkStrictParametersForNotebook(notebook, newJob.parameters, target);
+        if (opts.declaredParameters) declared = declaredParameterNames(notebook, target);
       }
-      return { job: { ...newJob, target: home.target, server_name: home.serverName, ...paths }, kernel };
+      const job = { ...newJob, target: home.target, server_name: home.serverName, ...paths };
+      return declared === undefined ? { job, kernel } : { job, kernel, declared_parameters: declared };
     } finally {
       home.release();
     }

@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import type { CheckedJob, Intake } from './intake.js';
+import type { CheckedJob, CheckOptions, Intake } from './intake.js';
 import { maxActiveFor, NO_QUOTA, type JobEntry, type RunQuota } from './quota.js';
 
 export type { JobEntry, RunQuota } from './quota.js';
@@ -42,8 +42,8 @@ export class JobProducer {
   }
 
   /** The intake's checks only (400, 404, 422 with the reason); nothing is queued. */
-  check(newJob: NewJob): Promise<CheckedJob> {
-    return this.deps.intake.check(newJob);
+  check(newJob: NewJob, opts?: CheckOptions): Promise<CheckedJob> {
+    return this.deps.intake.check(newJob, opts);
   }
 
   /**

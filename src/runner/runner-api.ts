@@ -4,7 +4,7 @@
  */
 import type { Job, NewJob } from '../store/job-store.js';
 import type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
-import type { CheckedJob } from './intake.js';
+import type { CheckedJob, CheckOptions } from './intake.js';
 import type { SubmitOptions } from './producer.js';
 
 export type { JobEvent, JobEventCursor } from '../store/job-event-types.js';
@@ -17,9 +17,10 @@ export interface JobRunner {
   submit(job: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }>;
   /**
    * The checks `submit` makes, without enqueueing (400, 404, 422 with the reason): the job as it
-   * would be stored, and the kernel read from the notebook. Schedules check their job when saved.
+   * would be stored, and the kernel read from the notebook. Schedules and pipelines check their jobs when saved
+   * (pipelines also ask for the names the notebook declares: CheckOptions).
    */
-  check(job: NewJob): Promise<CheckedJob>;
+  check(job: NewJob, opts?: CheckOptions): Promise<CheckedJob>;
   /** Claims queued jobs now rather than at the next poll (jobs enqueued past `submit`: a schedule's fires). */
   wake(): void;
   /** Cancels a queued job at once; interrupts then kills a running one (partial output kept). */

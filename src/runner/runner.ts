@@ -25,7 +25,7 @@ import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { executeNotebook } from '../engine/execute.js';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
-import type { CheckedJob, Intake } from './intake.js';
+import type { CheckedJob, CheckOptions, Intake } from './intake.js';
 import { intakeFor } from './intake-for.js';
 import { JobEvents } from './job-event-waits.js';
 import { Lease, newWorkerId } from './lease.js';
@@ -133,8 +133,8 @@ export class Runner implements JobRunner {
     return this.producer.submit(newJob, opts);
   }
 
-  check(newJob: NewJob): Promise<CheckedJob> {
-    return this.producer.check(newJob);
+  check(newJob: NewJob, opts?: CheckOptions): Promise<CheckedJob> {
+    return this.producer.check(newJob, opts);
   }
 
   wake(): void {

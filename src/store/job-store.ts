@@ -5,7 +5,7 @@
  * `openStores` (store/open.ts) picks one from the configuration.
  * Times are epoch milliseconds (`*_ms`); the HTTP layer renders ISO strings.
  */
-import type { Parameters } from '../notebook/notebook-types.js';
+import type { ParameterValue, Parameters } from '../notebook/notebook-types.js';
 import type { RunError } from '../engine/run-types.js';
 
 export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from '../job-states.js';
@@ -59,8 +59,19 @@ export interface Job {
   schedule_id: string | null;
   /** The cron time it runs for; null for jobs not started by a schedule's cron (including "run now"). */
   scheduled_for_ms: number | null;
-  /** 1 for the first run of a fire, 2.. for its retries. */
+  /** 1 for the first run of a fire (or of a pipeline task item), 2.. for its retries (and a task's repairs). */
   attempt: number;
+  /** The pipeline whose run started it (kept after the pipeline is deleted); null outside pipelines. */
+  pipeline_id: string | null;
+  pipeline_run_id: string | null;
+  /** The task of the pipeline run it runs; null outside pipelines. */
+  task_key: string | null;
+  /** Its item's place in the task's for_each (from 0); null outside for_each. */
+  item_index: number | null;
+  /** Its for_each item; null outside for_each. */
+  item: ParameterValue | null;
+  /** A task retry waits its backoff: not claimed before this time; null = at once. */
+  not_before_ms: number | null;
 }
 
 export interface NewJob {
@@ -84,6 +95,14 @@ export interface NewJob {
   scheduled_for_ms?: number | null;
   /** Default 1. */
   attempt?: number;
+  /** A pipeline task's job (the pipeline store sets these; null/absent otherwise). */
+  pipeline_id?: string | null;
+  pipeline_run_id?: string | null;
+  task_key?: string | null;
+  item_index?: number | null;
+  item?: ParameterValue | null;
+  /** Not claimed before this time (a task retry's backoff); null/absent = at once. */
+  not_before_ms?: number | null;
   /**
    * Not stored: the most jobs `username` may have queued and running together,
    * this one included; null/absent = no limit. Counted in the same transaction
@@ -104,6 +123,8 @@ export interface ListJobsQuery {
   notebook?: string;
   /** Only the jobs this schedule started. */
   schedule_id?: string;
+  /** Only the jobs of this pipeline run (every task, item and attempt). */
+  pipeline_run_id?: string;
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;
@@ -134,7 +155,7 @@ export interface JobStore {
   get(id: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<JobPage>;
   /**
-   * Atomically takes the oldest queued job (FIFO) for this worker and marks it running. With
+   * Atomically takes the oldest queued job (FIFO) whose `not_before_ms` has passed, for this worker, and marks it running. With
    * `maxRunningPerUser`, only a job whose user has fewer jobs running (counted across every process; exact on
    * PostgreSQL too): the jobs of a user at the limit wait, and others' are taken meanwhile.
    */

@@ -1,7 +1,7 @@
 /**
  * Chooses the store from the configuration: PostgreSQL when `databaseUrl` is
  * set (several nodes share it), else SQLite in the data dir (one machine).
- * The rest of hubmill sees only the JobStore and ScheduleStore contracts.
+ * The rest of hubmill sees only the JobStore, ScheduleStore and PipelineStore contracts.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,15 +9,19 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
+import type { PipelineStore } from './pipeline-store.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
+import { PgPipelineStore } from './pg/pg-pipeline-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
+import { SqlitePipelineStore } from './sqlite-pipeline-store.js';
 
 export interface Stores {
   kind: 'sqlite' | 'postgres';
   jobs: JobStore;
   schedules: ScheduleStore;
+  pipelines: PipelineStore;
   close(): Promise<void>;
 }
 
@@ -26,6 +30,13 @@ export function scheduleStoreFor(jobs: JobStore, opts: { now?: () => number; job
   if (jobs instanceof PgJobStore) return new PgScheduleStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqliteScheduleStore(jobs, opts);
   throw new TypeError('schedules need the SQLite or PostgreSQL job store');
+}
+
+/** The pipeline store of an open job store, on its connection or pool (a run advances in the transaction that ends its job). */
+export function pipelineStoreFor(jobs: JobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}): PipelineStore {
+  if (jobs instanceof PgJobStore) return new PgPipelineStore(jobs, opts);
+  if (jobs instanceof SqliteJobStore) return new SqlitePipelineStore(jobs, opts);
+  throw new TypeError('pipelines need the SQLite or PostgreSQL job store');
 }
 
 /**
@@ -46,7 +57,8 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
     kind = 'sqlite';
   }
   try {
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, { jobTarget: opts.jobTarget }), close: () => jobs.close() };
+    const target = { jobTarget: opts.jobTarget };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;

@@ -6,8 +6,20 @@
  * the pure `advance` (pipelines/advance.ts) there and applies its actions.
  * Any node may advance a run, and advancing twice changes nothing.
  */
+import { HubmillError } from '../errors.js';
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { Pipeline, PipelineRunStatus, PipelinePlan, PipelineSpec, RepairEntry, TaskState } from '../pipelines/types.js';
+
+/** A repair asked of a run that is still queued or running. Raised by PipelineStore.repairRun; 409. */
+export class RunConflictError extends HubmillError {
+  override readonly code = 'RUN_CONFLICT';
+  override readonly httpStatus = 409;
+  override readonly extra: Record<string, unknown>;
+  constructor(runId: string, status: string) {
+    super(`pipeline run ${runId} is ${status}: only a finished run can be repaired (cancel it first, or wait for its end)`);
+    this.extra = { run_id: runId, status };
+  }
+}
 
 export interface NewPipeline extends PipelineSpec {
   owner: string;
@@ -80,4 +92,10 @@ export interface PipelineStore {
    * retry's backoff elapsed); idempotent, called by each node's scheduler tick.
    */
   advanceDue(nowMs: number): Promise<number>;
+  /**
+   * Ended runs whose end nobody has taken yet for its notification (the pipeline's `notify`), oldest end
+   * first, at most `limit`; each end is taken once, by one caller on any node (a repaired run that ends
+   * again is taken again). Both stores implement it.
+   */
+  takeEndedRuns?(limit: number): Promise<PipelineRun[]>;
 }

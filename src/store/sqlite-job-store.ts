@@ -4,7 +4,9 @@
  * `BEGIN IMMEDIATE` transaction, so `claimNext` can never hand one job to two
  * workers: the write lock is taken before the oldest queued job is read.
  * The statements and rules are the store core's (core/), shared with
- * PostgreSQL; this file runs them.
+ * PostgreSQL; this file runs them. A pipeline job's end advances its run in
+ * the same transaction (core/pipeline-runs.ts); jobs queued so wake this
+ * process's runners at once (`onJobQueued`), other processes at their poll.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -31,6 +33,8 @@ import { SQLITE, type Sql } from './core/dialect.js';
 import { JobSql, type FinishFields } from './core/job-sql.js';
 import { byCreation, byFinish, checkQuota, emptyCounts, finishRefusal, interruptedError } from './core/job-rules.js';
 import { pageOf } from './core/page.js';
+import { noEffects, PipelineRuns, type RunEffects } from './core/pipeline-runs.js';
+import { runSync, type Row, type Steps } from './core/steps.js';
 
 export { StoreSchemaError, decodeCursor, encodeCursor };
 
@@ -52,6 +56,8 @@ export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private closed = false;
+  private readonly runs = new PipelineRuns(SQLITE);
+  private readonly queuedListeners = new Set<() => void>();
 
   constructor(opts: SqliteJobStoreOptions) {
     this.path = opts.path;
@@ -100,6 +106,44 @@ export class SqliteJobStore implements JobStore {
 
   private check(): void {
     if (this.closed) throw new HubmillError('the job store is closed');
+  }
+
+  /** One statement of store-core steps: its rows (none for a statement that returns nothing). */
+  private exec(q: Sql): Row[] {
+    const st = this.stmt(q.text);
+    if (st.reader) return st.all(...q.args) as Row[];
+    st.run(...q.args);
+    return [];
+  }
+
+  /** Runs store-core steps (core/steps.ts) on this connection; the caller holds the transaction. */
+  runSteps<T>(steps: Steps<T>): T {
+    return runSync(steps, (q) => this.exec(q));
+  }
+
+  /** In the transaction that changed them: the runs of the pipeline jobs among `rows` advance. */
+  private advanceRuns(rows: readonly JobRow[], now: number): RunEffects {
+    const fx = noEffects();
+    this.runSteps(this.runs.afterJobsEnded(rows, now, fx));
+    return fx;
+  }
+
+  /** After the commit of a transaction that queued pipeline jobs: this process's runners claim them at once. */
+  announce(fx: RunEffects | null): void {
+    if (!fx || fx.queued === 0) return;
+    for (const listener of this.queuedListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the others still hear.
+      }
+    }
+  }
+
+  /** Calls `listener` after this process queues pipeline jobs (other processes find them at their poll); returns the unsubscribe. */
+  onJobQueued(listener: () => void): () => void {
+    this.queuedListeners.add(listener);
+    return () => this.queuedListeners.delete(listener);
   }
 
   private all<R>(q: Sql): R[] {
@@ -154,17 +198,26 @@ export class SqliteJobStore implements JobStore {
 
   async markFinished(id: string, status: FinalStatus, fields: FinishFields): Promise<Job> {
     this.check();
-    const tx = this.db.transaction((): Job => {
-      const r = this.one<JobRow>(SQL.finish(id, status, this.now(), fields));
-      if (r) return rowToJob(r);
-      throw finishRefusal(id, this.row(id), status, fields.worker_id);
+    const tx = this.db.transaction((): [JobRow, RunEffects | null] => {
+      const now = this.now();
+      const r = this.one<JobRow>(SQL.finish(id, status, now, fields));
+      if (!r) throw finishRefusal(id, this.row(id), status, fields.worker_id);
+      return [r, r.pipeline_run_id == null ? null : this.advanceRuns([r], now)];
     });
-    return tx.immediate();
+    const [r, fx] = tx.immediate();
+    this.announce(fx);
+    return rowToJob(r);
   }
 
   async requestCancel(id: string): Promise<Job | null> {
     this.check();
-    const r = this.db.transaction(() => this.one<JobRow>(SQL.cancel(id, this.now()))).immediate();
+    const tx = this.db.transaction((): [JobRow | undefined, RunEffects | null] => {
+      const now = this.now();
+      const r = this.one<JobRow>(SQL.cancel(id, now));
+      return [r, r?.pipeline_run_id == null ? null : this.advanceRuns([r], now)];
+    });
+    const [r, fx] = tx.immediate();
+    this.announce(fx);
     return r ? rowToJob(r) : null;
   }
 
@@ -182,8 +235,14 @@ export class SqliteJobStore implements JobStore {
     reason: string;
   }): Promise<Job[]> {
     this.check();
-    const q = SQL.recover(opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), this.now());
-    const rows = this.db.transaction(() => this.all<JobRow>(q)).immediate();
+    const now = this.now();
+    const q = SQL.recover(opts.staleBeforeMs, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), now);
+    const tx = this.db.transaction((): [JobRow[], RunEffects | null] => {
+      const rows = this.all<JobRow>(q);
+      return [rows, rows.some((r) => r.pipeline_run_id != null) ? this.advanceRuns(rows, now) : null];
+    });
+    const [rows, fx] = tx.immediate();
+    this.announce(fx);
     return rows.sort(byCreation).map(rowToJob);
   }
 

@@ -38,7 +38,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
   });
 }
 
-describe('Python client against a live hubmill', { timeout: 240_000 }, () => {
+describe('Python client against a live hubmill', { timeout: 360_000 }, () => {
   let dir: string;
   let server: StartedServer;
 
@@ -49,6 +49,30 @@ describe('Python client against a live hubmill', { timeout: 240_000 }, () => {
     await writeFile(join(home, 'params.ipynb'), notebook([code('alpha = 1\nlabel = "x"', ['parameters']), code(glue('doubled', 'alpha * 2'))]));
     await writeFile(join(home, 'fail.ipynb'), notebook([code('raise ValueError("boom")')]));
     await writeFile(join(home, 'slow.ipynb'), notebook([code('import time\nfor _ in range(600):\n    time.sleep(0.1)')]));
+    // test_pipelines.py: extract writes data.txt next to the notebooks, each sweep item reads it.
+    const pl = join(home, 'pl');
+    await mkdir(pl);
+    await writeFile(
+      join(pl, 'extract.ipynb'),
+      notebook([
+        code('rows = 3', ['parameters']),
+        code("with open('data.txt', 'w') as f:\n    f.write('\\n'.join(str(i) for i in range(rows)))"),
+        code(`${glue('rows', 'rows')}\n${glue('big', '2**63 + 1')}\n${glue('ratio', 'rows / rows')}`),
+      ]),
+    );
+    await writeFile(
+      join(pl, 'train.ipynb'),
+      notebook([
+        code('lr = 0.5\ndepth = 0\nn_rows = 0', ['parameters']),
+        code(`file_rows = len(open('data.txt').read().splitlines())\n${glue('score', 'lr * depth * n_rows')}\n${glue('file_rows', 'file_rows')}`),
+      ]),
+    );
+    await writeFile(join(pl, 'report.ipynb'), notebook([code('scores = []\nbig = 0', ['parameters']), code(`${glue('n', 'len(scores)')}\n${glue('big_exact', 'big == 2**63 + 1')}`)]));
+    await writeFile(
+      join(pl, 'flaky.ipynb'),
+      notebook([code('marker = "m"', ['parameters']), code('import os\nif not os.path.exists(marker):\n    open(marker, "w").close()\n    raise RuntimeError("the first attempt fails")')]),
+    );
+    await writeFile(join(pl, 'ok.ipynb'), notebook([code('x = 1', ['parameters']), code(glue('ok', 'x'))]));
     const config = loadConfig(
       { host: '127.0.0.1', port: 0, homeTemplate: join(dir, 'homes', '{username}'), dataDir: join(dir, 'data'), apiToken: TOKEN, pool: 'python3:1', concurrency: 2, logLevel: 'silent' },
       {},
@@ -71,7 +95,7 @@ describe('Python client against a live hubmill', { timeout: 240_000 }, () => {
       HUBMILL_TEST_TOKEN: TOKEN,
       HUBMILL_TEST_USER: USER,
     };
-    const r = await run(PY, ['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], env, 200_000);
+    const r = await run(PY, ['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], env, 300_000);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Ran \d+ tests/);
     assert.doesNotMatch(r.out, /skipped/i, 'live tests must not be skipped');

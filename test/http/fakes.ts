@@ -14,7 +14,7 @@ import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { NoSuchKernelError } from '../../src/errors.js';
 import { readNotebookFile } from '../../src/notebook/read.js';
-import type { Intake } from '../../src/runner/intake.js';
+import type { CheckOptions, Intake } from '../../src/runner/intake.js';
 import { intakeFor } from '../../src/runner/intake-for.js';
 import { limitsFromSettings } from '../../src/runner/time-limits.js';
 import { JobProducer, type SubmitOptions } from '../../src/runner/producer.js';
@@ -42,8 +42,8 @@ export class FakeRunner implements JobRunner {
     quota: RunQuota = NO_QUOTA,
   ) {
     // Each checked job is recorded as the intake answered it (before the quota and the store).
-    const check = async (n: NewJob) => {
-      const c = await intake.check(n);
+    const check = async (n: NewJob, opts?: CheckOptions) => {
+      const c = await intake.check(n, opts);
       this.submitted.push(c.job);
       return c;
     };
@@ -64,8 +64,8 @@ export class FakeRunner implements JobRunner {
   async eventCursor(id: string) {
     return this.events.cursor(id);
   }
-  check(n: NewJob) {
-    return this.producer.check(n);
+  check(n: NewJob, opts?: CheckOptions) {
+    return this.producer.check(n, opts);
   }
   wake() {}
   async submit(n: NewJob, opts?: SubmitOptions) {

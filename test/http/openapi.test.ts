@@ -13,6 +13,7 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
+import { pipelineStoreFor } from '../../src/store/open.js';
 import { auth, makeApp } from './fakes.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
@@ -32,10 +33,10 @@ describe('OpenAPI document', () => {
     root = await mkdtemp(join(tmpdir(), 'hubmill-openapi-'));
     await mkdir(join(root, 'alice'), { recursive: true });
     await writeFile(join(root, 'alice', 'a.ipynb'), NB);
-    // With the schedules API mounted, so the document has every route.
+    // With the schedules and pipelines APIs mounted, so the document has every route.
     jobs = new SqliteJobStore({ path: ':memory:' });
     const schedules = { store: new SqliteScheduleStore(jobs), wake: () => {}, webhookAllow: new WebhookAllowList([]) };
-    ({ app } = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules }));
+    ({ app } = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules, pipelines: pipelineStoreFor(jobs) }));
     ({ app: prefixed } = await makeApp({ homeTemplate: join(root, '{username}'), servicePrefix: '/services/hubmill/' }));
   });
   after(async () => {
@@ -49,6 +50,18 @@ describe('OpenAPI document', () => {
     const doc = (await app.inject({ url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
     assert.ok(doc.paths['/api/v1/schedules'], 'the schedules API is documented too');
+    for (const path of [
+      '/api/v1/pipelines',
+      '/api/v1/pipelines/{id}',
+      '/api/v1/pipelines/{id}/runs',
+      '/api/v1/pipelines/{id}/runs/{run_id}',
+      '/api/v1/pipelines/{id}/runs/{run_id}/cancel',
+      '/api/v1/pipelines/{id}/runs/{run_id}/repair',
+      '/api/v1/pipelines/{id}/runs/{run_id}/events',
+      '/api/v1/pipelines/{id}/runs/{run_id}/results',
+    ]) {
+      assert.ok(doc.paths[path], `${path} is documented`);
+    }
     await assertValid(doc);
     await assertValid((await prefixed.inject({ url: '/services/hubmill/openapi.json' })).json());
   });

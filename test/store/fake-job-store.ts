@@ -87,6 +87,12 @@ export class FakeStore implements JobStore {
       schedule_id: n.schedule_id ?? null,
       scheduled_for_ms: n.scheduled_for_ms ?? null,
       attempt: n.attempt ?? 1,
+      pipeline_id: n.pipeline_id ?? null,
+      pipeline_run_id: n.pipeline_run_id ?? null,
+      task_key: n.task_key ?? null,
+      item_index: n.item_index ?? null,
+      item: n.item ?? null,
+      not_before_ms: n.not_before_ms ?? null,
     };
     this.jobs.set(job.id, job);
     this.touched.set(job.id, now);
@@ -105,6 +111,7 @@ export class FakeStore implements JobStore {
     if (q.status !== undefined && q.status.length > 0) all = all.filter((j) => q.status!.includes(j.status));
     if (q.notebook !== undefined) all = all.filter((j) => j.notebook === q.notebook);
     if (q.schedule_id !== undefined) all = all.filter((j) => j.schedule_id === q.schedule_id);
+    if (q.pipeline_run_id !== undefined) all = all.filter((j) => j.pipeline_run_id === q.pipeline_run_id);
     if (q.cursor) {
       const after = this.jobs.get(Buffer.from(q.cursor, 'base64url').toString('utf8'));
       if (!after) throw new UsageError('invalid cursor');
@@ -119,11 +126,11 @@ export class FakeStore implements JobStore {
   async claimNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
     const max = opts.maxRunningPerUser ?? null;
     const running = (u: string) => [...this.jobs.values()].filter((j) => j.username === u && j.status === 'running').length;
+    const now = this.now();
     const oldest = [...this.jobs.values()]
-      .filter((j) => j.status === 'queued' && (max === null || running(j.username) < max))
+      .filter((j) => j.status === 'queued' && (j.not_before_ms === null || j.not_before_ms <= now) && (max === null || running(j.username) < max))
       .sort((a, b) => a.created_at_ms - b.created_at_ms || (a.id < b.id ? -1 : 1))[0];
     if (!oldest) return null;
-    const now = this.now();
     this.transition(oldest, 'running');
     Object.assign(oldest, { worker_id: workerId, started_at_ms: now, attempts: oldest.attempts + 1 });
     this.touched.set(oldest.id, now);

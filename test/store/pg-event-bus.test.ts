@@ -46,6 +46,12 @@ function job(id: string, status: Job['status']): Job {
     schedule_id: null,
     scheduled_for_ms: null,
     attempt: 1,
+    pipeline_id: null,
+    pipeline_run_id: null,
+    task_key: null,
+    item_index: null,
+    item: null,
+    not_before_ms: null,
   };
 }
 

@@ -1,7 +1,8 @@
 """Python client for hubmill, the notebook execution service for JupyterHub.
 
 Standard library only. ``JupyterHubPapermillClient`` keeps the seed's methods
-(``execute_notebook``, ``list_notebooks``) and adds the jobs API.
+(``execute_notebook``, ``list_notebooks``) and adds the jobs, schedules and
+pipelines APIs (pandas is used only when asked for a DataFrame).
 """
 
 from .client import JupyterHubPapermillClient, HubmillClient
@@ -11,6 +12,7 @@ from .errors import (
     HubmillError,
     JobFailed,
     NotFound,
+    PipelineRunFailed,
     RateLimited,
     Timeout,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "BadRequest",
     "RateLimited",
     "JobFailed",
+    "PipelineRunFailed",
     "Timeout",
 ]
 __version__ = "0.1.0"

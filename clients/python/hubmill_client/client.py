@@ -11,6 +11,7 @@ import urllib.request
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .errors import HubmillError, JobFailed, Timeout, error_for
+from .pipelines import PipelinesMixin
 
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
@@ -24,7 +25,7 @@ def _retry_after(value: Optional[str]) -> Optional[float]:
         return None
 
 
-class JupyterHubPapermillClient:
+class JupyterHubPapermillClient(PipelinesMixin):
     """Runs notebooks through hubmill.
 
     The token comes from ``token``, else ``JUPYTERHUB_API_TOKEN``, else

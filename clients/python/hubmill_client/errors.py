@@ -48,6 +48,19 @@ class JobFailed(HubmillError):
         self.job = job
 
 
+class PipelineRunFailed(HubmillError):
+    """A waited-for pipeline run ended failed or cancelled; ``run`` is its final state (its tasks, their jobs)."""
+
+    def __init__(self, run: Dict[str, Any]):
+        failed = [f"{t.get('key')} {t.get('status')}" for t in run.get("tasks") or []
+                  if t.get("status") not in ("succeeded", "skipped", "pending")]
+        detail = f"pipeline run {run.get('id')} {run.get('status')}"
+        if failed:
+            detail += ": " + ", ".join(failed)
+        super().__init__(0, detail, {"run": run})
+        self.run = run
+
+
 class Timeout(HubmillError):
     """A client-side wait ran out (the job keeps running on the server)."""
 

@@ -32,6 +32,7 @@ const ListQuery = Type.Object({
   username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   notebook: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   schedule_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only the jobs this schedule started' })),
+  pipeline_run_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Only the jobs of this pipeline run (every task, item and attempt)" })),
   cursor: Type.Optional(Type.String({ maxLength: 500 })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
   token: Type.Optional(Type.String()),
@@ -145,11 +146,13 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         username = username ?? req.identity?.name;
         assertCanActFor(req.identity, username ?? '');
       }
-      const page = await ctx.store.list({ username, status, notebook: q.notebook, schedule_id: q.schedule_id, cursor: q.cursor, limit: q.limit });
+      const page = await ctx.store.list({ username, status, notebook: q.notebook, schedule_id: q.schedule_id, pipeline_run_id: q.pipeline_run_id, cursor: q.cursor, limit: q.limit });
       let next: string | null = null;
       if (page.next_cursor) {
         const params = new URLSearchParams();
-        for (const [k, v] of Object.entries({ status: q.status, username: q.username, notebook: q.notebook, schedule_id: q.schedule_id })) if (v) params.set(k, v);
+        for (const [k, v] of Object.entries({ status: q.status, username: q.username, notebook: q.notebook, schedule_id: q.schedule_id, pipeline_run_id: q.pipeline_run_id })) {
+          if (v) params.set(k, v);
+        }
         params.set('limit', String(q.limit));
         params.set('cursor', page.next_cursor);
         next = `${ctx.prefix}api/v1/jobs?${params.toString()}`;

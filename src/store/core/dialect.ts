@@ -27,6 +27,8 @@ export interface SqlDialect {
   indexedBy(index: string): string;
   /** Appended to a SELECT that picks rows to change: lock them, skipping those another transaction holds (SQLite: the write lock does it). */
   readonly skipLocked: string;
+  /** Appended to a SELECT of rows a decision rests on: lock them, waiting for another transaction that holds them (SQLite: the write lock does it). */
+  readonly forUpdate: string;
 }
 
 /** The arguments of one statement; `add` returns the value's placeholder, in the order the SQL text uses them. */
@@ -58,6 +60,7 @@ export const SQLITE: SqlDialect = {
   count: 'COUNT(*)',
   indexedBy: (index) => ` INDEXED BY ${index}`,
   skipLocked: '',
+  forUpdate: '',
 };
 
 export const POSTGRES: SqlDialect = {
@@ -73,4 +76,5 @@ export const POSTGRES: SqlDialect = {
   count: 'COUNT(*)::int',
   indexedBy: () => '',
   skipLocked: ' FOR UPDATE SKIP LOCKED',
+  forUpdate: ' FOR UPDATE',
 };

@@ -5,6 +5,7 @@
  */
 import type { RunError } from '../../engine/run-types.js';
 import { decodeJsonValue, decodeParameters } from '../../notebook/parameters-json.js';
+import type { ParameterValue } from '../../notebook/notebook-types.js';
 import type { Job, JobProgress, JobStatus, JobTarget } from '../job-store.js';
 
 export interface JobRow {
@@ -36,6 +37,12 @@ export interface JobRow {
   schedule_id: string | null;
   scheduled_for_ms: number | null;
   attempt: number | null;
+  pipeline_id?: string | null;
+  pipeline_run_id?: string | null;
+  task_key?: string | null;
+  item_index?: number | null;
+  item?: string | null;
+  not_before_ms?: number | null;
 }
 
 export function rowToJob(r: JobRow): Job {
@@ -67,5 +74,11 @@ export function rowToJob(r: JobRow): Job {
     schedule_id: r.schedule_id ?? null,
     scheduled_for_ms: r.scheduled_for_ms ?? null,
     attempt: r.attempt ?? 1,
+    pipeline_id: r.pipeline_id ?? null,
+    pipeline_run_id: r.pipeline_run_id ?? null,
+    task_key: r.task_key ?? null,
+    item_index: r.item_index ?? null,
+    item: r.item === null || r.item === undefined ? null : decodeJsonValue<ParameterValue>(r.item),
+    not_before_ms: r.not_before_ms ?? null,
   };
 }

@@ -35,9 +35,28 @@ const INSERT_COLUMNS: ReadonlyArray<readonly [string, (job: NewJob, id: string, 
   ['schedule_id', (j) => j.schedule_id ?? null],
   ['scheduled_for_ms', (j) => j.scheduled_for_ms ?? null],
   ['attempt', (j) => j.attempt ?? 1],
+  ['pipeline_id', (j) => j.pipeline_id ?? null],
+  ['pipeline_run_id', (j) => j.pipeline_run_id ?? null],
+  ['task_key', (j) => j.task_key ?? null],
+  ['item_index', (j) => j.item_index ?? null],
+  // An item may be JSON null itself: stored when the job has an item index.
+  ['item', (j) => (j.item_index == null ? null : encodeJsonValue(j.item ?? null))],
+  ['not_before_ms', (j) => j.not_before_ms ?? null],
 ];
 
 export const JOB_INSERT_COLUMNS: readonly string[] = INSERT_COLUMNS.map(([c]) => c);
+
+/**
+ * A job outside pipelines. PostgreSQL finishes (and cancels) such a job in one statement; a pipeline job's end
+ * takes a transaction that advances its run (core/pipeline-runs.ts): the one-statement try excludes them.
+ */
+const PLAIN = 'pipeline_run_id IS NULL';
+
+/**
+ * Retention keeps the jobs of a pipeline run still queued or running: its advance reads them (an item whose
+ * job vanished would start again). A plain job passes on the null check.
+ */
+const OF_NO_LIVE_RUN = `(pipeline_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.id = jobs.pipeline_run_id AND r.status IN ('queued','running')))`;
 
 const FRESH_PROGRESS = `'{"cells_total":0,"cells_done":0}'`;
 
@@ -95,6 +114,7 @@ export class JobSql {
         if (statuses && statuses.length > 0) where.push(this.d.oneOf('status', statuses, a));
         if (q.notebook !== undefined) where.push(`notebook = ${a.add(q.notebook)}`);
         if (q.schedule_id !== undefined) where.push(`schedule_id = ${a.add(q.schedule_id)}`);
+        if (q.pipeline_run_id !== undefined) where.push(`pipeline_run_id = ${a.add(q.pipeline_run_id)}`);
         return where;
       },
       q.cursor || undefined,
@@ -103,12 +123,20 @@ export class JobSql {
   }
 
   /**
+   * A queued job may be claimed once its `not_before_ms` (a task retry's backoff) has passed. SQLite reads the
+   * column from its queue index (status, created_at_ms, id, not_before_ms); PostgreSQL from the row it locks.
+   */
+  private ready(a: SqlArgs, now: number): string {
+    return `(q.not_before_ms IS NULL OR q.not_before_ms <= ${a.add(now)})`;
+  }
+
+  /**
    * The oldest queued job (FIFO) whose user has fewer than `maxRunning` jobs running (null: any user), not
    * one of `skipUsers`'; claimers skip each other's rows (PostgreSQL: the row stays locked to the transaction).
    */
-  claimCandidate(maxRunning: number | null, skipUsers: readonly string[] = []): Sql {
+  claimCandidate(now: number, maxRunning: number | null, skipUsers: readonly string[] = []): Sql {
     const a = this.args();
-    const conds = [`q.status = 'queued'`];
+    const conds = [`q.status = 'queued'`, this.ready(a, now)];
     if (maxRunning !== null) {
       conds.push(`(SELECT ${this.d.count} FROM jobs r WHERE r.username = q.username AND r.status = 'running') < ${a.add(maxRunning)}`);
     }
@@ -140,11 +168,12 @@ export class JobSql {
   claim(workerId: string, now: number, maxRunning: number | null = null): Sql {
     const a = this.args();
     const set = `status = 'running', worker_id = ${a.add(workerId)}, started_at_ms = ${a.add(now)}, updated_at_ms = ${a.add(now)}, attempts = attempts + 1`;
+    const ready = this.ready(a, now);
     const below =
       maxRunning === null ? '' : ` AND (SELECT ${this.d.count} FROM jobs r WHERE r.username = q.username AND r.status = 'running') < ${a.add(maxRunning)}`;
     return {
       text: `UPDATE jobs SET ${set}
-             WHERE id = (SELECT q.id FROM jobs q WHERE q.status = 'queued'${below} ORDER BY q.created_at_ms, q.id LIMIT 1${this.d.skipLocked})
+             WHERE id = (SELECT q.id FROM jobs q WHERE q.status = 'queued' AND ${ready}${below} ORDER BY q.created_at_ms, q.id LIMIT 1${this.d.skipLocked})
                AND status = 'queued'
              RETURNING *`,
       args: a.values,
@@ -165,7 +194,7 @@ export class JobSql {
    * its claim still holds (running, its worker, its attempt). No row: refused
    * (core/job-rules.ts `finishRefusal` says why).
    */
-  finish(id: string, status: FinalStatus, now: number, f: FinishFields): Sql {
+  finish(id: string, status: FinalStatus, now: number, f: FinishFields, plainOnly = false): Sql {
     const a = this.args();
     const sets = [`status = ${a.add(status)}`, `finished_at_ms = ${a.add(now)}`, `updated_at_ms = ${a.add(now)}`];
     if (f.error !== undefined) sets.push(`error = ${a.add(f.error === null ? null : encodeJsonValue(f.error))}`);
@@ -173,6 +202,7 @@ export class JobSql {
     if (f.progress !== undefined) sets.push(`progress = ${a.add(encodeJsonValue(f.progress))}`);
     if (f.output_path !== undefined) sets.push(`output_path = ${a.add(f.output_path)}`);
     const conds = [`id = ${a.add(id)}`, this.d.oneOf('status', statesBefore(status), a)];
+    if (plainOnly) conds.push(PLAIN);
     if (f.worker_id !== undefined) {
       conds.push(`status = 'running'`, `worker_id = ${a.add(f.worker_id)}`);
       if (f.attempt !== undefined) conds.push(`attempts = ${a.add(f.attempt)}`);
@@ -181,7 +211,7 @@ export class JobSql {
   }
 
   /** Queued: cancelled at once. Running: flagged (the runner stops it). Terminal: unchanged. No row: no such job. */
-  cancel(id: string, now: number): Sql {
+  cancel(id: string, now: number, plainOnly = false): Sql {
     const a = this.args();
     // Each use of a value is its own argument: `?` placeholders bind in text order.
     return {
@@ -190,7 +220,7 @@ export class JobSql {
                finished_at_ms = CASE WHEN status = 'queued' THEN ${a.add(now)} ELSE finished_at_ms END,
                updated_at_ms = CASE WHEN status = 'queued' THEN ${a.add(now)} ELSE updated_at_ms END,
                status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END
-             WHERE id = ${a.add(id)} RETURNING *`,
+             WHERE id = ${a.add(id)}${plainOnly ? ` AND ${PLAIN}` : ''} RETURNING *`,
       args: a.values,
     };
   }
@@ -254,7 +284,7 @@ export class JobSql {
   pickBefore(cutoffMs: number, limit: number): Sql {
     const a = this.args();
     return {
-      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)}
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)} AND ${OF_NO_LIVE_RUN}
              ORDER BY finished_at_ms, id LIMIT ${a.add(Math.max(0, Math.floor(limit)))}`,
       args: a.values,
     };
@@ -264,7 +294,7 @@ export class JobSql {
   pickBeyond(keep: number, limit: number): Sql {
     const a = this.args();
     return {
-      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL AND ${OF_NO_LIVE_RUN}
              ORDER BY finished_at_ms DESC, id DESC LIMIT ${a.add(Math.max(0, Math.floor(limit)))} OFFSET ${a.add(Math.max(0, Math.floor(keep)))}`,
       args: a.values,
     };

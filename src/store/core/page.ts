@@ -1,7 +1,7 @@
 /**
  * One page of a table, newest first (`created_at_ms DESC, id DESC`), after an
- * opaque cursor (store/cursor.ts): the listing of jobs, of schedules and of a
- * schedule's jobs, on either database.
+ * opaque cursor (store/cursor.ts): the listing of jobs, of schedules, of a
+ * schedule's jobs, of pipelines and of a pipeline's runs, on either database.
  */
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
@@ -17,7 +17,7 @@ export function pageLimit(limit: number): number {
  */
 export function newestFirstQuery(
   d: SqlDialect,
-  table: 'jobs' | 'schedules',
+  table: 'jobs' | 'schedules' | 'pipelines' | 'pipeline_runs',
   where: (args: SqlArgs) => string[],
   cursor: string | undefined,
   limit: number,

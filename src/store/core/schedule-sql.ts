@@ -5,13 +5,13 @@
  * schedules and of a schedule's runs, and the counts a fire and the settling
  * of finished runs use.
  */
-import { randomBytes } from 'node:crypto';
 import type { Parameters } from '../../notebook/notebook-types.js';
 import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters, parametersFromJson, parametersToJson } from '../../notebook/parameters-json.js';
 import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleJobTemplate, ScheduleNotify, SchedulePatch, ScheduleSettings } from '../schedule-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL } from './job-rules.js';
 import { newestFirstQuery } from './page.js';
+import { timeOrderedId } from './ids.js';
 
 export type { SchedulePatch };
 
@@ -44,14 +44,14 @@ export function rowToSchedule(r: ScheduleRow): Schedule {
 }
 
 export const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
-  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
+  'name', 'notebook', 'pipeline_id', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
   'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
 ];
 const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret', 'job_template'];
 
 /** Schedule ids: `sch_` + time-ordered hex, like job ids are. */
 export function newScheduleId(nowMs: number): string {
-  return `sch_${nowMs.toString(16).padStart(12, '0')}${randomBytes(6).toString('hex')}`;
+  return timeOrderedId('sch', nowMs);
 }
 
 export class ScheduleSql {
@@ -106,10 +106,17 @@ export class ScheduleSql {
     return newestFirstQuery(this.d, 'jobs', (a) => [`schedule_id = ${a.add(scheduleId)}`], cursor, limit);
   }
 
-  /** The schedule's queued and running jobs (its overlap rule counts them). */
+  /**
+   * The schedule's queued and running jobs, or pipeline runs for a pipeline schedule (its overlap rule counts
+   * them). A pipeline's task jobs carry no schedule_id: only the run counts, once.
+   */
   activeRuns(scheduleId: string): Sql {
     const a = new SqlArgs(this.d);
-    return { text: `SELECT ${this.d.count} AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ${a.add(scheduleId)} AND status IN (${ACTIVE_SQL})`, args: a.values };
+    return {
+      text: `SELECT (SELECT ${this.d.count} FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ${a.add(scheduleId)} AND status IN (${ACTIVE_SQL}))
+               + (SELECT ${this.d.count} FROM pipeline_runs WHERE schedule_id = ${a.add(scheduleId)} AND status IN ('queued', 'running')) AS n`,
+      args: a.values,
+    };
   }
 
   /** Finished runs not settled yet (retry or notify decided), oldest first, locked for the settler. */

@@ -176,4 +176,82 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'schedules.job_template (the checked job a fire starts)',
     sql: `ALTER TABLE schedules ADD COLUMN job_template TEXT;`,
   },
+  {
+    // Pipelines (issue 17): pipelines, their runs, each run's task states, and the jobs' link to them.
+    version: 20,
+    name: 'pipelines, pipeline runs and their task states; jobs of pipelines',
+    sql: `
+      CREATE TABLE pipelines (
+        id                  TEXT COLLATE "C" PRIMARY KEY,
+        owner               TEXT NOT NULL,
+        created_by          TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        spec                TEXT NOT NULL,
+        plan                TEXT NOT NULL,
+        max_concurrent_runs INTEGER NOT NULL DEFAULT 1,
+        notify              TEXT,
+        created_at_ms       BIGINT NOT NULL,
+        updated_at_ms       BIGINT NOT NULL
+      );
+      CREATE INDEX pipelines_created ON pipelines (created_at_ms, id);
+      CREATE INDEX pipelines_owner ON pipelines (owner, created_at_ms, id);
+      CREATE TABLE pipeline_runs (
+        id                  TEXT COLLATE "C" PRIMARY KEY,
+        pipeline_id         TEXT COLLATE "C" NOT NULL,
+        owner               TEXT NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+        parameters          TEXT NOT NULL,
+        plan                TEXT NOT NULL,
+        job_target          TEXT NOT NULL DEFAULT 'local',
+        schedule_id         TEXT COLLATE "C",
+        scheduled_for_ms    BIGINT,
+        submitted_by        TEXT NOT NULL,
+        created_at_ms       BIGINT NOT NULL,
+        started_at_ms       BIGINT,
+        finished_at_ms      BIGINT,
+        cancel_requested    BOOLEAN NOT NULL DEFAULT false,
+        repairs             TEXT NOT NULL DEFAULT '[]',
+        advanced_at_ms      BIGINT NOT NULL DEFAULT 0,
+        notified            BOOLEAN NOT NULL DEFAULT false,
+        updated_at_ms       BIGINT NOT NULL
+      );
+      CREATE INDEX pipeline_runs_pipeline ON pipeline_runs (pipeline_id, created_at_ms, id);
+      CREATE INDEX pipeline_runs_status ON pipeline_runs (status, pipeline_id, created_at_ms, id);
+      CREATE INDEX pipeline_runs_unnotified ON pipeline_runs (finished_at_ms, id) WHERE NOT notified AND finished_at_ms IS NOT NULL;
+      CREATE UNIQUE INDEX pipeline_runs_fire ON pipeline_runs (schedule_id, scheduled_for_ms) WHERE schedule_id IS NOT NULL AND scheduled_for_ms IS NOT NULL;
+      CREATE TABLE pipeline_tasks (
+        run_id              TEXT COLLATE "C" NOT NULL,
+        task_key            TEXT COLLATE "C" NOT NULL,
+        position            INTEGER NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN ('pending','running','succeeded','failed','cancelled','timed_out','upstream_failed','skipped')),
+        items               TEXT,
+        items_total         INTEGER,
+        items_done          INTEGER NOT NULL DEFAULT 0,
+        error               TEXT,
+        result              TEXT,
+        attempt_base        TEXT,
+        started_at_ms       BIGINT,
+        finished_at_ms      BIGINT,
+        PRIMARY KEY (run_id, task_key)
+      );
+      ALTER TABLE jobs ADD COLUMN pipeline_id TEXT COLLATE "C";
+      ALTER TABLE jobs ADD COLUMN pipeline_run_id TEXT COLLATE "C";
+      ALTER TABLE jobs ADD COLUMN task_key TEXT COLLATE "C";
+      ALTER TABLE jobs ADD COLUMN item_index INTEGER;
+      ALTER TABLE jobs ADD COLUMN item TEXT;
+      ALTER TABLE jobs ADD COLUMN not_before_ms BIGINT;
+      CREATE INDEX jobs_pipeline_run ON jobs (pipeline_run_id, created_at_ms, id) WHERE pipeline_run_id IS NOT NULL;
+      CREATE INDEX jobs_pipeline_finished ON jobs (pipeline_run_id, finished_at_ms) WHERE pipeline_run_id IS NOT NULL;
+      -- No task item has two jobs of one attempt, nor two jobs queued or running: nodes advancing at once cannot double-start.
+      CREATE UNIQUE INDEX jobs_task_attempt ON jobs (pipeline_run_id, task_key, COALESCE(item_index, -1), attempt) WHERE pipeline_run_id IS NOT NULL;
+      CREATE UNIQUE INDEX jobs_task_active ON jobs (pipeline_run_id, task_key, COALESCE(item_index, -1)) WHERE pipeline_run_id IS NOT NULL AND status IN ('queued','running');
+      CREATE INDEX jobs_not_before ON jobs (not_before_ms) WHERE not_before_ms IS NOT NULL AND status = 'queued';
+    `,
+  },
+  {
+    // A schedule may fire a pipeline instead of a notebook (issue 17): its fires create runs (one per fire time).
+    version: 21,
+    name: 'schedules.pipeline_id',
+    sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT COLLATE "C";`,
+  },
 ];

@@ -157,4 +157,86 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_finished_id ON jobs (finished_at_ms, id) WHERE finished_at_ms IS NOT NULL;
     `,
   },
+  {
+    // Pipelines (issue 17): pipelines, their runs, each run's task states, and the jobs' link to them.
+    id: 60,
+    name: 'pipelines, pipeline runs and their task states; jobs of pipelines',
+    sql: `
+      CREATE TABLE pipelines (
+        id                  TEXT PRIMARY KEY,
+        owner               TEXT NOT NULL,
+        created_by          TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        spec                TEXT NOT NULL,            -- JSON (exact): the spec as the user sent it
+        plan                TEXT NOT NULL,            -- JSON (exact): the checked plan
+        max_concurrent_runs INTEGER NOT NULL DEFAULT 1,
+        notify              TEXT,                     -- JSON {webhook_url, on}
+        created_at_ms       INTEGER NOT NULL,
+        updated_at_ms       INTEGER NOT NULL
+      );
+      CREATE INDEX pipelines_created ON pipelines (created_at_ms, id);
+      CREATE INDEX pipelines_owner ON pipelines (owner, created_at_ms, id);
+      CREATE TABLE pipeline_runs (
+        id                  TEXT PRIMARY KEY,
+        pipeline_id         TEXT NOT NULL,            -- kept after the pipeline is deleted
+        owner               TEXT NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+        parameters          TEXT NOT NULL,            -- JSON (exact): the defaults merged with the run's own
+        plan                TEXT NOT NULL,            -- JSON (exact): the plan when the run was created
+        job_target          TEXT NOT NULL DEFAULT 'local',
+        schedule_id         TEXT,
+        scheduled_for_ms    INTEGER,
+        submitted_by        TEXT NOT NULL,
+        created_at_ms       INTEGER NOT NULL,
+        started_at_ms       INTEGER,
+        finished_at_ms      INTEGER,
+        cancel_requested    INTEGER NOT NULL DEFAULT 0,
+        repairs             TEXT NOT NULL DEFAULT '[]',  -- JSON RepairEntry[]
+        advanced_at_ms      INTEGER NOT NULL DEFAULT 0,  -- the last advance: a job of the run that ended later lags
+        notified            INTEGER NOT NULL DEFAULT 0,  -- 1 once the end of the run was taken for notification
+        updated_at_ms       INTEGER NOT NULL
+      );
+      CREATE INDEX pipeline_runs_pipeline ON pipeline_runs (pipeline_id, created_at_ms, id);
+      CREATE INDEX pipeline_runs_status ON pipeline_runs (status, pipeline_id, created_at_ms, id);
+      CREATE INDEX pipeline_runs_unnotified ON pipeline_runs (finished_at_ms, id) WHERE notified = 0 AND finished_at_ms IS NOT NULL;
+      -- One run per fire time of a schedule, however many nodes fire it.
+      CREATE UNIQUE INDEX pipeline_runs_fire ON pipeline_runs (schedule_id, scheduled_for_ms) WHERE schedule_id IS NOT NULL AND scheduled_for_ms IS NOT NULL;
+      CREATE TABLE pipeline_tasks (
+        run_id              TEXT NOT NULL,
+        task_key            TEXT NOT NULL,
+        position            INTEGER NOT NULL,         -- the task's place in the plan
+        status              TEXT NOT NULL CHECK (status IN ('pending','running','succeeded','failed','cancelled','timed_out','upstream_failed','skipped')),
+        items               TEXT,                     -- JSON (exact): for_each's resolved items
+        items_total         INTEGER,
+        items_done          INTEGER NOT NULL DEFAULT 0,
+        error               TEXT,
+        result              TEXT,                     -- JSON (exact)
+        attempt_base        TEXT,                     -- JSON: per item, the first attempt of a repair's re-run
+        started_at_ms       INTEGER,
+        finished_at_ms      INTEGER,
+        PRIMARY KEY (run_id, task_key)
+      );
+      ALTER TABLE jobs ADD COLUMN pipeline_id TEXT;
+      ALTER TABLE jobs ADD COLUMN pipeline_run_id TEXT;
+      ALTER TABLE jobs ADD COLUMN task_key TEXT;
+      ALTER TABLE jobs ADD COLUMN item_index INTEGER;
+      ALTER TABLE jobs ADD COLUMN item TEXT;           -- JSON (exact): the for_each item
+      ALTER TABLE jobs ADD COLUMN not_before_ms INTEGER;  -- a retry's backoff: not claimed before
+      CREATE INDEX jobs_pipeline_run ON jobs (pipeline_run_id, created_at_ms, id) WHERE pipeline_run_id IS NOT NULL;
+      CREATE INDEX jobs_pipeline_finished ON jobs (pipeline_run_id, finished_at_ms) WHERE pipeline_run_id IS NOT NULL;
+      -- No task item has two jobs of one attempt, nor two jobs queued or running: nodes advancing at once cannot double-start.
+      CREATE UNIQUE INDEX jobs_task_attempt ON jobs (pipeline_run_id, task_key, COALESCE(item_index, -1), attempt) WHERE pipeline_run_id IS NOT NULL;
+      CREATE UNIQUE INDEX jobs_task_active ON jobs (pipeline_run_id, task_key, COALESCE(item_index, -1)) WHERE pipeline_run_id IS NOT NULL AND status IN ('queued','running');
+      CREATE INDEX jobs_not_before ON jobs (not_before_ms) WHERE not_before_ms IS NOT NULL AND status = 'queued';
+      -- The claim reads not_before_ms from the queue index: still one walk of the index, no row read.
+      DROP INDEX jobs_queue;
+      CREATE INDEX jobs_queue ON jobs (status, created_at_ms, id, not_before_ms);
+    `,
+  },
+  {
+    // A schedule may fire a pipeline instead of a notebook (issue 17): its fires create runs (one per fire time).
+    id: 61,
+    name: 'schedules.pipeline_id',
+    sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT;  -- the pipeline its fires run; NULL = a notebook schedule`,
+  },
 ];

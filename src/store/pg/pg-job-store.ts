@@ -10,6 +10,10 @@
  * (and the schedule store's `onSchedulesChanged`) LISTEN on the process's one
  * LISTEN connection (listener.ts), which the event bus shares.
  * The statements and rules are the store core's (../core/); this file runs them.
+ * A job outside pipelines ends in one statement, as before; that statement
+ * leaves pipeline jobs out, and their end takes a transaction that locks the
+ * run, records the end and advances the run (core/pipeline-runs.ts), its new
+ * jobs announced by NOTIFY at commit.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -17,12 +21,14 @@ import { HubmillError } from '../../errors.js';
 import type { ActiveCounts, ClaimOptions, FinalStatus, Job, JobPage, JobProgress, JobStatus, JobStore, ListJobsQuery, NewJob } from '../job-store.js';
 import { PG_MIGRATIONS, type PgMigration } from '../migrations/postgres.js';
 import { applyPgMigrations } from '../migrations/apply-postgres.js';
-import { clientConfig, createPool, parseDatabaseUrl, query, translatePgError, withTx, type PgTarget } from './connect.js';
+import { clientConfig, createPool, parseDatabaseUrl, translatePgError, withTx, type PgTarget } from './connect.js';
 import { rowToJob, type JobRow } from '../core/job-row.js';
 import { POSTGRES, type Sql } from '../core/dialect.js';
 import { JobSql, type FinishFields } from '../core/job-sql.js';
 import { byCreation, byFinish, checkQuota, emptyCounts, finishRefusal, interruptedError } from '../core/job-rules.js';
 import { pageOf } from '../core/page.js';
+import { noEffects, PipelineRuns, type RunEffects } from '../core/pipeline-runs.js';
+import { rowsOf, runAsync, type Row, type Steps } from '../core/steps.js';
 import { insertQueuedJob } from './job-rows.js';
 import { JOB_QUEUED_CHANNEL, type StoreChannel } from './channels.js';
 import { PgListener } from './listener.js';
@@ -48,6 +54,7 @@ export interface PgJobStoreOptions {
 }
 
 const SQL = new JobSql(POSTGRES);
+const RUNS = new PipelineRuns(POSTGRES);
 
 /** The advisory lock class of per-user enqueues and bounded claims ('hubq'); the second key is the user name's hash. */
 const ENQUEUE_LOCK_CLASS = 0x68756271;
@@ -120,6 +127,20 @@ export class PgJobStore implements JobStore {
     }
   }
 
+  /**
+   * Runs store-core steps (core/steps.ts) in one transaction (retried whole on a deadlock: `make` builds them
+   * afresh each time); the jobs they queued are announced (NOTIFY, delivered at commit).
+   */
+  async runSteps<T>(make: (fx: RunEffects) => Steps<T>): Promise<T> {
+    this.check();
+    return withTx(this.pool, async (c) => {
+      const fx = noEffects();
+      const out = await runAsync(make(fx), async (q): Promise<Row[]> => (await c.query<Row>(q.text, q.args)).rows);
+      if (fx.queued > 0) await c.query('SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
+      return out;
+    });
+  }
+
   private async row(id: string): Promise<JobRow | undefined> {
     return (await this.rows<JobRow>(SQL.byId(id)))[0];
   }
@@ -175,7 +196,7 @@ export class PgJobStore implements JobStore {
     const full: string[] = [];
     for (let i = 0; i < CLAIM_TRIES; i++) {
       const got = await withTx(this.pool, async (c): Promise<{ row: JobRow | null } | { full: string }> => {
-        const cand = (await this.rows<{ id: string; username: string }>(SQL.claimCandidate(max, full), c))[0];
+        const cand = (await this.rows<{ id: string; username: string }>(SQL.claimCandidate(this.now(), max, full), c))[0];
         if (!cand) return { row: null };
         await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK_CLASS, cand.username]);
         const running = (await this.rows<{ n: number }>(SQL.runningCount(cand.username), c))[0]?.n ?? 0;
@@ -195,15 +216,20 @@ export class PgJobStore implements JobStore {
 
   async markFinished(id: string, status: FinalStatus, fields: FinishFields): Promise<Job> {
     this.check();
-    // One conditional UPDATE (the row is locked and the conditions re-checked). Only a refusal reads the row, to say why.
-    const r = (await this.rows<JobRow>(SQL.finish(id, status, this.now(), fields)))[0];
+    const now = this.now();
+    // One conditional UPDATE (the row is locked and the conditions re-checked), of a job outside pipelines.
+    const r = (await this.rows<JobRow>(SQL.finish(id, status, now, fields, true)))[0];
     if (r) return rowToJob(r);
+    // A pipeline job (its run advances in the same transaction), or a refusal: only then is the row read, to say why.
+    const p = await this.runSteps((fx) => RUNS.changePipelineJob(id, SQL.finish(id, status, now, fields), now, fx));
+    if (p) return rowToJob(p);
     throw finishRefusal(id, await this.row(id), status, fields.worker_id);
   }
 
   async requestCancel(id: string): Promise<Job | null> {
     this.check();
-    const r = (await this.rows<JobRow>(SQL.cancel(id, this.now())))[0];
+    const now = this.now();
+    const r = (await this.rows<JobRow>(SQL.cancel(id, now, true)))[0] ?? (await this.runSteps((fx) => RUNS.changePipelineJob(id, SQL.cancel(id, now), now, fx)));
     return r ? rowToJob(r) : null;
   }
 
@@ -218,8 +244,15 @@ export class PgJobStore implements JobStore {
     this.check();
     // The caller's cutoff is on its own clock; the heartbeats are on the database's.
     const staleBefore = opts.staleBeforeMs + (this.clock?.offsetMs ?? 0);
-    const rows = await this.rows<JobRow>(SQL.recover(staleBefore, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), this.now()));
-    if (rows.some((r) => r.status === 'queued')) await query(this.pool, 'SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
+    const now = this.now();
+    const q = SQL.recover(staleBefore, opts.exceptWorkerId ?? null, opts.requeue, interruptedError(opts.reason), now);
+    // One transaction: a pipeline job failed (or cancelled) here advances its run, its retry included.
+    const rows = await this.runSteps(function* (fx) {
+      const rows = yield* rowsOf<JobRow>(q);
+      fx.queued += rows.filter((r) => r.status === 'queued').length;
+      if (rows.some((r) => r.pipeline_run_id != null)) yield* RUNS.afterJobsEnded(rows, now, fx);
+      return rows;
+    });
     return rows.sort(byCreation).map(rowToJob);
   }
 
