@@ -30,6 +30,8 @@ export type RunEvent =
 type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
 /** Numbers whose text says more than a JS number (`1.0`, digits beyond 2^53) kept as that text (where the browser tells the source). */
 const keepNumbers: Reviver = (_k, v, ctx) => (typeof v === 'number' && ctx?.source !== undefined && ctx.source !== String(v) ? new RawJson(ctx.source) : v);
+/** JSON text with each number kept as written (see keepNumbers). */
+export const parseLossless = (text: string): unknown => JSON.parse(text, keepNumbers as (this: unknown, key: string, value: unknown) => unknown);
 const lossless = { reviver: keepNumbers as (this: unknown, key: string, value: unknown) => unknown };
 
 const pl = (id: string, tail = '') => `api/v1/pipelines/${encodeURIComponent(id)}${tail}`;

@@ -9,13 +9,12 @@
 import { useMemo, useState } from 'preact/hooks';
 import { listNotebooks } from '../api';
 import { ErrorBox, href, Loading, useApp, useLoad } from '../common';
-import { createPipeline, getPipeline, patchPipeline, problemsOf, type PipelineProblem } from '../pipeline-api';
+import { createPipeline, getPipeline, parseLossless, patchPipeline, problemsOf, type PipelineProblem } from '../pipeline-api';
 import { PipelineGraph } from '../pipeline-graph';
 import { fieldFor } from '../params';
 import { gridOf, initialRaws, SweepFields, sweepPipeline } from '../sweep-fields';
 import { YamlEditor, type LineNote } from '../yaml-editor';
 import { parsePipelineText, tasksOf, toYamlText } from '../yaml-text';
-import { RawJson } from '../json-text';
 
 const TEMPLATE = `name: my pipeline
 parameters:
@@ -44,7 +43,8 @@ function parseFrom(params: string | null): Record<string, unknown> {
   if (!params) return {};
   try {
     // Numbers keep their text (2.0 a float), as the run form typed them.
-    return JSON.parse(params, (_k, v, ctx?: { source?: string }) => (typeof v === 'number' && ctx?.source !== undefined && ctx.source !== String(v) ? new RawJson(ctx.source) : v)) as Record<string, unknown>;
+    const v = parseLossless(params);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   } catch {
     return {};
   }

@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { isTerminal } from '../api';
-import { ErrorBox, href, Loading, shortValue, When } from '../common';
+import { ErrorBox, href, Loading, shortValue, useLoad, When } from '../common';
 import {
   applyEvent,
   cancelRun,
@@ -24,7 +24,6 @@ import {
 } from '../pipeline-api';
 import { PipelineGraph } from '../pipeline-graph';
 import { StatusWord } from '../pipeline-parts';
-import { useLoad } from '../common';
 import { SweepResults } from '../sweep-results';
 
 const settled = (r: Run) => runEnded(r.status) && r.tasks.every((t) => t.jobs.every((j) => isTerminal(j.status)));
