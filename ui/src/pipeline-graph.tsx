@@ -18,6 +18,8 @@ export interface GraphTask {
   problem?: boolean;
 }
 
+const KEY_CHARS = 22;
+const SUB_CHARS = 24;
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: readonly GraphTask[]; label: string; selected?: string | null; onSelect?(key: string): void }) {
@@ -62,10 +64,11 @@ export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: rea
               onClick={onSelect ? () => onSelect(t.key) : undefined}
               onKeyDown={onSelect ? (e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), onSelect(t.key)) : undefined}
             >
-              <title>{`${t.key}${t.status ? ` (${t.status})` : ''}${t.sub ? `\n${t.sub}` : ''}`}</title>
+              {/* A tooltip only where the box cuts a name short: a 1,000-task graph stays light. */}
+              {(t.key.length > KEY_CHARS || (t.sub?.length ?? 0) > SUB_CHARS) && <title>{`${t.key}${t.sub ? `\n${t.sub}` : ''}`}</title>}
               <rect width={NODE_W} height={NODE_H} rx={4} />
-              <text x={8} y={14} class="k">{clip(t.key, 22)}</text>
-              {t.sub && <text x={8} y={27} class="s">{clip(t.sub, 26)}</text>}
+              <text x={8} y={14} class="k">{clip(t.key, KEY_CHARS)}</text>
+              {t.sub && <text x={8} y={27} class="s">{clip(t.sub, SUB_CHARS)}</text>}
             </g>
           );
         })}

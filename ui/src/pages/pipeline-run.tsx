@@ -169,12 +169,18 @@ export function RunPage({ pipelineId, runId, task: initialTask }: { pipelineId: 
   );
 }
 
+/** Tasks listed at first (the graph shows them all). */
+const TABLE_TASKS = 100;
+
 function TaskTable({ run, onSelect }: { run: Run; onSelect(k: string): void }) {
+  const [all, setAll] = useState(false);
+  const tasks = all ? run.tasks : run.tasks.slice(0, TABLE_TASKS);
   return (
+    <>
     <table class="jobs tasks">
       <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Items</th><th scope="col">Jobs</th><th scope="col">Notebook</th></tr></thead>
       <tbody>
-        {run.tasks.map((t) => {
+        {tasks.map((t) => {
           const latest = [...latestJobs(t).values()];
           return (
             <tr key={t.key} data-task={t.key}>
@@ -194,6 +200,8 @@ function TaskTable({ run, onSelect }: { run: Run; onSelect(k: string): void }) {
         })}
       </tbody>
     </table>
+    {!all && run.tasks.length > TABLE_TASKS && <button type="button" class="more" onClick={() => setAll(true)}>Show all {run.tasks.length} tasks</button>}
+    </>
   );
 }
 
