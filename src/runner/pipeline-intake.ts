@@ -18,14 +18,11 @@ import { assertDepth } from '../notebook/check-parameters.js';
 import type { ParameterValue, Parameters } from '../notebook/notebook-types.js';
 import { encodeParameters } from '../notebook/parameters-json.js';
 import { checkPipeline } from '../pipelines/check.js';
-import { taskGraph } from '../pipelines/graph.js';
 import { PipelineInvalidError } from '../pipelines/pipeline-errors.js';
-import { MAX_TASKS, type PipelinePlan, type PipelineProblem, type PipelineSpec, type PlannedTask, type TaskSpec } from '../pipelines/types.js';
+import { buildPlan, type TaskNotebookInfo } from '../pipelines/plan.js';
+import { MAX_TASKS, type PipelinePlan, type PipelineProblem, type PipelineSpec, type TaskSpec } from '../pipelines/types.js';
 import type { NewJob } from '../store/job-store.js';
 import type { CheckedJob, CheckOptions } from './intake.js';
-
-/** Default pause before a failed task's retry, as schedules have it. */
-export const DEFAULT_RETRY_BACKOFF_S = 60;
 
 /** Checks at once at most this many task notebooks (each reads a file, or asks a user's server). */
 const CHECKS_AT_ONCE = 8;
@@ -100,7 +97,7 @@ export class PipelineIntake {
     const tasks = Array.isArray(spec.tasks) ? spec.tasks : [];
     // Too many tasks: no notebook is read for a pipeline refused anyway.
     if (tasks.length > MAX_TASKS) throw new PipelineInvalidError(problems);
-    const planned = await mapBounded(tasks, CHECKS_AT_ONCE, async (task, i): Promise<PlannedTask | null> => {
+    const checked = await mapBounded(tasks, CHECKS_AT_ONCE, async (task, i): Promise<{ notebook: string; info: TaskNotebookInfo } | null> => {
       if (typeof task?.notebook !== 'string') return null;
       const job = (params: Parameters): NewJob => ({
         username: owner,
@@ -118,17 +115,10 @@ export class PipelineIntake {
         const declared = first.declared_parameters ?? [];
         // The pipeline's parameters this task will get pushed down: checked as its notebook will receive them.
         const pushed = Object.keys(parameters).filter((n) => declared.includes(n) && !Object.hasOwn(own, n));
-        const checked = pushed.length === 0 ? first : await check(job({ ...own, ...Object.fromEntries(pushed.map((n) => [n, parameters[n]!])) }));
+        const last = pushed.length === 0 ? first : await check(job({ ...own, ...Object.fromEntries(pushed.map((n) => [n, parameters[n]!])) }));
         return {
-          ...task,
-          notebook: checked.job.notebook,
-          depends_on: task.depends_on ?? [],
-          run_if: task.run_if ?? 'all_succeeded',
-          max_retries: task.max_retries ?? 0,
-          retry_backoff_s: task.retry_backoff_s ?? DEFAULT_RETRY_BACKOFF_S,
-          kernel: checked.kernel?.name ?? task.kernel ?? null,
-          kernel_language: checked.kernel?.language ?? null,
-          declared_parameters: declared,
+          notebook: last.job.notebook,
+          info: { kernel: last.kernel?.name ?? task.kernel ?? null, kernel_language: last.kernel?.language ?? null, declared_parameters: declared },
         };
       } catch (err) {
         if (!isTaskProblem(err)) throw err;
@@ -137,13 +127,9 @@ export class PipelineIntake {
       }
     });
     if (problems.length > 0) throw new PipelineInvalidError(sortProblems(problems));
-    const byKey = new Map(planned.map((t) => [t!.key, t!]));
-    const order = taskGraph(tasks.map((t) => ({ key: t.key, depends_on: t.depends_on ?? [] }))).order;
-    return {
-      parameters,
-      tasks: order.map((key) => byKey.get(key)!),
-      default_concurrency: Math.max(1, Math.floor(this.deps.defaultConcurrency)),
-    };
+    // The plan keeps each notebook as stored (normalized relative to the home), with what its check read.
+    const stored: PipelineSpec = { ...spec, tasks: tasks.map((t, i) => ({ ...t, notebook: checked[i]!.notebook })) };
+    return buildPlan(stored, (_t, i) => checked[i]!.info, this.deps.defaultConcurrency);
   }
 
   /**

@@ -92,4 +92,10 @@ export interface PipelineStore {
    * retry's backoff elapsed); idempotent, called by each node's scheduler tick.
    */
   advanceDue(nowMs: number): Promise<number>;
+  /**
+   * Ended runs whose end nobody has taken yet for its notification (the pipeline's `notify`), oldest end
+   * first, at most `limit`; each end is taken once, by one caller on any node (a repaired run that ends
+   * again is taken again). Both stores implement it.
+   */
+  takeEndedRuns?(limit: number): Promise<PipelineRun[]>;
 }

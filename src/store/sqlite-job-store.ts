@@ -193,8 +193,8 @@ export class SqliteJobStore implements JobStore {
 
   async markFinished(id: string, status: FinalStatus, fields: FinishFields): Promise<Job> {
     this.check();
-    const now = this.now();
     const tx = this.db.transaction((): [JobRow, RunEffects | null] => {
+      const now = this.now();
       const r = this.one<JobRow>(SQL.finish(id, status, now, fields));
       if (!r) throw finishRefusal(id, this.row(id), status, fields.worker_id);
       return [r, r.pipeline_run_id == null ? null : this.advanceRuns([r], now)];
@@ -206,8 +206,8 @@ export class SqliteJobStore implements JobStore {
 
   async requestCancel(id: string): Promise<Job | null> {
     this.check();
-    const now = this.now();
     const tx = this.db.transaction((): [JobRow | undefined, RunEffects | null] => {
+      const now = this.now();
       const r = this.one<JobRow>(SQL.cancel(id, now));
       return [r, r?.pipeline_run_id == null ? null : this.advanceRuns([r], now)];
     });

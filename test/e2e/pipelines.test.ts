@@ -289,6 +289,31 @@ describe('pipelines with real kernels', { timeout: 300_000 }, () => {
     }
   }
 
+  it('refuses problems over real HTTP with one 422 naming each task and problem: a cycle, an unknown key, a missing notebook, a bad parameter name', async () => {
+    const r = await call('POST', '/api/v1/pipelines', {
+      name: 'broken',
+      username: 'alice',
+      tasks: [
+        { key: 'a', notebook: 'work/extract.ipynb', depends_on: ['b'] },
+        { key: 'b', notebook: 'work/extract.ipynb', depends_on: ['a'] },
+        { key: 'c', notebook: 'work/extract.ipynb', depends_on: ['nope'] },
+        { key: 'd', notebook: 'work/missing.ipynb' },
+        { key: 'e', notebook: 'work/sweep.ipynb', parameters: { 'not valid': 1 } },
+      ],
+    });
+    assert.equal(r.status, 422, r.text);
+    assert.equal(r.json.code, 'PIPELINE_INVALID');
+    const byTask = new Map<string | null, string[]>();
+    for (const p of r.json.problems as Array<{ task: string | null; path: string; message: string }>) byTask.set(p.task, [...(byTask.get(p.task) ?? []), `${p.path}: ${p.message}`]);
+    assert.match(String(byTask.get('a') ?? byTask.get('b')), /cycle: (a → b → a|b → a → b)/);
+    assert.match(String(byTask.get('c')), /tasks\[2\]\.depends_on\[0\]: .*'nope'/);
+    assert.match(String(byTask.get('d')), /tasks\[3\]\.notebook: .*missing\.ipynb/);
+    assert.match(String(byTask.get('e')), /tasks\[4\]\.parameters.*'not valid' is not a valid python identifier/);
+    for (const key of ['c', 'd', 'e']) assert.match(r.json.detail, new RegExp(`\\(task '${key}'\\)`), `the message names task ${key}`);
+    const list = await call('GET', '/api/v1/pipelines?username=alice');
+    assert.ok(!list.json.pipelines.some((p: { name: string }) => p.name === 'broken'), 'nothing was saved');
+  });
+
   it('the output notebooks of the sweep are written as jobs write them', async () => {
     const list = await call('GET', '/api/v1/jobs?username=alice&limit=500');
     const sweepJob = (list.json.jobs as Array<{ task_key: string; output_path: string; status: string }>).find((j) => j.task_key === 'sweep' && j.status === 'succeeded')!;

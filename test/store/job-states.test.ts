@@ -10,10 +10,16 @@ import { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES } from '../../src/job-
 import { ACTIVE_SQL, ACTIVE_STATUSES, STATUS_CHECK_SQL, TERMINAL_SQL } from '../../src/store/core/job-rules.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite.js';
 import { PG_MIGRATIONS } from '../../src/store/migrations/postgres.js';
+import { RUN_STATUSES, TASK_STATUSES } from '../../src/pipelines/types.js';
 
 /** The states of the last `CHECK (status IN (…))` in the migrations, in order, and every `status IN (…)` of an index. */
 function statesIn(sqls: string[]): { check: string[]; indexes: string[] } {
-  const text = sqls.join('\n');
+  // The pipeline tables' own state lists are checked below.
+  const text = sqls
+    .join('\n')
+    .split(';')
+    .filter((statement) => !/CREATE TABLE pipeline/.test(statement))
+    .join(';');
   const checks = [...text.matchAll(/CHECK \(status IN \(([^)]*)\)\)/g)].map((m) => m[1]!);
   assert.ok(checks.length > 0, 'the migrations define the status CHECK');
   const list = (s: string) => s.split(',').map((x) => x.trim().replace(/^'|'$/g, ''));
@@ -45,3 +51,20 @@ test('the checker sees a migration list that lacks a state', () => {
   const { check } = statesIn([`CREATE TABLE jobs (status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded'))); CREATE INDEX x ON jobs (a) WHERE status IN ('queued');`]);
   assert.notDeepEqual(check, [...JOB_STATUSES]);
 });
+
+for (const [name, migrations] of [
+  ['SQLite', SQLITE_MIGRATIONS.map((m) => m.sql)],
+  ['PostgreSQL', PG_MIGRATIONS.map((m) => m.sql)],
+] as const) {
+  test(`${name}: the pipeline tables' status CHECKs match RUN_STATUSES and TASK_STATUSES`, () => {
+    const text = migrations.join('\n');
+    const checkOf = (table: string) => {
+      const m = new RegExp(`CREATE TABLE ${table} \\(([^;]*)`).exec(text);
+      assert.ok(m, `the migrations create ${table}`);
+      const c = /CHECK \(status IN \(([^)]*)\)\)/.exec(m[1]!);
+      return c![1]!.split(',').map((x) => x.trim().replace(/^'|'$/g, ''));
+    };
+    assert.deepEqual(checkOf('pipeline_runs'), [...RUN_STATUSES]);
+    assert.deepEqual(checkOf('pipeline_tasks'), [...TASK_STATUSES]);
+  });
+}

@@ -58,7 +58,13 @@ test('two nodes advancing one run at once never start a task item twice, and con
       assert.ok(Date.now() < deadline, 'the run did not end within 60 s');
     }
   }
-  await Promise.all([worker(a, 'a1'), worker(a, 'a2'), worker(b, 'b1'), worker(b, 'b2'), sweeper(a), sweeper(b), watch()]);
+  // One failing loop ends them all (then its failure is reported).
+  const guard = (p: Promise<void>) =>
+    p.catch((err: unknown) => {
+      ended = true;
+      throw err;
+    });
+  await Promise.all([worker(a, 'a1'), worker(a, 'a2'), worker(b, 'b1'), worker(b, 'b2'), sweeper(a), sweeper(b), watch()].map(guard));
 
   const final = await b.pipelines.getRun(run.id);
   assert.equal(final?.status, 'succeeded');

@@ -33,6 +33,7 @@ for (const backend of BACKENDS) {
       const run = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
       const [a1] = await claimAll(jobs);
       await finish(jobs, a1!, 'failed');
+      await until(() => woke > 0, 5000, 'the retry announced to runners');
       const retry = (await jobsOfRun(jobs, run.id))[1]!;
       assert.equal(retry.status, 'queued');
       assert.equal(retry.attempt, 2);
@@ -186,6 +187,21 @@ for (const backend of BACKENDS) {
       assert.equal(b?.task_key, 'b');
       assert.equal(await pipelines.advanceDue(clock), 0, 'nothing lags any more');
       assert.equal((await pipelines.getRun(run.id))?.tasks[0]?.status, 'succeeded');
+    });
+
+    test('retention keeps the jobs of a run still running (its advance reads them), and prunes them once it ended', async (t) => {
+      const { jobs, pipelines } = await backend.open(t);
+      const p = await pipelines.createPipeline(newPipeline(plan([task('a'), task('b', { depends_on: ['a'] })])));
+      const run = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
+      const plain = (await jobs.enqueue({ username: 'u', notebook: 'n.ipynb', parameters: {}, submitted_by: 'u' })).job;
+      await jobs.requestCancel(plain.id);
+      await finish(jobs, (await claimAll(jobs))[0]!);
+      const far = Date.now() + 86_400_000;
+      assert.deepEqual((await jobs.pruneFinishedBefore(far, 100)).map((j) => j.id), [plain.id]);
+      assert.deepEqual((await jobs.pruneFinishedBeyond(0, 100)).map((j) => j.id), []);
+      await finish(jobs, (await claimAll(jobs))[0]!);
+      assert.equal((await pipelines.getRun(run.id))?.status, 'succeeded');
+      assert.deepEqual(keysOf(await jobs.pruneFinishedBefore(far, 100)), ['a', 'b']);
     });
 
     test('the unique indexes refuse a second job of one task item: of the same attempt, or while one is queued or running', async (t) => {

@@ -8,19 +8,27 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { NotFoundError } from '../../src/errors.js';
+import type { Job } from '../../src/store/job-store.js';
 import { BACKENDS, claimAll, finish, jobsOfRun, keysOf, newPipeline, plan, task } from './pipeline-fixtures.js';
+
+/** A clock that moves 1 ms per reading: things created one after the other sort so. */
+function ticking(): () => number {
+  let t = 1_700_000_000_000;
+  return () => t++;
+}
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: pipeline runs advance in the store`, () => {
     test('a pipeline is stored exactly (a PyFloat stays a float, a big integer keeps its digits), listed, edited and deleted', async (t) => {
-      const { pipelines } = await backend.open(t);
+      const { pipelines } = await backend.open(t, { now: ticking() });
       const big = 2n ** 63n + 1n;
       const p1 = plan([task('a')], { f: new PyFloat(1), big, l: [1, 'x', null] });
       const created = await pipelines.createPipeline(newPipeline(p1, { name: 'first', notify: { webhook_url: 'http://hook' } }));
       assert.match(created.id, /^pl_/);
       const got = await pipelines.getPipeline(created.id);
       assert.ok(got);
-      assert.ok(got.parameters!.f instanceof PyFloat && got.parameters!.f.value === 1);
+      const f = got.parameters?.f;
+      assert.ok(f instanceof PyFloat && f.value === 1);
       assert.equal(got.plan.parameters.big, big);
       assert.deepEqual(got.plan.parameters.l, [1, 'x', null]);
       assert.equal(got.max_concurrent_runs, 1);
@@ -45,7 +53,7 @@ for (const backend of BACKENDS) {
     });
 
     test('tasks start in the order of the graph: a, then b and c together, then d once both ended', async (t) => {
-      const { jobs, pipelines } = await backend.open(t);
+      const { jobs, pipelines } = await backend.open(t, { now: ticking() });
       const p = await pipelines.createPipeline(
         newPipeline(plan([task('a'), task('b', { depends_on: ['a'] }), task('c', { depends_on: ['a'] }), task('d', { depends_on: ['b', 'c'] })])),
       );
@@ -83,7 +91,7 @@ for (const backend of BACKENDS) {
     });
 
     test('a for_each runs at most `concurrency` items at once, and its result downstream is the items\' values in item order', async (t) => {
-      const { jobs, pipelines } = await backend.open(t);
+      const { jobs, pipelines } = await backend.open(t, { now: ticking() });
       const fan = task('fan', { for_each: { items: [10, 20, 30, 40, 50], concurrency: 2 }, parameters: { x: '{{item}}' } });
       const p = await pipelines.createPipeline(newPipeline(plan([fan, task('sum', { depends_on: ['fan'], parameters: { xs: '{{tasks.fan.result.y}}' } })])));
       const run = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
@@ -93,7 +101,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(running.map((j) => j.parameters.x), [10, 20]);
       let most = running.length;
       const ended: number[] = [];
-      const after = [];
+      const after: Job[] = [];
       while (running.length > 0) {
         // Items end out of order: the newest first.
         const j = running.pop()!;
@@ -116,7 +124,7 @@ for (const backend of BACKENDS) {
     });
 
     test('typed results pass along exactly: 1.0 stays a float, 2**63+1 keeps every digit, lists and objects stay so', async (t) => {
-      const { jobs, pipelines } = await backend.open(t);
+      const { jobs, pipelines } = await backend.open(t, { now: ticking() });
       const big = 2n ** 63n + 1n;
       const p = await pipelines.createPipeline(
         newPipeline(
@@ -153,7 +161,7 @@ for (const backend of BACKENDS) {
     });
 
     test('max_concurrent_runs: a second run waits queued and starts when the first ends', async (t) => {
-      const { jobs, pipelines } = await backend.open(t);
+      const { jobs, pipelines } = await backend.open(t, { now: ticking() });
       const p = await pipelines.createPipeline(newPipeline(plan([task('a')]), { max_concurrent_runs: 1 }));
       const r1 = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
       const r2 = await pipelines.createRun({ pipeline_id: p.id, parameters: { k: 2 }, submitted_by: 'alice' });
@@ -177,7 +185,7 @@ for (const backend of BACKENDS) {
     });
 
     test('a run of a schedule\'s fire time is created once, however often the fire is carried out', async (t) => {
-      const { pipelines } = await backend.open(t);
+      const { pipelines } = await backend.open(t, { now: ticking() });
       const p = await pipelines.createPipeline(newPipeline(plan([task('a')]), { max_concurrent_runs: 5 }));
       const fire = { pipeline_id: p.id, parameters: {}, submitted_by: 'alice', schedule_id: 'sch_1', scheduled_for_ms: 60_000 };
       const a = await pipelines.createRun(fire);

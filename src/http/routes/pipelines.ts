@@ -8,7 +8,6 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import type { Parameters } from '../../notebook/notebook-types.js';
 import type { Pipeline, PipelineNotify, PipelineSpec, TaskSpec } from '../../pipelines/types.js';

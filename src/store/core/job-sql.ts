@@ -52,6 +52,12 @@ export const JOB_INSERT_COLUMNS: readonly string[] = INSERT_COLUMNS.map(([c]) =>
  */
 const PLAIN = 'pipeline_run_id IS NULL';
 
+/**
+ * Retention keeps the jobs of a pipeline run still queued or running: its advance reads them (an item whose
+ * job vanished would start again). A plain job passes on the null check.
+ */
+const OF_NO_LIVE_RUN = `(pipeline_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.id = jobs.pipeline_run_id AND r.status IN ('queued','running')))`;
+
 const FRESH_PROGRESS = `'{"cells_total":0,"cells_done":0}'`;
 
 export interface FinishFields {
@@ -273,7 +279,7 @@ export class JobSql {
   pickBefore(cutoffMs: number, limit: number): Sql {
     const a = this.args();
     return {
-      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)}
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms < ${a.add(cutoffMs)} AND ${OF_NO_LIVE_RUN}
              ORDER BY finished_at_ms, id LIMIT ${a.add(Math.max(0, Math.floor(limit)))}`,
       args: a.values,
     };
@@ -283,7 +289,7 @@ export class JobSql {
   pickBeyond(keep: number, limit: number): Sql {
     const a = this.args();
     return {
-      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL
+      text: `SELECT id FROM jobs WHERE ${this.d.noIndex('status')} IN (${TERMINAL_SQL}) AND finished_at_ms IS NOT NULL AND ${OF_NO_LIVE_RUN}
              ORDER BY finished_at_ms DESC, id DESC LIMIT ${a.add(Math.max(0, Math.floor(limit)))} OFFSET ${a.add(Math.max(0, Math.floor(keep)))}`,
       args: a.values,
     };

@@ -17,7 +17,7 @@ import type { Parameters } from '../../notebook/notebook-types.js';
 import { decodeParameters } from '../../notebook/parameters-json.js';
 import { advance, newTaskState, sameState } from '../../pipelines/advance.js';
 import { planRepair } from '../../pipelines/repair.js';
-import type { AdvanceAction, PipelinePlan, PlannedTask, RepairEntry, RunView, TaskState } from '../../pipelines/types.js';
+import type { AdvanceAction, PipelinePlan, PlannedTask, RepairEntry, RunJobView, RunView, TaskState } from '../../pipelines/types.js';
 import { isTerminal, type JobTarget, type NewJob } from '../job-store.js';
 import { RunConflictError, type NewPipelineRun, type PipelineRun, type RepairRequest } from '../pipeline-store.js';
 import { newJobId } from '../job-id.js';
@@ -48,7 +48,7 @@ export interface RunEffects {
 export const noEffects = (): RunEffects => ({ queued: 0, changed: 0 });
 
 /** A run's view with what the store keeps beside it: its jobs by id, and whether each one's cancel was asked. */
-type LiveView = RunView & { jobs: (RunView['jobs'][number] & { cancel_requested: boolean })[] };
+type LiveView = Omit<RunView, 'jobs'> & { jobs: (RunJobView & { cancel_requested: boolean })[] };
 
 /** The advance is idempotent; a further round only runs when the last one changed something (a queued job cancelled). */
 const MAX_ROUNDS = 4;
@@ -100,15 +100,18 @@ export class PipelineRuns {
   *changePipelineJob(jobId: string, change: Sql, now: number, fx: RunEffects): Steps<JobRow | undefined> {
     const j = yield* firstOf<{ pipeline_run_id: string | null }>(this.jobs.pipelineRunOf(jobId));
     if (!j || j.pipeline_run_id == null) return undefined;
-    yield this.sql.run(j.pipeline_run_id, 'wait');
+    const run = yield* firstOf<RunRow>(this.sql.run(j.pipeline_run_id, 'wait'));
     const r = yield* firstOf<JobRow>(change);
-    if (r) yield* this.advance(j.pipeline_run_id, now, fx);
+    if (r && run) yield* this.advance(run.id, now, fx, run);
     return r;
   }
 
-  /** Advances one running run (locked first; with 'skip', not when another transaction holds it). True when something changed. */
-  *advance(runId: string, now: number, fx: RunEffects, lock: 'wait' | 'skip' = 'wait'): Steps<boolean> {
-    const row = yield* firstOf<RunRow>(this.sql.run(runId, lock));
+  /**
+   * Advances one running run (locked first; with 'skip', not when another transaction holds it; `locked`: the
+   * caller locked it, this is its row). True when something changed.
+   */
+  *advance(runId: string, now: number, fx: RunEffects, lock: 'wait' | 'skip' | RunRow = 'wait'): Steps<boolean> {
+    const row = typeof lock === 'object' ? lock : yield* firstOf<RunRow>(this.sql.run(runId, lock));
     if (!row || row.status !== 'running') return false;
     const view = yield* this.view(row);
     let changed = false;
@@ -116,7 +119,7 @@ export class PipelineRuns {
       if (!(yield* this.apply(row, view, advance(view, now), now, fx))) break;
       changed = true;
     }
-    yield this.sql.markAdvanced(runId, Math.max(row.advanced_at_ms, now));
+    if (now > row.advanced_at_ms) yield this.sql.markAdvanced(runId, now);
     if (changed) fx.changed++;
     if (isRunTerminal(view.status)) yield* this.startQueued(row.pipeline_id, now, fx);
     return changed;

@@ -163,16 +163,6 @@ export function rowToRunJob(r: RunJobRow): RunJobView & { cancel_requested: bool
   };
 }
 
-/** A task state as one text, to tell a changed state from the same one written again. */
-export function taskStateText(t: TaskState): string {
-  return encodeJsonValue([t.key, t.status, t.items, t.items_total, t.items_done, t.error, t.result, t.started_at_ms, t.finished_at_ms, t.attempt_base ?? null]);
-}
-
-/** A fresh task state, before the run reaches it. */
-export function pendingTask(key: string): TaskState {
-  return { key, status: 'pending', items: null, items_total: null, items_done: 0, error: null, result: null, started_at_ms: null, finished_at_ms: null };
-}
-
 const TASK_COLUMNS = [
   'run_id', 'task_key', 'position', 'status', 'items', 'items_total', 'items_done', 'error', 'result', 'attempt_base', 'started_at_ms', 'finished_at_ms',
 ] as const;

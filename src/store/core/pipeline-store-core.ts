@@ -127,19 +127,31 @@ export abstract class PipelineStoreCore implements PipelineStore {
   async advanceDue(nowMs: number): Promise<number> {
     const runs = this.runs;
     let changed = 0;
+    // One run that cannot advance (its transaction fails) holds back none of the others; its error is thrown after.
+    let failure: unknown = null;
+    const each = async (fn: () => Promise<number>): Promise<void> => {
+      try {
+        changed += await fn();
+      } catch (err) {
+        failure ??= err;
+      }
+    };
     for (const r of await this.read(rowsOf<{ id: string }>(runs.sql.laggingRuns(DUE_BATCH)))) {
-      if (await this.tx((fx) => runs.advance(r.id, nowMs, fx, 'skip'))) changed++;
+      await each(async () => ((await this.tx((fx) => runs.advance(r.id, nowMs, fx, 'skip'))) ? 1 : 0));
     }
     for (const p of await this.read(rowsOf<{ pipeline_id: string }>(runs.sql.pipelinesWithQueuedRuns(DUE_BATCH)))) {
-      changed += await this.tx(function* (fx) {
-        yield* runs.startQueued(p.pipeline_id, nowMs, fx);
-        return fx.changed;
-      });
+      await each(() =>
+        this.tx(function* (fx) {
+          yield* runs.startQueued(p.pipeline_id, nowMs, fx);
+          return fx.changed;
+        }),
+      );
     }
     const since = this.retriesSeenUntilMs;
     this.retriesSeenUntilMs = Math.max(since, nowMs);
     const due = await this.read(firstOf<{ n: number }>(runs.sql.retriesDue(since, nowMs)));
     if ((due?.n ?? 0) > 0) await this.wakeRunners();
+    if (failure !== null) throw failure;
     return changed;
   }
 
