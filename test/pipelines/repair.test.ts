@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planRepair, type RepairChoice, type RepairPlan } from '../../src/pipelines/repair.js';
 import { RepairTargetError } from '../../src/pipelines/pipeline-errors.js';
+import { taskItems } from '../../src/pipelines/items.js';
 import { end, jobOf, run, sim, starts, statuses, step, task, type Sim } from './harness.js';
 
 /** What the store does on repair: write the new task states, run again, advance. */
@@ -138,4 +139,21 @@ test('unknown keys, items of a task without for_each, out-of-range or unresolved
   refused({ items: { fan: [2] } }, /task 'fan' has no item 2: its items are 0 to 1/);
   refused({ items: { fan: [-1] } }, /has no item -1/);
   refused({ items: { fan: [0.5] } }, /has no item 0.5/);
+});
+
+test('taskItems shows each item as the advance reads it: kept, re-run and history jobs after a repair', () => {
+  const s = sim(run([task('fan', { for_each: { items: ['x', 'y', 'z'], concurrency: 2 } }), task('one')]));
+  step(s);
+  assert.deepEqual(taskItems(s.view, 'fan').map((i) => [i.index, i.item, i.status]), [[0, 'x', 'queued'], [1, 'y', 'queued'], [2, 'z', 'pending']]);
+  end(s, jobOf(s, 'fan', 0), 'succeeded');
+  end(s, jobOf(s, 'fan', 1), 'failed');
+  jobOf(s, 'fan', 2).status = 'running';
+  assert.deepEqual(taskItems(s.view, 'fan').map((i) => i.status), ['succeeded', 'failed', 'running']);
+  end(s, jobOf(s, 'fan', 2), 'succeeded');
+  end(s, jobOf(s, 'one'), 'succeeded');
+  repair(s);
+  const rows = taskItems(s.view, 'fan');
+  assert.deepEqual(rows.map((i) => [i.status, i.job?.attempt ?? null, i.jobs.length]), [['succeeded', 1, 1], ['queued', 2, 2], ['succeeded', 1, 1]]);
+  assert.deepEqual(taskItems(s.view, 'one').map((i) => [i.index, i.status]), [[null, 'succeeded']]);
+  assert.deepEqual(taskItems(s.view, 'nope'), []);
 });
