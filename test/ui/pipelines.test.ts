@@ -151,7 +151,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       const stroke = (key: string) => page.locator(`svg.graph g.node[data-key="${key}"] rect`).evaluate((r) => getComputedStyle(r).stroke);
       assert.equal(await stroke('prep'), 'rgb(46, 125, 50)');
       assert.equal(await stroke('sweep'), 'rgb(198, 40, 40)');
-      assert.match(await page.locator('svg.graph g.node[data-key="sweep"]').innerText(), /4\/4/);
+      assert.match((await page.locator('svg.graph g.node[data-key="sweep"]').textContent())!, /4\/4/);
       const run = await api('GET', `/api/v1/pipelines/${p.id}/runs/${runId}`);
       assert.equal(run.parameters.seed, 9);
 
