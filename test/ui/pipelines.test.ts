@@ -217,7 +217,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     });
   });
 
-  it("draws every task of a 1,000-task pipeline on its run page", async () => {
+  it('draws every task of a 1,000-task pipeline on its run page, and cancels the run from there', async () => {
     // 20 layers of 50; each task after two of the layer before.
     const tasks = Array.from({ length: 1000 }, (_, i) => {
       const layer = Math.floor(i / 50);
@@ -226,19 +226,39 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     });
     const p = await api('POST', '/api/v1/pipelines', { name: 'big', username: USER, tasks });
     const run = await api('POST', `/api/v1/pipelines/${p.id}/runs`, {});
-    await api('POST', `/api/v1/pipelines/${p.id}/runs/${run.id}/cancel`);
     await withPage(async (page) => {
-      const t0 = Date.now();
-      await page.goto(`${srv.base}/ui/#/pipelines/${p.id}/runs/${run.id}`);
-      await page.waitForFunction(() => document.querySelectorAll('svg.graph g.node').length === 1000, null, { timeout: 30_000 });
-      const ms = Date.now() - t0;
+      await page.goto(`${srv.base}/ui/#/pipelines`);
+      await page.getByRole('link', { name: 'big', exact: true }).waitFor();
+      // From the hash change to every task drawn (the issue's figure is measured in the bench; here it is reported).
+      // When the run's first event arrives (a string: the test's transpiler would add helpers to a function).
+      await page.evaluate(`(() => {
+        const ES = window.EventSource;
+        window.EventSource = class extends ES {
+          constructor(u, o) { super(u, o); this.addEventListener('run', () => { window.__firstRunEvent ??= performance.now(); }); }
+        };
+      })()`);
+      const t0 = await page.evaluate((path) => {
+        const t = performance.now();
+        location.hash = path;
+        return t;
+      }, `#/pipelines/${p.id}/runs/${run.id}`);
+      await page.waitForFunction(() => document.querySelectorAll('svg.graph g.node').length === 1000, null, { polling: 'raf', timeout: 60_000 });
+      const ms = await page.evaluate((t) => performance.now() - t, t0);
       const statuses = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-status')));
       assert.equal(statuses.length, 1000);
       assert.ok(statuses.every((s) => s && s !== 'none'), 'every task has its status');
       // Every task laid out inside the drawing, no two at one place.
       const boxes = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('transform')));
       assert.equal(new Set(boxes).size, 1000);
-      process.stderr.write(`[pipelines ui] 1,000-task run page drawn ${ms} ms after navigation\n`);
+      const firstEvent = await page.evaluate((t) => ((window as unknown as { __firstRunEvent?: number }).__firstRunEvent ?? NaN) - t, t0);
+      process.stderr.write(`[pipelines ui] 1,000-task run page drawn ${Math.round(ms)} ms after the hash changed (the run's first event after ${Math.round(firstEvent)} ms)\n`);
+
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await page.waitForFunction(() => document.querySelector('.run-status .status')?.textContent === 'cancelled', null, { timeout: 120_000 });
+      assert.equal((await api('GET', `/api/v1/pipelines/${p.id}/runs/${run.id}`)).status, 'cancelled');
+      // The live colours follow: nothing is left running.
+      await page.waitForFunction(() => !document.querySelector('svg.graph g.node[data-status="running"]'), null, { timeout: 60_000 });
+      assert.ok((await page.locator('svg.graph g.node[data-status="cancelled"]').count()) > 0);
     });
   });
 });
