@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { crossings, layout, NODE_H, type GraphNode } from '../../ui/src/graph-layout.js';
 import { jsonText, RawJson } from '../../ui/src/json-text.js';
-import { parsePath, parsePipelineText, tasksOf, toYamlText } from '../../ui/src/yaml-text.js';
+import { parsePath, parsePipelineText, tasksOf, textAt, toYamlText } from '../../ui/src/yaml-text.js';
 
 const overlaps = (l: ReturnType<typeof layout>) => {
   const seen = new Map<number, number[]>();
@@ -104,6 +104,9 @@ describe('pipeline YAML', () => {
     assert.equal(p.lineOf(''), 1);
     assert.deepEqual(parsePath('tasks[2].depends_on[0]'), ['tasks', 2, 'depends_on', 0]);
     assert.deepEqual(tasksOf(p.value).map((t) => [t.key, t.deps]), [['prep', []], ['sweep', ['prepp']]]);
+    assert.equal(textAt(p.value, 'tasks[1].depends_on[0]'), '"prepp"');
+    assert.equal(textAt(p.value, 'tasks[1].kernel'), '');
+    assert.equal(textAt(p.value, 'parameters.rate'), '2.0');
   });
 
   it('keeps numbers as written, both ways', () => {

@@ -128,6 +128,8 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       assert.equal(await page.getByRole('button', { name: 'Create pipeline' }).isDisabled(), true);
 
       await editor.fill(BAD_YAML.replace('[prepp]', '[prep]'));
+      // The server's problem goes once the part it named is edited.
+      await page.locator('.yaml-note').waitFor({ state: 'detached' });
       await page.getByRole('button', { name: 'Create pipeline' }).click();
       await page.getByRole('heading', { name: 'ui flow', exact: true }).waitFor();
       const [p] = (await api('GET', `/api/v1/pipelines?username=${USER}`)).pipelines;

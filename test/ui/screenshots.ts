@@ -118,7 +118,8 @@ async function main() {
       await shot('pipeline');
       await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/runs/${pipelineRun.id}`);
       await page.locator('figure.sweep-chart circle.point').first().waitFor();
-      await page.getByLabel('coloured by').selectOption('param.region');
+      await page.locator('#chart-x').selectOption('param.months');
+      await page.locator('#chart-colour').selectOption('param.region');
       await shot('pipeline-run');
       await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/edit`);
       const yaml = page.getByLabel('Pipeline YAML');

@@ -6,7 +6,7 @@
  * the line of the YAML text it is about.
  */
 import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit } from 'yaml';
-import { floatLiteral, RawJson } from './json-text.js';
+import { floatLiteral, jsonText, RawJson } from './json-text.js';
 
 export interface Parsed {
   /** The value with lossless numbers (RawJson), or undefined when the text does not parse. */
@@ -65,6 +65,16 @@ export function parsePath(path: string): (string | number)[] {
   const out: (string | number)[] = [];
   for (const m of path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)) out.push(m[1] !== undefined ? Number(m[1]) : m[2]!);
   return out;
+}
+
+/** The part of a value a path names, as JSON text ('' when it is not there): to tell whether it was edited. */
+export function textAt(value: unknown, path: string): string {
+  let v = value;
+  for (const seg of parsePath(path)) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return '';
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return jsonText(v);
 }
 
 /** YAML text of a pipeline's fields (RawJson numbers written as they were; short lists of scalars on one line). */

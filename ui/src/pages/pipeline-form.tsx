@@ -14,7 +14,7 @@ import { PipelineGraph } from '../pipeline-graph';
 import { fieldFor } from '../params';
 import { gridOf, initialRaws, SweepFields, sweepPipeline } from '../sweep-fields';
 import { YamlEditor, type LineNote } from '../yaml-editor';
-import { parsePipelineText, tasksOf, toYamlText } from '../yaml-text';
+import { parsePipelineText, tasksOf, textAt, toYamlText } from '../yaml-text';
 
 const TEMPLATE = `name: my pipeline
 parameters:
@@ -60,7 +60,8 @@ export function PipelineFormPage({ id, notebook, params }: { id: string | null; 
   const fields = useMemo(() => (nb ? nb.parameters.map(fieldFor) : null), [nb]);
   const [text, setText] = useState<string | null>(null);
   const [raws, setRaws] = useState<Record<string, string> | null>(null);
-  const [problems, setProblems] = useState<PipelineProblem[]>([]);
+  // The server's problems, each with the text of what its path named then: shown until that part is edited.
+  const [problems, setProblems] = useState<(PipelineProblem & { was: string })[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -80,18 +81,19 @@ export function PipelineFormPage({ id, notebook, params }: { id: string | null; 
   };
 
   const parsed = useMemo(() => parsePipelineText(text ?? ''), [text]);
+  const current = parsed.value === undefined ? problems : problems.filter((pr) => textAt(parsed.value, pr.path) === pr.was);
   const notes: LineNote[] = [
     ...parsed.errors,
-    ...problems.map((pr) => ({
+    ...current.map((pr) => ({
       line: parsed.lineOf(pr.path),
       message: pr.task && !pr.message.includes(pr.task) ? `task ${pr.task}: ${pr.message}` : pr.message,
     })),
   ];
   const tasks = tasksOf(parsed.value);
-  const withProblems = new Set(problems.map((pr) => pr.task));
+  const withProblems = new Set(current.map((pr) => pr.task));
   const graph = useMemo(
     () => tasks.map((t) => ({ key: t.key, deps: t.deps, sub: t.notebook, problem: withProblems.has(t.key) })),
-    [text, problems],
+    [text, current.length],
   );
 
   const save = async (e: Event) => {
@@ -113,7 +115,7 @@ export function PipelineFormPage({ id, notebook, params }: { id: string | null; 
       location.hash = href(`/pipelines/${saved.id}`);
     } catch (err) {
       const list = problemsOf(err);
-      setProblems(list);
+      setProblems(list.map((pr) => ({ ...pr, was: textAt(v, pr.path) })));
       setError(list.length ? `The pipeline has ${list.length} problem${list.length === 1 ? '' : 's'}: see the marked lines.` : err);
     } finally {
       setBusy(false);
