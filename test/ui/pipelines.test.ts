@@ -219,6 +219,20 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     });
   });
 
+  it('follows a run by polling when its event stream is refused', async () => {
+    const p = await api('POST', '/api/v1/pipelines', { name: 'polled', username: USER, tasks: [{ key: 'only', notebook: 'work/one.ipynb' }] });
+    await withPage(async (page) => {
+      let refused = 0;
+      await page.route('**/events', (route) => (refused++, route.fulfill({ status: 503, body: 'no streams here' })));
+      await page.goto(`${srv.base}/ui/#/pipelines/${p.id}`);
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      await page.getByRole('heading', { name: 'Run of polled' }).waitFor();
+      await page.waitForFunction(() => document.querySelector('.run-status .status')?.textContent === 'succeeded', null, { timeout: 120_000 });
+      assert.equal(await nodeStatus(page, 'only'), 'succeeded');
+      assert.ok(refused >= 1);
+    });
+  });
+
   it('draws every task of a 1,000-task pipeline on its run page, and cancels the run from there', async () => {
     // 20 layers of 50; each task after two of the layer before.
     const tasks = Array.from({ length: 1000 }, (_, i) => {

@@ -51,10 +51,10 @@ async function main() {
     const pipeline = await api('POST', '/api/v1/pipelines', {
       name: 'sales sweep',
       username: USER,
-      parameters: { rate: 0.05 },
+      parameters: { region: 'south' },
       tasks: [
         { key: 'warm_up', notebook: 'quick.ipynb' },
-        { key: 'sweep', notebook: 'reports/sales.ipynb', depends_on: ['warm_up'], for_each: { grid: { region: ['north', 'south'], months: [2, 4, 6] }, concurrency: 2 } },
+        { key: 'sweep', notebook: 'reports/sales.ipynb', depends_on: ['warm_up'], for_each: { grid: { rate: [0.02, 0.05, 0.1], months: [2, 4, 6] }, concurrency: 2 } },
         { key: 'check', notebook: 'scratch/index-error.ipynb', depends_on: ['sweep'], run_if: 'all_done' },
       ],
     });
@@ -119,7 +119,7 @@ async function main() {
       await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/runs/${pipelineRun.id}`);
       await page.locator('figure.sweep-chart circle.point').first().waitFor();
       await page.locator('#chart-x').selectOption('param.months');
-      await page.locator('#chart-colour').selectOption('param.region');
+      await page.locator('#chart-colour').selectOption('param.rate');
       await shot('pipeline-run');
       await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/edit`);
       const yaml = page.getByLabel('Pipeline YAML');

@@ -26,6 +26,9 @@ import { PipelineGraph } from '../pipeline-graph';
 import { StatusWord } from '../pipeline-parts';
 import { SweepResults } from '../sweep-results';
 
+/** A live stream silent this long (no event, no end) is backed by a read of the run. */
+const QUIET_MS = 10_000;
+
 const settled = (r: Run) => runEnded(r.status) && r.tasks.every((t) => t.jobs.every((j) => isTerminal(j.status)));
 
 /** The run, kept current: its event stream while it runs (events applied in batches), else polling. */
@@ -59,14 +62,24 @@ function useLiveRun(pipelineId: string, runId: string, epoch: number): { run: Ru
         timer = setTimeout(poll, 4000);
       }
     };
+    // A stream that stays silent (a buffering proxy) while the run goes on: the run is read now and then anyway.
+    let heard = Date.now();
+    const watchdog = setInterval(() => {
+      if (es && Date.now() - heard > QUIET_MS) {
+        heard = Date.now();
+        getRun(pipelineId, runId).then((r) => live && setRun(r), () => undefined);
+      }
+    }, QUIET_MS / 2);
     if (typeof EventSource === 'undefined') void poll();
     else {
       es = new EventSource(runEventsUrl(pipelineId, runId));
       const on = (e: Event) => {
+        heard = Date.now();
         const ev = JSON.parse((e as MessageEvent<string>).data) as RunEvent;
         queue.push(ev);
         if (ev.type === 'run' && settled(ev.run)) {
           es?.close();
+          es = null;
           setMode('ended');
         }
         // Many items can end at once: one render per batch, not per event.
@@ -82,6 +95,7 @@ function useLiveRun(pipelineId: string, runId: string, epoch: number): { run: Ru
     }
     return () => {
       live = false;
+      clearInterval(watchdog);
       es?.close();
       if (timer) clearTimeout(timer);
     };
