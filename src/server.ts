@@ -142,9 +142,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   let app: FastifyInstance | null = null;
   let closing: Promise<void> | null = null;
+  // Pipeline runs whose state lags their jobs (a node died between a job's end and its advance, a retry's
+  // backoff ended) are carried on by every node that runs jobs, within a third of the lease.
+  let advanceTimer: NodeJS.Timeout | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       logger.info({ graceS: config.shutdownGraceS }, 'shutting down');
+      clearInterval(advanceTimer);
       await scheduling.stop().catch((err: unknown) => logger.error({ err }, 'scheduler stop failed'));
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
@@ -178,7 +182,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // not renew meanwhile (the chaos test saw a restarted node lose the jobs it had just claimed).
     await app.ready();
     await runner.start();
-    if (runsJobs) scheduling.start();
+    if (runsJobs) {
+      scheduling.start();
+      advanceTimer = setInterval(() => {
+        stores.pipelines.advanceDue(Date.now()).then(
+          (changed) => {
+            if (changed > 0) runner.wake();
+          },
+          (err: unknown) => logger.warn({ err: (err as Error).message }, 'advancing lagging pipeline runs failed'),
+        );
+      }, Math.max(500, Math.min(5000, (config.leaseS * 1000) / 3)));
+      advanceTimer.unref();
+    }
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await close();

@@ -7,7 +7,9 @@
 import type { Parameters } from '../notebook/notebook-types.js';
 import { PyFloat } from '../notebook/py-float.js';
 import { toJsonText } from '../notebook/write.js';
-import type { Pipeline, TaskState } from '../pipelines/types.js';
+import { RunJobs } from '../pipelines/attempts.js';
+import { taskItems } from '../pipelines/items.js';
+import { TERMINAL_TASK_STATUSES, type Pipeline, type RunJobView, type TaskState } from '../pipelines/types.js';
 import { isTerminal, type Job } from '../store/job-store.js';
 import type { PipelineRun } from '../store/pipeline-store.js';
 import type { PipelineViewT, ResultRowT, RunTaskViewT, RunViewT } from './pipeline-schemas.js';
@@ -118,29 +120,33 @@ export function runSettled(run: PipelineRun, jobs: readonly Job[]): boolean {
 }
 
 /**
- * One row per task item (for_each) or task: the latest attempt's job, its parameters, state, result
- * and duration; a task (or an item) without a job gets a row with the task's state.
+ * One row per task item (for_each) or task, read as the advance reads them (pipelines/items.ts): the
+ * item's deciding job of its current (re)run, with its parameters, state, result and duration. An item
+ * without a job in a task that ended shows the task's state (skipped, upstream_failed, cancelled); a
+ * for_each task whose items were never known gets one row.
  */
 export function resultRows(run: PipelineRun, jobs: readonly Job[]): ResultRowT[] {
   const rows: ResultRowT[] = [];
-  const states = new Map(run.tasks.map((t) => [t.key, t]));
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const view = {
+    plan: run.plan,
+    tasks: Object.fromEntries(run.tasks.map((t) => [t.key, t])),
+    jobs: jobs.filter((j) => j.task_key !== null) as unknown as RunJobView[],
+  };
+  const all = new RunJobs(view.jobs);
   for (const task of run.plan.tasks) {
-    const state = states.get(task.key);
-    const latest = new Map<number | null, Job>();
-    for (const j of jobsOf(jobs, task.key)) latest.set(j.item_index, j);
-    const forEach = task.for_each !== undefined && task.for_each !== null;
-    const itemIndexes = [...new Set([...Array.from({ length: state?.items_total ?? 0 }, (_, i) => i), ...[...latest.keys()].filter((i): i is number => i !== null)])];
-    // A for_each task whose items were never known (skipped, upstream_failed, a bad item list) still gets its row.
-    const indexes: Array<number | null> = forEach && itemIndexes.length > 0 ? itemIndexes.sort((a, b) => a - b) : [null];
-    for (const index of indexes) {
-      const job = latest.get(index);
-      const item = index === null ? null : (job?.item ?? state?.items?.[index] ?? null);
+    const state = view.tasks[task.key];
+    const items = taskItems(view, task.key, all);
+    const ended = state !== undefined && TERMINAL_TASK_STATUSES.includes(state.status);
+    if (items.length === 0) items.push({ index: null, item: null, status: 'pending', job: null, jobs: [] });
+    for (const it of items) {
+      const job = it.job ? byId.get(it.job.id) : undefined;
       rows.push({
         task: task.key,
-        item_index: index,
-        item: item as ResultRowT['item'],
+        item_index: it.index,
+        item: it.item as ResultRowT['item'],
         parameters: (job?.parameters ?? {}) as ResultRowT['parameters'],
-        status: job?.status ?? state?.status ?? 'pending',
+        status: job ? it.status : ended ? state.status : it.status,
         job_id: job?.id ?? null,
         attempt: job?.attempt ?? null,
         result: (job?.result ?? null) as ResultRowT['result'],

@@ -184,7 +184,7 @@ export const SETTINGS: SettingsTable = {
     parse: (v) => toInt('HUBMILL_MAX_BODY_BYTES', v, 1024),
     doc: 'request body limit',
   },
-  waitMaxS: { env: 'HUBMILL_WAIT_MAX_S', default: 60, parse: (v) => toNumber('HUBMILL_WAIT_MAX_S', v, 0), doc: 'bound of `POST /api/v1/jobs?wait=true`' },
+  waitMaxS: { env: 'HUBMILL_WAIT_MAX_S', default: 60, parse: (v) => toNumber('HUBMILL_WAIT_MAX_S', v, 0), doc: 'bound of `POST /api/v1/jobs?wait=true` and of `POST /api/v1/pipelines/{id}/runs?wait=true`' },
   executeWaitMaxS: {
     env: 'HUBMILL_EXECUTE_WAIT_MAX_S',
     default: 3600,

@@ -20,7 +20,9 @@ import { buildApp } from '../../src/http/app.js';
 import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
 import { toJsonText } from '../../src/notebook/write.js';
 import { Runner } from '../../src/runner/runner.js';
+import type { JobStore } from '../../src/store/job-store.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
+import { pgStore } from '../helpers/pg.js';
 import { pipelineStoreFor } from '../../src/store/open.js';
 import type { PipelineStore } from '../../src/store/pipeline-store.js';
 import { code, makeNotebook } from '../helpers/notebooks.js';
@@ -77,7 +79,7 @@ export interface PipelineApp {
   app: FastifyInstance;
   root: string;
   homeOf: (u: string) => string;
-  jobs: SqliteJobStore;
+  jobs: JobStore;
   pipelines: PipelineStore;
   runner: Runner;
   engine: PipelineEngine;
@@ -86,12 +88,16 @@ export interface PipelineApp {
   close(): Promise<void>;
 }
 
-export async function makePipelineApp(): Promise<PipelineApp> {
+export type Backend = 'SQLite' | 'PostgreSQL';
+
+/** The app over SQLite (in memory) or PostgreSQL (a fresh schema, dropped by close). */
+export async function makePipelineApp(backend: Backend = 'SQLite'): Promise<PipelineApp> {
+  const cleanups: Array<() => void | Promise<void>> = [];
   const root = await mkdtemp(join(tmpdir(), 'hubmill-pipelines-'));
   const homeOf = (u: string) => join(root, u);
   for (const u of ['alice', 'bob']) await mkdir(homeOf(u), { recursive: true });
   const config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:0', homeTemplate: join(root, '{username}'), concurrency: 4, waitMaxS: 20 }, {});
-  const jobs = new SqliteJobStore({ path: ':memory:' });
+  const jobs: JobStore = backend === 'SQLite' ? new SqliteJobStore({ path: ':memory:' }) : await pgStore({ after: (fn) => cleanups.push(fn) });
   const pipelines = pipelineStoreFor(jobs);
   const engine = new PipelineEngine();
   const runner = new Runner({
@@ -133,7 +139,9 @@ export async function makePipelineApp(): Promise<PipelineApp> {
     async close() {
       await runner.stop(1000);
       await app.close();
-      await jobs.close();
+      if (backend === 'SQLite') await jobs.close();
+      // The PostgreSQL store closes, then its schema is dropped.
+      for (const fn of cleanups.reverse()) await fn();
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -3,23 +3,24 @@
  * real runner with a stand-in engine (pipeline-fixtures.ts): the save-time check
  * (422 naming the task and the problem), the plan it keeps, authorization, runs
  * with ?wait, the jobs a run starts (their pipeline fields, ?pipeline_run_id),
- * results as JSON and CSV, cancel, repair (409 while running), PATCH and DELETE.
+ * results as JSON and CSV, cancel, repair (409 while running), PATCH and DELETE;
+ * on both stores.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/notebooks.js';
-import { as, auth, makePipelineApp, type PipelineApp } from './pipeline-fixtures.js';
+import { as, auth, makePipelineApp, type Backend, type PipelineApp } from './pipeline-fixtures.js';
 
 const json = { ...auth, 'content-type': 'application/json' };
 
-describe('pipelines API', () => {
+for (const backend of ['SQLite', 'PostgreSQL'] as Backend[]) describe(`pipelines API (${backend})`, () => {
   let t: PipelineApp;
 
   const post = (url: string, payload: unknown) => t.app.inject({ method: 'POST', url, headers: json, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
   const get = (url: string) => t.app.inject({ method: 'GET', url, headers: auth });
 
   before(async () => {
-    t = await makePipelineApp();
+    t = await makePipelineApp(backend);
     await t.notebook('alice', 'p/extract.ipynb', { n: '1' }, { glue: { rows: 3 } });
     await t.notebook('alice', 'p/train.ipynb', { lr: '0.1', depth: '2', seed: '0', rows: '0' }, { glue: { lr: '$param:lr', depth: '$param:depth', seed: '$param:seed', rows: '$param:rows' }, fail_if: { depth: 8 } });
     await t.notebook('alice', 'p/report.ipynb', { lrs: '[]' }, { glue: { lrs: '$param:lrs' } });
@@ -174,6 +175,12 @@ describe('pipelines API', () => {
     assert.deepEqual(run.tasks.map((x: { status: string }) => x.status), ['succeeded', 'failed', 'upstream_failed']);
     assert.deepEqual(run.tasks[1].jobs.map((j: { item_index: number; status: string }) => [j.item_index, j.status]), [[0, 'succeeded'], [1, 'failed'], [2, 'succeeded']]);
 
+    // Targets the run does not have are refused, naming them.
+    for (const [body, what] of [[{ tasks: ['nope'] }, /nope/], [{ items: { train: [7] } }, /7/], [{ items: { extract: [0] } }, /extract/]] as const) {
+      const bad = await post(`/api/v1/pipelines/${p.id}/runs/${run.id}/repair`, body);
+      assert.equal(bad.statusCode, 422, bad.body);
+      assert.match(bad.json().detail, what);
+    }
     // The notebook is fixed, then item 1 alone is repaired.
     await t.notebook('alice', 'p/train.ipynb', { lr: '0.1', depth: '2', seed: '0', rows: '0' }, { glue: { lr: '$param:lr', depth: '$param:depth' } });
     const repaired = await post(`/api/v1/pipelines/${p.id}/runs/${run.id}/repair`, { items: { train: [1] } });

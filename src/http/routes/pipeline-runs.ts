@@ -103,7 +103,7 @@ const pipelineRunRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipeline
         summary: "A run's results: one row per task, or per item of a for_each task (a sweep's table)",
         description:
           "Each row has the item, the job's parameters, its state, its result values (scrapbook's glue), its attempt and duration; " +
-          'the latest attempt of each item counts. `?format=csv` answers the same rows as CSV, with one column per item key, ' +
+          "each item's job of its current run or repair counts. `?format=csv` answers the same rows as CSV, with one column per item key, " +
           'parameter (`param.NAME`) and result (`result.NAME`); lists and objects are written as JSON.',
         params: RunIdParams,
         querystring: Type.Object({
