@@ -154,6 +154,11 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       assert.equal(await stroke('prep'), 'rgb(46, 125, 50)');
       assert.equal(await stroke('sweep'), 'rgb(198, 40, 40)');
       assert.match((await page.locator('svg.graph g.node[data-key="sweep"]').textContent())!, /4\/4/);
+      // A task's jobs: its box opens them, by keyboard too.
+      await page.locator('svg.graph g.node[data-key="prep"]').focus();
+      await page.keyboard.press('Enter');
+      const panel = page.getByRole('region', { name: 'Task prep' });
+      await panel.locator('a[href^="#/job/"]').first().waitFor();
       const run = await api('GET', `/api/v1/pipelines/${p.id}/runs/${runId}`);
       assert.equal(run.parameters.seed, 9);
 

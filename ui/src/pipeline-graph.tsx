@@ -20,6 +20,14 @@ export interface GraphTask {
 
 const KEY_CHARS = 22;
 const SUB_CHARS = 24;
+/** One listener for the whole drawing (not two per task): the task whose box the event came from. */
+function pick(e: Event, onSelect: (key: string) => void): void {
+  const key = (e.target as Element | null)?.closest?.('g.node')?.getAttribute('data-key');
+  if (key === null || key === undefined) return;
+  e.preventDefault();
+  onSelect(key);
+}
+
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: readonly GraphTask[]; label: string; selected?: string | null; onSelect?(key: string): void }) {
@@ -44,7 +52,17 @@ export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: rea
   }
   return (
     <div class="graph-wrap">
-      <svg class="graph" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="group" aria-label={label} data-tasks={tasks.length}>
+      <svg
+        class="graph"
+        width={w}
+        height={h}
+        viewBox={`0 0 ${w} ${h}`}
+        role="group"
+        aria-label={label}
+        data-tasks={tasks.length}
+        onClick={onSelect ? (e) => pick(e, onSelect) : undefined}
+        onKeyDown={onSelect ? (e) => (e.key === 'Enter' || e.key === ' ') && pick(e, onSelect) : undefined}
+      >
         {/* One path for all edges and one for their heads: a 1,000-task graph stays two elements, not thousands. */}
         <path class="edges" d={paths.join('')} />
         <path class="heads" d={heads.join('')} />
@@ -58,11 +76,10 @@ export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: rea
               data-key={t.key}
               data-status={status}
               transform={`translate(${p.x + pad},${p.y + pad})`}
-              tabIndex={onSelect ? 0 : undefined}
+              // Lower case: Preact sets an SVG element's attributes by name, and only `tabindex` makes it focusable.
+              tabindex={onSelect ? 0 : undefined}
               role={onSelect ? 'button' : undefined}
               aria-label={`${t.key}${t.status ? `: ${t.status}` : ''}${t.sub ? `, ${t.sub}` : ''}`}
-              onClick={onSelect ? () => onSelect(t.key) : undefined}
-              onKeyDown={onSelect ? (e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), onSelect(t.key)) : undefined}
             >
               {/* A tooltip only where the box cuts a name short: a 1,000-task graph stays light. */}
               {(t.key.length > KEY_CHARS || (t.sub?.length ?? 0) > SUB_CHARS) && <title>{`${t.key}${t.sub ? `\n${t.sub}` : ''}`}</title>}
