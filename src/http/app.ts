@@ -216,7 +216,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
-  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules });
+
+  let pipelineDeps: PipelineDeps | undefined;
   if (deps.pipelines) {
     const pipelines: PipelineDeps = {
       store: deps.pipelines,
@@ -232,9 +233,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         onError: (runId, err) => app.log.warn({ runId, err: (err as Error).message }, 'reading a watched pipeline run failed'),
       }),
     };
+    pipelineDeps = pipelines;
     await app.register(pipelineRoutes, { prefix: `${mount}/api/v1`, ctx, pipelines });
     await app.register(pipelineRunRoutes, { prefix: `${mount}/api/v1`, ctx, pipelines });
   }
+  // A schedule may fire a pipeline (with the pipelines API mounted).
+  if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules, pipelines: pipelineDeps });
   await app.register(uiRoutes, { prefix: mount, ctx });
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
   if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));

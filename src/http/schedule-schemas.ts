@@ -30,7 +30,12 @@ const Notify = Type.Object(
 
 const settings = {
   name: Type.String({ minLength: 1, maxLength: 200 }),
-  notebook: Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the owner's home" }),
+  notebook: Type.String({ maxLength: 4096, description: "Notebook path relative to the owner's home ('' for a pipeline schedule)" }),
+  pipeline_id: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], {
+    description:
+      "Instead of a notebook: the owner's pipeline each fire runs (one run per fire time, carrying schedule_id and scheduled_for; " +
+      "`parameters` are the run's). Overlap counts the schedule's queued and running runs; max_retries does not apply (set it on the tasks)",
+  }),
   parameters: JsonObject,
   kernel: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
   cron: Type.String({ minLength: 1, maxLength: 200, description: '5 fields (minute precision), 6 with seconds first, or @hourly, @daily, @weekly, @monthly' }),
@@ -60,7 +65,8 @@ const settings = {
 export const CreateScheduleBody = Type.Object(
   {
     name: settings.name,
-    notebook: settings.notebook,
+    notebook: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Notebook path relative to the owner's home (or give pipeline_id)" })),
+    pipeline_id: Type.Optional(settings.pipeline_id),
     cron: settings.cron,
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Owner; defaults to the caller' })),
     parameters: Type.Optional(settings.parameters),

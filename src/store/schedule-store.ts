@@ -26,7 +26,10 @@ export interface ScheduleNotify {
 /** What a user sets on a schedule (create and PATCH). */
 export interface ScheduleSettings {
   name: string;
+  /** The notebook its fires run; '' for a pipeline schedule. */
   notebook: string;
+  /** The pipeline its fires run (a run per fire time, with the schedule's parameters as the run's); null for a notebook schedule. */
+  pipeline_id?: string | null;
   parameters: Parameters;
   kernel: string | null;
   cron: string;
@@ -49,6 +52,7 @@ export interface ScheduleSettings {
 
 /** The settings a schedule gets when its creator leaves them out (the API documents the same). */
 export const SCHEDULE_DEFAULTS: Omit<ScheduleSettings, 'name' | 'notebook' | 'cron'> = {
+  pipeline_id: null,
   parameters: {},
   kernel: null,
   timezone: 'UTC',

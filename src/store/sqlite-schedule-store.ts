@@ -25,17 +25,22 @@ import type { SqliteJobStore } from './sqlite-job-store.js';
 import { SQLITE, type Sql } from './core/dialect.js';
 import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from './core/schedule-sql.js';
 import { pageOf } from './core/page.js';
+import { noEffects, PipelineRuns, type RunEffects } from './core/pipeline-runs.js';
+import { NotFoundError } from '../errors.js';
 
 const SQL = new ScheduleSql(SQLITE);
+const RUNS = new PipelineRuns(SQLITE);
 
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly jobTarget: JobTarget;
+  private readonly jobs: SqliteJobStore;
 
   /** `jobTarget`: the target of the jobs fires start ('user-server' with HUBMILL_HOMES=user-server; default 'local'). */
   constructor(jobs: SqliteJobStore, opts: { now?: () => number; jobTarget?: JobTarget } = {}) {
     this.db = jobs.connection();
+    this.jobs = jobs;
     this.now = opts.now ?? Date.now;
     this.jobTarget = opts.jobTarget ?? 'local';
     const applied = jobs.appliedMigrations();
@@ -61,6 +66,20 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   private all<R>(q: Sql): R[] {
     return this.sql(q.text).all(...q.args) as R[];
+  }
+
+  /**
+   * A pipeline schedule's run for one fire time (null: run now), in the caller's transaction; one per fire
+   * time (the pipeline store finds a run already made for it). Null when the pipeline was deleted.
+   */
+  private startRun(s: Schedule, scheduledForMs: number | null, now: number, fx: RunEffects): string | null {
+    const run = { pipeline_id: s.pipeline_id!, parameters: s.parameters, submitted_by: s.created_by, schedule_id: s.id, scheduled_for_ms: scheduledForMs };
+    try {
+      return this.jobs.runSteps(RUNS.createRun(run, this.jobTarget, now, fx));
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
   }
 
   private activeRuns(id: string): number {
@@ -116,6 +135,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async fire(id: string, expectedNextRunAtMs: number, plan: (s: Schedule, activeRuns: number) => FirePlan): Promise<FireResult | null> {
+    const fx = noEffects();
     const tx = this.db.transaction((): FireResult | null => {
       const s = this.row(id);
       if (!s || s.paused || s.next_run_at_ms !== expectedNextRunAtMs) return null;
@@ -132,6 +152,15 @@ export class SqliteScheduleStore implements ScheduleStore {
       for (const t of p.enqueue) {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (record.run(id, t, 'enqueued', null, now).changes === 0) continue;
+        if (s.pipeline_id) {
+          // A pipeline's run, in this transaction: its first jobs commit with the fire.
+          const runId = this.startRun(s, t, now, fx);
+          if (runId) this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(runId, id, t);
+          fires++;
+          lastJob = runId ?? lastJob;
+          lastFire = t;
+          continue;
+        }
         const job = insertQueuedJob(this.db, scheduleJob(s, t, 1, this.jobTarget), now);
         this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(job.id, id, t);
         jobs.push(job);
@@ -156,10 +185,13 @@ export class SqliteScheduleStore implements ScheduleStore {
         .run(p.nextRunAtMs, fires, skipped, p.missed, lastFire, lastJob, now, id);
       return { schedule: this.row(id)!, plan: p, jobs };
     });
-    return tx.immediate();
+    const out = tx.immediate();
+    this.jobs.announce(fx);
+    return out;
   }
 
   async enqueuePending(nowMs: number, limit: number): Promise<Job[]> {
+    const fx = noEffects();
     const tx = this.db.transaction((): Job[] => {
       const rows = this.db
         .prepare(
@@ -174,6 +206,12 @@ export class SqliteScheduleStore implements ScheduleStore {
         if (!s) continue;
         if (p.wait_for_idle && this.activeRuns(s.id) > 0) continue;
         this.sql('DELETE FROM schedule_pending WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?').run(s.id, p.scheduled_for_ms, p.attempt);
+        if (s.pipeline_id) {
+          const runId = this.startRun(s, p.scheduled_for_ms, now, fx);
+          if (runId) this.sql('UPDATE schedule_fires SET job_id = ? WHERE schedule_id = ? AND scheduled_for_ms = ?').run(runId, s.id, p.scheduled_for_ms);
+          if (runId) this.sql('UPDATE schedules SET last_job_id = ? WHERE id = ?').run(runId, s.id);
+          continue;
+        }
         const exists = this.db
           .prepare('SELECT 1 FROM jobs WHERE schedule_id = ? AND scheduled_for_ms = ? AND attempt = ?')
           .get(s.id, p.scheduled_for_ms, p.attempt);
@@ -185,7 +223,9 @@ export class SqliteScheduleStore implements ScheduleStore {
       }
       return jobs;
     });
-    return tx.immediate();
+    const out = tx.immediate();
+    this.jobs.announce(fx);
+    return out;
   }
 
   async settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]> {

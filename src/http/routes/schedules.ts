@@ -31,6 +31,10 @@ import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';
 import { CreateScheduleBody, PatchScheduleBody, PreviewQuery, ScheduleView, type PatchScheduleBodyT, type ScheduleViewT } from '../schedule-schemas.js';
+import type { PipelineDeps } from '../pipeline-access.js';
+import { renderRun } from '../pipeline-render.js';
+import { listRunJobs } from '../pipeline-run-watch.js';
+import { RunView } from '../pipeline-schemas.js';
 import { JobIdParams, JobView, JsonObject, problems } from '../schemas.js';
 
 /** What the schedules API needs besides the route context; the server wires it. */
@@ -48,6 +52,7 @@ export function renderSchedule(s: Schedule, prefix: string, withSecret = false):
   const { start_at_ms, end_at_ms, next_run_at_ms, last_fire_ms, last_job_id, created_at_ms, updated_at_ms, webhook_secret, job_template, ...rest } = s;
   return {
     ...rest,
+    pipeline_id: rest.pipeline_id ?? null,
     start_at: iso(start_at_ms),
     end_at: iso(end_at_ms),
     next_run_at: iso(next_run_at_ms),
@@ -67,12 +72,13 @@ function parseTime(name: string, v: string | null | undefined): number | null | 
 }
 
 
-const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: ScheduleDeps }> = async (app, { ctx, schedules }) => {
+const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: ScheduleDeps; pipelines?: PipelineDeps }> = async (app, { ctx, schedules, pipelines }) => {
   const tags = ['schedules'];
   const store = schedules.store;
   const now = schedules.now ?? Date.now;
   app.addSchema(ScheduleView);
   app.addSchema(JobView);
+  app.addSchema(RunView);
 
   async function visible(req: FastifyRequest, id: string): Promise<Schedule> {
     const s = await store.get(id);
@@ -113,10 +119,35 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     }
   }
 
+  /**
+   * A pipeline schedule's pipeline: one of the owner's, its parameters the run's (only the pipeline's own names).
+   * 422 naming the problem.
+   */
+  async function checkedPipeline(owner: string, s: ScheduleSettings): Promise<void> {
+    if (s.notebook) throw new UnprocessableError('a schedule runs a notebook or a pipeline: give notebook or pipeline_id, not both');
+    if (!pipelines) throw new UnprocessableError('this server has no pipelines');
+    const p = await pipelines.store.getPipeline(s.pipeline_id!);
+    if (!p || p.owner !== owner) throw new UnprocessableError(`pipeline '${s.pipeline_id}' is not one of ${owner}'s pipelines`);
+    if (s.max_retries > 0) throw new UnprocessableError("max_retries applies to notebook schedules: a pipeline retries its tasks (set max_retries on the pipeline's tasks)");
+    pipelines.intake.runParameters(p.plan, s.parameters);
+  }
+
+  /** What a schedule's fires run, checked: a notebook's job template, or (null) a pipeline of the owner. */
+  async function checkedTarget(owner: string, s: ScheduleSettings, by: string): Promise<ScheduleJobTemplate | null> {
+    if (s.pipeline_id) {
+      await checkedPipeline(owner, s);
+      return null;
+    }
+    if (!s.notebook) throw new UnprocessableError('a schedule needs a notebook (or a pipeline_id)');
+    return checkedJob(owner, s, by);
+  }
+
   /** The job fields a schedule sets: a change of one of them is checked again. */
   const JOB_FIELDS = ['notebook', 'kernel', 'timeout_s', 'cell_timeout_s'] as const;
   function jobChanged(s: Schedule, patch: Partial<ScheduleSettings>): boolean {
     if (patch.parameters !== undefined && encodeParameters(patch.parameters) !== encodeParameters(s.parameters)) return true;
+    if (patch.pipeline_id !== undefined && patch.pipeline_id !== (s.pipeline_id ?? null)) return true;
+    if (s.pipeline_id && patch.max_retries !== undefined) return true;
     return JOB_FIELDS.some((k) => patch[k] !== undefined && patch[k] !== s[k]);
   }
 
@@ -175,10 +206,10 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       assertCanActFor(req.identity, owner);
       const by = req.identity?.name ?? owner;
       const settings = checkedTiming({ ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
-      const template = await checkedJob(owner, settings, by);
+      const template = await checkedTarget(owner, settings, by);
       const s = await store.create({
         ...settings,
-        notebook: template.notebook,
+        notebook: template?.notebook ?? '',
         job_template: template,
         owner,
         created_by: by,
@@ -234,9 +265,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     const update: SchedulePatch = { ...patch, timezone: merged.timezone };
     // The merged job is checked again when a job field changed (a rename or a pause never fails on a deleted notebook).
     if (jobChanged(s, patch)) {
-      const template = await checkedJob(s.owner, merged, req.identity?.name ?? s.owner);
-      update.notebook = template.notebook;
-      update.job_template = template;
+      // Turning to a pipeline drops the notebook; turning back to a notebook needs pipeline_id: null.
+      const target = merged.pipeline_id && patch.pipeline_id !== undefined && patch.notebook === undefined ? { ...merged, notebook: '' } : merged;
+      const template = await checkedTarget(s.owner, target, req.identity?.name ?? s.owner);
+      update.notebook = template?.notebook ?? '';
+      if (template) update.job_template = template;
     }
     // The first webhook of a schedule gets its secret here, shown in this answer only.
     const newSecret = merged.notify && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
@@ -297,7 +330,8 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         summary: 'Run now, outside the cron times; `parameters` override the schedule\'s',
         ...byId,
         body: Type.Object({ parameters: Type.Optional(JsonObject) }, { additionalProperties: false }),
-        response: { 202: Type.Ref('Job'), ...problems(400, 401, 404, 415, 422, 429) },
+        description: "202 with the job; for a pipeline schedule, with the run (schedule_id set, scheduled_for null).",
+        response: { 202: Type.Union([Type.Ref('Job'), Type.Ref('PipelineRun')]), ...problems(400, 401, 404, 415, 422, 429) },
       },
       config: { losslessBody: ['parameters'] },
       ...losslessReply,
@@ -308,6 +342,17 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     },
     async (req, reply) => {
       const s = await visible(req, req.params.id);
+      if (s.pipeline_id) {
+        if (!pipelines) throw new UnprocessableError('this server has no pipelines');
+        const p = await pipelines.store.getPipeline(s.pipeline_id);
+        if (!p) throw new UnprocessableError(`the schedule's pipeline '${s.pipeline_id}' was deleted`);
+        const own = { ...s.parameters, ...((req.body.parameters ?? {}) as Job['parameters']) };
+        pipelines.intake.runParameters(p.plan, own);
+        const run = await pipelines.store.createRun({ pipeline_id: p.id, parameters: own, submitted_by: req.identity?.name ?? s.owner, schedule_id: s.id, scheduled_for_ms: null });
+        ctx.runner.wake();
+        const view = renderRun(run, await listRunJobs(ctx.store, run.id), ctx.prefix);
+        return reply.code(202).header('location', view.links.self).send(view);
+      }
       // The schedule's checked job with the overrides, checked again by the submission (the overrides are new).
       const template = scheduleJob(s, null, 1);
       const { job } = await ctx.runner.submit({

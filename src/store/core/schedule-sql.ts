@@ -44,7 +44,7 @@ export function rowToSchedule(r: ScheduleRow): Schedule {
 }
 
 export const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
-  'name', 'notebook', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
+  'name', 'notebook', 'pipeline_id', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
   'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
 ];
 const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret', 'job_template'];
@@ -96,10 +96,17 @@ export class ScheduleSql {
     return newestFirstQuery(this.d, 'jobs', (a) => [`schedule_id = ${a.add(scheduleId)}`], cursor, limit);
   }
 
-  /** The schedule's queued and running jobs (its overlap rule counts them). */
+  /**
+   * The schedule's queued and running jobs, or pipeline runs for a pipeline schedule (its overlap rule counts
+   * them). A pipeline's task jobs carry no schedule_id: only the run counts, once.
+   */
   activeRuns(scheduleId: string): Sql {
     const a = new SqlArgs(this.d);
-    return { text: `SELECT ${this.d.count} AS n FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ${a.add(scheduleId)} AND status IN (${ACTIVE_SQL})`, args: a.values };
+    return {
+      text: `SELECT (SELECT ${this.d.count} FROM jobs WHERE schedule_id IS NOT NULL AND schedule_id = ${a.add(scheduleId)} AND status IN (${ACTIVE_SQL}))
+               + (SELECT ${this.d.count} FROM pipeline_runs WHERE schedule_id = ${a.add(scheduleId)} AND status IN ('queued', 'running')) AS n`,
+      args: a.values,
+    };
   }
 
   /** Finished runs not settled yet (retry or notify decided), oldest first, locked for the settler. */

@@ -248,4 +248,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX jobs_not_before ON jobs (not_before_ms) WHERE not_before_ms IS NOT NULL AND status = 'queued';
     `,
   },
+  {
+    // A schedule may fire a pipeline instead of a notebook (issue 17): its fires create runs (one per fire time).
+    version: 21,
+    name: 'schedules.pipeline_id',
+    sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT COLLATE "C";`,
+  },
 ];

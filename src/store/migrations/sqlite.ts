@@ -233,4 +233,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_queue ON jobs (status, created_at_ms, id, not_before_ms);
     `,
   },
+  {
+    // A schedule may fire a pipeline instead of a notebook (issue 17): its fires create runs (one per fire time).
+    id: 61,
+    name: 'schedules.pipeline_id',
+    sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT;  -- the pipeline its fires run; NULL = a notebook schedule`,
+  },
 ];

@@ -26,12 +26,16 @@ import { query, withTx } from './connect.js';
 import { rowToJob, type JobRow } from '../core/job-row.js';
 import { insertQueuedJob } from './job-rows.js';
 import type { PgJobStore } from './pg-job-store.js';
-import { SCHEDULES_CHANGED_CHANNEL } from './channels.js';
+import { JOB_QUEUED_CHANNEL, SCHEDULES_CHANGED_CHANNEL } from './channels.js';
+import { NotFoundError } from '../../errors.js';
+import { noEffects, PipelineRuns } from '../core/pipeline-runs.js';
+import { runAsync } from '../core/steps.js';
 import { POSTGRES } from '../core/dialect.js';
 import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from '../core/schedule-sql.js';
 import { pageOf } from '../core/page.js';
 
 const SQL = new ScheduleSql(POSTGRES);
+const RUNS = new PipelineRuns(POSTGRES);
 
 type Db = pg.Pool | pg.ClientBase;
 
@@ -54,6 +58,24 @@ export class PgScheduleStore implements ScheduleStore {
   private async row(c: Db, id: string, lock = false): Promise<Schedule | null> {
     const r = (await c.query<ScheduleRow>(`SELECT * FROM schedules WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
     return r ? rowToSchedule(r) : null;
+  }
+
+  /**
+   * A pipeline schedule's run for one fire time, in the caller's transaction `c` (its first jobs are announced
+   * at commit); one per fire time (the pipeline store finds a run already made for it). Null when the
+   * pipeline was deleted.
+   */
+  private async startRun(c: pg.ClientBase, s: Schedule, scheduledForMs: number | null, now: number): Promise<string | null> {
+    const fx = noEffects();
+    const run = { pipeline_id: s.pipeline_id!, parameters: s.parameters, submitted_by: s.created_by, schedule_id: s.id, scheduled_for_ms: scheduledForMs };
+    try {
+      const id = await runAsync(RUNS.createRun(run, this.jobTarget, now, fx), async (q) => (await c.query(q.text, q.args)).rows);
+      if (fx.queued > 0) await c.query('SELECT pg_notify($1, $2)', [JOB_QUEUED_CHANNEL, this.schema]);
+      return id;
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
   }
 
   private async activeRuns(c: Db, id: string): Promise<number> {
@@ -159,6 +181,15 @@ export class PgScheduleStore implements ScheduleStore {
       for (const t of p.enqueue) {
         // Recorded before the job: a time already fired (clock set back) is ignored, never run twice.
         if (!(await record(t, 'enqueued'))) continue;
+        if (s.pipeline_id) {
+          // A pipeline's run, in this transaction: its first jobs commit with the fire.
+          const runId = await this.startRun(c, s, t, now);
+          if (runId) await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [runId, id, t]);
+          fires++;
+          lastJob = runId ?? lastJob;
+          lastFire = t;
+          continue;
+        }
         const job = await this.insertJob(c, scheduleJob(s, t, 1, this.jobTarget), now);
         if (!job) continue;
         await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [job.id, id, t]);
@@ -210,6 +241,13 @@ export class PgScheduleStore implements ScheduleStore {
           p.scheduled_for_ms,
           p.attempt,
         ]);
+        if (s.pipeline_id) {
+          const runId = await this.startRun(c, s, p.scheduled_for_ms, now);
+          if (!runId) continue;
+          await c.query('UPDATE schedule_fires SET job_id = $1 WHERE schedule_id = $2 AND scheduled_for_ms = $3', [runId, s.id, p.scheduled_for_ms]);
+          await c.query('UPDATE schedules SET last_job_id = $1 WHERE id = $2', [runId, s.id]);
+          continue;
+        }
         const job = await this.insertJob(c, scheduleJob(s, p.scheduled_for_ms, p.attempt, this.jobTarget), now);
         if (!job) continue;
         if (p.wait_for_idle) {
