@@ -47,6 +47,18 @@ async function main() {
     const nightly = await api('POST', '/api/v1/schedules', { name: 'nightly sales', username: USER, notebook: 'reports/sales.ipynb', parameters: { region: 'south' }, cron: '30 2 * * *', timezone: 'Europe/Berlin', max_retries: 2 });
     await api('POST', '/api/v1/schedules', { name: 'weekly check', username: USER, notebook: 'scratch/index-error.ipynb', cron: '0 8 * * 1', timezone: 'America/New_York', paused: true });
     await api('POST', `/api/v1/schedules/${nightly.id}/run`, {});
+    // A pipeline: a quick first task, then a sweep of the report over a grid (its totals charted).
+    const pipeline = await api('POST', '/api/v1/pipelines', {
+      name: 'sales sweep',
+      username: USER,
+      parameters: { region: 'south' },
+      tasks: [
+        { key: 'warm_up', notebook: 'quick.ipynb' },
+        { key: 'sweep', notebook: 'reports/sales.ipynb', depends_on: ['warm_up'], for_each: { grid: { rate: [0.02, 0.05, 0.1], months: [2, 4, 6] }, concurrency: 2 } },
+        { key: 'check', notebook: 'scratch/index-error.ipynb', depends_on: ['sweep'], run_if: 'all_done' },
+      ],
+    });
+    const pipelineRun = (await call(srv.base, 'POST', `/api/v1/pipelines/${pipeline.id}/runs?wait=true`, srv.token, {}, {}, 180_000)).body as { id: string };
     await mkdir(OUT, { recursive: true });
     for (const scheme of ['light', 'dark'] as const) {
       const context = await browser.newContext({ colorScheme: scheme, viewport: { width: 1200, height: 800 } });
@@ -98,6 +110,24 @@ async function main() {
       await page.goto(`${srv.base}/ui/#/compare?a=${a.id}&b=${b.id}`);
       await page.locator('table.cells').waitFor();
       await shot('compare');
+      await page.goto(`${srv.base}/ui/#/pipelines`);
+      await page.locator('table.pipelines').waitFor();
+      await shot('pipelines');
+      await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}`);
+      await page.locator('table.matrix td.cell').first().waitFor();
+      await shot('pipeline');
+      await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/runs/${pipelineRun.id}`);
+      await page.locator('figure.sweep-chart circle.point').first().waitFor();
+      await page.locator('#chart-x').selectOption('param.months');
+      await page.locator('#chart-colour').selectOption('param.rate');
+      await shot('pipeline-run');
+      await page.goto(`${srv.base}/ui/#/pipelines/${pipeline.id}/edit`);
+      const yaml = page.getByLabel('Pipeline YAML');
+      await yaml.waitFor();
+      await yaml.fill((await yaml.inputValue()).replace('depends_on: [sweep]', 'depends_on: [swep]'));
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('.yaml-note').first().waitFor();
+      await shot('pipeline-edit');
       await context.close();
     }
   } finally {

@@ -10,6 +10,9 @@ import { JobPage } from './pages/job';
 import { JobsPage } from './pages/jobs';
 import { NotebookPage } from './pages/notebook';
 import { NotebooksPage } from './pages/notebooks';
+import { PipelineFormPage } from './pages/pipeline-form';
+import { RunPage } from './pages/pipeline-run';
+import { PipelinePage, PipelinesPage } from './pages/pipelines';
 import { ScheduleFormPage } from './pages/schedule-form';
 import { SchedulePage, SchedulesPage } from './pages/schedules';
 import { SignIn } from './pages/signin';
@@ -31,6 +34,18 @@ function Pages({ me, user }: { me: Me; user: string | null }) {
     const sid = decodeURIComponent(schedule[1]!);
     return schedule[2] ? <ScheduleFormPage key={sid} id={sid} notebook={null} /> : <SchedulePage key={sid} id={sid} />;
   }
+  if (route.path === '/pipelines') return <PipelinesPage />;
+  if (route.path === '/pipelines/new') return <PipelineFormPage key={`new-${p.get('notebook')}`} id={null} notebook={p.get('notebook')} params={p.get('params')} />;
+  const pipelineRun = /^\/pipelines\/([^/]+)\/runs\/([^/]+)$/.exec(route.path);
+  if (pipelineRun) {
+    const [pid, rid] = [decodeURIComponent(pipelineRun[1]!), decodeURIComponent(pipelineRun[2]!)];
+    return <RunPage key={`${pid}/${rid}`} pipelineId={pid} runId={rid} task={p.get('task')} />;
+  }
+  const pipeline = /^\/pipelines\/([^/]+)(\/edit)?$/.exec(route.path);
+  if (pipeline) {
+    const pid = decodeURIComponent(pipeline[1]!);
+    return pipeline[2] ? <PipelineFormPage key={pid} id={pid} notebook={null} params={null} /> : <PipelinePage key={pid} id={pid} />;
+  }
   if (!user) {
     return (
       <main>
@@ -46,7 +61,7 @@ function Pages({ me, user }: { me: Me; user: string | null }) {
 function Header({ me, user, setUser }: { me: Me; user: string | null; setUser(u: string | null): void }) {
   const route = useRoute();
   const link = (path: string, label: string) => (
-    <a href={href(path)} aria-current={route.path === path || (path === '/notebooks' && route.path === '/notebook') || (path === '/schedules' && route.path.startsWith('/schedules/')) ? 'page' : undefined}>
+    <a href={href(path)} aria-current={route.path === path || (path === '/notebooks' && route.path === '/notebook') || (path !== '/notebooks' && route.path.startsWith(`${path}/`)) ? 'page' : undefined}>
       {label}
     </a>
   );
@@ -57,6 +72,7 @@ function Header({ me, user, setUser }: { me: Me; user: string | null; setUser(u:
         {link('/notebooks', 'Notebooks')}
         {link('/jobs', 'Jobs')}
         {link('/schedules', 'Schedules')}
+        {link('/pipelines', 'Pipelines')}
         {link('/compare', 'Compare')}
       </nav>
       <div class="who">

@@ -6,6 +6,7 @@
  * sent, so untouched ones keep the notebook's own literal (e.g. `1.0` stays a float).
  */
 import { useMemo, useState } from 'preact/hooks';
+import { jsonText } from '../json-text';
 import { api, getJob, listJobs, listNotebooks, submitJob, type Job } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 import { ParamFields, useParamForm } from '../param-form';
@@ -119,6 +120,7 @@ export function NotebookPage({ path, from }: { path: string; from: string | null
         <div class="actions">
           <button type="submit" class="primary" disabled={invalid || busy}>Run</button>
           <button type="button" onClick={() => (location.hash = href('/schedules/new', { notebook: path, user }))}>Schedule…</button>
+          <button type="button" title="Run it over lists of parameter values (a one-task pipeline)" onClick={() => (location.hash = href('/pipelines/new', { notebook: path, params: jsonText(form.parameters()) }))}>Sweep…</button>
         </div>
       </form>
       <section>

@@ -60,7 +60,7 @@ export function SchedulesPage() {
             {rows.map((s) => (
               <tr key={s.id} data-schedule-id={s.id}>
                 <td><a href={href(`/schedules/${s.id}`)}>{s.name}</a></td>
-                <td>{s.notebook}</td>
+                <td>{s.pipeline_id ? <a href={href(`/pipelines/${s.pipeline_id}`)}>pipeline {s.pipeline_id}</a> : s.notebook}</td>
                 <td><code>{s.cron}</code> <span class="muted small">{s.timezone}</span></td>
                 <td><NextRun s={s} /></td>
                 <td><LastResult s={s} /></td>
@@ -121,7 +121,11 @@ export function SchedulePage({ id }: { id: string }) {
       </div>
       {error != null && <ErrorBox error={error} />}
       <dl class="facts">
-        <dt>Notebook</dt><dd><a href={href('/notebook', { path: s.notebook })}>{s.notebook}</a> ({s.owner})</dd>
+        {s.pipeline_id ? (
+          <><dt>Pipeline</dt><dd><a href={href(`/pipelines/${s.pipeline_id}`)}>{s.pipeline_id}</a> ({s.owner})</dd></>
+        ) : (
+          <><dt>Notebook</dt><dd><a href={href('/notebook', { path: s.notebook })}>{s.notebook}</a> ({s.owner})</dd></>
+        )}
         <dt>Cron</dt><dd><code>{s.cron}</code> in {s.timezone}</dd>
         <dt>Next run</dt><dd><NextRun s={s} /></dd>
         <dt>Last result</dt><dd><LastResult key={`${runs.value?.jobs[0]?.id}-${runs.value?.jobs[0]?.status}`} s={s} /></dd>

@@ -1,0 +1,95 @@
+/**
+ * A pipeline's graph as SVG (graph-layout.ts places it): one box per task with
+ * its key, its notebook or `n/N` of its items, coloured by its status; edges
+ * from each upstream task. The layout is recomputed only when the keys or edges
+ * change, so live status changes only repaint the boxes.
+ */
+import { useMemo } from 'preact/hooks';
+import { layout, NODE_H, NODE_W } from './graph-layout';
+import type { TaskStatus } from './pipeline-api';
+
+export interface GraphTask {
+  key: string;
+  deps: readonly string[];
+  /** Second line: the notebook, or a for_each task's `n/N`. */
+  sub?: string | null;
+  status?: TaskStatus | null;
+  /** Marked as having a problem (the editor's preview). */
+  problem?: boolean;
+}
+
+const KEY_CHARS = 22;
+const SUB_CHARS = 24;
+/** One listener for the whole drawing (not two per task): the task whose box the event came from. */
+function pick(e: Event, onSelect: (key: string) => void): void {
+  const key = (e.target as Element | null)?.closest?.('g.node')?.getAttribute('data-key');
+  if (key === null || key === undefined) return;
+  e.preventDefault();
+  onSelect(key);
+}
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+export function PipelineGraph({ tasks, label, selected, onSelect }: { tasks: readonly GraphTask[]; label: string; selected?: string | null; onSelect?(key: string): void }) {
+  const shape = tasks.map((t) => `${t.key}<${t.deps.join(',')}`).join(';');
+  const l = useMemo(() => layout(tasks), [shape]);
+  if (tasks.length === 0) return <p class="muted">No tasks.</p>;
+  const pad = 6;
+  const w = l.width + 2 * pad;
+  const h = l.height + 2 * pad;
+  const paths: string[] = [];
+  const heads: string[] = [];
+  for (const e of l.edges) {
+    const a = l.byKey.get(e.from)!;
+    const b = l.byKey.get(e.to)!;
+    const x1 = a.x + NODE_W + pad;
+    const y1 = a.y + NODE_H / 2 + pad;
+    const x2 = b.x + pad - 3;
+    const y2 = b.y + NODE_H / 2 + pad;
+    const mx = (x1 + x2) / 2;
+    heads.push(`M${x2 + 3} ${y2}l-7 -3.5v7z`);
+    paths.push(b.layer > a.layer ? `M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}` : `M${x1} ${y1}C${x1 + 40} ${y1 - 60} ${x2 - 40} ${y2 - 60} ${x2} ${y2}`);
+  }
+  return (
+    <div class="graph-wrap">
+      <svg
+        class="graph"
+        width={w}
+        height={h}
+        viewBox={`0 0 ${w} ${h}`}
+        role="group"
+        aria-label={label}
+        data-tasks={tasks.length}
+        onClick={onSelect ? (e) => pick(e, onSelect) : undefined}
+        onKeyDown={onSelect ? (e) => (e.key === 'Enter' || e.key === ' ') && pick(e, onSelect) : undefined}
+      >
+        {/* One path for all edges and one for their heads: a 1,000-task graph stays two elements, not thousands. */}
+        <path class="edges" d={paths.join('')} />
+        <path class="heads" d={heads.join('')} />
+        {l.nodes.map((p, i) => {
+          const t = tasks[i]!;
+          const status = t.status ?? 'none';
+          return (
+            <g
+              key={`${i}-${t.key}`}
+              class={`node st-${status}${t.problem ? ' problem' : ''}${selected === t.key ? ' selected' : ''}`}
+              data-key={t.key}
+              data-status={status}
+              transform={`translate(${p.x + pad},${p.y + pad})`}
+              // Lower case: Preact sets an SVG element's attributes by name, and only `tabindex` makes it focusable.
+              tabindex={onSelect ? 0 : undefined}
+              role={onSelect ? 'button' : undefined}
+              aria-label={`${t.key}${t.status ? `: ${t.status}` : ''}${t.sub ? `, ${t.sub}` : ''}`}
+            >
+              {/* A tooltip only where the box cuts a name short: a 1,000-task graph stays light. */}
+              {(t.key.length > KEY_CHARS || (t.sub?.length ?? 0) > SUB_CHARS) && <title>{`${t.key}${t.sub ? `\n${t.sub}` : ''}`}</title>}
+              <rect width={NODE_W} height={NODE_H} rx={4} />
+              <text x={8} y={14} class="k">{clip(t.key, KEY_CHARS)}</text>
+              {t.sub && <text x={8} y={27} class="s">{clip(t.sub, SUB_CHARS)}</text>}
+            </g>
+          );
+        })}
+      </svg>
+    </div>
+  );
+}
