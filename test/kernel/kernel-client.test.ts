@@ -223,12 +223,15 @@ describe('KernelPool', () => {
   test('hands out warm kernels once and refills in the background', async () => {
     const pool = new KernelPool({ sizes: { python3: 1 }, preload: { python3: 'warm_marker = 41' } });
     pool.start();
+    // Kernels handed out are the test's to stop, on every path (a failed assertion must not leave one running).
+    const taken: { shutdown(): Promise<unknown> }[] = [];
     try {
       assert.ok(await pool.waitFull(30_000));
       assert.equal(pool.stats().python3?.idle, 1);
       // Taken from the idle ones, not launched (no timing here: the machine's load would decide it); the
       // preload's marker below also shows it is the warm kernel.
       const k = await pool.acquire('python3');
+      taken.push(k);
       assert.equal(pool.stats().python3?.idle, 0, 'the idle warm kernel was handed out');
       const outs: string[] = [];
       const reply = await k.execute('print(warm_marker + 1)', { timeoutMs: 5000, onIopub: (m) => m.header.msg_type === 'stream' && outs.push((m.content as { text: string }).text) });
@@ -240,9 +243,10 @@ describe('KernelPool', () => {
       assert.equal(outs.join('').trim(), "3 0 ''");
       assert.ok(await pool.waitFull(30_000), 'pool refilled');
       const k2 = await pool.acquire('python3');
+      taken.push(k2);
       assert.notEqual(k2.id, k.id);
-      await Promise.all([k.shutdown(), k2.shutdown()]);
     } finally {
+      await Promise.all(taken.map((t) => t.shutdown()));
       await pool.close();
     }
   });
