@@ -4,11 +4,13 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { openStores, scheduleStoreFor } from '../../src/store/open.js';
+import { openStores, pipelineStoreFor, scheduleStoreFor } from '../../src/store/open.js';
 import { PgJobStore } from '../../src/store/pg/pg-job-store.js';
 import { PgScheduleStore } from '../../src/store/pg/pg-schedule-store.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
+import { SqlitePipelineStore } from '../../src/store/sqlite-pipeline-store.js';
+import { PgPipelineStore } from '../../src/store/pg/pg-pipeline-store.js';
 import { FakeStore } from './fake-job-store.js';
 import { freshSchema, PG_TEST_URL } from '../helpers/pg.js';
 
@@ -23,6 +25,7 @@ describe('openStores picks the store from the configuration', () => {
     assert.equal(s.kind, 'sqlite');
     assert.ok(s.jobs instanceof SqliteJobStore);
     assert.ok(s.schedules instanceof SqliteScheduleStore);
+    assert.ok(s.pipelines instanceof SqlitePipelineStore);
     assert.ok(existsSync(join(dataDir, 'jobs.sqlite')));
   });
 
@@ -35,6 +38,7 @@ describe('openStores picks the store from the configuration', () => {
     assert.ok(s.jobs instanceof PgJobStore);
     assert.equal(s.jobs.schema, schema);
     assert.ok(s.schedules instanceof PgScheduleStore);
+    assert.ok(s.pipelines instanceof PgPipelineStore);
     assert.ok(!existsSync(dataDir));
     const { job } = await s.jobs.enqueue({ username: 'u', notebook: 'n.ipynb', parameters: {}, submitted_by: 'u' });
     assert.equal((await s.jobs.get(job.id))?.status, 'queued');
@@ -46,5 +50,6 @@ describe('openStores picks the store from the configuration', () => {
 
   test('schedules need a real store', () => {
     assert.throws(() => scheduleStoreFor(new FakeStore()), TypeError);
+    assert.throws(() => pipelineStoreFor(new FakeStore()), TypeError);
   });
 });

@@ -40,6 +40,7 @@ for (const backend of BACKENDS) {
       assert.equal(retry.not_before_ms, T0 + 30_000);
       clock += 29_999;
       assert.deepEqual(await claimAll(jobs), [], 'not claimed before its backoff ends');
+      assert.equal(await jobs.claimNext('w1', { maxRunningPerUser: 5 }), null, 'nor by a claim bounded per user');
       clock += 1;
       const before = woke;
       await pipelines.advanceDue(clock);

@@ -184,6 +184,24 @@ for (const backend of BACKENDS) {
       assert.equal((await pipelines.getRun(r3.id))?.status, 'running');
     });
 
+    test("each run's end is taken once for its notification, and again after a repair ends it again", async (t) => {
+      const { jobs, pipelines } = await backend.open(t, { now: ticking() });
+      const p = await pipelines.createPipeline(newPipeline(plan([task('a')]), { max_concurrent_runs: 2 }));
+      const r1 = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
+      const r2 = await pipelines.createRun({ pipeline_id: p.id, parameters: {}, submitted_by: 'alice' });
+      assert.deepEqual(await pipelines.takeEndedRuns!(10), []);
+      const [j1, j2] = await claimAll(jobs);
+      await finish(jobs, j2!, 'failed');
+      await finish(jobs, j1!);
+      const ended = await pipelines.takeEndedRuns!(10);
+      assert.deepEqual(ended.map((r) => [r.id, r.status]), [[r2.id, 'failed'], [r1.id, 'succeeded']], 'oldest end first');
+      assert.deepEqual(await pipelines.takeEndedRuns!(10), []);
+      await pipelines.repairRun(r2.id, { by: 'alice' });
+      assert.deepEqual(await pipelines.takeEndedRuns!(10), [], 'a run repaired is not ended');
+      await finish(jobs, (await claimAll(jobs))[0]!);
+      assert.deepEqual((await pipelines.takeEndedRuns!(10)).map((r) => [r.id, r.status]), [[r2.id, 'succeeded']]);
+    });
+
     test('a run of a schedule\'s fire time is created once, however often the fire is carried out', async (t) => {
       const { pipelines } = await backend.open(t, { now: ticking() });
       const p = await pipelines.createPipeline(newPipeline(plan([task('a')]), { max_concurrent_runs: 5 }));

@@ -81,12 +81,6 @@ export class JobSql {
     return { text: `SELECT * FROM jobs WHERE id = ${a.add(id)}`, args: a.values };
   }
 
-  /** The pipeline run of a job (null outside pipelines): a pipeline job's end locks its run first. */
-  pipelineRunOf(id: string): Sql {
-    const a = this.args();
-    return { text: `SELECT pipeline_run_id FROM jobs WHERE id = ${a.add(id)}`, args: a.values };
-  }
-
   byIdempotencyKey(username: string, key: string): Sql {
     const a = this.args();
     return { text: `SELECT * FROM jobs WHERE username = ${a.add(username)} AND idempotency_key = ${a.add(key)}`, args: a.values };

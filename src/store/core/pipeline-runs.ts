@@ -98,11 +98,10 @@ export class PipelineRuns {
    * pipeline job, or `change` refused.
    */
   *changePipelineJob(jobId: string, change: Sql, now: number, fx: RunEffects): Steps<JobRow | undefined> {
-    const j = yield* firstOf<{ pipeline_run_id: string | null }>(this.jobs.pipelineRunOf(jobId));
-    if (!j || j.pipeline_run_id == null) return undefined;
-    const run = yield* firstOf<RunRow>(this.sql.run(j.pipeline_run_id, 'wait'));
+    const run = yield* firstOf<RunRow>(this.sql.runOfJob(jobId));
+    if (!run) return undefined;
     const r = yield* firstOf<JobRow>(change);
-    if (r && run) yield* this.advance(run.id, now, fx, run);
+    if (r) yield* this.advance(run.id, now, fx, run);
     return r;
   }
 

@@ -243,6 +243,12 @@ export class PipelineSql {
     return { text: `SELECT * FROM pipeline_runs WHERE id = ${a.add(id)}${suffix}`, args: a.values };
   }
 
+  /** The run of a job (none outside pipelines), locked: a pipeline job's end locks its run before the job. */
+  runOfJob(jobId: string): Sql {
+    const a = this.args();
+    return { text: `SELECT * FROM pipeline_runs WHERE id = (SELECT pipeline_run_id FROM jobs WHERE id = ${a.add(jobId)})${this.d.forUpdate}`, args: a.values };
+  }
+
   /** The run of one fire time of a schedule (at most one: pipeline_runs_fire). */
   runOfFire(scheduleId: string, scheduledForMs: number): Sql {
     const a = this.args();
