@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type StartedServer } from '../../src/server.js';
-import { code, notebookJson } from '../helpers/notebooks.js';
+import { code, notebookJson, waitFor } from '../helpers/notebooks.js';
 
 const TOKEN = 'e2e-pipelines-token-7a41';
 const HEADERS = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
@@ -312,6 +312,49 @@ describe('pipelines with real kernels', { timeout: 300_000 }, () => {
     for (const key of ['c', 'd', 'e']) assert.match(r.json.detail, new RegExp(`\\(task '${key}'\\)`), `the message names task ${key}`);
     const list = await call('GET', '/api/v1/pipelines?username=alice');
     assert.ok(!list.json.pipelines.some((p: { name: string }) => p.name === 'broken'), 'nothing was saved');
+  });
+
+  it('a per-second schedule fires a pipeline: one run per fire time, with schedule_id, scheduled_for and its parameters', async () => {
+    const created = await call('POST', '/api/v1/pipelines', { name: 'scheduled', username: 'alice', parameters: { n_rows: 3 }, tasks: [{ key: 'extract', notebook: 'work/extract.ipynb' }] });
+    assert.equal(created.status, 201, created.text);
+    const id = created.json.id as string;
+    const base = { name: 'every second', username: 'alice', cron: '* * * * * *', parameters: { n_rows: 2 } };
+    // What a pipeline schedule cannot be.
+    for (const [body, what] of [
+      [{ ...base, pipeline_id: id, notebook: 'work/extract.ipynb' }, /not both/],
+      [{ ...base, pipeline_id: 'pl_nope' }, /pl_nope/],
+      [{ ...base, pipeline_id: id, max_retries: 1 }, /max_retries/],
+      [{ ...base, pipeline_id: id, parameters: { rows: 1 } }, /'rows' is not a parameter of the pipeline/],
+    ] as const) {
+      const r = await call('POST', '/api/v1/schedules', body);
+      assert.equal(r.status, 422, r.text);
+      assert.match(r.json.detail, what);
+    }
+    // Three whole seconds at least 2 s away.
+    const first = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const window = { start_at: new Date(first - 500).toISOString(), end_at: new Date(first + 2500).toISOString() };
+    // overlap allow: a run slower than a second still leaves every fire its run.
+    const sch = await call('POST', '/api/v1/schedules', { ...base, pipeline_id: id, overlap: 'allow', max_concurrent: 3, ...window });
+    assert.equal(sch.status, 201, sch.text);
+    assert.equal(sch.json.pipeline_id, id);
+    type Run = { id: string; status: string; schedule_id: string; scheduled_for: string; parameters: { n_rows: number } };
+    let runs: Run[] = [];
+    const settled = await waitFor(async () => {
+      runs = (await call('GET', `/api/v1/pipelines/${id}/runs?limit=100`)).json.runs as Run[];
+      return Date.now() > first + 3000 && runs.length >= 3 && runs.every((r) => ['succeeded', 'failed', 'cancelled'].includes(r.status));
+    }, 60_000);
+    assert.ok(settled, JSON.stringify(runs));
+    // Past end_at: no further fire can come.
+    runs = (await call('GET', `/api/v1/pipelines/${id}/runs?limit=100`)).json.runs as Run[];
+    assert.equal(runs.length, 3, JSON.stringify(runs));
+    assert.deepEqual(runs.map((r) => Date.parse(r.scheduled_for)).sort(), [first, first + 1000, first + 2000]);
+    for (const r of runs) {
+      assert.equal(r.schedule_id, sch.json.id);
+      assert.equal(r.status, 'succeeded');
+      assert.equal(r.parameters.n_rows, 2, "the schedule's parameters are the run's");
+    }
+    const after = await call('GET', `/api/v1/schedules/${sch.json.id}`);
+    assert.equal(after.json.fires, 3);
   });
 
   it('the output notebooks of the sweep are written as jobs write them', async () => {

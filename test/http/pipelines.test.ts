@@ -9,6 +9,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/notebooks.js';
+import { scheduleStoreFor } from '../../src/store/open.js';
+import { SCHEDULE_DEFAULTS } from '../../src/store/schedule-store.js';
 import { as, auth, makePipelineApp, type Backend, type PipelineApp } from './pipeline-fixtures.js';
 
 const json = { ...auth, 'content-type': 'application/json' };
@@ -267,6 +269,52 @@ for (const backend of ['SQLite', 'PostgreSQL'] as Backend[]) describe(`pipelines
     // An id this process does not know: the current state, then the end.
     const fresh = await read({ 'last-event-id': '00000000.3' }, () => {});
     assert.deepEqual(fresh.got.map((e) => [e.event, e.data.status]), [['run', 'cancelled']]);
+  });
+
+  it('a schedule firing a pipeline: one run per fire time in the fire\'s transaction, with schedule_id and scheduled_for', async () => {
+    const p = (await post('/api/v1/pipelines', sweep({ name: 'fired' }))).json();
+    const schedules = scheduleStoreFor(t.jobs);
+    const s = await schedules.create({
+      ...SCHEDULE_DEFAULTS,
+      name: 'fires a pipeline',
+      notebook: '',
+      pipeline_id: p.id,
+      cron: '* * * * * *',
+      parameters: { seed: 5 },
+      owner: 'alice',
+      created_by: 'alice',
+      webhook_secret: null,
+      next_run_at_ms: 1000,
+    });
+    const plan = (times: number[]) => () => ({ enqueue: times, defer: [], skippedOverlap: [], missed: 0, nextRunAtMs: 5000 });
+    const fired = await schedules.fire(s.id, 1000, plan([1000, 2000]));
+    assert.equal(fired?.schedule.fires, 2);
+    // A fire time fired again (another node, a clock set back) makes no second run.
+    await schedules.update(s.id, { next_run_at_ms: 2000 });
+    await schedules.fire(s.id, 2000, plan([2000, 3000]));
+    const runs = (await get(`/api/v1/pipelines/${p.id}/runs?limit=100`)).json().runs;
+    assert.deepEqual(runs.map((r: { scheduled_for: string }) => Date.parse(r.scheduled_for)).sort(), [1000, 2000, 3000]);
+    for (const r of runs) {
+      assert.equal(r.schedule_id, s.id);
+      assert.deepEqual(r.parameters, { seed: 5 });
+    }
+    const settled = await Promise.all(runs.map((r: { id: string }) => waitSettled(p.id, r.id)));
+    assert.deepEqual(settled.map((r) => r.status), ['succeeded', 'succeeded', 'succeeded']);
+
+    // Its overlap rule counts the schedule's active runs (a run that blocks until cancelled).
+    const nap = (await post('/api/v1/pipelines', { name: 'nap-fired', username: 'alice', tasks: [{ key: 'nap', notebook: 'p/sleep.ipynb' }] })).json();
+    const s2 = await schedules.create({ ...SCHEDULE_DEFAULTS, name: 'naps', notebook: '', pipeline_id: nap.id, cron: '* * * * * *', owner: 'alice', created_by: 'alice', webhook_secret: null, next_run_at_ms: 1000 });
+    await schedules.fire(s2.id, 1000, plan([1000]));
+    await schedules.update(s2.id, { next_run_at_ms: 2000 });
+    let active = -1;
+    await schedules.fire(s2.id, 2000, (_s, n) => {
+      active = n;
+      return plan([])();
+    });
+    assert.equal(active, 1, 'the first fire\'s run is active');
+    const napRun = (await get(`/api/v1/pipelines/${nap.id}/runs`)).json().runs[0];
+    await post(`/api/v1/pipelines/${nap.id}/runs/${napRun.id}/cancel`, {});
+    assert.equal((await waitSettled(nap.id, napRun.id)).status, 'cancelled');
   });
 
   it('PATCH: a rename keeps the plan, new tasks are checked again; DELETE keeps the runs', async () => {
