@@ -31,6 +31,7 @@ import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
+import { notifyEndedRuns } from './schedules/pipeline-notify.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor, ownHomeOutsideTemplate } from './users/home-path.js';
 import { HUBMILL_VERSION } from './version.js';
@@ -152,7 +153,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let closing: Promise<void> | null = null;
   // Pipeline runs whose state lags their jobs (a node died between a job's end and its advance, a retry's
   // backoff ended) are carried on by every node that runs jobs, within a third of the lease.
+  // The same timer sends the webhooks of ended runs (schedules/pipeline-notify.ts): each end is taken by one node.
   let advanceTimer: NodeJS.Timeout | undefined;
+  let notifying = false;
+  const notifyEnded = (): void => {
+    if (notifying) return;
+    notifying = true;
+    notifyEndedRuns({ store: stores.pipelines, notifier: scheduling.notifier, prefix: config.servicePrefix })
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'pipeline run webhooks failed'))
+      .finally(() => (notifying = false));
+  };
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       logger.info({ graceS: config.shutdownGraceS }, 'shutting down');
@@ -199,6 +209,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           },
           (err: unknown) => logger.warn({ err: (err as Error).message }, 'advancing lagging pipeline runs failed'),
         );
+        notifyEnded();
       }, Math.max(500, Math.min(5000, (config.leaseS * 1000) / 3)));
       advanceTimer.unref();
     }

@@ -67,7 +67,7 @@ const Notify = Type.Object(
       Type.Array(Type.Union(['failed', 'succeeded', 'cancelled'].map((e) => Type.Literal(e))), { minItems: 1, uniqueItems: true, description: 'Run ends to send (default failed)' }),
     ),
   },
-  { additionalProperties: false, description: 'A webhook when a run ends' },
+  { additionalProperties: false, description: "A signed webhook when a run ends (event `pipeline_run.<status>`; the body names the pipeline, the run, its times, its tasks' states and a link), sent by a node that runs jobs with the retries of schedule webhooks" },
 );
 
 const spec = {
@@ -118,6 +118,9 @@ export const PipelineView = Type.Object(
     tasks: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'The tasks as saved' }),
     max_concurrent_runs: Type.Integer(),
     notify: Type.Union([Type.Object({ webhook_url: Type.String(), on: Type.Array(Type.String()) }), Type.Null()]),
+    webhook_secret: Type.Optional(
+      Type.String({ description: 'Only in the answer that gave the pipeline its first webhook: the HMAC key of its signatures (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body>)' }),
+    ),
     plan: Type.Object(
       { tasks: Type.Array(PlannedTaskView, { description: 'In topological order' }), default_concurrency: Type.Integer() },
       { description: 'What the save-time check resolved' },

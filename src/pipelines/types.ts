@@ -53,6 +53,8 @@ export interface TaskSpec {
 export interface PipelineNotify {
   webhook_url: string;
   on?: ('failed' | 'succeeded' | 'cancelled')[];
+  /** The HMAC key of the signatures: made at save (never sent by users), shown once in the answer that made it. */
+  secret?: string;
 }
 
 /** What a user sends (POST /api/v1/pipelines, a pipeline file of the CLI). */

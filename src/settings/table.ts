@@ -277,7 +277,7 @@ export const SETTINGS: SettingsTable = {
     default: Object.freeze([]),
     shown: 'none',
     parse: list,
-    doc: 'loopback/private webhook targets schedules may call: host names, addresses, CIDRs (comma-separated)',
+    doc: 'loopback/private webhook targets schedules and pipelines may call: host names, addresses, CIDRs (comma-separated)',
   },
   logLevel: { env: 'HUBMILL_LOG_LEVEL', default: 'info', parse: (v) => oneOf('HUBMILL_LOG_LEVEL', v, LOG_LEVELS), doc: '`fatal` … `trace`, `silent`' },
   logFormat: {

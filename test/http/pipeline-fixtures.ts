@@ -91,12 +91,12 @@ export interface PipelineApp {
 export type Backend = 'SQLite' | 'PostgreSQL';
 
 /** The app over SQLite (in memory) or PostgreSQL (a fresh schema, dropped by close). */
-export async function makePipelineApp(backend: Backend = 'SQLite'): Promise<PipelineApp> {
+export async function makePipelineApp(backend: Backend = 'SQLite', opts: { webhookAllow?: string } = {}): Promise<PipelineApp> {
   const cleanups: Array<() => void | Promise<void>> = [];
   const root = await mkdtemp(join(tmpdir(), 'hubmill-pipelines-'));
   const homeOf = (u: string) => join(root, u);
   for (const u of ['alice', 'bob']) await mkdir(homeOf(u), { recursive: true });
-  const config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:0', homeTemplate: join(root, '{username}'), concurrency: 4, waitMaxS: 20 }, {});
+  const config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:0', homeTemplate: join(root, '{username}'), concurrency: 4, waitMaxS: 20, ...(opts.webhookAllow ? { webhookAllow: opts.webhookAllow } : {}) }, {});
   const jobs: JobStore = backend === 'SQLite' ? new SqliteJobStore({ path: ':memory:' }) : await pgStore({ after: (fn) => cleanups.push(fn) });
   const pipelines = pipelineStoreFor(jobs);
   const engine = new PipelineEngine();

@@ -6,6 +6,7 @@
  * its output, events and cancel are the jobs API's.
  * Authorization is the schedules': owners and admins; anyone else gets 404.
  */
+import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NotFoundError } from '../../errors.js';
@@ -77,6 +78,21 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
     }
   }
 
+  /**
+   * Gives the spec's webhook its signing secret: the one the pipeline had, else a new one (returned, to be shown
+   * in this answer only, as a schedule's). Users never send it (the body schema has no such field).
+   */
+  function withSecret(spec: PipelineSpec, current: Pipeline | null): string | null {
+    if (!spec.notify) return null;
+    const kept = current?.notify?.secret;
+    spec.notify = { ...spec.notify, secret: kept ?? randomBytes(32).toString('hex') };
+    return kept ? null : spec.notify.secret!;
+  }
+
+  function shownOnce<T extends object>(view: T, secret: string | null): T {
+    return secret ? { ...view, webhook_secret: secret } : view;
+  }
+
   /** The full check of a spec for its owner: the webhook, then the graph and every task's notebook (runner/pipeline-intake.ts). */
   async function planned(spec: PipelineSpec, owner: string, by: string) {
     checkNotify(spec);
@@ -110,8 +126,9 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       const by = req.identity?.name ?? owner;
       const spec = { parameters: {}, max_concurrent_runs: 1, notify: null, ...specOf(req.body) } as PipelineSpec;
       const plan = await planned(spec, owner, by);
+      const secret = withSecret(spec, null);
       const p = await store.createPipeline({ ...spec, owner, created_by: by, plan });
-      const view = renderPipeline(p, ctx.prefix);
+      const view = shownOnce(renderPipeline(p, ctx.prefix), secret);
       return reply.code(201).header('location', view.links.self).send(view);
     },
   );
@@ -168,9 +185,10 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       let plan = current.plan;
       if (patch.tasks !== undefined || patch.parameters !== undefined) plan = await planned(merged, current.owner, req.identity?.name ?? current.owner);
       else checkNotify(merged);
+      const secret = withSecret(merged, current);
       const after = await store.updatePipeline(current.id, { ...merged, plan });
       if (!after) throw new NotFoundError(`pipeline '${current.id}' not found`);
-      return renderPipeline(after, ctx.prefix);
+      return shownOnce(renderPipeline(after, ctx.prefix), secret);
     },
   );
 
