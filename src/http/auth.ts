@@ -96,6 +96,17 @@ export function assertCanActFor(identity: Identity | null, username: string): vo
   if (!canActFor(identity, username)) throw new ForbiddenError(`not allowed to act for user '${username}'`);
 }
 
+/**
+ * The owner a listing is filtered by: admins see everyone's (or ?username='s); anyone else sees
+ * their own, or those of a user they may act for (403 otherwise).
+ */
+export function listingOwner(identity: Identity | null, username: string | undefined): string | undefined {
+  if (identity?.admin) return username;
+  const owner = username ?? identity?.name;
+  assertCanActFor(identity, owner ?? '');
+  return owner;
+}
+
 /** The user a request acts for when it names none: the caller itself, unless it is the service token. */
 export function defaultUsername(identity: Identity | null): string | null {
   return identity && identity.kind === 'user' ? identity.name : null;

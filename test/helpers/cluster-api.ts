@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeEnv, openCluster, pgAvailable, type Cluster, type ScratchDatabase } from '../../bench/lib/cluster.js';
 import { call } from './http.js';
-import { sseSplitter } from './sse.js';
+import { readJobEvents, type SseEvent } from './sse.js';
 
 /** `skip` for a PostgreSQL variant: false when the local PostgreSQL answers, else why the test cannot run. */
 export const NEEDS_PG: false | string = pgAvailable() ? false : 'PostgreSQL does not answer at 127.0.0.1:5432';
@@ -121,11 +120,7 @@ export async function listAll(base: string, token: string, query: string): Promi
   return out;
 }
 
-export interface SseEvent {
-  event: string;
-  id: string | undefined;
-  data: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type { SseEvent } from './sse.js';
 
 /**
  * Opens GET /api/v1/jobs/<id>/events on `base`; `onEvent` sees each event as it
@@ -133,30 +128,15 @@ export interface SseEvent {
  * terminal state); rejects on a non-200 answer or after `timeoutMs`.
  */
 export function collectSse(base: string, token: string, jobId: string, onEvent: (e: SseEvent) => void, timeoutMs = 90_000): Promise<SseEvent[]> {
-  const url = new URL(`${base}/api/v1/jobs/${jobId}/events`);
   return new Promise((resolve, reject) => {
     const events: SseEvent[] = [];
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { authorization: `token ${token}` } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`SSE ${url}: ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      res.on(
-        'data',
-        sseSplitter((b) => {
-          if (b.comment || !b.event || b.data === undefined) return;
-          const e: SseEvent = { event: b.event, id: b.id, data: JSON.parse(b.data) };
-          events.push(e);
-          onEvent(e);
-        }),
-      );
-      res.on('end', () => resolve(events));
-      res.on('error', reject);
+    readJobEvents(base, token, jobId, timeoutMs, ` still open after ${timeoutMs} ms`, {
+      event: (e) => {
+        events.push(e);
+        onEvent(e);
+      },
+      end: () => resolve(events),
+      error: reject,
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`SSE ${url} still open after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
   });
 }

@@ -31,10 +31,53 @@ export function sseSplitter(onBlock: (b: SseBlock) => void): (chunk: string) => 
   };
 }
 
+export interface SseEvent {
+  event: string;
+  id: string | undefined;
+  data: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
 /**
- * Opens GET /api/v1/jobs/<id>/events on `base` and resolves with the data of the first event for which
- * `pred(event, data)` holds, then closes the stream; rejects on a non-200 answer, when the stream ends
- * first, or after `timeoutMs`. A bounded wait on the job's own events (a cell started, an output).
+ * Opens GET /api/v1/jobs/<id>/events on `base` with `token` and calls `onEvent` with each event
+ * (comments left out), with a `stop()` that closes the stream. `onEnd` runs when the server ends
+ * the stream; `onError` on a non-200 answer, a broken stream, or after `timeoutMs` (its message is
+ * `SSE <url>` followed by `timeoutText`).
+ */
+export function readJobEvents(
+  base: string,
+  token: string,
+  jobId: string,
+  timeoutMs: number,
+  timeoutText: string,
+  on: { event: (e: SseEvent, stop: () => void) => void; end: () => void; error: (e: Error) => void },
+): void {
+  const url = new URL(`${base}/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
+  const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { authorization: `token ${token}` } }, (res) => {
+    if (res.statusCode !== 200) {
+      res.resume();
+      on.error(new Error(`SSE ${url}: ${res.statusCode}`));
+      return;
+    }
+    res.setEncoding('utf8');
+    res.on(
+      'data',
+      sseSplitter((b) => {
+        if (b.comment || !b.event || b.data === undefined) return;
+        on.event({ event: b.event, id: b.id, data: JSON.parse(b.data) }, () => req.destroy());
+      }),
+    );
+    res.on('end', on.end);
+    res.on('error', on.error);
+  });
+  req.setTimeout(timeoutMs, () => req.destroy(new Error(`SSE ${url}${timeoutText}`)));
+  req.on('error', on.error);
+  req.end();
+}
+
+/**
+ * Resolves with the data of the first event of the job's stream for which `pred(event, data)`
+ * holds, then closes the stream; rejects on a non-200 answer, when the stream ends first, or after
+ * `timeoutMs`. A bounded wait on the job's own events (a cell started, an output).
  */
 export function sseEvent(
   base: string,
@@ -43,32 +86,17 @@ export function sseEvent(
   pred: (event: string, data: any) => boolean, // eslint-disable-line @typescript-eslint/no-explicit-any
   timeoutMs: number,
 ): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const url = new URL(`${base}/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
   return new Promise((resolve, reject) => {
     let done = false;
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { authorization: `token ${token}` } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`SSE ${url}: ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      res.on(
-        'data',
-        sseSplitter((b) => {
-          if (done || b.comment || !b.event || b.data === undefined) return;
-          const data = JSON.parse(b.data);
-          if (!pred(b.event, data)) return;
-          done = true;
-          resolve(data);
-          req.destroy();
-        }),
-      );
-      res.on('end', () => done || reject(new Error(`SSE ${url} ended before the awaited event`)));
-      res.on('error', (e) => done || reject(e));
+    readJobEvents(base, token, jobId, timeoutMs, `: no awaited event within ${timeoutMs} ms`, {
+      event: (e, stop) => {
+        if (done || !pred(e.event, e.data)) return;
+        done = true;
+        resolve(e.data);
+        stop();
+      },
+      end: () => done || reject(new Error(`SSE ${base}/api/v1/jobs/${jobId}/events ended before the awaited event`)),
+      error: (e) => done || reject(e),
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`SSE ${url}: no awaited event within ${timeoutMs} ms`)));
-    req.on('error', (e) => done || reject(e));
-    req.end();
   });
 }

@@ -160,9 +160,13 @@ class JupyterHubPapermillClient(PipelinesMixin):
 
     def events(self, job_id: str, timeout: Optional[float] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
         """Live events ``(type, data)`` from ``/api/v1/jobs/{id}/events`` (server-sent events) until the job ends."""
+        yield from self._sse(f"/api/v1/jobs/{urllib.parse.quote(job_id, safe='')}/events", timeout)
+
+    def _sse(self, path: str, timeout: Optional[float]) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """The events ``(type, data)`` of a server-sent-events stream until the server ends it (each read
+        waits at most 30 s, or ``timeout`` when shorter; the server sends a comment every 15 s)."""
         read_timeout = 30.0 if timeout is None else max(1.0, min(timeout, 30.0))
-        with self._open("GET", f"/api/v1/jobs/{urllib.parse.quote(job_id, safe='')}/events",
-                        timeout=read_timeout, accept="text/event-stream") as res:
+        with self._open("GET", path, timeout=read_timeout, accept="text/event-stream") as res:
             event, data = "message", []
             for raw in res:
                 line = raw.decode("utf-8").rstrip("\r\n")

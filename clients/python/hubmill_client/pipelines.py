@@ -154,26 +154,7 @@ class PipelinesMixin:
     def pipeline_run_events(self, pipeline_id: Any, run_id: Optional[str] = None,
                             timeout: Optional[float] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
         """Live events ``(type, data)`` of a run (server-sent events: ``run``, ``task``, ``item``) until it ends."""
-        read_timeout = 30.0 if timeout is None else max(1.0, min(timeout, 30.0))
-        with self._open("GET", self._run_path(pipeline_id, run_id, "/events"), timeout=read_timeout,
-                        accept="text/event-stream") as res:
-            event, data = "message", []
-            for raw in res:
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if line == "":
-                    if data:
-                        try:
-                            payload = json.loads("\n".join(data))
-                        except ValueError:
-                            payload = {"raw": "\n".join(data)}
-                        yield event, payload
-                    event, data = "message", []
-                elif line.startswith(":"):
-                    continue
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
+        yield from self._sse(self._run_path(pipeline_id, run_id, "/events"), timeout)
 
     def wait_pipeline_run(self, pipeline_id: Any, run_id: Optional[str] = None, timeout: float = 3600,
                           on_progress: Optional[Callable[[Dict[str, Any]], None]] = None, poll_interval: float = 1.0,

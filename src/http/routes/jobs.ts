@@ -12,8 +12,8 @@ import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
 import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/job-store.js';
 import type { JobEvent } from '../../runner/runner-api.js';
-import { toJsonText } from '../../notebook/write.js';
 import type { RouteContext } from '../context.js';
+import { openEventStream } from '../event-stream.js';
 import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
@@ -254,21 +254,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       ) {
         return reply.code(204).send();
       }
-      const raw = reply.raw;
-      let closed = false;
       let ready = false;
       const pending: Array<[JobEvent, number]> = [];
-      const write = (type: string, data: unknown, id: number) => {
-        if (closed) return;
-        raw.write(`id: ${id}\nevent: ${type}\ndata: ${toJsonText(data)}\n\n`);
-      };
-      const finish = () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(heartbeat);
-        unsubscribe();
-        raw.end();
-      };
       // A new client gets the state snapshot, then the job's kept cell and output events (not its older states: the
       // snapshot is newer), numbered from just before the oldest kept one so a reconnect resumes without a gap.
       const snapshotId = resume === null && cursor ? cursor.first - 1 : (cursor?.last ?? 0);
@@ -276,40 +263,27 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       const deliver = (ev: JobEvent, id: number) => {
         if (ev.type === 'state' && id <= statesSeenUpTo) return;
         if (ev.type === 'state') {
-          write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) }, id);
-          if (isTerminal(ev.status)) finish();
+          stream.write('state', { type: 'state', job_id: ev.job_id, status: ev.status, job: renderJob(ev.job, ctx.prefix) }, id);
+          if (isTerminal(ev.status)) stream.finish();
         } else {
-          write(ev.type, ev, id);
+          stream.write(ev.type, ev, id);
         }
       };
       const unsubscribe = ctx.runner.subscribe(first.id, (ev, id) => (ready ? deliver(ev, id) : pending.push([ev, id])), {
         after: resume ?? snapshotId,
       });
-      const heartbeat = setInterval(() => {
-        if (!closed) raw.write(': keep-alive\n\n');
-      }, ctx.sseHeartbeatMs);
-      heartbeat.unref();
-      raw.on('close', finish);
-
-      reply.hijack();
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      raw.write('retry: 3000\n\n');
+      const stream = openEventStream(reply, ctx.sseHeartbeatMs, unsubscribe);
       if (resume === null) {
         // Subscribed before this read, so nothing between the read and the first live event is lost.
         const current = (await ctx.store.get(first.id)) ?? first;
         // A job that already ended gets its final state alone, numbered as its last event: a reconnect then gets 204.
         const ended = isTerminal(current.status);
-        write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, ended ? (cursor?.last ?? 0) : snapshotId);
-        if (ended) return finish();
+        stream.write('state', { type: 'state', job_id: current.id, status: current.status, job: renderJob(current, ctx.prefix) }, ended ? (cursor?.last ?? 0) : snapshotId);
+        if (ended) return stream.finish();
       }
       ready = true;
       for (const [ev, id] of pending.splice(0)) {
-        if (closed) break;
+        if (stream.closed) break;
         deliver(ev, id);
       }
     },

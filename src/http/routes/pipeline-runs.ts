@@ -5,8 +5,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { toJsonText } from '../../notebook/write.js';
 import type { RouteContext } from '../context.js';
+import { openEventStream } from '../event-stream.js';
 import { losslessReply } from '../json-body.js';
 import { visibleRun, type PipelineDeps } from '../pipeline-access.js';
 import { renderRun, resultRows, resultsCsv } from '../pipeline-render.js';
@@ -53,45 +53,20 @@ const pipelineRunRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipeline
       const reading = log.reading;
       if (!reading) return reply.code(204).send();
 
-      const raw = reply.raw;
-      let closed = false;
       let unsubscribe: (() => void) | undefined;
-      const write = (type: string, data: unknown, id: string) => {
-        if (!closed) raw.write(`id: ${id}\nevent: ${type}\ndata: ${toJsonText(data)}\n\n`);
-      };
-      const finish = () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(heartbeat);
-        unsubscribe?.();
-        raw.end();
-      };
-      const heartbeat = setInterval(() => {
-        if (!closed) raw.write(': keep-alive\n\n');
-      }, ctx.sseHeartbeatMs);
-      heartbeat.unref();
-      raw.on('close', finish);
-
-      reply.hijack();
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      raw.write('retry: 3000\n\n');
+      const stream = openEventStream(reply, ctx.sseHeartbeatMs, () => unsubscribe?.());
       if (resume === null) {
         // The snapshot stands for every event up to the log's newest: live events follow it without a gap.
         const snapshot = renderRun(reading.run, reading.jobs, ctx.prefix);
-        write('run', { type: 'run', run_id: run.id, status: reading.run.status, run: snapshot }, log.idOf(log.last));
-        if (log.settled) return finish();
+        stream.write('run', { type: 'run', run_id: run.id, status: reading.run.status, run: snapshot }, log.idOf(log.last));
+        if (log.settled) return stream.finish();
       }
       unsubscribe = log.subscribe((ev: RunEvent, id: string) => {
-        write(ev.type, ev, id);
-        if (ev.type === 'run' && log.settled) finish();
+        stream.write(ev.type, ev, id);
+        if (ev.type === 'run' && log.settled) stream.finish();
       }, resume ?? log.last);
       // Replayed events may already have ended the stream.
-      if (closed) unsubscribe();
+      if (stream.closed) unsubscribe();
     },
   );
 

@@ -17,7 +17,7 @@ import { checkWebhookUrl } from '../../schedules/webhook-address.js';
 import { isTerminal, type Job } from '../../store/job-store.js';
 import { RunConflictError, type PipelineRun } from '../../store/pipeline-store.js';
 import type { RouteContext } from '../context.js';
-import { assertCanActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, defaultUsername, listingOwner } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { visiblePipeline, visibleRun, type PipelineDeps } from '../pipeline-access.js';
@@ -145,11 +145,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       ...losslessReply,
     },
     async (req) => {
-      let owner = req.query.username;
-      if (!req.identity?.admin) {
-        owner = owner ?? req.identity?.name;
-        assertCanActFor(req.identity, owner ?? '');
-      }
+      const owner = listingOwner(req.identity, req.query.username);
       const page = await store.listPipelines({ owner, cursor: req.query.cursor, limit: req.query.limit });
       return { pipelines: page.pipelines.map((p) => renderPipeline(p, ctx.prefix)), next_cursor: page.next_cursor };
     },

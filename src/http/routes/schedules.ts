@@ -28,7 +28,7 @@ import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
-import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, canActFor, defaultUsername, listingOwner } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';
 import { CreateScheduleBody, PatchScheduleBody, PreviewQuery, ScheduleView, type PatchScheduleBodyT, type ScheduleViewT } from '../schedule-schemas.js';
@@ -230,11 +230,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       ...losslessReply,
     },
     async (req) => {
-      let owner = req.query.username;
-      if (!req.identity?.admin) {
-        owner = owner ?? req.identity?.name;
-        assertCanActFor(req.identity, owner ?? '');
-      }
+      const owner = listingOwner(req.identity, req.query.username);
       const page = await store.list({ owner, cursor: req.query.cursor, limit: req.query.limit });
       return { schedules: page.schedules.map((s) => renderSchedule(s, ctx.prefix)), next_cursor: page.next_cursor };
     },
