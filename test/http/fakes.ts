@@ -47,14 +47,22 @@ export class FakeRunner implements JobRunner {
       this.submitted.push(c.job);
       return c;
     };
-    this.producer = new JobProducer({ intake: { check }, store, quota, onQueued: (job) => void this.run(job) });
+    this.producer = new JobProducer({ intake: { check }, store, quota, onQueued: (job) => this.track(job) });
   }
 
   emit(ev: JobEvent) {
     this.events.publish(ev);
   }
+  /** Scripted runs still going: stop() waits for them, so a test's cleanup never races their output files. */
+  private readonly inflight = new Set<Promise<void>>();
+  private track(job: Job): void {
+    const p = this.run(job).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
   async start() {}
-  async stop() {}
+  async stop() {
+    await Promise.allSettled([...this.inflight]);
+  }
   stats() {
     return { running: 0, concurrency: 2, pool: { python3: { idle: 1, starting: 0, target: 1 } } };
   }

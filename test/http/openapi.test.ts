@@ -28,6 +28,7 @@ describe('OpenAPI document', () => {
   let app: FastifyInstance;
   let prefixed: FastifyInstance;
   let jobs: SqliteJobStore;
+  let runners: { stop(): Promise<void> }[] = [];
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'hubmill-openapi-'));
@@ -36,12 +37,17 @@ describe('OpenAPI document', () => {
     // With the schedules and pipelines APIs mounted, so the document has every route.
     jobs = new SqliteJobStore({ path: ':memory:' });
     const schedules = { store: new SqliteScheduleStore(jobs), wake: () => {}, webhookAllow: new WebhookAllowList([]) };
-    ({ app } = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules, pipelines: pipelineStoreFor(jobs) }));
-    ({ app: prefixed } = await makeApp({ homeTemplate: join(root, '{username}'), servicePrefix: '/services/hubmill/' }));
+    const a = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules, pipelines: pipelineStoreFor(jobs) });
+    const b = await makeApp({ homeTemplate: join(root, '{username}'), servicePrefix: '/services/hubmill/' });
+    ({ app } = a);
+    ({ app: prefixed } = b);
+    runners = [a.runner, b.runner];
   });
   after(async () => {
     await app?.close();
     await prefixed?.close();
+    // The accepted jobs' scripted runs write into alice's home: let them end before the folder goes.
+    for (const r of runners) await r.stop();
     await jobs?.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
