@@ -59,7 +59,7 @@ export function renderMillionBench(r: MillionBenchResults): string {
   p(`Reaching page 500 by following \`next_cursor\` (499 requests): SQLite ${f(a.walkTo500Ms / 1000)} s, PostgreSQL ${f(b.walkTo500Ms / 1000)} s.`);
   p();
   p(
-    'Claims: enqueue (untimed), then `claimNext` + `markFinished` timed, 400 per store (after 100 untimed ones: the page cache of a serving node is warm, that of a store just opened is not) in alternating blocks of 20 over the seeded and a fresh empty store of each kind. ' +
+    'Claims: enqueue (untimed), then `claimNext` + `markFinished` timed, 400 per store (after 100 untimed ones: the page cache of a serving node is warm, that of a store just opened is not) in blocks of 20 over the seeded and a fresh empty store of each kind (the order of the four stores turning every round, each block after a 20 ms pause so the I/O the previous block left pending is not timed). ' +
       'Retention: `Retention.prune` (src/runner/retention.ts) in the bench process with `days: 1` and a clock set so the oldest 100,000 jobs are expired; ' +
       'meanwhile bench/million-claimer.ts, a separate process on the same SQLite file or with its own PostgreSQL pool, enqueues and claims about 100 jobs a second. ' +
       'The UI: headless Debian Chromium signed in with the service token, `#/jobs?all=1` loaded from about:blank (the bundle cached after a warm-up load), until the table holds the 25 newest jobs; then "Older" until the next 25 replaced them.',
