@@ -26,7 +26,7 @@ import type { NodeSpec } from '../../bench/lib/cluster.js';
 import { health, listAll, NEEDS_PG, nodeLostLease, withTestCluster } from '../helpers/cluster-api.js';
 import { call } from '../helpers/http.js';
 import { code, notebookJson, processAlive, waitFor } from '../helpers/notebooks.js';
-import { overlaps, recordedTags, runsOf, RECORDS_DIR } from '../helpers/run-records.js';
+import { overlaps, recordedTags, recordingSource, RECORDS_DIR, runsOf } from '../helpers/run-records.js';
 
 const TOKEN = 'pipeline-chaos-token-0123456789';
 const USER = 'plchaos';
@@ -47,22 +47,7 @@ const ROOT = [code('from IPython.display import display\n' + glue('items', JSON.
 const ITEM = [
   code("tag = 'none'\nsleep_s = 0.1", ['parameters']),
   code(
-    [
-      'import os, time',
-      'from IPython.display import display',
-      `_node = os.environ.get(${JSON.stringify(NODE_VAR)}, '?')`,
-      `_f = open(os.path.join(${JSON.stringify(RECORDS_DIR)}, tag + '.txt'), 'a', buffering=1)`,
-      'def _rec(phase):',
-      "    _f.write(f'{_node} {os.getpid()} {phase} {time.time() * 1000:.1f}\\n')",
-      "_rec('start')",
-      '_until = time.time() + sleep_s',
-      'while time.time() < _until:',
-      '    time.sleep(0.05)',
-      "    _rec('tick')",
-      "_rec('end')",
-      '_f.close()',
-      glue('tag', 'tag'),
-    ].join('\n'),
+    ['from IPython.display import display', recordingSource(NODE_VAR), glue('tag', 'tag')].join('\n'),
   ),
 ];
 

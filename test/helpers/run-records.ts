@@ -14,9 +14,9 @@ import { code, makeNotebook, notebookJson } from './notebooks.js';
 
 export const RECORDS_DIR = 'runs';
 
-/** The recording notebook: parameters `tag` and `sleep_s`; prints `done <tag> on <node>` at the end. */
-export function recordingNotebook(nodeEnvVar: string): Record<string, unknown> {
-  const record = [
+/** The code that records a run in RECORDS_DIR/<tag>.txt: start, a tick every 50 ms for `sleep_s`, end (each with node and pid). */
+export function recordingSource(nodeEnvVar: string): string {
+  return [
     'import os, time',
     `_node = os.environ.get(${JSON.stringify(nodeEnvVar)}, '?')`,
     `_f = open(os.path.join(${JSON.stringify(RECORDS_DIR)}, tag + '.txt'), 'a', buffering=1)`,
@@ -30,6 +30,11 @@ export function recordingNotebook(nodeEnvVar: string): Record<string, unknown> {
     "_rec('end')",
     '_f.close()',
   ].join('\n');
+}
+
+/** The recording notebook: parameters `tag` and `sleep_s`; prints `done <tag> on <node>` at the end. */
+export function recordingNotebook(nodeEnvVar: string): Record<string, unknown> {
+  const record = recordingSource(nodeEnvVar);
   return makeNotebook([code("tag = 'none'\nsleep_s = 0.1", ['parameters']), code(record), code("print(f'done {tag} on {_node}')")]);
 }
 
