@@ -144,7 +144,7 @@ export function RunPage({ pipelineId, runId, task: initialTask }: { pipelineId: 
       <h1>Run of {name}</h1>
       <p class="run-status">
         <StatusWord status={run.status} /> <span class="muted small">started <When iso={run.started_at ?? run.created_at} />{run.finished_at && <>, ended <When iso={run.finished_at} /></>}
-        {run.repairs.length > 0 && ` · repaired ${run.repairs.length}×`} · {mode === 'live' ? 'live' : mode === 'polling' ? 'refreshing' : 'ended'}</span>
+        {run.repairs.length > 0 && ` · repaired ${run.repairs.length}×`}{mode !== 'ended' && ` · ${mode === 'live' ? 'live' : 'refreshing'}`}</span>
       </p>
       <div class="actions">
         {!ended && <button type="button" disabled={busy || run.cancel_requested} onClick={cancel}>{run.cancel_requested ? 'Cancelling…' : 'Cancel'}</button>}
