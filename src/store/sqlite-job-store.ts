@@ -276,7 +276,11 @@ export class SqliteJobStore implements JobStore {
    */
   private deleteChosen(pick: Sql): JobRow[] {
     const ids = this.all<{ id: string }>(pick).map((r) => r.id);
-    return this.db.transaction((): JobRow[] => ids.flatMap((id) => this.all<JobRow>(SQL.deleteFinished(id)))).immediate();
+    const rows = this.db.transaction((): JobRow[] => ids.flatMap((id) => this.all<JobRow>(SQL.deleteFinished(id)))).immediate();
+    // A batch of deletes fills the WAL; checkpoint it here, in the pruner, so the automatic checkpoint (with its
+    // fsync) does not fall to whichever claimer's commit crosses the threshold next. PASSIVE: never waits for anyone.
+    if (rows.length > 0 && this.db.name !== ':memory:') this.db.pragma('wal_checkpoint(PASSIVE)');
+    return rows;
   }
 
   async close(): Promise<void> {
