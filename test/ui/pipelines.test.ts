@@ -99,7 +99,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     }
   }
 
-  const nodeStatus = (page: Page, key: string) => page.locator(`svg.graph g.node[data-key="${key}"]`).getAttribute('data-status');
+  const nodeStatus = (page: Page, key: string) => page.locator(`div.graph div.node[data-key="${key}"]`).getAttribute('data-status');
 
   it('creates a pipeline from YAML (a problem shown at its line, fixed), runs it live, shows the sweep and repairs one item', async () => {
     await writeFile(join(home, 'work', 'boom'), 'x');
@@ -110,8 +110,8 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       const editor = page.getByLabel('Pipeline YAML');
       await editor.fill(BAD_YAML);
       // The live preview draws the two tasks (the unknown upstream key has no edge).
-      await page.locator('svg.graph g.node[data-key="sweep"]').waitFor();
-      assert.equal(await page.locator('svg.graph g.node').count(), 2);
+      await page.locator('div.graph div.node[data-key="sweep"]').waitFor();
+      assert.equal(await page.locator('div.graph div.node').count(), 2);
 
       await page.getByRole('button', { name: 'Create pipeline' }).click();
       const note = page.locator('.yaml-note[data-line="9"]');
@@ -137,7 +137,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       assert.deepEqual(p.tasks[1].for_each.grid, { lr: [0.1, 0.01], depth: [2, 4] });
 
       // The pipeline page: its graph, its parameter typed as the notebook types it, a run.
-      assert.equal(await page.locator('svg.graph g.node').count(), 2);
+      assert.equal(await page.locator('div.graph div.node').count(), 2);
       assert.equal(await page.getByLabel('seed', { exact: true }).inputValue(), '7');
       await page.getByLabel('seed', { exact: true }).fill('seven');
       await page.getByText('Enter a whole number').waitFor();
@@ -150,12 +150,12 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
       await page.waitForFunction(() => document.querySelector('.run-status .status')?.textContent === 'failed', null, { timeout: 150_000 });
       assert.equal(await nodeStatus(page, 'prep'), 'succeeded');
       assert.equal(await nodeStatus(page, 'sweep'), 'failed');
-      const stroke = (key: string) => page.locator(`svg.graph g.node[data-key="${key}"] rect`).evaluate((r) => getComputedStyle(r).stroke);
+      const stroke = (key: string) => page.locator(`div.graph div.node[data-key="${key}"]`).evaluate((r) => getComputedStyle(r).borderTopColor);
       assert.equal(await stroke('prep'), 'rgb(46, 125, 50)');
       assert.equal(await stroke('sweep'), 'rgb(198, 40, 40)');
-      assert.match((await page.locator('svg.graph g.node[data-key="sweep"]').textContent())!, /4\/4/);
+      assert.match((await page.locator('div.graph div.node[data-key="sweep"]').textContent())!, /4\/4/);
       // A task's jobs: its box opens them, by keyboard too.
-      await page.locator('svg.graph g.node[data-key="prep"]').focus();
+      await page.locator('div.graph div.node[data-key="prep"]').focus();
       await page.keyboard.press('Enter');
       const panel = page.getByRole('region', { name: 'Task prep' });
       await panel.locator('a[href^="#/job/"]').first().waitFor();
@@ -263,23 +263,29 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
         location.hash = path;
         return t;
       }, `#/pipelines/${p.id}/runs/${run.id}`);
-      await page.waitForFunction(() => document.querySelectorAll('svg.graph g.node').length === 1000, null, { polling: 'raf', timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelectorAll('div.graph div.node').length === 1000, null, { polling: 'raf', timeout: 60_000 });
       const ms = await page.evaluate((t) => performance.now() - t, t0);
-      const statuses = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-status')));
+      const statuses = await page.locator('div.graph div.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-status')));
       assert.equal(statuses.length, 1000);
       assert.ok(statuses.every((s) => s && s !== 'none'), 'every task has its status');
       // Every task laid out inside the drawing, no two at one place.
-      const boxes = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('transform')));
+      const boxes = await page.locator('div.graph div.node').evaluateAll((gs) => gs.map((g) => `${(g as HTMLElement).style.left},${(g as HTMLElement).style.top}`));
       assert.equal(new Set(boxes).size, 1000);
       const firstEvent = await page.evaluate((t) => ((window as unknown as { __firstRunEvent?: number }).__firstRunEvent ?? NaN) - t, t0);
       process.stderr.write(`[pipelines ui] 1,000-task run page drawn ${Math.round(ms)} ms after the hash changed (the run's first event after ${Math.round(firstEvent)} ms)\n`);
 
       await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-      await page.waitForFunction(() => document.querySelector('.run-status .status')?.textContent === 'cancelled', null, { timeout: 120_000 });
+      // On a timeout, say where the run stood in the API (the page's state alone does not tell a stuck run from a stale page).
+      await page.waitForFunction(() => document.querySelector('.run-status .status')?.textContent === 'cancelled', null, { timeout: 90_000 }).catch(async (e: Error) => {
+        const r = (await api('GET', `/api/v1/pipelines/${p.id}/runs/${run.id}`)) as { status: string; cancel_requested: boolean; tasks: Array<{ key: string; status: string; jobs: Array<{ id: string; status: string }> }> };
+        const live = r.tasks.flatMap((t) => t.jobs.filter((j) => !['succeeded', 'failed', 'cancelled', 'timed_out'].includes(j.status)).map((j) => `${t.key}/${j.id}:${j.status}`));
+        e.message += `\nAPI: run ${r.status}, cancel_requested ${r.cancel_requested}; unfinished jobs: ${live.join(' ') || 'none'}\n--- server log ---\n${srv.stderr().slice(-3000)}`;
+        throw e;
+      });
       assert.equal((await api('GET', `/api/v1/pipelines/${p.id}/runs/${run.id}`)).status, 'cancelled');
       // The live colours follow: nothing is left running.
-      await page.waitForFunction(() => !document.querySelector('svg.graph g.node[data-status="running"]'), null, { timeout: 60_000 });
-      assert.ok((await page.locator('svg.graph g.node[data-status="cancelled"]').count()) > 0);
+      await page.waitForFunction(() => !document.querySelector('div.graph div.node[data-status="running"]'), null, { timeout: 60_000 });
+      assert.ok((await page.locator('div.graph div.node[data-status="cancelled"]').count()) > 0);
     });
   });
 });
