@@ -9,6 +9,8 @@ import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
 import type { MillionBenchResults } from './million.js';
 import { renderMillionBench } from './million-report.js';
+import { renderPipelineSection } from './pipeline-report.js';
+import type { PipelineBench } from './pipelines.js';
 
 export interface OverheadResult {
   cells: number;
@@ -54,6 +56,7 @@ export interface BenchResults {
   store?: StoreBenchResults;
   /** A store with a long history, 1,000,000 jobs (issue 16); absent in older results or when skipped. */
   million?: MillionBenchResults;
+  pipelines?: PipelineBench;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -243,6 +246,7 @@ export function renderReport(r: BenchResults): string {
     p(renderMillionBench(r.million));
     p();
   }
+  for (const line of renderPipelineSection(r.pipelines)) p(line);
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
   if (r.baseline) for (const line of renderAbSection(r.baseline)) p(line);
 

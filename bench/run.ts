@@ -14,7 +14,8 @@
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
  * with BENCH_BASELINE_ROUNDS (default 3),
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
- * BENCH_ONLY=million or BENCH_ONLY=overhead runs only that section and merges it into the existing
+ * BENCH_SKIP_PIPELINES=1, BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2), BENCH_PIPELINE_CHAIN (8), BENCH_PIPELINE_CHAINS (4): bench/pipelines.ts.
+ * BENCH_ONLY=million, BENCH_ONLY=pipelines or BENCH_ONLY=overhead runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ import { benchSchedules } from './schedules.js';
 import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
 import { benchMillion } from './million.js';
+import { benchPipelines } from './pipelines.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -59,9 +61,24 @@ async function million(): Promise<NonNullable<BenchResults['million']>> {
   return r;
 }
 
+async function pipelines(): Promise<NonNullable<BenchResults['pipelines']>> {
+  log('pipelines: edge latency, fan-out against plain jobs, checking and the run page of 1,000 tasks');
+  const r = await benchPipelines({
+    root,
+    log,
+    items: envInt('BENCH_PIPELINE_ITEMS', 200, 10, 1024),
+    rounds: envInt('BENCH_PIPELINE_ROUNDS', 2, 1, 10),
+    chainTasks: envInt('BENCH_PIPELINE_CHAIN', 8, 2, 100),
+    chains: envInt('BENCH_PIPELINE_CHAINS', 4, 1, 50),
+  });
+  if (!r.measured) log(`  not measured: ${r.reason}`);
+  return r;
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
   million: async () => ({ million: await million() }),
+  pipelines: async () => ({ pipelines: await pipelines() }),
   overhead: async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
     try {
@@ -164,6 +181,7 @@ try {
   if (!store.measured) log(`  not measured: ${store.reason}`);
 
   const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
+  const pipelineResults = process.env.BENCH_SKIP_PIPELINES ? undefined : await pipelines();
 
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
@@ -218,6 +236,7 @@ try {
     workers,
     store,
     million: millionResults,
+    pipelines: pipelineResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     baseline,
