@@ -71,16 +71,13 @@ export class BrowserSessions implements Authenticator {
   async authenticate(req: FastifyRequest): Promise<Identity | null> {
     const id = this.cookieId(req);
     if (id === null) return null;
-    const hash = sessionIdHash(id);
-    const session = await this.o.store.get(hash);
+    const session = await this.o.store.get(sessionIdHash(id));
     if (!session) return null;
+    // Refused, not deleted, when the credential does not open (a node with another cookie secret) or its
+    // issuer no longer accepts it: a misconfigured node must not end sessions the others still honour.
     const token = openCredential(session.credential, id, this.o.cookieSecret);
-    // Another cookie secret, or a token its issuer no longer accepts: the session can never work again.
     const identity = token === null ? null : await this.identify(token);
-    if (!identity || identity.name !== session.username) {
-      await this.o.store.revoke(hash);
-      return null;
-    }
+    if (!identity || identity.name !== session.username) return null;
     if (UNSAFE.has(req.method)) {
       const sent = req.headers[XSRF_HEADER];
       if (typeof sent !== 'string' || !safeEqual(sent, xsrfForSession(id, this.o.cookieSecret))) {
