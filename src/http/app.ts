@@ -10,6 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.js';
 import type { JobStore } from '../store/job-store.js';
+import type { SessionStore } from '../store/session-store.js';
 import type { JobRunner } from '../runner/runner-api.js';
 import type { KernelSpec } from '../kernel/kernelspec-discovery.js';
 import { HUBMILL_VERSION } from '../version.js';
@@ -32,6 +33,7 @@ import kernelspecRoutes from './routes/kernelspecs.js';
 import metricsRoutes from './routes/metrics.js';
 import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
+import sessionRoutes from './routes/sessions.js';
 import pipelineRoutes from './routes/pipelines.js';
 import pipelineRunRoutes from './routes/pipeline-runs.js';
 import type { PipelineDeps } from './pipeline-access.js';
@@ -53,8 +55,10 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** Shared with the runner so it can count runs and kernel starts; created when absent. */
   metrics?: Metrics;
-  /** Tried in order; default: the static API token when configured. */
+  /** Tried in order; default: the static API token when configured, hub tokens, browser sessions. */
   authenticators?: Authenticator[];
+  /** Where browser sessions live (store/open.ts sessionStoreFor); absent, or with `authenticators`: no browser sign-in. */
+  sessions?: SessionStore | null;
   inspectNotebook?: NotebookInspector;
   /** SSE heartbeat comment interval (default 15 s). */
   sseHeartbeatMs?: number;
@@ -73,6 +77,9 @@ export interface AppDeps {
   /** The home of the user hubmill runs as when the template has none for it (users/home-path.ts ownHomeOutsideTemplate); default none. */
   ownHome?: OwnHome | null;
 }
+
+/** How often expired browser sessions are deleted (they are refused from the moment they expire). */
+const SESSION_SWEEP_MS = 10 * 60_000;
 
 function cached<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
   let value: { at: number; p: Promise<T> } | null = null;
@@ -97,7 +104,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Behind JupyterHub: hub tokens, browser sessions (OAuth); the static token stays for hub-less installs.
   const hub = hubIntegrationFromConfig(config);
-  const authenticators = deps.authenticators ?? defaultAuthenticators(config, hub);
+  const defaults = defaultAuthenticators(config, hub, deps.authenticators ? null : (deps.sessions ?? null));
+  const authenticators = deps.authenticators ?? defaults.authenticators;
+  const sessions = defaults.sessions;
   const limits: LimitOptions = {
     perUserPerMin: config.rateLimitPerMin,
     perIpPerMin: config.rateLimitIpPerMin,
@@ -239,8 +248,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   // A schedule may fire a pipeline (with the pipelines API mounted).
   if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules, pipelines: pipelineDeps });
-  await app.register(uiRoutes, { prefix: mount, ctx });
+  await app.register(uiRoutes, { prefix: mount, ctx, sessions });
+  if (sessions) {
+    await app.register(sessionRoutes, { prefix: `${mount}/api/v1`, sessions });
+    const stopSweeping = sessions.startSweeping(SESSION_SWEEP_MS, (err) => app.log.warn({ err: (err as Error).message }, 'deleting expired browser sessions failed'));
+    app.addHook('onClose', async () => stopSweeping());
+  }
   // Not `register(oauthRoutes, hub.oauth)`: Fastify would read the options' `prefix` as a route prefix.
-  if (hub) await app.register(async (scope) => oauthRoutes(scope, hub.oauth));
+  if (hub && sessions) await app.register(async (scope) => oauthRoutes(scope, { ...hub.oauth, sessions }));
   return app;
 }

@@ -1,21 +1,22 @@
 /**
  * Everything buildApp needs to run as a JupyterHub service, derived from the
  * config: the authenticators (static token first, so hub-less scripts keep
- * working while the hub is down; then hub API tokens; then browser sessions),
- * the OAuth options, and the URL rewrite that serves the prefixed app at the
+ * working while the hub is down; then hub API tokens; then browser sessions,
+ * whose stored tokens are re-checked by the first two), the OAuth options,
+ * and the URL rewrite that serves the prefixed app at the
  * root as well (the proxy sends `/services/hubmill/x` with the full path;
  * direct callers on :8002 use `/x`, as with the seed).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
+import type { SessionStore } from '../store/session-store.js';
 import { StaticTokenAuthenticator, type Authenticator } from './auth.js';
+import { BrowserSessions, type TokenIdentifier } from './browser-sessions.js';
 import { HubAuthenticator } from './hub-auth.js';
-import { CookieSessionAuthenticator, type OAuthOptions } from './oauth.js';
-import { TokenCookieAuthenticator, type TokenIdentifier } from './token-cookie.js';
+import type { OAuthOptions } from './oauth.js';
 
 export interface HubIntegration {
   hubAuth: HubAuthenticator;
-  cookies: CookieSessionAuthenticator;
   oauth: OAuthOptions;
 }
 
@@ -28,7 +29,6 @@ export function hubIntegrationFromConfig(config: Config): HubIntegration | null 
   });
   return {
     hubAuth,
-    cookies: new CookieSessionAuthenticator(hubAuth, config.cookieSecret),
     oauth: {
       prefix: config.servicePrefix,
       hubAuth,
@@ -42,7 +42,15 @@ export function hubIntegrationFromConfig(config: Config): HubIntegration | null 
   };
 }
 
-export function defaultAuthenticators(config: Config, hub: HubIntegration | null): Authenticator[] {
+/**
+ * The authenticators of a request, in order, and the browser sessions (null without a session store,
+ * as with the tests' fake job store, or without any token to sign in with).
+ */
+export function defaultAuthenticators(
+  config: Config,
+  hub: HubIntegration | null,
+  store: SessionStore | null,
+): { authenticators: Authenticator[]; sessions: BrowserSessions | null } {
   const list: Authenticator[] = [];
   const identifiers: TokenIdentifier[] = [];
   if (config.apiToken) {
@@ -51,12 +59,21 @@ export function defaultAuthenticators(config: Config, hub: HubIntegration | null
     identifiers.push(statics);
   }
   if (hub) {
-    list.push(hub.hubAuth, hub.cookies);
+    list.push(hub.hubAuth);
     identifiers.push(hub.hubAuth);
   }
-  // A browser signed in with a token link (ui/signin) carries that token in a cookie.
-  if (identifiers.length) list.push(new TokenCookieAuthenticator(identifiers, config.cookieSecret));
-  return list;
+  const sessions =
+    store && identifiers.length
+      ? new BrowserSessions({
+          store,
+          identifiers,
+          cookieSecret: config.cookieSecret,
+          prefix: config.servicePrefix,
+          alwaysSecure: config.jupyterhubHost.startsWith('https://'),
+        })
+      : null;
+  if (sessions) list.push(sessions);
+  return { authenticators: list, sessions };
 }
 
 /** Fastify `rewriteUrl`: a request outside the mount point is served as if it came under it. */

@@ -10,18 +10,22 @@ import type { Config } from '../config.js';
 import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { PipelineStore } from './pipeline-store.js';
+import type { SessionStore } from './session-store.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { PgPipelineStore } from './pg/pg-pipeline-store.js';
+import { PgSessionStore } from './pg/pg-session-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 import { SqlitePipelineStore } from './sqlite-pipeline-store.js';
+import { SqliteSessionStore } from './sqlite-session-store.js';
 
 export interface Stores {
   kind: 'sqlite' | 'postgres';
   jobs: JobStore;
   schedules: ScheduleStore;
   pipelines: PipelineStore;
+  sessions: SessionStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +41,13 @@ export function pipelineStoreFor(jobs: JobStore, opts: { now?: () => number; job
   if (jobs instanceof PgJobStore) return new PgPipelineStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqlitePipelineStore(jobs, opts);
   throw new TypeError('pipelines need the SQLite or PostgreSQL job store');
+}
+
+/** The browser session store of an open job store (null for another JobStore, such as the tests' fakes). */
+export function sessionStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): SessionStore | null {
+  if (jobs instanceof PgJobStore) return new PgSessionStore(jobs, opts);
+  if (jobs instanceof SqliteJobStore) return new SqliteSessionStore(jobs, opts);
+  return null;
 }
 
 /**
@@ -58,7 +69,14 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
   }
   try {
     const target = { jobTarget: opts.jobTarget };
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), close: () => jobs.close() };
+    return {
+      kind,
+      jobs,
+      schedules: scheduleStoreFor(jobs, target),
+      pipelines: pipelineStoreFor(jobs, target),
+      sessions: sessionStoreFor(jobs)!,
+      close: () => jobs.close(),
+    };
   } catch (err) {
     await jobs.close();
     throw err;

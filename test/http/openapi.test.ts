@@ -13,7 +13,7 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import { WebhookAllowList } from '../../src/schedules/webhook-address.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { SqliteScheduleStore } from '../../src/store/sqlite-schedule-store.js';
-import { pipelineStoreFor } from '../../src/store/open.js';
+import { pipelineStoreFor, sessionStoreFor } from '../../src/store/open.js';
 import { auth, makeApp } from './fakes.js';
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, cells: [] });
@@ -34,10 +34,10 @@ describe('OpenAPI document', () => {
     root = await mkdtemp(join(tmpdir(), 'hubmill-openapi-'));
     await mkdir(join(root, 'alice'), { recursive: true });
     await writeFile(join(root, 'alice', 'a.ipynb'), NB);
-    // With the schedules and pipelines APIs mounted, so the document has every route.
+    // With the schedules, pipelines and browser sessions APIs mounted, so the document has every route.
     jobs = new SqliteJobStore({ path: ':memory:' });
     const schedules = { store: new SqliteScheduleStore(jobs), wake: () => {}, webhookAllow: new WebhookAllowList([]) };
-    const a = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules, pipelines: pipelineStoreFor(jobs) });
+    const a = await makeApp({ homeTemplate: join(root, '{username}') }, { schedules, pipelines: pipelineStoreFor(jobs), sessions: sessionStoreFor(jobs) });
     const b = await makeApp({ homeTemplate: join(root, '{username}'), servicePrefix: '/services/hubmill/' });
     ({ app } = a);
     ({ app: prefixed } = b);
@@ -65,6 +65,7 @@ describe('OpenAPI document', () => {
       '/api/v1/pipelines/{id}/runs/{run_id}/repair',
       '/api/v1/pipelines/{id}/runs/{run_id}/events',
       '/api/v1/pipelines/{id}/runs/{run_id}/results',
+      '/api/v1/users/{username}/sessions',
     ]) {
       assert.ok(doc.paths[path], `${path} is documented`);
     }

@@ -192,6 +192,35 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
     assert.match(forged.body.detail, /state/);
   });
 
+  it("a hub user's token-link session: the cookie is no hub token; only the user or an admin ends all of the user's sessions", async () => {
+    const signIn = async () => {
+      const res = await fetch(`${direct}/ui/signin?token=${tok.alice}`, { redirect: 'manual' });
+      assert.equal(res.status, 302);
+      const sc = res.headers.getSetCookie().find((c) => c.startsWith('hubmill-session='));
+      assert.ok(sc, 'session cookie set');
+      assert.ok(!sc.includes(tok.alice!) && !sc.includes(Buffer.from(tok.alice!).toString('base64url')), 'the cookie holds no hub token');
+      return decodeURIComponent(sc.slice('hubmill-session='.length).split(';', 1)[0]!);
+    };
+    const value = await signIn();
+    assert.ok((await hub.api('GET', '/user', undefined, value)).status >= 400, 'the cookie value is not a token the hub knows');
+    const jar = { cookie: `hubmill-session=${value}` };
+    const me = () => call(direct, 'GET', '/ui/api/me', null, undefined, jar);
+    assert.equal((await me()).status, 200);
+    assert.equal((await me()).body.name, 'alice');
+    const revoke = (token: string) => call(direct, 'DELETE', '/api/v1/users/alice/sessions', token);
+    const byBob = await revoke(tok.bob!);
+    assert.equal(byBob.status, 403, JSON.stringify(byBob.body));
+    assert.equal((await me()).status, 200, "bob cannot end alice's sessions");
+    const byAdmin = await revoke(tok.admin!);
+    assert.equal(byAdmin.status, 200, JSON.stringify(byAdmin.body));
+    assert.ok(byAdmin.body.revoked >= 1);
+    assert.equal((await me()).status, 401, 'revoked by the admin');
+    const again = await signIn();
+    const own = await revoke(tok.alice!);
+    assert.deepEqual(own.body, { username: 'alice', revoked: 1 });
+    assert.equal((await call(direct, 'GET', '/ui/api/me', null, undefined, { cookie: `hubmill-session=${again}` })).status, 401, 'signed out everywhere by herself');
+  });
+
   describe('browser login through the hub (headless Chromium)', () => {
     let browser: Browser;
     before(async () => {
@@ -226,6 +255,9 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
       assert.equal(sc.httpOnly, true);
       assert.equal(sc.sameSite, 'Lax');
       assert.equal(sc.path, '/services/hubmill/');
+      assert.equal(sc.secure, false, 'the hub is served over plain http here');
+      assert.match(sc.value, /^[A-Za-z0-9_-]{43}$/, 'a random session id');
+      assert.ok((await hub.api('GET', '/user', undefined, decodeURIComponent(sc.value))).status >= 400, 'the cookie holds no token the hub accepts');
 
       // Pages and API calls from the browser are alice's.
       await page.goto(`${proxied}/list-notebooks/alice`);
@@ -255,6 +287,9 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
       assert.match((await page.textContent('body')) ?? '', /Logged out/);
       const after = await page.evaluate(async () => (await fetch('/services/hubmill/session', { headers: { accept: 'application/json' } })).status);
       assert.equal(after, 401);
+      // A copy of the cookie kept from before the logout is refused: the session is gone from the store.
+      const replay = await call(proxied, 'GET', '/session', null, undefined, { accept: 'application/json', cookie: `hubmill-session=${sc.value}` });
+      assert.equal(replay.status, 401);
       await context.close();
     });
 

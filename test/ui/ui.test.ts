@@ -103,16 +103,23 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     }
   }
 
-  it('signs in with the printed token link: HttpOnly cookie, token dropped from the address bar; sign-out', async () => {
+  it('signs in with the printed token link: HttpOnly session cookie without the token, token dropped from the address bar; sign-out ends the session', async () => {
     await onPage(async (page, context) => {
       assert.ok(!page.url().includes('token'), page.url());
-      const cookie = (await context.cookies(srv.base)).find((c) => c.name === 'hubmill-token');
+      const cookies = await context.cookies(srv.base);
+      const cookie = cookies.find((c) => c.name === 'hubmill-session');
       assert.ok(cookie, 'sign-in cookie set');
       assert.equal(cookie.httpOnly, true);
       assert.equal(cookie.sameSite, 'Lax');
+      assert.equal(cookie.secure, false, 'plain http');
+      for (const c of cookies) {
+        for (const form of [srv.token, Buffer.from(srv.token).toString('base64'), Buffer.from(srv.token).toString('base64url')]) {
+          assert.ok(!c.value.includes(form) && !decodeURIComponent(c.value).includes(form), `cookie ${c.name} holds the token`);
+        }
+      }
       assert.equal(await page.evaluate(() => document.cookie), '', 'the page cannot read its cookies');
       // The cookie alone cannot submit (XSRF): unsafe methods also need the header from ui/api/me.
-      const jar = `hubmill-token=${cookie.value}`;
+      const jar = `hubmill-session=${cookie.value}`;
       const me = await call(srv.base, 'GET', '/ui/api/me', null, undefined, { cookie: jar });
       assert.equal(me.status, 200);
       assert.equal(me.body.admin, true);
@@ -126,7 +133,9 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       await page.getByRole('link', { name: 'demo.ipynb' }).waitFor();
       await page.getByRole('link', { name: 'Sign out' }).click();
       await page.getByLabel('API token').waitFor();
-      assert.equal((await context.cookies(srv.base)).find((c) => c.name === 'hubmill-token'), undefined);
+      assert.equal((await context.cookies(srv.base)).find((c) => c.name === 'hubmill-session'), undefined);
+      // A copy of the cookie kept from before the sign-out is refused: the session is gone from the store.
+      assert.equal((await call(srv.base, 'GET', '/ui/api/me', null, undefined, { cookie: jar })).status, 401);
     });
   });
 

@@ -1,7 +1,7 @@
 /**
  * The web UI (built into dist/ui by scripts/build-ui.mjs from ui/): its page,
  * its hashed assets, the sandboxed frame that renders untrusted HTML outputs,
- * token-link sign-in and sign-out, and `ui/api/me` (who the browser is, its
+ * token-link sign-in and sign-out (server-side sessions, browser-sessions.ts), and `ui/api/me` (who the browser is, its
  * XSRF token, whose home to open, which homes an admin may switch to).
  *
  * Headers: the page and assets send a strict CSP (`script-src 'self'`, no
@@ -20,9 +20,9 @@ import { NotFoundError } from '../../errors.js';
 import { isValidUsername } from '../../users/home-path.js';
 import type { RouteContext } from '../context.js';
 import { tokenFromRequest } from '../auth.js';
+import { SessionsUnavailableError, type BrowserSessions } from '../browser-sessions.js';
 import { UnauthorizedError } from '../http-errors.js';
-import { cookieValue, SESSION_COOKIE, wantsHtml, xsrfFor } from '../oauth.js';
-import { setTokenCookie, TOKEN_COOKIE } from '../token-cookie.js';
+import { wantsHtml } from '../oauth.js';
 import { MeView, type MeViewT } from '../schemas.js';
 
 /** dist/ui, from both src/http/routes (tsx) and dist/http/routes (built). */
@@ -104,10 +104,10 @@ async function usersWithHomes(template: string, limit = 2000): Promise<string[]>
   return out;
 }
 
-const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+/** `sessions`: null when this app has no browser sign-in (no session store, as with the tests' fakes). */
+const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; sessions: BrowserSessions | null }> = async (app, { ctx, sessions }) => {
   const { config, prefix } = ctx;
   const hub = Boolean(config.jupyterhubApiUrl && config.jupyterhubApiToken);
-  const secure = config.jupyterhubHost.startsWith('https://');
   const csp = pageCsp(config.jupyterhubHost);
   const pub = { schema: { hide: true }, config: { public: true } };
   let shell: string | null = null;
@@ -142,17 +142,21 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
   };
   app.get('/ui/', pub, index); // also /ui (ignoreTrailingSlash)
 
-  // Authenticated by the auth hook (the `?token=` is checked like any token); stores it in the cookie.
+  // Authenticated by the auth hook; the `?token=` itself must identify someone, and starts a server-side session.
   app.get('/ui/signin', { schema: { hide: true } }, async (req, reply) => {
     const token = tokenFromRequest(req);
-    if (token) setTokenCookie(reply, { prefix, secret: config.cookieSecret, secure, value: token });
+    if (token) {
+      if (!sessions) throw new SessionsUnavailableError('browser sign-in needs the job store (SQLite or PostgreSQL)');
+      await sessions.signInWithToken(req, reply, token);
+    }
     return reply.header('cache-control', 'no-store').redirect(`${prefix}ui/`, 302);
   });
 
-  app.get('/ui/signout', pub, async (_req, reply) => {
-    setTokenCookie(reply, { prefix, secret: config.cookieSecret, secure, value: null });
+  // Sign-out deletes the session in the store (the cookie is dead even if a copy of it survives).
+  app.get('/ui/signout', pub, async (req, reply) => {
+    await sessions?.signOut(req, reply);
     reply.header('cache-control', 'no-store');
-    // With a hub, its logout route also clears the OAuth session cookie.
+    // With a hub, its logout page says so and offers to log in again.
     return reply.redirect(hub ? `${prefix}logout` : `${prefix}ui/`, 302);
   });
 
@@ -180,8 +184,6 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
   app.get('/ui/api/me', { schema: { hide: true, response: { 200: MeView } } }, async (req, reply): Promise<MeViewT> => {
     const identity = req.identity;
     if (!identity) throw new UnauthorizedError('not signed in');
-    const session = hub ? cookieValue(req, SESSION_COOKIE, config.cookieSecret) : null;
-    const cookieToken = session ?? cookieValue(req, TOKEN_COOKIE, config.cookieSecret);
     let home: string | null = null;
     const remote = ctx.homes.remote;
     if (identity.kind === 'user') home = identity.name;
@@ -197,7 +199,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
       name: identity.name,
       kind: identity.kind,
       admin: identity.admin,
-      xsrf_token: cookieToken ? xsrfFor(cookieToken, config.cookieSecret) : null,
+      xsrf_token: sessions?.xsrf(req) ?? null,
       home_user: home,
       users: home && identity.admin && !users.includes(home) ? [home, ...users] : users,
     };

@@ -254,4 +254,22 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'schedules.pipeline_id',
     sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT COLLATE "C";`,
   },
+  {
+    // Browser sessions (issue 18): the same table as SQLite migration 100; shared by every API node.
+    version: 60,
+    name: 'browser_sessions',
+    sql: `
+      CREATE TABLE browser_sessions (
+        id_hash        TEXT COLLATE "C" PRIMARY KEY,
+        username       TEXT NOT NULL,
+        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
+        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
+        credential     TEXT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT NOT NULL
+      );
+      CREATE INDEX browser_sessions_user ON browser_sessions (username);
+      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
+    `,
+  },
 ];

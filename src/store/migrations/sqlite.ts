@@ -239,4 +239,23 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'schedules.pipeline_id',
     sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT;  -- the pipeline its fires run; NULL = a notebook schedule`,
   },
+  {
+    // Browser sessions (issue 18): the cookie holds a random id; the store keeps its SHA-256, who signed in,
+    // the credential the server re-checks on each request (encrypted under a key derived from the id) and the expiry.
+    id: 100,
+    name: 'browser_sessions',
+    sql: `
+      CREATE TABLE browser_sessions (
+        id_hash        TEXT PRIMARY KEY,          -- hex SHA-256 of the cookie's session id (the id itself is never stored)
+        username       TEXT NOT NULL,             -- the identity's name at sign-in (admin revoke-all goes by it)
+        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
+        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
+        credential     TEXT NOT NULL,             -- the API or OAuth token, AES-256-GCM (http/session-crypto.ts)
+        created_at_ms  INTEGER NOT NULL,
+        expires_at_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX browser_sessions_user ON browser_sessions (username);
+      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
+    `,
+  },
 ];
