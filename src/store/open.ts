@@ -10,6 +10,11 @@ import type { Config } from '../config.js';
 import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { PipelineStore } from './pipeline-store.js';
+import type { OutboxStore } from './outbox-store.js';
+import { OutboxStoreCore } from './core/outbox-store-core.js';
+import { POSTGRES, SQLITE } from './core/dialect.js';
+import { rowsOf, type Row } from './core/steps.js';
+import { query } from './pg/connect.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { PgPipelineStore } from './pg/pg-pipeline-store.js';
@@ -22,6 +27,8 @@ export interface Stores {
   jobs: JobStore;
   schedules: ScheduleStore;
   pipelines: PipelineStore;
+  /** Notifications waiting for delivery, written with the run ends they announce. */
+  outbox: OutboxStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +44,14 @@ export function pipelineStoreFor(jobs: JobStore, opts: { now?: () => number; job
   if (jobs instanceof PgJobStore) return new PgPipelineStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqlitePipelineStore(jobs, opts);
   throw new TypeError('pipelines need the SQLite or PostgreSQL job store');
+}
+
+/** The outbox of an open job store, on its connection or pool. */
+export function outboxStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): OutboxStore {
+  // The database's clock, as the rows' times are written by the schedule and pipeline stores (pg/db-clock.ts).
+  if (jobs instanceof PgJobStore) return new OutboxStoreCore(POSTGRES, async (q) => (await query<Row>(jobs.pool, q.text, q.args)).rows, opts.now ?? jobs.now);
+  if (jobs instanceof SqliteJobStore) return new OutboxStoreCore(SQLITE, async (q) => jobs.runSteps(rowsOf<Row>(q)), opts.now);
+  throw new TypeError('the outbox needs the SQLite or PostgreSQL job store');
 }
 
 /**
@@ -58,7 +73,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
   }
   try {
     const target = { jobTarget: opts.jobTarget };
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), close: () => jobs.close() };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), outbox: outboxStoreFor(jobs), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;
