@@ -44,7 +44,7 @@ export const DeliveryView = Type.Object(
   },
   { $id: 'Delivery' },
 );
-type DeliveryViewT = Static<typeof DeliveryView>;
+export type DeliveryViewT = Static<typeof DeliveryView>;
 
 export function renderDelivery(d: OutboxDelivery): DeliveryViewT {
   return {
