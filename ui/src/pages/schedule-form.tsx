@@ -2,7 +2,7 @@
  * Create or edit a schedule: notebook, cron with presets, IANA time zone, the
  * next 5 fire times from the server's preview (debounced, as you type), the
  * typed parameters form of the notebook page, overlap/catch-up/retries and
- * run options, an optional webhook; after creation the webhook secret is shown once.
+ * run options, an optional webhook and e-mail addresses; after creation the webhook secret is shown once.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, createSchedule, getSchedule, listNotebooks, patchSchedule, previewCron, type Schedule } from '../api';
