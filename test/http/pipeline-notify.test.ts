@@ -222,6 +222,17 @@ for (const backend of ['SQLite', 'PostgreSQL'] as Backend[]) describe(`pipeline 
     assert.equal((await t.pipelines.getPipeline(id))?.notify?.secret, first.json().webhook_secret);
   });
 
+  it('a notify without a webhook or an address, or with an address that is none, is refused at save', async () => {
+    for (const [notify, status, says] of [[{ on: ['failed'] }, 422, /notify needs webhook_url or email/], [{ email: ['not an address'] }, 422, /notify\.email/]] as const) {
+      const r = await t.app.inject({
+        method: 'POST', url: '/api/v1/pipelines', headers: json,
+        payload: JSON.stringify({ name: 'x', username: 'alice', tasks: [{ key: 'a', notebook: 'n/ok.ipynb' }], notify }),
+      });
+      assert.equal(r.statusCode, status, r.body);
+      assert.match(r.body, says);
+    }
+  });
+
   it('a webhook to a private address not allowed is refused at save (422), as for schedules', async () => {
     const r = await t.app.inject({
       method: 'POST',
