@@ -242,6 +242,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       owner: node.workerId ?? `notify-${process.pid}-${randomUUID()}`,
       attempts: config.notifyAttempts,
       backoffMs: config.notifyBackoffS * 1000,
+      keepDays: config.retentionDays > 0 ? config.retentionDays : null,
       logger: logger.child({ component: 'notify' }),
     });
     deliverer.start();

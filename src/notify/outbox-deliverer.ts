@@ -5,7 +5,8 @@
  * outcome: delivered, a retry after `backoff × 2^(attempt−1)` (at most an hour),
  * or failed once the attempts are spent or retrying cannot help. A node that
  * dies mid-send leaves its lease to expire; the row is then sent again
- * (receivers deduplicate on the delivery id).
+ * (receivers deduplicate on the delivery id). Rows delivered or failed longer
+ * ago than the jobs' retention are deleted, a batch an hour.
  */
 import type { Logger } from 'pino';
 import type { AttemptOutcome, OutboxDelivery, OutboxStore } from '../store/outbox-store.js';
@@ -17,6 +18,8 @@ import { buildPayload, PayloadGoneError, type PayloadSources } from './payloads.
 
 const MAX_BACKOFF_MS = 3_600_000;
 const BATCH = 20;
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 500;
 
 export interface DelivererOptions {
   outbox: OutboxStore;
@@ -33,6 +36,8 @@ export interface DelivererOptions {
   /** Look for due rows at least this often (default 1 s); `wake` looks at once. */
   pollMs?: number;
   webhookTimeoutMs?: number;
+  /** Delivered and failed rows are kept this many days (HUBMILL_RETENTION_DAYS); null: forever. */
+  keepDays?: number | null;
   logger?: Logger;
   now?: () => number;
 }
@@ -48,6 +53,7 @@ export class OutboxDeliverer {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = true;
+  private prunedAtMs = 0;
 
   constructor(private readonly o: DelivererOptions) {}
 
@@ -87,9 +93,20 @@ export class OutboxDeliverer {
   private async loop(): Promise<void> {
     try {
       while (!this.stopped && (await this.pass()) === BATCH);
+      await this.prune();
     } catch (err) {
       this.o.logger?.warn({ err: (err as Error).message }, 'notification delivery pass failed');
     }
+  }
+
+  /** At most hourly: the rows older than the retention (one batch; the next hour takes more). */
+  private async prune(): Promise<void> {
+    const days = this.o.keepDays;
+    const now = (this.o.now ?? Date.now)();
+    if (!days || days <= 0 || now - this.prunedAtMs < PRUNE_EVERY_MS) return;
+    this.prunedAtMs = now;
+    const n = await this.o.outbox.prune(now - days * 86_400_000, PRUNE_BATCH);
+    if (n > 0) this.o.logger?.info({ pruned: n }, 'old notification records pruned');
   }
 
   /** One pass: leases due rows and delivers them; returns how many were leased. */

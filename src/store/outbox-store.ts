@@ -47,6 +47,8 @@ export interface OutboxStore {
    * Null: no such delivery of this subject; 'delivered': it was delivered (nothing changes).
    */
   retry(kind: OutboxSubject, subjectId: string, id: string): Promise<OutboxDelivery | 'delivered' | null>;
+  /** Deletes up to `limit` delivered or failed rows last changed before `beforeMs` (retention); returns how many. */
+  prune(beforeMs: number, limit: number): Promise<number>;
   /** The soonest next attempt of a pending row, or null. */
   nextDueAt(): Promise<number | null>;
 }

@@ -125,6 +125,11 @@ for (const [name, makePair] of backends) {
       assert.equal(row.status, 'delivered');
       assert.ok(row.delivered_at_ms);
       assert.equal(await a.outbox.retry('schedule', s.id, held.id), 'delivered');
+      // Retention: rows done before the cutoff go, pending ones stay whatever their age.
+      assert.equal(await a.outbox.prune(row.updated_at_ms, 10), 0, 'nothing done before the cutoff');
+      assert.equal(await b.outbox.prune(Date.now() + 60_000, 10), 1, 'the delivered row');
+      assert.equal(await a.outbox.get(held.id), null);
+      assert.equal((await a.outbox.list('schedule', s.id, 10)).length, 2, 'the two still leased stay');
     });
 
     it('a lease that expired (its node died) is taken by another node', async (t) => {

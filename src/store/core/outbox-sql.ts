@@ -133,6 +133,15 @@ export class OutboxSql {
     };
   }
 
+  /** Deletes up to `limit` delivered or failed rows last changed before the cutoff, RETURNING id. */
+  prune(cutoffMs: number, limit: number): Sql {
+    const a = this.args();
+    return {
+      text: `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status <> 'pending' AND updated_at_ms < ${a.add(cutoffMs)} LIMIT ${a.add(limit)}) RETURNING id`,
+      args: a.values,
+    };
+  }
+
   nextDue(): Sql {
     return { text: `SELECT MIN(next_attempt_ms) AS at FROM outbox WHERE status = 'pending'`, args: [] };
   }

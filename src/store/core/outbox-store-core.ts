@@ -46,6 +46,10 @@ export class OutboxStoreCore implements OutboxStore {
     return d && d.subject_kind === kind && d.subject_id === subjectId ? 'delivered' : null;
   }
 
+  async prune(beforeMs: number, limit: number): Promise<number> {
+    return (await this.exec(this.sql.prune(beforeMs, limit))).length;
+  }
+
   async nextDueAt(): Promise<number | null> {
     const r = (await this.exec(this.sql.nextDue()))[0] as { at: number | string | null } | undefined;
     return r?.at == null ? null : Number(r.at);
