@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what hubmill needs and is missing, quickly and idempotently:
 //   0. a Node.js as new as package.json's "engines" names
-//   1. Debian packages (Jupyter kernels, nbconvert for the benchmark peer, JupyterHub, Chromium)
+//   1. Debian packages (Jupyter kernels, nbconvert for the benchmark peer, JupyterHub, aiosmtpd, Chromium)
 //   2. npm dependencies (npm ci when package-lock.json changed since the last install)
 //   3. with --build: the TypeScript build when a source is newer than dist/, and the web UI
 //      bundle (scripts/build-ui.mjs) when a file under ui/ is newer than dist/ui
@@ -48,6 +48,11 @@ const SYSTEM_REQUIREMENTS = [
     what: 'numpy for /usr/bin/python3 (the fork-server isolation tests compare numpy.random draws)',
     ok: () => pyImports('numpy'),
     packages: ['python3-numpy'],
+  },
+  {
+    what: 'aiosmtpd for /usr/bin/python3 (the e-mail notification tests run a real SMTP server)',
+    ok: () => pyImports('aiosmtpd'),
+    packages: ['python3-aiosmtpd'],
   },
   {
     what: 'Chromium (browser tests)',

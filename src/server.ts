@@ -5,6 +5,7 @@
  * cancel them; close the HTTP server, the pool and the store). What `--role`
  * changes (api: HTTP only; worker: jobs and schedules only) is in server-roles.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -31,7 +32,8 @@ import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
-import { notifyEndedRuns } from './schedules/pipeline-notify.js';
+import { OutboxDeliverer } from './notify/outbox-deliverer.js';
+import { smtpMailer } from './notify/mailer.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
 import { homePathFor, ownHomeOutsideTemplate } from './users/home-path.js';
 import { HUBMILL_VERSION } from './version.js';
@@ -113,6 +115,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger,
     metrics: metrics.schedules,
     wakeRunner: () => runner.wake(),
+    onSettled: () => deliverer?.wake(),
     checkJob: async (job) => (await runner.check(job)).job,
   });
   // `npm start` as root with the default template: root's own home (/root), not the missing /home/root.
@@ -141,6 +144,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       jobFinished: (status, ms, job) => {
         metrics.jobFinished(status, ms);
         if (job.schedule_id) scheduling.scheduler.wake();
+        if (job.pipeline_run_id) deliverer?.wake();
       },
     },
     requeueInterruptedOnStart: config.requeueOnRestart,
@@ -153,20 +157,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let closing: Promise<void> | null = null;
   // Pipeline runs whose state lags their jobs (a node died between a job's end and its advance, a retry's
   // backoff ended) are carried on by every node that runs jobs, within a third of the lease.
-  // The same timer sends the webhooks of ended runs (schedules/pipeline-notify.ts): each end is taken by one node.
+  // Notifications (webhooks, mail) wait in the outbox, written with the run ends they announce; every node
+  // that runs jobs delivers them (notify/outbox-deliverer.ts), so one written before a crash is sent after it.
   let advanceTimer: NodeJS.Timeout | undefined;
-  let notifying = false;
-  const notifyEnded = (): void => {
-    if (notifying) return;
-    notifying = true;
-    notifyEndedRuns({ store: stores.pipelines, notifier: scheduling.notifier, prefix: config.servicePrefix })
-      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'pipeline run webhooks failed'))
-      .finally(() => (notifying = false));
-  };
+  let deliverer: OutboxDeliverer | null = null;
+  const mailer = config.smtpUrl && config.smtpFrom ? smtpMailer(config.smtpUrl, config.smtpFrom) : null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       logger.info({ graceS: config.shutdownGraceS }, 'shutting down');
       clearInterval(advanceTimer);
+      await deliverer?.stop().catch((err: unknown) => logger.error({ err }, 'notification delivery stop failed'));
+      mailer?.close();
       await scheduling.stop().catch((err: unknown) => logger.error({ err }, 'scheduler stop failed'));
       await runner.stop(config.shutdownGraceS * 1000).catch((err: unknown) => logger.error({ err }, 'runner stop failed'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'http close failed'));
@@ -185,6 +186,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       schedules: scheduling.routes,
       pipelines: stores.pipelines,
       sessions: stores.sessions,
+      outbox: stores.outbox,
+      wakeDeliveries: () => deliverer?.wake(),
       config,
       store,
       runner,
@@ -206,11 +209,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       advanceTimer = setInterval(() => {
         stores.pipelines.advanceDue(Date.now()).then(
           (changed) => {
-            if (changed > 0) runner.wake();
+            if (changed > 0) {
+              runner.wake();
+              deliverer?.wake();
+            }
           },
           (err: unknown) => logger.warn({ err: (err as Error).message }, 'advancing lagging pipeline runs failed'),
         );
-        notifyEnded();
       }, Math.max(500, Math.min(5000, (config.leaseS * 1000) / 3)));
       advanceTimer.unref();
     }
@@ -223,6 +228,26 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = serviceUrl(config, port);
+  if (runsJobs) {
+    deliverer = new OutboxDeliverer({
+      outbox: stores.outbox,
+      payloads: {
+        jobs: store,
+        schedules: stores.schedules,
+        pipelines: stores.pipelines,
+        prefix: config.servicePrefix,
+        uiBase: config.publicUrl ? `${config.publicUrl}/` : serviceUrl({ ...config, apiTokenGenerated: false }, port),
+      },
+      allow: scheduling.routes.webhookAllow,
+      mailer,
+      owner: node.workerId ?? `notify-${process.pid}-${randomUUID()}`,
+      attempts: config.notifyAttempts,
+      backoffMs: config.notifyBackoffS * 1000,
+      keepDays: config.retentionDays > 0 ? config.retentionDays : null,
+      logger: logger.child({ component: 'notify' }),
+    });
+    deliverer.start();
+  }
   logger.info(
     { role: config.role, workerId: node.workerId, host: config.host, port, prefix: config.servicePrefix, homeTemplate: config.homeTemplate, dataDir: config.dataDir, kernelGateway: gateway?.url ?? null },
     'hubmill listening',

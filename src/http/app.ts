@@ -35,6 +35,8 @@ import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 import sessionRoutes from './routes/sessions.js';
 import pipelineRoutes from './routes/pipelines.js';
+import deliveryRoutes from './routes/deliveries.js';
+import type { OutboxStore } from '../store/outbox-store.js';
 import pipelineRunRoutes from './routes/pipeline-runs.js';
 import type { PipelineDeps } from './pipeline-access.js';
 import { RunWatch } from './pipeline-run-watch.js';
@@ -68,6 +70,10 @@ export interface AppDeps {
   schedules?: ScheduleDeps;
   /** The pipelines API's store (absent: not mounted). */
   pipelines?: PipelineStore;
+  /** The notifications outbox: `GET …/deliveries` and retries on schedules and pipelines (absent: not mounted). */
+  outbox?: OutboxStore;
+  /** Wakes this node's notification deliverer (after a retry by hand). */
+  wakeDeliveries?(): void;
   /** How often a watched pipeline run is re-read besides its jobs' events (default 250 ms). */
   runWatchPollMs?: number;
   /** This node's role and worker id (default: the configured role, no worker id); a worker serves only /health and /metrics. */
@@ -248,6 +254,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   // A schedule may fire a pipeline (with the pipelines API mounted).
   if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules, pipelines: pipelineDeps });
+  if (deps.outbox && (deps.schedules || deps.pipelines)) {
+    await app.register(deliveryRoutes, {
+      prefix: `${mount}/api/v1`,
+      ctx,
+      deliveries: { outbox: deps.outbox, schedules: deps.schedules?.store, pipelines: deps.pipelines, wake: deps.wakeDeliveries },
+    });
+  }
   await app.register(uiRoutes, { prefix: mount, ctx, sessions });
   if (sessions) {
     await app.register(sessionRoutes, { prefix: `${mount}/api/v1`, sessions });

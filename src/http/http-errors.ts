@@ -71,3 +71,9 @@ export class WrongNodeError extends HubmillError {
   override readonly code = 'WRONG_NODE';
   override readonly httpStatus = 421;
 }
+
+/** A retry asked of a notification that was already delivered (routes/deliveries.ts); 409. */
+export class DeliveredError extends HubmillError {
+  override readonly code = 'ALREADY_DELIVERED';
+  override readonly httpStatus = 409;
+}

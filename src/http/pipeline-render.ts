@@ -33,7 +33,9 @@ export function renderPipeline(p: Pipeline, prefix: string): PipelineViewT {
     parameters: p.parameters ?? {},
     tasks: p.tasks as unknown as PipelineViewT['tasks'],
     max_concurrent_runs: p.max_concurrent_runs ?? 1,
-    notify: p.notify ? { webhook_url: p.notify.webhook_url, on: p.notify.on ?? ['failed'] } : null,
+    notify: p.notify
+      ? { ...(p.notify.webhook_url ? { webhook_url: p.notify.webhook_url } : {}), ...(p.notify.email ? { email: p.notify.email } : {}), on: p.notify.on ?? ['failed'] }
+      : null,
     plan: {
       tasks: p.plan.tasks.map((t) => ({
         key: t.key,

@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_FOR_EACH_ITEMS, MAX_TASKS, RUN_IF, RUN_STATUSES, TASK_STATUSES } from '../pipelines/types.js';
-import { JsonObject, JobStatusT, ParametersT } from './schemas.js';
+import { JsonObject, JobStatusT, NotifyEmail, ParametersT } from './schemas.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
 const NullableIso = (description: string) => Type.Union([Iso(description), Type.Null()]);
@@ -62,12 +62,13 @@ export const TaskSpecT = Type.Object(
 
 const Notify = Type.Object(
   {
-    webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' }),
+    webhook_url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' })),
+    email: Type.Optional(NotifyEmail),
     on: Type.Optional(
       Type.Array(Type.Union(['failed', 'succeeded', 'cancelled'].map((e) => Type.Literal(e))), { minItems: 1, uniqueItems: true, description: 'Run ends to send (default failed)' }),
     ),
   },
-  { additionalProperties: false, description: "A signed webhook when a run ends (event `pipeline_run.<status>`; the body names the pipeline, the run, its times, its tasks' states and a link), sent by a node that runs jobs with the retries of schedule webhooks" },
+  { additionalProperties: false, description: "A signed webhook when a run ends (event `pipeline_run.<status>`; the body names the pipeline, the run, its times, its tasks' states and a link), and/or e-mail, sent through the outbox by a node that runs jobs, with retries (GET /api/v1/pipelines/{id}/deliveries)" },
 );
 
 const spec = {
@@ -117,7 +118,7 @@ export const PipelineView = Type.Object(
     parameters: JsonObject,
     tasks: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'The tasks as saved' }),
     max_concurrent_runs: Type.Integer(),
-    notify: Type.Union([Type.Object({ webhook_url: Type.String(), on: Type.Array(Type.String()) }), Type.Null()]),
+    notify: Type.Union([Type.Object({ webhook_url: Type.Optional(Type.String()), email: Type.Optional(Type.Array(Type.String())), on: Type.Array(Type.String()) }), Type.Null()]),
     webhook_secret: Type.Optional(
       Type.String({ description: 'Only in the answer that gave the pipeline its first webhook: the HMAC key of its signatures (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body>)' }),
     ),

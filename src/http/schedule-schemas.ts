@@ -2,7 +2,7 @@
  * TypeBox schemas of the schedules API (they validate, serialize and document).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { JsonObject } from './schemas.js';
+import { JsonObject, NotifyEmail } from './schemas.js';
 import { MAX_MISFIRE_GRACE_S, ON_TIME_TOLERANCE_MS } from '../schedules/fire-plan.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
@@ -21,7 +21,8 @@ const SecondsOrNull = (description: string) => Type.Unsafe<number | null>({ type
 
 const Notify = Type.Object(
   {
-    webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' }),
+    webhook_url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; loopback/private targets need HUBMILL_WEBHOOK_ALLOW' })),
+    email: Type.Optional(NotifyEmail),
     on: Type.Optional(
       Type.Array(Type.Union(['failed', 'timed_out', 'succeeded', 'retrying'].map((e) => Type.Literal(e))), {
         minItems: 1,
@@ -30,7 +31,12 @@ const Notify = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, description: 'Signed webhook (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body under webhook_secret>)' },
+  {
+    additionalProperties: false,
+    description:
+      'A signed webhook (X-Hubmill-Signature: sha256=<HMAC-SHA256 of the body under webhook_secret>; X-Hubmill-Delivery: the delivery id) and/or e-mail; ' +
+      'sent through the outbox with retries (GET /api/v1/schedules/{id}/deliveries)',
+  },
 );
 
 const settings = {

@@ -247,3 +247,11 @@ export const SeedRunResponse = Type.Object(
   },
   { $id: 'NotebookRunResponse' },
 );
+
+/** E-mail recipients of a `notify` (schedules and pipelines). */
+export const NotifyEmail = Type.Array(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@<>,;]+@[^\\s@<>,;]+$' }), {
+  minItems: 1,
+  maxItems: 20,
+  uniqueItems: true,
+  description: 'E-mail addresses (needs HUBMILL_SMTP_URL and HUBMILL_SMTP_FROM): a plain-text and an HTML part with the status, duration, failing cell, results and a link',
+});

@@ -51,7 +51,10 @@ export interface TaskSpec {
 }
 
 export interface PipelineNotify {
-  webhook_url: string;
+  /** A signed webhook. */
+  webhook_url?: string;
+  /** E-mail addresses (HUBMILL_SMTP_URL). */
+  email?: string[];
   on?: ('failed' | 'succeeded' | 'cancelled')[];
   /** The HMAC key of the signatures: made at save (never sent by users), shown once in the answer that made it. */
   secret?: string;

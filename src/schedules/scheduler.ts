@@ -14,7 +14,7 @@ import { parseCron, type CronSpec } from './cron.js';
 import { ON_TIME_TOLERANCE_MS, planFire } from './fire-plan.js';
 import { decideRetry } from './retry.js';
 import { TemplateBackfill } from './template-backfill.js';
-import type { NotifyEvent } from '../store/schedule-store.js';
+import { settledEvent, type NotifyEvent } from '../store/schedule-store.js';
 
 /** Rows per store call and ms of work between yields, so a burst of fires never stalls the API. */
 const SLICE = 50;
@@ -172,8 +172,7 @@ export class Scheduler {
     }
     for (const x of settled) {
       if (x.retryAtMs !== null) this.opts.metrics?.retried?.(1);
-      const event: NotifyEvent | null =
-        x.retryAtMs !== null ? 'retrying' : x.job.status === 'succeeded' || x.job.status === 'failed' || x.job.status === 'timed_out' ? x.job.status : null;
+      const event: NotifyEvent | null = settledEvent(x.job, x.retryAtMs !== null);
       this.opts.onSettled?.(event, x.job, x.schedule);
     }
     for (;;) {

@@ -23,6 +23,28 @@ export interface Delivery {
   secret: string;
   event: string;
   body: unknown;
+  /** The outbox row's id, sent as `X-Hubmill-Delivery` for receivers to deduplicate. */
+  id?: string;
+}
+
+/** What one POST came to: delivered (2xx), or why not and whether a retry could help. */
+export interface WebhookAttempt {
+  ok: boolean;
+  detail: string;
+  /** True when retrying cannot help (refused address, 4xx other than 408/429). */
+  final: boolean;
+}
+
+/** One signed POST of `d`, to an address that passed the allow-list check. */
+export async function postWebhookOnce(d: Delivery, allow: WebhookAllowList, timeoutMs = 10_000): Promise<WebhookAttempt> {
+  try {
+    const status = await post(d, allow, timeoutMs);
+    const ok = status >= 200 && status < 300;
+    // 4xx other than 408/429 will not improve by retrying.
+    return { ok, detail: `HTTP ${status}`, final: ok || (status >= 400 && status < 500 && status !== 408 && status !== 429) };
+  } catch (e) {
+    return { ok: false, detail: (e as Error).message, final: e instanceof WebhookRefusedError };
+  }
 }
 
 export interface NotifierOptions {
@@ -52,19 +74,7 @@ export class WebhookNotifier {
 
   private async attempt(d: Delivery, n: number): Promise<void> {
     const max = this.opts.attempts ?? 5;
-    let ok = false;
-    let detail = '';
-    let final = false;
-    try {
-      const status = await this.post(d);
-      ok = status >= 200 && status < 300;
-      detail = `HTTP ${status}`;
-      // 4xx other than 408/429 will not improve by retrying.
-      final = ok || (status >= 400 && status < 500 && status !== 408 && status !== 429);
-    } catch (e) {
-      detail = (e as Error).message;
-      final = e instanceof WebhookRefusedError;
-    }
+    const { ok, detail, final } = await postWebhookOnce(d, this.opts.allow, this.opts.timeoutMs);
     this.opts.onAttempt?.(d, ok, detail);
     if (ok) return;
     this.opts.logger?.warn({ event: d.event, attempt: n, detail }, 'webhook delivery failed');
@@ -77,55 +87,56 @@ export class WebhookNotifier {
     this.pending.add(t);
   }
 
-  private post(d: Delivery): Promise<number> {
-    const url = checkWebhookUrl(d.url, this.opts.allow);
-    const body = JSON.stringify(d.body);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const lookup: LookupFunction = (hostname, options, callback) => {
-      dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-        if (err) return callback(err, '', 0);
-        const list = addresses as unknown as LookupAddress[];
-        try {
-          for (const a of list) checkAddress(a.address, host, this.opts.allow);
-        } catch (e) {
-          return callback(e as Error, '', 0);
-        }
-        const first = list[0]!;
-        if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, [first]);
-        callback(null, first.address, first.family);
-      });
-    };
-    const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(
-        url,
-        {
-          method: 'POST',
-          lookup,
-          timeout: this.opts.timeoutMs ?? 10_000,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'user-agent': 'hubmill-webhook',
-            'x-hubmill-event': d.event,
-            'x-hubmill-signature': signature(d.secret, body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('webhook request timed out')));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
   close(): void {
     this.closed = true;
     for (const t of this.pending) clearTimeout(t);
     this.pending.clear();
   }
+}
+
+function post(d: Delivery, allow: WebhookAllowList, timeoutMs: number): Promise<number> {
+  const url = checkWebhookUrl(d.url, allow);
+  const body = JSON.stringify(d.body);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const list = addresses as unknown as LookupAddress[];
+      try {
+        for (const a of list) checkAddress(a.address, host, allow);
+      } catch (e) {
+        return callback(e as Error, '', 0);
+      }
+      const first = list[0]!;
+      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, [first]);
+      callback(null, first.address, first.family);
+    });
+  };
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      url,
+      {
+        method: 'POST',
+        lookup,
+        timeout: timeoutMs,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'hubmill-webhook',
+          'x-hubmill-event': d.event,
+          'x-hubmill-signature': signature(d.secret, body),
+          ...(d.id ? { 'x-hubmill-delivery': d.id } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('webhook request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -70,6 +70,16 @@ export interface Config {
   readonly shutdownGraceS: number;
   /** Host names, addresses and CIDRs of loopback/private webhook targets that are allowed. */
   readonly webhookAllow: readonly string[];
+  /** smtp://user:pass@host:port (STARTTLS when the server offers it) or smtps:// (TLS); null = no e-mail notifications. */
+  readonly smtpUrl: string | null;
+  /** The From address of notification mail. */
+  readonly smtpFrom: string | null;
+  /** The UI's address as users reach it, for links in notifications (default: hubmill's own address and prefix). */
+  readonly publicUrl: string | null;
+  /** Attempts of one notification before it is marked failed. */
+  readonly notifyAttempts: number;
+  /** Delay before a notification's first retry, doubled for each further one. */
+  readonly notifyBackoffS: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** 'auto': human-readable lines when stdout is a terminal, JSON lines otherwise (see logger.ts). */
   readonly logFormat: (typeof LOG_FORMATS)[number];

@@ -279,6 +279,54 @@ export const SETTINGS: SettingsTable = {
     parse: list,
     doc: 'loopback/private webhook targets schedules and pipelines may call: host names, addresses, CIDRs (comma-separated)',
   },
+  smtpUrl: {
+    env: 'HUBMILL_SMTP_URL',
+    default: null,
+    shown: 'none',
+    parse: (v) => {
+      const s = String(v);
+      let u: URL;
+      try {
+        u = new URL(s);
+      } catch {
+        return bad('HUBMILL_SMTP_URL', '(hidden)', 'expected smtp://user:pass@host:port or smtps://…');
+      }
+      if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') bad('HUBMILL_SMTP_URL', u.protocol, 'expected smtp:// or smtps://');
+      if (!u.hostname) bad('HUBMILL_SMTP_URL', u.protocol, 'expected a host');
+      return s;
+    },
+    doc: 'mail server of e-mail notifications: `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start)',
+  },
+  smtpFrom: {
+    env: 'HUBMILL_SMTP_FROM',
+    default: null,
+    shown: 'none',
+    parse: (v) => {
+      const s = String(v).trim();
+      if (!/^[^\s@<>]+@[^\s@<>]+$|<[^\s@<>]+@[^\s@<>]+>$/.test(s)) bad('HUBMILL_SMTP_FROM', s, 'expected an address (hubmill@example.org or "Hubmill <hubmill@example.org>")');
+      return s;
+    },
+    doc: 'the From address of notification mail; with `HUBMILL_SMTP_URL`, `notify.email` may be used',
+  },
+  publicUrl: {
+    env: 'HUBMILL_PUBLIC_URL',
+    default: null,
+    shown: "hubmill's own address",
+    parse: (v) => httpUrl('HUBMILL_PUBLIC_URL', v),
+    doc: "the UI's address as users reach it (e.g. `https://hub.example.org/services/hubmill`), for the links in notification mail",
+  },
+  notifyAttempts: {
+    env: 'HUBMILL_NOTIFY_ATTEMPTS',
+    default: 8,
+    parse: (v) => toInt('HUBMILL_NOTIFY_ATTEMPTS', v, 1, 100),
+    doc: 'attempts of one webhook or e-mail before it shows as failed (`GET …/deliveries`; retried by hand from there)',
+  },
+  notifyBackoffS: {
+    env: 'HUBMILL_NOTIFY_BACKOFF_S',
+    default: 2,
+    parse: (v) => toNumber('HUBMILL_NOTIFY_BACKOFF_S', v, 0.01),
+    doc: 'wait before the first retry of a notification, doubled each time (at most an hour)',
+  },
   logLevel: { env: 'HUBMILL_LOG_LEVEL', default: 'info', parse: (v) => oneOf('HUBMILL_LOG_LEVEL', v, LOG_LEVELS), doc: '`fatal` … `trace`, `silent`' },
   logFormat: {
     env: 'HUBMILL_LOG_FORMAT',

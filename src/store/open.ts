@@ -11,6 +11,11 @@ import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { PipelineStore } from './pipeline-store.js';
 import type { SessionStore } from './session-store.js';
+import type { OutboxStore } from './outbox-store.js';
+import { OutboxStoreCore } from './core/outbox-store-core.js';
+import { POSTGRES, SQLITE } from './core/dialect.js';
+import { rowsOf, type Row } from './core/steps.js';
+import { query } from './pg/connect.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { PgPipelineStore } from './pg/pg-pipeline-store.js';
@@ -26,6 +31,8 @@ export interface Stores {
   schedules: ScheduleStore;
   pipelines: PipelineStore;
   sessions: SessionStore;
+  /** Notifications waiting for delivery, written with the run ends they announce. */
+  outbox: OutboxStore;
   close(): Promise<void>;
 }
 
@@ -48,6 +55,14 @@ export function sessionStoreFor(jobs: JobStore, opts: { now?: () => number } = {
   if (jobs instanceof PgJobStore) return new PgSessionStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqliteSessionStore(jobs, opts);
   return null;
+}
+
+/** The outbox of an open job store, on its connection or pool. */
+export function outboxStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): OutboxStore {
+  // The database's clock, as the rows' times are written by the schedule and pipeline stores (pg/db-clock.ts).
+  if (jobs instanceof PgJobStore) return new OutboxStoreCore(POSTGRES, async (q) => (await query<Row>(jobs.pool, q.text, q.args)).rows, opts.now ?? jobs.now);
+  if (jobs instanceof SqliteJobStore) return new OutboxStoreCore(SQLITE, async (q) => jobs.runSteps(rowsOf<Row>(q)), opts.now);
+  throw new TypeError('the outbox needs the SQLite or PostgreSQL job store');
 }
 
 /**
@@ -75,6 +90,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
       schedules: scheduleStoreFor(jobs, target),
       pipelines: pipelineStoreFor(jobs, target),
       sessions: sessionStoreFor(jobs)!,
+      outbox: outboxStoreFor(jobs),
       close: () => jobs.close(),
     };
   } catch (err) {

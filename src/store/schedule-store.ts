@@ -19,8 +19,20 @@ export type NotifyEvent = 'failed' | 'timed_out' | 'succeeded' | 'retrying';
 export const NOTIFY_EVENTS: readonly NotifyEvent[] = ['failed', 'timed_out', 'succeeded', 'retrying'];
 
 export interface ScheduleNotify {
-  webhook_url: string;
+  /** A signed webhook (its key: the schedule's webhook_secret). */
+  webhook_url?: string;
+  /** E-mail addresses (HUBMILL_SMTP_URL). */
+  email?: string[];
   on: NotifyEvent[];
+}
+
+/** The events a schedule's `notify` sends when its `on` is left out. */
+export const DEFAULT_NOTIFY_ON: readonly NotifyEvent[] = ['failed', 'timed_out'];
+
+/** The event a settled schedule job announces (null: none, e.g. cancelled): its retry, else its final status. */
+export function settledEvent(job: Job, retried: boolean): NotifyEvent | null {
+  if (retried) return 'retrying';
+  return job.status === 'succeeded' || job.status === 'failed' || job.status === 'timed_out' ? job.status : null;
 }
 
 /** What a user sets on a schedule (create and PATCH). */

@@ -26,11 +26,15 @@ import type { SqliteJobStore } from './sqlite-job-store.js';
 import { SQLITE, type Sql } from './core/dialect.js';
 import { newScheduleId, rowToSchedule, ScheduleSql, type ScheduleRow, type SchedulePatch } from './core/schedule-sql.js';
 import { pageOf } from './core/page.js';
+import { OutboxSql } from './core/outbox-sql.js';
 import { noEffects, PipelineRuns, type RunEffects } from './core/pipeline-runs.js';
 import { NotFoundError } from '../errors.js';
 
 const SQL = new ScheduleSql(SQLITE);
 const RUNS = new PipelineRuns(SQLITE);
+
+const OUTBOX = new OutboxSql(SQLITE);
+const notifyInserts = OUTBOX.scheduleEnd.bind(OUTBOX);
 
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
@@ -231,6 +235,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async settleFinished(decide: (job: Job, schedule: Schedule | null) => SettleDecision, limit: number): Promise<Settled[]> {
     const tx = this.db.transaction((): Settled[] => {
+      const now = this.now();
       const rows = this.all<JobRow>(SQL.unsettled(limit));
       const out: Settled[] = [];
       for (const r of rows) {
@@ -244,7 +249,10 @@ export class SqliteScheduleStore implements ScheduleStore {
             .run(schedule.id, job.scheduled_for_ms, job.attempt + 1, retryAtMs);
           this.sql('UPDATE schedules SET retries = retries + 1 WHERE id = ?').run(schedule.id);
         }
-        out.push({ job, schedule, retryAtMs: schedule && job.scheduled_for_ms !== null ? retryAtMs : null });
+        const retry = schedule && job.scheduled_for_ms !== null ? retryAtMs : null;
+        // The end's notifications commit with its settling: never lost, never written twice.
+        for (const q of notifyInserts(schedule, job, retry !== null, now)) this.sql(q.text).run(...q.args);
+        out.push({ job, schedule, retryAtMs: retry });
       }
       return out;
     });

@@ -91,6 +91,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['homes'],
   ['runner', 'schedules'],
   ['http'],
+  // Notifications of run ends: what they say is rendered as the API renders runs.
+  ['notify'],
   ['server.ts', 'server-roles.ts', 'server-schedules.ts'],
   ['cli'],
 ];
@@ -146,7 +148,7 @@ test('no module in src/ imports a higher (or sibling) layer', () => {
 });
 
 /** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
-const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/pipeline-store.ts', 'store/job-event-types.ts', 'store/session-store.ts'];
+const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/pipeline-store.ts', 'store/outbox-store.ts', 'store/job-event-types.ts', 'store/session-store.ts'];
 const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
 
 /** Imports of store modules other than its interfaces from outside the store and the composition. */

@@ -23,7 +23,8 @@ import { Runner } from '../../src/runner/runner.js';
 import type { JobStore } from '../../src/store/job-store.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { pgStore } from '../helpers/pg.js';
-import { pipelineStoreFor } from '../../src/store/open.js';
+import { outboxStoreFor, pipelineStoreFor } from '../../src/store/open.js';
+import type { OutboxStore } from '../../src/store/outbox-store.js';
 import type { PipelineStore } from '../../src/store/pipeline-store.js';
 import { code, makeNotebook } from '../helpers/notebooks.js';
 import { KERNELSPECS, TOKEN } from './fakes.js';
@@ -81,6 +82,8 @@ export interface PipelineApp {
   homeOf: (u: string) => string;
   jobs: JobStore;
   pipelines: PipelineStore;
+  /** The notifications outbox (`GET /api/v1/pipelines/{id}/deliveries` is mounted on it). */
+  outbox: OutboxStore;
   runner: Runner;
   engine: PipelineEngine;
   /** Writes a python3 notebook whose parameters cell declares `params` (name → Python literal). */
@@ -99,6 +102,7 @@ export async function makePipelineApp(backend: Backend = 'SQLite', opts: { webho
   const config = loadConfig({ apiToken: TOKEN, poolSizes: 'python3:0', homeTemplate: join(root, '{username}'), concurrency: 4, waitMaxS: 20, ...(opts.webhookAllow ? { webhookAllow: opts.webhookAllow } : {}) }, {});
   const jobs: JobStore = backend === 'SQLite' ? new SqliteJobStore({ path: ':memory:' }) : await pgStore({ after: (fn) => cleanups.push(fn) });
   const pipelines = pipelineStoreFor(jobs);
+  const outbox = outboxStoreFor(jobs);
   const engine = new PipelineEngine();
   const runner = new Runner({
     store: jobs,
@@ -117,6 +121,7 @@ export async function makePipelineApp(backend: Backend = 'SQLite', opts: { webho
   const app = await buildApp({ config, store: jobs, runner, kernelspecs: async () => KERNELSPECS, logger: pino({ level: 'silent' }),
     authenticators: [new StaticTokenAuthenticator(TOKEN), usersByToken],
     pipelines,
+    outbox,
     runWatchPollMs: 20,
   });
   await runner.start();
@@ -126,6 +131,7 @@ export async function makePipelineApp(backend: Backend = 'SQLite', opts: { webho
     homeOf,
     jobs,
     pipelines,
+    outbox,
     runner,
     engine,
     async notebook(user, path, params, fake = {}) {

@@ -5,6 +5,7 @@
  */
 import type { JobViewT, MeViewT, NotebookInfoT } from '../../src/http/schemas.js';
 import type { ScheduleViewT } from '../../src/http/schedule-schemas.js';
+import type { DeliveryViewT } from '../../src/http/routes/deliveries.js';
 import { jsonText, RawJson } from './json-text';
 // The server's one list of job states (job-states.ts imports nothing, so it bundles as is).
 import { JOB_STATUSES as STATES, isTerminal, type JobStatus } from '../../src/job-states.js';
@@ -174,4 +175,10 @@ export const deleteSchedule = (id: string) => api<null>(sched(id), { method: 'DE
 export const setPaused = (id: string, paused: boolean) => api<Schedule>(sched(id, paused ? '/pause' : '/resume'), { method: 'POST' });
 export const runScheduleNow = (id: string) => api<Job>(sched(id, '/run'), { method: 'POST', body: {} });
 export const scheduleRuns = (id: string, cursor?: string) => api<{ jobs: ScheduleJob[]; next_cursor: string | null }>(sched(id, `/runs${q({ cursor, limit: 25 })}`));
+/** A notification of a run's end (webhook or e-mail) and how its delivery went (DeliveryView). */
+export type Delivery = DeliveryViewT;
+const deliveriesOf = (kind: 'schedules' | 'pipelines', id: string, tail = '') => `api/v1/${kind}/${encodeURIComponent(id)}/deliveries${tail}`;
+export const listDeliveries = (kind: 'schedules' | 'pipelines', id: string) => api<{ deliveries: Delivery[] }>(deliveriesOf(kind, id, q({ limit: 50 })));
+export const retryDelivery = (kind: 'schedules' | 'pipelines', id: string, deliveryId: string) =>
+  api<Delivery>(deliveriesOf(kind, id, `/${encodeURIComponent(deliveryId)}/retry`), { method: 'POST' });
 export const previewCron = (cron: string, timezone: string, count = 5) => api<{ times: string[] }>(`api/v1/schedules/preview${q({ cron, timezone, count })}`);

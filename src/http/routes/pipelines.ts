@@ -51,7 +51,16 @@ function specOf(b: PatchPipelineBodyT): Partial<PipelineSpec> {
   if (b.parameters !== undefined) out.parameters = b.parameters as Parameters;
   if (b.tasks !== undefined) out.tasks = b.tasks as TaskSpec[];
   if (b.max_concurrent_runs !== undefined) out.max_concurrent_runs = b.max_concurrent_runs;
-  if (b.notify !== undefined) out.notify = b.notify === null ? null : ({ webhook_url: b.notify.webhook_url, on: b.notify.on ?? ['failed'] } as PipelineNotify);
+  if (b.notify !== undefined) {
+    out.notify =
+      b.notify === null
+        ? null
+        : ({
+            ...(b.notify.webhook_url ? { webhook_url: b.notify.webhook_url } : {}),
+            ...(b.notify.email ? { email: b.notify.email } : {}),
+            on: b.notify.on ?? ['failed'],
+          } as PipelineNotify);
+  }
   return out;
 }
 
@@ -71,6 +80,8 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
 
   function checkNotify(spec: PipelineSpec): void {
     if (!spec.notify) return;
+    if (!spec.notify.webhook_url && !spec.notify.email?.length) throw new PipelineInvalidError([{ task: null, path: 'notify', message: 'notify needs webhook_url or email' }]);
+    if (!spec.notify.webhook_url) return;
     try {
       checkWebhookUrl(spec.notify.webhook_url, pipelines.webhookAllow);
     } catch (err) {

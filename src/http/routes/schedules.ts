@@ -15,6 +15,7 @@ import {
   scheduleCheckJob,
   scheduleJob,
   SCHEDULE_DEFAULTS,
+  DEFAULT_NOTIFY_ON,
   type Schedule,
   type ScheduleJobTemplate,
   type SchedulePatch,
@@ -91,7 +92,10 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
   function checkedTiming(s: ScheduleSettings): ScheduleSettings {
     const spec = parseCron(s.cron, s.timezone);
     if (s.start_at_ms !== null && s.end_at_ms !== null && s.end_at_ms < s.start_at_ms) throw new InvalidScheduleError('end_at is before start_at');
-    if (s.notify) checkWebhookUrl(s.notify.webhook_url, schedules.webhookAllow);
+    if (s.notify) {
+      if (!s.notify.webhook_url && !s.notify.email?.length) throw new InvalidScheduleError('notify needs webhook_url or email');
+      if (s.notify.webhook_url) checkWebhookUrl(s.notify.webhook_url, schedules.webhookAllow);
+    }
     return { ...s, timezone: spec.timezone };
   }
 
@@ -153,7 +157,13 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     const end = parseTime('end_at', end_at);
     if (start !== undefined) out.start_at_ms = start;
     if (end !== undefined) out.end_at_ms = end;
-    if (b.notify) out.notify = { webhook_url: b.notify.webhook_url, on: b.notify.on ?? ['failed', 'timed_out'] } as ScheduleSettings['notify'];
+    if (b.notify) {
+      out.notify = {
+        ...(b.notify.webhook_url ? { webhook_url: b.notify.webhook_url } : {}),
+        ...(b.notify.email ? { email: b.notify.email } : {}),
+        on: b.notify.on ?? [...DEFAULT_NOTIFY_ON],
+      } as ScheduleSettings['notify'];
+    }
     return out;
   }
 
@@ -204,7 +214,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
         job_template: template,
         owner,
         created_by: by,
-        webhook_secret: settings.notify ? randomBytes(32).toString('hex') : null,
+        webhook_secret: settings.notify?.webhook_url ? randomBytes(32).toString('hex') : null,
         next_run_at_ms: nextRun(settings, now()),
       });
       schedules.wake();
@@ -259,7 +269,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       if (template) update.job_template = template;
     }
     // The first webhook of a schedule gets its secret here, shown in this answer only.
-    const newSecret = merged.notify && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
+    const newSecret = merged.notify?.webhook_url && !s.webhook_secret ? randomBytes(32).toString('hex') : null;
     if (newSecret) update.webhook_secret = newSecret;
     // A new timing, or a resume, counts from now: nothing "missed" while paused or under the old cron is caught up.
     if (timing || resumed) update.next_run_at_ms = nextRun(merged, now());

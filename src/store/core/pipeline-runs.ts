@@ -25,9 +25,11 @@ import type { JobRow } from './job-row.js';
 import { JobSql } from './job-sql.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { firstOf, rowsOf, type Steps } from './steps.js';
+import { OutboxSql, outboxTargets } from './outbox-sql.js';
 import {
   decodePlan,
   isRunTerminal,
+  rowToPipeline,
   newRunId,
   PipelineSql,
   rowToRun,
@@ -67,11 +69,21 @@ export function mergeRunParameters(defaults: Parameters, own: Parameters): Param
 export class PipelineRuns {
   readonly sql: PipelineSql;
   private readonly jobs: JobSql;
+  private readonly outbox: OutboxSql;
   private readonly plans = new Map<string, { plan: PipelinePlan; tasks: Map<string, { task: PlannedTask; position: number }> }>();
 
   constructor(readonly d: SqlDialect) {
     this.sql = new PipelineSql(d);
     this.jobs = new JobSql(d);
+    this.outbox = new OutboxSql(d);
+  }
+
+  /** In the transaction that ends a run: the outbox rows of its pipeline's `notify` (default on: failed). */
+  private *notifyEnd(pipelineId: string, runId: string, status: string, now: number): Steps<void> {
+    const p = yield* firstOf<PipelineRow>(this.sql.pipeline(pipelineId));
+    const notify = p ? rowToPipeline(p).notify : null;
+    const targets = outboxTargets(notify, status, ['failed'], Boolean(notify?.secret));
+    for (const q of this.outbox.inserts({ kind: 'pipeline', subjectId: pipelineId, refId: runId, event: status }, targets, now)) yield q;
   }
 
   private planOf(row: RunRow): { plan: PipelinePlan; tasks: Map<string, { task: PlannedTask; position: number }> } {
@@ -186,6 +198,7 @@ export class PipelineRuns {
         case 'set_run': {
           if (view.status === a.status) break;
           yield this.sql.setRunStatus(row.id, a.status, a.finished_at_ms, now);
+          if (isRunTerminal(a.status)) yield* this.notifyEnd(row.pipeline_id, row.id, a.status, now);
           view.status = a.status;
           changed = true;
           break;
@@ -271,6 +284,7 @@ export class PipelineRuns {
     if (!row) return false;
     if (row.status === 'queued') {
       for (const q of this.sql.cancelQueuedRun(id, now)) yield q;
+      yield* this.notifyEnd(row.pipeline_id, id, 'cancelled', now);
       fx.changed++;
     } else if (row.status === 'running') {
       if (!(row.cancel_requested === true || row.cancel_requested === 1)) yield this.sql.requestRunCancel(id, now);

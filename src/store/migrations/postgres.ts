@@ -272,4 +272,31 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
     `,
   },
+  {
+    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
+    version: 50,
+    name: 'outbox',
+    sql: `
+      CREATE TABLE outbox (
+        id                TEXT COLLATE "C" PRIMARY KEY,
+        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
+        subject_id        TEXT COLLATE "C" NOT NULL,
+        ref_id            TEXT COLLATE "C" NOT NULL,
+        event             TEXT NOT NULL,
+        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
+        target            TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms   BIGINT,
+        lease_owner       TEXT,
+        lease_until_ms    BIGINT,
+        last_error        TEXT,
+        created_at_ms     BIGINT NOT NULL,
+        updated_at_ms     BIGINT NOT NULL,
+        delivered_at_ms   BIGINT
+      );
+      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
+      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
+    `,
+  },
 ];

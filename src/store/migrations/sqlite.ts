@@ -258,4 +258,31 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
     `,
   },
+  {
+    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
+    id: 90,
+    name: 'outbox',
+    sql: `
+      CREATE TABLE outbox (
+        id                TEXT PRIMARY KEY,          -- X-Hubmill-Delivery
+        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
+        subject_id        TEXT NOT NULL,             -- the schedule or pipeline
+        ref_id            TEXT NOT NULL,             -- the job or pipeline run that ended
+        event             TEXT NOT NULL,
+        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
+        target            TEXT NOT NULL,             -- URL or address
+        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms   INTEGER,
+        lease_owner       TEXT,
+        lease_until_ms    INTEGER,
+        last_error        TEXT,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL,
+        delivered_at_ms   INTEGER
+      );
+      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
+      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
+    `,
+  },
 ];

@@ -24,6 +24,7 @@ import {
   type Settled,
 } from '../schedule-store.js';
 import { query, withTx } from './connect.js';
+import { OutboxSql } from '../core/outbox-sql.js';
 import { rowToJob, type JobRow } from '../core/job-row.js';
 import { insertQueuedJob } from './job-rows.js';
 import type { PgJobStore } from './pg-job-store.js';
@@ -39,6 +40,9 @@ const SQL = new ScheduleSql(POSTGRES);
 const RUNS = new PipelineRuns(POSTGRES);
 
 type Db = pg.Pool | pg.ClientBase;
+
+const OUTBOX = new OutboxSql(POSTGRES);
+const notifyInserts = OUTBOX.scheduleEnd.bind(OUTBOX);
 
 export class PgScheduleStore implements ScheduleStore {
   private readonly jobs: PgJobStore;
@@ -280,7 +284,10 @@ export class PgScheduleStore implements ScheduleStore {
           );
           await c.query('UPDATE schedules SET retries = retries + 1 WHERE id = $1', [schedule.id]);
         }
-        out.push({ job, schedule, retryAtMs: schedule && job.scheduled_for_ms !== null ? retryAtMs : null });
+        const retry = schedule && job.scheduled_for_ms !== null ? retryAtMs : null;
+        // The end's notifications commit with its settling: never lost, never written twice.
+        for (const q of notifyInserts(schedule, job, retry !== null, this.now())) await c.query(q.text, q.args);
+        out.push({ job, schedule, retryAtMs: retry });
       }
       return out;
     });

@@ -1,11 +1,12 @@
 /**
  * The Pipelines pages: the list, and one pipeline (its graph, the run form of
  * its parameters typed like the notebook form, and a runs × tasks matrix of its
- * recent runs). Create and edit are in pipeline-form.tsx, a run in pipeline-run.tsx.
+ * recent runs, and its notifications, deliveries.tsx). Create and edit are in pipeline-form.tsx, a run in pipeline-run.tsx.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { listNotebooks } from '../api';
 import { ErrorBox, href, Loading, useApp, useLoad } from '../common';
+import { Deliveries } from '../deliveries';
 import { ParamFields, useParamForm } from '../param-form';
 import { deletePipeline, getPipeline, listPipelines, listRuns, runEnded, specTasks, startRun } from '../pipeline-api';
 import { PipelineGraph } from '../pipeline-graph';
@@ -121,6 +122,7 @@ export function PipelinePage({ id }: { id: string }) {
         <h2>Recent runs</h2>
         {runs.error ? <ErrorBox error={runs.error} /> : !runs.value ? <Loading /> : <RunsMatrix pipeline={p} runs={runs.value.runs} />}
       </section>
+      {p.notify && <Deliveries kind="pipelines" id={p.id} />}
     </main>
   );
 }

@@ -2,7 +2,7 @@
  * Create or edit a schedule: notebook, cron with presets, IANA time zone, the
  * next 5 fire times from the server's preview (debounced, as you type), the
  * typed parameters form of the notebook page, overlap/catch-up/retries and
- * run options, an optional webhook; after creation the webhook secret is shown once.
+ * run options, an optional webhook and e-mail addresses; after creation the webhook secret is shown once.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, createSchedule, getSchedule, listNotebooks, patchSchedule, previewCron, type Schedule } from '../api';
@@ -46,6 +46,13 @@ function Field1({ id, label, error, children }: { id: string; label: string; err
   );
 }
 
+/** The `notify` of the form's webhook and addresses (null: neither); a saved `on` is kept. */
+function notifyOf(webhook: string, email: string, on: string[] | undefined) {
+  const addresses = email.split(/[,;\s]+/).map((a) => a.trim()).filter(Boolean);
+  if (!webhook.trim() && addresses.length === 0) return null;
+  return { ...(webhook.trim() ? { webhook_url: webhook.trim() } : {}), ...(addresses.length ? { email: addresses } : {}), ...(on ? { on } : {}) };
+}
+
 export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string | null; notebook: string | null }) {
   const { user } = useApp();
   const existing = useLoad(() => (id ? getSchedule(id) : Promise.resolve(null)), [id]);
@@ -68,6 +75,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
   const [retries, setRetries] = useState('0');
   const [backoff, setBackoff] = useState('60');
   const [webhook, setWebhook] = useState('');
+  const [email, setEmail] = useState('');
   const [filled, setFilled] = useState(false);
   const [busy, setBusy] = useState(false);
   const [submitError, setSubmitError] = useState<unknown>(null);
@@ -93,6 +101,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
     setRetries(String(s.max_retries));
     setBackoff(String(s.retry_backoff_s));
     setWebhook(s.notify?.webhook_url ?? '');
+    setEmail((s.notify?.email ?? []).join(', '));
     setFilled(true);
   }
   if (!s && !name && nb && !filled) {
@@ -138,7 +147,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
       misfire_grace_s: catchup === 'none' ? num(misfire) : null,
       max_retries: Number(retries),
       retry_backoff_s: Number(backoff),
-      notify: webhook.trim() ? { webhook_url: webhook.trim(), ...(s?.notify ? { on: s.notify.on } : {}) } : null,
+      notify: notifyOf(webhook, email, s?.notify?.on),
     };
     setBusy(true);
     setSubmitError(null);
@@ -279,6 +288,7 @@ export function ScheduleFormPage({ id, notebook: initialNotebook }: { id: string
           <Field1 id="s-timeout" label="Run timeout (s)" error={optErrors.timeout}>{input('s-timeout', timeout, setTimeoutS, { inputMode: 'decimal', placeholder: 'server default' })}</Field1>
           <Field1 id="s-cell-timeout" label="Cell timeout (s)" error={optErrors.cellTimeout}>{input('s-cell-timeout', cellTimeout, setCellTimeout, { inputMode: 'decimal', placeholder: 'server default' })}</Field1>
           <Field1 id="s-webhook" label="Webhook URL (on failure)">{input('s-webhook', webhook, setWebhook, { type: 'url', placeholder: 'none' })}</Field1>
+          <Field1 id="s-email" label="E-mail on failure (comma-separated)">{input('s-email', email, setEmail, { type: 'text', placeholder: 'none' })}</Field1>
         </fieldset>
         {submitError != null && <ErrorBox error={submitError} />}
         <div class="actions">

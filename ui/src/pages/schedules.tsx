@@ -1,12 +1,13 @@
 /**
  * The Schedules pages: the list (next run, last result, pause/resume), one
- * schedule (its settings, "Run now", pause/resume, edit, delete, and its
- * history of runs). Create and edit are in schedule-form.tsx.
+ * schedule (its settings, "Run now", pause/resume, edit, delete, its
+ * history of runs and its notifications, deliveries.tsx). Create and edit are in schedule-form.tsx.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { deleteSchedule, getSchedule, listJobs, isTerminal, listSchedules, runScheduleNow, scheduleRuns, setPaused, type Schedule } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 import { inZone } from '../cron-presets';
+import { Deliveries } from '../deliveries';
 
 /** The schedule's latest job (cron fire, retry or "run now"); a fire skipped for overlap has none. */
 function LastResult({ s }: { s: Schedule }) {
@@ -133,7 +134,7 @@ export function SchedulePage({ id }: { id: string }) {
         <dt>Overlap</dt><dd>{s.overlap}{s.overlap === 'allow' ? ` (up to ${s.max_concurrent})` : ''}</dd>
         <dt>Catch-up</dt><dd>{s.catchup}{s.catchup === 'none' && s.misfire_grace_s !== null ? ` (still runs up to ${s.misfire_grace_s} s late)` : ''}</dd>
         <dt>Retries</dt><dd>{s.max_retries} (backoff {s.retry_backoff_s} s)</dd>
-        <dt>Webhook</dt><dd>{s.notify ? `${s.notify.webhook_url} on ${(s.notify.on ?? []).join(', ')}` : <span class="muted">none</span>}</dd>
+        <dt>Notify</dt><dd>{s.notify ? `${[s.notify.webhook_url, ...(s.notify.email ?? [])].filter(Boolean).join(', ')} on ${(s.notify.on ?? []).join(', ')}` : <span class="muted">none</span>}</dd>
         <dt>Counts</dt><dd>{s.fires} fired, {s.missed_skipped} missed, {s.overlap_skipped} skipped for overlap, {s.retries} retries</dd>
       </dl>
       <section>
@@ -157,6 +158,7 @@ export function SchedulePage({ id }: { id: string }) {
         )}
         {runs.value?.next_cursor && <p class="small"><a href={href('/jobs', { schedule: s.id })}>All runs of this schedule</a></p>}
       </section>
+      {s.notify && <Deliveries kind="schedules" id={s.id} />}
     </main>
   );
 }
