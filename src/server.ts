@@ -184,6 +184,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       node,
       schedules: scheduling.routes,
       pipelines: stores.pipelines,
+      sharing: stores.sharing,
       config,
       store,
       runner,

@@ -97,6 +97,7 @@ export const JobView = Type.Object(
     cell_timeout_s: Type.Union([Type.Number(), Type.Null()]),
     idempotency_key: Type.Union([Type.String(), Type.Null()]),
     submitted_by: Type.String(),
+    triggered_by: Type.String({ description: 'Who started the run (pressed the button); it runs as `username`, the owner, whoever triggered it' }),
     source: Type.String(),
     created_at: Type.String({ format: 'date-time' }),
     started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

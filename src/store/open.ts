@@ -16,12 +16,18 @@ import { PgPipelineStore } from './pg/pg-pipeline-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 import { SqlitePipelineStore } from './sqlite-pipeline-store.js';
+import type { SharingStore } from './sharing-store.js';
+import { SharingStoreCore } from './core/sharing-sql.js';
+import { POSTGRES, SQLITE } from './core/dialect.js';
+import { runAsync, type Row } from './core/steps.js';
+import { query } from './pg/connect.js';
 
 export interface Stores {
   kind: 'sqlite' | 'postgres';
   jobs: JobStore;
   schedules: ScheduleStore;
   pipelines: PipelineStore;
+  sharing: SharingStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,26 @@ export function pipelineStoreFor(jobs: JobStore, opts: { now?: () => number; job
   if (jobs instanceof PgJobStore) return new PgPipelineStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqlitePipelineStore(jobs, opts);
   throw new TypeError('pipelines need the SQLite or PostgreSQL job store');
+}
+
+/** The sharing store (grants, share links) of an open job store, on its connection or pool. */
+export function sharingStoreFor(jobs: JobStore): SharingStore {
+  if (jobs instanceof PgJobStore) {
+    return new SharingStoreCore(POSTGRES, {
+      tx: (steps) => jobs.runSteps(() => steps()),
+      read: (steps) => runAsync(steps, async (q) => (await query<Row>(jobs.pool, q.text, q.args)).rows),
+      now: () => jobs.now(),
+    });
+  }
+  if (jobs instanceof SqliteJobStore) {
+    const db = jobs.connection();
+    return new SharingStoreCore(SQLITE, {
+      tx: async (steps) => db.transaction(() => jobs.runSteps(steps())).immediate(),
+      read: async (steps) => jobs.runSteps(steps),
+      now: Date.now,
+    });
+  }
+  throw new TypeError('sharing needs the SQLite or PostgreSQL job store');
 }
 
 /**
@@ -58,7 +84,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
   }
   try {
     const target = { jobTarget: opts.jobTarget };
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), close: () => jobs.close() };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), sharing: sharingStoreFor(jobs), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;
