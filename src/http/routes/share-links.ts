@@ -13,6 +13,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { HubmillError, NotFoundError } from '../../errors.js';
 import { isTerminal } from '../../store/job-store.js';
 import type { ShareLink, SharingStore } from '../../store/sharing-store.js';
@@ -64,18 +65,19 @@ const shareLinkRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; deps: Shar
   const tags = ['jobs'];
   app.addSchema(LinkView);
 
-  const urlOf = (l: ShareLink) => `${ctx.prefix}shared/${l.id}.${signature(secret, l.id, l.expires_at_ms)}`;
-  const render = (l: ShareLink) => ({
+  /** The page's absolute URL, on the origin the request came to (through the hub's proxy: the hub's public one). */
+  const urlOf = (req: FastifyRequest, l: ShareLink) => `${req.protocol}://${req.host}${ctx.prefix}shared/${l.id}.${signature(secret, l.id, l.expires_at_ms)}`;
+  const render = (req: FastifyRequest, l: ShareLink) => ({
     id: l.id,
     job_id: l.job_id,
-    url: urlOf(l),
+    url: urlOf(req, l),
     created_by: l.created_by,
     created_at: iso(l.created_at_ms)!,
     expires_at: iso(l.expires_at_ms)!,
     revoked_at: iso(l.revoked_at_ms),
   });
 
-  async function managedJob(req: Parameters<RouteContext['access']['checkJob']>[0], id: string) {
+  async function managedJob(req: FastifyRequest, id: string) {
     const job = await ctx.store.get(id);
     if (!job) throw new NotFoundError(`job '${id}' not found`);
     await ctx.access.checkJob(req, job, 'manage');
@@ -116,7 +118,7 @@ const shareLinkRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; deps: Shar
         { action: 'share_link.create', kind: 'job', id: job.id, owner: job.username, by: link.created_by, from: req.ip, at_ms: at, link_id: link.id, expires_at_ms: link.expires_at_ms },
         req.log,
       );
-      return reply.code(201).send(render(link));
+      return reply.code(201).send(render(req, link));
     },
   );
 
@@ -133,7 +135,7 @@ const shareLinkRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; deps: Shar
     },
     async (req) => {
       const job = await managedJob(req, req.params.id);
-      return { links: (await sharing.links(job.id)).map(render) };
+      return { links: (await sharing.links(job.id)).map((l) => render(req, l)) };
     },
   );
 
