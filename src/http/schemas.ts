@@ -162,6 +162,7 @@ export const MeView = Type.Object({
   xsrf_token: Type.Union([Type.String(), Type.Null()], { description: 'Send as X-XSRF-Token with unsafe methods when signed in by cookie' }),
   home_user: Type.Union([Type.String(), Type.Null()], { description: 'The user whose home the UI opens; null: none (choose one)' }),
   users: Type.Array(Type.String(), { description: 'Admins: users with a home' }),
+  groups: Type.Array(Type.String(), { description: "The caller's JupyterHub groups (the Share dialog offers them)" }),
 });
 export type MeViewT = Static<typeof MeView>;
 

@@ -200,6 +200,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, {
       xsrf_token: cookieToken ? xsrfFor(cookieToken, config.cookieSecret) : null,
       home_user: home,
       users: home && identity.admin && !users.includes(home) ? [home, ...users] : users,
+      groups: identity.groups ?? [],
     };
   });
 };
