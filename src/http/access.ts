@@ -19,8 +19,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import type { Job } from '../store/job-store.js';
-import { levelRank } from '../store/core/sharing-sql.js';
-import { principalOf, type Grant, type Level, type ObjectKind, type SharingStore, type Visibility } from '../store/sharing-store.js';
+import { levelRank, principalOf, type Grant, type Level, type ObjectKind, type SharingStore, type Visibility } from '../store/sharing-store.js';
 import { canActFor, listingOwner, type Identity } from './auth.js';
 import { ForbiddenError } from './http-errors.js';
 

@@ -14,6 +14,10 @@ export const LEVELS = ['view', 'run', 'manage'] as const;
 export type Level = (typeof LEVELS)[number];
 export type ObjectKind = 'schedule' | 'pipeline' | 'job';
 
+const RANK: Record<Level, number> = { view: 1, run: 2, manage: 3 };
+/** view < run < manage. */
+export const levelRank = (l: Level): number => RANK[l];
+
 /** One grant as the API shows it: exactly one of `user` and `group`. */
 export type Grant = { user: string; level: Level } | { group: string; level: Level };
 

@@ -3,7 +3,7 @@
  * condition the listings of jobs, schedules and pipelines add for a caller's
  * visibility (its own objects, or those granted to one of its principals).
  */
-import { LEVELS, grantOf, principalOf, type Grant, type Level, type ObjectKind, type ShareLink, type SharingStore, type Visibility } from '../sharing-store.js';
+import { LEVELS, grantOf, levelRank, principalOf, type Grant, type Level, type ObjectKind, type ShareLink, type SharingStore, type Visibility } from '../sharing-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { rowsOf, type Steps } from './steps.js';
 
@@ -28,8 +28,6 @@ export function visibleCondition(d: SqlDialect, table: 'jobs' | 'schedules' | 'p
   return v.sharedOnly ? `(${mine} AND ${shared})` : `(${mine} OR ${shared})`;
 }
 
-const RANK: Record<Level, number> = { view: 1, run: 2, manage: 3 };
-export const levelRank = (l: Level): number => RANK[l];
 
 function sql(d: SqlDialect, build: (a: SqlArgs) => string): Sql {
   const a = new SqlArgs(d);
@@ -90,7 +88,7 @@ export class SharingStoreCore implements SharingStore {
     for (const g of grants) {
       const p = principalOf(g);
       const had = best.get(p);
-      if (!had || RANK[g.level] > RANK[had]) best.set(p, g.level);
+      if (!had || levelRank(g.level) > levelRank(had)) best.set(p, g.level);
     }
     await this.run.tx(function* () {
       yield sql(d, (a) => `DELETE FROM grants WHERE object_kind = ${a.add(kind)} AND object_id = ${a.add(id)}`);
