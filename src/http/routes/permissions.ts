@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors.js';
+import type { Job } from '../../store/job-store.js';
 import type { ScheduleStore } from '../../store/schedule-store.js';
 import type { PipelineStore } from '../../store/pipeline-store.js';
 import type { Grant, Level, ObjectKind, SharingStore } from '../../store/sharing-store.js';
@@ -47,8 +48,9 @@ const permissionRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; deps: Per
   app.addSchema(PermissionsView);
   const { sharing } = deps;
 
+  type Loaded = { owner: string; parents: Array<[ObjectKind, string]>; job?: Job };
   /** The object's owner, and the parents whose grants a job inherits; null: no such object. */
-  async function load(kind: ObjectKind, id: string): Promise<{ owner: string; parents: Array<[ObjectKind, string]> } | null> {
+  async function load(kind: ObjectKind, id: string): Promise<Loaded | null> {
     if (kind === 'schedule') {
       const s = await deps.schedules?.get(id);
       return s ? { owner: s.owner, parents: [] } : null;
@@ -62,18 +64,18 @@ const permissionRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; deps: Per
     const parents: Array<[ObjectKind, string]> = [];
     if (j.schedule_id) parents.push(['schedule', j.schedule_id]);
     if (j.pipeline_id) parents.push(['pipeline', j.pipeline_id]);
-    return { owner: j.username, parents };
+    return { owner: j.username, parents, job: j };
   }
 
   async function checked(req: FastifyRequest, kind: ObjectKind, id: string, need: Level) {
     const o = await load(kind, id);
     if (!o) throw new NotFoundError(`${kind} '${id}' not found`);
-    if (kind === 'job') await ctx.access.checkJob(req, (await ctx.store.get(id))!, need);
+    if (o.job) await ctx.access.checkJob(req, o.job, need);
     else await ctx.access.check(req, kind, id, o.owner, need, `${kind} '${id}'`);
     return o;
   }
 
-  async function view(req: FastifyRequest, kind: ObjectKind, id: string, o: { owner: string; parents: Array<[ObjectKind, string]> }): Promise<PermissionsViewT> {
+  async function view(req: FastifyRequest, kind: ObjectKind, id: string, o: Loaded): Promise<PermissionsViewT> {
     const own = await sharing.grants(kind, id);
     const inherited: PermissionsViewT['inherited'] = [];
     const all: Grant[] = [...own];
