@@ -14,7 +14,8 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   const cursor = params.get('cursor') ?? '';
   const prev = params.getAll('prev');
   const jobs = useLoad(
-    () => listJobs({ username: all || shared ? null : user, status, notebook, schedule_id: schedule, cursor, limit: 25, shared }),
+    // A user (not an admin viewing someone's) names nobody: the server lists their own jobs and those shared with them.
+    () => listJobs({ username: all || shared || !me.admin ? null : user, status, notebook, schedule_id: schedule, cursor, limit: 25, shared }),
     [user, status, notebook, schedule, cursor, all, shared],
   );
   const schedules = useLoad(() => listSchedules(all || !me.admin ? null : user), [user, all]);
@@ -22,6 +23,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   useEffect(() => setNbText(notebook), [notebook]);
 
   const live = (jobs.value?.jobs ?? []).some((j) => !isTerminal(j.status));
+  const others = all || shared || (jobs.value?.jobs ?? []).some((j) => j.username !== user);
   useEffect(() => {
     if (!live) return;
     const t = setInterval(jobs.reload, 2000);
@@ -79,13 +81,13 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
       </form>
       {jobs.error ? <ErrorBox error={jobs.error} /> : !jobs.value ? <Loading /> : jobs.value.jobs.length === 0 ? <p>No jobs match.</p> : (
         <table class="jobs">
-          <thead><tr><th scope="col">Status</th><th scope="col">Notebook</th>{(all || shared) && <th scope="col">User</th>}<th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Cells</th><th scope="col">Job</th></tr></thead>
+          <thead><tr><th scope="col">Status</th><th scope="col">Notebook</th>{others && <th scope="col">User</th>}<th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Cells</th><th scope="col">Job</th></tr></thead>
           <tbody>
             {jobs.value.jobs.map((j) => (
               <tr key={j.id} data-job-id={j.id}>
                 <td><Status status={j.status} /></td>
                 <td>{j.username === user ? <a href={href('/notebook', { path: j.notebook })}>{j.notebook}</a> : j.notebook}</td>
-                {(all || shared) && <td>{j.username}</td>}
+                {others && <td>{j.username}</td>}
                 <td><When iso={j.created_at} /></td>
                 <td>{seconds(j.duration_s)}</td>
                 <td>{j.progress.cells_done}/{j.progress.cells_total || '?'}</td>
