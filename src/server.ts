@@ -188,6 +188,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       sessions: stores.sessions,
       outbox: stores.outbox,
       wakeDeliveries: () => deliverer?.wake(),
+      sharing: stores.sharing,
       config,
       store,
       runner,

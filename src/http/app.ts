@@ -48,6 +48,11 @@ import { LocalHomes } from '../homes/local-home.js';
 import type { UserServers } from '../homes/user-servers.js';
 import { openApi30Bounds } from './openapi-30.js';
 import type { OwnHome } from '../users/home-path.js';
+import type { SharingStore } from '../store/sharing-store.js';
+import { Access } from './access.js';
+import type { PermissionsChangedHook } from './permissions-hook.js';
+import permissionRoutes from './routes/permissions.js';
+import shareLinkRoutes from './routes/share-links.js';
 
 export interface AppDeps {
   config: Config;
@@ -82,6 +87,10 @@ export interface AppDeps {
   userServers?: UserServers | null;
   /** The home of the user hubmill runs as when the template has none for it (users/home-path.ts ownHomeOutsideTemplate); default none. */
   ownHome?: OwnHome | null;
+  /** Sharing's grants and share links (absent: only owners and admins see anything, as before sharing). */
+  sharing?: SharingStore;
+  /** AUDIT WIRING POINT: called after each permission change and share link created or revoked (permissions-hook.ts). */
+  onPermissionsChanged?: PermissionsChangedHook;
 }
 
 /** How often expired browser sessions are deleted (they are refused from the moment they expire). */
@@ -224,6 +233,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     enginePath: deps.enginePath ?? process.argv[1] ?? 'hubmill',
     node,
+    access: new Access(deps.sharing ?? null),
   };
   await app.register(seedRoutes, { prefix: mount, ctx });
   await app.register(healthRoutes, { prefix: mount, ctx });
@@ -236,6 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.pipelines) {
     const pipelines: PipelineDeps = {
       store: deps.pipelines,
+      access: ctx.access,
       // The producer's check for every task: the one a job submitted to the jobs API passes.
       intake: new PipelineIntake({ check: (job, opts) => deps.runner.check(job, opts), defaultConcurrency: config.concurrency }),
       webhookAllow: new WebhookAllowList(config.webhookAllow),
@@ -254,6 +265,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   // A schedule may fire a pipeline (with the pipelines API mounted).
   if (deps.schedules) await app.register(scheduleRoutes, { prefix: `${mount}/api/v1`, ctx, schedules: deps.schedules, pipelines: pipelineDeps });
+  if (deps.sharing) {
+    const hook = deps.onPermissionsChanged ?? null;
+    await app.register(permissionRoutes, {
+      prefix: `${mount}/api/v1`,
+      ctx,
+      deps: { sharing: deps.sharing, schedules: deps.schedules?.store, pipelines: deps.pipelines, onPermissionsChanged: hook },
+    });
+    await app.register(shareLinkRoutes, { prefix: mount, ctx, api: '/api/v1', deps: { sharing: deps.sharing, onPermissionsChanged: hook } });
+  }
   if (deps.outbox && (deps.schedules || deps.pipelines)) {
     await app.register(deliveryRoutes, {
       prefix: `${mount}/api/v1`,

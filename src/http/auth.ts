@@ -18,6 +18,8 @@ export interface Identity {
   /** 'token' = the service's own API token; 'user'/'service' = JupyterHub identities. */
   kind: 'token' | 'user' | 'service';
   scopes: string[];
+  /** The JupyterHub groups of a hub user (its model's `groups`, as fresh as the token check); absent: none. */
+  groups?: string[];
 }
 
 export interface Authenticator {

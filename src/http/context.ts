@@ -11,6 +11,7 @@ import type { KernelSpec } from '../kernel/kernelspec-discovery.js';
 import type { InspectedParameter } from '../notebook/notebook-types.js';
 import type { Metrics } from './prometheus.js';
 import type { NodeIdentity } from './role-gate.js';
+import type { Access } from './access.js';
 
 /** What `GET /api/v1/notebooks` shows about one notebook; the server wires it to notebook/inspect. */
 export interface NotebookInspection {
@@ -40,4 +41,6 @@ export interface RouteContext {
   node: NodeIdentity;
   /** kernelspecs() cached for a few seconds (the finder reads many dirs; /health is polled). */
   cachedKernelspecs: () => Promise<KernelSpec[]>;
+  /** The access rule of owned objects, with sharing's grants (access.ts). */
+  access: Access;
 }

@@ -18,6 +18,11 @@
  *   Group filters (`!group=`) are not expanded: they grant nothing here.
  * - Everybody else acts only for themselves (users) or for nobody (services).
  *
+ * Groups: the model's `groups` (JupyterHub sends them to a token that may read
+ *   its own user) become `identity.groups`, read by the sharing rule (access.ts).
+ *   They are cached with the answer, so a user removed from a group loses what
+ *   the group was granted within the TTL.
+ *
  * The hub is asked at most once per token per TTL (default 60 s): answers are
  * cached under a SHA-256 of the token (the raw token is never kept as a key or
  * logged), the cache is bounded (oldest entries go first), a token the hub
@@ -76,7 +81,9 @@ export function hasScope(scopes: readonly string[], scope: string): boolean {
 export function identityFromHubModel(model: HubModel): Identity {
   const scopes = Array.isArray(model.scopes) ? model.scopes.filter((s): s is string => typeof s === 'string') : [];
   const admin = model.admin === true || hasScope(scopes, 'admin:users');
-  return { name: model.name, kind: model.kind === 'service' ? 'service' : 'user', admin, scopes };
+  // The groups every token may read of its own user (sharing grants name them); cached with the rest of the answer.
+  const groups = Array.isArray(model.groups) ? model.groups.filter((g): g is string => typeof g === 'string') : [];
+  return { name: model.name, kind: model.kind === 'service' ? 'service' : 'user', admin, scopes, groups };
 }
 
 /** The users (besides itself) an identity may act for through filtered `admin:users!user=` scopes. */

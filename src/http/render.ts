@@ -33,6 +33,8 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     cell_timeout_s: job.cell_timeout_s,
     idempotency_key: job.idempotency_key,
     submitted_by: job.submitted_by,
+    // The one who pressed the button (a shared schedule's run now, a grantee's start): recorded as submitted_by.
+    triggered_by: job.submitted_by,
     source: job.source,
     created_at: iso(job.created_at_ms)!,
     started_at: iso(job.started_at_ms),

@@ -97,6 +97,7 @@ export const JobView = Type.Object(
     cell_timeout_s: Type.Union([Type.Number(), Type.Null()]),
     idempotency_key: Type.Union([Type.String(), Type.Null()]),
     submitted_by: Type.String(),
+    triggered_by: Type.String({ description: 'Who started the run (pressed the button); it runs as `username`, the owner, whoever triggered it' }),
     source: Type.String(),
     created_at: Type.String({ format: 'date-time' }),
     started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -161,6 +162,7 @@ export const MeView = Type.Object({
   xsrf_token: Type.Union([Type.String(), Type.Null()], { description: 'Send as X-XSRF-Token with unsafe methods when signed in by cookie' }),
   home_user: Type.Union([Type.String(), Type.Null()], { description: 'The user whose home the UI opens; null: none (choose one)' }),
   users: Type.Array(Type.String(), { description: 'Admins: users with a home' }),
+  groups: Type.Array(Type.String(), { description: "The caller's JupyterHub groups (the Share dialog offers them)" }),
 });
 export type MeViewT = Static<typeof MeView>;
 

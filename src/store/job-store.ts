@@ -8,6 +8,8 @@
 import type { ParameterValue, Parameters } from '../notebook/notebook-types.js';
 import type { RunError } from '../engine/run-types.js';
 
+import type { Visibility } from './sharing-store.js';
+
 export { JOB_STATUSES, JOB_TRANSITIONS, TERMINAL_STATUSES, isTerminal, type FinalStatus, type JobStatus } from '../job-states.js';
 import type { FinalStatus, JobStatus } from '../job-states.js';
 
@@ -128,6 +130,8 @@ export interface ListJobsQuery {
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;
+  /** A caller's own jobs and those shared with it (sharing-store.ts); absent: `username` alone filters. */
+  visible?: Visibility;
 }
 
 export interface JobPage {

@@ -14,7 +14,7 @@ import type { SessionStore } from './session-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import { OutboxStoreCore } from './core/outbox-store-core.js';
 import { POSTGRES, SQLITE } from './core/dialect.js';
-import { rowsOf, type Row } from './core/steps.js';
+import { rowsOf, runAsync, type Row } from './core/steps.js';
 import { query } from './pg/connect.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
@@ -24,6 +24,8 @@ import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 import { SqlitePipelineStore } from './sqlite-pipeline-store.js';
 import { SqliteSessionStore } from './sqlite-session-store.js';
+import type { SharingStore } from './sharing-store.js';
+import { SharingStoreCore } from './core/sharing-sql.js';
 
 export interface Stores {
   kind: 'sqlite' | 'postgres';
@@ -33,6 +35,7 @@ export interface Stores {
   sessions: SessionStore;
   /** Notifications waiting for delivery, written with the run ends they announce. */
   outbox: OutboxStore;
+  sharing: SharingStore;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,26 @@ export function outboxStoreFor(jobs: JobStore, opts: { now?: () => number } = {}
   throw new TypeError('the outbox needs the SQLite or PostgreSQL job store');
 }
 
+/** The sharing store (grants, share links) of an open job store, on its connection or pool. */
+export function sharingStoreFor(jobs: JobStore): SharingStore {
+  if (jobs instanceof PgJobStore) {
+    return new SharingStoreCore(POSTGRES, {
+      tx: (steps) => jobs.runSteps(() => steps()),
+      read: (steps) => runAsync(steps, async (q) => (await query<Row>(jobs.pool, q.text, q.args)).rows),
+      now: () => jobs.now(),
+    });
+  }
+  if (jobs instanceof SqliteJobStore) {
+    const db = jobs.connection();
+    return new SharingStoreCore(SQLITE, {
+      tx: async (steps) => db.transaction(() => jobs.runSteps(steps())).immediate(),
+      read: async (steps) => jobs.runSteps(steps),
+      now: Date.now,
+    });
+  }
+  throw new TypeError('sharing needs the SQLite or PostgreSQL job store');
+}
+
 /**
  * Opens the configured store (PostgreSQL migrations run here, under their advisory lock).
  * `jobTarget`: the target of the jobs schedule fires start (the homes' default, homes/home.ts).
@@ -91,6 +114,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
       pipelines: pipelineStoreFor(jobs, target),
       sessions: sessionStoreFor(jobs)!,
       outbox: outboxStoreFor(jobs),
+      sharing: sharingStoreFor(jobs),
       close: () => jobs.close(),
     };
   } catch (err) {

@@ -11,6 +11,8 @@ import type { Parameters } from '../notebook/notebook-types.js';
 import type { Pipeline, PipelineRunStatus, PipelinePlan, PipelineSpec, RepairEntry, TaskState } from '../pipelines/types.js';
 
 /** A repair asked of a run that is still queued or running. Raised by PipelineStore.repairRun; 409. */
+import type { Visibility } from './sharing-store.js';
+
 export class RunConflictError extends HubmillError {
   override readonly code = 'RUN_CONFLICT';
   override readonly httpStatus = 409;
@@ -70,7 +72,7 @@ export interface PageQuery {
 export interface PipelineStore {
   createPipeline(p: NewPipeline): Promise<Pipeline>;
   getPipeline(id: string): Promise<Pipeline | null>;
-  listPipelines(q: PageQuery & { owner?: string }): Promise<{ pipelines: Pipeline[]; next_cursor: string | null }>;
+  listPipelines(q: PageQuery & { owner?: string; visible?: Visibility }): Promise<{ pipelines: Pipeline[]; next_cursor: string | null }>;
   /** Replaces the spec and plan (the route checked the merged spec); null when it does not exist. */
   updatePipeline(id: string, p: PipelineSpec & { plan: PipelinePlan }): Promise<Pipeline | null>;
   /** Deletes the pipeline; its runs and their jobs are kept. False when it did not exist. */

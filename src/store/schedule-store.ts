@@ -11,6 +11,8 @@
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { Job, JobPage, JobTarget, NewJob } from './job-store.js';
 
+import type { Visibility } from './sharing-store.js';
+
 export type OverlapPolicy = 'skip' | 'queue' | 'allow';
 export const OVERLAP_POLICIES: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 export type CatchupPolicy = 'latest' | 'all' | 'none';
@@ -202,6 +204,8 @@ export interface Settled {
 
 export interface ListSchedulesQuery {
   owner?: string;
+  /** A caller's own schedules and those shared with it (sharing-store.ts). */
+  visible?: Visibility;
   cursor?: string;
   limit: number;
 }

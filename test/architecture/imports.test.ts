@@ -148,7 +148,15 @@ test('no module in src/ imports a higher (or sibling) layer', () => {
 });
 
 /** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
-const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/pipeline-store.ts', 'store/outbox-store.ts', 'store/job-event-types.ts', 'store/session-store.ts'];
+const STORE_INTERFACES = [
+  'store/job-store.ts',
+  'store/schedule-store.ts',
+  'store/pipeline-store.ts',
+  'store/outbox-store.ts',
+  'store/sharing-store.ts',
+  'store/session-store.ts',
+  'store/job-event-types.ts',
+];
 const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
 
 /** Imports of store modules other than its interfaces from outside the store and the composition. */

@@ -89,8 +89,10 @@ export const q = (params: Record<string, string | number | null | undefined>) =>
 };
 
 export const listNotebooks = (user: string) => api<{ notebooks: NotebookInfo[]; truncated: boolean }>(`api/v1/notebooks${q({ username: user, limit: 2000 })}`);
-export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; schedule_id?: string; cursor?: string; limit?: number }) =>
-  api<{ jobs: Job[]; next_cursor: string | null }>(`api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, schedule_id: p.schedule_id, cursor: p.cursor, limit: p.limit ?? 50 })}`);
+export const listJobs = (p: { username?: string | null; status?: string; notebook?: string; schedule_id?: string; cursor?: string; limit?: number; shared?: boolean }) =>
+  api<{ jobs: Job[]; next_cursor: string | null }>(
+    `api/v1/jobs${q({ username: p.username, status: p.status, notebook: p.notebook, schedule_id: p.schedule_id, cursor: p.cursor, limit: p.limit ?? 50, shared: p.shared ? 'true' : null })}`,
+  );
 export const getJob = (id: string) => api<Job>(`api/v1/jobs/${encodeURIComponent(id)}`);
 
 type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
@@ -167,7 +169,8 @@ export type Schedule = ScheduleViewT;
 export type ScheduleJob = Job;
 
 const sched = (id: string, tail = '') => `api/v1/schedules/${encodeURIComponent(id)}${tail}`;
-export const listSchedules = (username: string | null) => api<{ schedules: Schedule[]; next_cursor: string | null }>(`api/v1/schedules${q({ username, limit: 500 })}`);
+export const listSchedules = (username: string | null, shared = false) =>
+  api<{ schedules: Schedule[]; next_cursor: string | null }>(`api/v1/schedules${q({ username, limit: 500, shared: shared ? 'true' : null })}`);
 export const getSchedule = (id: string) => api<Schedule>(sched(id));
 export const createSchedule = (body: Record<string, unknown>) => api<Schedule>('api/v1/schedules', { method: 'POST', body });
 export const patchSchedule = (id: string, body: Record<string, unknown>) => api<Schedule>(sched(id), { method: 'PATCH', body });

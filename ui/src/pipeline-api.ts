@@ -37,7 +37,8 @@ const lossless = { reviver: keepNumbers as (this: unknown, key: string, value: u
 const pl = (id: string, tail = '') => `api/v1/pipelines/${encodeURIComponent(id)}${tail}`;
 const rn = (id: string, runId: string, tail = '') => pl(id, `/runs/${encodeURIComponent(runId)}${tail}`);
 
-export const listPipelines = (username: string | null) => api<{ pipelines: Pipeline[]; next_cursor: string | null }>(`api/v1/pipelines${q({ username, limit: 500 })}`);
+export const listPipelines = (username: string | null, shared = false) =>
+  api<{ pipelines: Pipeline[]; next_cursor: string | null }>(`api/v1/pipelines${q({ username, limit: 500, shared: shared ? 'true' : null })}`);
 /** Its parameters and tasks with each number as written (1.0 stays a float when edited and saved again). */
 export const getPipeline = (id: string) => api<Pipeline>(pl(id), lossless);
 export const createPipeline = (body: unknown) => api<Pipeline>('api/v1/pipelines', { method: 'POST', body });

@@ -1,7 +1,8 @@
 /**
  * The jobs API: submit (optionally waiting, bounded), list with filters and
  * cursor paging, get, download the output notebook, live events (SSE), cancel.
- * Jobs of other users are reported as not found, so their ids leak nothing.
+ * Jobs of other users are reported as not found unless shared (access.ts), so
+ * their ids leak nothing.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -14,7 +15,9 @@ import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/
 import type { JobEvent } from '../../runner/runner-api.js';
 import type { RouteContext } from '../context.js';
 import { openEventStream } from '../event-stream.js';
-import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, defaultUsername } from '../auth.js';
+import { SharedQuery } from '../access.js';
+import type { Level } from '../../store/sharing-store.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
@@ -33,6 +36,7 @@ const ListQuery = Type.Object({
   notebook: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   schedule_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only the jobs this schedule started' })),
   pipeline_run_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Only the jobs of this pipeline run (every task, item and attempt)" })),
+  shared: SharedQuery,
   cursor: Type.Optional(Type.String({ maxLength: 500 })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
   token: Type.Optional(Type.String()),
@@ -54,10 +58,11 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
   const tags = ['jobs'];
   app.addSchema(JobView);
 
-  /** The job, if it exists and the caller may see it; 404 otherwise. */
-  async function visibleJob(req: FastifyRequest, id: string): Promise<Job> {
+  /** The job, if the caller has at least `need` on it (access.ts: its own grants and its schedule's and pipeline's); 404 / 403 otherwise. */
+  async function visibleJob(req: FastifyRequest, id: string, need: Level = 'view'): Promise<Job> {
     const job = await ctx.store.get(id);
-    if (!job || !canActFor(req.identity, job.username)) throw new NotFoundError(`job '${id}' not found`);
+    if (!job) throw new NotFoundError(`job '${id}' not found`);
+    await ctx.access.checkJob(req, job, need);
     return job;
   }
 
@@ -128,7 +133,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       schema: {
         tags,
         summary: 'List jobs, newest first, with filters and cursor paging',
-        description: 'Non-admin callers see only their own jobs.',
+        description: 'Non-admin callers see their own jobs and those shared with them (directly, or through the schedule or pipeline that started them); `?shared=true` only the shared ones.',
         querystring: ListQuery,
         response: { 200: JobList, ...problems(400, 401, 403) },
       },
@@ -141,18 +146,16 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         const badOnes = status.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
         if (badOnes.length) throw new UnprocessableError(`unknown status ${badOnes.join(', ')}; expected ${JOB_STATUSES.join(', ')}`);
       }
-      let username = q.username;
-      if (!req.identity?.admin) {
-        username = username ?? req.identity?.name;
-        assertCanActFor(req.identity, username ?? '');
-      }
-      const page = await ctx.store.list({ username, status, notebook: q.notebook, schedule_id: q.schedule_id, pipeline_run_id: q.pipeline_run_id, cursor: q.cursor, limit: q.limit });
+      const filter = ctx.access.listing(req.identity, q.username, q.shared);
+      if (!filter) return { jobs: [], next_cursor: null, links: { next: null } };
+      const page = await ctx.store.list({ username: filter.owner, visible: filter.visible, status, notebook: q.notebook, schedule_id: q.schedule_id, pipeline_run_id: q.pipeline_run_id, cursor: q.cursor, limit: q.limit });
       let next: string | null = null;
       if (page.next_cursor) {
         const params = new URLSearchParams();
         for (const [k, v] of Object.entries({ status: q.status, username: q.username, notebook: q.notebook, schedule_id: q.schedule_id, pipeline_run_id: q.pipeline_run_id })) {
           if (v) params.set(k, v);
         }
+        if (q.shared) params.set('shared', 'true');
         params.set('limit', String(q.limit));
         params.set('cursor', page.next_cursor);
         next = `${ctx.prefix}api/v1/jobs?${params.toString()}`;
@@ -303,7 +306,7 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
       },
     },
     async (req, reply) => {
-      const job = await visibleJob(req, req.params.id);
+      const job = await visibleJob(req, req.params.id, 'run');
       const after = (await ctx.runner.cancel(job.id)) ?? job;
       return reply.code(isTerminal(after.status) ? 200 : 202).send(renderJob(after, ctx.prefix));
     },

@@ -4,7 +4,8 @@
  * bounded like jobs), list runs, get one, cancel, repair. A run's live events
  * and results are in pipeline-runs.ts. Every task runs as an ordinary job, so
  * its output, events and cancel are the jobs API's.
- * Authorization is the schedules': owners and admins; anyone else gets 404.
+ * Authorization is access.ts's: owners, admins and grantees by level (view, run,
+ * manage); anyone else gets 404, a grantee below the level needed 403.
  */
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -17,7 +18,8 @@ import { checkWebhookUrl } from '../../schedules/webhook-address.js';
 import { isTerminal, type Job } from '../../store/job-store.js';
 import { RunConflictError, type PipelineRun } from '../../store/pipeline-store.js';
 import type { RouteContext } from '../context.js';
-import { assertCanActFor, defaultUsername, listingOwner } from '../auth.js';
+import { assertCanActFor, defaultUsername } from '../auth.js';
+import { SharedQuery } from '../access.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { visiblePipeline, visibleRun, type PipelineDeps } from '../pipeline-access.js';
@@ -149,15 +151,17 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
     {
       schema: {
         tags,
-        summary: "List pipelines, newest first: your own; admins see everyone's (filter with ?username=)",
-        querystring: Type.Composite([PageQuery(500, 50), Type.Object({ username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) })]),
+        summary: "List pipelines, newest first: your own and those shared with you; admins see everyone's (filter with ?username=)",
+        description: '`?shared=true` lists only the pipelines others shared with you (to your user or one of your hub groups).',
+        querystring: Type.Composite([PageQuery(500, 50), Type.Object({ username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), shared: SharedQuery })]),
         response: { 200: Type.Object({ pipelines: Type.Array(Type.Ref('Pipeline')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) },
       },
       ...losslessReply,
     },
     async (req) => {
-      const owner = listingOwner(req.identity, req.query.username);
-      const page = await store.listPipelines({ owner, cursor: req.query.cursor, limit: req.query.limit });
+      const filter = ctx.access.listing(req.identity, req.query.username, req.query.shared);
+      if (!filter) return { pipelines: [], next_cursor: null };
+      const page = await store.listPipelines({ ...filter, cursor: req.query.cursor, limit: req.query.limit });
       return { pipelines: page.pipelines.map((p) => renderPipeline(p, ctx.prefix)), next_cursor: page.next_cursor };
     },
   );
@@ -185,7 +189,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       ...losslessReply,
     },
     async (req) => {
-      const current = await visiblePipeline(pipelines, req, req.params.id);
+      const current = await visiblePipeline(pipelines, req, req.params.id, 'manage');
       const patch = specOf(req.body);
       const merged: PipelineSpec = { ...specFields(current), ...patch };
       // A rename (or a new webhook) never fails on a notebook deleted since: only tasks and parameters are checked again.
@@ -203,8 +207,10 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
     '/pipelines/:id',
     { schema: { tags, summary: 'Delete a pipeline; its runs and their jobs stay', ...byId, response: { 204: Type.Null(), ...problems(401, 404) } } },
     async (req, reply) => {
-      const p = await visiblePipeline(pipelines, req, req.params.id);
+      const p = await visiblePipeline(pipelines, req, req.params.id, 'manage');
       await store.deletePipeline(p.id);
+      // Its grants go with it: its runs stay visible to the owner and admins only.
+      await ctx.access.sharing?.setGrants('pipeline', p.id, [], req.identity?.name ?? p.owner);
       return reply.code(204).send(null);
     },
   );
@@ -235,7 +241,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       },
     },
     async (req, reply) => {
-      const p = await visiblePipeline(pipelines, req, req.params.id);
+      const p = await visiblePipeline(pipelines, req, req.params.id, 'run');
       const own = (req.body.parameters ?? {}) as Parameters;
       pipelines.intake.runParameters(p.plan, own);
       // The store merges them over the pipeline's defaults (as they are when the run starts).
@@ -302,7 +308,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       ...losslessReply,
     },
     async (req, reply) => {
-      const run = await visibleRun(pipelines, req, req.params.id, req.params.run_id);
+      const run = await visibleRun(pipelines, req, req.params.id, req.params.run_id, 'run');
       const after = (await store.cancelRun(run.id)) ?? run;
       // The store stops the queued jobs and flags the running ones; the runner here stops its own at once.
       const jobs = await listRunJobs(ctx.store, run.id);
@@ -331,7 +337,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       },
     },
     async (req) => {
-      const run = await visibleRun(pipelines, req, req.params.id, req.params.run_id);
+      const run = await visibleRun(pipelines, req, req.params.id, req.params.run_id, 'run');
       // The store refuses it too (in its transaction); a plain answer without a write here.
       if (run.status === 'queued' || run.status === 'running') throw new RunConflictError(run.id, run.status);
       const after = await store.repairRun(run.id, { tasks: req.body.tasks, items: req.body.items, by: req.identity?.name ?? run.owner });

@@ -1,8 +1,8 @@
 /**
  * The schedules API: create, list, get, change, delete, pause, resume, run now,
  * runs, and the fire-time preview (computed by the same function that fires).
- * Authorization is the jobs API's: owners and admins (or delegated scopes)
- * manage a schedule; anyone else gets 404.
+ * Authorization is access.ts's: owners and admins (or delegated scopes) manage a
+ * schedule, grantees have their level (view, run, manage); anyone else gets 404.
  */
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -29,7 +29,9 @@ import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
-import { assertCanActFor, canActFor, defaultUsername, listingOwner } from '../auth.js';
+import { assertCanActFor, defaultUsername } from '../auth.js';
+import { SharedQuery } from '../access.js';
+import type { Level } from '../../store/sharing-store.js';
 import { UnprocessableError } from '../http-errors.js';
 import { iso, renderJob } from '../render.js';
 import { CreateScheduleBody, PatchScheduleBody, PreviewQuery, ScheduleView, type PatchScheduleBodyT, type ScheduleViewT } from '../schedule-schemas.js';
@@ -82,9 +84,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
   app.addSchema(JobView);
   app.addSchema(RunView);
 
-  async function visible(req: FastifyRequest, id: string): Promise<Schedule> {
+  /** The schedule, if the caller has at least `need` on it (access.ts: 404 without a grant, 403 below `need`). */
+  async function visible(req: FastifyRequest, id: string, need: Level = 'view'): Promise<Schedule> {
     const s = await store.get(id);
-    if (!s || !canActFor(req.identity, s.owner)) throw new NotFoundError(`schedule '${id}' not found`);
+    if (!s) throw new NotFoundError(`schedule '${id}' not found`);
+    await ctx.access.check(req, 'schedule', s.id, s.owner, need, `schedule '${id}'`);
     return s;
   }
 
@@ -228,9 +232,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     {
       schema: {
         tags,
-        summary: 'List schedules, newest first: your own; admins see everyone\'s (filter with ?username=)',
+        summary: 'List schedules, newest first: your own and those shared with you; admins see everyone\'s (filter with ?username=)',
+        description: '`?shared=true` lists only the schedules others shared with you (to your user or one of your hub groups).',
         querystring: Type.Object({
           username: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+          shared: SharedQuery,
           cursor: Type.Optional(Type.String({ maxLength: 500 })),
           limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
           token: Type.Optional(Type.String()),
@@ -240,8 +246,9 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       ...losslessReply,
     },
     async (req) => {
-      const owner = listingOwner(req.identity, req.query.username);
-      const page = await store.list({ owner, cursor: req.query.cursor, limit: req.query.limit });
+      const filter = ctx.access.listing(req.identity, req.query.username, req.query.shared);
+      if (!filter) return { schedules: [], next_cursor: null };
+      const page = await store.list({ ...filter, cursor: req.query.cursor, limit: req.query.limit });
       return { schedules: page.schedules.map((s) => renderSchedule(s, ctx.prefix)), next_cursor: page.next_cursor };
     },
   );
@@ -255,7 +262,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
   );
 
   async function change(req: FastifyRequest, id: string, patch: Partial<ScheduleSettings>): Promise<ScheduleViewT> {
-    const s = await visible(req, id);
+    const s = await visible(req, id, 'manage');
     const merged = checkedTiming({ ...s, ...patch });
     const timing = ['cron', 'timezone', 'start_at_ms', 'end_at_ms'].some((k) => k in patch && patch[k as keyof ScheduleSettings] !== s[k as keyof Schedule]);
     const resumed = s.paused && patch.paused === false;
@@ -312,8 +319,10 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     '/schedules/:id',
     { schema: { tags, summary: 'Delete a schedule; it never fires again, its jobs stay', ...byId, response: { 204: Type.Null(), ...problems(401, 404) } } },
     async (req, reply) => {
-      const s = await visible(req, req.params.id);
+      const s = await visible(req, req.params.id, 'manage');
       await store.delete(s.id);
+      // Its grants go with it: the jobs it started stay visible to the owner and admins only.
+      await ctx.access.sharing?.setGrants('schedule', s.id, [], req.identity?.name ?? s.owner);
       schedules.wake();
       return reply.code(204).send(null);
     },
@@ -338,7 +347,8 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       },
     },
     async (req, reply) => {
-      const s = await visible(req, req.params.id);
+      // A grantee with 'run' presses the button; the job runs as the owner, with the owner's home (triggered_by records who).
+      const s = await visible(req, req.params.id, 'run');
       if (s.pipeline_id) {
         if (!pipelines) throw new UnprocessableError('this server has no pipelines');
         const p = await pipelines.store.getPipeline(s.pipeline_id);

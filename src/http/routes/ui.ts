@@ -202,6 +202,7 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; sessions: Browser
       xsrf_token: sessions?.xsrf(req) ?? null,
       home_user: home,
       users: home && identity.admin && !users.includes(home) ? [home, ...users] : users,
+      groups: identity.groups ?? [],
     };
   });
 };

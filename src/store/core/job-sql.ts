@@ -11,6 +11,7 @@ import type { RunError } from '../../engine/run-types.js';
 import { JOB_STATUSES, type FinalStatus, type JobProgress, type ListJobsQuery, type NewJob } from '../job-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL, statesBefore } from './job-rules.js';
+import { visibleCondition } from './sharing-sql.js';
 import { newestFirstQuery } from './page.js';
 
 /** The columns a new job sets, each with its value: the one insert of both stores (job store and schedule fires). */
@@ -115,6 +116,7 @@ export class JobSql {
         if (q.notebook !== undefined) where.push(`notebook = ${a.add(q.notebook)}`);
         if (q.schedule_id !== undefined) where.push(`schedule_id = ${a.add(q.schedule_id)}`);
         if (q.pipeline_run_id !== undefined) where.push(`pipeline_run_id = ${a.add(q.pipeline_run_id)}`);
+        if (q.visible) where.push(visibleCondition(this.d, 'jobs', q.visible, a));
         return where;
       },
       q.cursor || undefined,

@@ -12,6 +12,8 @@ import type { JobStatus, JobTarget } from '../job-store.js';
 import type { NewPipeline, PageQuery, PipelineRun } from '../pipeline-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL } from './job-rules.js';
+import type { Visibility } from '../sharing-store.js';
+import { visibleCondition } from './sharing-sql.js';
 import { newestFirstQuery } from './page.js';
 import { timeOrderedId } from './ids.js';
 
@@ -203,8 +205,14 @@ export class PipelineSql {
     return { text: `SELECT * FROM pipelines WHERE id = ${a.add(id)}${lock ? this.d.forUpdate : ''}`, args: a.values };
   }
 
-  listPipelines(q: PageQuery & { owner?: string }): Sql & { limit: number } {
-    return newestFirstQuery(this.d, 'pipelines', (a) => (q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), q.cursor, q.limit);
+  listPipelines(q: PageQuery & { owner?: string; visible?: Visibility }): Sql & { limit: number } {
+    return newestFirstQuery(
+      this.d,
+      'pipelines',
+      (a) => [...(q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), ...(q.visible ? [visibleCondition(this.d, 'pipelines', q.visible, a)] : [])],
+      q.cursor,
+      q.limit,
+    );
   }
 
   updatePipeline(id: string, p: PipelineSpec & { plan: PipelinePlan }, now: number): Sql {

@@ -4,6 +4,7 @@
  * to run steps in a transaction and outside one, and how to wake runners
  * (SqlitePipelineStore, PgPipelineStore).
  */
+import type { Visibility } from '../sharing-store.js';
 import type { Pipeline, PipelinePlan, PipelineSpec } from '../../pipelines/types.js';
 import type { JobTarget } from '../job-store.js';
 import type { NewPipeline, NewPipelineRun, PageQuery, PipelineRun, PipelineStore, RepairRequest } from '../pipeline-store.js';
@@ -51,7 +52,7 @@ export abstract class PipelineStoreCore implements PipelineStore {
     return r ? rowToPipeline(r) : null;
   }
 
-  async listPipelines(q: PageQuery & { owner?: string }): Promise<{ pipelines: Pipeline[]; next_cursor: string | null }> {
+  async listPipelines(q: PageQuery & { owner?: string; visible?: Visibility }): Promise<{ pipelines: Pipeline[]; next_cursor: string | null }> {
     const query = this.runs.sql.listPipelines(q);
     const page = pageOf(await this.read(rowsOf<PipelineRow>(query)), query.limit);
     return { pipelines: page.rows.map(rowToPipeline), next_cursor: page.next_cursor };

@@ -10,6 +10,7 @@ import { decodeJsonValue, decodeParameters, encodeJsonValue, encodeParameters, p
 import type { ListSchedulesQuery, NewSchedule, Schedule, ScheduleJobTemplate, ScheduleNotify, SchedulePatch, ScheduleSettings } from '../schedule-store.js';
 import { SqlArgs, type Sql, type SqlDialect } from './dialect.js';
 import { ACTIVE_SQL, TERMINAL_SQL } from './job-rules.js';
+import { visibleCondition } from './sharing-sql.js';
 import { newestFirstQuery } from './page.js';
 import { timeOrderedId } from './ids.js';
 
@@ -98,7 +99,13 @@ export class ScheduleSql {
   }
 
   list(q: ListSchedulesQuery): Sql & { limit: number } {
-    return newestFirstQuery(this.d, 'schedules', (a) => (q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), q.cursor, q.limit);
+    return newestFirstQuery(
+      this.d,
+      'schedules',
+      (a) => [...(q.owner !== undefined ? [`owner = ${a.add(q.owner)}`] : []), ...(q.visible ? [visibleCondition(this.d, 'schedules', q.visible, a)] : [])],
+      q.cursor,
+      q.limit,
+    );
   }
 
   /** One page of the jobs a schedule started, newest first. */

@@ -299,4 +299,30 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
     `,
   },
+  {
+    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
+    version: 40,
+    name: 'grants and share_links',
+    sql: `
+      CREATE TABLE grants (
+        object_kind    TEXT COLLATE "C" NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
+        object_id      TEXT COLLATE "C" NOT NULL,
+        principal      TEXT COLLATE "C" NOT NULL,
+        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
+        granted_by     TEXT NOT NULL,
+        granted_at_ms  BIGINT NOT NULL,
+        PRIMARY KEY (object_kind, object_id, principal)
+      );
+      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
+      CREATE TABLE share_links (
+        id             TEXT COLLATE "C" PRIMARY KEY,
+        job_id         TEXT COLLATE "C" NOT NULL,
+        created_by     TEXT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT NOT NULL,
+        revoked_at_ms  BIGINT
+      );
+      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
+    `,
+  },
 ];

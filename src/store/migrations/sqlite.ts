@@ -285,4 +285,30 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
     `,
   },
+  {
+    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
+    id: 80,
+    name: 'grants and share_links',
+    sql: `
+      CREATE TABLE grants (
+        object_kind    TEXT NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
+        object_id      TEXT NOT NULL,
+        principal      TEXT NOT NULL,            -- 'user:<name>' or 'group:<name>'
+        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
+        granted_by     TEXT NOT NULL,
+        granted_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (object_kind, object_id, principal)
+      );
+      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
+      CREATE TABLE share_links (
+        id             TEXT PRIMARY KEY,
+        job_id         TEXT NOT NULL,
+        created_by     TEXT NOT NULL,
+        created_at_ms  INTEGER NOT NULL,
+        expires_at_ms  INTEGER NOT NULL,
+        revoked_at_ms  INTEGER
+      );
+      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
+    `,
+  },
 ];

@@ -4,6 +4,7 @@
  * coloured traceback, the scraps, and the executed notebook rendered. A job of
  * another user (or an unknown id) shows "Job not found" and nothing else.
  */
+import { ShareButton, ShareLinkButton } from '../share';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, cancelJob, conf, getJob, isTerminal, jobParameters, outputNotebook, submitJob, url, type Job, type Notebook, type Output } from '../api';
 import { ErrorBox, href, Loading, Status, When, seconds, shortValue } from '../common';
@@ -197,7 +198,7 @@ export function JobPage({ id }: { id: string }) {
       </div>
       <dl class="facts">
         <dt>User</dt><dd>{job.username}</dd>
-        <dt>Submitted</dt><dd><When iso={job.created_at} /> by {job.submitted_by} ({job.source})</dd>
+        <dt>Submitted</dt><dd><When iso={job.created_at} /> by {job.triggered_by} ({job.source})</dd>
         <dt>Started</dt><dd><When iso={job.started_at} /></dd>
         <dt>Finished</dt><dd><When iso={job.finished_at} /></dd>
         <dt>Duration</dt><dd>{seconds(job.duration_s)}</dd>
@@ -213,6 +214,8 @@ export function JobPage({ id }: { id: string }) {
           <button type="button" onClick={() => location.assign(url(`api/v1/jobs/${encodeURIComponent(job.id)}/output`))}>Download</button>
         )}
         <button type="button" onClick={() => (location.hash = href('/compare', { a: job.id }))}>Compare…</button>
+        <ShareButton kind="jobs" id={job.id} label={`job ${job.id}`} />
+        {terminal && job.output_path && <ShareLinkButton jobId={job.id} />}
       </div>
       {actionError != null && <ErrorBox error={actionError} />}
       {params.length > 0 && (

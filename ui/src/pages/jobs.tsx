@@ -1,6 +1,7 @@
 /** The job history: newest first, filters (status, notebook, schedule), cursor pages, rows refreshed while any is live. */
 import { useEffect, useState } from 'preact/hooks';
 import { isTerminal, listJobs, listSchedules, STATES } from '../api';
+import { SharedFilter } from '../share';
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 
 export function JobsPage({ params }: { params: URLSearchParams }) {
@@ -9,14 +10,20 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   const notebook = params.get('notebook') ?? '';
   const schedule = params.get('schedule') ?? '';
   const all = me.admin && params.get('all') === '1';
+  const shared = params.get('shared') === '1';
   const cursor = params.get('cursor') ?? '';
   const prev = params.getAll('prev');
-  const jobs = useLoad(() => listJobs({ username: all ? null : user, status, notebook, schedule_id: schedule, cursor, limit: 25 }), [user, status, notebook, schedule, cursor, all]);
+  const jobs = useLoad(
+    // A user (not an admin viewing someone's) names nobody: the server lists their own jobs and those shared with them.
+    () => listJobs({ username: all || shared || !me.admin ? null : user, status, notebook, schedule_id: schedule, cursor, limit: 25, shared }),
+    [user, status, notebook, schedule, cursor, all, shared],
+  );
   const schedules = useLoad(() => listSchedules(all || !me.admin ? null : user), [user, all]);
   const [nbText, setNbText] = useState(notebook);
   useEffect(() => setNbText(notebook), [notebook]);
 
   const live = (jobs.value?.jobs ?? []).some((j) => !isTerminal(j.status));
+  const others = all || shared || (jobs.value?.jobs ?? []).some((j) => j.username !== user);
   useEffect(() => {
     if (!live) return;
     const t = setInterval(jobs.reload, 2000);
@@ -24,7 +31,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   }, [live, jobs.value]);
 
   const go = (over: Record<string, string | null>, keepPage = false) => {
-    const p: Record<string, string | null> = { status, notebook, schedule, all: all ? '1' : null, ...(keepPage ? { cursor } : {}), ...over };
+    const p: Record<string, string | null> = { status, notebook, schedule, all: all ? '1' : null, shared: shared ? '1' : null, ...(keepPage ? { cursor } : {}), ...over };
     const u = new URLSearchParams();
     for (const [k, v] of Object.entries(p)) if (v) u.set(k, v);
     if (keepPage) for (const c of prev) u.append('prev', c);
@@ -65,6 +72,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
         <label for="f-notebook">Notebook</label>
         <input id="f-notebook" type="search" value={nbText} onInput={(e) => setNbText((e.target as HTMLInputElement).value)} placeholder="path, e.g. report.ipynb" />
         <button type="submit">Filter</button>
+        <SharedFilter shared={shared} onChange={(v) => go({ shared: v ? '1' : null, cursor: null })} />
         {me.admin && (
           <label class="inline">
             <input type="checkbox" checked={all} onChange={(e) => go({ all: (e.target as HTMLInputElement).checked ? '1' : null, cursor: null })} /> All users
@@ -73,13 +81,13 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
       </form>
       {jobs.error ? <ErrorBox error={jobs.error} /> : !jobs.value ? <Loading /> : jobs.value.jobs.length === 0 ? <p>No jobs match.</p> : (
         <table class="jobs">
-          <thead><tr><th scope="col">Status</th><th scope="col">Notebook</th>{all && <th scope="col">User</th>}<th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Cells</th><th scope="col">Job</th></tr></thead>
+          <thead><tr><th scope="col">Status</th><th scope="col">Notebook</th>{others && <th scope="col">User</th>}<th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Cells</th><th scope="col">Job</th></tr></thead>
           <tbody>
             {jobs.value.jobs.map((j) => (
               <tr key={j.id} data-job-id={j.id}>
                 <td><Status status={j.status} /></td>
                 <td>{j.username === user ? <a href={href('/notebook', { path: j.notebook })}>{j.notebook}</a> : j.notebook}</td>
-                {all && <td>{j.username}</td>}
+                {others && <td>{j.username}</td>}
                 <td><When iso={j.created_at} /></td>
                 <td>{seconds(j.duration_s)}</td>
                 <td>{j.progress.cells_done}/{j.progress.cells_total || '?'}</td>

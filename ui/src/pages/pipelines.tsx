@@ -8,19 +8,21 @@ import { listNotebooks } from '../api';
 import { ErrorBox, href, Loading, useApp, useLoad } from '../common';
 import { Deliveries } from '../deliveries';
 import { ParamFields, useParamForm } from '../param-form';
+import { ShareButton, SharedFilter } from '../share';
 import { deletePipeline, getPipeline, listPipelines, listRuns, runEnded, specTasks, startRun } from '../pipeline-api';
 import { PipelineGraph } from '../pipeline-graph';
 import { pipelineFields, RunsMatrix, StatusWord } from '../pipeline-parts';
 
 export function PipelinesPage() {
   const { me, user } = useApp();
-  const list = useLoad(() => listPipelines(me.admin ? user : null), [user]);
+  const [shared, setShared] = useState(false);
+  const list = useLoad(() => listPipelines(me.admin && !shared ? user : null, shared), [user, shared]);
   const rows = list.value?.pipelines;
   return (
     <main>
       <h1>Pipelines</h1>
-      <p><a class="button primary" href={href('/pipelines/new')}>New pipeline</a></p>
-      {list.error ? <ErrorBox error={list.error} /> : !rows ? <Loading /> : rows.length === 0 ? <p>No pipelines yet. Create one from YAML here, or press "Sweep…" on a notebook's page.</p> : (
+      <p class="filters"><a class="button primary" href={href('/pipelines/new')}>New pipeline</a> <SharedFilter shared={shared} onChange={setShared} /></p>
+      {list.error ? <ErrorBox error={list.error} /> : !rows ? <Loading /> : rows.length === 0 ? <p>{shared ? 'Nothing is shared with you.' : 'No pipelines yet. Create one from YAML here, or press "Sweep…" on a notebook\'s page.'}</p> : (
         <table class="jobs pipelines">
           <thead><tr><th scope="col">Name</th><th scope="col">Owner</th><th scope="col">Tasks</th><th scope="col">Updated</th><th scope="col">Actions</th></tr></thead>
           <tbody>
@@ -111,6 +113,7 @@ export function PipelinePage({ id }: { id: string }) {
         <div class="actions">
           <button type="submit" class="primary" disabled={form.invalid || busy}>Run</button>
           <a class="button" href={href(`/pipelines/${id}/edit`)}>Edit</a>
+          <ShareButton kind="pipelines" id={id} label={p.name} />
           <button type="button" disabled={busy} onClick={remove}>Delete</button>
         </div>
       </form>

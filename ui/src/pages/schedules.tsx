@@ -8,10 +8,13 @@ import { deleteSchedule, getSchedule, listJobs, isTerminal, listSchedules, runSc
 import { ErrorBox, href, Loading, Status, When, seconds, useApp, useLoad } from '../common';
 import { inZone } from '../cron-presets';
 import { Deliveries } from '../deliveries';
+import { ShareButton, SharedFilter } from '../share';
 
 /** The schedule's latest job (cron fire, retry or "run now"); a fire skipped for overlap has none. */
 function LastResult({ s }: { s: Schedule }) {
-  const last = useLoad(() => listJobs({ username: s.owner, schedule_id: s.id, limit: 1 }), [s.id, s.updated_at]);
+  const { me } = useApp();
+  // Not by owner for others: a schedule shared with the caller lists through its grants.
+  const last = useLoad(() => listJobs({ username: me.admin ? s.owner : null, schedule_id: s.id, limit: 1 }), [s.id, s.updated_at]);
   const job = last.value?.jobs[0];
   if (last.error) return <span class="muted">?</span>;
   if (!last.value) return <span class="muted">…</span>;
@@ -46,21 +49,22 @@ const NextRun = ({ s }: { s: Schedule }) =>
 
 export function SchedulesPage() {
   const { me, user } = useApp();
-  const list = useLoad(() => listSchedules(me.admin ? user : null), [user]);
+  const [shared, setShared] = useState(false);
+  const list = useLoad(() => listSchedules(me.admin && !shared ? user : null, shared), [user, shared]);
   const [rows, setRows] = useState<Schedule[] | null>(null);
   useEffect(() => setRows(list.value?.schedules ?? null), [list.value]);
   const replace = (n: Schedule) => setRows((r) => r && r.map((x) => (x.id === n.id ? n : x)));
   return (
     <main>
       <h1>Schedules</h1>
-      <p><a class="button primary" href={href('/schedules/new', { user })}>New schedule</a></p>
-      {list.error ? <ErrorBox error={list.error} /> : !rows ? <Loading /> : rows.length === 0 ? <p>No schedules yet. Open a notebook and press "Schedule…", or create one here.</p> : (
+      <p class="filters"><a class="button primary" href={href('/schedules/new', { user })}>New schedule</a> <SharedFilter shared={shared} onChange={setShared} /></p>
+      {list.error ? <ErrorBox error={list.error} /> : !rows ? <Loading /> : rows.length === 0 ? <p>{shared ? 'Nothing is shared with you.' : 'No schedules yet. Open a notebook and press "Schedule…", or create one here.'}</p> : (
         <table class="jobs schedules">
           <thead><tr><th scope="col">Name</th><th scope="col">Notebook</th><th scope="col">When</th><th scope="col">Next run</th><th scope="col">Last result</th><th scope="col">Actions</th></tr></thead>
           <tbody>
             {rows.map((s) => (
               <tr key={s.id} data-schedule-id={s.id}>
-                <td><a href={href(`/schedules/${s.id}`)}>{s.name}</a></td>
+                <td><a href={href(`/schedules/${s.id}`)}>{s.name}</a>{s.owner !== me.name && <span class="muted small"> · {s.owner}</span>}</td>
                 <td>{s.pipeline_id ? <a href={href(`/pipelines/${s.pipeline_id}`)}>pipeline {s.pipeline_id}</a> : s.notebook}</td>
                 <td><code>{s.cron}</code> <span class="muted small">{s.timezone}</span></td>
                 <td><NextRun s={s} /></td>
@@ -117,6 +121,7 @@ export function SchedulePage({ id }: { id: string }) {
         <button type="button" class="primary" disabled={busy} onClick={runNow}>Run now</button>
         <PauseButton s={s} onChange={setS} />
         <a class="button" href={href(`/schedules/${s.id}/edit`)}>Edit</a>
+        <ShareButton kind="schedules" id={s.id} label={s.name} />
         <a class="button" href={href('/jobs', { schedule: s.id, all: null })}>Jobs</a>
         <button type="button" disabled={busy} onClick={remove}>Delete</button>
       </div>
