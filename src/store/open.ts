@@ -10,6 +10,9 @@ import type { Config } from '../config.js';
 import type { JobStore, JobTarget } from './job-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { PipelineStore } from './pipeline-store.js';
+import type { AuditStore, SecretStore } from './secret-store.js';
+import { PgSecretStore } from './pg/pg-secret-store.js';
+import { SqliteSecretStore } from './sqlite-secret-store.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { PgPipelineStore } from './pg/pg-pipeline-store.js';
@@ -22,6 +25,8 @@ export interface Stores {
   jobs: JobStore;
   schedules: ScheduleStore;
   pipelines: PipelineStore;
+  /** Secrets (sealed values) and the audit record. */
+  secrets: SecretStore & AuditStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +42,13 @@ export function pipelineStoreFor(jobs: JobStore, opts: { now?: () => number; job
   if (jobs instanceof PgJobStore) return new PgPipelineStore(jobs, opts);
   if (jobs instanceof SqliteJobStore) return new SqlitePipelineStore(jobs, opts);
   throw new TypeError('pipelines need the SQLite or PostgreSQL job store');
+}
+
+/** The secret store and audit record of an open job store, on its connection or pool. */
+export function secretStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): SecretStore & AuditStore {
+  if (jobs instanceof PgJobStore) return new PgSecretStore(jobs, opts);
+  if (jobs instanceof SqliteJobStore) return new SqliteSecretStore(jobs, opts);
+  throw new TypeError('secrets need the SQLite or PostgreSQL job store');
 }
 
 /**
@@ -58,7 +70,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
   }
   try {
     const target = { jobTarget: opts.jobTarget };
-    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), close: () => jobs.close() };
+    return { kind, jobs, schedules: scheduleStoreFor(jobs, target), pipelines: pipelineStoreFor(jobs, target), secrets: secretStoreFor(jobs), close: () => jobs.close() };
   } catch (err) {
     await jobs.close();
     throw err;
