@@ -30,6 +30,7 @@ import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
+import { SecretVault } from './secrets/vault.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { notifyEndedRuns } from './schedules/pipeline-notify.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';
@@ -87,6 +88,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   await mkdir(config.dataDir, { recursive: true });
   const stores = await openStores(config, logger, { jobTarget: defaultTarget(config.homes) });
   const store = stores.jobs;
+  // Secrets stored but no key (or another key): a clear error now, not a failure at the first job that uses one.
+  const secrets = SecretVault.fromConfig(stores.secrets, config.secretKey);
+  await secrets.checkAtStart().catch(async (err: unknown) => {
+    await stores.close();
+    throw err;
+  });
   const metrics = new Metrics({ defaultMetrics: true });
   const runsJobs = roleRunsJobs(config.role);
   const eventBus = await openEventBus(stores, logger).catch(async (err: unknown) => {
@@ -147,6 +154,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
     userServers,
     homes: config.homes,
+    secrets,
   });
 
   let app: FastifyInstance | null = null;
@@ -194,6 +202,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       userServers,
       enginePath: hubmillBinary(),
       ownHome,
+      secrets,
     });
     // Loading the plugins and compiling every route's schemas is the longest synchronous stretch of the
     // start (seconds on a loaded machine): it happens before this node claims a job, whose lease it could

@@ -34,6 +34,9 @@ import uiRoutes, { redirectBrowsersToUi } from './routes/ui.js';
 import scheduleRoutes, { type ScheduleDeps } from './routes/schedules.js';
 import pipelineRoutes from './routes/pipelines.js';
 import pipelineRunRoutes from './routes/pipeline-runs.js';
+import secretRoutes from './routes/secrets.js';
+import auditRoutes from './routes/audit.js';
+import type { SecretVault } from '../secrets/vault.js';
 import type { PipelineDeps } from './pipeline-access.js';
 import { RunWatch } from './pipeline-run-watch.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
@@ -70,6 +73,8 @@ export interface AppDeps {
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
   userServers?: UserServers | null;
+  /** Secrets and the audit record (absent: those APIs are not mounted). */
+  secrets?: SecretVault;
   /** The home of the user hubmill runs as when the template has none for it (users/home-path.ts ownHomeOutsideTemplate); default none. */
   ownHome?: OwnHome | null;
 }
@@ -216,6 +221,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  if (deps.secrets) {
+    await app.register(secretRoutes, { prefix: `${mount}/api/v1`, ctx, secrets: deps.secrets });
+    await app.register(auditRoutes, { prefix: `${mount}/api/v1`, ctx, audit: deps.secrets.store });
+  }
 
   let pipelineDeps: PipelineDeps | undefined;
   if (deps.pipelines) {

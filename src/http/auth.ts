@@ -18,6 +18,8 @@ export interface Identity {
   /** 'token' = the service's own API token; 'user'/'service' = JupyterHub identities. */
   kind: 'token' | 'user' | 'service';
   scopes: string[];
+  /** The user's hub groups (the `groups` of /hub/api/user); absent when unknown (the service token, older hubs). */
+  groups?: string[];
 }
 
 export interface Authenticator {
@@ -110,6 +112,11 @@ export function listingOwner(identity: Identity | null, username: string | undef
 /** The user a request acts for when it names none: the caller itself, unless it is the service token. */
 export function defaultUsername(identity: Identity | null): string | null {
   return identity && identity.kind === 'user' ? identity.name : null;
+}
+
+/** The hub groups of the owner of a request's job: known when the caller is that user; otherwise undefined (unknown). */
+export function ownerGroups(identity: Identity | null, username: string): string[] | undefined {
+  return identity && identity.kind === 'user' && identity.name === username ? identity.groups : undefined;
 }
 
 /** Removes `token=` from a URL before it is logged. */

@@ -76,7 +76,8 @@ export function hasScope(scopes: readonly string[], scope: string): boolean {
 export function identityFromHubModel(model: HubModel): Identity {
   const scopes = Array.isArray(model.scopes) ? model.scopes.filter((s): s is string => typeof s === 'string') : [];
   const admin = model.admin === true || hasScope(scopes, 'admin:users');
-  return { name: model.name, kind: model.kind === 'service' ? 'service' : 'user', admin, scopes };
+  const groups = Array.isArray(model.groups) ? model.groups.filter((g): g is string => typeof g === 'string') : undefined;
+  return { name: model.name, kind: model.kind === 'service' ? 'service' : 'user', admin, scopes, ...(groups ? { groups } : {}) };
 }
 
 /** The users (besides itself) an identity may act for through filtered `admin:users!user=` scopes. */

@@ -14,7 +14,7 @@ import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/
 import type { JobEvent } from '../../runner/runner-api.js';
 import type { RouteContext } from '../context.js';
 import { openEventStream } from '../event-stream.js';
-import { assertCanActFor, canActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, canActFor, defaultUsername, ownerGroups } from '../auth.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
 import { renderJob } from '../render.js';
@@ -99,6 +99,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         target: body.target,
         server_name: body.server_name ?? null,
         strict_parameters: body.strict_parameters ?? false,
+        secrets: body.secrets?.map((name) => ({ name })),
+        owner_groups: ownerGroups(req.identity, username),
       }, { entry: 'api' });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {
