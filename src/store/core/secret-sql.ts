@@ -44,8 +44,14 @@ function rowToAudit(r: AuditRow): AuditEntry {
   };
 }
 
-/** Audit ids: time-ordered, so the record pages by (at_ms, id). */
-export const newAuditId = (now: number): string => timeOrderedId('aud', now);
+let lastMs = 0;
+let seq = 0;
+/** Audit ids: time-ordered, and in this process in the order written within one millisecond, so the record pages by (at_ms, id). */
+export function newAuditId(now: number): string {
+  seq = now === lastMs ? seq + 1 : 0;
+  lastMs = now;
+  return timeOrderedId('aud', now).replace(/^aud_([0-9a-f]{12})/, (_, t: string) => `aud_${t}${seq.toString(16).padStart(4, '0')}`);
+}
 
 export abstract class SecretStoreCore implements SecretStore, AuditStore {
   constructor(
