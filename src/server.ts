@@ -30,7 +30,7 @@ import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
-import { SecretVault } from './secrets/vault.js';
+import { SecretVault } from './runner/secret-vault.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { notifyEndedRuns } from './schedules/pipeline-notify.js';
 import { startScheduling, type Scheduling } from './server-schedules.js';

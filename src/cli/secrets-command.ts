@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
 import { decodeSecretKey, keyId } from '../secrets/key.js';
-import { SecretVault } from '../secrets/vault.js';
+import { SecretVault } from '../runner/secret-vault.js';
 import { openStores } from '../store/open.js';
 
 export interface RotateKeyOptions {

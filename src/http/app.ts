@@ -36,7 +36,7 @@ import pipelineRoutes from './routes/pipelines.js';
 import pipelineRunRoutes from './routes/pipeline-runs.js';
 import secretRoutes from './routes/secrets.js';
 import auditRoutes from './routes/audit.js';
-import type { SecretVault } from '../secrets/vault.js';
+import type { SecretVault } from '../runner/secret-vault.js';
 import type { PipelineDeps } from './pipeline-access.js';
 import { RunWatch } from './pipeline-run-watch.js';
 import type { PipelineStore } from '../store/pipeline-store.js';

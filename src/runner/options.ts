@@ -12,7 +12,7 @@ import type { Limits } from './time-limits.js';
 import type { RunQuota } from './quota.js';
 import type { GatewayKernels, KernelAsk, WarmKernels } from '../homes/local-kernels.js';
 import type { UserServers } from '../homes/user-servers.js';
-import type { SecretVault } from '../secrets/vault.js';
+import type { SecretVault } from './secret-vault.js';
 
 export type { GatewayKernels, KernelAsk, WarmKernels };
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
 import { SecretRefusedError } from '../secrets/errors.js';
-import type { SecretVault } from '../secrets/vault.js';
+import type { SecretVault } from './secret-vault.js';
 import type { CheckedJob, CheckOptions, Intake } from './intake.js';
 import { maxActiveFor, NO_QUOTA, type JobEntry, type RunQuota } from './quota.js';
 

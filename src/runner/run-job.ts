@@ -20,7 +20,7 @@ import { ProgressTracker } from './progress-writer.js';
 import type { RunningJob } from './queue.js';
 import { holdValues } from '../secrets/active-values.js';
 import { SecretKeyMissingError, SecretRefusedError } from '../secrets/errors.js';
-import type { SecretVault } from '../secrets/vault.js';
+import type { SecretVault } from './secret-vault.js';
 
 export interface RunJobDeps {
   store: JobStore;

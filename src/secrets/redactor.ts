@@ -17,7 +17,7 @@ export interface NamedValue {
   value: string;
 }
 
-/** Values shorter than this are refused at creation (secrets/vault.ts): redacting them would maul ordinary output. */
+/** Values shorter than this are refused at creation (runner/secret-vault.ts): redacting them would maul ordinary output. */
 export const MIN_SECRET_LENGTH = 4;
 
 /** The forms of a value that are replaced (each at least MIN_SECRET_LENGTH long). */

@@ -81,6 +81,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   // The notebook format and its exact JSON values; the kernel protocol decodes messages with them.
   ['notebook'],
   ['kernel'],
+  // Secrets' pure parts (key, cipher, redaction): the engine redacts, the settings read the key.
+  ['secrets'],
   ['engine'],
   // Pipelines' pure core (checking, references, the advance state machine): the stores apply it.
   ['pipelines'],
@@ -146,7 +148,7 @@ test('no module in src/ imports a higher (or sibling) layer', () => {
 });
 
 /** What the layers above the store may import from it: its interfaces. The composition (server*.ts, cli/) picks a backend. */
-const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/pipeline-store.ts', 'store/job-event-types.ts'];
+const STORE_INTERFACES = ['store/job-store.ts', 'store/schedule-store.ts', 'store/pipeline-store.ts', 'store/job-event-types.ts', 'store/secret-store.ts'];
 const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);
 
 /** Imports of store modules other than its interfaces from outside the store and the composition. */

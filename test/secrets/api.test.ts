@@ -17,7 +17,7 @@ import type { FastifyRequest } from 'fastify';
 import { StaticTokenAuthenticator, type Authenticator, type Identity } from '../../src/http/auth.js';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { secretStoreFor } from '../../src/store/open.js';
-import { SecretVault } from '../../src/secrets/vault.js';
+import { SecretVault } from '../../src/runner/secret-vault.js';
 import { JobProducer } from '../../src/runner/producer.js';
 import { FakeStore } from '../store/fake-job-store.js';
 import { makeApp, TOKEN } from '../http/fakes.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { secretStoreFor } from '../../src/store/open.js';
-import { SecretVault } from '../../src/secrets/vault.js';
+import { SecretVault } from '../../src/runner/secret-vault.js';
 import { SecretKeyMismatchError } from '../../src/secrets/errors.js';
 import { rotateKey } from '../../src/cli/secrets-command.js';
 import { pgStore, PG_TEST_URL } from '../helpers/pg.js';

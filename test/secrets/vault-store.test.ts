@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { secretStoreFor } from '../../src/store/open.js';
 import type { AuditStore, SecretStore } from '../../src/store/secret-store.js';
-import { SecretVault } from '../../src/secrets/vault.js';
+import { SecretVault } from '../../src/runner/secret-vault.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretDecryptError, SecretKeyMismatchError, SecretKeyMissingError, SecretRefusedError } from '../../src/secrets/errors.js';
 import { adminQuery, pgStore } from '../helpers/pg.js';

@@ -4,13 +4,13 @@
  * `scope` is `user` (the caller's, or `username`'s for an admin acting for a
  * user, as in the jobs API) or `group:<name>`, which only hub admins write;
  * every member of the group may use a group secret in a job, nobody reads it.
- * Every write is audited with the caller and their address (secrets/vault.ts).
+ * Every write is audited with the caller and their address (runner/secret-vault.ts).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SecretRecord } from '../../store/secret-store.js';
-import type { SecretVault } from '../../secrets/vault.js';
+import type { SecretVault } from '../../runner/secret-vault.js';
 import { apiScope, groupScope, scopeUser, storedScope, userScope } from '../../secrets/scope.js';
 import type { RouteContext } from '../context.js';
 import { assertCanActFor, defaultUsername, type Identity } from '../auth.js';

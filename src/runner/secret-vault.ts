@@ -8,10 +8,10 @@
  * answer 503 and a store that holds secrets refuses to start (`checkAtStart`).
  */
 import type { AuditEntry, AuditQuery, AuditStore, NewAuditEntry, SecretRecord, SecretRef, SecretStore } from '../store/secret-store.js';
-import { SecretCipher } from './cipher.js';
-import { NoSuchSecretError, SecretExistsError, SecretKeyMismatchError, SecretKeyMissingError, SecretRefusedError } from './errors.js';
-import { Redactor, MIN_SECRET_LENGTH, type NamedValue } from './redactor.js';
-import { checkSecretName, groupScope, userScope } from './scope.js';
+import { SecretCipher } from '../secrets/cipher.js';
+import { NoSuchSecretError, SecretExistsError, SecretKeyMismatchError, SecretKeyMissingError, SecretRefusedError } from '../secrets/errors.js';
+import { Redactor, MIN_SECRET_LENGTH, type NamedValue } from '../secrets/redactor.js';
+import { checkSecretName, groupScope, userScope } from '../secrets/scope.js';
 
 export const MAX_SECRET_BYTES = 64 * 1024;
 /** At most this many secrets per job. */
