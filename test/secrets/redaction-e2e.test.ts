@@ -107,6 +107,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     dataDir = join(root, 'data');
     await mkdir(home, { recursive: true });
     await writeFile(join(home, 'leaky.ipynb'), NOTEBOOK);
+    await writeFile(join(home, 'task.ipynb'), notebookJson([code("import os\nprint('task', os.environ['DB_PASSWORD'])")]));
     hook = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
@@ -231,6 +232,24 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     const all = await api('GET', '/api/v1/audit');
     assert.deepEqual(all.json.entries.map((e: { action: string }) => e.action).reverse(), ['secret.create', 'secret.update', 'secret.use']);
     assertNoValue('the audit record', all.text);
+  });
+
+  it('a pipeline task names secrets: checked at save (422), in the environment of its job, redacted', async () => {
+    const bad = await api('POST', '/api/v1/pipelines', { name: 'p-bad', username: 'alice', tasks: [{ key: 'a', notebook: 'task.ipynb', secrets: ['NOT_THERE'] }] });
+    assert.equal(bad.status, 422, bad.text);
+    assert.match(bad.text, /NOT_THERE/);
+    const p = await api('POST', '/api/v1/pipelines', { name: 'p-ok', username: 'alice', tasks: [{ key: 'a', notebook: 'task.ipynb', secrets: ['DB_PASSWORD'] }] });
+    assert.equal(p.status, 201, p.text);
+    const run = await api('POST', `/api/v1/pipelines/${p.json.id}/runs?wait=true`, {});
+    assert.ok([200, 201].includes(run.status), run.text);
+    const jobs = await eventually(async () => {
+      const r = await api('GET', `/api/v1/jobs?pipeline_run_id=${run.json.id}`);
+      return r.json.jobs.length === 1 && r.json.jobs[0].status === 'succeeded' ? r.json.jobs : undefined;
+    }, 90_000, 'the task job to succeed', 200);
+    assert.deepEqual(jobs[0].secrets, ['DB_PASSWORD']);
+    const nbText = await readFile(join(home, jobs[0].output_path), 'utf8');
+    assert.ok(nbText.includes(`task ${TOKEN_TEXT}`), nbText);
+    assertNoValue('the task output', nbText);
   });
 
   it('a store holding secrets refuses to start without the key, or with another key', async () => {
