@@ -81,7 +81,8 @@ export async function executeCell(ctx: CellContext, index: number): Promise<Cell
       return;
     }
     flushStreams();
-    apply(redactor.deep(msg));
+    // The content only: headers are ours to read, and binary buffers are not JSON.
+    apply({ ...msg, content: redactor.deep(msg.content) } as Message);
   };
   const apply = (msg: Message) => {
     const changed = ctx.collector.apply(outputs, state, msg);
