@@ -5,6 +5,7 @@
 import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
+import { redactLogLine } from './secrets/active-values.js';
 
 /** 'auto' becomes 'pretty' on a terminal and 'json' anywhere else (a pipe, a file, journald, Docker). */
 export function chooseLogFormat(setting: Config['logFormat'], stdoutIsTTY: boolean): 'json' | 'pretty' {
@@ -21,7 +22,9 @@ export async function createLogger(
   const options = {
     level: config.logLevel,
     base: { service: 'hubmill' },
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'apiToken', 'config.apiToken'], censor: '[redacted]' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'apiToken', 'config.apiToken', 'secretKey', 'config.secretKey'], censor: '[redacted]' },
+    // The values of the secrets of jobs this process runs, in any field of any line (secrets/active-values.ts).
+    hooks: { streamWrite: redactLogLine },
   };
   if (chooseLogFormat(config.logFormat, stdoutIsTTY) === 'json') return destination ? pino(options, destination) : pino(options);
   // Loaded only for a terminal; synchronous, so a line is on screen before the next one is logged.

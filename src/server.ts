@@ -31,6 +31,7 @@ import { createLogger, routeConsoleDebug } from './logger.js';
 import type { JobRunner } from './runner/runner-api.js';
 import type { JobStore } from './store/job-store.js';
 import { openStores } from './store/open.js';
+import { SecretVault } from './runner/secret-vault.js';
 import { createRoleRunner, openEventBus, roleRunsJobs } from './server-roles.js';
 import { OutboxDeliverer } from './notify/outbox-deliverer.js';
 import { smtpMailer } from './notify/mailer.js';
@@ -89,6 +90,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   await mkdir(config.dataDir, { recursive: true });
   const stores = await openStores(config, logger, { jobTarget: defaultTarget(config.homes) });
   const store = stores.jobs;
+  // Secrets stored but no key (or another key): a clear error now, not a failure at the first job that uses one.
+  const secrets = SecretVault.fromConfig(stores.secrets, config.secretKey);
+  await secrets.checkAtStart().catch(async (err: unknown) => {
+    await stores.close();
+    throw err;
+  });
   const metrics = new Metrics({ defaultMetrics: true });
   const runsJobs = roleRunsJobs(config.role);
   const eventBus = await openEventBus(stores, logger).catch(async (err: unknown) => {
@@ -151,6 +158,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     retention: { days: config.retentionDays > 0 ? config.retentionDays : null },
     userServers,
     homes: config.homes,
+    secrets,
   });
 
   let app: FastifyInstance | null = null;
@@ -189,6 +197,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       outbox: stores.outbox,
       wakeDeliveries: () => deliverer?.wake(),
       sharing: stores.sharing,
+      // Every permission change and share link created or revoked goes to the audit record (who, what, when, from where).
+      onPermissionsChanged: async (c) => {
+        const detail = { owner: c.owner, ...(c.before ? { before: c.before, after: c.after } : {}), ...(c.link_id ? { link_id: c.link_id, expires_at_ms: c.expires_at_ms } : {}) };
+        await stores.secrets.recordAudit({ actor: c.by, action: c.action, target: `${c.kind}:${c.id}`, origin: c.from, detail });
+      },
       config,
       store,
       runner,
@@ -199,6 +212,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       userServers,
       enginePath: hubmillBinary(),
       ownHome,
+      secrets,
     });
     // Loading the plugins and compiling every route's schemas is the longest synchronous stretch of the
     // start (seconds on a loaded machine): it happens before this node claims a job, whose lease it could

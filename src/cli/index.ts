@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hubmill` command: run, pipeline, inspect, kernelspecs, serve.
+ * The `hubmill` command: run, pipeline, inspect, kernelspecs, serve, secrets.
  * Exit codes: 0 success, 1 execution failure, 2 bad usage or input.
  */
 import { Command } from 'commander';
@@ -93,6 +93,25 @@ async function main(argv: string[]): Promise<number> {
     const flags = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
     await startServer(loadConfig(flags as never));
     code = -1; // keep running
+  });
+  const secrets = program.command('secrets').description('manage stored secrets (see README, Secrets)');
+  const rotate = secrets
+    .command('rotate-key')
+    .description(
+      're-seal every stored secret under a new key, in one transaction; the current key is HUBMILL_SECRET_KEY (or HUBMILL_SECRET_KEY_FILE). ' +
+        'Stop hubmill first, then start every node with the new key',
+    )
+    .requiredOption('--new-key-file <path>', "file whose first line is the new key (32 bytes: 44 base64 characters or 64 hex digits); '-' reads standard input");
+  for (const s of [SETTINGS.databaseUrl, SETTINGS.dataDir] as Setting<unknown>[]) {
+    if (s.flag) rotate.option(`${s.flag.name} ${s.flag.arg}`, plainText(`${s.doc} (${s.env})`));
+  }
+  rotate.action(async (o: Record<string, string | undefined>) => {
+    const { loadConfig } = await import('../config.js');
+    const { rotateKey } = await import('./secrets-command.js');
+    const { newKeyFile, ...rest } = o;
+    const flags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    const r = await rotateKey(loadConfig(flags as never), { newKeyFile: newKeyFile! });
+    process.stdout.write(`re-sealed ${r.count} secret(s) under key ${r.keyId}; start every node with the new key (HUBMILL_SECRET_KEY or HUBMILL_SECRET_KEY_FILE)\n`);
   });
   try {
     await program.parseAsync(argv, { from: 'user' });

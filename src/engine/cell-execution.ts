@@ -12,6 +12,7 @@ import { isoformatUtc, nowMicros } from './papermill-time.js';
 import type { CellStatus, NotebookRun, RunFailure } from './notebook-run.js';
 import type { OutputCollector } from './outputs.js';
 import { runCell, type CellOutcome, type StopSignal } from './run-cell.js';
+import type { Redactor } from '../secrets/redactor.js';
 
 type Json = Record<string, unknown>;
 
@@ -41,6 +42,8 @@ export interface CellContext {
   collector: OutputCollector;
   stop: StopSignal;
   cellTimeoutMs: number | undefined;
+  /** The run's secret values (RunOptions.redactor). */
+  redactor?: Redactor;
 }
 
 /** Runs working cell `index` (markdown, raw, empty and `skip-execution` cells are skipped). */
@@ -69,13 +72,34 @@ export async function executeCell(ctx: CellContext, index: number): Promise<Cell
       if (typeof n === 'number') (cell as Json).execution_count = n;
       return;
     }
+    if (!redactor) return apply(msg);
+    // Redacted here, as they arrive: nothing downstream (notebook, events, results, webhooks) sees a value.
+    if (t === 'stream') {
+      const c = msg.content as Json;
+      lastStream = msg;
+      for (const [name, text] of holds!.push(c.name as string, c.text as string)) apply({ ...msg, content: { ...c, name, text } } as Message);
+      return;
+    }
+    flushStreams();
+    // The content only: headers are ours to read, and binary buffers are not JSON.
+    apply({ ...msg, content: redactor.deep(msg.content) } as Message);
+  };
+  const apply = (msg: Message) => {
     const changed = ctx.collector.apply(outputs, state, msg);
     if (changed) {
       run.emit({ type: 'output', index, output: changed.output, appended: changed.appended });
       run.changed();
     }
   };
+  const redactor = ctx.redactor?.empty === false ? ctx.redactor : undefined;
+  const holds = redactor?.streams();
+  let lastStream: Message | null = null;
+  const flushStreams = () => {
+    for (const [name, text] of holds?.flush() ?? []) apply({ ...lastStream!, content: { ...(lastStream!.content as Json), name, text } } as Message);
+  };
   const outcome = await runCell(ctx.kernel, code, { onIopub, stopOnError: !raises, cellTimeoutMs: ctx.cellTimeoutMs, stop: ctx.stop });
+  flushStreams();
+  if (redactor && outcome.reply) outcome.reply = redactor.deep(outcome.reply);
   // nbclient's form for this one: microseconds and `Z` (the iopub times are the kernel's own).
   timing['shell.execute_reply'] = isoformatUtc(nowMicros()).replace('+00:00', 'Z');
   (cell.metadata as Json).execution = timing;

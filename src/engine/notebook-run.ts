@@ -183,7 +183,11 @@ export class NotebookRun {
    * outlive it, the CLI, await `kernelClosed`) and run_finished is emitted.
    */
   async end(failure: RunFailure | null, releaseKernel: () => Promise<void>): Promise<RunResult> {
+    const redactor = this.opts.redactor;
+    // Messages were redacted as they arrived; this catches what came another way (a dead kernel's stderr in an error).
+    if (failure && redactor) failure = { ...failure, error: redactor.deep(failure.error) };
     if (failure && failure.index >= 0) insertErrorMarkers(this.out, failure.index, failure.error.execution_count ?? null);
+    if (redactor) this.out.cells = redactor.deep(this.out.cells);
     const status: RunStatus = failure?.status ?? 'succeeded';
     const error = failure?.error ?? null;
     const finishedUs = nowMicros();

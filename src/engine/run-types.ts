@@ -7,6 +7,7 @@ import type { NotebookSink } from '../notebook/io.js';
 import type { Notebook, Output, Parameters } from '../notebook/notebook-types.js';
 import type { KernelSource } from './kernel-source.js';
 import type { RunAs } from '../kernel/launcher.js';
+import type { Redactor } from '../secrets/redactor.js';
 
 /** How a run ended: a job's final states (job-states.ts). */
 export type RunStatus = FinalStatus;
@@ -78,6 +79,11 @@ export interface RunOptions {
   mayWrite?: () => boolean | Promise<boolean>;
   /** Extra metadata.hubmill fields (e.g. job id). */
   hubmillMetadata?: Record<string, unknown>;
+  /**
+   * The run's secret values: every kernel message is redacted as it arrives (cell-execution.ts), before
+   * it reaches the notebook, the events or the results; the error and the notebook are checked again at the end.
+   */
+  redactor?: Redactor;
 }
 
 export interface RunResult {

@@ -38,6 +38,9 @@ import pipelineRoutes from './routes/pipelines.js';
 import deliveryRoutes from './routes/deliveries.js';
 import type { OutboxStore } from '../store/outbox-store.js';
 import pipelineRunRoutes from './routes/pipeline-runs.js';
+import secretRoutes from './routes/secrets.js';
+import auditRoutes from './routes/audit.js';
+import type { SecretVault } from '../runner/secret-vault.js';
 import type { PipelineDeps } from './pipeline-access.js';
 import { RunWatch } from './pipeline-run-watch.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
@@ -85,6 +88,8 @@ export interface AppDeps {
   node?: NodeIdentity;
   /** Users' own servers; with HUBMILL_HOMES=user-server the listings and job outputs go through their Contents API. */
   userServers?: UserServers | null;
+  /** Secrets and the audit record (absent: those APIs are not mounted). */
+  secrets?: SecretVault;
   /** The home of the user hubmill runs as when the template has none for it (users/home-path.ts ownHomeOutsideTemplate); default none. */
   ownHome?: OwnHome | null;
   /** Sharing's grants and share links (absent: only owners and admins see anything, as before sharing). */
@@ -241,6 +246,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notebookRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(kernelspecRoutes, { prefix: `${mount}/api/v1`, ctx });
   await app.register(metricsRoutes, { prefix: mount, ctx });
+  if (deps.secrets) {
+    await app.register(secretRoutes, { prefix: `${mount}/api/v1`, ctx, secrets: deps.secrets });
+    await app.register(auditRoutes, { prefix: `${mount}/api/v1`, ctx, audit: deps.secrets.store });
+  }
 
   let pipelineDeps: PipelineDeps | undefined;
   if (deps.pipelines) {

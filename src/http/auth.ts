@@ -114,6 +114,11 @@ export function defaultUsername(identity: Identity | null): string | null {
   return identity && identity.kind === 'user' ? identity.name : null;
 }
 
+/** The hub groups of the owner of a request's job: known when the caller is that user; otherwise undefined (unknown). */
+export function ownerGroups(identity: Identity | null, username: string): string[] | undefined {
+  return identity && identity.kind === 'user' && identity.name === username ? identity.groups : undefined;
+}
+
 /** Removes `token=` from a URL before it is logged. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');

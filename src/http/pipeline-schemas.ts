@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_FOR_EACH_ITEMS, MAX_TASKS, RUN_IF, RUN_STATUSES, TASK_STATUSES } from '../pipelines/types.js';
-import { JsonObject, JobStatusT, NotifyEmail, ParametersT } from './schemas.js';
+import { JsonObject, JobStatusT, NotifyEmail, ParametersT, SecretNamesT } from './schemas.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
 const NullableIso = (description: string) => Type.Union([Iso(description), Type.Null()]);
@@ -56,6 +56,7 @@ export const TaskSpecT = Type.Object(
     cell_timeout_s: Type.Optional(SecondsOrNull('Per-cell timeout, seconds; null: the server maximum')),
     max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'Re-runs of a failed or timed-out job (default 0)' })),
     retry_backoff_s: Type.Optional(Type.Number({ minimum: 0, maximum: 86400, description: 'Pause before a retry (default 60)' })),
+    secrets: Type.Optional(SecretNamesT),
   },
   { additionalProperties: false },
 );

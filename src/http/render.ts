@@ -56,6 +56,7 @@ export function renderJob(job: Job, prefix: string): JobViewT {
     task_key: job.task_key ?? null,
     item_index: job.item_index ?? null,
     item: job.item ?? null,
+    secrets: (job.secrets ?? []).map((r) => r.name),
     links: { self, output: `${self}/output`, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }

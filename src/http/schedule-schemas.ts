@@ -2,7 +2,7 @@
  * TypeBox schemas of the schedules API (they validate, serialize and document).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { JsonObject, NotifyEmail } from './schemas.js';
+import { JsonObject, NotifyEmail, SecretNamesT } from './schemas.js';
 import { MAX_MISFIRE_GRACE_S, ON_TIME_TOLERANCE_MS } from '../schedules/fire-plan.js';
 
 const Iso = (description: string) => Type.String({ format: 'date-time', description });
@@ -75,6 +75,7 @@ const settings = {
   end_at: Nullable(Iso('No fire after this time')),
   paused: Type.Boolean(),
   notify: Type.Union([Type.Null(), Notify]),
+  secrets: SecretNamesT,
 };
 
 export const CreateScheduleBody = Type.Object(
@@ -100,6 +101,7 @@ export const CreateScheduleBody = Type.Object(
     end_at: Type.Optional(settings.end_at),
     paused: Type.Optional(settings.paused),
     notify: Type.Optional(settings.notify),
+    secrets: Type.Optional(settings.secrets),
   },
   { additionalProperties: false },
 );

@@ -119,6 +119,7 @@ export const JobView = Type.Object(
     task_key: Type.Union([Type.String(), Type.Null()], { description: 'The pipeline task it runs' }),
     item_index: Type.Union([Type.Integer(), Type.Null()], { description: "Its item's index in a for_each task; null outside for_each" }),
     item: Type.Unknown({ description: 'Its item in a for_each task (null outside for_each)' }),
+    secrets: Type.Array(Type.String(), { description: 'The secrets the run gets as environment variables (names only; values are never shown)' }),
     links: Type.Object({ self: Type.String(), output: Type.String(), events: Type.String(), cancel: Type.String() }),
   },
   { $id: 'Job' },
@@ -166,6 +167,16 @@ export const MeView = Type.Object({
 });
 export type MeViewT = Static<typeof MeView>;
 
+/** The `secrets` a job, schedule or pipeline task names: environment variable names of secrets its owner may read. */
+export const SecretNamesT = Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }), {
+  maxItems: 64,
+  uniqueItems: true,
+  description:
+    "Secrets (POST /api/v1/secrets) the kernel gets as environment variables of the same names: the owner's own, else one of their hub groups'. " +
+    'Never injected as parameters; their values (and base64 / URL-encoded forms) are replaced by [REDACTED:NAME] in outputs, results, events and ' +
+    "webhooks. A name the owner cannot read, or a job in the user's own server (target user-server), is refused with 422.",
+});
+
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
 export const SubmitJobBody = Type.Object(
@@ -201,6 +212,7 @@ export const SubmitJobBody = Type.Object(
       }),
     ),
     server_name: Type.Optional(ServerNameT),
+    secrets: Type.Optional(SecretNamesT),
   },
   { additionalProperties: false },
 );

@@ -122,6 +122,9 @@ export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = pro
     // No pager or colour surprises in captured tracebacks; kernels still add ANSI codes, which we strip where shown.
     PAGER: 'cat',
   };
+  // The key that opens every stored secret is the service's alone: a notebook must not read it from its environment.
+  delete env.HUBMILL_SECRET_KEY;
+  delete env.HUBMILL_SECRET_KEY_FILE;
   if (opts.runAs) {
     env.HOME = opts.runAs.home;
     env.USER = opts.runAs.username;

@@ -14,6 +14,8 @@ export interface TaskNotebookInfo {
   kernel: string | null;
   kernel_language: string | null;
   declared_parameters: string[];
+  /** The task's secrets as the check resolved them. */
+  secrets?: { name: string; scope?: string }[];
 }
 
 export const TASK_DEFAULTS = { run_if: 'all_succeeded', max_retries: 0, retry_backoff_s: 60 } as const;
@@ -51,5 +53,7 @@ function plannedTask(t: TaskSpec, nb: TaskNotebookInfo): PlannedTask {
     declared_parameters: [...nb.declared_parameters],
   };
   if (t.for_each) p.for_each = { ...t.for_each };
+  if (t.secrets && t.secrets.length > 0) p.secrets = [...t.secrets];
+  if (nb.secrets && nb.secrets.length > 0) p.secret_refs = nb.secrets.map((r) => ({ ...r }));
   return p;
 }

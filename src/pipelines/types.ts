@@ -48,6 +48,8 @@ export interface TaskSpec {
   cell_timeout_s?: number | null;
   max_retries?: number;
   retry_backoff_s?: number;
+  /** Secrets its jobs get as environment variables (names of secrets the owner may read). */
+  secrets?: string[];
 }
 
 export interface PipelineNotify {
@@ -83,6 +85,8 @@ export interface PlannedTask extends TaskSpec {
   kernel_language: string | null;
   /** Names declared in the notebook's parameters cell: pipeline parameters are pushed down only into these (a grid's keys are passed whatever the notebook declares, as the task asked for them). */
   declared_parameters: string[];
+  /** `secrets`, each with the scope the check resolved it in (the store's SecretRef); absent = none. */
+  secret_refs?: { name: string; scope?: string }[];
 }
 
 /** The checked pipeline: stored with the pipeline at save, copied into each run at its start. */

@@ -22,7 +22,7 @@ import { within, type RunnerOptions } from './options.js';
 import { JobProducer, type SubmitOptions } from './producer.js';
 import type { JobEventCursor, JobRunner } from './runner-api.js';
 
-export type ApiRunnerOptions = IntakeOptions & Pick<RunnerOptions, 'store' | 'logger' | 'waitPollMs' | 'quota'> & { eventBus: EventBus };
+export type ApiRunnerOptions = IntakeOptions & Pick<RunnerOptions, 'store' | 'logger' | 'waitPollMs' | 'quota' | 'secrets'> & { eventBus: EventBus };
 
 export class ApiRunner implements JobRunner {
   private readonly store: JobStore;
@@ -37,7 +37,7 @@ export class ApiRunner implements JobRunner {
     this.events = new JobEvents(this.log, { bus: opts.eventBus, waitPollMs: opts.waitPollMs });
     // No `queued` event: nobody can be subscribed to a job that did not exist (SSE starts from the
     // store's state), and a worker that claims it at once would otherwise race it with `running`.
-    this.producer = new JobProducer({ intake: intakeFor(opts), store: this.store, quota: opts.quota, log: this.log });
+    this.producer = new JobProducer({ intake: intakeFor(opts), store: this.store, quota: opts.quota, log: this.log, secrets: opts.secrets });
   }
 
   submit(newJob: NewJob, opts?: SubmitOptions): Promise<{ job: Job; created: boolean }> {

@@ -12,6 +12,7 @@ import type { Limits } from './time-limits.js';
 import type { RunQuota } from './quota.js';
 import type { GatewayKernels, KernelAsk, WarmKernels } from '../homes/local-kernels.js';
 import type { UserServers } from '../homes/user-servers.js';
+import type { SecretVault } from './secret-vault.js';
 
 export type { GatewayKernels, KernelAsk, WarmKernels };
 /** Optional hooks for Prometheus (or anything else); exceptions in them are ignored. */
@@ -55,6 +56,8 @@ export interface RunnerOptions {
   /** Extra kernel environment per job (a non-empty env means a fresh kernel instead of a warm one). */
   kernelEnv?(job: Job): Record<string, string> | undefined;
   retention?: RetentionPolicy;
+  /** Secrets: resolved at submission, opened (as kernel environment, with their redactor) when a job runs; absent: jobs naming secrets are refused. */
+  secrets?: SecretVault | null;
   /**
    * Kernels of local-target jobs on a Jupyter gateway instead of this machine (its
    * kernelspecs are the ones jobs may name); `pool`, when given, must keep its warm

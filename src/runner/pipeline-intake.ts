@@ -83,13 +83,13 @@ export class PipelineIntake {
    * Checks a pipeline for `owner` completely; answers its plan (tasks in topological order, notebooks as stored,
    * kernels resolved, declared parameters). PipelineInvalidError (422) listing every problem found.
    */
-  async plan(spec: PipelineSpec, owner: string, by: string): Promise<PipelinePlan> {
+  async plan(spec: PipelineSpec, owner: string, by: string, ownerGroups?: readonly string[]): Promise<PipelinePlan> {
     const problems: PipelineProblem[] = checkPipeline(spec);
     const parameters = spec.parameters ?? {};
     // Identical checks (a notebook used by many tasks with the same fields) are made once.
     const seen = new Map<string, Promise<CheckedJob>>();
     const check = (job: NewJob): Promise<CheckedJob> => {
-      const key = encodeParameters({ n: job.notebook, k: job.kernel ?? null, t: job.timeout_s ?? null, c: job.cell_timeout_s ?? null, p: job.parameters });
+      const key = encodeParameters({ n: job.notebook, k: job.kernel ?? null, t: job.timeout_s ?? null, c: job.cell_timeout_s ?? null, p: job.parameters, s: (job.secrets ?? []).map((r) => r.name) });
       let p = seen.get(key);
       if (!p) seen.set(key, (p = this.deps.check(job, { declaredParameters: true })));
       return p;
@@ -108,6 +108,7 @@ export class PipelineIntake {
         cell_timeout_s: task.cell_timeout_s ?? null,
         submitted_by: by,
         source: 'pipeline',
+        ...(Array.isArray(task.secrets) && task.secrets.length > 0 ? { secrets: task.secrets.map((name) => ({ name })), owner_groups: ownerGroups } : {}),
       });
       try {
         const own = taskParameters(task);
@@ -118,7 +119,7 @@ export class PipelineIntake {
         const last = pushed.length === 0 ? first : await check(job({ ...own, ...Object.fromEntries(pushed.map((n) => [n, parameters[n]!])) }));
         return {
           notebook: last.job.notebook,
-          info: { kernel: last.kernel?.name ?? task.kernel ?? null, kernel_language: last.kernel?.language ?? null, declared_parameters: declared },
+          info: { kernel: last.kernel?.name ?? task.kernel ?? null, kernel_language: last.kernel?.language ?? null, declared_parameters: declared, secrets: last.job.secrets ?? undefined },
         };
       } catch (err) {
         if (!isTaskProblem(err)) throw err;

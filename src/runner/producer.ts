@@ -9,6 +9,8 @@
  */
 import type { Logger } from 'pino';
 import type { Job, JobStore, NewJob } from '../store/job-store.js';
+import { SecretRefusedError } from '../secrets/errors.js';
+import type { SecretVault } from './secret-vault.js';
 import type { CheckedJob, CheckOptions, Intake } from './intake.js';
 import { maxActiveFor, NO_QUOTA, type JobEntry, type RunQuota } from './quota.js';
 
@@ -24,6 +26,8 @@ export interface JobProducerDeps {
   store: JobStore;
   quota?: RunQuota;
   log?: Logger;
+  /** Resolves the secrets a job names (absent: a job naming secrets is refused). */
+  secrets?: Pick<SecretVault, 'resolve'> | null;
   /** Called once per job actually created (not for an idempotent replay). */
   onQueued?: (job: Job) => void;
 }
@@ -41,9 +45,24 @@ export class JobProducer {
     this.quota = deps.quota ?? NO_QUOTA;
   }
 
-  /** The intake's checks only (400, 404, 422 with the reason); nothing is queued. */
-  check(newJob: NewJob, opts?: CheckOptions): Promise<CheckedJob> {
-    return this.deps.intake.check(newJob, opts);
+  /**
+   * The intake's checks (400, 404, 422 with the reason), then the secrets the job names: each resolved to
+   * the scope it is read from, 422 for one the owner cannot read or for a job in the user's server; nothing is queued.
+   */
+  async check(newJob: NewJob, opts?: CheckOptions): Promise<CheckedJob> {
+    const { owner_groups: groups, ...job } = newJob;
+    const checked = await this.deps.intake.check(job, opts);
+    const refs = job.secrets ?? [];
+    if (refs.length === 0) return checked;
+    if (checked.job.target === 'user-server') {
+      throw new SecretRefusedError(
+        "a job in the user's own server (target user-server) cannot use secrets: the Jupyter Server API starts kernels without a per-kernel environment, " +
+          'so the values could not reach the kernel; run it with target local, or read the secret another way',
+      );
+    }
+    if (!this.deps.secrets) throw new SecretRefusedError('this node has no secret store: jobs cannot use secrets here');
+    const secrets = await this.deps.secrets.resolve(job.username, refs, groups);
+    return { ...checked, job: { ...checked.job, secrets } };
   }
 
   /**

@@ -18,6 +18,9 @@ import { runLimitsMs, type Limits } from './time-limits.js';
 import type { RunnerMetrics } from './options.js';
 import { ProgressTracker } from './progress-writer.js';
 import type { RunningJob } from './queue.js';
+import { holdValues } from '../secrets/active-values.js';
+import { SecretKeyMissingError, SecretRefusedError } from '../secrets/errors.js';
+import type { SecretVault } from './secret-vault.js';
 
 export interface RunJobDeps {
   store: JobStore;
@@ -31,6 +34,8 @@ export interface RunJobDeps {
   progressIntervalMs: number;
   saveIntervalMs?: number;
   kernelEnv?(job: Job): Record<string, string> | undefined;
+  /** Opens the job's secrets (kernel environment and redactor); absent: a job naming secrets fails. */
+  secrets?: Pick<SecretVault, 'openForJob'> | null;
   /** Kernels still being given back after their job ended (the engine does not wait for them). */
   kernelClosing(p: Promise<void>): void;
 }
@@ -101,6 +106,8 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   /** Where the output is saved; closed here too, in case the engine never took it. */
   let sink: NotebookSink | null = null;
   let kernelClosed: Promise<void> | null = null;
+  /** The job's secret values leave this process's log redaction once the run is recorded. */
+  let releaseValues = (): void => undefined;
   const tracker = new ProgressTracker(d.store, job.id, d.progressIntervalMs, (err) => log.warn({ err: err.message }, 'progress update failed'));
 
   try {
@@ -111,7 +118,15 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
     outputRel = p.output.path;
     tracker.setOutputPath(p.output.path);
     if (job.cancel_requested) controller.abort(new AbortedError('cancelled on request'));
-    const env = d.kernelEnv?.(job);
+    let opened = null;
+    if ((job.secrets?.length ?? 0) > 0) {
+      if (p.home.target === 'user-server') throw new SecretRefusedError("a job in the user's own server cannot use secrets (its kernel's environment cannot be set)");
+      if (!d.secrets) throw new SecretKeyMissingError(`job ${job.id} uses secrets but this node has no secret store`);
+      opened = await d.secrets.openForJob(job);
+      if (opened) releaseValues = holdValues(job.id, opened.values);
+    }
+    const extra = d.kernelEnv?.(job);
+    const env = opened ? { ...extra, ...opened.env } : extra;
     const res = await d.execute({
       notebook: p.notebook.notebook,
       inputPath: p.notebook.location,
@@ -125,6 +140,8 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       kernels: p.home.kernelSource({ job, notebook: p.notebook, runAs: p.runAs, env }),
       signal: controller.signal,
       onEvent: relayEvents(job, p.notebook.notebook.cells.length, d.events, tracker),
+      // Values, their base64 and URL-encoded forms become [REDACTED:NAME] as the kernel's messages arrive.
+      redactor: opened?.redactor,
       saveIntervalMs: d.saveIntervalMs,
       // Only while this worker still holds the job (a store that cannot answer does not stop the saves).
       mayWrite: async () => {
@@ -174,6 +191,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
   }
   const durationMs = Date.now() - claimedAt;
   log.info({ status, durationMs, ename: error?.ename }, 'job finished');
+  releaseValues();
   // Leave the running set before announcing the end, so a waiter sees consistent stats.
   leave();
   if (final) {

@@ -73,6 +73,7 @@ export class Runner implements JobRunner {
       store: this.store,
       quota: opts.quota,
       log: this.log,
+      secrets: opts.secrets,
       onQueued: (job) => {
         this.events.emitState(job);
         this.queue.kick();
@@ -101,6 +102,7 @@ export class Runner implements JobRunner {
             progressIntervalMs: opts.progressIntervalMs ?? 250,
             saveIntervalMs: opts.saveIntervalMs,
             kernelEnv: opts.kernelEnv,
+            secrets: opts.secrets,
             kernelClosing: (p) => {
               this.kernelsClosing.add(p);
               void p.finally(() => this.kernelsClosing.delete(p));

@@ -32,6 +32,8 @@ export interface Config {
   readonly hubPublicUrl: string | null;
   /** Secret for signed cookies (sessions, OAuth state). */
   readonly cookieSecret: string;
+  /** The 32-byte key that seals stored secrets, as base64 (from HUBMILL_SECRET_KEY or HUBMILL_SECRET_KEY_FILE); null = none (secrets cannot be stored). */
+  readonly secretKey: string | null;
   /** How long a hub token check is cached, seconds. */
   readonly hubAuthCacheS: number;
   /** Requests per minute per user / per client address; 0 = unlimited. */

@@ -9,9 +9,11 @@
  * environment for one that depends on them; `shown` is how the docs state such a default.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { validateHomeTemplate } from '../users/home-path.js';
+import { decodeSecretKey } from '../secrets/key.js';
 import { HOMES, LOG_FORMATS, LOG_LEVELS, ROLES, type Config, type SettingKey } from './config-type.js';
 import { bad, httpUrl, list, oneOf, parsePoolSizes, parsePreload, toBool, toInt, toNumber, urlPrefix } from './parse.js';
 
@@ -43,6 +45,13 @@ export type SettingsTable = { readonly [K in SettingKey]: Setting<Config[K]> };
 
 const str = (raw: unknown): string => String(raw);
 const optional = (raw: unknown): string | null => String(raw);
+/** A secret key's text as the Config keeps it (base64); `from` names where it came from in the error. */
+function secretKey(from: string, text: string): string {
+  const key = decodeSecretKey(text);
+  if (typeof key === 'string') bad(from, '<redacted>', key);
+  return key.toString('base64');
+}
+
 const hubConfigured = (get: Get): boolean => get('jupyterhubApiUrl') !== null && get('jupyterhubApiToken') !== null;
 
 /** In the order of the documentation's table. */
@@ -253,6 +262,24 @@ export const SETTINGS: SettingsTable = {
       return String(v);
     },
     doc: 'signs browser sessions; **the same on every API node**',
+  },
+  secretKey: {
+    env: 'HUBMILL_SECRET_KEY',
+    default: (_get, env) => {
+      const file = env.HUBMILL_SECRET_KEY_FILE;
+      if (!file) return null;
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        return bad('HUBMILL_SECRET_KEY_FILE', file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      return secretKey('HUBMILL_SECRET_KEY_FILE', text.split('\n', 1)[0]!);
+    },
+    shown: 'from `HUBMILL_SECRET_KEY_FILE`, else none',
+    parse: (v) => secretKey('HUBMILL_SECRET_KEY', String(v)),
+    doc: 'seals stored secrets (AES-256-GCM): 32 bytes as 44 base64 characters or 64 hex digits, e.g. `openssl rand -base64 32`; without it secrets cannot be created (503), and a store holding secrets refuses to start. **The same on every node**; change it with `hubmill secrets rotate-key`',
+    related: [{ names: ['HUBMILL_SECRET_KEY_FILE'], shown: 'none', doc: 'a file whose first line is the secret key (read when `HUBMILL_SECRET_KEY` is unset)' }],
   },
   hubAuthCacheS: {
     env: 'HUBMILL_HUB_AUTH_CACHE_S',

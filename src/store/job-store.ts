@@ -7,6 +7,7 @@
  */
 import type { ParameterValue, Parameters } from '../notebook/notebook-types.js';
 import type { RunError } from '../engine/run-types.js';
+import type { SecretRef } from './secret-store.js';
 
 import type { Visibility } from './sharing-store.js';
 
@@ -74,6 +75,8 @@ export interface Job {
   item: ParameterValue | null;
   /** A task retry waits its backoff: not claimed before this time; null = at once. */
   not_before_ms: number | null;
+  /** The secrets the run gets as environment variables, each with the scope it was resolved in at submission ([] or absent = none). */
+  secrets?: SecretRef[];
 }
 
 export interface NewJob {
@@ -105,6 +108,13 @@ export interface NewJob {
   item?: ParameterValue | null;
   /** Not claimed before this time (a task retry's backoff); null/absent = at once. */
   not_before_ms?: number | null;
+  /** Secrets the run gets as environment variables; names without a scope are resolved by the producer (runner/producer.ts). */
+  secrets?: SecretRef[] | null;
+  /**
+   * Not stored: the hub groups of `username` when the caller is that user (their group secrets may be named);
+   * absent: only the user's own secrets resolve.
+   */
+  owner_groups?: readonly string[];
   /**
    * Not stored: the most jobs `username` may have queued and running together,
    * this one included; null/absent = no limit. Counted in the same transaction

@@ -16,6 +16,9 @@ import { OutboxStoreCore } from './core/outbox-store-core.js';
 import { POSTGRES, SQLITE } from './core/dialect.js';
 import { rowsOf, runAsync, type Row } from './core/steps.js';
 import { query } from './pg/connect.js';
+import type { AuditStore, SecretStore } from './secret-store.js';
+import { PgSecretStore } from './pg/pg-secret-store.js';
+import { SqliteSecretStore } from './sqlite-secret-store.js';
 import { PgJobStore } from './pg/pg-job-store.js';
 import { PgScheduleStore } from './pg/pg-schedule-store.js';
 import { PgPipelineStore } from './pg/pg-pipeline-store.js';
@@ -36,6 +39,8 @@ export interface Stores {
   /** Notifications waiting for delivery, written with the run ends they announce. */
   outbox: OutboxStore;
   sharing: SharingStore;
+  /** Secrets (sealed values) and the audit record. */
+  secrets: SecretStore & AuditStore;
   close(): Promise<void>;
 }
 
@@ -88,6 +93,13 @@ export function sharingStoreFor(jobs: JobStore): SharingStore {
   throw new TypeError('sharing needs the SQLite or PostgreSQL job store');
 }
 
+/** The secret store and audit record of an open job store, on its connection or pool. */
+export function secretStoreFor(jobs: JobStore, opts: { now?: () => number } = {}): SecretStore & AuditStore {
+  if (jobs instanceof PgJobStore) return new PgSecretStore(jobs, opts);
+  if (jobs instanceof SqliteJobStore) return new SqliteSecretStore(jobs, opts);
+  throw new TypeError('secrets need the SQLite or PostgreSQL job store');
+}
+
 /**
  * Opens the configured store (PostgreSQL migrations run here, under their advisory lock).
  * `jobTarget`: the target of the jobs schedule fires start (the homes' default, homes/home.ts).
@@ -115,6 +127,7 @@ export async function openStores(config: Pick<Config, 'databaseUrl' | 'dataDir'>
       sessions: sessionStoreFor(jobs)!,
       outbox: outboxStoreFor(jobs),
       sharing: sharingStoreFor(jobs),
+      secrets: secretStoreFor(jobs),
       close: () => jobs.close(),
     };
   } catch (err) {

@@ -10,6 +10,7 @@
  */
 import type { Parameters } from '../notebook/notebook-types.js';
 import type { Job, JobPage, JobTarget, NewJob } from './job-store.js';
+import type { SecretRef } from './secret-store.js';
 
 import type { Visibility } from './sharing-store.js';
 
@@ -62,6 +63,8 @@ export interface ScheduleSettings {
   end_at_ms: number | null;
   paused: boolean;
   notify: ScheduleNotify | null;
+  /** The secrets its runs get as environment variables (names, as given); [] or absent = none. */
+  secrets?: string[];
 }
 
 /** The settings a schedule gets when its creator leaves them out (the API documents the same). */
@@ -83,6 +86,7 @@ export const SCHEDULE_DEFAULTS: Omit<ScheduleSettings, 'name' | 'notebook' | 'cr
   end_at_ms: null,
   paused: false,
   notify: null,
+  secrets: [],
 };
 
 /**
@@ -98,6 +102,8 @@ export interface ScheduleJobTemplate {
   parameters: Parameters;
   timeout_s: number | null;
   cell_timeout_s: number | null;
+  /** The secrets, each with the scope the check resolved it in (absent = none). */
+  secrets?: SecretRef[];
 }
 
 /** The template of a checked job (what the intake answered for the schedule's settings). */
@@ -110,6 +116,7 @@ export function jobTemplateOf(job: NewJob): ScheduleJobTemplate {
     parameters: job.parameters,
     timeout_s: job.timeout_s ?? null,
     cell_timeout_s: job.cell_timeout_s ?? null,
+    ...(job.secrets && job.secrets.length > 0 ? { secrets: job.secrets } : {}),
   };
 }
 
@@ -117,8 +124,15 @@ export function jobTemplateOf(job: NewJob): ScheduleJobTemplate {
  * The job a schedule's settings describe, as the runner's check takes it (saving a
  * schedule, and the template backfill of schedules saved before templates were kept).
  */
-export function scheduleCheckJob(owner: string, s: Pick<ScheduleSettings, 'notebook' | 'parameters' | 'kernel' | 'timeout_s' | 'cell_timeout_s'>, by: string): NewJob {
+export function scheduleCheckJob(
+  owner: string,
+  s: Pick<ScheduleSettings, 'notebook' | 'parameters' | 'kernel' | 'timeout_s' | 'cell_timeout_s' | 'secrets'>,
+  by: string,
+  ownerGroups?: readonly string[],
+): NewJob {
   return {
+    ...(s.secrets && s.secrets.length > 0 ? { secrets: s.secrets.map((name) => ({ name })) } : {}),
+    ...(ownerGroups ? { owner_groups: ownerGroups } : {}),
     username: owner,
     notebook: s.notebook,
     parameters: s.parameters,
@@ -272,8 +286,8 @@ export function scheduleJob(s: Schedule, scheduledForMs: number | null, attempt:
   const t = s.job_template;
   return {
     ...(t
-      ? { target: t.target, server_name: t.server_name, notebook: t.notebook, kernel: t.kernel, parameters: t.parameters, timeout_s: t.timeout_s, cell_timeout_s: t.cell_timeout_s }
-      : { target, notebook: s.notebook, kernel: s.kernel, parameters: s.parameters, timeout_s: s.timeout_s, cell_timeout_s: s.cell_timeout_s }),
+      ? { target: t.target, server_name: t.server_name, notebook: t.notebook, kernel: t.kernel, parameters: t.parameters, timeout_s: t.timeout_s, cell_timeout_s: t.cell_timeout_s, secrets: t.secrets ?? null }
+      : { target, notebook: s.notebook, kernel: s.kernel, parameters: s.parameters, timeout_s: s.timeout_s, cell_timeout_s: s.cell_timeout_s, secrets: s.secrets?.map((name) => ({ name })) ?? null }),
     username: s.owner,
     submitted_by: s.created_by,
     source: `schedule:${s.id}`,

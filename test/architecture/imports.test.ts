@@ -81,6 +81,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   // The notebook format and its exact JSON values; the kernel protocol decodes messages with them.
   ['notebook'],
   ['kernel'],
+  // Secrets' pure parts (key, cipher, redaction): the engine redacts, the settings read the key.
+  ['secrets'],
   ['engine'],
   // Pipelines' pure core (checking, references, the advance state machine): the stores apply it.
   ['pipelines'],
@@ -155,6 +157,7 @@ const STORE_INTERFACES = [
   'store/outbox-store.ts',
   'store/sharing-store.ts',
   'store/session-store.ts',
+  'store/secret-store.ts',
   'store/job-event-types.ts',
 ];
 const COMPOSITION = new Set(['server.ts', 'server-roles.ts', 'server-schedules.ts', 'cli']);

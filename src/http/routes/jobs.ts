@@ -15,7 +15,7 @@ import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../store/
 import type { JobEvent } from '../../runner/runner-api.js';
 import type { RouteContext } from '../context.js';
 import { openEventStream } from '../event-stream.js';
-import { assertCanActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, defaultUsername, ownerGroups } from '../auth.js';
 import { SharedQuery } from '../access.js';
 import type { Level } from '../../store/sharing-store.js';
 import { UnprocessableError } from '../http-errors.js';
@@ -104,6 +104,8 @@ const jobRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, 
         target: body.target,
         server_name: body.server_name ?? null,
         strict_parameters: body.strict_parameters ?? false,
+        secrets: body.secrets?.map((name) => ({ name })),
+        owner_groups: ownerGroups(req.identity, username),
       }, { entry: 'api' });
       let current = job;
       if (req.query.wait && !isTerminal(job.status) && ctx.config.waitMaxS > 0) {

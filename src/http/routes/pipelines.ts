@@ -18,7 +18,7 @@ import { checkWebhookUrl } from '../../schedules/webhook-address.js';
 import { isTerminal, type Job } from '../../store/job-store.js';
 import { RunConflictError, type PipelineRun } from '../../store/pipeline-store.js';
 import type { RouteContext } from '../context.js';
-import { assertCanActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, defaultUsername, ownerGroups } from '../auth.js';
 import { SharedQuery } from '../access.js';
 import { UnprocessableError } from '../http-errors.js';
 import { losslessReply } from '../json-body.js';
@@ -107,9 +107,9 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
   }
 
   /** The full check of a spec for its owner: the webhook, then the graph and every task's notebook (runner/pipeline-intake.ts). */
-  async function planned(spec: PipelineSpec, owner: string, by: string) {
+  async function planned(spec: PipelineSpec, owner: string, by: string, groups: readonly string[] | undefined) {
     checkNotify(spec);
-    return pipelines.intake.plan(spec, owner, by);
+    return pipelines.intake.plan(spec, owner, by, groups);
   }
 
   const saveDescription =
@@ -138,7 +138,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       assertCanActFor(req.identity, owner);
       const by = req.identity?.name ?? owner;
       const spec = { parameters: {}, max_concurrent_runs: 1, notify: null, ...specOf(req.body) } as PipelineSpec;
-      const plan = await planned(spec, owner, by);
+      const plan = await planned(spec, owner, by, ownerGroups(req.identity, owner));
       const secret = withSecret(spec, null);
       const p = await store.createPipeline({ ...spec, owner, created_by: by, plan });
       const view = shownOnce(renderPipeline(p, ctx.prefix), secret);
@@ -194,7 +194,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pipelines: 
       const merged: PipelineSpec = { ...specFields(current), ...patch };
       // A rename (or a new webhook) never fails on a notebook deleted since: only tasks and parameters are checked again.
       let plan = current.plan;
-      if (patch.tasks !== undefined || patch.parameters !== undefined) plan = await planned(merged, current.owner, req.identity?.name ?? current.owner);
+      if (patch.tasks !== undefined || patch.parameters !== undefined) plan = await planned(merged, current.owner, req.identity?.name ?? current.owner, ownerGroups(req.identity, current.owner));
       else checkNotify(merged);
       const secret = withSecret(merged, current);
       const after = await store.updatePipeline(current.id, { ...merged, plan });

@@ -29,7 +29,7 @@ import { nextRunWithin } from '../../schedules/fire-plan.js';
 import { checkWebhookUrl, type WebhookAllowList } from '../../schedules/webhook-address.js';
 import type { RouteContext } from '../context.js';
 import { losslessReply } from '../json-body.js';
-import { assertCanActFor, defaultUsername } from '../auth.js';
+import { assertCanActFor, defaultUsername, ownerGroups } from '../auth.js';
 import { SharedQuery } from '../access.js';
 import type { Level } from '../../store/sharing-store.js';
 import { UnprocessableError } from '../http-errors.js';
@@ -57,6 +57,7 @@ export function renderSchedule(s: Schedule, prefix: string, withSecret = false):
   return {
     ...rest,
     pipeline_id: rest.pipeline_id ?? null,
+    secrets: rest.secrets ?? [],
     start_at: iso(start_at_ms),
     end_at: iso(end_at_ms),
     next_run_at: iso(next_run_at_ms),
@@ -109,9 +110,9 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
    * server only what needs no server). A refusal names the problem; a missing notebook is a 422
    * too (it is a field of the schedule, not the resource asked for). Returns the checked template.
    */
-  async function checkedJob(owner: string, s: ScheduleSettings, by: string): Promise<ScheduleJobTemplate> {
+  async function checkedJob(owner: string, s: ScheduleSettings, by: string, groups: readonly string[] | undefined): Promise<ScheduleJobTemplate> {
     try {
-      return jobTemplateOf((await ctx.runner.check(scheduleCheckJob(owner, s, by))).job);
+      return jobTemplateOf((await ctx.runner.check(scheduleCheckJob(owner, s, by, groups))).job);
     } catch (err) {
       if (err instanceof NotFoundError) throw new UnprocessableError(`the schedule's notebook '${s.notebook}' cannot be used: ${err.message}`);
       throw err;
@@ -132,13 +133,14 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
   }
 
   /** What a schedule's fires run, checked: a notebook's job template, or (null) a pipeline of the owner. */
-  async function checkedTarget(owner: string, s: ScheduleSettings, by: string): Promise<ScheduleJobTemplate | null> {
+  async function checkedTarget(owner: string, s: ScheduleSettings, by: string, groups: readonly string[] | undefined): Promise<ScheduleJobTemplate | null> {
     if (s.pipeline_id) {
+      if (s.secrets && s.secrets.length > 0) throw new UnprocessableError("a pipeline schedule names no secrets: set secrets on the pipeline's tasks");
       await checkedPipeline(owner, s);
       return null;
     }
     if (!s.notebook) throw new UnprocessableError('a schedule needs a notebook (or a pipeline_id)');
-    return checkedJob(owner, s, by);
+    return checkedJob(owner, s, by, groups);
   }
 
   /** The job fields a schedule sets: a change of one of them is checked again. */
@@ -147,6 +149,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     if (patch.parameters !== undefined && encodeParameters(patch.parameters) !== encodeParameters(s.parameters)) return true;
     if (patch.pipeline_id !== undefined && patch.pipeline_id !== (s.pipeline_id ?? null)) return true;
     if (s.pipeline_id && patch.max_retries !== undefined) return true;
+    if (patch.secrets !== undefined && JSON.stringify(patch.secrets) !== JSON.stringify(s.secrets ?? [])) return true;
     return JOB_FIELDS.some((k) => patch[k] !== undefined && patch[k] !== s[k]);
   }
 
@@ -211,7 +214,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
       assertCanActFor(req.identity, owner);
       const by = req.identity?.name ?? owner;
       const settings = checkedTiming({ ...SCHEDULE_DEFAULTS, ...fromBody(req.body) } as ScheduleSettings);
-      const template = await checkedTarget(owner, settings, by);
+      const template = await checkedTarget(owner, settings, by, ownerGroups(req.identity, owner));
       const s = await store.create({
         ...settings,
         notebook: template?.notebook ?? '',
@@ -271,7 +274,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; schedules: 
     if (jobChanged(s, patch)) {
       // Turning to a pipeline drops the notebook; turning back to a notebook needs pipeline_id: null.
       const target = merged.pipeline_id && patch.pipeline_id !== undefined && patch.notebook === undefined ? { ...merged, notebook: '' } : merged;
-      const template = await checkedTarget(s.owner, target, req.identity?.name ?? s.owner);
+      const template = await checkedTarget(s.owner, target, req.identity?.name ?? s.owner, ownerGroups(req.identity, s.owner));
       update.notebook = template?.notebook ?? '';
       if (template) update.job_template = template;
     }

@@ -43,6 +43,7 @@ export interface JobRow {
   item_index?: number | null;
   item?: string | null;
   not_before_ms?: number | null;
+  secrets?: string | null;
 }
 
 export function rowToJob(r: JobRow): Job {
@@ -80,5 +81,6 @@ export function rowToJob(r: JobRow): Job {
     item_index: r.item_index ?? null,
     item: r.item === null || r.item === undefined ? null : decodeJsonValue<ParameterValue>(r.item),
     not_before_ms: r.not_before_ms ?? null,
+    secrets: r.secrets ? (JSON.parse(r.secrets) as Job['secrets']) : [],
   };
 }

@@ -43,6 +43,7 @@ const INSERT_COLUMNS: ReadonlyArray<readonly [string, (job: NewJob, id: string, 
   // An item may be JSON null itself: stored when the job has an item index.
   ['item', (j) => (j.item_index == null ? null : encodeJsonValue(j.item ?? null))],
   ['not_before_ms', (j) => j.not_before_ms ?? null],
+  ['secrets', (j) => (j.secrets && j.secrets.length > 0 ? JSON.stringify(j.secrets.map((r) => ({ name: r.name, scope: r.scope }))) : null)],
 ];
 
 export const JOB_INSERT_COLUMNS: readonly string[] = INSERT_COLUMNS.map(([c]) => c);

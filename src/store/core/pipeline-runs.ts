@@ -228,6 +228,7 @@ export class PipelineRuns {
       item_index: a.item_index,
       item: a.item,
       not_before_ms: a.not_before_ms,
+      secrets: task.secret_refs ?? task.secrets?.map((name) => ({ name })) ?? null,
     };
   }
 

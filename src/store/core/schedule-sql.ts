@@ -17,8 +17,9 @@ import { timeOrderedId } from './ids.js';
 export type { SchedulePatch };
 
 /** A `schedules` row as either database gives it (SQLite: 0/1 for `paused`). */
-export interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify' | 'job_template'> {
+export interface ScheduleRow extends Omit<Schedule, 'parameters' | 'paused' | 'notify' | 'job_template' | 'secrets'> {
   parameters: string;
+  secrets?: string | null;
   paused: number | boolean;
   notify: string | null;
   job_template: string | null;
@@ -41,12 +42,13 @@ export function rowToSchedule(r: ScheduleRow): Schedule {
     paused: r.paused === true || r.paused === 1,
     notify: r.notify === null ? null : decodeJsonValue<ScheduleNotify>(r.notify),
     job_template: r.job_template === null || r.job_template === undefined ? null : decodeJobTemplate(r.job_template),
+    secrets: r.secrets ? (JSON.parse(r.secrets) as string[]) : [],
   };
 }
 
 export const SETTINGS_COLUMNS: readonly (keyof ScheduleSettings)[] = [
   'name', 'notebook', 'pipeline_id', 'parameters', 'kernel', 'cron', 'timezone', 'timeout_s', 'cell_timeout_s', 'overlap', 'max_concurrent',
-  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify',
+  'max_retries', 'retry_backoff_s', 'catchup', 'max_catchup', 'misfire_grace_s', 'start_at_ms', 'end_at_ms', 'paused', 'notify', 'secrets',
 ];
 const PATCHABLE: readonly string[] = [...SETTINGS_COLUMNS, 'next_run_at_ms', 'webhook_secret', 'job_template'];
 
@@ -63,6 +65,7 @@ export class ScheduleSql {
     if (key === 'notify') return v === null || v === undefined ? null : encodeJsonValue(v);
     if (key === 'job_template') return v === null || v === undefined ? null : encodeJobTemplate(v as ScheduleJobTemplate);
     if (key === 'paused') return this.d.boolArg(Boolean(v));
+    if (key === 'secrets') return Array.isArray(v) && v.length > 0 ? JSON.stringify(v) : null;
     return v ?? null;
   }
 

@@ -325,4 +325,40 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
     `,
   },
+  {
+    // Secrets (issue 18): values sealed with AES-256-GCM (secrets/cipher.ts); the audit record never holds a value.
+    version: 30,
+    name: 'secrets and audit_log',
+    sql: `
+      CREATE TABLE secrets (
+        scope          TEXT COLLATE "C" NOT NULL,
+        name           TEXT COLLATE "C" NOT NULL,
+        sealed         TEXT NOT NULL,
+        key_id         TEXT NOT NULL,
+        set_by         TEXT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        updated_at_ms  BIGINT NOT NULL,
+        PRIMARY KEY (scope, name)
+      );
+      CREATE TABLE audit_log (
+        id       TEXT COLLATE "C" PRIMARY KEY,
+        at_ms    BIGINT NOT NULL,
+        actor    TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        target   TEXT COLLATE "C" NOT NULL,
+        origin   TEXT,
+        detail   TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log (at_ms, id);
+      CREATE INDEX audit_log_actor ON audit_log (actor, at_ms, id);
+    `,
+  },
+  {
+    version: 31,
+    name: 'jobs.secrets and schedules.secrets',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN secrets TEXT;
+      ALTER TABLE schedules ADD COLUMN secrets TEXT;
+    `,
+  },
 ];

@@ -311,4 +311,40 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
     `,
   },
+  {
+    // Secrets (issue 18): values sealed with AES-256-GCM (secrets/cipher.ts), never in plain text; the audit record never holds a value.
+    id: 70,
+    name: 'secrets and audit_log',
+    sql: `
+      CREATE TABLE secrets (
+        scope          TEXT NOT NULL,             -- 'user:<username>' or 'group:<group>'
+        name           TEXT NOT NULL,             -- the environment variable's name
+        sealed         TEXT NOT NULL,             -- v1.<nonce>.<ciphertext+tag>, base64
+        key_id         TEXT NOT NULL,             -- the id of the key that sealed it (secrets/key.ts)
+        set_by         TEXT NOT NULL,
+        created_at_ms  INTEGER NOT NULL,
+        updated_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (scope, name)
+      );
+      CREATE TABLE audit_log (
+        id       TEXT PRIMARY KEY,                -- time-ordered
+        at_ms    INTEGER NOT NULL,
+        actor    TEXT NOT NULL,
+        action   TEXT NOT NULL,                   -- secret.create, secret.update, secret.delete, secret.use, ...
+        target   TEXT NOT NULL,
+        origin   TEXT,                            -- the client's address, or job:<id>
+        detail   TEXT                             -- JSON, never a value
+      );
+      CREATE INDEX audit_log_at ON audit_log (at_ms, id);
+      CREATE INDEX audit_log_actor ON audit_log (actor, at_ms, id);
+    `,
+  },
+  {
+    id: 71,
+    name: 'jobs.secrets and schedules.secrets',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN secrets TEXT;       -- JSON [{name, scope}]: the secrets the run gets as environment variables; NULL = none
+      ALTER TABLE schedules ADD COLUMN secrets TEXT;  -- JSON [names] as the user gave them
+    `,
+  },
 ];
