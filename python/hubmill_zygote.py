@@ -50,14 +50,21 @@ def mismatch():
         from ipykernel.kernelapp import IPKernelApp
         from jupyter_client.session import Session
 
-        steps = re.findall(r"self\.(\w+)\(", inspect.getsource(IPKernelApp.initialize))
+        def source(what, name):
+            try:
+                return inspect.getsource(what)
+            except (OSError, TypeError):
+                raise LookupError("the source of %s cannot be read" % name) from None
+
+        init = source(IPKernelApp.initialize, "IPKernelApp.initialize")
+        steps = re.findall(r"self\.(\w+)\(", init)
         if steps != EXPECTED_STEPS:
             return "IPKernelApp.initialize runs %s" % ",".join(steps)
-        if "super().initialize(argv)" not in inspect.getsource(IPKernelApp.initialize):
+        if "super().initialize(argv)" not in init:
             return "IPKernelApp.initialize does not start with the base application's"
-        if "self.shell_class.instance(" not in inspect.getsource(IPythonKernel.__init__):
+        if "self.shell_class.instance(" not in source(IPythonKernel.__init__, "IPythonKernel.__init__"):
             return "IPythonKernel does not take its shell from shell_class.instance"
-        if "HistoryManager(shell=self, parent=self)" not in inspect.getsource(InteractiveShell.init_history):
+        if "HistoryManager(shell=self, parent=self)" not in source(InteractiveShell.init_history, "InteractiveShell.init_history"):
             return "InteractiveShell.init_history differs"
         for cls, names in (
             (InteractiveShell, ("init_environment", "save_sys_module_state", "atexit_operations", "starting_dir", "home_dir")),
@@ -66,6 +73,8 @@ def mismatch():
             for name in names:
                 if not hasattr(cls, name) and "self.%s =" % name not in inspect.getsource(cls):
                     return "%s.%s is missing" % (cls.__name__, name)
+    except LookupError as e:
+        return str(e)
     except Exception as e:  # noqa: BLE001 - any surprise means: not this ipykernel
         return "check failed: %r" % (e,)
     return None
