@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ForkServers } from '../../src/kernel/fork-servers.js';
 import { forkServerScript } from '../../src/kernel/fork-server.js';

@@ -106,16 +106,6 @@ function simulatedLauncher(clock: { t: number }, refillMs: number) {
   return { launcher, advance, started };
 }
 
-/** Polls `cond` until it holds or `ms` passes. */
-async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return cond();
-}
-
 describe('KernelPool with a fake launcher', () => {
   test('a warm Python kernel gets one silent warm-up request before it joins the pool; other languages none', async () => {
     for (const [language, expected] of [['python', 1], ['R', 0]] as const) {
