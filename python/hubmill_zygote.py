@@ -203,9 +203,15 @@ def _prebuild(parsed, set_cli):
             shell_class.init_history = saved
         else:
             del shell_class.init_history
-    # What a first display and a first cell would build on use (formatters, the tokenizer's patterns).
+    # What a first display and a first cell would build on use (formatters, the tokenizer's patterns, the
+    # execution path): a silent cell, as the pool's warm-up sends (no history, no execution count, no output).
     shell.display_formatter.format(0)
     shell.input_transformer_manager.transform_cell("x = 1\n")
+    count = shell.execution_count
+    warm = shell.run_cell("get_ipython().display_formatter.format(0)", silent=True, store_history=False)
+    if not warm.success or shell.execution_count != count:
+        raise RuntimeError("the silent warm-up cell failed or counted")
+    shell.last_execution_result = None
     if threading.active_count() != 1:
         raise RuntimeError("building the shell started a thread")
     return app, shell
