@@ -131,6 +131,8 @@ try {
     rounds,
     serverStartMs,
     serverPreloadMs: (await preloaded.server(spec))?.hello?.preload_ms ?? null,
+    zygote: (await plain.server(spec))?.hello?.zygote ?? false,
+    zygoteWhy: (await plain.server(spec))?.hello?.zygote_why ?? null,
     ready: { fork: stat(readyFork), cold: stat(readyCold) },
     memory: {
       kernelsEach: K,

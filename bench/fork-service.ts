@@ -4,6 +4,8 @@
  *   - warm latency: trivial notebooks through POST /api/v1/jobs?wait=true,
  *     sent at a fixed rate (default 5 per second) whatever the answers, each
  *     timed from send to answer;
+ *   - the same job one at a time, 1 s apart (BENCH_FORK_SEQ_N, default 10): the
+ *     peer of the paced figures (issue 19: no queueing at 5/s);
  *   - throughput: N trivial notebooks submitted at once (default 200).
  * Run: `node --import tsx bench/fork-service.ts`; the last stdout line is the
  * JSON result. Environment: BENCH_FORK_RATE (req/s, 5), BENCH_FORK_LATENCY_N
@@ -24,6 +26,7 @@ const envNum = (name: string, dflt: number) => (Number.isFinite(Number(process.e
 const RATE = envNum('BENCH_FORK_RATE', 5);
 const LATENCY_N = envNum('BENCH_FORK_LATENCY_N', 50);
 const THROUGHPUT_N = envNum('BENCH_FORK_THROUGHPUT_N', 200);
+const SEQ_N = envNum('BENCH_FORK_SEQ_N', 10);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function submit(svc: BenchServe, agent: http.Agent): Promise<{ ms: number; ok: boolean; problem?: string }> {
@@ -53,6 +56,14 @@ async function measure(label: string, env: Record<string, string>) {
     // a long-running service does not pay per job; a few of them, so the paced requests measure the steady state.
     for (let i = 0; i < 5; i++) await submit(svc, agent);
     await sleep(1000);
+    // One at a time, 1 s apart: what a job costs when nothing else runs.
+    const seq: Awaited<ReturnType<typeof submit>>[] = [];
+    for (let i = 0; i < SEQ_N; i++) {
+      seq.push(await submit(svc, agent));
+      await sleep(1000);
+    }
+    const okSeq = seq.filter((r) => r.ok).map((r) => r.ms);
+    log(`  ${label}: one at a time, 1 s apart: median ${median(okSeq).toFixed(1)} ms (${okSeq.length}/${SEQ_N} ok)`);
     // Paced: one request every 1/RATE s, whatever the answers.
     const lat = await paced(LATENCY_N, RATE, () => submit(svc, agent));
     const okLat = lat.filter((r) => r.ok).map((r) => r.ms);
@@ -65,6 +76,7 @@ async function measure(label: string, env: Record<string, string>) {
     log(`  ${label}: throughput ${ok}/${THROUGHPUT_N} in ${elapsedMs.toFixed(0)} ms = ${(ok / (elapsedMs / 1000)).toFixed(2)}/s`);
     return {
       latency: { rate: RATE, n: LATENCY_N, ok: okLat.length, medianMs: median(okLat), p90Ms: percentile(okLat, 90), samplesMs: okLat.map((x) => Math.round(x * 10) / 10), failures: problems(lat) },
+      sequential: { n: SEQ_N, ok: okSeq.length, medianMs: median(okSeq), samplesMs: okSeq.map((x) => Math.round(x * 10) / 10) },
       throughput: { n: THROUGHPUT_N, ok, elapsedMs, perSecond: ok / (elapsedMs / 1000), failures: problems(all) },
     };
   } finally {

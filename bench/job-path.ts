@@ -15,14 +15,14 @@
  * BENCH_PATH_NODE_FLAGS (extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  * The last stdout line is the JSON of every round.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from './lib/http.js';
 import { paced, startBenchServe, type BenchServe } from './lib/serve-child.js';
-import { treePids } from './lib/proctree.js';
+import { treeCpu } from './lib/cpu.js';
 import { median, percentile, sleep } from './lib/stats.js';
 
 const envNum = (name: string, dflt: number) => (process.env[name] && Number.isFinite(Number(process.env[name])) ? Number(process.env[name]) : dflt);
@@ -30,62 +30,7 @@ const ROUNDS = envNum('BENCH_PATH_ROUNDS', 3);
 const N = envNum('BENCH_PATH_N', 40);
 const RATE = envNum('BENCH_PATH_RATE', 5);
 const NODE_FLAGS = (process.env.BENCH_PATH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const TICK_MS = 10; // USER_HZ = 100 on Linux
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-/** utime+stime (self) and cutime+cstime (reaped children) of one process, in ms. */
-function cpuMs(pid: number): { self: number; children: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after the name start at field 3 (state): utime is 14, stime 15, cutime 16, cstime 17.
-    const n = (i: number) => Number(f[i - 3]);
-    return { self: (n(14) + n(15)) * TICK_MS, children: (n(16) + n(17)) * TICK_MS };
-  } catch {
-    return { self: 0, children: 0 };
-  }
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * CPU of the service process alone, of its whole tree (live members plus reaped children of
- * live members), and by part: kernels (the fork server's children, live and reaped), the fork
- * server itself, the rest (watchdog shell and what it runs).
- */
-function treeCpu(root: number): { service: number; tree: number; kernels: number; forkServer: number; other: number } {
-  let tree = 0;
-  let kernels = 0;
-  let forkServer = 0;
-  const pids = treePids(root);
-  const servers = new Set(pids.filter((p) => p !== root && commandOf(p).includes('hubmill_forkserver') && !pids.some((q) => q !== p && commandOf(q).includes('hubmill_forkserver') && childOf(p, q))));
-  for (const pid of pids) {
-    const c = cpuMs(pid);
-    const own = c.self + (pid === root ? 0 : c.children);
-    tree += own;
-    if (servers.has(pid)) {
-      forkServer += c.self;
-      kernels += c.children;
-    } else if ([...servers].some((s) => childOf(pid, s))) kernels += own;
-  }
-  const service = cpuMs(root).self;
-  return { service, tree, kernels, forkServer, other: tree - service - kernels - forkServer };
-}
-
-function childOf(pid: number, parent: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
-  } catch {
-    return false;
-  }
-}
 
 interface Sample {
   ms: number;

@@ -2,6 +2,7 @@
 import type { CellStats, RunRecord } from './engine.js';
 import { renderAbSection, type AbResults } from './ab-service.js';
 import { renderForkSection, type ForkBenchResults } from './fork-report.js';
+import { renderCpuSection, type CpuBenchResults } from './cpu-report.js';
 import type { MachineInfo } from './lib/machine.js';
 import type { ServiceResults } from './service.js';
 import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
@@ -60,6 +61,8 @@ export interface BenchResults {
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
+  /** Per-job CPU at 5 jobs/s, by process and phase (issue 19, bench/cpu.ts); absent in older results. */
+  cpu?: CpuBenchResults | null;
   /** This build against BENCH_BASELINE's, same run (bench/ab-service.ts); absent when not asked for. */
   baseline?: AbResults | null;
 }
@@ -248,6 +251,7 @@ export function renderReport(r: BenchResults): string {
   }
   for (const line of renderPipelineSection(r.pipelines)) p(line);
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
+  if (r.cpu !== undefined) for (const line of renderCpuSection(r.cpu)) p(line);
   if (r.baseline) for (const line of renderAbSection(r.baseline)) p(line);
 
   p('## Method');

@@ -15,7 +15,8 @@
  * with BENCH_BASELINE_ROUNDS (default 3),
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
  * BENCH_SKIP_PIPELINES=1, BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2), BENCH_PIPELINE_CHAIN (8), BENCH_PIPELINE_CHAINS (4): bench/pipelines.ts.
- * BENCH_ONLY=million, BENCH_ONLY=pipelines or BENCH_ONLY=overhead runs only that section and merges it into the existing
+ * BENCH_SKIP_CPU=1, BENCH_CPU_RATE (5), BENCH_CPU_N (50): per-job CPU by process and phase (bench/cpu.ts).
+ * BENCH_ONLY=million, BENCH_ONLY=pipelines, BENCH_ONLY=overhead or BENCH_ONLY=cpu runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -75,8 +76,16 @@ async function pipelines(): Promise<NonNullable<BenchResults['pipelines']>> {
   return r;
 }
 
+async function cpu(): Promise<BenchResults['cpu']> {
+  log('cpu: per-job CPU at 5 jobs/s, by process (the service) and by phase (bench/cpu.ts)');
+  const r = await runJsonChild(process.execPath, ['--import', 'tsx', join(root, 'bench/cpu.ts')], 900_000);
+  if (r.error) log(`  not measured: ${r.error}`);
+  return (r.json as BenchResults['cpu']) ?? null;
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
+  cpu: async () => ({ cpu: await cpu() }),
   million: async () => ({ million: await million() }),
   pipelines: async () => ({ pipelines: await pipelines() }),
   overhead: async () => {
@@ -209,6 +218,7 @@ try {
     log('fork server: kernel ready (fork vs cold launch), memory, preload; then jupyter_client; then the service with and without it');
     fork = await benchFork(root, FORK_ROUNDS);
   }
+  const cpuResults = process.env.BENCH_SKIP_CPU ? undefined : await cpu();
 
   let baseline: AbResults | null = null;
   if (process.env.BENCH_BASELINE) {
@@ -239,6 +249,7 @@ try {
     pipelines: pipelineResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
+    cpu: cpuResults,
     baseline,
   };
   const md = renderReport(results);

@@ -63,6 +63,8 @@ class Server:
         self.children = set()
         self.preload_ns = {}
         self.parsed = None
+        self.zygote = None
+        self.zygote_why = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -114,22 +116,27 @@ class Server:
         except BaseException:  # noqa: BLE001 - the child then parses for itself
             self.parsed = None
 
+    def template_conn(self, argv):
+        """The connection file when `argv` is the parsed template with it filled in, else None."""
+        if self.parsed is None:
+            return None
+        template = self.parsed[0]
+        if len(argv) != len(template) or any(a != t for a, t in zip(argv, template) if t != CONNECTION_FILE):
+            return None
+        return [a for a, t in zip(argv, template) if t == CONNECTION_FILE][0]
+
     def parsed_args(self, app, argv):
         """Gives `app` the pre-parsed arguments when `argv` is the template with a connection file filled in."""
-        if self.parsed is None:
+        conn = self.template_conn(argv)
+        if conn is None:
             return
-        template, config, extra = self.parsed
-        if len(argv) != len(template):
-            return
-        conn = [a for a, t in zip(argv, template) if t == CONNECTION_FILE]
-        if any(a != t for a, t in zip(argv, template) if t != CONNECTION_FILE):
-            return
+        _template, config, extra = self.parsed
         from copy import deepcopy
 
         def parse_command_line(argv=None):
             app.argv = list(argv if argv is not None else sys.argv[1:])
             app.cli_config = deepcopy(config)
-            app.cli_config.IPKernelApp.connection_file = conn[0]
+            app.cli_config.IPKernelApp.connection_file = conn
             app.update_config(app.cli_config)
             app.extra_args = list(extra)
 
@@ -248,9 +255,16 @@ class Server:
         spec = importlib.util.find_spec("ipykernel_launcher")
         argv = list(req["argv"])
         sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher"] + argv
-        app = IPKernelApp.instance()
-        self.parsed_args(app, argv)
-        app.initialize(argv)
+        conn = self.template_conn(argv)
+        if self.zygote is not None and conn is not None and self.zygote.fits(req):
+            # The server built the app and the shell: finish them on this child's sockets.
+            app = self.zygote.finish(conn, argv)
+        else:
+            if self.zygote is not None:
+                self.zygote.discard()
+            app = IPKernelApp.instance()
+            self.parsed_args(app, argv)
+            app.initialize(argv)
         if self.preload_ns and app.shell is not None:
             app.shell.user_ns.update(self.preload_ns)
         app.start()
@@ -285,9 +299,20 @@ def lean_exit():
     os._exit(code)
 
 
+def load_sibling(name):
+    """A module next to this file (found even when the interpreter's flags keep this folder off sys.path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main():
     # Descriptors hubmill's own parent leaked to us must not reach any kernel.
     os.closerange(FD + 1, os.sysconf("SC_OPEN_MAX"))
+    start_env = dict(os.environ)
     server = Server()
     preload_ms = server.preload(os.environ.pop("HUBMILL_FORKSERVER_PRELOAD", ""))
     try:
@@ -296,12 +321,15 @@ def main():
         template = None
     if isinstance(template, list) and all(isinstance(a, str) for a in template):
         server.parse_args_once(template)
+    # IPKernelApp up to its sockets and the kernel's shell, built once (python/hubmill_zygote.py), when it checks out.
+    hubmill_zygote = load_sibling("hubmill_zygote")
+    server.zygote, server.zygote_why = hubmill_zygote.build(server.parsed, server.parsed_args, start_env)
     # Everything imported so far is shared with the children: keep their collections off these pages.
     gc.collect()
     gc.freeze()
     import threading
 
-    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None})
+    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why})
 
     def on_term(*_):
         raise SystemExit(0)

@@ -108,6 +108,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     runsJobs && config.forkServer && !gateway ? new ForkServers({ preload: { ...config.preload }, logger: logger.child({ component: 'fork-server' }) }) : null;
   const pool = new KernelPool<PoolableKernel>({
     sizes: runsJobs ? { ...config.poolSizes } : {},
+    max: config.poolMax,
     preload: { ...config.preload },
     launcher: gateway ?? undefined,
     forkServers,

@@ -25,6 +25,17 @@ export interface MachineInfo {
   gitDirty: boolean | null;
 }
 
+/** The processor, as /proc/cpuinfo names it ("model name"), else as Node reports it. */
+export function cpuModelName(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1]?.trim()) return m[1].trim();
+  } catch {
+    // Not Linux: Node's view below.
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
 export function machineInfo(root: string): MachineInfo {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   const py = tryRun('/usr/bin/python3', [
@@ -44,7 +55,7 @@ export function machineInfo(root: string): MachineInfo {
     date: new Date().toISOString(),
     hostname: os.hostname(),
     nproc: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cpuModel: cpuModelName(),
     memTotalMb: Math.round(os.totalmem() / 2 ** 20),
     loadAvgStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,

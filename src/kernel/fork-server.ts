@@ -138,6 +138,8 @@ export interface ForkServerStartOptions {
   cwd?: string;
   timeoutMs?: number;
   script?: string;
+  /** false: every child builds IPKernelApp itself (no zygote, python/hubmill_zygote.py). */
+  zygote?: boolean;
 }
 
 interface PendingFork {
@@ -155,7 +157,7 @@ export class ForkServer extends EventEmitter {
   private exited = false;
   private stderrTail = '';
   /** Set by the server's hello: its Python threads at fork time (must be 1) and preload time. */
-  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean } | null = null;
+  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean; zygote?: boolean; zygote_why?: string | null } | null = null;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -190,7 +192,11 @@ export class ForkServer extends EventEmitter {
     const proc = spawn(how.interpreter[0]!, [...how.interpreter.slice(1), script], {
       cwd: opts.cwd,
       // The launcher's arguments as the kernelspec writes them ({connection_file} unfilled): the server parses them once.
-      env: { ...opts.env, HUBMILL_FORKSERVER_PRELOAD: opts.preload ?? '', HUBMILL_FORKSERVER_ARGV: JSON.stringify(spec.argv.slice(how.launcherArgsFrom)) },
+      env: {
+        ...opts.env,
+        HUBMILL_FORKSERVER_PRELOAD: opts.preload ?? '', HUBMILL_FORKSERVER_ARGV: JSON.stringify(spec.argv.slice(how.launcherArgsFrom)),
+        ...(opts.zygote === false ? { HUBMILL_FORKSERVER_ZYGOTE: '0' } : {}),
+      },
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });

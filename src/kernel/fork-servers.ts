@@ -24,6 +24,8 @@ export interface ForkServersOptions {
   script?: string;
   /** First backoff after a failure, doubled per failure in a row up to 60 s (default 1 s). */
   backoffMs?: number;
+  /** false: no zygote (each child builds IPKernelApp itself); default: the server builds it when its self-check passes. */
+  zygote?: boolean;
 }
 
 interface Entry {
@@ -75,6 +77,7 @@ export class ForkServers {
       cwd: this.opts.cwd,
       timeoutMs: this.opts.startTimeoutMs,
       script: this.opts.script,
+      zygote: this.opts.zygote,
     }).then(
       (server) => {
         e.starting = null;
@@ -83,7 +86,10 @@ export class ForkServers {
           return null;
         }
         e.server = server;
-        this.opts.logger?.info({ kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed }, 'fork server ready');
+        this.opts.logger?.info(
+          { kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed, zygote: server.hello?.zygote, zygoteWhy: server.hello?.zygote_why ?? undefined },
+          'fork server ready',
+        );
         server.once('exit', (err: Error) => {
           if (e.server !== server) return;
           e.server = null;

@@ -1,6 +1,8 @@
 /**
  * A pool of pre-started ("warm") kernels per kernelspec. Each kernel serves one
- * job only: `acquire` hands it out and a replacement starts in the background.
+ * job only: `acquire` hands it out and a replacement starts at once when the
+ * pool is below its target, which it sizes from the measured arrival rate and
+ * refill time (pool-sizing.ts) between the configured size and ceiling.
  * Optional preload code (e.g. `import pandas`) runs before a kernel joins the pool.
  * Warm kernels run as the service's own user; a request to run as another user
  * (or with per-job environment) gets a fresh kernel.
@@ -15,11 +17,16 @@ import type { ForkServers } from './fork-servers.js';
 import type { KernelClient } from './kernel-client.js';
 import type { KernelSpecSearchOptions } from './kernelspec-discovery.js';
 import { LocalLauncher } from './local-launcher.js';
+import { PoolSizer } from './pool-sizing.js';
 import type { KernelLauncher, KernelStartOptions, PoolableKernel } from './pool-launcher.js';
 
 export interface KernelPoolOptions<K extends PoolableKernel = KernelClient> {
-  /** Warm kernels to keep per kernelspec name, e.g. { python3: 2 }. */
+  /** The fewest warm kernels to keep per kernelspec name, e.g. { python3: 2 } (0: no pool for it). */
   sizes: Record<string, number>;
+  /** The most idle kernels a pool grows to from its measurements (default: its size, a fixed pool). */
+  max?: number;
+  /** The clock (ms) for the arrival rate and refill times (tests give a fake one). */
+  now?: () => number;
   /** Code run in each warm kernel before it joins the pool, per kernelspec name. */
   preload?: Record<string, string>;
   logger?: Logger;
@@ -32,8 +39,6 @@ export interface KernelPoolOptions<K extends PoolableKernel = KernelClient> {
   specSearch?: KernelSpecSearchOptions;
   /** Local launcher only: fork Python kernels from these servers (falls back to a normal launch by itself). */
   forkServers?: ForkServers | null;
-  /** The longest a refill waits for the job that took a kernel while another was still idle (default 1000 ms). */
-  refillDeferMs?: number;
   /** Called on each kernel start attempt (metrics). */
   onKernelStart?: (kernelName: string, ok: boolean, ms: number, warm: boolean) => void;
 }
@@ -65,6 +70,7 @@ interface Slot<K> {
   failuresInARow: number;
   /** Jobs waiting for a warm kernel that is already starting (cheaper than starting yet another on 2 cores). */
   waiters: Waiter<K>[];
+  sizer: PoolSizer;
 }
 
 export class KernelPool<K extends PoolableKernel = KernelClient> {
@@ -74,6 +80,7 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
   private readonly launcher: KernelLauncher<K>;
 
   constructor(private readonly opts: KernelPoolOptions<K>) {
+    this.now = opts.now ?? (() => performance.now());
     this.launcher =
       opts.launcher ??
       (new LocalLauncher({ specSearch: opts.specSearch, forkServers: opts.forkServers, logger: opts.logger, startTimeoutMs: opts.startTimeoutMs }) as unknown as KernelLauncher<K>);
@@ -87,15 +94,22 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
   private slot(name: string): Slot<K> {
     let s = this.slots.get(name);
     if (!s) {
-      s = { idle: [], starting: 0, failuresInARow: 0, waiters: [] };
+      const min = this.size(name);
+      s = { idle: [], starting: 0, failuresInARow: 0, waiters: [], sizer: new PoolSizer({ min, max: Math.max(min, this.opts.max ?? min) }, this.now) };
       this.slots.set(name, s);
     }
     return s;
   }
 
-  private target(name: string): number {
+  private readonly now: () => number;
+
+  private size(name: string): number {
     for (const [k, v] of Object.entries(this.opts.sizes)) if (k.toLowerCase() === name) return v;
     return 0;
+  }
+
+  private target(name: string): number {
+    return this.slot(name).sizer.target();
   }
 
   private fill(name: string): void {
@@ -103,10 +117,12 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
     const s = this.slot(name);
     while (s.idle.length + s.starting < this.target(name)) {
       s.starting++;
+      const t0 = this.now();
       void this.startWarm(name).then(
         (k) => {
           s.starting--;
           s.failuresInARow = 0;
+          s.sizer.refilled(this.now() - t0);
           if (this.closed) {
             void k.shutdown();
             return;
@@ -182,14 +198,17 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
     const name = kernelName.toLowerCase();
     const wantsOwnProcess = opts.runAs !== undefined || (opts.env !== undefined && Object.keys(opts.env).length > 0);
     if (!wantsOwnProcess && !this.closed) {
-      const s = this.slots.get(name);
+      const s = this.size(name) > 0 ? this.slot(name) : this.slots.get(name);
+      s?.sizer.arrival();
       while (s && s.idle.length > 0) {
         const k = s.idle.shift()!;
         if (k.alive) {
-          this.refillAfter(name, s, k);
+          this.fill(name);
           return k;
         }
       }
+      // None idle: the target may have grown with this arrival.
+      if (s) this.fill(name);
       // None idle, but some are on their way: wait for one rather than start another.
       if (s && s.failuresInARow === 0 && s.starting > s.waiters.length) {
         try {
@@ -201,28 +220,6 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
       }
     }
     return this.launch(name, opts);
-  }
-
-  /**
-   * The last idle kernel taken: refill at once. Otherwise another warm kernel
-   * still covers the next job, so the start (tens of ms of CPU even when forked)
-   * waits until this job gives its kernel back (or `refillDeferMs`) rather than
-   * compete with the job for the machine's cores.
-   */
-  private refillAfter(name: string, s: Slot<K>, taken: K): void {
-    if (s.idle.length === 0) return this.fill(name);
-    let done = false;
-    const refill = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(t);
-      this.timers.delete(t);
-      this.fill(name);
-    };
-    const t = setTimeout(refill, this.opts.refillDeferMs ?? 1000);
-    t.unref();
-    this.timers.add(t);
-    taken.onceDead(refill);
   }
 
   private waitForWarm(s: Slot<K>, signal?: AbortSignal): Promise<K> {
@@ -264,7 +261,7 @@ export class KernelPool<K extends PoolableKernel = KernelClient> {
     const out: Record<string, { idle: number; starting: number; target: number }> = {};
     for (const name of new Set([...Object.keys(this.opts.sizes).map((n) => n.toLowerCase()), ...this.slots.keys()])) {
       const s = this.slots.get(name);
-      out[name] = { idle: s?.idle.length ?? 0, starting: s?.starting ?? 0, target: this.target(name) };
+      out[name] = { idle: s?.idle.length ?? 0, starting: s?.starting ?? 0, target: s ? s.sizer.target() : this.size(name) };
     }
     return out;
   }

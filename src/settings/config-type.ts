@@ -50,6 +50,7 @@ export interface Config {
   readonly concurrency: number;
   /** Warm kernels kept per kernelspec name. */
   readonly poolSizes: Readonly<Record<string, number>>;
+  readonly poolMax: number;
   /** Code run in a pooled kernel before it joins the pool (or once in its fork server), per kernelspec name. */
   readonly preload: Readonly<Record<string, string>>;
   /** Fork Python kernels from a fork server per kernelspec (`hubmill serve` only; `hubmill run` launches). */

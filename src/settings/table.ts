@@ -136,7 +136,15 @@ export const SETTINGS: SettingsTable = {
     default: (get) => ({ python3: get('forkServer') ? 2 : 1 }),
     shown: '`python3:2` with the fork server, else `python3:1`',
     parse: parsePoolSizes,
-    doc: 'warm kernels per kernelspec, e.g. `python3:2,ir:0`',
+    doc: 'the fewest warm kernels per kernelspec, e.g. `python3:2,ir:0` (0: no pool); a pool grows above it up to `HUBMILL_POOL_MAX`',
+  },
+  poolMax: {
+    env: 'HUBMILL_POOL_MAX',
+    // Sized from the measured arrival rate and refill time (docs/architecture.md, "Pool sizing"); launched kernels cost seconds of CPU each.
+    default: (get) => (get('forkServer') ? 8 : 0),
+    shown: '`8` with the fork server, else `0`',
+    parse: (v) => toInt('HUBMILL_POOL_MAX', v, 0, 64),
+    doc: 'the most idle kernels a pool keeps: each pool targets ceil(arrivals/s × measured refill time) + 1 between its `HUBMILL_POOL` size and this (0 or less than the size: the size, fixed)',
   },
   preload: {
     env: 'HUBMILL_PRELOAD',

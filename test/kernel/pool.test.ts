@@ -1,7 +1,7 @@
 /**
  * KernelPool's own rules, with a fake launcher (the real kernels are in
  * kernel-client.test.ts and fork-server-lifecycle.test.ts): the warm-up request
- * and when a refill starts.
+ * and when a refill starts, on a fake clock (pool-sizing.test.ts has the sizing rule itself).
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -74,14 +74,36 @@ function fakeLauncher(language: string, opts: { failExecute?: boolean } = {}) {
   return { launcher, started };
 }
 
-/** Polls `cond` until it holds or `ms` passes. */
-async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return cond();
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+/** A launcher whose warm starts take `refillMs` of a fake clock; `advance` moves the clock in 10 ms steps. */
+function simulatedLauncher(clock: { t: number }, refillMs: number) {
+  const started: FakeKernel[] = [];
+  const pending: Array<{ at: number; done: () => void }> = [];
+  const launcher: KernelLauncher<FakeKernel> = {
+    startWarm: () =>
+      new Promise((resolve) => {
+        const k = new FakeKernel('R');
+        started.push(k);
+        pending.push({ at: clock.t, done: () => resolve({ kernel: k, preloaded: false }) });
+      }),
+    async start() {
+      throw new Error('the pool launched a kernel of its own');
+    },
+  };
+  const advance = async (ms: number) => {
+    const end = clock.t + ms;
+    while (clock.t < end) {
+      clock.t = Math.min(end, clock.t + 10);
+      for (const p of pending.filter((x) => x.at + refillMs <= clock.t)) {
+        pending.splice(pending.indexOf(p), 1);
+        p.done();
+      }
+      await flush();
+      await flush();
+    }
+  };
+  return { launcher, advance, started };
 }
 
 describe('KernelPool with a fake launcher', () => {
@@ -115,44 +137,55 @@ describe('KernelPool with a fake launcher', () => {
     }
   });
 
-  test('with another kernel idle, the refill waits until the taken kernel is given back; the last idle one refills at once', async () => {
-    const { launcher, started } = fakeLauncher('python');
-    const pool = new KernelPool<FakeKernel>({ sizes: { k: 2 }, launcher, refillDeferMs: 60_000 });
-    pool.start();
-    try {
-      assert.ok(await pool.waitFull(5000));
-      assert.equal(started.length, 2);
-      const a = await pool.acquire('k');
-      // One idle kernel still covers the next job: no start competes with this job.
-      await new Promise((r) => setImmediate(r));
-      assert.equal(started.length, 2, 'no refill while the job holds its kernel');
-      a.die(); // the job ended and its kernel was shut down
-      assert.ok(await eventually(() => started.length === 3), 'refilled once the kernel was given back');
-      assert.ok(await pool.waitFull(5000));
-      const b = await pool.acquire('k');
-      const c = await pool.acquire('k');
-      assert.ok(await eventually(() => started.length >= 4), 'taking the last idle kernel refills at once');
-      b.die();
-      c.die();
-      assert.ok(await pool.waitFull(5000));
-      assert.equal(started.length, 5, 'never more than the target');
-    } finally {
-      await pool.close();
-    }
+  test('at 5 jobs/s with a 300 ms refill, a fixed pool of 1 makes jobs wait; the sized pool keeps one idle for every job', async () => {
+    const run = async (max: number) => {
+      const clock = { t: 0 };
+      const { launcher, advance } = simulatedLauncher(clock, 300);
+      const pool = new KernelPool<FakeKernel>({ sizes: { k: 1 }, max, launcher, now: () => clock.t });
+      pool.start();
+      try {
+        await advance(1000);
+        let waited = 0;
+        for (let i = 0; i < 50; i++) {
+          await advance(200);
+          let got: FakeKernel | null = null;
+          void pool.acquire('k').then((k) => (got = k));
+          await flush();
+          if (got === null) {
+            if (i >= 10) waited++;
+            while (got === null) await advance(10);
+          }
+          (got as FakeKernel).die(); // the job ran and gave its kernel back
+        }
+        return { waited, target: pool.stats().k!.target };
+      } finally {
+        await pool.close();
+      }
+    };
+    const fixed = await run(1);
+    assert.ok(fixed.waited >= 20, `a fixed pool of 1 cannot refill every 200 ms: ${fixed.waited} of 40 jobs waited`);
+    assert.equal(fixed.target, 1);
+    const sized = await run(8);
+    assert.equal(sized.waited, 0, 'after the first 2 s no job waits for a kernel');
+    assert.equal(sized.target, 3, 'ceil(5/s × 0.3 s) + 1');
   });
 
-  test('a job that keeps its kernel past refillDeferMs gets the pool refilled anyway', async () => {
-    const { launcher, started } = fakeLauncher('python');
-    const pool = new KernelPool<FakeKernel>({ sizes: { k: 2 }, launcher, refillDeferMs: 20 });
+  test('a refill starts as soon as a job takes a kernel (no deferral), and never beyond the target', async () => {
+    const clock = { t: 0 };
+    const { launcher, advance, started } = simulatedLauncher(clock, 50);
+    const pool = new KernelPool<FakeKernel>({ sizes: { k: 2 }, max: 2, launcher, now: () => clock.t });
     pool.start();
     try {
-      assert.ok(await pool.waitFull(5000));
+      await advance(100);
+      assert.equal(started.length, 2);
       const a = await pool.acquire('k');
-      assert.ok(await eventually(() => started.length === 3), 'refilled after the bound');
-      assert.ok(a.alive, 'while the job still holds its kernel');
+      assert.equal(started.length, 3, 'refill started with the acquisition, while the job still holds its kernel');
+      assert.ok(a.alive);
+      await advance(100);
+      assert.deepEqual(pool.stats().k, { idle: 2, starting: 0, target: 2 });
       a.die();
-      assert.ok(await pool.waitFull(5000));
-      assert.equal(started.length, 3, 'the kernel given back later starts nothing more');
+      await advance(100);
+      assert.equal(started.length, 3, 'a kernel given back starts nothing more');
     } finally {
       await pool.close();
     }
