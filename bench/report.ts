@@ -9,6 +9,8 @@ import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
 import type { MillionBenchResults } from './million.js';
 import { renderMillionBench } from './million-report.js';
+import type { ColdResults } from './cold.js';
+import { renderColdBench } from './cold-report.js';
 
 export interface OverheadResult {
   cells: number;
@@ -54,6 +56,8 @@ export interface BenchResults {
   store?: StoreBenchResults;
   /** A store with a long history, 1,000,000 jobs (issue 16); absent in older results or when skipped. */
   million?: MillionBenchResults;
+  /** The cold CLI against papermill and the bare kernel start (issue 19); absent in older results or when skipped. */
+  cold?: ColdResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -241,6 +245,12 @@ export function renderReport(r: BenchResults): string {
     p(`## Store with a long history: ${r.million.n.toLocaleString('en')} jobs, SQLite and PostgreSQL`);
     p();
     p(renderMillionBench(r.million));
+    p();
+  }
+  if (r.cold) {
+    p('## The cold CLI: `hubmill run` against papermill and the bare kernel start');
+    p();
+    p(renderColdBench(r.cold));
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

@@ -14,7 +14,9 @@
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
  * with BENCH_BASELINE_ROUNDS (default 3),
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
- * BENCH_ONLY=million or BENCH_ONLY=overhead runs only that section and merges it into the existing
+ * BENCH_SKIP_COLD=1, BENCH_COLD_ROUNDS (default 12): the cold CLI against papermill (bench/cold.ts; BENCH_PAPERMILL_PATH
+ * names a papermill package folder when papermill is not installed).
+ * BENCH_ONLY=million, BENCH_ONLY=overhead or BENCH_ONLY=cold runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,7 @@ import { benchSchedules } from './schedules.js';
 import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
 import { benchMillion } from './million.js';
+import { benchCold } from './cold.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -50,6 +53,7 @@ const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
 const MILLION_N = envInt('BENCH_MILLION_N', 1_000_000, 30_000, 10_000_000);
+const COLD_ROUNDS = envInt('BENCH_COLD_ROUNDS', 12, 1, 100);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function million(): Promise<NonNullable<BenchResults['million']>> {
@@ -59,9 +63,23 @@ async function million(): Promise<NonNullable<BenchResults['million']>> {
   return r;
 }
 
+async function cold(): Promise<NonNullable<BenchResults['cold']>> {
+  log(`cold CLI: hubmill run against papermill and the bare kernel start, ${COLD_ROUNDS} rounds`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+  try {
+    const r = await benchCold({ root, trivialNotebook: writeNotebooks(dir).trivial, rounds: COLD_ROUNDS, log });
+    if (!r.measured) log(`  not measured: ${r.reason}`);
+    else log(`  median ratio ${r.medians.ratio.toFixed(3)}× ${r.peer.id}; ${r.medians.gapMs.toFixed(0)} ms above the bare kernel start`);
+    return r;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
   million: async () => ({ million: await million() }),
+  cold: async () => ({ cold: await cold() }),
   overhead: async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
     try {
@@ -165,6 +183,8 @@ try {
 
   const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
 
+  const coldResults = process.env.BENCH_SKIP_COLD ? undefined : await cold();
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -218,6 +238,7 @@ try {
     workers,
     store,
     million: millionResults,
+    cold: coldResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     baseline,
