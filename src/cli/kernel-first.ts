@@ -13,7 +13,7 @@
  * stopped (`discard`). Any surprise here means no early kernel, never an error:
  * the ordinary path then reports it exactly as before.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { getKernelSpec, type KernelSpec } from '../kernel/kernelspec-discovery.js';
 import { launchKernelProcess, type LaunchedKernel } from '../kernel/launcher.js';
@@ -60,6 +60,12 @@ async function stopUnused(k: StartedKernel): Promise<void> {
   await k.launched.cleanup().catch(() => {});
 }
 
+/**
+ * Notebooks larger than this are not read here: parsing one twice would cost time and
+ * memory (a notebook with large outputs), and the kernel's start is a small part of its run.
+ */
+const GUESS_MAX_BYTES = 4 * 1024 * 1024;
+
 /** The kernel name and folder `hubmill run` will ask for, when they can be known from the argv and the notebook alone. */
 function guess(argv: string[]): { kernelName: string; cwd: string } | null {
   let args;
@@ -73,6 +79,7 @@ function guess(argv: string[]): { kernelName: string; cwd: string } | null {
   if (args.help || args.helpNotebook || args.prepareOnly || args.input === '-' || args.input.includes('{')) return null;
   let nb: Notebook;
   try {
+    if (statSync(args.input).size > GUESS_MAX_BYTES) return null;
     let text = readFileSync(args.input, 'utf8');
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     nb = JSON.parse(text) as Notebook;

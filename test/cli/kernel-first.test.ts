@@ -93,6 +93,17 @@ describe('hubmill run starts its kernel first', () => {
     assert.ok(!existsSync(join(dir, 'o.ipynb')));
   });
 
+  test('a notebook over 4 MiB is not read twice: no early kernel, so bad parameters start none', async () => {
+    const dir = await tempDir();
+    const pids = join(dir, 'pids');
+    await notingKernelspec(dir, 'noting', pids, IPYKERNEL);
+    const big = makeNotebook([{ type: 'markdown', source: 'x'.repeat(5 * 1024 * 1024) }, code('print(1)')], 'noting');
+    const input = await writeNotebook(dir, 'in.ipynb', big);
+    const r = hubmill(['run', input, join(dir, 'o.ipynb'), '-y', '- not a mapping'], { JUPYTER_PATH: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.deepEqual(await pidsIn(pids), []);
+  });
+
   test('a kernel that dies while Node loads is reported as a start failure, as before', async () => {
     const dir = await tempDir();
     const pids = join(dir, 'pids');
