@@ -53,6 +53,9 @@ function cliKernels(early: EarlyKernel | null, settings: LaunchSettings & { star
         ...settings,
         cwd: req.cwd,
         signal: req.signal,
+        // Spawned while Node loaded: it is still importing ipykernel, and binds its ports
+        // before the rest of its start-up, so dialling less often delays nothing.
+        reconnectMaxIntervalMs: 50,
         // A retry (a silent kernel, a lost port) is a fresh spawn, as for any launch.
         startProcess: async (spec, o) => {
           const k = first;
