@@ -12,6 +12,8 @@ import type { MillionBenchResults } from './million.js';
 import { renderMillionBench } from './million-report.js';
 import { renderPipelineSection } from './pipeline-report.js';
 import type { PipelineBench } from './pipelines.js';
+import type { ColdResults } from './cold.js';
+import { renderColdBench } from './cold-report.js';
 
 export interface OverheadResult {
   cells: number;
@@ -58,6 +60,8 @@ export interface BenchResults {
   /** A store with a long history, 1,000,000 jobs (issue 16); absent in older results or when skipped. */
   million?: MillionBenchResults;
   pipelines?: PipelineBench;
+  /** The cold CLI against papermill and the bare kernel start (issue 19); absent in older results or when skipped. */
+  cold?: ColdResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -250,6 +254,12 @@ export function renderReport(r: BenchResults): string {
     p();
   }
   for (const line of renderPipelineSection(r.pipelines)) p(line);
+  if (r.cold) {
+    p('## The cold CLI: `hubmill run` against papermill and the bare kernel start');
+    p();
+    p(renderColdBench(r.cold));
+    p();
+  }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
   if (r.cpu !== undefined) for (const line of renderCpuSection(r.cpu)) p(line);
   if (r.baseline) for (const line of renderAbSection(r.baseline)) p(line);

@@ -16,7 +16,9 @@
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
  * BENCH_SKIP_PIPELINES=1, BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2), BENCH_PIPELINE_CHAIN (8), BENCH_PIPELINE_CHAINS (4): bench/pipelines.ts.
  * BENCH_SKIP_CPU=1, BENCH_CPU_RATE (5), BENCH_CPU_N (50): per-job CPU by process and phase (bench/cpu.ts).
- * BENCH_ONLY=million, BENCH_ONLY=pipelines, BENCH_ONLY=overhead or BENCH_ONLY=cpu runs only that section and merges it into the existing
+ * BENCH_SKIP_COLD=1, BENCH_COLD_ROUNDS (default 12): the cold CLI against papermill (bench/cold.ts; BENCH_PAPERMILL_PATH
+ * names a papermill package folder when papermill is not installed).
+ * BENCH_ONLY=million, BENCH_ONLY=pipelines, BENCH_ONLY=overhead, BENCH_ONLY=cpu or BENCH_ONLY=cold runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
 import { benchMillion } from './million.js';
 import { benchPipelines } from './pipelines.js';
+import { benchCold } from './cold.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -53,6 +56,7 @@ const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
 const MILLION_N = envInt('BENCH_MILLION_N', 1_000_000, 30_000, 10_000_000);
+const COLD_ROUNDS = envInt('BENCH_COLD_ROUNDS', 12, 1, 100);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function million(): Promise<NonNullable<BenchResults['million']>> {
@@ -83,11 +87,25 @@ async function cpu(): Promise<BenchResults['cpu']> {
   return (r.json as BenchResults['cpu']) ?? null;
 }
 
+async function cold(): Promise<NonNullable<BenchResults['cold']>> {
+  log(`cold CLI: hubmill run against papermill and the bare kernel start, ${COLD_ROUNDS} rounds`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+  try {
+    const r = await benchCold({ root, trivialNotebook: writeNotebooks(dir).trivial, rounds: COLD_ROUNDS, log });
+    if (!r.measured) log(`  not measured: ${r.reason}`);
+    else log(`  median ratio ${r.medians.ratio.toFixed(3)}× ${r.peer.id}; ${r.medians.gapMs.toFixed(0)} ms above the bare kernel start`);
+    return r;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
   cpu: async () => ({ cpu: await cpu() }),
   million: async () => ({ million: await million() }),
   pipelines: async () => ({ pipelines: await pipelines() }),
+  cold: async () => ({ cold: await cold() }),
   overhead: async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
     try {
@@ -192,6 +210,8 @@ try {
   const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
   const pipelineResults = process.env.BENCH_SKIP_PIPELINES ? undefined : await pipelines();
 
+  const coldResults = process.env.BENCH_SKIP_COLD ? undefined : await cold();
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -247,6 +267,7 @@ try {
     store,
     million: millionResults,
     pipelines: pipelineResults,
+    cold: coldResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     cpu: cpuResults,

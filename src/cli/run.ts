@@ -5,8 +5,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { executeNotebook, stripAnsi } from '../engine/execute.js';
-import { freshKernels } from '../engine/kernel-source.js';
+import { freshKernels, type KernelSource, type LaunchSettings } from '../engine/kernel-source.js';
 import type { EngineEvent, RunResult } from '../engine/run-types.js';
+import { KernelClient } from '../kernel/kernel-client.js';
+import { launchKernelProcess } from '../kernel/launcher.js';
 import { errorLocation } from '../notebook/cell-ref.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
 import { notebookKernel } from '../notebook/kernel.js';
@@ -15,6 +17,7 @@ import { mergeParameters } from '../notebook/parameters.js';
 import { parseNotebook, readNotebookFile } from '../notebook/read.js';
 import type { Notebook } from '../notebook/notebook-types.js';
 import { serializeNotebook } from '../notebook/write.js';
+import type { EarlyKernel } from './kernel-first.js';
 import { ProgressBar } from './progress-bar.js';
 import { parseRunArgs, runHelp } from './run-args.js';
 
@@ -34,7 +37,38 @@ export function formatFailure(result: RunResult): string {
   return `\n${bar}\nException encountered at ${where}:\n${tb}\n`;
 }
 
-export async function runCommand(argv: string[]): Promise<number> {
+/**
+ * A cold start per run, through the same seam the service's runner uses; the first
+ * attempt gets the kernel cli/kernel-first.ts spawned, when it fits this request.
+ */
+function cliKernels(early: EarlyKernel | null, settings: LaunchSettings & { startTimeoutMs: number }): KernelSource {
+  const fresh = freshKernels(settings);
+  if (!early) return fresh;
+  return {
+    async acquire(req) {
+      const started = await early.take(req.kernelName, req.cwd);
+      if (!started) return fresh.acquire(req);
+      let first: typeof started | null = started;
+      return KernelClient.launch(started.spec, {
+        ...settings,
+        cwd: req.cwd,
+        signal: req.signal,
+        // Spawned while Node loaded: it is still importing ipykernel, and binds its ports
+        // before the rest of its start-up, so dialling less often delays nothing.
+        reconnectMaxIntervalMs: 50,
+        // A retry (a silent kernel, a lost port) is a fresh spawn, as for any launch.
+        startProcess: async (spec, o) => {
+          const k = first;
+          first = null;
+          return k ? k.launched : launchKernelProcess(spec, o);
+        },
+      });
+    },
+  };
+}
+
+/** `hubmill run <argv>`; `early` is the kernel cli/index.ts started before loading this module (the caller discards it if unused). */
+export async function runCommand(argv: string[], early: EarlyKernel | null = null): Promise<number> {
   const args = parseRunArgs(argv);
   if (args.help) {
     process.stdout.write(runHelp());
@@ -131,8 +165,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       cwd: args.cwd ? resolve(args.cwd) : undefined,
       cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
       runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,
-      // A cold start per run, through the same seam the service's runner uses.
-      kernels: freshKernels({ startTimeoutMs: args.startTimeoutS * 1000 }),
+      kernels: cliKernels(early, { startTimeoutMs: args.startTimeoutS * 1000 }),
       reportMode: args.reportMode,
       prepareOnly: args.prepareOnly,
       signal: controller.signal,

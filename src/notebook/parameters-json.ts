@@ -130,3 +130,8 @@ export function encodeJsonValue(value: unknown): string {
 export function decodeJsonValue<T>(text: string): T {
   return parametersFromJson(JSON.parse(text)) as T;
 }
+
+/** Assign without ever touching Object.prototype (a YAML key may be `__proto__`). */
+export function setOwn(obj: Record<string, ParameterValue>, key: string, value: ParameterValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}

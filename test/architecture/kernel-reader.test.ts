@@ -16,8 +16,12 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
 /** The one module that reads the notebook's kernel metadata. */
 const READER = 'notebook/kernel.ts';
-/** The modules that may call the reader: each resolves the kernel once for everything after it. */
-const RESOLVERS = new Set(['runner/intake.ts', 'cli/run.ts', 'notebook/inspect.ts']);
+/**
+ * The modules that may call the reader: each resolves the kernel once for everything after it.
+ * cli/kernel-first.ts guesses `hubmill run`'s kernel to spawn it early; cli/run.ts resolves it
+ * and uses that kernel only when the two agree.
+ */
+const RESOLVERS = new Set(['runner/intake.ts', 'cli/run.ts', 'notebook/inspect.ts', 'cli/kernel-first.ts']);
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -1,0 +1,179 @@
+/**
+ * The cold CLI (issue 19): `hubmill run` on the trivial notebook against
+ * papermill on the same notebook, paired run by run, and against the bare
+ * kernel's own start (`/usr/bin/python3` importing ipykernel.kernelapp and
+ * running `IPKernelApp.initialize()`, then leaving at once), all measured the
+ * same way: wall time from spawn to exit (lib/proctree.ts runMeasured).
+ *
+ * papermill is not packaged by Debian: the bench uses `papermill` on PATH or
+ * importable by /usr/bin/python3, else the package folder named by
+ * BENCH_PAPERMILL_PATH (e.g. an unpacked source tree; its dependencies click,
+ * tqdm, tenacity, nbclient, nbformat come from Debian). Without papermill the
+ * peer is `jupyter nbconvert --execute`, and the report says so.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { NODE, tools } from './engine.js';
+import { runMeasured } from './lib/proctree.js';
+import { median } from './lib/stats.js';
+
+export const COLD_RATIO_MAX = 0.48;
+export const COLD_GAP_MAX_MS = 150;
+
+/** What a kernel process does from its start to ready, and no more: ipykernel imported, the app initialized (sockets bound), then gone. */
+const BARE_KERNEL = 'import os\nfrom ipykernel.kernelapp import IPKernelApp\nIPKernelApp.instance().initialize()\nos._exit(0)';
+
+export interface ColdPeer {
+  id: 'papermill' | 'nbconvert';
+  label: string;
+  version: string | null;
+  /** How papermill was found (PATH, /usr/bin/python3, BENCH_PAPERMILL_PATH); the reason when the peer is nbconvert. */
+  source: string;
+}
+
+export interface ColdRound {
+  order: string[];
+  hubmillMs: number;
+  peerMs: number;
+  bareKernelMs: number;
+  nodeMs: number;
+  ok: boolean;
+  problem?: string;
+}
+
+export interface ColdResults {
+  measured: boolean;
+  reason?: string;
+  date: string;
+  loadAvg: [number, number] | null;
+  peer: ColdPeer;
+  rounds: ColdRound[];
+  /** Medians over the rounds where every command succeeded. */
+  medians: { hubmillMs: number; peerMs: number; bareKernelMs: number; nodeMs: number; ratio: number; gapMs: number; ratioMin: number; ratioMax: number };
+  /** ratio: null when the peer is not papermill (the target is against papermill). */
+  verdicts: { ratio: boolean | null; gap: boolean };
+}
+
+type Cmd = { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; output: string | null };
+
+function papermillVersion(python: string, env: NodeJS.ProcessEnv): string | null {
+  try {
+    return execFileSync(python, ['-c', 'import papermill; print(papermill.__version__)'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** papermill as a user would run it, when it can be found; else nbconvert. */
+function findPeer(env: NodeJS.ProcessEnv): { peer: ColdPeer; env: NodeJS.ProcessEnv; argv: (input: string, output: string) => { cmd: string; args: string[] } } {
+  const onPath = (env.PATH ?? '').split(':').map((d) => join(d, 'papermill')).find((p) => p && existsSync(p));
+  const pmArgs = (input: string, output: string) => [input, output, '--no-progress-bar'];
+  if (onPath) {
+    return { peer: { id: 'papermill', label: '`papermill IN OUT --no-progress-bar`', version: null, source: onPath }, env, argv: (i, o) => ({ cmd: onPath, args: pmArgs(i, o) }) };
+  }
+  const sys = papermillVersion('/usr/bin/python3', env);
+  if (sys) {
+    return { peer: { id: 'papermill', label: '`python3 -m papermill IN OUT --no-progress-bar`', version: sys, source: '/usr/bin/python3' }, env, argv: (i, o) => ({ cmd: '/usr/bin/python3', args: ['-m', 'papermill', ...pmArgs(i, o)] }) };
+  }
+  const dir = env.BENCH_PAPERMILL_PATH;
+  if (dir) {
+    const withPath = { ...env, PYTHONPATH: [dir, env.PYTHONPATH].filter(Boolean).join(':') };
+    const v = papermillVersion('/usr/bin/python3', withPath);
+    if (v) {
+      return {
+        peer: { id: 'papermill', label: '`python3 -m papermill IN OUT --no-progress-bar`', version: v, source: `BENCH_PAPERMILL_PATH=${dir}` },
+        env: withPath,
+        argv: (i, o) => ({ cmd: '/usr/bin/python3', args: ['-m', 'papermill', ...pmArgs(i, o)] }),
+      };
+    }
+  }
+  const nbconvert = tools('').find((t) => t.id === 'nbconvert')!;
+  return {
+    peer: { id: 'nbconvert', label: '`jupyter nbconvert --to notebook --execute`', version: null, source: 'papermill not found (not on PATH, not importable by /usr/bin/python3, no BENCH_PAPERMILL_PATH)' },
+    env,
+    argv: (i, o) => {
+      const c = nbconvert.command(i, join(o, '..'), 'peer');
+      return { cmd: c.cmd, args: c.args };
+    },
+  };
+}
+
+export async function benchCold(opts: { root: string; trivialNotebook: string; rounds: number; log: (s: string) => void }): Promise<ColdResults> {
+  const date = new Date().toISOString();
+  const load0 = os.loadavg()[0]!;
+  const { peer, env: peerEnv, argv: peerArgv } = findPeer(process.env);
+  const work = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-cold-'));
+  const hubmill = tools(opts.root).find((t) => t.id === 'hubmill')!;
+  let n = 0;
+  const commands: Record<string, () => Cmd> = {
+    hubmill: () => {
+      const dir = join(work, `h${n++}`);
+      mkdirSync(dir);
+      return hubmill.command(opts.trivialNotebook, dir, 'out');
+    },
+    peer: () => {
+      const dir = join(work, `p${n++}`);
+      mkdirSync(dir);
+      const output = join(dir, peer.id === 'nbconvert' ? 'peer.ipynb' : 'out.ipynb');
+      return { ...peerArgv(opts.trivialNotebook, output), env: peerEnv, output };
+    },
+    bare: () => {
+      const dir = join(work, `b${n++}`);
+      mkdirSync(dir);
+      return { cmd: '/usr/bin/python3', args: ['-c', BARE_KERNEL, '-f', join(dir, 'kernel.json')], output: null };
+    },
+    node: () => ({ cmd: NODE, args: ['-e', '0'], output: null }),
+  };
+  const once = async (id: string): Promise<{ ms: number; problem?: string }> => {
+    const c = commands[id]!();
+    // Sampling memory is not the point here: once a second keeps the bench's own CPU out of the way.
+    const r = await runMeasured(c.cmd, c.args, { cwd: work, env: c.env ?? process.env, timeoutMs: 120_000, sampleMs: 1000 });
+    const ok = r.exitCode === 0 && (!c.output || (existsSync(c.output) && statSync(c.output).size > 0));
+    return ok ? { ms: r.wallMs } : { ms: r.wallMs, problem: `${id}: exit ${r.exitCode}${r.signal ? ` (${r.signal})` : ''}: ${r.stderrTail.slice(-300)}` };
+  };
+  try {
+    const ids = ['hubmill', 'peer', 'bare', 'node'];
+    for (const id of ids) await once(id); // warm-up: the page cache, Python's bytecode
+    const rounds: ColdRound[] = [];
+    for (let i = 0; i < opts.rounds; i++) {
+      // The order turns every round, so that no command always runs first or right after another.
+      const order = ids.map((_, k) => ids[(i + k) % ids.length]!);
+      if (i % 2 === 1) order.reverse();
+      const t: Record<string, number> = {};
+      const problems: string[] = [];
+      for (const id of order) {
+        const r = await once(id);
+        t[id] = r.ms;
+        if (r.problem) problems.push(r.problem);
+      }
+      rounds.push({ order, hubmillMs: t.hubmill!, peerMs: t.peer!, bareKernelMs: t.bare!, nodeMs: t.node!, ok: problems.length === 0, ...(problems.length ? { problem: problems.join('; ') } : {}) });
+      opts.log(`  round ${i + 1}: hubmill ${t.hubmill!.toFixed(0)} ms, ${peer.id} ${t.peer!.toFixed(0)} ms (${(t.hubmill! / t.peer!).toFixed(3)}×), bare kernel ${t.bare!.toFixed(0)} ms, node -e 0 ${t.node!.toFixed(0)} ms${problems.length ? ` FAILED ${problems.join('; ')}` : ''}`);
+    }
+    const good = rounds.filter((r) => r.ok);
+    const ratios = good.map((r) => r.hubmillMs / r.peerMs);
+    const medians = {
+      hubmillMs: median(good.map((r) => r.hubmillMs)),
+      peerMs: median(good.map((r) => r.peerMs)),
+      bareKernelMs: median(good.map((r) => r.bareKernelMs)),
+      nodeMs: median(good.map((r) => r.nodeMs)),
+      ratio: median(ratios),
+      gapMs: median(good.map((r) => r.hubmillMs - r.bareKernelMs)),
+      ratioMin: ratios.length ? Math.min(...ratios) : NaN,
+      ratioMax: ratios.length ? Math.max(...ratios) : NaN,
+    };
+    return {
+      measured: good.length > 0,
+      ...(good.length ? {} : { reason: rounds[0]?.problem ?? 'no round' }),
+      date,
+      loadAvg: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0]! * 100) / 100],
+      peer,
+      rounds,
+      medians,
+      verdicts: { ratio: peer.id === 'papermill' ? medians.ratio <= COLD_RATIO_MAX : null, gap: medians.gapMs <= COLD_GAP_MAX_MS },
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
