@@ -50,7 +50,7 @@ export function renderPipelineSection(r: PipelineBench | undefined): string[] {
     'Edge latency uses the jobs\' own timestamps (`finished_at` of the upstream job, `started_at` of the dependent); the pipeline advances in the transaction that records the end. ' +
       'Fan-out: from the run\'s creation (or the first plain submission) to the last job\'s end, rounds alternating which goes first, 2 s apart. ' +
       'Checking: bench/pipeline-check.ts in process after a warm-up (a chain where every task reads the first one\'s result, and 40 layers of 25 with a 12-item grid). ' +
-      'Run page: from the hash change that opens it (the app already loaded) to all 1,000 tasks drawn with a status, the first visit untimed; the run\'s first layer is running meanwhile.',
+      'Run page: from the hash change that opens it (the app already loaded) to the graph drawn (every box in view with its status; a graph of 300 tasks or more builds the boxes in view and a margin, the others as they scroll in), the first visit untimed; the run\'s first layer is running meanwhile.',
     '',
   );
   return L;

@@ -238,7 +238,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     });
   });
 
-  it('draws every task of a 1,000-task pipeline on its run page, and cancels the run from there', async () => {
+  it('draws the graph of a 1,000-task run (the boxes in view first, the far corner when scrolled to), and cancels the run from there', async () => {
     // 20 layers of 50; each task after two of the layer before.
     const tasks = Array.from({ length: 1000 }, (_, i) => {
       const layer = Math.floor(i / 50);
@@ -250,7 +250,7 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
     await withPage(async (page) => {
       await page.goto(`${srv.base}/ui/#/pipelines`);
       await page.getByRole('link', { name: 'big', exact: true }).waitFor();
-      // From the hash change to every task drawn (the issue's figure is measured in the bench; here it is reported).
+      // From the hash change to the graph drawn (the issue's figure is measured in the bench; here it is reported).
       // When the run's first event arrives (a string: the test's transpiler would add helpers to a function).
       await page.evaluate(`(() => {
         const ES = window.EventSource;
@@ -263,14 +263,25 @@ describe('web UI: pipelines (Chromium, real hubmill serve)', { timeout: 300_000 
         location.hash = path;
         return t;
       }, `#/pipelines/${p.id}/runs/${run.id}`);
-      await page.waitForFunction(() => document.querySelectorAll('div.graph div.node').length === 1000, null, { polling: 'raf', timeout: 60_000 });
+      // A graph this large draws the boxes in view (and a margin): drawn = the graph knows its 1,000 tasks and every box in view has its status.
+      await page.waitForFunction(
+        () => {
+          const nodes = [...document.querySelectorAll('div.graph div.node')];
+          return document.querySelector('div.graph')?.getAttribute('data-tasks') === '1000' && nodes.length > 0 && nodes.every((g) => (g.getAttribute('data-status') ?? 'none') !== 'none');
+        },
+        null,
+        { polling: 'raf', timeout: 60_000 },
+      );
       const ms = await page.evaluate((t) => performance.now() - t, t0);
+      const drawn = await page.locator('div.graph div.node').count();
+      assert.ok(drawn >= 20 && drawn < 1000, `only the boxes in view are built (${drawn})`);
+      // Scrolled to the far corner, the last layer's boxes are drawn with their status; no two boxes at one place.
+      await page.locator('.graph-wrap').evaluate((el) => el.scrollTo(el.scrollWidth, el.scrollHeight));
+      await page.locator('div.graph div.node[data-key="t999"]').waitFor();
       const statuses = await page.locator('div.graph div.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-status')));
-      assert.equal(statuses.length, 1000);
-      assert.ok(statuses.every((s) => s && s !== 'none'), 'every task has its status');
-      // Every task laid out inside the drawing, no two at one place.
+      assert.ok(statuses.every((s) => s && s !== 'none'), 'every task in view has its status');
       const boxes = await page.locator('div.graph div.node').evaluateAll((gs) => gs.map((g) => `${(g as HTMLElement).style.left},${(g as HTMLElement).style.top}`));
-      assert.equal(new Set(boxes).size, 1000);
+      assert.equal(new Set(boxes).size, boxes.length);
       const firstEvent = await page.evaluate((t) => ((window as unknown as { __firstRunEvent?: number }).__firstRunEvent ?? NaN) - t, t0);
       process.stderr.write(`[pipelines ui] 1,000-task run page drawn ${Math.round(ms)} ms after the hash changed (the run's first event after ${Math.round(firstEvent)} ms)\n`);
 
