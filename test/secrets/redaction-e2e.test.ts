@@ -5,7 +5,7 @@
  * base64, URL-encoded, split across two stream messages), displays it
  * (text/plain, text/html, text/markdown), glues it and raises with it leaves
  * `[REDACTED:DB_PASSWORD]` in the stored notebook, the job's error and
- * result, its SSE events, a schedule's webhook payload and hubmill's log.
+ * result, its SSE events, a schedule's webhook payload and e-mail (a real SMTP server) and hubmill's log.
  * The API never answers a value; each use is audited. Restarting on the same
  * store without the key (or with another) is a clear error at start.
  */
@@ -26,6 +26,7 @@ import { SecretKeyMismatchError } from '../../src/secrets/errors.js';
 import { code, notebookJson } from '../helpers/notebooks.js';
 import { readJobEvents, type SseEvent } from '../helpers/sse.js';
 import { eventually } from '../helpers/wait.js';
+import { startSmtpServer, type SmtpServer } from '../helpers/smtp-server.js';
 
 const TOKEN = 'e2e-secrets-token-51c9';
 const HEADERS = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
@@ -73,6 +74,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
   let base: string;
   let hook: Server;
   let hookUrl: string;
+  let smtp: SmtpServer;
   const deliveries: string[] = [];
   let logText = '';
   const key = randomBytes(32).toString('base64');
@@ -96,6 +98,8 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
         rateLimitPerMin: 0,
         rateLimitIpPerMin: 0,
         logFormat: 'json',
+        smtpUrl: smtp.url,
+        smtpFrom: 'hubmill@example.org',
         ...(secretKey ? { secretKey } : {}),
       } as never,
       {},
@@ -118,6 +122,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
+    smtp = await startSmtpServer();
     const config = configFor(key);
     const sink = new Writable({
       write(chunk, _enc, cb) {
@@ -132,6 +137,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
 
   after(async () => {
     await server?.close();
+    await smtp?.stop();
     await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
     await rm(root, { recursive: true, force: true });
   });
@@ -160,7 +166,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     assert.equal(s.status, 422, s.text);
   });
 
-  it('redacts the value in the stored notebook, the job error and result, its events, the webhook payload and the log', async () => {
+  it('redacts the value in the stored notebook, the job error and result, its events, the webhook payload, the e-mail and the log', async () => {
     const sch = await api('POST', '/api/v1/schedules', {
       name: 'nightly',
       username: 'alice',
@@ -168,7 +174,7 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
       cron: '0 0 1 1 *',
       parameters: { x: 2 },
       secrets: ['DB_PASSWORD'],
-      notify: { webhook_url: hookUrl, on: ['failed'] },
+      notify: { webhook_url: hookUrl, email: ['ops@example.org'], on: ['failed'] },
     });
     assert.equal(sch.status, 201, sch.text);
     assert.deepEqual(sch.json.secrets, ['DB_PASSWORD']);
@@ -222,6 +228,11 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     const delivered = await eventually(() => deliveries.find((d) => d.includes(jobId)), 30_000, 'the failed webhook');
     assertNoValue('the webhook payload', delivered);
     assert.ok(delivered.includes(TOKEN_TEXT), delivered);
+    const mail = await eventually(() => smtp.messages().find((m) => m.to.includes('ops@example.org')), 30_000, 'the failed e-mail');
+    const mailText = JSON.stringify(mail);
+    assertNoValue('the e-mail (both parts)', mailText);
+    assert.equal(mail.parts.length, 2);
+    assert.ok(mail.parts.every((p) => p.text.includes(TOKEN_TEXT)), mailText);
 
     assert.ok(logText.includes(`a line naming ${TOKEN_TEXT}`), 'the log line was written, redacted');
     assertNoValue('the log', logText);
@@ -232,6 +243,19 @@ describe('secrets end to end (real server, real kernels)', { timeout: 240_000 },
     const all = await api('GET', '/api/v1/audit');
     assert.deepEqual(all.json.entries.map((e: { action: string }) => e.action).reverse(), ['secret.create', 'secret.update', 'secret.use']);
     assertNoValue('the audit record', all.text);
+  });
+
+  it('records a change of permissions in the audit, with who, what and from where', async () => {
+    const sch = await api('POST', '/api/v1/schedules', { name: 'shared', username: 'alice', notebook: 'task.ipynb', cron: '0 0 1 1 *' });
+    assert.equal(sch.status, 201, sch.text);
+    const put = await api('PUT', `/api/v1/schedules/${sch.json.id}/permissions`, { permissions: [{ group: 'analysts', level: 'run' }] });
+    assert.equal(put.status, 200, put.text);
+    const audit = await api('GET', '/api/v1/audit?action=permissions.set');
+    assert.equal(audit.status, 200, audit.text);
+    const [e] = audit.json.entries as Array<{ actor: string; target: string; origin: string; detail: { after: unknown } }>;
+    assert.equal(e?.target, `schedule:${sch.json.id}`);
+    assert.equal(e?.origin, '127.0.0.1');
+    assert.deepEqual(e?.detail.after, [{ group: 'analysts', level: 'run' }]);
   });
 
   it('a pipeline task names secrets: checked at save (422), in the environment of its job, redacted', async () => {
