@@ -112,19 +112,36 @@ export function kernelArgv(spec: KernelSpec, connectionFile: string): string[] {
   );
 }
 
-/** A kernel's environment: the service's, the kernelspec's, the job's, and ours on top. */
+/**
+ * What a kernel inherits of the service's own environment: everything but the service's settings and credentials.
+ * HUBMILL_* holds the API token, the cookie secret, the secret key, the database and SMTP URLs (with passwords);
+ * JUPYTERHUB_API_TOKEN / JPY_API_TOKEN are hubmill's own hub service token. A notebook must read none of them
+ * (a user's notebook could act as the service). The fork server's own switches (HUBMILL_FORKSERVER_*) pass: the
+ * server reads and removes them before any kernel starts.
+ */
+export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (k.startsWith('HUBMILL_') && !k.startsWith('HUBMILL_FORKSERVER_')) continue;
+    if (SERVICE_CREDENTIALS.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+const SERVICE_CREDENTIALS = new Set(['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN', 'JUPYTERHUB_OAUTH_CLIENT_SECRET', 'PGPASSWORD']);
+
+/** A kernel's environment: the service's (without its settings and credentials), the kernelspec's, the job's, and ours on top. */
 export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = process.pid): Record<string, string> {
   const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
+    ...inheritedEnv(),
     ...spec.env,
     ...opts.env,
     JPY_PARENT_PID: String(parentPid),
     // No pager or colour surprises in captured tracebacks; kernels still add ANSI codes, which we strip where shown.
     PAGER: 'cat',
   };
-  // The key that opens every stored secret is the service's alone: a notebook must not read it from its environment.
-  delete env.HUBMILL_SECRET_KEY;
-  delete env.HUBMILL_SECRET_KEY_FILE;
   if (opts.runAs) {
     env.HOME = opts.runAs.home;
     env.USER = opts.runAs.username;

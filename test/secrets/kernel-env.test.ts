@@ -4,7 +4,7 @@
  * and a kernel forked from the fork server (a pool with a fork server, as
  * `hubmill serve` runs). The kernel proves it got the value by printing its
  * hash (the value itself is printed too, and redacted), and it never sees the
- * service's HUBMILL_SECRET_KEY. Gateway kernels get the same `env` in their
+ * service's HUBMILL_SECRET_KEY, API token, hub token or database URL. Gateway kernels get the same `env` in their
  * start request (kernel/gateway.ts); see README, Secrets, for what gateways do with it.
  */
 import { describe, it } from 'node:test';
@@ -23,21 +23,30 @@ import { makeEnv, notebookJson, writeNotebook } from '../runner/helpers.js';
 const VALUE = `tok-${randomBytes(8).toString('hex')}`;
 const CELL = `import os, hashlib, json
 v = os.environ['API_TOKEN']
-print(json.dumps({"sha": hashlib.sha256(v.encode()).hexdigest(), "key": os.environ.get('HUBMILL_SECRET_KEY'), "ppid": os.getppid()}))
+print(json.dumps({"sha": hashlib.sha256(v.encode()).hexdigest(), "key": os.environ.get('HUBMILL_SECRET_KEY'), "token": os.environ.get('HUBMILL_API_TOKEN'), "hub": os.environ.get('JUPYTERHUB_API_TOKEN'), "db": os.environ.get('HUBMILL_DATABASE_URL'), "ppid": os.getppid()}))
 print('value:', v)`;
 
 for (const mode of ['fresh launch', 'fork server'] as const) {
   describe(`secrets as kernel environment (${mode})`, { timeout: 120_000 }, () => {
-    it('the kernel gets the value, not the service key; the output shows it redacted', async (t) => {
+    it("the kernel gets the value, not the service key nor the service's credentials; the output shows it redacted", async (t) => {
       const env = makeEnv(t, 'secret-env');
       writeNotebook(env.home, 'work/nb.ipynb', notebookJson([CELL]));
       const vault = new SecretVault(secretStoreFor(env.store), randomBytes(32));
       await vault.create('user:alice', 'API_TOKEN', VALUE, { name: 'alice', origin: null });
-      const before = process.env.HUBMILL_SECRET_KEY;
-      process.env.HUBMILL_SECRET_KEY = 'the-service-key-kernels-must-not-see';
+      // The service's own settings and credentials: a notebook must read none of them (kernel/launcher.ts inheritedEnv).
+      const serviceEnv: Record<string, string> = {
+        HUBMILL_SECRET_KEY: 'the-service-key-kernels-must-not-see',
+        HUBMILL_API_TOKEN: 'the-service-api-token',
+        JUPYTERHUB_API_TOKEN: 'the-service-hub-token',
+        HUBMILL_DATABASE_URL: 'postgres://hubmill:pw@db/hubmill',
+      };
+      const before = Object.fromEntries(Object.keys(serviceEnv).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, serviceEnv);
       t.after(() => {
-        if (before === undefined) delete process.env.HUBMILL_SECRET_KEY;
-        else process.env.HUBMILL_SECRET_KEY = before;
+        for (const [k, v] of Object.entries(before)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
       });
       const logger = pino({ level: 'silent' });
       const forkServers = mode === 'fork server' ? new ForkServers({ preload: {}, logger }) : null;
@@ -58,6 +67,7 @@ for (const mode of ['fresh launch', 'fork server'] as const) {
       const printed = JSON.parse(text.split('\n')[0]);
       assert.equal(printed.sha, createHash('sha256').update(VALUE).digest('hex'), 'the kernel got the value');
       assert.equal(printed.key, null, 'the kernel does not see HUBMILL_SECRET_KEY');
+      assert.deepEqual([printed.token, printed.hub, printed.db], [null, null, null], "nor the service's token, hub token or database URL");
       if (forkServers) assert.ok(forkServers.pids().includes(printed.ppid), `forked from the fork server (ppid ${printed.ppid}, servers ${forkServers.pids()})`);
       assert.ok(text.includes('value: [REDACTED:API_TOKEN]'), text);
       assert.ok(!readFileSync(join(env.home, done!.output_path!), 'utf8').includes(VALUE));
