@@ -255,77 +255,6 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT COLLATE "C";`,
   },
   {
-    // Browser sessions (issue 18): the same table as SQLite migration 100; shared by every API node.
-    version: 60,
-    name: 'browser_sessions',
-    sql: `
-      CREATE TABLE browser_sessions (
-        id_hash        TEXT COLLATE "C" PRIMARY KEY,
-        username       TEXT NOT NULL,
-        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
-        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
-        credential     TEXT NOT NULL,
-        created_at_ms  BIGINT NOT NULL,
-        expires_at_ms  BIGINT NOT NULL
-      );
-      CREATE INDEX browser_sessions_user ON browser_sessions (username);
-      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
-    `,
-  },
-  {
-    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
-    version: 50,
-    name: 'outbox',
-    sql: `
-      CREATE TABLE outbox (
-        id                TEXT COLLATE "C" PRIMARY KEY,
-        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
-        subject_id        TEXT COLLATE "C" NOT NULL,
-        ref_id            TEXT COLLATE "C" NOT NULL,
-        event             TEXT NOT NULL,
-        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
-        target            TEXT NOT NULL,
-        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
-        attempts          INTEGER NOT NULL DEFAULT 0,
-        next_attempt_ms   BIGINT,
-        lease_owner       TEXT,
-        lease_until_ms    BIGINT,
-        last_error        TEXT,
-        created_at_ms     BIGINT NOT NULL,
-        updated_at_ms     BIGINT NOT NULL,
-        delivered_at_ms   BIGINT
-      );
-      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
-      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
-    `,
-  },
-  {
-    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
-    version: 40,
-    name: 'grants and share_links',
-    sql: `
-      CREATE TABLE grants (
-        object_kind    TEXT COLLATE "C" NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
-        object_id      TEXT COLLATE "C" NOT NULL,
-        principal      TEXT COLLATE "C" NOT NULL,
-        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
-        granted_by     TEXT NOT NULL,
-        granted_at_ms  BIGINT NOT NULL,
-        PRIMARY KEY (object_kind, object_id, principal)
-      );
-      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
-      CREATE TABLE share_links (
-        id             TEXT COLLATE "C" PRIMARY KEY,
-        job_id         TEXT COLLATE "C" NOT NULL,
-        created_by     TEXT NOT NULL,
-        created_at_ms  BIGINT NOT NULL,
-        expires_at_ms  BIGINT NOT NULL,
-        revoked_at_ms  BIGINT
-      );
-      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
-    `,
-  },
-  {
     // Secrets (issue 18): values sealed with AES-256-GCM (secrets/cipher.ts); the audit record never holds a value.
     version: 30,
     name: 'secrets and audit_log',
@@ -359,6 +288,77 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     sql: `
       ALTER TABLE jobs ADD COLUMN secrets TEXT;
       ALTER TABLE schedules ADD COLUMN secrets TEXT;
+    `,
+  },
+  {
+    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
+    version: 40,
+    name: 'grants and share_links',
+    sql: `
+      CREATE TABLE grants (
+        object_kind    TEXT COLLATE "C" NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
+        object_id      TEXT COLLATE "C" NOT NULL,
+        principal      TEXT COLLATE "C" NOT NULL,
+        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
+        granted_by     TEXT NOT NULL,
+        granted_at_ms  BIGINT NOT NULL,
+        PRIMARY KEY (object_kind, object_id, principal)
+      );
+      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
+      CREATE TABLE share_links (
+        id             TEXT COLLATE "C" PRIMARY KEY,
+        job_id         TEXT COLLATE "C" NOT NULL,
+        created_by     TEXT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT NOT NULL,
+        revoked_at_ms  BIGINT
+      );
+      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
+    `,
+  },
+  {
+    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
+    version: 50,
+    name: 'outbox',
+    sql: `
+      CREATE TABLE outbox (
+        id                TEXT COLLATE "C" PRIMARY KEY,
+        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
+        subject_id        TEXT COLLATE "C" NOT NULL,
+        ref_id            TEXT COLLATE "C" NOT NULL,
+        event             TEXT NOT NULL,
+        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
+        target            TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms   BIGINT,
+        lease_owner       TEXT,
+        lease_until_ms    BIGINT,
+        last_error        TEXT,
+        created_at_ms     BIGINT NOT NULL,
+        updated_at_ms     BIGINT NOT NULL,
+        delivered_at_ms   BIGINT
+      );
+      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
+      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
+    `,
+  },
+  {
+    // Browser sessions (issue 18): the same table as SQLite migration 100; shared by every API node.
+    version: 60,
+    name: 'browser_sessions',
+    sql: `
+      CREATE TABLE browser_sessions (
+        id_hash        TEXT COLLATE "C" PRIMARY KEY,
+        username       TEXT NOT NULL,
+        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
+        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
+        credential     TEXT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT NOT NULL
+      );
+      CREATE INDEX browser_sessions_user ON browser_sessions (username);
+      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
     `,
   },
 ];

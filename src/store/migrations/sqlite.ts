@@ -240,78 +240,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE schedules ADD COLUMN pipeline_id TEXT;  -- the pipeline its fires run; NULL = a notebook schedule`,
   },
   {
-    // Browser sessions (issue 18): the cookie holds a random id; the store keeps its SHA-256, who signed in,
-    // the credential the server re-checks on each request (encrypted under a key derived from the id) and the expiry.
-    id: 100,
-    name: 'browser_sessions',
-    sql: `
-      CREATE TABLE browser_sessions (
-        id_hash        TEXT PRIMARY KEY,          -- hex SHA-256 of the cookie's session id (the id itself is never stored)
-        username       TEXT NOT NULL,             -- the identity's name at sign-in (admin revoke-all goes by it)
-        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
-        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
-        credential     TEXT NOT NULL,             -- the API or OAuth token, AES-256-GCM (http/session-crypto.ts)
-        created_at_ms  INTEGER NOT NULL,
-        expires_at_ms  INTEGER NOT NULL
-      );
-      CREATE INDEX browser_sessions_user ON browser_sessions (username);
-      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
-    `,
-  },
-  {
-    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
-    id: 90,
-    name: 'outbox',
-    sql: `
-      CREATE TABLE outbox (
-        id                TEXT PRIMARY KEY,          -- X-Hubmill-Delivery
-        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
-        subject_id        TEXT NOT NULL,             -- the schedule or pipeline
-        ref_id            TEXT NOT NULL,             -- the job or pipeline run that ended
-        event             TEXT NOT NULL,
-        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
-        target            TEXT NOT NULL,             -- URL or address
-        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
-        attempts          INTEGER NOT NULL DEFAULT 0,
-        next_attempt_ms   INTEGER,
-        lease_owner       TEXT,
-        lease_until_ms    INTEGER,
-        last_error        TEXT,
-        created_at_ms     INTEGER NOT NULL,
-        updated_at_ms     INTEGER NOT NULL,
-        delivered_at_ms   INTEGER
-      );
-      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
-      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
-    `,
-  },
-  {
-    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
-    id: 80,
-    name: 'grants and share_links',
-    sql: `
-      CREATE TABLE grants (
-        object_kind    TEXT NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
-        object_id      TEXT NOT NULL,
-        principal      TEXT NOT NULL,            -- 'user:<name>' or 'group:<name>'
-        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
-        granted_by     TEXT NOT NULL,
-        granted_at_ms  INTEGER NOT NULL,
-        PRIMARY KEY (object_kind, object_id, principal)
-      );
-      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
-      CREATE TABLE share_links (
-        id             TEXT PRIMARY KEY,
-        job_id         TEXT NOT NULL,
-        created_by     TEXT NOT NULL,
-        created_at_ms  INTEGER NOT NULL,
-        expires_at_ms  INTEGER NOT NULL,
-        revoked_at_ms  INTEGER
-      );
-      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
-    `,
-  },
-  {
     // Secrets (issue 18): values sealed with AES-256-GCM (secrets/cipher.ts), never in plain text; the audit record never holds a value.
     id: 70,
     name: 'secrets and audit_log',
@@ -345,6 +273,78 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `
       ALTER TABLE jobs ADD COLUMN secrets TEXT;       -- JSON [{name, scope}]: the secrets the run gets as environment variables; NULL = none
       ALTER TABLE schedules ADD COLUMN secrets TEXT;  -- JSON [names] as the user gave them
+    `,
+  },
+  {
+    // Sharing with hub groups (issue 18): grants on schedules, pipelines and jobs, and share links of finished runs.
+    id: 80,
+    name: 'grants and share_links',
+    sql: `
+      CREATE TABLE grants (
+        object_kind    TEXT NOT NULL CHECK (object_kind IN ('schedule','pipeline','job')),
+        object_id      TEXT NOT NULL,
+        principal      TEXT NOT NULL,            -- 'user:<name>' or 'group:<name>'
+        level          TEXT NOT NULL CHECK (level IN ('view','run','manage')),
+        granted_by     TEXT NOT NULL,
+        granted_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (object_kind, object_id, principal)
+      );
+      CREATE INDEX grants_principal ON grants (principal, object_kind, object_id);
+      CREATE TABLE share_links (
+        id             TEXT PRIMARY KEY,
+        job_id         TEXT NOT NULL,
+        created_by     TEXT NOT NULL,
+        created_at_ms  INTEGER NOT NULL,
+        expires_at_ms  INTEGER NOT NULL,
+        revoked_at_ms  INTEGER
+      );
+      CREATE INDEX share_links_job ON share_links (job_id, created_at_ms);
+    `,
+  },
+  {
+    // Notifications that are not lost (issue 18): webhooks and e-mail of run ends, written with the end, delivered under a lease.
+    id: 90,
+    name: 'outbox',
+    sql: `
+      CREATE TABLE outbox (
+        id                TEXT PRIMARY KEY,          -- X-Hubmill-Delivery
+        subject_kind      TEXT NOT NULL CHECK (subject_kind IN ('schedule','pipeline')),
+        subject_id        TEXT NOT NULL,             -- the schedule or pipeline
+        ref_id            TEXT NOT NULL,             -- the job or pipeline run that ended
+        event             TEXT NOT NULL,
+        channel           TEXT NOT NULL CHECK (channel IN ('webhook','email')),
+        target            TEXT NOT NULL,             -- URL or address
+        status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms   INTEGER,
+        lease_owner       TEXT,
+        lease_until_ms    INTEGER,
+        last_error        TEXT,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL,
+        delivered_at_ms   INTEGER
+      );
+      CREATE INDEX outbox_due ON outbox (next_attempt_ms, id) WHERE status = 'pending';
+      CREATE INDEX outbox_subject ON outbox (subject_kind, subject_id, created_at_ms, id);
+    `,
+  },
+  {
+    // Browser sessions (issue 18): the cookie holds a random id; the store keeps its SHA-256, who signed in,
+    // the credential the server re-checks on each request (encrypted under a key derived from the id) and the expiry.
+    id: 100,
+    name: 'browser_sessions',
+    sql: `
+      CREATE TABLE browser_sessions (
+        id_hash        TEXT PRIMARY KEY,          -- hex SHA-256 of the cookie's session id (the id itself is never stored)
+        username       TEXT NOT NULL,             -- the identity's name at sign-in (admin revoke-all goes by it)
+        kind           TEXT NOT NULL CHECK (kind IN ('token','user','service')),
+        via            TEXT NOT NULL CHECK (via IN ('token-link','oauth')),
+        credential     TEXT NOT NULL,             -- the API or OAuth token, AES-256-GCM (http/session-crypto.ts)
+        created_at_ms  INTEGER NOT NULL,
+        expires_at_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX browser_sessions_user ON browser_sessions (username);
+      CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at_ms);
     `,
   },
 ];
