@@ -2,16 +2,25 @@
  * Maps iopub messages to nbformat outputs, as nbclient does: consecutive stream
  * texts of the same name merge, clear_output(wait=True) is deferred until the next
  * output, update_display_data replaces every earlier output with that display id
- * (in any cell), and `transient` is never stored.
+ * (in any cell), and `transient` is never stored. A stream's text is kept as a
+ * LongText (notebook/long-text.ts) once it has more than one piece.
  */
 import type { Message } from '../kernel/messages.js';
+import { attachLongText, LongText, longTextOf } from '../notebook/long-text.js';
 import type { Output } from '../notebook/notebook-types.js';
+import { capNote, OutputCap } from './output-cap.js';
 
 type Json = Record<string, unknown>;
 
 export class OutputCollector {
   /** display_id → outputs (objects shared with the notebook) that carry it. */
   private readonly displays = new Map<string, Output[]>();
+  /** The run's bound on the outputs held (output-cap.ts). */
+  readonly cap: OutputCap;
+
+  constructor(opts: { maxOutputBytes?: number } = {}) {
+    this.cap = new OutputCap(opts.maxOutputBytes !== undefined && opts.maxOutputBytes > 0 ? opts.maxOutputBytes : undefined);
+  }
 
   /**
    * Applies one iopub message to a cell's outputs array (mutated in place).
@@ -58,13 +67,26 @@ export class OutputCollector {
       this.clear(outputs);
       state.clearPending = false;
     }
+    const admitted = this.cap.admit(out);
+    const changed = admitted.output ? this.add(outputs, admitted.output, c, type) : null;
+    if (!admitted.cut) return changed;
+    // The cap was reached here: one note in this cell, then nothing more is kept.
+    const note = { output_type: 'stream', name: 'stderr', text: capNote(this.cap.maxBytes!) } as Output;
+    outputs.push(note);
+    return { output: { ...note }, appended: false };
+  }
+
+  /** Merges `out` into the previous stream output or adds it. */
+  private add(outputs: Output[], out: Output, c: Json, type: string): { output: Output; appended: boolean } {
     if (out.output_type === 'stream') {
       const last = outputs[outputs.length - 1] as Json | undefined;
       if (last && last.output_type === 'stream' && last.name === (out as Json).name) {
-        last.text = joinText(last.text as string | string[]) + ((out as Json).text as string);
+        appendStreamText(last, (out as Json).text as string);
+        this.cap.hold(out, last as Output);
         return { output: out, appended: true };
       }
     }
+    this.cap.hold(out);
     const displayId = (c.transient as Json | undefined)?.display_id as string | undefined;
     if (displayId && (type === 'display_data' || type === 'execute_result')) {
       const list = this.displays.get(displayId) ?? [];
@@ -78,6 +100,7 @@ export class OutputCollector {
 
   private clear(outputs: Output[]): void {
     for (const o of outputs) {
+      this.cap.release(o);
       for (const [id, list] of this.displays) {
         const i = list.indexOf(o);
         if (i >= 0) {
@@ -88,6 +111,19 @@ export class OutputCollector {
     }
     outputs.length = 0;
   }
+}
+
+/**
+ * Appends to a stream output's text without rebuilding it: from its second piece on, the
+ * text is a LongText (blocks joined as it grows; `text` still reads as one string).
+ */
+function appendStreamText(output: Json, text: string): void {
+  let long = longTextOf(output, 'text');
+  if (!long) {
+    long = new LongText(joinText(output.text as string | string[] | undefined));
+    attachLongText(output, 'text', long);
+  }
+  long.append(text);
 }
 
 export function joinText(t: string | string[] | undefined): string {
