@@ -8,6 +8,7 @@ import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
 import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
 import type { MillionBenchResults } from './million.js';
+import { renderBigoutBench, type BigoutBenchResults } from './bigout.js';
 import { renderMillionBench } from './million-report.js';
 
 export interface OverheadResult {
@@ -54,6 +55,8 @@ export interface BenchResults {
   store?: StoreBenchResults;
   /** A store with a long history, 1,000,000 jobs (issue 16); absent in older results or when skipped. */
   million?: MillionBenchResults;
+  /** Large outputs, service RSS and `hubmill run` against the peer (issue 19); absent in older results or when skipped. */
+  bigout?: BigoutBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -241,6 +244,12 @@ export function renderReport(r: BenchResults): string {
     p(`## Store with a long history: ${r.million.n.toLocaleString('en')} jobs, SQLite and PostgreSQL`);
     p();
     p(renderMillionBench(r.million));
+    p();
+  }
+  if (r.bigout) {
+    p(`## Large outputs: ${r.bigout.outputMiB} MiB of stdout`);
+    p();
+    for (const line of renderBigoutBench(r.bigout)) p(line);
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

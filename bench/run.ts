@@ -14,7 +14,8 @@
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
  * with BENCH_BASELINE_ROUNDS (default 3),
  * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
- * BENCH_ONLY=million or BENCH_ONLY=overhead runs only that section and merges it into the existing
+ * BENCH_SKIP_BIGOUT=1, BENCH_BIGOUT_MB (default 100), BENCH_BIGOUT_RUNS (default 2: large outputs, bench/bigout.ts).
+ * BENCH_ONLY=million, BENCH_ONLY=overhead or BENCH_ONLY=bigout runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ import { benchSchedules } from './schedules.js';
 import { benchWorkers } from './workers.js';
 import { benchStore } from './store.js';
 import { benchMillion } from './million.js';
+import { benchBigout } from './bigout.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -50,6 +52,8 @@ const HEALTH_S = envInt('BENCH_HEALTH_SECONDS', 3, 1, 60);
 const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
 const MILLION_N = envInt('BENCH_MILLION_N', 1_000_000, 30_000, 10_000_000);
+const BIGOUT_MB = envInt('BENCH_BIGOUT_MB', 100, 1, 2048);
+const BIGOUT_RUNS = envInt('BENCH_BIGOUT_RUNS', 2, 1, 10);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function million(): Promise<NonNullable<BenchResults['million']>> {
@@ -59,9 +63,20 @@ async function million(): Promise<NonNullable<BenchResults['million']>> {
   return r;
 }
 
+async function bigout(): Promise<NonNullable<BenchResults['bigout']>> {
+  log(`large outputs: ${BIGOUT_MB} MiB of stdout through hubmill serve, and hubmill run against the peer (${BIGOUT_RUNS} runs each)`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+  try {
+    return await benchBigout({ root, workDir: dir, mib: BIGOUT_MB, runs: BIGOUT_RUNS, log });
+  } finally {
+    if (!process.env.BENCH_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
   million: async () => ({ million: await million() }),
+  bigout: async () => ({ bigout: await bigout() }),
   overhead: async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
     try {
@@ -165,6 +180,8 @@ try {
 
   const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
 
+  const bigoutResults = process.env.BENCH_SKIP_BIGOUT ? undefined : await bigout();
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -218,6 +235,7 @@ try {
     workers,
     store,
     million: millionResults,
+    bigout: bigoutResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     baseline,

@@ -226,7 +226,7 @@ export async function writeFileAtomic(path: string, text: string | Iterable<stri
   try {
     try {
       if (typeof text === 'string') await fh.writeFile(text, 'utf8');
-      else for (const chunk of text) await writeAll(fh, Buffer.from(chunk, 'utf8'));
+      else await writeChunks(fh, text);
       // `open` applied the umask; chmod restores the exact mode of the file being replaced.
       if (mode !== undefined) await fh.chmod(mode);
       if (opts.sync !== false) await fh.sync();
@@ -240,8 +240,14 @@ export async function writeFileAtomic(path: string, text: string | Iterable<stri
   }
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+/** Writes the chunks through one reused buffer (a UTF-16 unit is at most 3 UTF-8 bytes). */
+async function writeChunks(fh: FileHandle, chunks: Iterable<string>): Promise<void> {
+  let buf = Buffer.allocUnsafe(0);
+  for (const chunk of chunks) {
+    if (chunk.length * 3 > buf.length) buf = Buffer.allocUnsafe(Math.max(chunk.length * 3, 4 * CHUNK_CHARS));
+    const n = buf.write(chunk, 0, 'utf8');
+    for (let off = 0; off < n; ) off += (await fh.write(buf, off, n - off)).bytesWritten;
+  }
 }
 
 /** Split text into nbformat's multiline form: each line keeps its `\n`; no empty trailing entry. */
