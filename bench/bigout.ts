@@ -66,7 +66,7 @@ function followEvents(base: string, auth: Record<string, string>, jobId: string)
   };
 }
 
-async function measureService(root: string, work: string, mib: number, log: (s: string) => void): Promise<BigoutBenchResults['service']> {
+export async function measureService(root: string, work: string, mib: number, log: (s: string) => void): Promise<BigoutBenchResults['service']> {
   const svc = await startBenchServe(join(root, 'dist'), join(work, 'serve'));
   try {
     writeBigNotebook(join(svc.home, 'big.ipynb'), mib);

@@ -22,6 +22,7 @@ import type {
 import { KernelProcess } from './kernel-process.js';
 import { PendingRequests } from './pending-requests.js';
 import { SocketEventLog } from './socket-events.js';
+import { frameBytes, largeMessageDone } from './large-messages.js';
 import { WireCodec } from './wire.js';
 
 /** What a request waits for: its reply and, when needIdle, the idle status after it. */
@@ -219,6 +220,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
           // A listener's bug must not stop the read loop (and with it every later reply).
           this.emit('listener-error', err);
         }
+        largeMessageDone(frameBytes(frames as Buffer[]));
       }
     } catch {
       // Socket closed on dispose: nothing left to read.

@@ -28,7 +28,7 @@ export function toJsonText(value: unknown, indent = 0): string {
 }
 
 /**
- * The notebook's text (serializeNotebook's bytes) as chunks of about 1 Mi characters, for
+ * The notebook's text (serializeNotebook's bytes) as pieces of at most about 1 Mi characters, for
  * writing without building one string of the whole notebook. The notebook's structure is
  * read now (a snapshot: a run may change the notebook while the chunks are written); its
  * long strings and stream texts are escaped chunk by chunk as they are written.
@@ -49,7 +49,7 @@ interface JsonOut {
 
 /** Strings at least this long are escaped while written, in slices, not during the walk. */
 const LONG_STRING = 64 * 1024;
-/** How much text is joined before it is handed to the writer. */
+/** How much JSON text the walk joins into one block; also the writer's buffer (times 4). */
 const CHUNK_CHARS = 1024 * 1024;
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
@@ -77,22 +77,13 @@ class BlockOut implements JsonOut {
     this.curChars = 0;
   }
 
+  /** The pieces as they are written: the blocks, and each long string escaped slice by slice (no string of the whole). */
   *chunks(): Generator<string> {
     this.seal();
-    let batch: string[] = [];
-    let chars = 0;
     for (const block of this.blocks) {
-      for (const s of typeof block === 'string' ? [block] : escapedPieces(block)) {
-        batch.push(s);
-        chars += s.length;
-        if (chars >= CHUNK_CHARS) {
-          yield batch.join('');
-          batch = [];
-          chars = 0;
-        }
-      }
+      if (typeof block === 'string') yield block;
+      else yield* escapedPieces(block);
     }
-    if (batch.length > 0) yield batch.join('');
   }
 }
 
@@ -240,14 +231,23 @@ export async function writeFileAtomic(path: string, text: string | Iterable<stri
   }
 }
 
-/** Writes the chunks through one reused buffer (a UTF-16 unit is at most 3 UTF-8 bytes). */
+/**
+ * Writes the pieces through one reused buffer, so no string or Buffer of the whole text is
+ * made (a UTF-16 unit is at most 3 UTF-8 bytes: a piece fits when 3× its length does).
+ */
 async function writeChunks(fh: FileHandle, chunks: Iterable<string>): Promise<void> {
-  let buf = Buffer.allocUnsafe(0);
+  let buf = Buffer.allocUnsafe(4 * CHUNK_CHARS);
+  let used = 0;
+  const flush = async () => {
+    for (let off = 0; off < used; ) off += (await fh.write(buf, off, used - off)).bytesWritten;
+    used = 0;
+  };
   for (const chunk of chunks) {
-    if (chunk.length * 3 > buf.length) buf = Buffer.allocUnsafe(Math.max(chunk.length * 3, 4 * CHUNK_CHARS));
-    const n = buf.write(chunk, 0, 'utf8');
-    for (let off = 0; off < n; ) off += (await fh.write(buf, off, n - off)).bytesWritten;
+    if (used + chunk.length * 3 > buf.length) await flush();
+    if (chunk.length * 3 > buf.length) buf = Buffer.allocUnsafe(chunk.length * 3);
+    used += buf.write(chunk, used, 'utf8');
   }
+  await flush();
 }
 
 /** Split text into nbformat's multiline form: each line keeps its `\n`; no empty trailing entry. */
