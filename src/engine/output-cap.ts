@@ -8,6 +8,7 @@
  * longer count. Sizes are UTF-8 bytes of stream text and tracebacks, and the
  * characters of rich outputs' strings (base64 images, HTML, text).
  */
+import { LongText, longTextOf } from '../notebook/long-text.js';
 import type { Output } from '../notebook/notebook-types.js';
 
 type Json = Record<string, unknown>;
@@ -50,7 +51,7 @@ export class OutputCap {
       this.dropped += size;
       return { output: null, cut: true };
     }
-    const head = cutToBytes((out as Json).text as string, room);
+    const head = cutToBytes(String((out as Json).text), room);
     this.dropped += size - Buffer.byteLength(head);
     return { output: head ? ({ ...out, text: head } as Output) : null, cut: true };
   }
@@ -95,10 +96,15 @@ function stringsLength(v: unknown): number {
   return 8;
 }
 
+function textBytes(t: unknown): number {
+  if (t instanceof LongText) return t.pieces().reduce((n, p) => n + Buffer.byteLength(p), 0);
+  return typeof t === 'string' ? Buffer.byteLength(t) : stringsLength(t);
+}
+
 function outputBytes(o: Json): number {
   switch (o.output_type) {
     case 'stream':
-      return Buffer.byteLength(o.text as string);
+      return textBytes(longTextOf(o, 'text') ?? o.text);
     case 'error':
       return (o.traceback as string[]).reduce((n, l) => n + Buffer.byteLength(String(l)), 0);
     default:

@@ -49,7 +49,8 @@ export class OutputCollector {
     let out: Output | null = null;
     switch (type) {
       case 'stream':
-        out = { output_type: 'stream', name: c.name as string, text: c.text as string } as Output;
+        // A large message's text comes as a LongText (kernel/large-stream.ts): the event carries it, the output a copy of its pieces.
+        out = { output_type: 'stream', name: c.name as string, text: c.text } as Output;
         break;
       case 'display_data':
         out = { output_type: 'display_data', data: c.data, metadata: c.metadata ?? {} } as Output;
@@ -81,9 +82,17 @@ export class OutputCollector {
     if (out.output_type === 'stream') {
       const last = outputs[outputs.length - 1] as Json | undefined;
       if (last && last.output_type === 'stream' && last.name === (out as Json).name) {
-        appendStreamText(last, (out as Json).text as string);
+        appendStreamText(last, (out as Json).text as string | LongText);
         this.cap.hold(out, last as Output);
         return { output: out, appended: true };
+      }
+      const text = (out as Json).text;
+      if (text instanceof LongText) {
+        const stored = { output_type: 'stream', name: (out as Json).name, text: '' } as Json;
+        appendStreamText(stored, text);
+        this.cap.hold(stored as Output);
+        outputs.push(stored as Output);
+        return { output: out, appended: false };
       }
     }
     this.cap.hold(out);
@@ -117,16 +126,18 @@ export class OutputCollector {
  * Appends to a stream output's text without rebuilding it: from its second piece on, the
  * text is a LongText (blocks joined as it grows; `text` still reads as one string).
  */
-function appendStreamText(output: Json, text: string): void {
+function appendStreamText(output: Json, text: string | LongText): void {
   let long = longTextOf(output, 'text');
   if (!long) {
     long = new LongText(joinText(output.text as string | string[] | undefined));
     attachLongText(output, 'text', long);
   }
-  long.append(text);
+  if (typeof text === 'string') long.append(text);
+  else for (const piece of text.pieces()) long.append(piece);
 }
 
-export function joinText(t: string | string[] | undefined): string {
+export function joinText(t: string | string[] | LongText | undefined): string {
   if (t === undefined) return '';
+  if (t instanceof LongText) return t.toString();
   return Array.isArray(t) ? t.join('') : t;
 }

@@ -6,9 +6,9 @@
  * when its own limits say so, and by then several such copies may be held: a
  * service receiving 100 MB of stdout measured 2.6× the output in RSS growth.
  *
- * So after every LARGE_BYTES of large messages received (each at least
- * MIN_MESSAGE_BYTES; small ones never count) one full collection is run, right
- * after the message was handed on. It costs tens of milliseconds on a heap of a few
+ * So once LARGE_BYTES of large messages were decoded (each at least
+ * MIN_MESSAGE_BYTES; small ones never count), one full collection is run just
+ * before the next large one is decoded. It costs tens of milliseconds on a heap of a few
  * hundred megabytes, against seconds of kernel time to produce that much output.
  * The collector comes from V8's `--expose-gc`, enabled at run time for a fresh
  * context only (the process's own global `gc` is untouched); where that fails,
@@ -35,14 +35,16 @@ function collector(): (() => void) | null {
   return collect;
 }
 
-/** A kernel message of `bytes` was decoded (and handed on): maybe collect its garbage soon. */
-export function largeMessageDone(bytes: number): void {
+/** A kernel message of `bytes` is about to be decoded: maybe collect the garbage of the earlier ones first. */
+export function largeMessageComing(bytes: number): void {
   if (bytes < MIN_MESSAGE_BYTES) return;
+  if (pendingBytes >= LARGE_BYTES) {
+    pendingBytes = 0;
+    // Now, before this one is decoded (the earlier ones' frames are no longer referenced), and not on a later
+    // turn: while a kernel keeps sending, the read loop runs on microtasks and a later turn comes only when it stops.
+    collector()?.();
+  }
   pendingBytes += bytes;
-  if (pendingBytes < LARGE_BYTES) return;
-  pendingBytes = 0;
-  // Now, not on a later turn: while a kernel keeps sending, the read loop runs on microtasks and a later turn comes only when it stops.
-  collector()?.();
 }
 
 /** The size of a message's frames. */

@@ -6,6 +6,7 @@
  * more stream text: a job writing 100 MB to stdout must not be held again in
  * the event log, nor sent to every browser following it.
  */
+import { LongText } from '../notebook/long-text.js';
 import type { Output } from '../notebook/notebook-types.js';
 
 /** Stream text (UTF-16 code units, as String#length) that one job's live events carry. */
@@ -25,10 +26,11 @@ export class LiveOutputLimit {
     if (output.output_type !== 'stream') return output;
     if (this.cut) return null;
     const raw = (output as { text?: unknown }).text;
-    const text = Array.isArray(raw) ? raw.join('') : typeof raw === 'string' ? raw : '';
+    // A large message's text is a LongText: only what is sent is made a string.
+    const text = raw instanceof LongText ? headOf(raw, this.limit - this.sent + 1) : Array.isArray(raw) ? raw.join('') : typeof raw === 'string' ? raw : '';
     if (this.sent + text.length <= this.limit) {
       this.sent += text.length;
-      return output;
+      return raw instanceof LongText ? ({ ...output, text } as Output) : output;
     }
     this.cut = true;
     let keep = this.limit - this.sent;
@@ -40,4 +42,16 @@ export class LiveOutputLimit {
     const head = Buffer.from(text.slice(0, keep), 'utf8').toString('utf8');
     return { ...output, text: head + liveCutNote(this.limit) } as Output;
   }
+}
+
+/** The first `chars` characters of a LongText (all of it when shorter), as one string. */
+function headOf(text: LongText, chars: number): string {
+  const parts: string[] = [];
+  let n = 0;
+  for (const p of text.pieces()) {
+    if (n >= chars) break;
+    parts.push(p.length > chars - n ? p.slice(0, chars - n) : p);
+    n += parts[parts.length - 1]!.length;
+  }
+  return parts.join('');
 }
