@@ -97,7 +97,11 @@ function stringsLength(v: unknown): number {
 }
 
 function textBytes(t: unknown): number {
-  if (t instanceof LongText) return t.pieces().reduce((n, p) => n + Buffer.byteLength(p), 0);
+  if (t instanceof LongText) {
+    let n = 0;
+    for (const p of t.pieces()) n += Buffer.byteLength(p);
+    return n;
+  }
   return typeof t === 'string' ? Buffer.byteLength(t) : stringsLength(t);
 }
 

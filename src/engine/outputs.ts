@@ -3,10 +3,13 @@
  * texts of the same name merge, clear_output(wait=True) is deferred until the next
  * output, update_display_data replaces every earlier output with that display id
  * (in any cell), and `transient` is never stored. A stream's text is kept as a
- * LongText (notebook/long-text.ts) once it has more than one piece.
+ * LongText (notebook/long-text.ts) once it has more than one piece; past 16 Mi
+ * characters its blocks spill to an unlinked file in TMPDIR (notebook/spill-file.ts).
  */
 import type { Message } from '../kernel/messages.js';
+import { tmpdir } from 'node:os';
 import { attachLongText, LongText, longTextOf } from '../notebook/long-text.js';
+import { SpillFile } from '../notebook/spill-file.js';
 import type { Output } from '../notebook/notebook-types.js';
 import { capNote, OutputCap } from './output-cap.js';
 
@@ -18,8 +21,12 @@ export class OutputCollector {
   /** The run's bound on the outputs held (output-cap.ts). */
   readonly cap: OutputCap;
 
-  constructor(opts: { maxOutputBytes?: number } = {}) {
+  /** Where very long stream texts spill their blocks (notebook/spill-file.ts); null: they stay in memory. */
+  private readonly spillDir: string | null;
+
+  constructor(opts: { maxOutputBytes?: number; spillDir?: string | null } = {}) {
     this.cap = new OutputCap(opts.maxOutputBytes !== undefined && opts.maxOutputBytes > 0 ? opts.maxOutputBytes : undefined);
+    this.spillDir = opts.spillDir === undefined ? tmpdir() : opts.spillDir;
   }
 
   /**
@@ -82,15 +89,15 @@ export class OutputCollector {
     if (out.output_type === 'stream') {
       const last = outputs[outputs.length - 1] as Json | undefined;
       if (last && last.output_type === 'stream' && last.name === (out as Json).name) {
-        appendStreamText(last, (out as Json).text as string | LongText);
+        appendStreamText(last, (out as Json).text as string | LongText, this.spillDir);
         this.cap.hold(out, last as Output);
         return { output: out, appended: true };
       }
       const text = (out as Json).text;
       if (text instanceof LongText) {
         const stored = { output_type: 'stream', name: (out as Json).name, text: '' } as Json;
-        appendStreamText(stored, text);
-        this.cap.hold(stored as Output);
+        appendStreamText(stored, text, this.spillDir);
+        this.cap.hold(out, stored as Output);
         outputs.push(stored as Output);
         return { output: out, appended: false };
       }
@@ -126,10 +133,10 @@ export class OutputCollector {
  * Appends to a stream output's text without rebuilding it: from its second piece on, the
  * text is a LongText (blocks joined as it grows; `text` still reads as one string).
  */
-function appendStreamText(output: Json, text: string | LongText): void {
+function appendStreamText(output: Json, text: string | LongText, spillDir: string | null): void {
   let long = longTextOf(output, 'text');
   if (!long) {
-    long = new LongText(joinText(output.text as string | string[] | undefined));
+    long = new LongText(joinText(output.text as string | string[] | undefined), spillDir === null ? null : new SpillFile(spillDir));
     attachLongText(output, 'text', long);
   }
   if (typeof text === 'string') long.append(text);

@@ -3,7 +3,8 @@
  * thousands of kernel messages), kept compactly: the pieces are joined into
  * blocks of about BLOCK_CHARS, so appending is linear, one copy of the text is
  * held, and no single string of the whole text is built unless someone asks for
- * it. The notebook writer (notebook/write.ts) writes it block by block as one
+ * it; past SPILL_AFTER_CHARS its blocks may go to a SpillFile (on disk, read
+ * back while the notebook is written). The notebook writer (notebook/write.ts) writes it block by block as one
  * JSON string.
  *
  * In an output object, `attachLongText` puts the text under a hidden symbol
@@ -11,20 +12,27 @@
  * plain string (built on demand), and the object keeps its keys and their order.
  */
 
+import { SPILL_AFTER_CHARS, type SpillFile, type SpilledBlock } from './spill-file.js';
+
 /** Blocks of about 64 Ki characters: small enough to escape and write at a time, large enough to be few. */
 const BLOCK_CHARS = 64 * 1024;
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
 export class LongText {
-  /** Sealed blocks: none ends with a high surrogate, so escaping block by block equals escaping the whole. */
-  private readonly blocks: string[] = [];
+  /** Sealed blocks, in memory or spilled: none ends with a high surrogate, so escaping block by block equals escaping the whole. */
+  private readonly blocks: Array<string | SpilledBlock> = [];
   private tail: string[] = [];
   private tailChars = 0;
   /** Length in UTF-16 code units, as String#length. */
   length = 0;
 
-  constructor(first = '') {
+  /** `spill`: where blocks sealed past `spillAfter` characters go (notebook/spill-file.ts); none: all stay in memory. */
+  constructor(
+    first = '',
+    private readonly spill: SpillFile | null = null,
+    private readonly spillAfter = SPILL_AFTER_CHARS,
+  ) {
     if (first) this.append(first);
   }
 
@@ -44,22 +52,31 @@ export class LongText {
       carry = block.slice(-1);
       block = block.slice(0, -1);
     }
-    if (block) this.blocks.push(block);
+    if (block) this.blocks.push(this.spill && this.length > this.spillAfter ? this.spill.write(block) : block);
     this.tail = carry ? [carry] : [];
     this.tailChars = carry.length;
   }
 
-  /** The text as blocks, for writing: a snapshot (later appends do not change it). */
-  pieces(): string[] {
+  /**
+   * The text as blocks, for writing: a snapshot (later appends do not change it) that can be
+   * iterated more than once; spilled blocks are read back one at a time as the iteration reaches them.
+   */
+  pieces(): Iterable<string> {
     if (this.tail.length > 1) {
       const joined = this.tail.join('');
       this.tail = [joined];
     }
-    return this.tail.length > 0 ? [...this.blocks, this.tail[0]!] : [...this.blocks];
+    const blocks = this.tail.length > 0 ? [...this.blocks, this.tail[0]!] : [...this.blocks];
+    const spill = this.spill;
+    return {
+      *[Symbol.iterator]() {
+        for (const b of blocks) yield typeof b === 'string' ? b : spill!.read(b);
+      },
+    };
   }
 
   toString(): string {
-    return this.pieces().join('');
+    return [...this.pieces()].join('');
   }
 
   toJSON(): string {

@@ -22,7 +22,7 @@ export function serializeNotebook(nb: Notebook): string {
  */
 export function toJsonText(value: unknown, indent = 0): string {
   const parts: string[] = [];
-  const out: JsonOut = { text: (s) => parts.push(s), long: (pieces) => parts.push(JSON.stringify(pieces.join(''))) };
+  const out: JsonOut = { text: (s) => parts.push(s), long: (pieces) => parts.push(JSON.stringify([...pieces].join(''))) };
   if (!walk(value, '', indent > 0 ? ' '.repeat(indent) : '', out)) return 'null';
   return parts.length === 1 ? parts[0]! : parts.join('');
 }
@@ -44,7 +44,7 @@ export function notebookChunks(nb: Notebook): Iterable<string> {
 interface JsonOut {
   text(s: string): void;
   /** A string value given as pieces (concatenated, it is the string): written as one JSON string. */
-  long(pieces: readonly string[]): void;
+  long(pieces: Iterable<string>): void;
 }
 
 /** Strings at least this long are escaped while written, in slices, not during the walk. */
@@ -56,7 +56,7 @@ const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xd
 
 /** The walk's output kept as blocks of JSON text and unescaped long strings. */
 class BlockOut implements JsonOut {
-  private readonly blocks: Array<string | readonly string[]> = [];
+  private readonly blocks: Array<string | Iterable<string>> = [];
   private cur: string[] = [];
   private curChars = 0;
 
@@ -66,7 +66,7 @@ class BlockOut implements JsonOut {
     if (this.curChars >= CHUNK_CHARS) this.seal();
   }
 
-  long(pieces: readonly string[]): void {
+  long(pieces: Iterable<string>): void {
     this.seal();
     this.blocks.push(pieces);
   }
@@ -88,7 +88,7 @@ class BlockOut implements JsonOut {
 }
 
 /** JSON.stringify of the concatenated pieces, given as slices (a surrogate pair is never cut between two). */
-function* escapedPieces(pieces: readonly string[]): Generator<string> {
+function* escapedPieces(pieces: Iterable<string>): Generator<string> {
   yield '"';
   let carry = '';
   for (const piece of pieces) {

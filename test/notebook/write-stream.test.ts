@@ -10,6 +10,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachLongText, LongText, longTextOf } from '../../src/notebook/long-text.js';
+import { SpillFile } from '../../src/notebook/spill-file.js';
 import { parseNotebook } from '../../src/notebook/read.js';
 import { PyFloat } from '../../src/notebook/py-float.js';
 import { notebookChunks, serializeNotebook, toJsonText, writeNotebookFile } from '../../src/notebook/write.js';
@@ -151,7 +152,7 @@ test('LongText keeps surrogate pairs whole across its blocks, and an assigned te
   const lt = new LongText();
   lt.append('a'.repeat(BLOCK - 1) + EMOJI.charAt(0));
   lt.append(EMOJI.charAt(1) + 'tail');
-  const pieces = lt.pieces();
+  const pieces = [...lt.pieces()];
   assert.ok(pieces.length >= 2);
   for (const p of pieces.slice(0, -1)) {
     const last = p.charCodeAt(p.length - 1);
@@ -166,4 +167,29 @@ test('LongText keeps surrogate pairs whole across its blocks, and an assigned te
   o.text = 'replaced';
   assert.equal(longTextOf(o, 'text'), undefined);
   assert.equal(toJsonText(o), '{"output_type":"stream","name":"stdout","text":"replaced"}');
+});
+
+test('a LongText that spills its blocks to a file reads and writes the same text, non-latin1 and lone surrogates included', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hubmill-spill-'));
+  try {
+    const lt = new LongText('', new SpillFile(dir), 1000);
+    const plain = new LongText();
+    const text = awkwardText(6 * BLOCK);
+    for (let i = 0; i < text.length; i += 5003) {
+      lt.append(text.slice(i, i + 5003));
+      plain.append(text.slice(i, i + 5003));
+    }
+    // The file is unlinked at once: nothing is left in the folder.
+    assert.deepEqual(await readdir(dir), []);
+    assert.ok(lt.toString() === text);
+    const a = { output_type: 'stream', name: 'stdout', text: '' } as Record<string, unknown>;
+    attachLongText(a, 'text', lt);
+    const nb = notebookWith([a]);
+    assert.equal(joined(nb), referenceNotebook(nb));
+    await writeNotebookFile(join(dir, 'out.ipynb'), nb, { sync: false });
+    assert.equal(await readFile(join(dir, 'out.ipynb'), 'utf8'), referenceNotebook(nb));
+    assert.deepEqual([...lt.pieces()].join(''), [...plain.pieces()].join(''));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
