@@ -9,6 +9,7 @@ import { renderScheduleBench, type ScheduleBenchResults } from './schedules.js';
 import { renderWorkersBench, type WorkersBenchResults } from './workers.js';
 import { renderStoreBench, type StoreBenchResults } from './store.js';
 import type { MillionBenchResults } from './million.js';
+import { renderBigoutBench, type BigoutBenchResults } from './bigout.js';
 import { renderMillionBench } from './million-report.js';
 import { renderPipelineSection } from './pipeline-report.js';
 import type { PipelineBench } from './pipelines.js';
@@ -62,6 +63,8 @@ export interface BenchResults {
   pipelines?: PipelineBench;
   /** The cold CLI against papermill and the bare kernel start (issue 19); absent in older results or when skipped. */
   cold?: ColdResults;
+  /** Large outputs, service RSS and `hubmill run` against the peer (issue 19); absent in older results or when skipped. */
+  bigout?: BigoutBenchResults;
   peerThroughput: { n: number; ok: number; parallel: number; elapsedMs: number; perSecond: number; failures: string[] };
   /** Fork-server figures (issue 11); null when skipped. */
   fork?: ForkBenchResults | null;
@@ -258,6 +261,12 @@ export function renderReport(r: BenchResults): string {
     p('## The cold CLI: `hubmill run` against papermill and the bare kernel start');
     p();
     p(renderColdBench(r.cold));
+    p();
+  }
+  if (r.bigout) {
+    p(`## Large outputs: ${r.bigout.outputMiB} MiB of stdout`);
+    p();
+    for (const line of renderBigoutBench(r.bigout)) p(line);
     p();
   }
   for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);

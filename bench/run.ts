@@ -18,7 +18,8 @@
  * BENCH_SKIP_CPU=1, BENCH_CPU_RATE (5), BENCH_CPU_N (50): per-job CPU by process and phase (bench/cpu.ts).
  * BENCH_SKIP_COLD=1, BENCH_COLD_ROUNDS (default 12): the cold CLI against papermill (bench/cold.ts; BENCH_PAPERMILL_PATH
  * names a papermill package folder when papermill is not installed).
- * BENCH_ONLY=million, BENCH_ONLY=pipelines, BENCH_ONLY=overhead, BENCH_ONLY=cpu or BENCH_ONLY=cold runs only that section and merges it into the existing
+ * BENCH_SKIP_BIGOUT=1, BENCH_BIGOUT_MB (default 100), BENCH_BIGOUT_RUNS (default 2: large outputs, bench/bigout.ts).
+ * BENCH_ONLY=million, pipelines, overhead, cpu, cold or bigout runs only that section and merges it into the existing
  * bench/results.json (the other sections keep their figures and dates) before rendering bench/RESULTS.md again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ import { benchStore } from './store.js';
 import { benchMillion } from './million.js';
 import { benchPipelines } from './pipelines.js';
 import { benchCold } from './cold.js';
+import { benchBigout } from './bigout.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const envInt = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -57,6 +59,8 @@ const FORK_ROUNDS = envInt('BENCH_FORK_ROUNDS', 10, 1, 100);
 const STORE_N = envInt('BENCH_STORE_N', 500, 50, 10_000);
 const MILLION_N = envInt('BENCH_MILLION_N', 1_000_000, 30_000, 10_000_000);
 const COLD_ROUNDS = envInt('BENCH_COLD_ROUNDS', 12, 1, 100);
+const BIGOUT_MB = envInt('BENCH_BIGOUT_MB', 100, 1, 2048);
+const BIGOUT_RUNS = envInt('BENCH_BIGOUT_RUNS', 2, 1, 10);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function million(): Promise<NonNullable<BenchResults['million']>> {
@@ -100,12 +104,23 @@ async function cold(): Promise<NonNullable<BenchResults['cold']>> {
   }
 }
 
+async function bigout(): Promise<NonNullable<BenchResults['bigout']>> {
+  log(`large outputs: ${BIGOUT_MB} MiB of stdout through hubmill serve, and hubmill run against the peer (${BIGOUT_RUNS} runs each)`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
+  try {
+    return await benchBigout({ root, workDir: dir, mib: BIGOUT_MB, runs: BIGOUT_RUNS, log });
+  } finally {
+    if (!process.env.BENCH_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The sections that can run alone (BENCH_ONLY), each merged into the existing results. */
 const ALONE: Record<string, () => Promise<Partial<BenchResults>>> = {
   cpu: async () => ({ cpu: await cpu() }),
   million: async () => ({ million: await million() }),
   pipelines: async () => ({ pipelines: await pipelines() }),
   cold: async () => ({ cold: await cold() }),
+  bigout: async () => ({ bigout: await bigout() }),
   overhead: async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'hubmill-bench-'));
     try {
@@ -212,6 +227,8 @@ try {
 
   const coldResults = process.env.BENCH_SKIP_COLD ? undefined : await cold();
 
+  const bigoutResults = process.env.BENCH_SKIP_BIGOUT ? undefined : await bigout();
+
   log(`peer throughput: ${THROUGHPUT_N} x jupyter nbconvert --execute, 2 in parallel`);
   const nbconvert = tools(root).find((t) => t.id === 'nbconvert')!;
   const peerFailures: string[] = [];
@@ -268,6 +285,7 @@ try {
     million: millionResults,
     pipelines: pipelineResults,
     cold: coldResults,
+    bigout: bigoutResults,
     peerThroughput: { ...peer, failures: peerFailures.slice(0, 5) },
     fork,
     cpu: cpuResults,

@@ -144,6 +144,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     concurrency: config.concurrency,
     pollIntervalMs: opts.pollIntervalMs,
     limits: limitsFromSettings(config),
+    maxOutputBytes: config.maxOutputBytes,
     // The run quota of every entry (runner/quota.ts): refused at submission, bounded at claim.
     quota: quotaFromSettings(config),
     leaseMs: config.leaseS * 1000,

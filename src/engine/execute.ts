@@ -109,7 +109,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
   }
   nbRun.kernelReady(kernel);
 
-  const ctx = { run: nbRun, kernel, collector: new OutputCollector(), stop, cellTimeoutMs: opts.cellTimeoutMs, redactor: opts.redactor };
+  const ctx = { run: nbRun, kernel, collector: new OutputCollector({ maxOutputBytes: opts.maxOutputBytes }), stop, cellTimeoutMs: opts.cellTimeoutMs, redactor: opts.redactor };
   let failure: RunFailure | null = null;
   const last = nbRun.cellsTotal - 1;
   for (let index = 0; index <= last; index++) {
@@ -128,5 +128,7 @@ async function run(opts: RunOptions, held: HeldKernel): Promise<RunResult> {
     }
   }
   stops.dispose();
+  const capped = ctx.collector.cap.warning();
+  if (capped) nbRun.warnings.push(capped);
   return nbRun.end(failure, release);
 }

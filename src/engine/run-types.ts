@@ -71,6 +71,8 @@ export interface RunOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Minimum interval between output saves during a run (default 1000 ms). */
   saveIntervalMs?: number;
+  /** Bound on the bytes of output the notebook holds (engine/output-cap.ts); absent or 0: none. */
+  maxOutputBytes?: number;
   /**
    * Asked before every write of the output file; false skips that write. A job's runner
    * answers false once its lease was reclaimed, so a stale run never overwrites the output

@@ -22,6 +22,7 @@ import type {
 import { KernelProcess } from './kernel-process.js';
 import { PendingRequests } from './pending-requests.js';
 import { SocketEventLog } from './socket-events.js';
+import { frameBytes, largeMessageComing } from './large-messages.js';
 import { WireCodec } from './wire.js';
 
 /** What a request waits for: its reply and, when needIdle, the idle status after it. */
@@ -214,6 +215,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   private async readLoop(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
     try {
       for await (const frames of socket) {
+        largeMessageComing(frameBytes(frames as Buffer[]));
         const msg = this.codec.decode(frames as Buffer[], channel);
         if (!msg) {
           // A wrong signature means another kernel (another key) is on this port; counted for start errors.

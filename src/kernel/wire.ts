@@ -4,6 +4,7 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { parseJsonExact } from '../notebook/exact-json.js';
+import { decodeLargeStream, LARGE_STREAM_BYTES } from './large-stream.js';
 import type { Channel, Message, MessageHeader, MessageType } from './messages.js';
 
 const DELIMITER = Buffer.from('<IDS|MSG>');
@@ -16,6 +17,16 @@ export function keepsExactNumbers(msgType: string | undefined): boolean {
   return msgType !== undefined && EXACT_CONTENT.has(msgType);
 }
 export const PROTOCOL_VERSION = '5.3';
+
+/** A message's content: display data with exact numbers, a large stream's text as a LongText (kernel/large-stream.ts). */
+function decodeContent(msgType: string | undefined, frame: Buffer): Message['content'] {
+  if (msgType === 'stream' && frame.length >= LARGE_STREAM_BYTES) {
+    const big = decodeLargeStream(frame);
+    if (big) return big as unknown as Message['content'];
+  }
+  const content = frame.toString('utf8');
+  return (keepsExactNumbers(msgType) ? parseJsonExact(content) : JSON.parse(content)) as Message['content'];
+}
 
 export class WireCodec {
   readonly session = randomUUID();
@@ -69,12 +80,11 @@ export class WireCodec {
     }
     try {
       const header = JSON.parse(parts[0]!.toString('utf8')) as MessageHeader;
-      const content = parts[3]!.toString('utf8');
       return {
         header,
         parent_header: JSON.parse(parts[1]!.toString('utf8')),
         metadata: JSON.parse(parts[2]!.toString('utf8')),
-        content: (keepsExactNumbers(header?.msg_type) ? parseJsonExact(content) : JSON.parse(content)) as Message['content'],
+        content: decodeContent(header?.msg_type, parts[3]!),
         channel,
         buffers: frames.slice(i + 6),
       };

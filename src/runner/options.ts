@@ -78,6 +78,8 @@ export interface RunnerOptions {
   progressIntervalMs?: number;
   /** Passed to the engine: minimum interval between output saves. */
   saveIntervalMs?: number;
+  /** Passed to the engine: bound on a run's outputs in bytes (HUBMILL_MAX_OUTPUT_BYTES; absent or 0: none). */
+  maxOutputBytes?: number;
   /** Bound for a cancelled run to wind down during stop() after its grace (default 15 s). */
   stopKillWaitMs?: number;
   /** Where job events go (default: in this process only); nodes sharing a database share a PgEventBus. */

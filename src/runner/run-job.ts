@@ -16,6 +16,7 @@ import type { Intake } from './intake.js';
 import type { JobEvents } from './job-event-waits.js';
 import { runLimitsMs, type Limits } from './time-limits.js';
 import type { RunnerMetrics } from './options.js';
+import { LiveOutputLimit } from './live-output.js';
 import { ProgressTracker } from './progress-writer.js';
 import type { RunningJob } from './queue.js';
 import { holdValues } from '../secrets/active-values.js';
@@ -33,6 +34,7 @@ export interface RunJobDeps {
   metrics?: RunnerMetrics;
   progressIntervalMs: number;
   saveIntervalMs?: number;
+  maxOutputBytes?: number;
   kernelEnv?(job: Job): Record<string, string> | undefined;
   /** Opens the job's secrets (kernel environment and redactor); absent: a job naming secrets fails. */
   secrets?: Pick<SecretVault, 'openForJob'> | null;
@@ -56,6 +58,7 @@ function safeCall(fn: () => void): void {
 /** Engine events → job events and progress. */
 function relayEvents(job: Job, cellsTotalAtStart: number, events: JobEvents, tracker: ProgressTracker): (ev: EngineEvent) => void {
   let cellsTotal = cellsTotalAtStart;
+  const live = new LiveOutputLimit();
   return (ev) => {
     switch (ev.type) {
       case 'run_started':
@@ -65,9 +68,12 @@ function relayEvents(job: Job, cellsTotalAtStart: number, events: JobEvents, tra
       case 'cell_started':
         events.emit({ type: 'cell_started', job_id: job.id, cell_index: ev.index, cells_total: cellsTotal });
         break;
-      case 'output':
-        events.emit({ type: 'output', job_id: job.id, cell_index: ev.index, output: ev.output, appended: ev.appended });
+      case 'output': {
+        // The output notebook has every byte; the live events carry a bounded share of the stream text.
+        const output = live.apply(ev.output);
+        if (output) events.emit({ type: 'output', job_id: job.id, cell_index: ev.index, output, appended: ev.appended });
         break;
+      }
       case 'cell_finished':
         tracker.update({ cells_total: cellsTotal, cells_done: ev.cellsDone }, false);
         events.emit({
@@ -143,6 +149,7 @@ export async function runJob(entry: RunningJob, d: RunJobDeps, leave: () => void
       // Values, their base64 and URL-encoded forms become [REDACTED:NAME] as the kernel's messages arrive.
       redactor: opened?.redactor,
       saveIntervalMs: d.saveIntervalMs,
+      maxOutputBytes: d.maxOutputBytes,
       // Only while this worker still holds the job (a store that cannot answer does not stop the saves).
       mayWrite: async () => {
         const now = await d.store.get(job.id).catch(() => undefined);

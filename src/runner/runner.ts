@@ -101,6 +101,7 @@ export class Runner implements JobRunner {
             metrics: opts.metrics,
             progressIntervalMs: opts.progressIntervalMs ?? 250,
             saveIntervalMs: opts.saveIntervalMs,
+            maxOutputBytes: opts.maxOutputBytes,
             kernelEnv: opts.kernelEnv,
             secrets: opts.secrets,
             kernelClosing: (p) => {

@@ -60,6 +60,7 @@ export interface Config {
   /** Upper bound (and default) of a job's per-cell timeout; 0 = unlimited. A job asking for more is refused. */
   readonly maxCellTimeoutS: number;
   readonly maxBodyBytes: number;
+  readonly maxOutputBytes: number;
   /** Bound of `POST /api/v1/jobs?wait=true`. */
   readonly waitMaxS: number;
   /** Bound of the synchronous seed endpoints (`/execute`, `/run-notebook`); the seed's client waits 300 s. */

@@ -201,6 +201,12 @@ export const SETTINGS: SettingsTable = {
     parse: (v) => toInt('HUBMILL_MAX_BODY_BYTES', v, 1024),
     doc: 'request body limit',
   },
+  maxOutputBytes: {
+    env: 'HUBMILL_MAX_OUTPUT_BYTES',
+    default: 256 * 1024 * 1024,
+    parse: (v) => toInt('HUBMILL_MAX_OUTPUT_BYTES', v, 0),
+    doc: "outputs one job's notebook may hold (0 = no limit); beyond it the run goes on, its later outputs are dropped and the notebook says so (a note in the cell, a warning in `metadata.hubmill.warnings`)",
+  },
   waitMaxS: { env: 'HUBMILL_WAIT_MAX_S', default: 60, parse: (v) => toNumber('HUBMILL_WAIT_MAX_S', v, 0), doc: 'bound of `POST /api/v1/jobs?wait=true` and of `POST /api/v1/pipelines/{id}/runs?wait=true`' },
   executeWaitMaxS: {
     env: 'HUBMILL_EXECUTE_WAIT_MAX_S',
