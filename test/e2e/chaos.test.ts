@@ -35,7 +35,7 @@ import { checkSseAcrossNodes } from '../helpers/sse-across-nodes.js';
 
 const TOKEN = 'chaos-test-token-0123456789';
 const USER = 'chaos';
-const NODE_VAR = 'HUBMILL_TEST_NODE';
+const NODE_VAR = 'TEST_NODE_NAME'; // not HUBMILL_*: kernels never inherit the service's own settings
 const LEASE_S = 2;
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 

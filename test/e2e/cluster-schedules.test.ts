@@ -22,7 +22,7 @@ import { code, makeNotebook, waitFor } from '../helpers/notebooks.js';
 
 const TOKEN = 'cluster-schedules-token-0123456789';
 const USER = 'tess';
-const NODE_VAR = 'HUBMILL_TEST_NODE';
+const NODE_VAR = 'TEST_NODE_NAME'; // not HUBMILL_*: kernels never inherit the service's own settings
 const STEP_MS = 5000;
 const FIRES = 12;
 
