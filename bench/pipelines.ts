@@ -14,7 +14,7 @@
  * Environment: BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2),
  * BENCH_PIPELINE_CHAIN (8 tasks), BENCH_PIPELINE_CHAINS (4 runs).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,7 +175,6 @@ export async function benchPipelines(o: { root: string; log: (s: string) => void
     o.log(`  checking 1,000 tasks (check + plan): chain median ${check.chain.medianMs.toFixed(1)} ms (max ${check.chain.maxMs.toFixed(1)}), dag median ${check.dag.medianMs.toFixed(1)} ms (max ${check.dag.maxMs.toFixed(1)})`);
     svc = await startBenchServe(join(o.root, 'dist'), work, { stopGraceMs: 15_000 });
     api = new Api(svc);
-    writeFileSync(join(svc.home, '.keep'), '');
     for (let i = 0; i < 5; i++) await api.call('POST', '/jobs?wait=true', { notebook: 'trivial.ipynb', username: 'bench' }); // warm-up
     const { spread: httpCreateMs, id: bigId } = await httpCreate(api, 5);
     o.log(`  POST of a 1,000-task pipeline: median ${httpCreateMs.medianMs.toFixed(0)} ms`);
