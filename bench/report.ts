@@ -114,10 +114,11 @@ export function renderReport(r: BenchResults): string {
       `Python ${m.versions.python}, nbconvert ${m.versions.nbconvert}, nbclient ${m.versions.nbclient}, jupyter_client ${m.versions.jupyter_client}, ipykernel ${m.versions.ipykernel}, pyzmq ${m.versions.pyzmq} (Debian packages).`,
   );
   p();
+  const pmPeer = [r.cold?.peer, r.bigout?.peer].find((x) => x?.id === 'papermill');
   p(
-    m.versions.papermill
-      ? `papermill ${m.versions.papermill} is installed but is not part of this run; the peer is nbconvert.`
-      : '**papermill is not installed on this machine** (it is not packaged by Debian and PyPI is not reachable here), so the peer for the ratio targets is `jupyter nbconvert --to notebook --execute`, which, like papermill, starts a kernel with jupyter_client and runs the cells with nbclient. papermill adds its own work on top (parameter injection, per-cell output saving), so ratios against nbconvert are conservative for hubmill.',
+    `${m.versions.papermill ? `papermill ${m.versions.papermill} is installed for /usr/bin/python3.` : '**papermill is not installed for /usr/bin/python3** (it is not packaged by Debian and PyPI is not reachable here).'} ` +
+      `${pmPeer ? `The issue 19 sections that name papermill as their peer (the cold CLI${r.bigout?.peer.id === 'papermill' ? ', large outputs' : ''}) ran ${pmPeer.label}, found as each section says. ` : ''}` +
+      'The peer of the other ratio targets is `jupyter nbconvert --to notebook --execute`, which, like papermill, starts a kernel with jupyter_client and runs the cells with nbclient; papermill adds its own work on top (parameter injection, per-cell output saving), so ratios against nbconvert are conservative for hubmill.',
   );
   p();
   p(`Runs: **${r.config.runs}** per tool and notebook (plus one untimed warm-up per tool), interleaved; medians reported. The machine was shared with other work during the run, so absolute numbers are noisy; the ratios compare numbers taken in the same run.`);
@@ -146,6 +147,27 @@ export function renderReport(r: BenchResults): string {
   );
   p();
 
+  const coldLines = r.cold ? renderColdBench(r.cold).split('\n') : [];
+  const bigoutLines = r.bigout ? renderBigoutBench(r.bigout) : [];
+  const forkLines = renderForkSection(r.fork, peer.perSecond);
+  const cpuLines = r.cpu !== undefined ? renderCpuSection(r.cpu) : [];
+  // Issue 19's targets at a glance: the target rows of the sections below, copied (each verdict is computed once, in its section).
+  p('## Issue 19 targets at a glance');
+  p();
+  p(`The rows of the sections below that carry issue 19's targets, as measured on this machine (${m.cpuModel}, ${m.nproc} cores); each section says when it was measured and at what load.`);
+  p();
+  p('| section | target | measured | verdict |');
+  p('| --- | --- | --- | --- |');
+  const rows = (section: string, lines: string[], keep: (row: string) => boolean = () => true) => {
+    const found = targetRows(lines).filter(keep);
+    if (found.length === 0) p(`| ${section} | (not measured in these results) | | n/a |`);
+    for (const row of found) p(`| ${section} ${row}`);
+  };
+  rows('fork server', forkLines, (row) => row.startsWith('| **'));
+  rows('per-job CPU', cpuLines);
+  rows('large outputs', bigoutLines);
+  rows('cold CLI', coldLines);
+  p();
   p('## Engine: whole process, wall time and peak memory');
   p();
   p('| tool | notebook | median wall | min – max | median peak RSS (process tree, kernel included) | ok runs |');
@@ -260,17 +282,17 @@ export function renderReport(r: BenchResults): string {
   if (r.cold) {
     p('## The cold CLI: `hubmill run` against papermill and the bare kernel start');
     p();
-    p(renderColdBench(r.cold));
+    for (const line of coldLines) p(line);
     p();
   }
   if (r.bigout) {
     p(`## Large outputs: ${r.bigout.outputMiB} MiB of stdout`);
     p();
-    for (const line of renderBigoutBench(r.bigout)) p(line);
+    for (const line of bigoutLines) p(line);
     p();
   }
-  for (const line of renderForkSection(r.fork, peer.perSecond)) p(line);
-  if (r.cpu !== undefined) for (const line of renderCpuSection(r.cpu)) p(line);
+  for (const line of forkLines) p(line);
+  for (const line of cpuLines) p(line);
   if (r.baseline) for (const line of renderAbSection(r.baseline)) p(line);
 
   p('## Method');
@@ -290,4 +312,16 @@ export function renderReport(r: BenchResults): string {
   p('Raw numbers of every run are in `bench/results.json`. Re-run with `npm run bench` (`BENCH_RUNS=N` for more runs).');
   p();
   return L.join('\n');
+}
+
+/** The rows of a section's `| target | measured | verdict |` tables, without their header. */
+function targetRows(lines: string[]): string[] {
+  const out: string[] = [];
+  let inTable = false;
+  for (const line of lines) {
+    if (line === '| target | measured | verdict |') inTable = true;
+    else if (!line.startsWith('|')) inTable = false;
+    else if (inTable && !line.startsWith('| ---')) out.push(line);
+  }
+  return out;
 }

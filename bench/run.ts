@@ -13,8 +13,8 @@
  * BENCH_SKIP_STORE=1, BENCH_STORE_N (default 500), BENCH_DATABASE_URL (default the local PostgreSQL, database test),
  * BENCH_BASELINE (a checkout of an earlier commit with dist/ built: its service section against this build's, bench/ab-service.ts)
  * with BENCH_BASELINE_ROUNDS (default 3),
- * BENCH_SKIP_MILLION=1, BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
- * BENCH_SKIP_PIPELINES=1, BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2), BENCH_PIPELINE_CHAIN (8), BENCH_PIPELINE_CHAINS (4): bench/pipelines.ts.
+ * BENCH_SKIP_MILLION=1 (keeps the section of the earlier bench/results.json, which names its own date), BENCH_MILLION_N (default 1,000,000: the store with a long history, bench/million.ts).
+ * BENCH_SKIP_PIPELINES=1 (keeps the earlier section, as BENCH_SKIP_MILLION), BENCH_PIPELINE_ITEMS (200), BENCH_PIPELINE_ROUNDS (2), BENCH_PIPELINE_CHAIN (8), BENCH_PIPELINE_CHAINS (4): bench/pipelines.ts.
  * BENCH_SKIP_CPU=1, BENCH_CPU_RATE (5), BENCH_CPU_N (50): per-job CPU by process and phase (bench/cpu.ts).
  * BENCH_SKIP_COLD=1, BENCH_COLD_ROUNDS (default 12): the cold CLI against papermill (bench/cold.ts; BENCH_PAPERMILL_PATH
  * names a papermill package folder when papermill is not installed).
@@ -222,8 +222,16 @@ try {
     : await benchStore({ n: STORE_N, url: process.env.BENCH_DATABASE_URL, log });
   if (!store.measured) log(`  not measured: ${store.reason}`);
 
-  const millionResults = process.env.BENCH_SKIP_MILLION ? undefined : await million();
-  const pipelineResults = process.env.BENCH_SKIP_PIPELINES ? undefined : await pipelines();
+  // A skipped long section keeps the figures of an earlier run, which carry their own date.
+  const earlier = (): Partial<BenchResults> => {
+    try {
+      return JSON.parse(readFileSync(join(root, 'bench/results.json'), 'utf8')) as BenchResults;
+    } catch {
+      return {};
+    }
+  };
+  const millionResults = process.env.BENCH_SKIP_MILLION ? earlier().million : await million();
+  const pipelineResults = process.env.BENCH_SKIP_PIPELINES ? earlier().pipelines : await pipelines();
 
   const coldResults = process.env.BENCH_SKIP_COLD ? undefined : await cold();
 
