@@ -44,7 +44,8 @@ export function renderColdBench(r: ColdResults): string {
     '- Method: wall time from `spawn` to exit (`runMeasured`, bench/lib/proctree.ts) for `node dist/cli/index.js run trivial.ipynb OUT --no-progress-bar`; ' +
       `the peer on the same notebook (${r.peer.label}); the bare kernel start, \`/usr/bin/python3 -c "import os; from ipykernel.kernelapp import IPKernelApp; IPKernelApp.instance().initialize(); os._exit(0)" -f CONN\` ` +
       "(ipykernel imported and the kernel initialized with its sockets bound, then leaving without Python's teardown); and `node -e 0`. " +
-      'hubmill spawns the kernel before it loads the engine (src/cli/kernel-first.ts), so its wall time is Node\'s start, the spawn, the kernel\'s start overlapped with loading the engine, the cell, the save and the kernel\'s exit.',
+      'hubmill spawns the kernel before it loads the engine (src/cli/kernel-first.ts), so its wall time is Node\'s start, the spawn, the kernel\'s start overlapped with loading the engine, the cell, the save and the kernel\'s shutdown_reply: ' +
+      'it does not wait for the kernel\'s Python teardown (docs/architecture.md), so before the next command starts the bench waits, untimed, until the processes a command left (JPY_PARENT_PID) are gone.',
   );
   return L.join('\n');
 }

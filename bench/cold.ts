@@ -12,7 +12,7 @@
  * peer is `jupyter nbconvert --execute`, and the report says so.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { NODE, tools } from './engine.js';
@@ -100,6 +100,32 @@ function findPeer(env: NodeJS.ProcessEnv): { peer: ColdPeer; env: NodeJS.Process
   };
 }
 
+/** Processes started for `parentPid` that outlive it: kernels carry JPY_PARENT_PID (hubmill's and jupyter_client's alike). */
+function leftovers(parentPid: number): number[] {
+  const mark = `JPY_PARENT_PID=${parentPid}\0`;
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').includes(mark)) found.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/**
+ * `hubmill run` exits once the kernel answered shutdown_reply and leaves it to finish its
+ * teardown (docs/architecture.md): that teardown must not overlap the next command measured,
+ * so the bench waits (untimed, at most 10 s) until the processes a command left are gone.
+ */
+async function waitLeftovers(parentPid: number | undefined): Promise<void> {
+  if (!parentPid || !existsSync('/proc/self/environ')) return;
+  const deadline = Date.now() + 10_000;
+  while (leftovers(parentPid).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 export async function benchCold(opts: { root: string; trivialNotebook: string; rounds: number; log: (s: string) => void }): Promise<ColdResults> {
   const date = new Date().toISOString();
   const load0 = os.loadavg()[0]!;
@@ -130,6 +156,7 @@ export async function benchCold(opts: { root: string; trivialNotebook: string; r
     const c = commands[id]!();
     // Sampling memory is not the point here: once a second keeps the bench's own CPU out of the way.
     const r = await runMeasured(c.cmd, c.args, { cwd: work, env: c.env ?? process.env, timeoutMs: 120_000, sampleMs: 1000 });
+    await waitLeftovers(r.pid);
     const ok = r.exitCode === 0 && (!c.output || (existsSync(c.output) && statSync(c.output).size > 0));
     return ok ? { ms: r.wallMs } : { ms: r.wallMs, problem: `${id}: exit ${r.exitCode}${r.signal ? ` (${r.signal})` : ''}: ${r.stderrTail.slice(-300)}` };
   };

@@ -72,6 +72,8 @@ export function hwmKb(pid: number): number {
 }
 
 export interface MeasuredRun {
+  /** The command's own process. */
+  pid: number | undefined;
   wallMs: number;
   peakTreeRssKb: number;
   samples: number;
@@ -132,7 +134,7 @@ export function runMeasured(
       // Let stderr drain before reporting.
       child.stderr?.once('close', () => undefined);
       setImmediate(() =>
-        resolve({ wallMs, peakTreeRssKb: peak, samples, exitCode: code, signal, timedOut, stderrTail: stderr.slice(-1500) }),
+        resolve({ pid: child.pid, wallMs, peakTreeRssKb: peak, samples, exitCode: code, signal, timedOut, stderrTail: stderr.slice(-1500) }),
       );
     });
     sample();

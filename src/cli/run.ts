@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { executeNotebook, stripAnsi } from '../engine/execute.js';
 import { freshKernels, type KernelSource, type LaunchSettings } from '../engine/kernel-source.js';
 import type { EngineEvent, RunResult } from '../engine/run-types.js';
+import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import { KernelClient } from '../kernel/kernel-client.js';
 import { launchKernelProcess } from '../kernel/launcher.js';
 import { errorLocation } from '../notebook/cell-ref.js';
@@ -43,8 +44,13 @@ export function formatFailure(result: RunResult): string {
  */
 function cliKernels(early: EarlyKernel | null, settings: LaunchSettings & { startTimeoutMs: number }): KernelSource {
   const fresh = freshKernels(settings);
-  if (!early) return fresh;
+  // Once the output is saved and the kernel has answered shutdown_reply, the CLI does not wait
+  // for its Python teardown: the kernel finishes exiting on its own, bounded by the watchdog
+  // (kernel/watchdog.ts: 2 s, then SIGTERM, then SIGKILL of its group). docs/architecture.md.
+  const release = (k: ExecutionKernel) => k.shutdown({ letFinish: true });
+  if (!early) return { acquire: (req) => fresh.acquire(req), release };
   return {
+    release,
     async acquire(req) {
       const started = await early.take(req.kernelName, req.cwd);
       if (!started) return fresh.acquire(req);

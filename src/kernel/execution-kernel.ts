@@ -12,7 +12,9 @@
  *   hangs), `TimeoutError` after `timeoutMs`, `AbortedError` on `signal`.
  * - `interrupt` asks the running cell to stop and returns without waiting for it.
  * - `kill` ends the kernel at once; pending executes then reject as dead.
- * - `shutdown` ends it gracefully, bounded; safe to call twice.
+ * - `shutdown` ends it gracefully, bounded; safe to call twice. `letFinish` (a hint, for
+ *   a caller about to exit: the CLI) may return once the kernel answered shutdown_request,
+ *   leaving its process to finish exiting on its own, bounded (KernelClient).
  */
 import type { ExecuteReplyContent, ExecuteRequestContent, KernelInfoReplyContent, Message } from './messages.js';
 
@@ -53,7 +55,7 @@ export interface ExecutionKernel {
   execute(code: string, opts?: ExecuteOptions): Promise<ExecuteReplyContent>;
   interrupt(): Promise<void>;
   kill(): Promise<void>;
-  shutdown(opts?: { graceMs?: number }): Promise<void>;
+  shutdown(opts?: { graceMs?: number; letFinish?: boolean }): Promise<void>;
   /** Extra detail for error reports (e.g. the kernel's last stderr lines), prefixed with ':\n', or ''. */
   stderrSummary(): string;
 }

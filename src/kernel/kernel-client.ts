@@ -70,6 +70,8 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   private rejectedMessages = 0;
   private readonly redialTimers = new Map<Dealer | Subscriber, NodeJS.Timeout>();
   private readonly proc: KernelProcess;
+  /** Answered shutdown_request and left to exit on its own (shutdown's letFinish). */
+  private leftToFinish = false;
   /** What the ZeroMQ sockets did (connects, handshakes, disconnects), for debug logs and start errors. */
   readonly socketEvents: SocketEventLog;
 
@@ -375,15 +377,34 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     await this.waitExit(2000);
   }
 
-  /** Graceful: shutdown_request, then SIGTERM, then SIGKILL the group. Safe to call twice. */
-  async shutdown(opts: { graceMs?: number } = {}): Promise<void> {
+  /**
+   * Graceful: shutdown_request, then SIGTERM, then SIGKILL the group. Safe to call twice.
+   * `letFinish`: once the kernel has answered shutdown_reply, do not wait for its process to
+   * exit (its interpreter's teardown, its atexit code): it finishes on its own, bounded by the
+   * watchdog once we are gone (KernelProcess.letFinish). Without a reply it is stopped as usual.
+   */
+  async shutdown(opts: { graceMs?: number; letFinish?: boolean } = {}): Promise<void> {
     const grace = opts.graceMs ?? 2000;
     if (this.proc.running) {
+      let waited = false;
       if (!this.requests.dead) {
-        const header = this.codec.header('shutdown_request');
-        this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
+        if (opts.letFinish) {
+          const answered = await this.request('control', 'shutdown_request', { restart: false }, { needIdle: false, timeoutMs: grace }).then(
+            () => true,
+            () => false,
+          );
+          if (answered && this.proc.letFinish()) {
+            this.leftToFinish = true;
+            await this.dispose();
+            return;
+          }
+          waited = !answered;
+        } else {
+          const header = this.codec.header('shutdown_request');
+          this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
+        }
       }
-      if (!(await this.waitExit(grace))) {
+      if (!(await this.waitExit(waited ? 0 : grace))) {
         this.proc.signalGroup('SIGTERM');
         if (!(await this.waitExit(1000))) {
           this.proc.signalGroup('SIGKILL');
@@ -402,7 +423,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.requests.close(new DeadKernelError('Kernel client was disposed'));
     for (const t of this.redialTimers.values()) clearTimeout(t);
     this.redialTimers.clear();
-    if (this.proc.running) {
+    if (this.proc.running && !this.leftToFinish) {
       this.proc.signalGroup('SIGKILL');
     }
     for (const s of [this.shell, this.control, this.iopub]) {
@@ -412,6 +433,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
         // Already closed.
       }
     }
-    await this.proc.cleanup();
+    // A kernel left to finish keeps its ports (handed over to it) until it has exited.
+    if (!this.leftToFinish || !this.proc.running) await this.proc.cleanup();
   }
 }

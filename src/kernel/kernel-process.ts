@@ -3,7 +3,7 @@
  * its whole process group. The messaging side is KernelClient's.
  */
 import type { LaunchedKernel } from './launcher.js';
-import { unwatchProcessGroup } from './watchdog.js';
+import { letProcessGroupFinish, unwatchProcessGroup } from './watchdog.js';
 
 const STDERR_KEEP = 16 * 1024;
 
@@ -74,6 +74,23 @@ export class KernelProcess {
         // Already gone.
       }
     }
+  }
+
+  /**
+   * Leaves a kernel that is exiting (it answered shutdown_request) to finish on its own: it no
+   * longer holds our event loop, the watchdog gives it a bounded grace once we are gone (then
+   * kills its group), its connection file goes now and its ports stay reserved for it.
+   * False (nothing changed) when that cannot be arranged: the caller waits for the exit.
+   */
+  letFinish(): boolean {
+    const pid = this.pid;
+    const handOver = this.launched.handOver;
+    if (!pid || !this.running || !handOver || !letProcessGroupFinish(pid)) return false;
+    const child = this.launched.child as { unref?: () => void; stderr?: { unref?: () => void } | null };
+    child.stderr?.unref?.();
+    child.unref?.();
+    void handOver(pid).catch(() => {});
+    return true;
   }
 
   /** Removes the connection file and gives the ports back (also done on exit). */

@@ -59,6 +59,12 @@ export interface LaunchedKernel {
   connectionFile: string;
   /** Removes the connection file and its folder and gives the ports back; call once the process has exited. */
   cleanup(): Promise<void>;
+  /**
+   * For a kernel left to finish its exit on its own (the CLI, after shutdown_reply): removes the
+   * connection file and its folder and leaves the ports reserved for `pid` until it is dead.
+   * `cleanup` still gives them back if called later. Absent: the kernel cannot be left.
+   */
+  handOver?(pid: number): Promise<void>;
 }
 
 /**
@@ -69,7 +75,7 @@ export async function createConnectionFile(
   spec: KernelSpec,
   runAs?: RunAs,
   ports?: ReserveOptions,
-): Promise<{ id: string; connection: ConnectionInfo; connectionFile: string; dir: string; cleanup: () => Promise<void> }> {
+): Promise<{ id: string; connection: ConnectionInfo; connectionFile: string; dir: string; cleanup: () => Promise<void>; handOver: (pid: number) => Promise<void> }> {
   const id = randomUUID();
   const reservation = await reservePorts(5, ports);
   const [shell, iopub, stdin, control, hb] = reservation.ports;
@@ -90,6 +96,10 @@ export async function createConnectionFile(
     reservation.release();
     if (dir) await rm(dir, { recursive: true, force: true });
   };
+  const handOver = async (pid: number) => {
+    reservation.handOver(pid);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
   try {
     dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
     const connectionFile = join(dir, `kernel-${id}.json`);
@@ -98,7 +108,7 @@ export async function createConnectionFile(
       await chown(dir, runAs.uid, runAs.gid);
       await chown(connectionFile, runAs.uid, runAs.gid);
     }
-    return { id, connection, connectionFile, dir, cleanup };
+    return { id, connection, connectionFile, dir, cleanup, handOver };
   } catch (err) {
     await cleanup();
     throw err;
@@ -151,7 +161,7 @@ export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = pro
 }
 
 export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
-  const { id, connection, connectionFile, cleanup } = await createConnectionFile(spec, opts.runAs, opts.ports);
+  const { id, connection, connectionFile, cleanup, handOver } = await createConnectionFile(spec, opts.runAs, opts.ports);
   const argv = kernelArgv(spec, connectionFile);
   const env = kernelEnv(spec, opts);
   let child: ChildProcess;
@@ -176,5 +186,5 @@ export async function launchKernelProcess(spec: KernelSpec, opts: LaunchOptions 
     });
   });
   if (child.pid) watchProcessGroup(child.pid);
-  return { id, child, connection, connectionFile, cleanup };
+  return { id, child, connection, connectionFile, cleanup, handOver };
 }

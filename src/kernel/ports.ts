@@ -9,7 +9,7 @@
  * - checked free with a bind probe (a foreign program may listen there).
  * See docs/architecture.md ("Kernel ports") for why.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,12 @@ export interface PortReservation {
   ports: number[];
   /** Gives the ports back (idempotent). */
   release(): void;
+  /**
+   * Leaves the ports reserved for process `pid` instead of this one (its pid in every lock file):
+   * for a kernel left to finish its exit after we are gone. Its locks are reclaimed, as any
+   * dead owner's, once it has exited.
+   */
+  handOver(pid: number): void;
 }
 
 /** How many ports below the ephemeral range kernels use. */
@@ -141,5 +147,15 @@ export async function reservePorts(n: number, opts: ReserveOptions = {}): Promis
     release();
     throw new KernelStartError(`No free kernel ports in ${range.low}-${range.high} (locks in ${dir})`);
   }
-  return { ports, release };
+  const handOver = (pid: number) => {
+    if (released) return;
+    for (const p of ports) {
+      try {
+        writeFileSync(join(dir, String(p)), String(pid));
+      } catch {
+        // Reclaimed or removed meanwhile: nothing to hand over.
+      }
+    }
+  };
+  return { ports, release, handOver };
 }
