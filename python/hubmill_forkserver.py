@@ -287,6 +287,7 @@ class Server:
         conn = self.template_conn(argv)
         if self.zygote is not None and conn is not None and self.zygote.fits(req):
             # The server built the app and the shell: finish them on this child's sockets.
+            self.zygote.prefault()
             app = self.zygote.finish(conn, argv)
         else:
             if self.zygote is not None:
@@ -374,9 +375,18 @@ def main():
     # Everything imported so far is shared with the children: keep their collections off these pages.
     gc.collect()
     gc.freeze()
+    # The pages a zygote child writes, copied in bulk at its start (python/hubmill_zygote.py, Zygote.prefault).
+    prefault_why = "no zygote"
+    if server.zygote is not None:
+        if os.environ.pop("HUBMILL_FORKSERVER_PREFAULT", "1").lower() in ("0", "false", "no", "off"):
+            prefault_why = "turned off (HUBMILL_FORKSERVER_PREFAULT)"
+        elif not server.zygote.hot_seen:
+            prefault_why = "the self-check child reported no pages"
+        else:
+            prefault_why = server.zygote.learn_hot(server.zygote.hot_seen)
     import threading
 
-    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why})
+    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
 
     def on_term(*_):
         raise SystemExit(0)
