@@ -65,6 +65,7 @@ class Server:
         self.parsed = None
         self.zygote = None
         self.zygote_why = None
+        self.launcher = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -141,6 +142,37 @@ class Server:
             app.extra_args = list(extra)
 
         app.parse_command_line = parse_command_line
+
+    def find_launcher(self):
+        """Once, in the server: where `python -m ipykernel_launcher` would find the launcher (sys.path minus this folder)."""
+        import importlib.util
+
+        saved = sys.path[:]
+        try:
+            sys.path[:] = self.base_path
+            spec = importlib.util.find_spec("ipykernel_launcher")
+            self.launcher = spec.origin if spec and spec.origin else "ipykernel_launcher"
+        except Exception:  # noqa: BLE001 - each child then looks for itself
+            self.launcher = None
+        finally:
+            sys.path[:] = saved
+
+    def launcher_path(self):
+        """In the child (sys.path set): the launcher's path for sys.argv[0], as the launcher would have it.
+
+        A launcher module in the start folder (first on sys.path) would shadow the installed one: only
+        then, or when the server could not tell, is it looked up here (a lookup costs a child ~3.5 ms).
+        """
+        import importlib.machinery
+
+        cwd = sys.path[0]
+        names = ["ipykernel_launcher"] + ["ipykernel_launcher" + suffix for suffix in importlib.machinery.all_suffixes()]
+        if self.launcher is None or any(os.path.exists(os.path.join(cwd, n)) for n in names):
+            import importlib.util
+
+            spec = importlib.util.find_spec("ipykernel_launcher")
+            return spec.origin if spec and spec.origin else "ipykernel_launcher"
+        return self.launcher
 
     def kill_children(self):
         for pid in list(self.children):
@@ -248,16 +280,14 @@ class Server:
             except Exception:  # noqa: BLE001 - a broken numpy must not stop the kernel
                 pass
 
-        import importlib.util
-
         from ipykernel.kernelapp import IPKernelApp
 
-        spec = importlib.util.find_spec("ipykernel_launcher")
         argv = list(req["argv"])
-        sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher"] + argv
+        sys.argv = [self.launcher_path()] + argv
         conn = self.template_conn(argv)
         if self.zygote is not None and conn is not None and self.zygote.fits(req):
             # The server built the app and the shell: finish them on this child's sockets.
+            self.zygote.prefault()
             app = self.zygote.finish(conn, argv)
         else:
             if self.zygote is not None:
@@ -282,13 +312,12 @@ def lean_exit():
         threading._shutdown()  # noqa: SLF001 - what the interpreter itself calls at exit
         atexit._run_exitfuncs()  # noqa: SLF001
         # Files the user left open keep no buffered data behind (a normal exit would flush them while tearing down).
-        for obj in gc.get_objects():
-            if isinstance(obj, io.IOBase):
-                try:
-                    if not obj.closed:
-                        obj.flush()
-                except Exception:  # noqa: BLE001 - a broken stream must not stop the others
-                    pass
+        for obj in open_files(gc.get_objects()):
+            try:
+                if not obj.closed:
+                    obj.flush()
+            except Exception:  # noqa: BLE001 - a broken stream must not stop the others
+                pass
     except BaseException:  # noqa: BLE001
         code = 1
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -297,6 +326,24 @@ def lean_exit():
         except Exception:  # noqa: BLE001
             pass
     os._exit(code)
+
+
+def open_files(objects):
+    """The objects that are io.IOBase instances (their class or a registered one), one subclass check per type.
+
+    isinstance() against the io.IOBase ABC costs a check per object (~6 ms of a kernel's exit for the
+    ~3,500 objects a child made); the answer only depends on the type, so it is asked once per type.
+    """
+    by_type = {}
+    found = []
+    for obj in objects:
+        cls = type(obj)
+        hit = by_type.get(cls)
+        if hit is None:
+            hit = by_type[cls] = issubclass(cls, io.IOBase)
+        if hit or (obj.__class__ is not cls and isinstance(obj, io.IOBase)):  # a proxy: as isinstance would
+            found.append(obj)
+    return found
 
 
 def load_sibling(name):
@@ -321,15 +368,25 @@ def main():
         template = None
     if isinstance(template, list) and all(isinstance(a, str) for a in template):
         server.parse_args_once(template)
+    server.find_launcher()
     # IPKernelApp up to its sockets and the kernel's shell, built once (python/hubmill_zygote.py), when it checks out.
     hubmill_zygote = load_sibling("hubmill_zygote")
     server.zygote, server.zygote_why = hubmill_zygote.build(server.parsed, server.parsed_args, start_env)
     # Everything imported so far is shared with the children: keep their collections off these pages.
     gc.collect()
     gc.freeze()
+    # The pages a zygote child writes, copied in bulk at its start (python/hubmill_zygote.py, Zygote.prefault).
+    prefault_why = "no zygote"
+    if server.zygote is not None:
+        if os.environ.pop("HUBMILL_FORKSERVER_PREFAULT", "1").lower() in ("0", "false", "no", "off"):
+            prefault_why = "turned off (HUBMILL_FORKSERVER_PREFAULT)"
+        elif not server.zygote.hot_seen:
+            prefault_why = "the self-check child reported no pages"
+        else:
+            prefault_why = server.zygote.learn_hot(server.zygote.hot_seen)
     import threading
 
-    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why})
+    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
 
     def on_term(*_):
         raise SystemExit(0)

@@ -80,11 +80,56 @@ def mismatch():
     return None
 
 
+# madvise(MADV_POPULATE_WRITE), Linux 5.14: makes a range's pages the process's own in one call.
+MADV_POPULATE_WRITE = 23
+# Gaps of at most this many pages between two written ranges are populated too (fewer calls, more memory: 4 took 4,936 pages for 3,069 written).
+PREFAULT_GAP_PAGES = 0
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 class Zygote:
     def __init__(self, app, shell, env):
         self.app = app
         self.shell = shell
         self.env = env
+        # The pages of the server a kernel writes as it finishes and runs a cell (learnt by the self-check):
+        # [(start, end)] and the madvise function that copies them in one call each, or None.
+        self.hot = None
+        self._madvise = None
+        self.hot_seen = None  # what the self-check child wrote, before learn_hot keeps what is still mapped
+
+    def prefault(self):
+        """In the child, first thing: take a private copy of the pages it is about to write, in bulk.
+
+        Each of those pages would otherwise be copied on its first write, one page fault each (~15 us of
+        CPU apiece on the 2-core EPYC VM, ~3,000 per kernel). Contents do not change; a range that is no
+        longer mapped or writable is refused by the kernel and skipped.
+        """
+        if not self.hot or self._madvise is None:
+            return 0
+        for start, end in self.hot:
+            self._madvise(start, end - start, MADV_POPULATE_WRITE)
+        return len(self.hot)
+
+    def learn_hot(self, ranges):
+        """In the server: keep `ranges` (from the self-check child) that are still private writable mappings."""
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            madvise = libc.madvise
+            madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            madvise.restype = ctypes.c_int
+            maps = private_writable_maps()
+            kept = [(max(a, m0), min(b, m1)) for a, b in ranges for m0, m1 in maps if a < m1 and m0 < b]
+            # A probe on one page of the server's own (already its own: no copy) says whether the kernel knows the advice.
+            if kept and madvise(kept[0][0], PAGE, MADV_POPULATE_WRITE) != 0:
+                return "madvise(MADV_POPULATE_WRITE) refused (errno %d)" % ctypes.get_errno()
+            self.hot, self._madvise = kept or None, madvise
+            return None
+        except Exception as e:  # noqa: BLE001 - children then fault their pages one by one, as before
+            self.hot = None
+            return "prefault unavailable: %r" % (e,)
 
     def fits(self, req):
         """A child may use the prebuilt app: same user and environment as the server (bar per-kernel variables)."""
@@ -159,6 +204,41 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         return app
+
+
+def private_writable_maps():
+    """The process's private writable mappings, [(start, end)]."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == "rw-p":
+                a, b = fields[0].split("-")
+                out.append((int(a, 16), int(b, 16)))
+    return out
+
+
+def written_ranges(maps):
+    """Pages of `maps` (the server's mappings) this process has its own copy of now, as coalesced ranges.
+
+    /proc/self/pagemap: bit 63 present, bit 56 mapped by this process only (a copy made on write, or a
+    page first touched here).
+    """
+    import struct
+
+    ranges = []
+    with open("/proc/self/pagemap", "rb") as pm:
+        for start, end in maps:
+            pm.seek(start // PAGE * 8)
+            data = pm.read((end - start) // PAGE * 8)
+            for i, (entry,) in enumerate(struct.iter_unpack("<Q", data)):
+                if entry >> 63 & 1 and entry >> 56 & 1:
+                    page = start + i * PAGE
+                    if ranges and ranges[-1][1] >= page - PREFAULT_GAP_PAGES * PAGE and ranges[-1][1] > start:
+                        ranges[-1][1] = page + PAGE
+                    else:
+                        ranges.append([page, page + PAGE])
+    return [tuple(r) for r in ranges]
 
 
 def _prebuild(parsed, set_cli):
@@ -263,6 +343,8 @@ def self_check(zygote, template):
     server_session, server_key = zygote.app.session.session, zygote.app.session.key
     tmp = tempfile.mkdtemp(prefix="hubmill-zygote-check-")
     conn = os.path.join(tmp, "kernel.json")
+    hot_file = os.path.join(tmp, "hot.json")
+    maps = private_writable_maps()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -291,6 +373,12 @@ def self_check(zygote, template):
                 and str(shell.user_ns["_dh"][0]) == os.getcwd()
             )
             code = 0 if ok else 2
+            if ok:
+                try:
+                    with open(hot_file, "w") as f:
+                        json.dump(written_ranges(maps), f)
+                except Exception:  # noqa: BLE001 - no prefault then, the kernel is fine
+                    pass
         except BaseException:  # noqa: BLE001
             import traceback
 
@@ -316,6 +404,11 @@ def self_check(zygote, template):
             return "the self-check child's kernel was not wired as expected"
         if code != 0:
             return "the self-check child failed (exit %s; its traceback is in the server's stderr)" % code
+        try:
+            with open(hot_file) as f:
+                zygote.hot_seen = [tuple(r) for r in json.load(f)]
+        except (OSError, ValueError):
+            zygote.hot_seen = None
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

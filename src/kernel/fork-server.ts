@@ -157,7 +157,7 @@ export class ForkServer extends EventEmitter {
   private exited = false;
   private stderrTail = '';
   /** Set by the server's hello: its Python threads at fork time (must be 1) and preload time. */
-  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean; zygote?: boolean; zygote_why?: string | null } | null = null;
+  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean; zygote?: boolean; zygote_why?: string | null; prefault_pages?: number; prefault_why?: string | null } | null = null;
 
   private constructor(
     private readonly proc: ChildProcess,

@@ -87,7 +87,7 @@ export class ForkServers {
         }
         e.server = server;
         this.opts.logger?.info(
-          { kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed, zygote: server.hello?.zygote, zygoteWhy: server.hello?.zygote_why ?? undefined },
+          { kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed, zygote: server.hello?.zygote, zygoteWhy: server.hello?.zygote_why ?? undefined, prefaultPages: server.hello?.prefault_pages, prefaultWhy: server.hello?.prefault_why ?? undefined },
           'fork server ready',
         );
         server.once('exit', (err: Error) => {

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DeadKernelError, KernelStartError } from '../../src/errors.js';
@@ -61,6 +62,41 @@ describe('forked kernels: lifecycle', () => {
     } finally {
       await own.close();
     }
+  });
+
+  test("a child's sys.argv[0] is the launcher a launched kernel would run, and one in the start folder shadows it", async () => {
+    const launched = await KernelClient.launch(spec, { cwd: dir });
+    const installed = await runJson<{ argv0: string }>(launched, 'import json, sys; print(json.dumps({"argv0": sys.argv[0]}))').finally(() => launched.shutdown());
+    const k = await forkedKernel(servers, spec, { cwd: dir });
+    const own = await tempDir('hubmill-forklauncher-');
+    writeFileSync(join(own, 'ipykernel_launcher.py'), '# not run: the path only names the launcher\n');
+    const shadowed = await forkedKernel(servers, spec, { cwd: own });
+    try {
+      assert.equal((await runJson<{ argv0: string }>(k, 'import json, sys; print(json.dumps({"argv0": sys.argv[0]}))')).argv0, installed.argv0);
+      assert.equal((await runJson<{ argv0: string }>(shadowed, 'import json, sys; print(json.dumps({"argv0": sys.argv[0]}))')).argv0, join(own, 'ipykernel_launcher.py'));
+    } finally {
+      await Promise.all([k.shutdown(), shadowed.shutdown()]);
+    }
+  });
+
+  test("a child's exit flushes what the user left buffered in open files (its own and io.IOBase subclasses)", async () => {
+    const k = await forkedKernel(servers, spec, { cwd: dir });
+    const code = [
+      'import io',
+      `f = open(${JSON.stringify(join(dir, 'left-open.txt'))}, 'w')`,
+      "f.write('buffered text')",
+      'class Mine(io.RawIOBase):',
+      '    def writable(self): return True',
+      `    def flush(self): open(${JSON.stringify(join(dir, 'mine-flushed.txt'))}, 'w').close()`,
+      'm = Mine()',
+      // Held by a module, so IPython's reset of the namespace at exit does not free (and so flush) them.
+      'import json',
+      'json._hubmill_kept = [f, m]',
+    ].join('\n');
+    await run(k, code);
+    await k.shutdown({ graceMs: 30_000 }); // returns once the kernel's process is gone (a loaded machine may be slow)
+    assert.equal(readFileSync(join(dir, 'left-open.txt'), 'utf8'), 'buffered text');
+    assert.ok(existsSync(join(dir, 'mine-flushed.txt')), 'the io.IOBase subclass was flushed at exit');
   });
 
   test('a crash of one child touches neither the server nor the other children', async () => {
