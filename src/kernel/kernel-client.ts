@@ -383,6 +383,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
         const header = this.codec.header('shutdown_request');
         this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
       }
+      // Nothing is read from IOPub any more. A kernel closes its IOPub socket as it starts to exit and
+      // may take a second or two to be gone; an open subscriber would dial that port meanwhile.
+      this.closeSocket(this.iopub);
       if (!(await this.waitExit(grace))) {
         this.proc.signalGroup('SIGTERM');
         if (!(await this.waitExit(1000))) {
@@ -405,13 +408,15 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     if (this.proc.running) {
       this.proc.signalGroup('SIGKILL');
     }
-    for (const s of [this.shell, this.control, this.iopub]) {
-      try {
-        s.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    for (const s of [this.shell, this.control, this.iopub]) this.closeSocket(s);
     await this.proc.cleanup();
+  }
+
+  private closeSocket(s: Dealer | Subscriber): void {
+    try {
+      s.close();
+    } catch {
+      // Already closed.
+    }
   }
 }
