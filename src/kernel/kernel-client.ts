@@ -96,9 +96,16 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.socketEvents.watch('shell', this.shell, (a) => this.redial(this.shell, a));
     this.socketEvents.watch('control', this.control, (a) => this.redial(this.control, a));
     this.socketEvents.watch('iopub', this.iopub, (a) => this.redial(this.iopub, a));
+    // Control and IOPub are dialled once shell's handshake shows the kernel has bound its ports: while it
+    // starts, each socket would otherwise dial a closed port every reconnect interval (three events each).
+    let dialled = false;
+    this.shell.events.on('handshake', () => {
+      if (dialled || this.disposed) return;
+      dialled = true;
+      this.control.connect(url(c.control_port));
+      this.iopub.connect(url(c.iopub_port));
+    });
     this.shell.connect(url(c.shell_port));
-    this.control.connect(url(c.control_port));
-    this.iopub.connect(url(c.iopub_port));
     void this.readLoop(this.shell, 'shell');
     void this.readLoop(this.control, 'control');
     void this.readLoop(this.iopub, 'iopub');
