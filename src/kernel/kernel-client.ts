@@ -98,9 +98,16 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.socketEvents.watch('shell', this.shell, (a) => this.redial(this.shell, a));
     this.socketEvents.watch('control', this.control, (a) => this.redial(this.control, a));
     this.socketEvents.watch('iopub', this.iopub, (a) => this.redial(this.iopub, a));
+    // Control and IOPub are dialled once shell's handshake shows the kernel has bound its ports: while it
+    // starts, each socket would otherwise dial a closed port every reconnect interval (three events each).
+    let dialled = false;
+    this.shell.events.on('handshake', () => {
+      if (dialled || this.disposed) return;
+      dialled = true;
+      this.control.connect(url(c.control_port));
+      this.iopub.connect(url(c.iopub_port));
+    });
     this.shell.connect(url(c.shell_port));
-    this.control.connect(url(c.control_port));
-    this.iopub.connect(url(c.iopub_port));
     void this.readLoop(this.shell, 'shell');
     void this.readLoop(this.control, 'control');
     void this.readLoop(this.iopub, 'iopub');
@@ -404,6 +411,9 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
           this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
         }
       }
+      // Nothing is read from IOPub any more. A kernel closes its IOPub socket as it starts to exit and
+      // may take a second or two to be gone; an open subscriber would dial that port meanwhile.
+      this.closeSocket(this.iopub);
       if (!(await this.waitExit(waited ? 0 : grace))) {
         this.proc.signalGroup('SIGTERM');
         if (!(await this.waitExit(1000))) {
@@ -426,14 +436,16 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     if (this.proc.running && !this.leftToFinish) {
       this.proc.signalGroup('SIGKILL');
     }
-    for (const s of [this.shell, this.control, this.iopub]) {
-      try {
-        s.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    for (const s of [this.shell, this.control, this.iopub]) this.closeSocket(s);
     // A kernel left to finish keeps its ports (handed over to it) until it has exited.
     if (!this.leftToFinish || !this.proc.running) await this.proc.cleanup();
+  }
+
+  private closeSocket(s: Dealer | Subscriber): void {
+    try {
+      s.close();
+    } catch {
+      // Already closed.
+    }
   }
 }

@@ -20,6 +20,13 @@ export interface LocalLauncherOptions {
 
 type StartProcess = KernelClientLaunchOptions['startProcess'];
 
+/**
+ * A warm kernel's sockets back off to this pause between attempts to reach its ports (10, 20, 40 ms):
+ * nobody waits for it, and dialling every 10 ms until it binds (up to a second under load) cost
+ * each refill ~100 refused connects per socket, three socket events each, on hubmill's CPU.
+ */
+const WARM_RECONNECT_MAX_MS = 40;
+
 export class LocalLauncher implements KernelLauncher<KernelClient> {
   /** Kernelspecs kept 5 s: without this, every kernel start scans every Jupyter data folder. */
   private readonly spec: (name: string) => ReturnType<typeof getKernelSpec>;
@@ -35,6 +42,7 @@ export class LocalLauncher implements KernelLauncher<KernelClient> {
       cwd: o.cwd,
       startTimeoutMs: o.startTimeoutMs ?? this.opts.startTimeoutMs,
       logger: this.opts.logger,
+      reconnectMaxIntervalMs: WARM_RECONNECT_MAX_MS,
       startProcess: how.startProcess,
     });
     return { kernel, preloaded: how.forked };
