@@ -97,11 +97,7 @@ function stringsLength(v: unknown): number {
 }
 
 function textBytes(t: unknown): number {
-  if (t instanceof LongText) {
-    let n = 0;
-    for (const p of t.pieces()) n += Buffer.byteLength(p);
-    return n;
-  }
+  if (t instanceof LongText) return t.utf8Bytes();
   return typeof t === 'string' ? Buffer.byteLength(t) : stringsLength(t);
 }
 

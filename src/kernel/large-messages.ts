@@ -6,9 +6,12 @@
  * when its own limits say so, and by then several such copies may be held: a
  * service receiving 100 MB of stdout measured 2.6× the output in RSS growth.
  *
- * So once LARGE_BYTES of large messages were decoded (each at least
- * MIN_MESSAGE_BYTES; small ones never count), one full collection is run just
- * before the next large one is decoded. It costs tens of milliseconds on a heap of a few
+ * So once LARGE_BYTES of large messages were handled (each at least
+ * MIN_MESSAGE_BYTES; small ones never count), one full collection is run right
+ * after the last of them, before the next message is read, and the read loop
+ * yields one turn of the event loop so the frames' finalizers free their
+ * memory (measured: without that turn, the previous frame was still counted in
+ * `external` while the next one was decoded). It costs tens of milliseconds on a heap of a few
  * hundred megabytes, against seconds of kernel time to produce that much output.
  * The collector comes from V8's `--expose-gc`, enabled at run time for a fresh
  * context only (the process's own global `gc` is untouched); where that fails,
@@ -35,16 +38,23 @@ function collector(): (() => void) | null {
   return collect;
 }
 
-/** A kernel message of `bytes` is about to be decoded: maybe collect the garbage of the earlier ones first. */
-export function largeMessageComing(bytes: number): void {
-  if (bytes < MIN_MESSAGE_BYTES) return;
-  if (pendingBytes >= LARGE_BYTES) {
-    pendingBytes = 0;
-    // Now, before this one is decoded (the earlier ones' frames are no longer referenced), and not on a later
-    // turn: while a kernel keeps sending, the read loop runs on microtasks and a later turn comes only when it stops.
-    collector()?.();
-  }
+/**
+ * A kernel message of `bytes` was handled (decoded and dispatched): once LARGE_BYTES of large ones
+ * were, collects the garbage and answers a promise that settles on the next macrotask, for the
+ * read loop to await before it reads on; else null. The frames' memory belongs to ZeroMQ and is
+ * freed by their Buffers' finalizers, which Node runs on a later turn of the event loop, not within
+ * the collection: while a kernel keeps sending, the read loop runs on microtasks and that turn would
+ * come only when the kernel stops. So the loop yields one turn here.
+ */
+export function largeMessageDone(bytes: number): Promise<void> | null {
+  if (bytes < MIN_MESSAGE_BYTES) return null;
   pendingBytes += bytes;
+  if (pendingBytes < LARGE_BYTES) return null;
+  pendingBytes = 0;
+  const gc = collector();
+  if (!gc) return null;
+  gc();
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The size of a message's frames. */
