@@ -216,10 +216,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     try {
       const messages = socket[Symbol.asyncIterator]();
       for (;;) {
-        const next = await messages.next();
-        if (next.done) break;
-        const bytes = frameBytes(next.value as Buffer[]);
-        this.receive(next.value as Buffer[], channel);
+        // The message is handled without being kept in a local: one held across the `await` below would
+        // stay reachable from this loop's suspended frame, and its frames (tens of MB) would not be freed.
+        const bytes = this.receive(await messages.next(), channel);
+        if (bytes < 0) break;
         // After a large message: its frames collected and freed before the next one is read (large-messages.ts).
         const collected = largeMessageDone(bytes);
         if (collected) await collected;
@@ -229,12 +229,16 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     }
   }
 
-  private receive(frames: Buffer[], channel: Channel): void {
+  /** Decodes and dispatches one message; answers its frames' size, or -1 when the socket is closed. */
+  private receive(next: IteratorResult<unknown>, channel: Channel): number {
+    if (next.done) return -1;
+    const frames = next.value as Buffer[];
+    const bytes = frameBytes(frames);
     const msg = this.codec.decode(frames, channel);
     if (!msg) {
       // A wrong signature means another kernel (another key) is on this port; counted for start errors.
       this.rejectedMessages++;
-      return;
+      return bytes;
     }
     try {
       this.dispatch(msg, channel === 'iopub');
@@ -242,6 +246,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       // A listener's bug must not stop the read loop (and with it every later reply).
       this.emit('listener-error', err);
     }
+    return bytes;
   }
 
   private dispatch(msg: Message, iopub: boolean): void {
