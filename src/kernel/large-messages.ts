@@ -1,8 +1,8 @@
 /**
  * Garbage after very large kernel messages. ipykernel sends what a cell wrote to
  * stdout in the last 0.2 s as one message: a cell printing 100 MB arrives as a few
- * messages of 10–50 MB each. Decoding one leaves its ZeroMQ frame (outside the V8
- * heap) and its JSON text (inside) as garbage at once, but V8 collects them only
+ * messages of 5–70 MB each. Handling one leaves its ZeroMQ frame (outside the V8
+ * heap) and the slices parsed from it (inside) as garbage at once, but V8 collects them only
  * when its own limits say so, and by then several such copies may be held: a
  * service receiving 100 MB of stdout measured 2.6× the output in RSS growth.
  *
