@@ -11,10 +11,13 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { LongText } from '../notebook/long-text.js';
+import { collectNow } from './large-messages.js';
 
 /** Content frames at least this large are decoded here. */
 export const LARGE_STREAM_BYTES = 4 * 1024 * 1024;
 const SLICE_BYTES = 1024 * 1024;
+/** A reader of a FrameText collects the garbage of its parsed slices after every this many bytes of frame. */
+const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
 
 const HEAD = /^\{\s*"name"\s*:\s*"(stdout|stderr)"\s*,\s*"text"\s*:\s*"/;
 const TAIL = /"\s*\}\s*$/;
@@ -104,12 +107,18 @@ export class FrameText extends LongText {
     const { frame, start, end } = this;
     return {
       *[Symbol.iterator]() {
+        let sinceCollect = 0;
         for (let pos = start; pos < end; ) {
           let cut = Math.min(end, pos + SLICE_BYTES);
           if (cut < end) cut = safeCut(frame, cut, pos);
           if (cut <= pos) throw new Error('stream frame: no place to cut');
           yield JSON.parse(`"${frame.toString('utf8', pos, cut)}"`) as string;
+          sinceCollect += cut - pos;
           pos = cut;
+          if (sinceCollect >= COLLECT_EVERY_BYTES && pos < end) {
+            sinceCollect = 0;
+            collectNow();
+          }
         }
       },
     };
