@@ -6,8 +6,8 @@
  *   the job's events); its Node process's RSS just before the job is submitted, and its
  *   peak (VmHWM, read from /proc when the job has ended, plus /proc samples while it
  *   runs). Growth = peak − before; target: at most 2× the output's size.
- * - Command line: `hubmill run` and papermill (else `jupyter nbconvert --execute`, named
- *   in the report) on the same notebook, alternating, each run's peak RSS summed over
+ * - Command line: `hubmill run` and papermill (found by bench/lib/peer.ts, as the cold
+ *   section finds it; else `jupyter nbconvert --execute`, named in the report) on the same notebook, alternating, each run's peak RSS summed over
  *   its process tree (kernel included, the same rule for both); target: hubmill below.
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from './lib/http.js';
+import { findPeer, type PeerTool } from './lib/peer.js';
 import { hwmKb, rssKb, runMeasured } from './lib/proctree.js';
 import { startBenchServe } from './lib/serve-child.js';
 import { median, sleep } from './lib/stats.js';
@@ -29,11 +30,9 @@ export interface BigoutBenchResults {
   loadAvgEnd: number[];
   service: { beforeKb: number; peakKb: number; growthKb: number; jobStatus: string; outputBytes: number; sseEvents: number; wallMs: number } | null;
   serviceError?: string;
-  peer: { id: 'papermill' | 'nbconvert'; label: string };
+  peer: PeerTool;
   cli: Array<{ tool: 'hubmill' | 'peer'; run: number; peakTreeRssKb: number; wallMs: number; ok: boolean; problem?: string }>;
 }
-
-const PAPERMILL = ['/usr/local/bin/papermill', '/usr/bin/papermill'].find((p) => existsSync(p)) ?? null;
 
 /** A notebook whose one cell writes `mib` MiB to stdout, 1 KiB a line. */
 export function writeBigNotebook(path: string, mib: number): void {
@@ -106,9 +105,7 @@ export async function benchBigout(o: { root: string; workDir: string; mib: numbe
   const { root, workDir, mib, runs, log } = o;
   const work = join(workDir, 'bigout');
   mkdirSync(work, { recursive: true });
-  const peer: BigoutBenchResults['peer'] = PAPERMILL
-    ? { id: 'papermill', label: `papermill (${PAPERMILL})` }
-    : { id: 'nbconvert', label: '`jupyter nbconvert --to notebook --execute` (papermill is not installed here)' };
+  const { peer, env: peerEnv, argv: peerArgv } = findPeer(process.env);
   const r: BigoutBenchResults = { measured: true, outputMiB: mib, loadAvgStart: os.loadavg(), loadAvgEnd: [], service: null, peer, cli: [] };
   try {
     r.service = await measureService(root, work, mib, log);
@@ -119,18 +116,15 @@ export async function benchBigout(o: { root: string; workDir: string; mib: numbe
   const input = join(work, 'big.ipynb');
   writeBigNotebook(input, mib);
   const commands = {
-    hubmill: (out: string) => ({ cmd: NODE, args: [join(root, 'dist/cli/index.js'), 'run', input, out, '--no-progress-bar'] }),
-    peer: (out: string) =>
-      PAPERMILL
-        ? { cmd: PAPERMILL, args: [input, out, '--no-progress-bar'] }
-        : { cmd: '/usr/bin/jupyter-nbconvert', args: ['--to', 'notebook', '--execute', input, '--output-dir', work, '--output', out.slice(work.length + 1).replace(/\.ipynb$/, '')] },
+    hubmill: (out: string) => ({ cmd: NODE, args: [join(root, 'dist/cli/index.js'), 'run', input, out, '--no-progress-bar'], env: process.env }),
+    peer: (out: string) => ({ ...peerArgv(input, out), env: peerEnv }),
   };
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? (['hubmill', 'peer'] as const) : (['peer', 'hubmill'] as const);
     for (const tool of order) {
       const out = join(work, `cli-${tool}-${run}.ipynb`);
       const c = commands[tool](out);
-      const m = await runMeasured(c.cmd, c.args, { cwd: work, timeoutMs: 600_000, sampleMs: 20 });
+      const m = await runMeasured(c.cmd, c.args, { cwd: work, env: c.env, timeoutMs: 600_000, sampleMs: 20 });
       const size = existsSync(out) ? statSync(out).size : 0;
       const ok = m.exitCode === 0 && size > mib * 1048576;
       r.cli.push({ tool, run, peakTreeRssKb: m.peakTreeRssKb, wallMs: m.wallMs, ok, ...(ok ? {} : { problem: `exit ${m.exitCode}, output ${size} bytes: ${m.stderrTail.slice(-200)}` }) });
@@ -169,6 +163,6 @@ export function renderBigoutBench(r: BigoutBenchResults): string[] {
     L.push(`| \`hubmill run\` peaks below the peer | not measured (${r.cli.filter((c) => !c.ok).map((c) => `${c.tool}: ${c.problem}`).join('; ') || 'no runs'}) | n/a |`);
   }
   L.push('');
-  L.push(`Peer: ${r.peer.label}. Service: \`hubmill serve\` started as \`npm start\` starts it (\`--max-semi-space-size=2\`), pools full; RSS of its Node process (kernels excluded) 1 s before the job, and the peak: /proc samples every 100 ms while the job runs and VmHWM once it ended. An SSE client follows the job's events meanwhile. Command line: runs alternate between the tools; peak RSS is summed over each command's process tree (the kernel included) every 20 ms.`);
+  L.push(`Peer: ${r.peer.label}${r.peer.version ? ` (papermill ${r.peer.version})` : ''}${r.peer.source ? `, ${r.peer.source}` : ''}. Service: \`hubmill serve\` started as \`npm start\` starts it (\`--max-semi-space-size=2\`), pools full; RSS of its Node process (kernels excluded) 1 s before the job, and the peak: /proc samples every 100 ms while the job runs and VmHWM once it ended. An SSE client follows the job's events meanwhile. Command line: runs alternate between the tools; peak RSS is summed over each command's process tree (the kernel included) every 20 ms.`);
   return L;
 }

@@ -5,17 +5,15 @@
  * running `IPKernelApp.initialize()`, then leaving at once), all measured the
  * same way: wall time from spawn to exit (lib/proctree.ts runMeasured).
  *
- * papermill is not packaged by Debian: the bench uses `papermill` on PATH or
- * importable by /usr/bin/python3, else the package folder named by
- * BENCH_PAPERMILL_PATH (e.g. an unpacked source tree; its dependencies click,
- * tqdm, tenacity, nbclient, nbformat come from Debian). Without papermill the
- * peer is `jupyter nbconvert --execute`, and the report says so.
+ * The peer is papermill, found by bench/lib/peer.ts (PATH, /usr/bin/python3 or
+ * BENCH_PAPERMILL_PATH); without papermill it is `jupyter nbconvert --execute`,
+ * and the report says so.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { NODE, tools } from './engine.js';
+import { findPeer, type PeerTool } from './lib/peer.js';
 import { runMeasured } from './lib/proctree.js';
 import { median } from './lib/stats.js';
 
@@ -25,13 +23,8 @@ export const COLD_GAP_MAX_MS = 150;
 /** What a kernel process does from its start to ready, and no more: ipykernel imported, the app initialized (sockets bound), then gone. */
 const BARE_KERNEL = 'import os\nfrom ipykernel.kernelapp import IPKernelApp\nIPKernelApp.instance().initialize()\nos._exit(0)';
 
-export interface ColdPeer {
-  id: 'papermill' | 'nbconvert';
-  label: string;
-  version: string | null;
-  /** How papermill was found (PATH, /usr/bin/python3, BENCH_PAPERMILL_PATH); the reason when the peer is nbconvert. */
-  source: string;
-}
+/** The peer, as bench/lib/peer.ts found it. */
+export type ColdPeer = PeerTool;
 
 export interface ColdRound {
   order: string[];
@@ -57,48 +50,6 @@ export interface ColdResults {
 }
 
 type Cmd = { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; output: string | null };
-
-function papermillVersion(python: string, env: NodeJS.ProcessEnv): string | null {
-  try {
-    return execFileSync(python, ['-c', 'import papermill; print(papermill.__version__)'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 }).trim();
-  } catch {
-    return null;
-  }
-}
-
-/** papermill as a user would run it, when it can be found; else nbconvert. */
-function findPeer(env: NodeJS.ProcessEnv): { peer: ColdPeer; env: NodeJS.ProcessEnv; argv: (input: string, output: string) => { cmd: string; args: string[] } } {
-  const onPath = (env.PATH ?? '').split(':').map((d) => join(d, 'papermill')).find((p) => p && existsSync(p));
-  const pmArgs = (input: string, output: string) => [input, output, '--no-progress-bar'];
-  if (onPath) {
-    return { peer: { id: 'papermill', label: '`papermill IN OUT --no-progress-bar`', version: null, source: onPath }, env, argv: (i, o) => ({ cmd: onPath, args: pmArgs(i, o) }) };
-  }
-  const sys = papermillVersion('/usr/bin/python3', env);
-  if (sys) {
-    return { peer: { id: 'papermill', label: '`python3 -m papermill IN OUT --no-progress-bar`', version: sys, source: '/usr/bin/python3' }, env, argv: (i, o) => ({ cmd: '/usr/bin/python3', args: ['-m', 'papermill', ...pmArgs(i, o)] }) };
-  }
-  const dir = env.BENCH_PAPERMILL_PATH;
-  if (dir) {
-    const withPath = { ...env, PYTHONPATH: [dir, env.PYTHONPATH].filter(Boolean).join(':') };
-    const v = papermillVersion('/usr/bin/python3', withPath);
-    if (v) {
-      return {
-        peer: { id: 'papermill', label: '`python3 -m papermill IN OUT --no-progress-bar`', version: v, source: `BENCH_PAPERMILL_PATH=${dir}` },
-        env: withPath,
-        argv: (i, o) => ({ cmd: '/usr/bin/python3', args: ['-m', 'papermill', ...pmArgs(i, o)] }),
-      };
-    }
-  }
-  const nbconvert = tools('').find((t) => t.id === 'nbconvert')!;
-  return {
-    peer: { id: 'nbconvert', label: '`jupyter nbconvert --to notebook --execute`', version: null, source: 'papermill not found (not on PATH, not importable by /usr/bin/python3, no BENCH_PAPERMILL_PATH)' },
-    env,
-    argv: (i, o) => {
-      const c = nbconvert.command(i, join(o, '..'), 'peer');
-      return { cmd: c.cmd, args: c.args };
-    },
-  };
-}
 
 /** Processes started for `parentPid` that outlive it: kernels carry JPY_PARENT_PID (hubmill's and jupyter_client's alike). */
 function leftovers(parentPid: number): number[] {

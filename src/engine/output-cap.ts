@@ -51,7 +51,8 @@ export class OutputCap {
       this.dropped += size;
       return { output: null, cut: true };
     }
-    const head = cutToBytes(String((out as Json).text), room);
+    const text = (out as Json).text;
+    const head = text instanceof LongText ? longHead(text, room) : cutToBytes(String(text), room);
     this.dropped += size - Buffer.byteLength(head);
     return { output: head ? ({ ...out, text: head } as Output) : null, cut: true };
   }
@@ -81,12 +82,31 @@ export class OutputCap {
 /** The longest head of `text` of at most `bytes` UTF-8 bytes, never cutting a character. */
 function cutToBytes(text: string, bytes: number): string {
   if (Buffer.byteLength(text) <= bytes) return text;
-  let end = Math.min(text.length, bytes);
-  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > bytes) end = Math.floor(end * 0.9);
+  // The longest head that fits: a binary search on its length in UTF-16 units.
+  let lo = 0;
+  let hi = Math.min(text.length, bytes);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (Buffer.byteLength(text.slice(0, mid)) <= bytes) lo = mid;
+    else hi = mid - 1;
+  }
+  let end = lo;
   const code = text.charCodeAt(end - 1);
   if (end > 0 && code >= 0xd800 && code <= 0xdbff) end--;
   // A copy, not a slice of the message's text.
   return Buffer.from(text.slice(0, end), 'utf8').toString('utf8');
+}
+
+/** cutToBytes of a LongText (a large message's text): only the pieces up to `bytes` are joined, not the whole. */
+function longHead(text: LongText, bytes: number): string {
+  const parts: string[] = [];
+  let n = 0;
+  for (const p of text.pieces()) {
+    parts.push(p);
+    n += Buffer.byteLength(p);
+    if (n > bytes) break;
+  }
+  return cutToBytes(parts.join(''), bytes);
 }
 
 function stringsLength(v: unknown): number {
@@ -97,11 +117,7 @@ function stringsLength(v: unknown): number {
 }
 
 function textBytes(t: unknown): number {
-  if (t instanceof LongText) {
-    let n = 0;
-    for (const p of t.pieces()) n += Buffer.byteLength(p);
-    return n;
-  }
+  if (t instanceof LongText) return t.utf8Bytes();
   return typeof t === 'string' ? Buffer.byteLength(t) : stringsLength(t);
 }
 

@@ -22,7 +22,7 @@ import type {
 import { KernelProcess } from './kernel-process.js';
 import { PendingRequests } from './pending-requests.js';
 import { SocketEventLog } from './socket-events.js';
-import { frameBytes, largeMessageComing } from './large-messages.js';
+import { frameBytes, largeMessageDone } from './large-messages.js';
 import { WireCodec } from './wire.js';
 
 /** What a request waits for: its reply and, when needIdle, the idle status after it. */
@@ -223,24 +223,39 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
 
   private async readLoop(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
     try {
-      for await (const frames of socket) {
-        largeMessageComing(frameBytes(frames as Buffer[]));
-        const msg = this.codec.decode(frames as Buffer[], channel);
-        if (!msg) {
-          // A wrong signature means another kernel (another key) is on this port; counted for start errors.
-          this.rejectedMessages++;
-          continue;
-        }
-        try {
-          this.dispatch(msg, channel === 'iopub');
-        } catch (err) {
-          // A listener's bug must not stop the read loop (and with it every later reply).
-          this.emit('listener-error', err);
-        }
+      const messages = socket[Symbol.asyncIterator]();
+      for (;;) {
+        // The message is handled without being kept in a local: one held across the `await` below would
+        // stay reachable from this loop's suspended frame, and its frames (tens of MB) would not be freed.
+        const bytes = this.receive(await messages.next(), channel);
+        if (bytes < 0) break;
+        // After a large message: its frames collected and freed before the next one is read (large-messages.ts).
+        const collected = largeMessageDone(bytes);
+        if (collected) await collected;
       }
     } catch {
       // Socket closed on dispose: nothing left to read.
     }
+  }
+
+  /** Decodes and dispatches one message; answers its frames' size, or -1 when the socket is closed. */
+  private receive(next: IteratorResult<unknown>, channel: Channel): number {
+    if (next.done) return -1;
+    const frames = next.value as Buffer[];
+    const bytes = frameBytes(frames);
+    const msg = this.codec.decode(frames, channel);
+    if (!msg) {
+      // A wrong signature means another kernel (another key) is on this port; counted for start errors.
+      this.rejectedMessages++;
+      return bytes;
+    }
+    try {
+      this.dispatch(msg, channel === 'iopub');
+    } catch (err) {
+      // A listener's bug must not stop the read loop (and with it every later reply).
+      this.emit('listener-error', err);
+    }
+    return bytes;
   }
 
   private dispatch(msg: Message, iopub: boolean): void {

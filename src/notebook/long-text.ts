@@ -18,6 +18,7 @@ import { SPILL_AFTER_CHARS, type SpillFile, type SpilledBlock } from './spill-fi
 const BLOCK_CHARS = 64 * 1024;
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
 
 export class LongText {
   /** Sealed blocks, in memory or spilled: none ends with a high surrogate, so escaping block by block equals escaping the whole. */
@@ -73,6 +74,20 @@ export class LongText {
         for (const b of blocks) yield typeof b === 'string' ? b : spill!.read(b);
       },
     };
+  }
+
+  /** The text's length in UTF-8 bytes (counted over its pieces: no string of the whole; a pair split between two pieces counts 4). */
+  utf8Bytes(): number {
+    let n = 0;
+    let highAtEnd = false;
+    for (const p of this.pieces()) {
+      if (!p) continue;
+      n += Buffer.byteLength(p);
+      // Counted apart, each half of a pair was 3 bytes (U+FFFD); together they are one 4-byte character.
+      if (highAtEnd && isLowSurrogate(p.charCodeAt(0))) n -= 2;
+      highAtEnd = isHighSurrogate(p.charCodeAt(p.length - 1));
+    }
+    return n;
   }
 
   toString(): string {

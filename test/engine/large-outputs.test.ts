@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { executeNotebook } from '../../src/engine/execute.js';
 import { capNote } from '../../src/engine/output-cap.js';
 import { OutputCollector } from '../../src/engine/outputs.js';
+import { decodeLargeStream } from '../../src/kernel/large-stream.js';
 import type { RunOptions } from '../../src/engine/run-types.js';
 import type { Message } from '../../src/kernel/messages.js';
 import { longTextOf } from '../../src/notebook/long-text.js';
@@ -72,6 +73,23 @@ describe('output collector: compact streams and the output cap', () => {
       ],
     );
     assert.match(c.cap.warning()!, /outputs truncated at 100 bytes .*: 22 bytes of later output were dropped/);
+  });
+
+  test('large stream messages (text left in the frame) are cut at the cap to the byte, and later ones only counted', () => {
+    const cap = 3 * 1024 * 1024 + 5;
+    const c = new OutputCollector({ maxOutputBytes: cap, spillDir: null });
+    const outputs: Output[] = [];
+    const state = { clearPending: false };
+    const line = 'é€ x'.repeat(200) + '\n';
+    const text = line.repeat(Math.ceil((5 * 1024 * 1024) / line.length));
+    const big = () => msg('stream', decodeLargeStream(Buffer.from(JSON.stringify({ name: 'stdout', text }), 'utf8'))!);
+    c.apply(outputs, state, stream('head\n'));
+    assert.equal(c.apply(outputs, state, big())?.output.text, capNote(cap));
+    assert.equal(c.apply(outputs, state, big()), null);
+    const kept = (outputs[0] as Json).text as string;
+    assert.ok(Buffer.byteLength(kept) <= cap && Buffer.byteLength(kept) > cap - 4, `${Buffer.byteLength(kept)} bytes kept`);
+    assert.ok(kept === ('head\n' + text).slice(0, kept.length), 'the head of the text, exactly');
+    assert.equal(c.cap.dropped, Buffer.byteLength('head\n' + text + text) - Buffer.byteLength(kept));
   });
 
   test('outputs removed by clear_output no longer count against the cap', () => {
