@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelStartError } from '../errors.js';
@@ -92,17 +92,19 @@ export async function createConnectionFile(
     kernel_name: spec.name,
   };
   let dir: string | undefined;
+  let connectionFile: string | undefined;
+  const removeDir = () => (dir ? removeConnectionDir(dir, connectionFile) : Promise.resolve());
   const cleanup = async () => {
     reservation.release();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await removeDir();
   };
   const handOver = async (pid: number) => {
     reservation.handOver(pid);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await removeDir();
   };
   try {
     dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
-    const connectionFile = join(dir, `kernel-${id}.json`);
+    connectionFile = join(dir, `kernel-${id}.json`);
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
     if (runAs) {
       await chown(dir, runAs.uid, runAs.gid);
@@ -112,6 +114,19 @@ export async function createConnectionFile(
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * Removes a connection file's folder: the file and the empty folder (two calls), or, when
+ * something else was left in it, the whole folder.
+ */
+async function removeConnectionDir(dir: string, file: string | undefined): Promise<void> {
+  try {
+    if (file) await unlink(file).catch(() => undefined);
+    await rmdir(dir);
+  } catch {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

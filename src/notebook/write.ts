@@ -37,7 +37,8 @@ export function notebookChunks(nb: Notebook): Iterable<string> {
   const blocks = new BlockOut();
   walk(nb, '', ' ', blocks);
   blocks.text('\n');
-  return blocks.chunks();
+  // A small notebook (most runs) is one block: written as one string, no chunk buffer.
+  return blocks.single() ?? blocks.chunks();
 }
 
 /** Where the walk writes: JSON text, and long strings as pieces that are escaped later, one by one. */
@@ -75,6 +76,12 @@ class BlockOut implements JsonOut {
     if (this.cur.length > 0) this.blocks.push(this.cur.join(''));
     this.cur = [];
     this.curChars = 0;
+  }
+
+  /** The whole text when it is a single block of JSON text (under CHUNK_CHARS, no long string), else null. */
+  single(): [string] | null {
+    if (this.blocks.length === 0 && this.curChars < CHUNK_CHARS) return [this.cur.join('')];
+    return null;
   }
 
   /** The pieces as they are written: the blocks, and each long string escaped slice by slice (no string of the whole). */
@@ -217,9 +224,10 @@ export async function writeFileAtomic(path: string, text: string | Iterable<stri
   try {
     try {
       if (typeof text === 'string') await fh.writeFile(text, 'utf8');
+      else if (Array.isArray(text) && text.length === 1) await fh.writeFile(text[0] as string, 'utf8');
       else await writeChunks(fh, text);
-      // `open` applied the umask; chmod restores the exact mode of the file being replaced.
-      if (mode !== undefined) await fh.chmod(mode);
+      // `open` applied the umask; chmod restores the exact mode of the file being replaced (when the umask changed it).
+      if (mode !== undefined && ((mode & 0o7000) !== 0 || (mode & ~process.umask()) !== mode)) await fh.chmod(mode);
       if (opts.sync !== false) await fh.sync();
     } finally {
       await fh.close();
