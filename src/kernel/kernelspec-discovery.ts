@@ -61,28 +61,36 @@ function parseSpec(name: string, dir: string, raw: unknown): KernelSpec | null {
   };
 }
 
-/** All kernelspecs found, first data dir winning for a given (case-insensitive) name. */
+/** A kernelspec folder's parsed kernel.json, or null (no or broken kernel.json: jupyter_client skips it too). */
+async function readSpec(name: string, dir: string): Promise<KernelSpec | null> {
+  try {
+    return parseSpec(name, dir, JSON.parse(await readFile(join(dir, 'kernel.json'), 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * All kernelspecs found, first data dir winning for a given (case-insensitive) name.
+ * The folders and kernel.json files are read concurrently (the CLI spawns its kernel
+ * only after this), then taken in data dir order as before.
+ */
 export async function findKernelSpecs(opts: KernelSpecSearchOptions = {}): Promise<KernelSpec[]> {
-  const found = new Map<string, KernelSpec>();
-  for (const dataDir of jupyterDataDirs(opts)) {
-    const kernelsDir = join(dataDir, 'kernels');
-    let entries: string[];
-    try {
-      entries = await readdir(kernelsDir);
-    } catch {
-      continue;
-    }
-    for (const entry of entries.sort()) {
-      const name = entry.toLowerCase();
-      if (found.has(name)) continue;
-      const dir = join(kernelsDir, entry);
+  const perDir = await Promise.all(
+    jupyterDataDirs(opts).map(async (dataDir) => {
+      const kernelsDir = join(dataDir, 'kernels');
+      let entries: string[];
       try {
-        const spec = parseSpec(name, dir, JSON.parse(await readFile(join(dir, 'kernel.json'), 'utf8')));
-        if (spec) found.set(name, spec);
+        entries = await readdir(kernelsDir);
       } catch {
-        // Not a kernelspec folder (no or broken kernel.json): jupyter_client skips it too.
+        return [];
       }
-    }
+      return Promise.all(entries.sort().map((entry) => readSpec(entry.toLowerCase(), join(kernelsDir, entry))));
+    }),
+  );
+  const found = new Map<string, KernelSpec>();
+  for (const specs of perDir) {
+    for (const spec of specs) if (spec && !found.has(spec.name)) found.set(spec.name, spec);
   }
   return [...found.values()];
 }

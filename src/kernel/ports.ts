@@ -137,11 +137,16 @@ export async function reservePorts(n: number, opts: ReserveOptions = {}): Promis
   };
   // A random start spreads concurrent starts; the walk then visits every port once.
   const start = Math.floor(Math.random() * size);
-  for (let i = 0; i < size && ports.length < n; i++) {
-    const port = range.low + ((start + i) % size);
-    if (!lockPort(dir, port)) continue;
-    if (await bindable(port, host)) ports.push(port);
-    else unlockPort(dir, port);
+  // The ports still missing are locked, then tried together (each try is a listen and a close).
+  let i = 0;
+  while (i < size && ports.length < n) {
+    const locked: number[] = [];
+    for (; i < size && ports.length + locked.length < n; i++) {
+      const port = range.low + ((start + i) % size);
+      if (lockPort(dir, port)) locked.push(port);
+    }
+    const free = await Promise.all(locked.map((port) => bindable(port, host)));
+    locked.forEach((port, k) => (free[k] ? ports.push(port) : unlockPort(dir, port)));
   }
   if (ports.length < n) {
     release();

@@ -35,6 +35,27 @@ describe('kernelspecs', () => {
     await assert.rejects(getKernelSpec('broken', { env, home: '/nonexistent' }), NoSuchKernelError);
   });
 
+  test('read concurrently, the data dirs still win in order; a broken kernel.json hides nothing', async () => {
+    const [first, second] = [await tempDir(), await tempDir()];
+    const put = async (root: string, name: string, body: string) => {
+      await mkdir(join(root, 'kernels', name), { recursive: true });
+      await writeFile(join(root, 'kernels', name, 'kernel.json'), body);
+    };
+    const spec = (display: string) => JSON.stringify({ argv: ['x', '{connection_file}'], display_name: display, language: 'python' });
+    await put(first, 'Dup', spec('first'));
+    await put(second, 'dup', spec('second'));
+    await put(first, 'shadow', '{not json');
+    await put(second, 'shadow', spec('second shadow'));
+    await put(second, 'only', spec('only second'));
+    const specs = await findKernelSpecs({ env: { JUPYTER_PATH: [first, second].join(':') }, home: '/nonexistent' });
+    const byName = new Map(specs.map((s) => [s.name, s.display_name]));
+    assert.equal(byName.get('dup'), 'first');
+    assert.equal(byName.get('shadow'), 'second shadow');
+    assert.equal(byName.get('only'), 'only second');
+    // Data dir order, then sorted entries, as before.
+    assert.deepEqual(specs.slice(0, 3).map((s) => s.name), ['dup', 'only', 'shadow']);
+  });
+
   test('unknown kernel names list what exists', async () => {
     await assert.rejects(getKernelSpec('no-such-kernel'), (e: Error) => e instanceof NoSuchKernelError && /available kernels: .*python3/.test(e.message));
   });
