@@ -58,7 +58,9 @@ function leftovers(parentPid: number): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, 'latin1').includes(mark)) found.push(Number(entry));
+      // hubmill run's kernels carry no JPY_PARENT_PID (src/kernel/launcher.ts): they name a connection file
+      // in a hubmill-kernel-* folder. Nothing else runs hubmill kernels during the bench.
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').includes(mark) || readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('/hubmill-kernel-')) found.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
     }

@@ -97,7 +97,7 @@ export function startKernelFirst(argv: string[]): EarlyKernel | null {
   const want = guess(argv);
   if (!want) return null;
   const spawned: Promise<StartedKernel | null> = getKernelSpec(want.kernelName)
-    .then(async (spec) => ({ spec, launched: await launchKernelProcess(spec, { cwd: want.cwd }) }))
+    .then(async (spec) => ({ spec, launched: await launchKernelProcess(spec, { cwd: want.cwd, parentPoller: false }) }))
     .catch(() => null);
   let exited = false;
   void spawned.then((k) => k?.launched.child.once('exit', () => (exited = true)));

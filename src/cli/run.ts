@@ -171,7 +171,8 @@ export async function runCommand(argv: string[], early: EarlyKernel | null = nul
       cwd: args.cwd ? resolve(args.cwd) : undefined,
       cellTimeoutMs: args.executionTimeoutS !== undefined ? args.executionTimeoutS * 1000 : undefined,
       runTimeoutMs: args.runTimeoutS !== undefined ? args.runTimeoutS * 1000 : undefined,
-      kernels: cliKernels(early, { startTimeoutMs: args.startTimeoutS * 1000 }),
+      // parentPoller: false, as cli/kernel-first.ts: the kernel outlives the CLI by its teardown (launcher.ts).
+      kernels: cliKernels(early, { startTimeoutMs: args.startTimeoutS * 1000, parentPoller: false }),
       reportMode: args.reportMode,
       prepareOnly: args.prepareOnly,
       signal: controller.signal,

@@ -28,7 +28,7 @@ export interface KernelSource {
 }
 
 /** How fresh kernels are launched: as whom, with what extra environment, within what start budget. */
-export type LaunchSettings = Pick<KernelClientLaunchOptions, 'runAs' | 'env' | 'startTimeoutMs'>;
+export type LaunchSettings = Pick<KernelClientLaunchOptions, 'runAs' | 'env' | 'startTimeoutMs' | 'parentPoller'>;
 
 /** A cold start per request: the kernelspec's command, launched in the requested folder. */
 export function freshKernels(settings: LaunchSettings = {}): KernelSource {

@@ -1,7 +1,7 @@
 /**
  * Starts a kernel process from a kernelspec: reserved ports (ports.ts), a fresh key, a 0600 connection
  * file, its own process group (so signals reach its children), JPY_PARENT_PID so
- * ipykernel exits with us, and a watchdog for every other kernel.
+ * ipykernel exits with us (unless `parentPoller: false`), and a watchdog for every kernel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -41,6 +41,13 @@ export interface LaunchOptions {
   runAs?: RunAs;
   /** Where kernel ports come from (tests); the default is below the OS ephemeral range, locked in the system temp folder. */
   ports?: ReserveOptions;
+  /**
+   * false: no JPY_PARENT_PID, so ipykernel does not watch for our exit. `hubmill run` exits before
+   * its kernel's teardown is over (cli/run.ts); ipykernel's parent poller would `os._exit` the kernel
+   * at its next one-second tick after that, possibly before the notebook's atexit code ran. The
+   * watchdog bounds such a kernel instead (watchdog.ts). Default true.
+   */
+  parentPoller?: boolean;
 }
 
 /** What KernelClient needs of a kernel's process: a spawned ChildProcess, or a child of the fork server. */
@@ -163,7 +170,7 @@ export function kernelEnv(spec: KernelSpec, opts: LaunchOptions, parentPid = pro
     ...inheritedEnv(),
     ...spec.env,
     ...opts.env,
-    JPY_PARENT_PID: String(parentPid),
+    ...(opts.parentPoller === false ? {} : { JPY_PARENT_PID: String(parentPid) }),
     // No pager or colour surprises in captured tracebacks; kernels still add ANSI codes, which we strip where shown.
     PAGER: 'cat',
   };

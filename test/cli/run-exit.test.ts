@@ -58,7 +58,9 @@ describe('hubmill run does not wait for the kernel teardown, and leaves nothing 
   test('the kernel finishes on its own (atexit code runs), its group and ports go, its connection file is gone at exit', async () => {
     const dir0 = await tempDir();
     const marker = join(dir0, 'atexit-ran');
-    const k = await runReporting(`import atexit\natexit.register(lambda: open(${JSON.stringify(marker)}, "w").write("ok"))`);
+    // The handler takes 0.7 s: ipykernel's parent poller (JPY_PARENT_PID) would os._exit the kernel at its
+    // next one-second tick after the CLI's exit; hubmill run's kernels go without it (launcher.ts parentPoller).
+    const k = await runReporting(`import atexit, time\natexit.register(lambda: (time.sleep(0.7), open(${JSON.stringify(marker)}, "w").write("ok")))`);
     // The CLI has exited: the connection file is removed at once.
     assert.ok(!existsSync(k.file), `connection file ${k.file} left behind`);
     assert.ok(await waitFor(() => !processAlive(k.pid), GONE_WITHIN_MS, 50), `kernel ${k.pid} outlived the CLI`);
