@@ -37,8 +37,14 @@ export interface PortReservation {
 const SPAN = 8000;
 const DEFAULT_EPHEMERAL: PortRange = { low: 32768, high: 60999 };
 
-/** The OS ephemeral range, from /proc on Linux. */
+let ephemeral: PortRange | null = null;
+
+/** The OS ephemeral range, from /proc on Linux (read once per process: a sysctl change needs a restart). */
 export function ephemeralRange(): PortRange {
+  return (ephemeral ??= readEphemeralRange());
+}
+
+function readEphemeralRange(): PortRange {
   try {
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (low && high && low <= high) return { low, high };
@@ -67,7 +73,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Takes the lock file of one port; a lock left by a dead process is taken over. */
+/** Lock folders this process has created and opened to everyone (made again when a /tmp cleaner removed one). */
+const preparedDirs = new Set<string>();
+
+async function prepareLockDir(dir: string): Promise<void> {
+  if (preparedDirs.has(dir)) return;
+  await mkdir(dir, { recursive: true });
+  // Shared by every hubmill on the machine, whatever user it runs as (sticky, like /tmp).
+  await chmod(dir, 0o1777).catch(() => {});
+  preparedDirs.add(dir);
+}
+
+class LockDirGone extends Error {}
+
+/** Takes the lock file of one port; a lock left by a dead process is taken over. Throws LockDirGone when the folder is missing. */
 function lockPort(dir: string, port: number): boolean {
   const file = join(dir, String(port));
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -77,7 +96,9 @@ function lockPort(dir: string, port: number): boolean {
       closeSync(fd);
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new LockDirGone();
+      if (code !== 'EEXIST') return false;
     }
     let owner = 0;
     try {
@@ -124,9 +145,7 @@ export async function reservePorts(n: number, opts: ReserveOptions = {}): Promis
   const range = opts.range ?? kernelPortRange();
   const dir = opts.lockDir ?? defaultLockDir();
   const host = opts.host ?? '127.0.0.1';
-  await mkdir(dir, { recursive: true });
-  // Shared by every hubmill on the machine, whatever user it runs as (sticky, like /tmp).
-  await chmod(dir, 0o1777).catch(() => {});
+  await prepareLockDir(dir);
   const size = range.high - range.low + 1;
   const ports: number[] = [];
   let released = false;
@@ -143,7 +162,22 @@ export async function reservePorts(n: number, opts: ReserveOptions = {}): Promis
     const locked: number[] = [];
     for (; i < size && ports.length + locked.length < n; i++) {
       const port = range.low + ((start + i) % size);
-      if (lockPort(dir, port)) locked.push(port);
+      let ok: boolean;
+      try {
+        ok = lockPort(dir, port);
+      } catch (err) {
+        if (!(err instanceof LockDirGone)) throw err;
+        // Removed since we made it (a /tmp cleaner): make it again.
+        preparedDirs.delete(dir);
+        await prepareLockDir(dir);
+        try {
+          ok = lockPort(dir, port);
+        } catch {
+          release();
+          throw new KernelStartError(`The kernel port lock folder ${dir} keeps disappearing`);
+        }
+      }
+      if (ok) locked.push(port);
     }
     const free = await Promise.all(locked.map((port) => bindable(port, host)));
     locked.forEach((port, k) => (free[k] ? ports.push(port) : unlockPort(dir, port)));

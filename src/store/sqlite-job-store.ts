@@ -185,6 +185,8 @@ export class SqliteJobStore implements JobStore {
 
   async claimNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
     this.check();
+    // Nothing ready (the idle poll, twice a second): a read, without the write lock and its transaction.
+    if (!this.one(SQL.anyReady(this.now()))) return null;
     // One statement under the write lock: the per-user count and the claim see the same jobs.
     const r = this.db.transaction(() => this.one<JobRow>(SQL.claim(workerId, this.now(), opts.maxRunningPerUser ?? null))).immediate();
     return r ? rowToJob(r) : null;

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
@@ -70,6 +70,15 @@ describe('kernel ports', () => {
     assert.equal(await readFile(join(lockDir, String(r.ports[0])), 'utf8'), String(process.pid));
     r.release();
     assert.deepEqual(await readdir(lockDir), []);
+  });
+
+  test('make the lock folder again when it was removed after an earlier reservation (a /tmp cleaner)', async () => {
+    const lockDir = join(await tempDir(), 'locks');
+    (await reservePorts(2, { lockDir })).release();
+    await rm(lockDir, { recursive: true });
+    const r = await reservePorts(2, { lockDir });
+    assert.deepEqual((await readdir(lockDir)).map(Number).sort(), [...r.ports].sort());
+    r.release();
   });
 
   test('skip ports locked by a live process or listened on, and take over locks of dead processes', async () => {

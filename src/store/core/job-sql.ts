@@ -133,6 +133,12 @@ export class JobSql {
     return `(q.not_before_ms IS NULL OR q.not_before_ms <= ${a.add(now)})`;
   }
 
+  /** Whether any queued job is ready (a read, indexed by jobs_queue): a claim, which takes the write lock, is worth trying. */
+  anyReady(now: number): Sql {
+    const a = this.args();
+    return { text: `SELECT 1 AS one FROM jobs q WHERE q.status = 'queued' AND ${this.ready(a, now)} LIMIT 1`, args: a.values };
+  }
+
   /**
    * The oldest queued job (FIFO) whose user has fewer than `maxRunning` jobs running (null: any user), not
    * one of `skipUsers`'; claimers skip each other's rows (PostgreSQL: the row stays locked to the transaction).

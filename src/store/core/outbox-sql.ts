@@ -87,14 +87,23 @@ export class OutboxSql {
     return this.inserts({ kind: 'schedule', subjectId: s.id, refId: job.id, event }, outboxTargets(s.notify, event, DEFAULT_NOTIFY_ON, s.webhook_secret !== null), now);
   }
 
+  /** The rows a claim at `now` may take (status, due, no lease held). */
+  private claimable(a: SqlArgs, now: number): string {
+    // Rows are written due at the writer's `now`; another node's clock estimate may lag it by a few milliseconds.
+    return `status = 'pending' AND next_attempt_ms <= ${a.add(now + CLOCK_SKEW_MS)} AND (lease_until_ms IS NULL OR lease_until_ms < ${a.add(now)})`;
+  }
+
+  /** Whether a claim at `now` would take a row: a read (indexed by outbox_due), so an idle poll takes no write lock. */
+  anyClaimable(now: number): Sql {
+    const a = this.args();
+    return { text: `SELECT 1 AS one FROM outbox WHERE ${this.claimable(a, now)} LIMIT 1`, args: a.values };
+  }
+
   claim(owner: string, now: number, leaseMs: number, limit: number): Sql {
     const a = this.args();
-    // Rows are written due at the writer's `now`; another node's clock estimate may lag it by a few milliseconds.
-    const due = now + CLOCK_SKEW_MS;
     return {
       text: `UPDATE outbox SET lease_owner = ${a.add(owner)}, lease_until_ms = ${a.add(now + leaseMs)}, attempts = attempts + 1, updated_at_ms = ${a.add(now)}
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ${a.add(due)}
-                            AND (lease_until_ms IS NULL OR lease_until_ms < ${a.add(now)})
+             WHERE id IN (SELECT id FROM outbox WHERE ${this.claimable(a, now)}
                           ORDER BY next_attempt_ms, id LIMIT ${a.add(limit)}${this.d.skipLocked})
              RETURNING *`,
       args: a.values,

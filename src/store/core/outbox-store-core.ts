@@ -24,7 +24,10 @@ export class OutboxStoreCore implements OutboxStore {
   }
 
   async claim(owner: string, leaseMs: number, limit: number): Promise<OutboxDelivery[]> {
-    return (await this.rows(this.sql.claim(owner, this.now(), leaseMs, limit))).sort((a, b) => (a.next_attempt_ms ?? 0) - (b.next_attempt_ms ?? 0) || (a.id < b.id ? -1 : 1));
+    const now = this.now();
+    // The deliverer polls every second: when nothing is due (the usual case) a read answers, not a write.
+    if ((await this.exec(this.sql.anyClaimable(now))).length === 0) return [];
+    return (await this.rows(this.sql.claim(owner, now, leaseMs, limit))).sort((a, b) => (a.next_attempt_ms ?? 0) - (b.next_attempt_ms ?? 0) || (a.id < b.id ? -1 : 1));
   }
 
   async finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean> {
