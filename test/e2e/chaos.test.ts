@@ -159,7 +159,10 @@ async function chaos(s: Scenario): Promise<void> {
     if (unknown.length) problems.push(`records of unknown jobs: ${unknown.join(' ')}`);
     assert.deepEqual(problems, [], `problems:\n${problems.join('\n')}`);
     assert.ok(reran.length >= 1, `the kill interrupted no job (counts at the kill: ${JSON.stringify(atKill)})`);
-    for (const n of s.nodes) if (n.role !== 'api') assert.ok((ranOn.get(n.name) ?? 0) > 0, `${n.name} ran no job to the end: ${JSON.stringify([...ranOn])}`);
+    // Every node that was not killed ran jobs. The victim is not held to it: on a loaded machine its first jobs may
+    // still be running at the kill, and the others (which claim their next job the moment one ends) can drain the
+    // queue while it restarts (a fresh clone's run saw [["n2",25],["n3",35]]); c.start already waited for it to be up.
+    for (const n of s.nodes) if (n.role !== 'api' && n.name !== s.victim) assert.ok((ranOn.get(n.name) ?? 0) > 0, `${n.name} ran no job to the end: ${JSON.stringify([...ranOn])}`);
 
     // One terminal state each, for good: a second read, after the checks above, finds the same.
     const again = await listAll(api, TOKEN, `username=${USER}`);
