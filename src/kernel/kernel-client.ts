@@ -6,13 +6,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Dealer, Subscriber } from 'zeromq';
 import { AbortedError, DeadKernelError, KernelStartError, TimeoutError } from '../errors.js';
 import { executeRequestContent, type ExecuteOptions, type ExecutionKernel } from './execution-kernel.js';
 import type { KernelSpec } from './kernelspec-discovery.js';
 import { launchKernelProcess, type LaunchedKernel, type LaunchOptions } from './launcher.js';
 import type {
-  Channel,
   ExecuteReplyContent,
   KernelInfoReply,
   KernelInfoReplyContent,
@@ -20,10 +18,9 @@ import type {
   MessageType,
 } from './messages.js';
 import { KernelProcess } from './kernel-process.js';
+import { KernelSockets } from './kernel-sockets.js';
 import { PendingRequests } from './pending-requests.js';
-import { SocketEventLog } from './socket-events.js';
-import { frameBytes, largeMessageDone } from './large-messages.js';
-import { WireCodec } from './wire.js';
+import type { SocketEventLog } from './socket-events.js';
 
 /** What a request waits for: its reply and, when needIdle, the idle status after it. */
 interface Pending {
@@ -49,8 +46,6 @@ export interface KernelClientLaunchOptions extends LaunchOptions {
   startProcess?: (spec: KernelSpec, opts: LaunchOptions) => Promise<LaunchedKernel>;
 }
 
-/** Pause before dialling an endpoint again that a foreign socket held (it may still hold it). */
-const REDIAL_DELAY_MS = 50;
 /** Fresh starts (new ports and key) after a port collision or a silent kernel. */
 const MAX_START_ATTEMPTS = 3;
 
@@ -61,19 +56,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   readonly runAsUid: number | undefined;
   /** The kernel_info_reply content (language_info etc.), set once ready. */
   info: KernelInfoReplyContent | null = null;
-  private readonly codec: WireCodec;
-  private readonly shell: Dealer;
-  private readonly control: Dealer;
-  private readonly iopub: Subscriber;
+  private readonly sockets: KernelSockets;
   /** Requests waiting for their reply, by msg_id; its death and the client's disposal reject them. */
   private readonly requests = new PendingRequests<Pending>();
-  private rejectedMessages = 0;
-  private readonly redialTimers = new Map<Dealer | Subscriber, NodeJS.Timeout>();
   private readonly proc: KernelProcess;
   /** Answered shutdown_request and left to exit on its own (shutdown's letFinish). */
   private leftToFinish = false;
-  /** What the ZeroMQ sockets did (connects, handshakes, disconnects), for debug logs and start errors. */
-  readonly socketEvents: SocketEventLog;
 
   private constructor(
     launched: LaunchedKernel,
@@ -85,33 +73,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     this.spec = spec;
     this.cwd = opts.cwd;
     this.runAsUid = opts.runAs?.uid;
-    const c = launched.connection;
-    this.codec = new WireCodec(c.key);
-    const url = (port: number) => `tcp://${c.ip}:${port}`;
-    // A short reconnect interval makes the kernel reachable sooner after spawn (measured: ~75 ms).
-    const common = { linger: 0, reconnectInterval: 10, ...(opts.reconnectMaxIntervalMs ? { reconnectMaxInterval: opts.reconnectMaxIntervalMs } : {}) };
-    this.shell = new Dealer({ ...common, routingId: this.codec.session });
-    this.control = new Dealer({ ...common });
-    this.iopub = new Subscriber({ ...common });
-    this.iopub.subscribe();
-    this.socketEvents = new SocketEventLog(opts.logger?.child({ kernelId: this.id, kernel: spec.name }));
-    this.socketEvents.watch('shell', this.shell, (a) => this.redial(this.shell, a));
-    this.socketEvents.watch('control', this.control, (a) => this.redial(this.control, a));
-    this.socketEvents.watch('iopub', this.iopub, (a) => this.redial(this.iopub, a));
-    // Control and IOPub are dialled once shell's handshake shows the kernel has bound its ports: while it
-    // starts, each socket would otherwise dial a closed port every reconnect interval (three events each).
-    let dialled = false;
-    this.shell.events.on('handshake', () => {
-      if (dialled || this.disposed) return;
-      dialled = true;
-      this.control.connect(url(c.control_port));
-      this.iopub.connect(url(c.iopub_port));
-    });
-    this.shell.connect(url(c.shell_port));
-    void this.readLoop(this.shell, 'shell');
-    void this.readLoop(this.control, 'control');
-    void this.readLoop(this.iopub, 'iopub');
-
+    this.sockets = new KernelSockets(
+      launched.connection,
+      { logger: opts.logger?.child({ kernelId: this.id, kernel: spec.name }), reconnectMaxIntervalMs: opts.reconnectMaxIntervalMs },
+      (msg, iopub) => this.dispatch(msg, iopub),
+      (err) => this.emit('listener-error', err),
+    );
     this.proc = new KernelProcess(launched, (how) => {
       const err = new DeadKernelError(`Kernel died (${how})${this.disposed ? '' : ' while hubmill was using it'}`);
       this.requests.kernelDied(err);
@@ -158,9 +125,15 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
 
   /** What a start that timed out saw: the kernel's stderr, its sockets' last events, foreign messages. */
   private startReport(): string {
-    const foreign = this.rejectedMessages > 0 ? `\n${this.rejectedMessages} message(s) with a wrong signature or malformed (another kernel on our port?)` : '';
+    const rejected = this.sockets.rejectedMessages;
+    const foreign = rejected > 0 ? `\n${rejected} message(s) with a wrong signature or malformed (another kernel on our port?)` : '';
     const events = this.socketEvents.summary(12);
     return `${this.stderrSummary()}${foreign}${events ? `\nZeroMQ socket events:\n${events}` : ''}`;
+  }
+
+  /** What the ZeroMQ sockets did (connects, handshakes, disconnects), for debug logs and start errors. */
+  get socketEvents(): SocketEventLog {
+    return this.sockets.socketEvents;
   }
 
   get pid(): number | undefined {
@@ -197,67 +170,6 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     return this.proc.stderrSummary();
   }
 
-  /**
-   * libzmq gives up an endpoint for good when the first peer it reached failed the
-   * handshake (e.g. a SUB that reached another process's PULL or ROUTER socket), so
-   * the kernel, once it binds that port, would never hear from us. Dial again.
-   */
-  private redial(socket: Dealer | Subscriber, address: string): void {
-    if (this.disposed || this.redialTimers.has(socket)) return;
-    const t = setTimeout(() => {
-      this.redialTimers.delete(socket);
-      if (this.disposed) return;
-      try {
-        socket.disconnect(address);
-      } catch {
-        // Already dropped by libzmq.
-      }
-      try {
-        socket.connect(address);
-      } catch {
-        // Closed meanwhile.
-      }
-    }, REDIAL_DELAY_MS);
-    this.redialTimers.set(socket, t);
-  }
-
-  private async readLoop(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
-    try {
-      const messages = socket[Symbol.asyncIterator]();
-      for (;;) {
-        // The message is handled without being kept in a local: one held across the `await` below would
-        // stay reachable from this loop's suspended frame, and its frames (tens of MB) would not be freed.
-        const bytes = this.receive(await messages.next(), channel);
-        if (bytes < 0) break;
-        // After a large message: its frames collected and freed before the next one is read (large-messages.ts).
-        const collected = largeMessageDone(bytes);
-        if (collected) await collected;
-      }
-    } catch {
-      // Socket closed on dispose: nothing left to read.
-    }
-  }
-
-  /** Decodes and dispatches one message; answers its frames' size, or -1 when the socket is closed. */
-  private receive(next: IteratorResult<unknown>, channel: Channel): number {
-    if (next.done) return -1;
-    const frames = next.value as Buffer[];
-    const bytes = frameBytes(frames);
-    const msg = this.codec.decode(frames, channel);
-    if (!msg) {
-      // A wrong signature means another kernel (another key) is on this port; counted for start errors.
-      this.rejectedMessages++;
-      return bytes;
-    }
-    try {
-      this.dispatch(msg, channel === 'iopub');
-    } catch (err) {
-      // A listener's bug must not stop the read loop (and with it every later reply).
-      this.emit('listener-error', err);
-    }
-    return bytes;
-  }
-
   private dispatch(msg: Message, iopub: boolean): void {
     const parentId = msg.parent_header?.msg_id;
     if (!parentId) return;
@@ -288,13 +200,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     content: unknown,
     opts: { needIdle: boolean; onIopub?: (msg: Message) => void; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<Message> {
-    const header = this.codec.header(msgType);
+    const header = this.sockets.header(msgType);
     const id = header.msg_id;
     const reply = this.requests.wait<Message>(id, { onIopub: opts.onIopub, needIdle: opts.needIdle, reply: null, idle: false }, { what: msgType, timeoutMs: opts.timeoutMs, signal: opts.signal });
     // Sent only when the wait was taken (not refused: the kernel dead, the client disposed, the signal aborted).
     if (this.requests.get(id)) {
-      const socket = channel === 'shell' ? this.shell : this.control;
-      socket.send(this.codec.encode(header, content)).catch((err: Error) => this.requests.reject(id, err));
+      this.sockets.send(channel, header, content).catch((err: Error) => this.requests.reject(id, err));
     }
     return reply;
   }
@@ -325,7 +236,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
         if (signal?.aborted) throw new AbortedError('kernel start aborted');
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new TimeoutError('kernel start timed out');
-        const header = this.codec.header('kernel_info_request');
+        const header = this.sockets.header('kernel_info_request');
         probes.add(header.msg_id);
         this.requests.wait<Message>(header.msg_id, { needIdle: false, reply: null, idle: false }, { what: 'kernel_info_request' }).then(
           (m) => {
@@ -338,7 +249,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
           () => {},
         );
         // zeromq allows one send in flight; a refused send only costs this probe.
-        this.shell.send(this.codec.encode(header, {})).catch(() => {});
+        this.sockets.send('shell', header, {}).catch(() => {});
         await new Promise<void>((r) => {
           this.readyWake = r;
           timer = setTimeout(r, Math.min(interval, remaining));
@@ -422,13 +333,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
           }
           waited = !answered;
         } else {
-          const header = this.codec.header('shutdown_request');
-          this.control.send(this.codec.encode(header, { restart: false })).catch(() => {});
+          this.sockets.send('control', this.sockets.header('shutdown_request'), { restart: false }).catch(() => {});
         }
       }
-      // Nothing is read from IOPub any more. A kernel closes its IOPub socket as it starts to exit and
-      // may take a second or two to be gone; an open subscriber would dial that port meanwhile.
-      this.closeSocket(this.iopub);
+      this.sockets.closeIopub();
       if (!(await this.waitExit(waited ? 0 : grace))) {
         this.proc.signalGroup('SIGTERM');
         if (!(await this.waitExit(1000))) {
@@ -446,21 +354,11 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.requests.close(new DeadKernelError('Kernel client was disposed'));
-    for (const t of this.redialTimers.values()) clearTimeout(t);
-    this.redialTimers.clear();
     if (this.proc.running && !this.leftToFinish) {
       this.proc.signalGroup('SIGKILL');
     }
-    for (const s of [this.shell, this.control, this.iopub]) this.closeSocket(s);
+    this.sockets.close();
     // A kernel left to finish keeps its ports (handed over to it) until it has exited.
     if (!this.leftToFinish || !this.proc.running) await this.proc.cleanup();
-  }
-
-  private closeSocket(s: Dealer | Subscriber): void {
-    try {
-      s.close();
-    } catch {
-      // Already closed.
-    }
   }
 }
