@@ -3,7 +3,9 @@
  *   - kernel ready: from the request to a kernel that answered kernel_info on
  *     shell and iopub (KernelClient's readiness), forked vs cold launch,
  *     interleaved round by round (jupyter_client is measured by
- *     bench/jupyter_client_start.py in the same run);
+ *     bench/jupyter_client_start.py in the same run); forked from a server with
+ *     its spare child (the default) and from one without (spare: false), so the
+ *     spare's part is shown;
  *   - memory per kernel: PSS and USS (private clean + dirty) from
  *     /proc/PID/smaps_rollup, with K forked and K launched kernels alive at once,
  *     each after one trivial cell;
@@ -45,6 +47,7 @@ setTimeout(() => {
 const dir = mkdtempSync(join(tmpdir(), 'hubmill-forkbench-'));
 const spec = await getKernelSpec('python3');
 const plain = new ForkServers({});
+const noSpare = new ForkServers({ spare: false });
 const preloaded = new ForkServers({ preload: { python3: PRELOAD } });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -77,19 +80,30 @@ try {
   await plain.server(spec);
   const serverStartMs = performance.now() - t0;
   await preloaded.server(spec);
+  await noSpare.server(spec);
   await (await forked(plain)).shutdown();
+  await (await forked(noSpare)).shutdown();
 
   // 1. Kernel ready, interleaved.
+  // Each forked start follows a cold one (as the pool's refills follow jobs, not each other): the server
+  // has had its quiet moment to fork a spare, which it would not have between back-to-back requests.
   const readyFork: number[] = [];
+  const readyNoSpare: number[] = [];
   const readyCold: number[] = [];
+  const series: Array<[number[], () => Promise<Client>]> = [
+    [readyFork, () => forked(plain)],
+    [readyNoSpare, () => forked(noSpare)],
+  ];
   for (let i = 0; i < rounds; i++) {
-    for (const [arr, start] of (i % 2 ? [[readyCold, cold], [readyFork, () => forked(plain)]] : [[readyFork, () => forked(plain)], [readyCold, cold]]) as Array<[number[], () => Promise<Client>]>) {
-      const s = performance.now();
-      const k = await start();
-      arr.push(performance.now() - s);
-      await k.shutdown();
+    for (const [arr, start] of i % 2 ? [...series].reverse() : series) {
+      for (const [a, st] of [[readyCold, cold], [arr, start]] as Array<[number[], () => Promise<Client>]>) {
+        const s = performance.now();
+        const k = await st();
+        a.push(performance.now() - s);
+        await k.shutdown();
+      }
     }
-    log(`  ready round ${i + 1}/${rounds}: fork ${readyFork.at(-1)!.toFixed(0)} ms, cold ${readyCold.at(-1)!.toFixed(0)} ms`);
+    log(`  ready round ${i + 1}/${rounds}: fork ${readyFork.at(-1)!.toFixed(0)} ms (no spare ${readyNoSpare.at(-1)!.toFixed(0)}), cold ${readyCold.at(-2)!.toFixed(0)} / ${readyCold.at(-1)!.toFixed(0)} ms`);
   }
 
   // 2. Memory with K of each alive at once.
@@ -133,7 +147,8 @@ try {
     serverPreloadMs: (await preloaded.server(spec))?.hello?.preload_ms ?? null,
     zygote: (await plain.server(spec))?.hello?.zygote ?? false,
     zygoteWhy: (await plain.server(spec))?.hello?.zygote_why ?? null,
-    ready: { fork: stat(readyFork), cold: stat(readyCold) },
+    spare: (await plain.server(spec))?.hello?.spare ?? false,
+    ready: { fork: stat(readyFork), forkNoSpare: stat(readyNoSpare), cold: stat(readyCold) },
     memory: {
       kernelsEach: K,
       fork: { medianPssKb: median(memFork.map((m) => m.pssKb)), medianUssKb: median(memFork.map((m) => m.ussKb)), medianRssKb: median(memFork.map((m) => m.rssKb)) },
@@ -150,6 +165,7 @@ try {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await plain.close();
+  await noSpare.close();
   await preloaded.close();
   rmSync(dir, { recursive: true, force: true });
 }

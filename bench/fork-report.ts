@@ -19,7 +19,9 @@ export interface ForkKernelsResult {
   zygoteWhy?: string | null;
   serverStartMs: number;
   serverPreloadMs: number | null;
-  ready: { fork: Dist; cold: Dist };
+  /** Whether the server kept a spare child (absent before it had one), and the readiness without it. */
+  spare?: boolean;
+  ready: { fork: Dist; forkNoSpare?: Dist; cold: Dist };
   memory: { kernelsEach: number; fork: Mem; cold: Mem; server: { pssKb: number; ussKb: number; rssKb: number } };
   preload: {
     code: string;
@@ -66,7 +68,7 @@ export function renderForkSection(r: ForkBenchResults | null | undefined, peerPe
   p('| --- | --- | --- |');
   const readyRatio = k ? k.ready.fork.median / k.ready.cold.median : NaN;
   p(
-    `| **Fresh kernels**: forked kernel ready ≤ 0.10 × a cold launch (median, from request to \`kernel_info\` answered) | ${k ? `fork **${f(k.ready.fork.median)} ms** (p90 ${f(k.ready.fork.p90)}) / cold launch ${f(k.ready.cold.median)} ms = **${f(readyRatio, 2)}×**; jupyter_client ${f(jc)} ms${k.zygote !== undefined ? `; zygote ${k.zygote ? 'on' : `off (${k.zygoteWhy ?? '?'})`}` : ''}` : `not measured: ${r.errors.kernels}`} | ${verdict(k ? readyRatio <= 0.1 : null)} |`,
+    `| **Fresh kernels**: forked kernel ready ≤ 0.10 × a cold launch (median, from request to \`kernel_info\` answered) | ${k ? `fork **${f(k.ready.fork.median)} ms** (p90 ${f(k.ready.fork.p90)}) / cold launch ${f(k.ready.cold.median)} ms = **${f(readyRatio, 2)}×**; jupyter_client ${f(jc)} ms${k.ready.forkNoSpare ? `; forked by a server without a spare child ${f(k.ready.forkNoSpare.median)} ms (${f(k.ready.forkNoSpare.median / k.ready.cold.median, 2)}×)` : ''}${k.spare !== undefined ? `; spare ${k.spare ? 'on' : 'off'}` : ''}${k.zygote !== undefined ? `; zygote ${k.zygote ? 'on' : `off (${k.zygoteWhy ?? '?'})`}` : ''}` : `not measured: ${r.errors.kernels}`} | ${verdict(k ? readyRatio <= 0.1 : null)} |`,
   );
   if (svc) {
     const l = svc.fork.latency;
@@ -102,7 +104,7 @@ export function renderForkSection(r: ForkBenchResults | null | undefined, peerPe
     p(`| launched (cold) | ${mb(k.memory.cold.medianPssKb)} | ${mb(k.memory.cold.medianUssKb)} | ${mb(k.memory.cold.medianRssKb)} |`);
     p(`| the fork server itself | ${mb(k.memory.server.pssKb)} | ${mb(k.memory.server.ussKb)} | ${mb(k.memory.server.rssKb)} |`);
     p();
-    p(`The fork server started in ${f(k.serverStartMs)} ms (its imports: ${f(k.serverPreloadMs)} ms with the preload); ${k.rounds} interleaved rounds of each start. Kernel ready = from the call to a kernel that answered \`kernel_info\` on shell and iopub (hubmill's readiness); jupyter_client = \`KernelManager.start_kernel()\` + \`wait_for_ready()\` (\`bench/jupyter_client_start.py\`), timed inside its process.`);
+    p(`The fork server started in ${f(k.serverStartMs)} ms (its imports: ${f(k.serverPreloadMs)} ms with the preload); ${k.rounds} rounds, each a cold launch then a kernel forked by the server with its spare child, and a cold launch then one forked by a server without (spare: false), the two pairs' order turning each round (so each forked start comes after a quiet moment, as a job's refill after a job, not straight after another fork). Kernel ready = from the call to a kernel that answered \`kernel_info\` on shell and iopub (hubmill's readiness); jupyter_client = \`KernelManager.start_kernel()\` + \`wait_for_ready()\` (\`bench/jupyter_client_start.py\`), timed inside its process.`);
     p();
   }
   for (const [what, err] of Object.entries(r.errors)) p(`- ${what}: ${err}`);

@@ -23,6 +23,16 @@ Protocol: one JSON object per line in each direction.
 When hubmill closes its end (it exited or was killed), or on SIGTERM, the
 server kills every child's process group and exits.
 
+Spare child: a request is answered by a child forked before it arrived, when
+there is one. Once the server has had no request for SPARE_DELAY_S, it forks a
+child that does at once what no request decides (its own session, default
+signals, none of the server's descriptors, its random seed, the zygote's
+prefault) and then blocks on a pipe. A request is written into that pipe and
+the spare's pid answered at once; the spare then does everything that depends
+on the request (user, environment, folder, stderr, arguments) exactly as a
+child forked for it would. A spare holds no job's data until then; it exits when
+the pipe closes without a request (the server gone or stopping).
+
 Copy-on-write: after its imports the server moves every object it holds into
 the garbage collector's permanent generation (gc.freeze), so a child's
 collections never walk (and so never copy) the server's pages; IPython's
@@ -43,6 +53,13 @@ import time
 
 FD = 3
 CONNECTION_FILE = "{connection_file}"
+# Quiet time after which the server forks a spare child (not at once: the child just handed a request
+# is finishing its kernel, and the spare's preparation would compete with it for the CPU).
+SPARE_DELAY_S = 0.1
+# A request larger than this (its environment) is not passed through a pipe; its child is forked for it.
+SPARE_MAX_REQUEST = 60000
+# Spares that die unused (not on the server's own request) before the server stops making them.
+SPARE_MAX_LOST = 3
 
 
 def send(obj):
@@ -69,6 +86,12 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
+        # The spare child: (pid, the write end of its request pipe), or None; when to fork the next one.
+        self.spare = None
+        self.spare_on = True
+        self.spare_due = 0.0
+        self.spare_lost = 0
+        self.detached = False
 
     def preload(self, code):
         t0 = time.perf_counter()
@@ -194,6 +217,12 @@ class Server:
             if pid == 0:
                 return
             self.children.discard(pid)
+            if self.spare is not None and self.spare[0] == pid:
+                # Died unused (its preparation failed?): children are forked directly until another is made.
+                os.close(self.spare[1])
+                self.spare = None
+                self.spare_lost += 1
+                self.spare_on = self.spare_lost < SPARE_MAX_LOST
             if os.WIFSIGNALED(status):
                 send({"event": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
             else:
@@ -204,8 +233,17 @@ class Server:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         buf = b""
+        self.spare_due = time.monotonic()
         while True:
-            ready, _, _ = select.select([FD, self.wake_r], [], [])
+            timeout = None
+            if self.spare_on and self.spare is None:
+                timeout = max(0.0, self.spare_due - time.monotonic())
+            ready, _, _ = select.select([FD, self.wake_r], [], [], timeout)
+            if not ready:
+                req = self.make_spare()
+                if req is not None:
+                    return req
+                continue
             if self.wake_r in ready:
                 try:
                     while os.read(self.wake_r, 512):
@@ -229,6 +267,11 @@ class Server:
                 if req.get("op") != "fork":
                     send({"id": req.get("id"), "error": "unknown op %r" % (req.get("op"),)})
                     continue
+                self.spare_due = time.monotonic() + SPARE_DELAY_S
+                pid = self.hand_to_spare(req)
+                if pid is not None:
+                    send({"id": req.get("id"), "pid": pid})
+                    continue
                 sys.stdout.flush()
                 sys.stderr.flush()
                 try:
@@ -241,8 +284,58 @@ class Server:
                 self.children.add(pid)
                 send({"id": req.get("id"), "pid": pid})
 
-    def become_kernel(self, req):
-        """In the child: isolate, drop privileges, then run IPKernelApp. Never returns."""
+    def make_spare(self):
+        """Forks the spare child. In the server: returns None. In the spare: returns its request once it has one."""
+        r, w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            self.spare_due = time.monotonic() + 1.0
+            return None
+        if pid:
+            os.close(r)
+            self.children.add(pid)
+            self.spare = (pid, w)
+            return None
+        os.close(w)
+        self.detach()
+        if self.zygote is not None:
+            self.zygote.prefault()
+        chunks = []
+        while True:
+            data = os.read(r, 65536)
+            if not data:
+                break
+            chunks.append(data)
+        if not chunks:
+            os._exit(0)  # the server closed the pipe: no request will come
+        os.close(r)
+        return json.loads(b"".join(chunks))
+
+    def hand_to_spare(self, req):
+        """Gives the request to the spare child, if there is one; answers its pid (None: fork one for it)."""
+        if self.spare is None:
+            return None
+        pid, w = self.spare
+        self.spare = None
+        data = json.dumps(req).encode()
+        try:
+            if len(data) > SPARE_MAX_REQUEST:
+                return None
+            while data:
+                data = data[os.write(w, data):]
+            return pid
+        except OSError:  # it died meanwhile (reaped later): fork a child for this request
+            return None
+        finally:
+            os.close(w)  # a spare that got no request reads EOF and exits
+
+    def detach(self):
+        """In a new child, before any request: its own session, default signals, none of the server's descriptors."""
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -250,13 +343,30 @@ class Server:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in (FD, self.wake_r, self.wake_w):
             os.close(fd)
+        if self.spare is not None:
+            os.close(self.spare[1])  # the spare must see EOF when the server goes, so no child keeps its pipe
+            self.spare = None
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
+        os.close(devnull)
+        # Every child starts from the server's RNG state: reseed from the OS.
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        if "numpy.random" in sys.modules:
+            try:
+                sys.modules["numpy.random"].seed()
+            except Exception:  # noqa: BLE001 - a broken numpy must not stop the kernel
+                pass
+        self.detached = True
+
+    def become_kernel(self, req):
+        """In the child: isolate, drop privileges, then run IPKernelApp. Never returns."""
+        if not self.detached:
+            self.detach()
         err = os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(err, 2)
         os.close(err)
-        os.close(devnull)
 
         user = req.get("user")
         if user:
@@ -270,15 +380,6 @@ class Server:
             os.chdir(req["cwd"])
         # The launcher would have the start folder first on sys.path (IPython then adds '').
         sys.path[:] = [os.getcwd()] + self.base_path
-
-        # Every child starts from the server's RNG state: reseed from the OS.
-        if "random" in sys.modules:
-            sys.modules["random"].seed()
-        if "numpy.random" in sys.modules:
-            try:
-                sys.modules["numpy.random"].seed()
-            except Exception:  # noqa: BLE001 - a broken numpy must not stop the kernel
-                pass
 
         from ipykernel.kernelapp import IPKernelApp
 
@@ -384,9 +485,10 @@ def main():
             prefault_why = "the self-check child reported no pages"
         else:
             prefault_why = server.zygote.learn_hot(server.zygote.hot_seen)
+    server.spare_on = os.environ.pop("HUBMILL_FORKSERVER_SPARE", "1").lower() not in ("0", "false", "no", "off")
     import threading
 
-    send({"event": "hello", "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
+    send({"event": "hello", "spare": server.spare_on, "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
 
     def on_term(*_):
         raise SystemExit(0)

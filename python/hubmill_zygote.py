@@ -107,9 +107,10 @@ class Zygote:
         """
         if not self.hot or self._madvise is None:
             return 0
-        for start, end in self.hot:
+        hot, self.hot = self.hot, None  # once per child (a spare child does it before its request)
+        for start, end in hot:
             self._madvise(start, end - start, MADV_POPULATE_WRITE)
-        return len(self.hot)
+        return len(hot)
 
     def learn_hot(self, ranges):
         """In the server: keep `ranges` (from the self-check child) that are still private writable mappings."""

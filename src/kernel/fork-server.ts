@@ -140,6 +140,8 @@ export interface ForkServerStartOptions {
   script?: string;
   /** false: every child builds IPKernelApp itself (no zygote, python/hubmill_zygote.py). */
   zygote?: boolean;
+  /** false: no spare child; each child is forked when its request comes (python/hubmill_forkserver.py, "Spare child"). */
+  spare?: boolean;
 }
 
 interface PendingFork {
@@ -157,7 +159,7 @@ export class ForkServer extends EventEmitter {
   private exited = false;
   private stderrTail = '';
   /** Set by the server's hello: its Python threads at fork time (must be 1) and preload time. */
-  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean; zygote?: boolean; zygote_why?: string | null; prefault_pages?: number; prefault_why?: string | null } | null = null;
+  hello: { pid: number; threads: number; preload_ms: number; args_parsed?: boolean; zygote?: boolean; zygote_why?: string | null; prefault_pages?: number; prefault_why?: string | null; spare?: boolean } | null = null;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -196,6 +198,7 @@ export class ForkServer extends EventEmitter {
         ...opts.env,
         HUBMILL_FORKSERVER_PRELOAD: opts.preload ?? '', HUBMILL_FORKSERVER_ARGV: JSON.stringify(spec.argv.slice(how.launcherArgsFrom)),
         ...(opts.zygote === false ? { HUBMILL_FORKSERVER_ZYGOTE: '0' } : {}),
+        ...(opts.spare === false ? { HUBMILL_FORKSERVER_SPARE: '0' } : {}),
       },
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],

@@ -26,6 +26,8 @@ export interface ForkServersOptions {
   backoffMs?: number;
   /** false: no zygote (each child builds IPKernelApp itself); default: the server builds it when its self-check passes. */
   zygote?: boolean;
+  /** false: no spare child (each kernel forked when asked for); default: a spare waits for the next request. */
+  spare?: boolean;
 }
 
 interface Entry {
@@ -78,6 +80,7 @@ export class ForkServers {
       timeoutMs: this.opts.startTimeoutMs,
       script: this.opts.script,
       zygote: this.opts.zygote,
+      spare: this.opts.spare,
     }).then(
       (server) => {
         e.starting = null;
@@ -87,7 +90,7 @@ export class ForkServers {
         }
         e.server = server;
         this.opts.logger?.info(
-          { kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed, zygote: server.hello?.zygote, zygoteWhy: server.hello?.zygote_why ?? undefined, prefaultPages: server.hello?.prefault_pages, prefaultWhy: server.hello?.prefault_why ?? undefined },
+          { kernel: spec.name, pid: server.pid, preloadMs: server.hello?.preload_ms, threads: server.hello?.threads, argsParsed: server.hello?.args_parsed, zygote: server.hello?.zygote, zygoteWhy: server.hello?.zygote_why ?? undefined, prefaultPages: server.hello?.prefault_pages, prefaultWhy: server.hello?.prefault_why ?? undefined, spare: server.hello?.spare },
           'fork server ready',
         );
         server.once('exit', (err: Error) => {
