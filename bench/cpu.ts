@@ -13,7 +13,8 @@
  *    server's own time. Refill = what the pool does between jobs to replace the kernel.
  *
  * Run: `node --import tsx bench/cpu.ts`; the last stdout line is the JSON result.
- * Environment: BENCH_CPU_RATE (5), BENCH_CPU_N (50), BENCH_CPU_ZYGOTE=0 (the fork server without the zygote, to compare).
+ * Environment: BENCH_CPU_RATE (5), BENCH_CPU_N (50), BENCH_CPU_ZYGOTE=0 (the fork server without the zygote, to compare),
+ * BENCH_CPU_PROF=DIR (a CPU profile of the service's Node process, written there when it stops).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -37,7 +38,9 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function service() {
   const work = mkdtempSync(join(tmpdir(), 'hubmill-cpu-'));
-  const svc = await startBenchServe(join(root, 'dist'), work, { readyMs: 120_000, env: ZYGOTE ? {} : { HUBMILL_FORKSERVER_ZYGOTE: '0' } });
+  // BENCH_CPU_PROF=DIR: the service writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const svc = await startBenchServe(join(root, 'dist'), work, { readyMs: 120_000, env: ZYGOTE ? {} : { HUBMILL_FORKSERVER_ZYGOTE: '0' }, nodeFlags: prof });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const submit = async () => {
     const r = await request(`${svc.base}/api/v1/jobs?wait=true`, { method: 'POST', agent, headers: svc.auth, body: { notebook: 'trivial.ipynb', username: 'bench' }, timeoutMs: 60_000 });

@@ -37,6 +37,9 @@ interface Entry {
   retryAt: number;
 }
 
+/** A forked kernel's stderr file, in its connection folder (removed with it). */
+const FORKED_STDERR = 'stderr';
+
 export type StartedKernelProcess = LaunchedKernel & { forked: boolean };
 
 export class ForkServers {
@@ -120,14 +123,14 @@ export class ForkServers {
     }
     const server = await this.server(spec);
     if (!server) return { ...(await launchKernelProcess(spec, opts)), forked: false };
-    const conn = await createConnectionFile(spec, opts.runAs, opts.ports);
+    const conn = await createConnectionFile(spec, opts.runAs, opts.ports, [FORKED_STDERR]);
     try {
       const argv = kernelArgv(spec, conn.connectionFile).slice(how.launcherArgsFrom);
       const child = await server.fork({
         argv,
         env: kernelEnv(spec, opts, server.pid),
         cwd: opts.cwd ?? null,
-        stderr: join(conn.dir, 'stderr'),
+        stderr: join(conn.dir, FORKED_STDERR),
         user: opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid, name: opts.runAs.username } : null,
       });
       return { id: conn.id, child, connection: conn.connection, connectionFile: conn.connectionFile, cleanup: conn.cleanup, forked: true };

@@ -65,6 +65,10 @@ export class KernelProcess {
   signalGroup(sig: NodeJS.Signals): void {
     const pid = this.pid;
     if (!pid) return;
+    // Mostly called on a group already gone (after the kernel's exit): its ESRCH errors are made
+    // without a stack trace, which was most of their cost.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       process.kill(-pid, sig);
     } catch {
@@ -73,6 +77,8 @@ export class KernelProcess {
       } catch {
         // Already gone.
       }
+    } finally {
+      Error.stackTraceLimit = limit;
     }
   }
 

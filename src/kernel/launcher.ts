@@ -76,12 +76,15 @@ export interface LaunchedKernel {
 
 /**
  * A fresh key and reserved ports for a kernel, in a 0600 connection file in a private folder
- * (owned by runAs when given). `cleanup` removes the folder and releases the ports.
+ * (owned by runAs when given). `cleanup` removes the folder and releases the ports. `alsoIn`:
+ * names of other files the kernel's start writes into the folder (e.g. a forked kernel's stderr),
+ * removed one by one with it (a folder that is not empty then costs a failed rmdir and a walk).
  */
 export async function createConnectionFile(
   spec: KernelSpec,
   runAs?: RunAs,
   ports?: ReserveOptions,
+  alsoIn: string[] = [],
 ): Promise<{ id: string; connection: ConnectionInfo; connectionFile: string; dir: string; cleanup: () => Promise<void>; handOver: (pid: number) => Promise<void> }> {
   const id = randomUUID();
   const reservation = await reservePorts(5, ports);
@@ -100,7 +103,7 @@ export async function createConnectionFile(
   };
   let dir: string | undefined;
   let connectionFile: string | undefined;
-  const removeDir = () => (dir ? removeConnectionDir(dir, connectionFile) : Promise.resolve());
+  const removeDir = () => (dir ? removeConnectionDir(dir, [...(connectionFile ? [connectionFile] : []), ...alsoIn.map((n) => join(dir!, n))]) : Promise.resolve());
   const cleanup = async () => {
     reservation.release();
     await removeDir();
@@ -125,12 +128,12 @@ export async function createConnectionFile(
 }
 
 /**
- * Removes a connection file's folder: the file and the empty folder (two calls), or, when
- * something else was left in it, the whole folder.
+ * Removes a connection file's folder: its known files and the empty folder, or, when something
+ * else was left in it, the whole folder.
  */
-async function removeConnectionDir(dir: string, file: string | undefined): Promise<void> {
+async function removeConnectionDir(dir: string, files: string[]): Promise<void> {
   try {
-    if (file) await unlink(file).catch(() => undefined);
+    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
     await rmdir(dir);
   } catch {
     await rm(dir, { recursive: true, force: true });
