@@ -214,6 +214,10 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
    * Ready means a kernel_info_reply on shell and an iopub message for one of our
    * requests (the iopub subscription is live). Repeats the request until both.
    * One abort listener and one timer per wait, however many probes it sends.
+   * Until shell has connected, the first probe waits queued on the socket and no
+   * other is sent (each would be answered, three messages apiece, once the kernel
+   * is up); each completed handshake (a reconnect after a redial drops the queue)
+   * sends one at once and restarts the pacing.
    */
   private readyProbes: Set<string> | null = null;
   private readyIopubSeen = false;
@@ -229,27 +233,34 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
     const wake = () => this.readyWake?.();
     signal?.addEventListener('abort', wake, { once: true });
     this.once('dead', wake);
+    this.sockets.onShellHandshake = wake;
     try {
       let interval = 20;
+      let handshakes = -1;
       while (!(this.readyIopubSeen && reply)) {
         if (this.requests.dead) throw this.requests.dead;
         if (signal?.aborted) throw new AbortedError('kernel start aborted');
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new TimeoutError('kernel start timed out');
-        const header = this.sockets.header('kernel_info_request');
-        probes.add(header.msg_id);
-        this.requests.wait<Message>(header.msg_id, { needIdle: false, reply: null, idle: false }, { what: 'kernel_info_request' }).then(
-          (m) => {
-            // Only the first reply wakes the loop: waking on every reply would probe at round-trip speed.
-            if (reply) return;
-            reply = m;
-            wake();
-          },
-          // The kernel's death wakes the loop through 'dead'; a dropped probe needs nothing.
-          () => {},
-        );
-        // zeromq allows one send in flight; a refused send only costs this probe.
-        this.sockets.send('shell', header, {}).catch(() => {});
+        const connected = this.sockets.shellHandshakes;
+        if (connected !== handshakes) interval = 20;
+        if (probes.size === 0 || connected > 0) {
+          handshakes = connected;
+          const header = this.sockets.header('kernel_info_request');
+          probes.add(header.msg_id);
+          this.requests.wait<Message>(header.msg_id, { needIdle: false, reply: null, idle: false }, { what: 'kernel_info_request' }).then(
+            (m) => {
+              // Only the first reply wakes the loop: waking on every reply would probe at round-trip speed.
+              if (reply) return;
+              reply = m;
+              wake();
+            },
+            // The kernel's death wakes the loop through 'dead'; a dropped probe needs nothing.
+            () => {},
+          );
+          // zeromq allows one send in flight; a refused send only costs this probe.
+          this.sockets.send('shell', header, {}).catch(() => {});
+        }
         await new Promise<void>((r) => {
           this.readyWake = r;
           timer = setTimeout(r, Math.min(interval, remaining));
@@ -261,6 +272,7 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
       clearTimeout(timer);
       signal?.removeEventListener('abort', wake);
       this.off('dead', wake);
+      this.sockets.onShellHandshake = null;
       // Late replies to earlier probes are dropped by dispatch (no longer pending).
       for (const id of probes) this.requests.reject(id, new AbortedError('kernel_info_request no longer needed'));
       this.readyProbes = null;

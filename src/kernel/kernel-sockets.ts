@@ -29,6 +29,9 @@ export class KernelSockets {
   readonly socketEvents: SocketEventLog;
   /** Messages with a wrong signature or malformed: another kernel (another key) on our port. */
   rejectedMessages = 0;
+  /** Completed ZMTP handshakes of the shell socket (a reconnect counts again), and who to tell of one. */
+  shellHandshakes = 0;
+  onShellHandshake: (() => void) | null = null;
   private readonly shell: Dealer;
   private readonly control: Dealer;
   private readonly iopub: Subscriber;
@@ -61,6 +64,8 @@ export class KernelSockets {
     // starts, each socket would otherwise dial a closed port every reconnect interval (three events each).
     let dialled = false;
     this.shell.events.on('handshake', () => {
+      this.shellHandshakes++;
+      this.onShellHandshake?.();
       if (dialled || this.closed) return;
       dialled = true;
       this.control.connect(url(c.control_port));
