@@ -1,9 +1,36 @@
 /** Shared by the fork-server tests: start forked kernels and read what they print. */
 import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { KernelClient, type KernelClientLaunchOptions } from '../../src/kernel/kernel-client.js';
-import type { ForkServers } from '../../src/kernel/fork-servers.js';
-import type { KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
+import { ForkServers } from '../../src/kernel/fork-servers.js';
+import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
+import { tempDir } from '../helpers/notebooks.js';
+
+/**
+ * For a describe() block: `spec` (python3) and `dir` (a temp folder), set by its before hook, and
+ * `servers(opts)`, fork servers that its after hook closes.
+ */
+export function forkFixture(dirPrefix: string): { spec: KernelSpec; dir: string; servers: (opts?: ConstructorParameters<typeof ForkServers>[0]) => ForkServers } {
+  const opened: ForkServers[] = [];
+  const fx = {
+    spec: undefined as unknown as KernelSpec,
+    dir: '',
+    servers: (opts: ConstructorParameters<typeof ForkServers>[0] = {}) => {
+      const s = new ForkServers(opts);
+      opened.push(s);
+      return s;
+    },
+  };
+  before(async () => {
+    fx.spec = await getKernelSpec('python3');
+    fx.dir = await tempDir(dirPrefix);
+  });
+  after(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+  });
+  return fx;
+}
 
 /** Starts a kernel through the fork servers and fails the test unless it really was forked. */
 export async function forkedKernel(servers: ForkServers, spec: KernelSpec, opts: KernelClientLaunchOptions = {}): Promise<KernelClient> {

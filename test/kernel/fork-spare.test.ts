@@ -7,11 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { ForkServers } from '../../src/kernel/fork-servers.js';
-import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
-import { processAlive, tempDir, waitFor } from '../helpers/notebooks.js';
-import { fdTargets, forkedKernel, procStat, runJson } from './fork-helpers.js';
+import { describe, test } from 'node:test';
+import { processAlive, waitFor } from '../helpers/notebooks.js';
+import { fdTargets, forkedKernel, forkFixture, procStat, runJson } from './fork-helpers.js';
 
 const WHICH_PATH = "from ipykernel.kernelapp import IPKernelApp; import json; print(json.dumps(getattr(IPKernelApp.instance(), '_hubmill_zygote', False)))";
 const LOOK = "import json, os, random; print(json.dumps({'cwd': os.getcwd(), 'env': os.environ.get('HUBMILL_SPARE_TEST'), 'r': random.random()}))";
@@ -30,35 +28,31 @@ function childrenOf(pid: number): number[] {
   });
 }
 
-/** The one child of the server that is not a live kernel: the spare (waits for it). */
+/** The one child of the server that is not a live kernel, once it waits on its pipe (prepared): the spare. */
 async function spareOf(serverPid: number, kernels: number[] = []): Promise<number> {
   let spare: number[] = [];
-  const found = await waitFor(() => (spare = childrenOf(serverPid).filter((p) => !kernels.includes(p))).length === 1, 20_000);
-  assert.ok(found, `one spare child of the server; children: ${childrenOf(serverPid).join(', ')}`);
+  const waiting = (pid: number) => {
+    try {
+      const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8');
+      // A kernel that hides wait channels answers "0": then asleep in its own session will do.
+      if (wchan === '0') return procStat(pid).session === pid && procStat(pid).state === 'S';
+      return /pipe/.test(wchan);
+    } catch {
+      return false;
+    }
+  };
+  const found = await waitFor(() => (spare = childrenOf(serverPid).filter((p) => !kernels.includes(p))).length === 1 && waiting(spare[0]!), 20_000);
+  assert.ok(found, `one spare child of the server, waiting on its pipe; children: ${childrenOf(serverPid).join(', ')}`);
   return spare[0]!;
 }
 
 describe('fork server: the spare child', () => {
-  let spec: KernelSpec;
-  let dir: string;
-  const opened: ForkServers[] = [];
-  const servers = (opts: ConstructorParameters<typeof ForkServers>[0] = {}) => {
-    const s = new ForkServers(opts);
-    opened.push(s);
-    return s;
-  };
-
-  before(async () => {
-    spec = await getKernelSpec('python3');
-    dir = await tempDir('hubmill-spare-');
-  });
-  after(async () => {
-    await Promise.all(opened.map((s) => s.close()));
-  });
+  const fx = forkFixture('hubmill-spare-');
+  const servers = fx.servers;
 
   test('a spare waits with none of the server\'s descriptors, in its own session; the next request is served by it, as asked', async () => {
     const s = servers();
-    const server = (await s.server(spec))!;
+    const server = (await s.server(fx.spec))!;
     assert.equal(server.hello?.spare, true);
     const spare = await spareOf(server.pid!);
     const st = procStat(spare);
@@ -76,22 +70,22 @@ describe('fork server: the spare child', () => {
     assert.equal(pipes.length, 1, `one pipe (its request's): ${fds.join(', ')}`);
     for (const t of fds) assert.ok(t === '/dev/null' || t === serverErr || t === pipes[0], `unexpected descriptor in the spare: ${t} (${fds.join(', ')})`);
 
-    const a = await forkedKernel(s, spec, { cwd: dir });
+    const a = await forkedKernel(s, fx.spec, { cwd: fx.dir });
     let b: Awaited<ReturnType<typeof forkedKernel>> | undefined;
     try {
       assert.equal(a.pid, spare, 'the request was served by the spare');
       const lookA = await runJson<{ cwd: string; env: string | null; r: number }>(a, LOOK);
-      assert.equal(lookA.cwd, dir);
+      assert.equal(lookA.cwd, fx.dir);
       assert.equal(lookA.env, null);
       assert.equal(await runJson<boolean>(a, WHICH_PATH), server.hello?.zygote, 'a spare takes the zygote when the request fits it');
       // A request that does not fit the zygote (its own environment) is served by the next spare too, with a fresh IPKernelApp.
       const next = await spareOf(server.pid!, [a.pid!]);
       assert.notEqual(next, spare);
-      b = await forkedKernel(s, spec, { cwd: dir, env: { HUBMILL_SPARE_TEST: 'b' } });
+      b = await forkedKernel(s, fx.spec, { cwd: fx.dir, env: { HUBMILL_SPARE_TEST: 'b' } });
       assert.equal(b.pid, next);
       const lookB = await runJson<{ cwd: string; env: string | null; r: number }>(b, LOOK);
       assert.equal(lookB.env, 'b');
-      assert.equal(lookB.cwd, dir);
+      assert.equal(lookB.cwd, fx.dir);
       assert.notEqual(lookB.r, lookA.r, 'each spare seeds its own random numbers');
       assert.equal(await runJson<boolean>(b, WHICH_PATH), false, 'a job environment differs from the server: no zygote');
     } finally {
@@ -101,16 +95,16 @@ describe('fork server: the spare child', () => {
 
   test('spare: false keeps no child between requests', async () => {
     const s = servers({ spare: false });
-    const server = (await s.server(spec))!;
+    const server = (await s.server(fx.spec))!;
     assert.equal(server.hello?.spare, false);
-    const k = await forkedKernel(s, spec, { cwd: dir });
+    const k = await forkedKernel(s, fx.spec, { cwd: fx.dir });
     await k.shutdown();
     assert.ok(await waitFor(() => childrenOf(server.pid!).length === 0, 10_000), `children: ${childrenOf(server.pid!).join(', ')}`);
   });
 
   test('a spare goes when its server is killed', async () => {
     const s = servers();
-    const server = (await s.server(spec))!;
+    const server = (await s.server(fx.spec))!;
     const spare = await spareOf(server.pid!);
     process.kill(server.pid!, 'SIGKILL');
     assert.ok(await waitFor(() => !processAlive(spare), 10_000), 'the spare exited once its request pipe closed');

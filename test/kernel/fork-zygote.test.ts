@@ -10,13 +10,11 @@
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { ForkServers } from '../../src/kernel/fork-servers.js';
+import { before, describe, test } from 'node:test';
 import { forkServerScript } from '../../src/kernel/fork-server.js';
-import { getKernelSpec, type KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
+import type { KernelSpec } from '../../src/kernel/kernelspec-discovery.js';
 import { KernelClient } from '../../src/kernel/kernel-client.js';
-import { tempDir } from '../helpers/notebooks.js';
-import { forkedKernel, runJson } from './fork-helpers.js';
+import { forkedKernel, forkFixture, runJson } from './fork-helpers.js';
 
 const WHICH_PATH = "from ipykernel.kernelapp import IPKernelApp; import json; print(json.dumps(getattr(IPKernelApp.instance(), '_hubmill_zygote', False)))";
 
@@ -38,21 +36,12 @@ const LOOK = [
 ].join('\n');
 
 describe('zygote kernels', () => {
+  const fx = forkFixture('hubmill-zygote-');
+  const servers = fx.servers;
   let spec: KernelSpec;
   let dir: string;
-  const opened: ForkServers[] = [];
-  const servers = (opts: ConstructorParameters<typeof ForkServers>[0] = {}) => {
-    const s = new ForkServers(opts);
-    opened.push(s);
-    return s;
-  };
-
-  before(async () => {
-    spec = await getKernelSpec('python3');
-    dir = await tempDir('hubmill-zygote-');
-  });
-  after(async () => {
-    await Promise.all(opened.map((s) => s.close()));
+  before(() => {
+    ({ spec, dir } = fx);
   });
 
   test('the server builds the zygote exactly when the installed ipykernel matches, and a zygote kernel looks like a launched one', async () => {
