@@ -68,7 +68,7 @@ export function renderForkSection(r: ForkBenchResults | null | undefined, peerPe
   p('| --- | --- | --- |');
   const readyRatio = k ? k.ready.fork.median / k.ready.cold.median : NaN;
   p(
-    `| **Fresh kernels**: forked kernel ready ≤ 0.10 × a cold launch (median, from request to \`kernel_info\` answered) | ${k ? `fork **${f(k.ready.fork.median)} ms** (p90 ${f(k.ready.fork.p90)}) / cold launch ${f(k.ready.cold.median)} ms = **${f(readyRatio, 2)}×**; jupyter_client ${f(jc)} ms${k.ready.forkNoSpare ? `; forked by a server without a spare child ${f(k.ready.forkNoSpare.median)} ms (${f(k.ready.forkNoSpare.median / k.ready.cold.median, 2)}×)` : ''}${k.spare !== undefined ? `; spare ${k.spare ? 'on' : 'off'}` : ''}${k.zygote !== undefined ? `; zygote ${k.zygote ? 'on' : `off (${k.zygoteWhy ?? '?'})`}` : ''}` : `not measured: ${r.errors.kernels}`} | ${verdict(k ? readyRatio <= 0.1 : null)} |`,
+    `| **Fresh kernels**: forked kernel ready ≤ 0.10 × a cold launch (median, from request to \`kernel_info\` answered) | ${k ? `fork **${f(k.ready.fork.median)} ms** (p90 ${f(k.ready.fork.p90)}) / cold launch ${f(k.ready.cold.median)} ms = **${f(readyRatio, 3)}×**; jupyter_client ${f(jc)} ms${k.ready.forkNoSpare ? `; forked by a server without a spare child ${f(k.ready.forkNoSpare.median)} ms (${f(k.ready.forkNoSpare.median / k.ready.cold.median, 2)}×)` : ''}${k.spare !== undefined ? `; spare ${k.spare ? 'on' : 'off'}` : ''}${k.zygote !== undefined ? `; zygote ${k.zygote ? 'on' : `off (${k.zygoteWhy ?? '?'})`}` : ''}` : `not measured: ${r.errors.kernels}`} | ${verdict(k ? readyRatio <= 0.1 : null)} |`,
   );
   if (svc) {
     const l = svc.fork.latency;

@@ -121,7 +121,7 @@ export function renderReport(r: BenchResults): string {
       'The peer of the other ratio targets is `jupyter nbconvert --to notebook --execute`, which, like papermill, starts a kernel with jupyter_client and runs the cells with nbclient; papermill adds its own work on top (parameter injection, per-cell output saving), so ratios against nbconvert are conservative for hubmill.',
   );
   p();
-  p(`Runs: **${r.config.runs}** per tool and notebook (plus one untimed warm-up per tool), interleaved; medians reported. The machine was shared with other work during the run, so absolute numbers are noisy; the ratios compare numbers taken in the same run.`);
+  p(`Runs: **${r.config.runs}** per tool and notebook (plus one untimed warm-up per tool), interleaved; medians reported. Absolute numbers are noisy: on a virtual machine they vary from run to run even with nothing else running (the load average above says what else ran), so the ratios compare numbers taken in the same run.`);
   p();
 
   p('## Targets');
