@@ -23,23 +23,14 @@ Protocol: one JSON object per line in each direction.
 When hubmill closes its end (it exited or was killed), or on SIGTERM, the
 server kills every child's process group and exits.
 
-Spare child: a request is answered by a child forked before it arrived, when
-there is one. Once the server has had no request for SPARE_DELAY_S, it forks a
-child that does at once what no request decides (its own session, default
-signals, none of the server's descriptors, its random seed, the zygote's
-prefault) and then blocks on a pipe. A request is written into that pipe and
-the spare's pid answered at once; the spare then does everything that depends
-on the request (user, environment, folder, stderr, arguments) exactly as a
-child forked for it would. A spare holds no job's data until then; it exits when
-the pipe closes without a request (the server gone or stopping).
+Spare child (python/hubmill_spare.py): after a quiet moment the server forks a
+child that prepares what no request decides and waits; the next request is
+written into its pipe and its pid answered at once.
 
 Copy-on-write: after its imports the server moves every object it holds into
 the garbage collector's permanent generation (gc.freeze), so a child's
-collections never walk (and so never copy) the server's pages; IPython's
-collection at shutdown alone used to cost a kernel 0.1-0.4 s. A child that
-ends (shutdown_request) does what a normal exit does that anyone can observe
-(wait for its threads, atexit handlers, flush open files) and then leaves with
-os._exit, without tearing down every inherited module object.
+collections never walk (and so never copy) the server's pages; a child's exit
+skips the teardown of what it inherited (python/hubmill_exit.py).
 """
 
 import gc
@@ -53,13 +44,6 @@ import time
 
 FD = 3
 CONNECTION_FILE = "{connection_file}"
-# Quiet time after which the server forks a spare child (not at once: the child just handed a request
-# is finishing its kernel, and the spare's preparation would compete with it for the CPU).
-SPARE_DELAY_S = 0.1
-# A request larger than this (its environment) is not passed through a pipe; its child is forked for it.
-SPARE_MAX_REQUEST = 60000
-# Spares that die unused (not on the server's own request) before the server stops making them.
-SPARE_MAX_LOST = 3
 
 
 def send(obj):
@@ -86,11 +70,8 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
-        # The spare child: (pid, the write end of its request pipe), or None; when to fork the next one.
-        self.spare = None
-        self.spare_on = True
-        self.spare_due = 0.0
-        self.spare_lost = 0
+        self.spares = None  # hubmill_spare.Spares, set by main()
+        self.lean_exit = None  # hubmill_exit.lean_exit, set by main()
         self.detached = False
 
     def preload(self, code):
@@ -217,12 +198,7 @@ class Server:
             if pid == 0:
                 return
             self.children.discard(pid)
-            if self.spare is not None and self.spare[0] == pid:
-                # Died unused (its preparation failed?): children are forked directly until another is made.
-                os.close(self.spare[1])
-                self.spare = None
-                self.spare_lost += 1
-                self.spare_on = self.spare_lost < SPARE_MAX_LOST
+            self.spares.reaped(pid)
             if os.WIFSIGNALED(status):
                 send({"event": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
             else:
@@ -233,16 +209,14 @@ class Server:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         buf = b""
-        self.spare_due = time.monotonic()
         while True:
-            timeout = None
-            if self.spare_on and self.spare is None:
-                timeout = max(0.0, self.spare_due - time.monotonic())
-            ready, _, _ = select.select([FD, self.wake_r], [], [], timeout)
+            ready, _, _ = select.select([FD, self.wake_r], [], [], self.spares.timeout())
             if not ready:
-                req = self.make_spare()
+                pid, req = self.spares.fork(self.prepare_spare)
                 if req is not None:
                     return req
+                if pid:
+                    self.children.add(pid)
                 continue
             if self.wake_r in ready:
                 try:
@@ -267,8 +241,7 @@ class Server:
                 if req.get("op") != "fork":
                     send({"id": req.get("id"), "error": "unknown op %r" % (req.get("op"),)})
                     continue
-                self.spare_due = time.monotonic() + SPARE_DELAY_S
-                pid = self.hand_to_spare(req)
+                pid = self.spares.hand(req)
                 if pid is not None:
                     send({"id": req.get("id"), "pid": pid})
                     continue
@@ -284,55 +257,11 @@ class Server:
                 self.children.add(pid)
                 send({"id": req.get("id"), "pid": pid})
 
-    def make_spare(self):
-        """Forks the spare child. In the server: returns None. In the spare: returns its request once it has one."""
-        r, w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            self.spare_due = time.monotonic() + 1.0
-            return None
-        if pid:
-            os.close(r)
-            self.children.add(pid)
-            self.spare = (pid, w)
-            return None
-        os.close(w)
+    def prepare_spare(self):
+        """In a spare, before its request: what every child does first, and the zygote's bulk page copy."""
         self.detach()
         if self.zygote is not None:
             self.zygote.prefault()
-        chunks = []
-        while True:
-            data = os.read(r, 65536)
-            if not data:
-                break
-            chunks.append(data)
-        if not chunks:
-            os._exit(0)  # the server closed the pipe: no request will come
-        os.close(r)
-        return json.loads(b"".join(chunks))
-
-    def hand_to_spare(self, req):
-        """Gives the request to the spare child, if there is one; answers its pid (None: fork one for it)."""
-        if self.spare is None:
-            return None
-        pid, w = self.spare
-        self.spare = None
-        data = json.dumps(req).encode()
-        try:
-            if len(data) > SPARE_MAX_REQUEST:
-                return None
-            while data:
-                data = data[os.write(w, data):]
-            return pid
-        except OSError:  # it died meanwhile (reaped later): fork a child for this request
-            return None
-        finally:
-            os.close(w)  # a spare that got no request reads EOF and exits
 
     def detach(self):
         """In a new child, before any request: its own session, default signals, none of the server's descriptors."""
@@ -343,9 +272,7 @@ class Server:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in (FD, self.wake_r, self.wake_w):
             os.close(fd)
-        if self.spare is not None:
-            os.close(self.spare[1])  # the spare must see EOF when the server goes, so no child keeps its pipe
-            self.spare = None
+        self.spares.forget()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
@@ -399,52 +326,7 @@ class Server:
         if self.preload_ns and app.shell is not None:
             app.shell.user_ns.update(self.preload_ns)
         app.start()
-        lean_exit()
-
-
-def lean_exit():
-    """The kernel's IOLoop stopped (shutdown_request): exit as Python would, minus the teardown of every object."""
-    import atexit
-    import threading
-
-    code = 0
-    try:
-        # The order of Py_Finalize: non-daemon threads, then atexit (IPython's history, ipykernel's sockets, the user's).
-        threading._shutdown()  # noqa: SLF001 - what the interpreter itself calls at exit
-        atexit._run_exitfuncs()  # noqa: SLF001
-        # Files the user left open keep no buffered data behind (a normal exit would flush them while tearing down).
-        for obj in open_files(gc.get_objects()):
-            try:
-                if not obj.closed:
-                    obj.flush()
-            except Exception:  # noqa: BLE001 - a broken stream must not stop the others
-                pass
-    except BaseException:  # noqa: BLE001
-        code = 1
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
-    os._exit(code)
-
-
-def open_files(objects):
-    """The objects that are io.IOBase instances (their class or a registered one), one subclass check per type.
-
-    isinstance() against the io.IOBase ABC costs a check per object (~6 ms of a kernel's exit for the
-    ~3,500 objects a child made); the answer only depends on the type, so it is asked once per type.
-    """
-    by_type = {}
-    found = []
-    for obj in objects:
-        cls = type(obj)
-        hit = by_type.get(cls)
-        if hit is None:
-            hit = by_type[cls] = issubclass(cls, io.IOBase)
-        if hit or (obj.__class__ is not cls and isinstance(obj, io.IOBase)):  # a proxy: as isinstance would
-            found.append(obj)
-    return found
+        self.lean_exit()
 
 
 def load_sibling(name):
@@ -470,6 +352,9 @@ def main():
     if isinstance(template, list) and all(isinstance(a, str) for a in template):
         server.parse_args_once(template)
     server.find_launcher()
+    spare_on = os.environ.pop("HUBMILL_FORKSERVER_SPARE", "1").lower() not in ("0", "false", "no", "off")
+    server.spares = load_sibling("hubmill_spare").Spares(spare_on)
+    server.lean_exit = load_sibling("hubmill_exit").lean_exit
     # IPKernelApp up to its sockets and the kernel's shell, built once (python/hubmill_zygote.py), when it checks out.
     hubmill_zygote = load_sibling("hubmill_zygote")
     server.zygote, server.zygote_why = hubmill_zygote.build(server.parsed, server.parsed_args, start_env)
@@ -485,10 +370,9 @@ def main():
             prefault_why = "the self-check child reported no pages"
         else:
             prefault_why = server.zygote.learn_hot(server.zygote.hot_seen)
-    server.spare_on = os.environ.pop("HUBMILL_FORKSERVER_SPARE", "1").lower() not in ("0", "false", "no", "off")
     import threading
 
-    send({"event": "hello", "spare": server.spare_on, "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
+    send({"event": "hello", "spare": spare_on, "pid": server.pid, "threads": threading.active_count(), "preload_ms": round(preload_ms, 1), "args_parsed": server.parsed is not None, "zygote": server.zygote is not None, "zygote_why": server.zygote_why, "prefault_pages": sum((b - a) for a, b in (server.zygote.hot or [])) // hubmill_zygote.PAGE if server.zygote else 0, "prefault_why": prefault_why})
 
     def on_term(*_):
         raise SystemExit(0)

@@ -140,7 +140,7 @@ export interface ForkServerStartOptions {
   script?: string;
   /** false: every child builds IPKernelApp itself (no zygote, python/hubmill_zygote.py). */
   zygote?: boolean;
-  /** false: no spare child; each child is forked when its request comes (python/hubmill_forkserver.py, "Spare child"). */
+  /** false: no spare child; each child is forked when its request comes (python/hubmill_spare.py). */
   spare?: boolean;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The fork server's spare child (issue 19, python/hubmill_forkserver.py "Spare child"):
+ * The fork server's spare child (issue 19, python/hubmill_spare.py):
  * after a quiet moment the server forks a child that prepares what no request decides
  * and waits; the next request is served by it. It must hold nothing of the server's
  * (descriptors, session) nor of any job, take every part of its request as a child
