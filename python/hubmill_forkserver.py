@@ -241,7 +241,7 @@ class Server:
                 if req.get("op") != "fork":
                     send({"id": req.get("id"), "error": "unknown op %r" % (req.get("op"),)})
                     continue
-                pid = self.spares.hand(req)
+                pid = self.spares.hand(line)
                 if pid is not None:
                     send({"id": req.get("id"), "pid": pid})
                     continue

@@ -68,14 +68,14 @@ class Spares:
         os.close(r)
         return 0, json.loads(b"".join(chunks))
 
-    def hand(self, req):
-        """Gives a request to the spare, if there is one; answers its pid (None: fork a child for it)."""
+    def hand(self, line):
+        """Gives a request (its JSON line as received) to the spare, if there is one; answers its pid (None: fork a child for it)."""
         self.due = time.monotonic() + DELAY_S
         if self.child is None:
             return None
         pid, w = self.child
         self.child = None
-        data = json.dumps(req).encode()
+        data = line
         try:
             if len(data) > MAX_REQUEST:
                 return None
