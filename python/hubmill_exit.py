@@ -13,31 +13,51 @@ import os
 import sys
 
 
-def lean_exit():
+# How long a kernel's exit waits for its control thread to finish the message it is handling.
+CONTROL_JOIN_S = 5.0
+
+
+def lean_exit(app=None):
     """The kernel's IOLoop stopped (shutdown_request): exit as Python would, minus the teardown of every object."""
     import atexit
     import threading
 
     code = 0
     try:
+        finish_control(app)
         # The order of Py_Finalize: non-daemon threads, then atexit (IPython's history, ipykernel's sockets, the user's).
         threading._shutdown()  # noqa: SLF001 - what the interpreter itself calls at exit
         atexit._run_exitfuncs()  # noqa: SLF001
-        # Files the user left open keep no buffered data behind (a normal exit would flush them while tearing down).
-        for obj in open_files(gc.get_objects()):
-            try:
-                if not obj.closed:
-                    obj.flush()
-            except Exception:  # noqa: BLE001 - a broken stream must not stop the others
-                pass
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - the user's files are flushed all the same
         code = 1
+    # Files the user left open keep no buffered data behind (a normal exit would flush them while tearing down).
+    for obj in open_files(gc.get_objects()):
+        try:
+            if not obj.closed:
+                obj.flush()
+        except BaseException:  # noqa: BLE001 - a broken stream must not stop the others
+            pass
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001
             pass
     os._exit(code)
+
+
+def finish_control(app):
+    """Lets the control thread end the message it is handling (shutdown_request) while IOPub still runs.
+
+    After its handler, ipykernel's control thread flushes sys.stdout and sys.stderr, and each flush waits
+    (10 s at most) for the IOPub thread to run it. The atexit handlers stop the IOPub thread and then join
+    the control thread: had IOPub stopped before the control thread's flush ran, the kernel sat out both
+    waits (20 s, more than hubmill's grace) and was killed before it flushed the user's files.
+    """
+    control = getattr(app, "control_thread", None)
+    if control is None or not control.is_alive():
+        return
+    control.stop()  # after the message it is handling (a no-op if shutdown_request already stopped its loop)
+    control.join(CONTROL_JOIN_S)
 
 
 def open_files(objects):

@@ -326,7 +326,7 @@ class Server:
         if self.preload_ns and app.shell is not None:
             app.shell.user_ns.update(self.preload_ns)
         app.start()
-        self.lean_exit()
+        self.lean_exit(app)
 
 
 def load_sibling(name):

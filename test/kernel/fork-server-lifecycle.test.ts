@@ -99,6 +99,34 @@ describe('forked kernels: lifecycle', () => {
     assert.ok(existsSync(join(dir, 'mine-flushed.txt')), 'the io.IOBase subclass was flushed at exit');
   });
 
+  test('the exit lets the control thread finish its reply to shutdown_request before IOPub stops', async () => {
+    // After its handler, the control thread flushes sys.stdout through the IOPub thread (each flush waits up
+    // to 10 s for it). An exit that stopped IOPub while the control thread was still busy could leave those
+    // flushes unanswered: the kernel sat out 20 s and was killed before it flushed the user's files.
+    const k = await forkedKernel(servers, spec, { cwd: dir });
+    const seen = join(dir, 'at-atexit.txt');
+    const code = [
+      'import atexit, sys, threading, time',
+      'from ipykernel.kernelapp import IPKernelApp',
+      'app = IPKernelApp.instance()',
+      // A slow control thread: 0.5 s between its shutdown_reply and its flushes.
+      'flush = sys.stdout.flush',
+      'def slow_flush():',
+      "    if threading.current_thread() is app.control_thread:",
+      '        time.sleep(0.5)',
+      '    flush()',
+      'sys.stdout.flush = slow_flush',
+      // Registered last, so run first of the atexit handlers: before the one that stops IOPub.
+      'def at_exit():',
+      `    with open(${JSON.stringify(seen)}, 'w') as f:`,
+      "        f.write('control %s, iopub %s' % (app.control_thread.is_alive(), app.iopub_thread.thread.is_alive()))",
+      'atexit.register(at_exit)',
+    ].join('\n');
+    await run(k, code);
+    await k.shutdown({ graceMs: 15_000 }); // under the 20 s the flushes could wait, far above a normal exit
+    assert.equal(readFileSync(seen, 'utf8'), 'control False, iopub True');
+  });
+
   test('a crash of one child touches neither the server nor the other children', async () => {
     const [a, b] = await Promise.all([forkedKernel(servers, spec, { cwd: dir }), forkedKernel(servers, spec, { cwd: dir })]);
     try {
