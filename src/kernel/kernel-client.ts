@@ -345,7 +345,12 @@ export class KernelClient extends EventEmitter implements ExecutionKernel {
           }
           waited = !answered;
         } else {
-          this.sockets.send('control', this.sockets.header('shutdown_request'), { restart: false }).catch(() => {});
+          // Once the kernel has answered, nothing more is read from it: the sockets close rather than
+          // dial its closed ports every reconnect interval while it exits.
+          void this.request('control', 'shutdown_request', { restart: false }, { needIdle: false, timeoutMs: grace }).then(
+            () => this.sockets.close(),
+            () => {},
+          );
         }
       }
       this.sockets.closeIopub();

@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chown, mkdtemp, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { chownSync, mkdtempSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelStartError } from '../errors.js';
@@ -113,12 +114,14 @@ export async function createConnectionFile(
     await removeDir();
   };
   try {
-    dir = await mkdtemp(join(tmpdir(), 'hubmill-kernel-'));
+    // Synchronous: a few small calls in the system temp folder cost less than a trip to libuv's
+    // thread pool and back each (two thread switches apiece, dear on a virtual machine).
+    dir = mkdtempSync(join(tmpdir(), 'hubmill-kernel-'));
     connectionFile = join(dir, `kernel-${id}.json`);
-    await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
+    writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600 });
     if (runAs) {
-      await chown(dir, runAs.uid, runAs.gid);
-      await chown(connectionFile, runAs.uid, runAs.gid);
+      chownSync(dir, runAs.uid, runAs.gid);
+      chownSync(connectionFile, runAs.uid, runAs.gid);
     }
     return { id, connection, connectionFile, dir, cleanup, handOver };
   } catch (err) {
@@ -133,8 +136,14 @@ export async function createConnectionFile(
  */
 async function removeConnectionDir(dir: string, files: string[]): Promise<void> {
   try {
-    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
-    await rmdir(dir);
+    for (const f of files) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // Not there (the kernel or a cleanup removed it).
+      }
+    }
+    rmdirSync(dir);
   } catch {
     await rm(dir, { recursive: true, force: true });
   }
