@@ -147,7 +147,9 @@ describe('KernelClient with a real ipykernel', () => {
 
   test('refuses stdin: input() raises instead of hanging', async () => {
     const k = clients[0]!;
-    const reply = await k.execute('input("name? ")', { timeoutMs: 10_000 });
+    // stopOnError false: ipykernel would otherwise abort an execute_request that reaches it just after
+    // this error (its abort window closes on the next loop turn), such as the next test's.
+    const reply = await k.execute('input("name? ")', { timeoutMs: 10_000, stopOnError: false });
     assert.equal(reply.status, 'error');
     assert.match(reply.ename ?? '', /StdinNotImplementedError/);
   });
