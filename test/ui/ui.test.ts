@@ -222,9 +222,22 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
 
   it('works from the keyboard: filter, open a notebook, edit a parameter, run with Enter', async () => {
     await onPage(async (page, context) => {
-      await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
+      // The list keeps the previous user's notebooks until this user's arrive; tabbing through a list that is
+      // then replaced loses the focus. Wait for this user's notebooks and jobs before moving the focus.
+      const select = page.getByRole('combobox', { name: 'User' });
+      if ((await select.inputValue()) !== USER) {
+        const listed = (what: string) =>
+          page.waitForResponse((r) => {
+            const u = new URL(r.url());
+            return u.pathname.endsWith(`/api/v1/${what}`) && u.searchParams.get('username') === USER;
+          });
+        const lists = Promise.all([listed('notebooks'), listed('jobs')]);
+        await select.selectOption(USER);
+        await lists;
+      }
       await page.getByRole('searchbox', { name: 'Filter notebooks' }).focus();
       await page.keyboard.type('demo');
+      await page.getByText('demo.ipynb', { exact: true }).waitFor();
       let onLink = false;
       for (let i = 0; i < 20 && !onLink; i++) {
         await page.keyboard.press('Tab');
