@@ -152,10 +152,11 @@ describe('web UI: schedules (Chromium, real hubmill serve)', { timeout: 240_000 
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
       await page.locator(`tr[data-job-id="${other.id}"]`).waitFor();
       await page.getByLabel('Schedule', { exact: true }).selectOption({ label: 'morning rows' });
-      // Both rows show unfiltered: the other job's row goes when the filtered page arrives.
+      // The unfiltered list goes at once (no rows under the new filter until its page arrives), then the schedule's job alone.
       await page.locator(`tr[data-job-id="${other.id}"]`).waitFor({ state: 'detached' });
-      assert.equal(await page.locator('table.jobs tbody tr').count(), 1);
       await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
+      assert.equal(await page.locator('table.jobs tbody tr').count(), 1);
+      assert.equal(await page.locator(`tr[data-job-id="${other.id}"]`).count(), 0);
       assert.match(page.url(), new RegExp(`schedule=${s.id}`));
 
       // Edit: the form is filled in from the schedule; a change is saved.

@@ -262,6 +262,40 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
     });
   });
 
+  it("never lists one notebook's runs under another notebook's name while the other's runs load", async () => {
+    const done = await call(srv.base, 'POST', '/api/v1/jobs?wait=true', srv.token, { username: USER, notebook: 'floats.ipynb' }, {}, 120_000);
+    assert.equal(done.body.status, 'succeeded', JSON.stringify(done.body));
+    const runLink = `a[href="#/job/${done.body.id}"]`;
+    await onPage(async (page) => {
+      await page.goto(`${srv.base}/ui/#/notebook?path=floats.ipynb`);
+      await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
+      await page.locator(runLink).waitFor();
+      // The other notebook's runs are held until the page has been looked at: no race with their arrival.
+      let release = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      let requested = () => {};
+      const asked = new Promise<void>((r) => (requested = r));
+      await page.route(
+        (u) => u.pathname.endsWith('/api/v1/jobs') && u.searchParams.get('notebook') === 'slow.ipynb',
+        async (route) => {
+          requested();
+          await held;
+          await route.continue().catch(() => {});
+        },
+      );
+      try {
+        await page.evaluate(() => (location.hash = '#/notebook?path=slow.ipynb'));
+        await asked;
+        await page.getByRole('heading', { name: 'slow.ipynb' }).waitFor();
+        assert.equal(await page.locator(runLink).count(), 0, "floats.ipynb's run listed on the page of slow.ipynb");
+      } finally {
+        release();
+      }
+      await page.getByRole('link', { name: 'All runs of this notebook' }).or(page.getByText('No runs yet')).first().waitFor();
+      assert.equal(await page.locator(runLink).count(), 0);
+    });
+  });
+
   it('cancels a long-running job from its page', async () => {
     const submitted = await call(srv.base, 'POST', '/api/v1/jobs', srv.token, { username: USER, notebook: 'slow.ipynb' });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));

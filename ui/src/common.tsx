@@ -67,22 +67,31 @@ export function Loading() {
   return <p class="muted" aria-live="polite">Loading…</p>;
 }
 
-/** Runs an async load when its dependencies change; keeps the last value while reloading. */
-export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { value: T | undefined; error: unknown; reload(): void } {
-  const [value, setValue] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
+const sameDeps = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+/**
+ * Runs an async load when `deps` or `refresh` change, or on `reload()`.
+ * `deps` say *what* is shown (a user, an id, a filter): once they change, the value loaded for the
+ * old ones is no longer answered (undefined until the new one arrives), so a page never shows one
+ * user's list under another's heading. `refresh` and `reload()` load the same thing again: the
+ * last value stays on screen meanwhile, with no "Loading" flash.
+ */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], refresh: unknown[] = []): { value: T | undefined; error: unknown; reload(): void } {
+  const [state, setState] = useState<{ deps: unknown[]; value: T | undefined; error: unknown }>({ deps, value: undefined, error: null });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
+    const current = deps;
     fn().then(
-      (v) => live && (setValue(v), setError(null)),
-      (e) => live && setError(e),
+      (v) => live && setState({ deps: current, value: v, error: null }),
+      (e) => live && setState((s) => ({ deps: current, value: sameDeps(s.deps, current) ? s.value : undefined, error: e })),
     );
     return () => {
       live = false;
     };
-  }, [...deps, tick]);
-  return { value, error, reload: () => setTick((t) => t + 1) };
+  }, [...deps, ...refresh, tick]);
+  const mine = sameDeps(state.deps, deps);
+  return { value: mine ? state.value : undefined, error: mine ? state.error : null, reload: () => setTick((t) => t + 1) };
 }
 
 export function shortValue(v: unknown): string {

@@ -54,7 +54,7 @@ function Pages({ me, user }: { me: Me; user: string | null }) {
       </main>
     );
   }
-  if (route.path === '/notebook' && p.get('path')) return <NotebookPage path={p.get('path')!} from={p.get('from')} />;
+  if (route.path === '/notebook' && p.get('path')) return <NotebookPage key={p.get('path')!} path={p.get('path')!} from={p.get('from')} />;
   return <NotebooksPage />;
 }
 

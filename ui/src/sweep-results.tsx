@@ -44,7 +44,7 @@ function compare(a: unknown, b: unknown, dir: number): number {
 
 /** `version` changes when the rows may have: they are fetched again. */
 export function SweepResults({ pipelineId, runId, task, version, actions }: { pipelineId: string; runId: string; task: string; version: string; actions?(r: ResultRow): preact.ComponentChildren }) {
-  const data = useLoad(() => runResults(pipelineId, runId, task), [pipelineId, runId, task, version]);
+  const data = useLoad(() => runResults(pipelineId, runId, task), [pipelineId, runId, task], [version]);
   const [sort, setSort] = useState<{ col: string; dir: 1 | -1 }>({ col: 'item_index', dir: 1 });
   if (data.error) return <ErrorBox error={data.error} />;
   if (!data.value) return <Loading />;

@@ -14,7 +14,7 @@ import { ShareButton, SharedFilter } from '../share';
 function LastResult({ s }: { s: Schedule }) {
   const { me } = useApp();
   // Not by owner for others: a schedule shared with the caller lists through its grants.
-  const last = useLoad(() => listJobs({ username: me.admin ? s.owner : null, schedule_id: s.id, limit: 1 }), [s.id, s.updated_at]);
+  const last = useLoad(() => listJobs({ username: me.admin ? s.owner : null, schedule_id: s.id, limit: 1 }), [s.id], [s.updated_at]);
   const job = last.value?.jobs[0];
   if (last.error) return <span class="muted">?</span>;
   if (!last.value) return <span class="muted">…</span>;
