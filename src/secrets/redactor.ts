@@ -11,6 +11,7 @@
  * could be the start of a value until the next chunk (or the cell's end) tells,
  * so a value split across two messages is still caught.
  */
+import { attachLongText, longTextOf, type LongText } from '../notebook/long-text.js';
 
 export interface NamedValue {
   name: string;
@@ -86,13 +87,24 @@ export class Redactor {
     if (v !== null && typeof v === 'object') {
       let changed = false;
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
+      let long: { key: string; text: LongText } | null = null;
+      for (const k of Object.keys(v)) {
+        // A stream output's LongText was redacted as its text arrived (engine/cell-execution.ts): it is
+        // neither read (that would join it into one string, hundreds of MB) nor copied, but kept.
+        const text = longTextOf(v, k);
+        if (text) {
+          long = { key: k, text };
+          continue;
+        }
+        const x = (v as Record<string, unknown>)[k];
         const k2 = this.text(k);
         const y = this.walk(x);
         if (y !== x || k2 !== k) changed = true;
         out[k2] = y;
       }
-      return changed ? out : v;
+      if (!changed) return v;
+      if (long) attachLongText(out, long.key, long.text);
+      return out;
     }
     return v;
   }

@@ -103,6 +103,16 @@ describe('hubmill run (papermill options)', () => {
     assert.match(r.stderr, new RegExp(`${work}\\n1\\n`));
   });
 
+  test('--stdout-file takes a 6 MiB stream message whole, written piece by piece', async () => {
+    const dir = await tempDir();
+    // One message over the large-message threshold: its text is read from the frame in slices (kernel/large-stream.ts).
+    const input = await writeNotebook(dir, 'in.ipynb', makeNotebook([code("import sys\nsys.stdout.write(''.join('%1023d\\n' % i for i in range(6 * 1024)))\nsys.stdout.flush()")]));
+    const r = hubmill(['run', input, join(dir, 'o.ipynb'), '--stdout-file', join(dir, 'stdout.txt')]);
+    assert.equal(r.code, 0, r.stderr);
+    const expected = Array.from({ length: 6 * 1024 }, (_, i) => `${String(i).padStart(1023)}\n`).join('');
+    assert.ok((await readFile(join(dir, 'stdout.txt'), 'utf8')) === expected, 'the stdout file holds the whole text, in order');
+  });
+
   test('--help-notebook and inspect print the parameters; inspect --json for machines', async () => {
     const dir = await tempDir();
     const input = await writeNotebook(dir, 'in.ipynb', makeNotebook([code('lr: float = 0.01  # learning rate\nepochs = 10  # type: int\nname = "x"', ['parameters']), code('1')]));

@@ -13,10 +13,11 @@ import { OutputCollector } from '../../src/engine/outputs.js';
 import { decodeLargeStream } from '../../src/kernel/large-stream.js';
 import type { RunOptions } from '../../src/engine/run-types.js';
 import type { Message } from '../../src/kernel/messages.js';
-import { longTextOf } from '../../src/notebook/long-text.js';
+import { LongText, longTextOf } from '../../src/notebook/long-text.js';
 import { notebookKernel } from '../../src/notebook/kernel.js';
 import type { Output } from '../../src/notebook/notebook-types.js';
 import { parseNotebook } from '../../src/notebook/read.js';
+import { Redactor } from '../../src/secrets/redactor.js';
 import { code, makeNotebook, tempDir } from '../helpers/notebooks.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -113,6 +114,46 @@ describe('engine: large outputs on a real ipykernel', () => {
     const outs = written.cells[0].outputs as Json[];
     assert.equal(outs.length, 1);
     assert.equal(outs[0]!.text, ('x'.repeat(1023) + '\n').repeat(lines) + 'done\n');
+  });
+
+  test('with secrets, a 24 MiB stream message is redacted slice by slice and never joined into one string', async () => {
+    const secret = 'hunter2-s3cr3t-value';
+    const MiB = 1024 * 1024;
+    const n = 24;
+    // ASCII without escapes: the text's offsets are its frame's, so each value straddles a 1 MiB slice of the frame.
+    const textOf = (value: string) => {
+      let out = '';
+      let pos = 0;
+      for (let k = 1; k < n; k++) {
+        const cut = k * MiB - 5;
+        out += 'x'.repeat(cut - pos) + value;
+        pos = cut + secret.length;
+      }
+      return out + 'x'.repeat(n * MiB - pos);
+    };
+    const src =
+      `import sys\ns = ${JSON.stringify(secret)}\nparts, pos = [], 0\nfor k in range(1, ${n}):\n    cut = k * ${MiB} - 5\n` +
+      `    parts += ['x' * (cut - pos), s]\n    pos = cut + len(s)\nparts.append('x' * (${n * MiB} - pos))\nsys.stdout.write(''.join(parts))\nsys.stdout.flush()`;
+    // Every join of a LongText into one string is seen here (a large message's text and an output's are LongTexts).
+    const toString = LongText.prototype.toString;
+    let longestJoin = 0;
+    LongText.prototype.toString = function (this: LongText) {
+      const s = toString.call(this);
+      longestJoin = Math.max(longestJoin, s.length);
+      return s;
+    };
+    let ran;
+    try {
+      ran = await run([code(src)], { redactor: new Redactor([{ name: 'TOKEN', value: secret }]) });
+    } finally {
+      LongText.prototype.toString = toString;
+    }
+    assert.equal(ran.result.status, 'succeeded');
+    const outs = ran.written.cells[0].outputs as Json[];
+    assert.equal(outs.length, 1);
+    assert.equal(outs[0]!.name, 'stdout');
+    assert.ok(outs[0]!.text === textOf('[REDACTED:TOKEN]'), 'every value redacted, the rest kept');
+    assert.ok(longestJoin <= 2 * MiB, `a LongText of ${longestJoin} characters was joined into one string`);
   });
 
   test('past maxOutputBytes the run goes on, its notebook keeps the head, a note and a warning', async () => {
