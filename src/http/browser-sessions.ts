@@ -6,12 +6,13 @@
  * and the token sealed under a key derived from the id (session-crypto.ts), which each request
  * re-checks with the same token checks as a header (the static token, the hub, cached): changing
  * or revoking the token at its source ends the session, and admin rights follow the hub.
- * Sign-out deletes the session; an admin deletes all of a user's (routes/sessions.ts); expired
+ * Sign-out (a POST with the session's XSRF token, so that a link or redirect from another site cannot
+ * end a session) deletes the session; an admin deletes all of a user's (routes/sessions.ts); expired
  * ones are refused at once and swept. Requests authenticated by the cookie with an unsafe method
  * must send `X-XSRF-Token` (from `GET ui/api/me` or `GET session`): SameSite does not protect
  * against other pages on the hub's own origin (users' servers under /user/…).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubmillError } from '../errors.js';
 import type { SessionStore, SessionVia } from '../store/session-store.js';
 import { safeEqual, type Authenticator, type Identity } from './auth.js';
@@ -23,6 +24,23 @@ export const SESSION_COOKIE = 'hubmill-session';
 /** The cookie of earlier versions, which carried the API token itself: never read, cleared whenever seen. */
 export const LEGACY_TOKEN_COOKIE = 'hubmill-token';
 export const XSRF_HEADER = 'x-xsrf-token';
+/** The form field that carries the XSRF token of a sign-out form. */
+export const XSRF_FIELD = '_xsrf';
+
+/** The XSRF token a request sent: its header, or the field of a form body (acceptForms). */
+export function sentXsrf(req: FastifyRequest): string | null {
+  const header = req.headers[XSRF_HEADER];
+  if (typeof header === 'string') return header;
+  const field = (req.body as Record<string, unknown> | null | undefined)?.[XSRF_FIELD];
+  return typeof field === 'string' ? field : null;
+}
+
+/** Lets the routes of one encapsulated scope take small `application/x-www-form-urlencoded` bodies (a sign-out form). */
+export function acceptForms(scope: FastifyInstance): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+}
 
 /** Lifetime of a token-link session. */
 export const TOKEN_LINK_SESSION_S = 7 * 24 * 3600;
@@ -125,9 +143,16 @@ export class BrowserSessions implements Authenticator {
     return identity;
   }
 
-  /** Sign-out: deletes the browser's session and clears its cookie. True when a session was deleted. */
+  /**
+   * Sign-out: deletes the browser's session and clears its cookie. True when a session was deleted.
+   * The request must carry the session's XSRF token (sentXsrf); without a session there is nothing to protect.
+   */
   async signOut(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const id = this.cookieId(req);
+    const sent = sentXsrf(req);
+    if (id !== null && (sent === null || !safeEqual(sent, xsrfForSession(id, this.o.cookieSecret)))) {
+      throw new ForbiddenError(`sign-out must send the session's XSRF token: the ${XSRF_HEADER} header or the ${XSRF_FIELD} form field`);
+    }
     const revoked = id === null ? false : await this.o.store.revoke(sessionIdHash(id));
     this.cookie(reply, req, SESSION_COOKIE, '', 0);
     if (rawCookie(req, LEGACY_TOKEN_COOKIE) !== null) this.cookie(reply, req, LEGACY_TOKEN_COOKIE, '', 0);

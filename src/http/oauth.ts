@@ -9,7 +9,10 @@
  *                                  client_id + client_secret (the service's
  *                                  api_token), resolves the access token with
  *                                  {api}/user, starts a browser session, 302 to next
- *   GET {prefix}logout             ends the browser session (sign-out)
+ *   GET {prefix}logout             says the browser is logged out, or, while it has a
+ *                                  session, offers a button that POSTs the form below
+ *   POST {prefix}logout            ends the browser session (sign-out); the session's
+ *                                  XSRF token comes in the form (`_xsrf`) or the header
  *   GET {prefix}session            who the session is, plus its XSRF token
  *
  * The session is server-side (browser-sessions.ts): the cookie holds a random
@@ -23,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { safeEqual } from './auth.js';
-import type { BrowserSessions } from './browser-sessions.js';
+import { acceptForms, XSRF_FIELD, type BrowserSessions } from './browser-sessions.js';
 import { appendCookie, secureRequest, signedCookie } from './cookies.js';
 import { ForbiddenError, UnauthorizedError } from './http-errors.js';
 import { HubUnavailableError, type HubAuthenticator } from './hub-auth.js';
@@ -160,12 +163,25 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthOptions & { s
     return reply.redirect(safeNext(saved.next, prefix), 302);
   });
 
+  // Logging out changes state, so it is a POST with the session's XSRF token: a link or a redirect from
+  // another site (the session cookie is SameSite=Lax, sent on top-level navigations) cannot log anyone out.
   app.get(`${prefix}logout`, { schema: { hide: true }, config: { public: true } }, async (req, reply) => {
-    await sessions.signOut(req, reply);
-    noStore(reply);
-    return reply
-      .type('text/html; charset=utf-8')
-      .send(`<!doctype html><meta charset="utf-8"><title>hubmill: logged out</title><p>Logged out of hubmill. <a href="${prefix}login">Log in again</a></p>`);
+    noStore(reply).type('text/html; charset=utf-8');
+    const xsrf = sessions.xsrf(req);
+    if (xsrf === null) {
+      return reply.send(`<!doctype html><meta charset="utf-8"><title>hubmill: logged out</title><p>Logged out of hubmill. <a href="${prefix}login">Log in again</a></p>`);
+    }
+    return reply.send(
+      `<!doctype html><meta charset="utf-8"><title>hubmill: log out</title><form method="post" action="${prefix}logout">` +
+        `<input type="hidden" name="${XSRF_FIELD}" value="${xsrf}"><p>Log out of hubmill? <button type="submit">Log out</button></p></form>`,
+    );
+  });
+  await app.register(async (scope) => {
+    acceptForms(scope);
+    scope.post(`${prefix}logout`, { schema: { hide: true }, config: { public: true } }, async (req, reply) => {
+      await sessions.signOut(req, reply);
+      return noStore(reply).redirect(`${prefix}logout`, 303);
+    });
   });
 
   app.get(`${prefix}session`, { schema: { hide: true } }, async (req, reply) => {

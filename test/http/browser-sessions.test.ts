@@ -164,8 +164,22 @@ for (const backend of BACKENDS) {
       const kept = await signIn(app);
       const s = await signIn(app);
       assert.equal((await me(app, s.value)).statusCode, 200);
-      const out = await app.inject({ url: '/ui/signout', headers: jar(s.value) });
-      assert.equal(out.statusCode, 302);
+      // Neither a GET (a link or another site's redirect) nor a POST without the session's XSRF token signs out.
+      const get = await app.inject({ url: '/ui/signout', headers: jar(s.value) });
+      assert.equal(get.statusCode, 302);
+      assert.equal(get.headers.location, '/ui/');
+      assert.equal(get.headers['set-cookie'], undefined);
+      for (const headers of [{}, { 'x-xsrf-token': 'wrong' }]) {
+        const refused = await app.inject({ method: 'POST', url: '/ui/signout', headers: { ...jar(s.value), ...headers } });
+        assert.equal(refused.statusCode, 403, refused.body);
+      }
+      const otherXsrf = (await me(app, kept.value)).json().xsrf_token as string;
+      assert.equal((await app.inject({ method: 'POST', url: '/ui/signout', headers: { ...jar(s.value), 'x-xsrf-token': otherXsrf } })).statusCode, 403, "another session's token");
+      assert.equal((await me(app, s.value)).statusCode, 200, 'still signed in');
+      // The UI's form sends the token as a field.
+      const xsrf = (await me(app, s.value)).json().xsrf_token as string;
+      const out = await app.inject({ method: 'POST', url: '/ui/signout', headers: { ...jar(s.value), 'content-type': 'application/x-www-form-urlencoded' }, payload: `_xsrf=${encodeURIComponent(xsrf)}` });
+      assert.equal(out.statusCode, 303, out.body);
       assert.equal(out.headers.location, '/ui/');
       assert.match(sessionCookie(out).header, /^hubmill-session=; .*Max-Age=0/);
       assert.equal((await me(app, s.value)).statusCode, 401, 'a copy of the cookie kept after sign-out does not work');
@@ -223,7 +237,8 @@ for (const backend of BACKENDS) {
       assert.doesNotMatch((await signIn(nobody, { headers: https })).header, /Secure/);
       // Sign-out clears it with the same flags.
       const s = await signIn(loopback, { headers: https });
-      const out = await loopback.inject({ url: '/ui/signout', headers: { ...https, ...jar(s.value) } });
+      const xsrf = (await loopback.inject({ url: '/ui/api/me', headers: { ...https, ...jar(s.value) } })).json().xsrf_token as string;
+      const out = await loopback.inject({ method: 'POST', url: '/ui/signout', headers: { ...https, ...jar(s.value), 'x-xsrf-token': xsrf } });
       assert.match(sessionCookie(out).header, /^hubmill-session=; .*; Secure$/);
     });
 
@@ -248,7 +263,8 @@ describe('browser sessions across PostgreSQL nodes', () => {
     const nodeB = await appOn(t, b.sessions);
     const s = await signIn(nodeA);
     assert.equal((await me(nodeB, s.value)).statusCode, 200);
-    assert.equal((await nodeB.inject({ url: '/ui/signout', headers: jar(s.value) })).statusCode, 302);
+    const xsrf = (await me(nodeB, s.value)).json().xsrf_token as string;
+    assert.equal((await nodeB.inject({ method: 'POST', url: '/ui/signout', headers: { ...jar(s.value), 'x-xsrf-token': xsrf } })).statusCode, 303);
     assert.equal((await me(nodeA, s.value)).statusCode, 401);
     // A node with another cookie secret cannot open the stored token: refused there, still valid where it can.
     const t2 = await signIn(nodeA);

@@ -283,8 +283,11 @@ describe('hubmill behind a real JupyterHub', { timeout: 180_000 }, () => {
       assert.equal(withHeader.status, 202, JSON.stringify(withHeader.body));
       assert.equal(withHeader.body.username, 'alice');
 
+      // A GET (a link, or another site's redirect) logs nobody out: it asks, and the button POSTs with the XSRF token.
       await page.goto(`${proxied}/logout`);
-      assert.match((await page.textContent('body')) ?? '', /Logged out/);
+      assert.equal(await page.evaluate(async () => (await fetch('/services/hubmill/session', { headers: { accept: 'application/json' } })).status), 200);
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByText('Logged out of hubmill').waitFor();
       const after = await page.evaluate(async () => (await fetch('/services/hubmill/session', { headers: { accept: 'application/json' } })).status);
       assert.equal(after, 401);
       // A copy of the cookie kept from before the logout is refused: the session is gone from the store.

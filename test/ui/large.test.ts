@@ -65,7 +65,7 @@ describe('web UI: a 50 MB output notebook (Chromium)', { timeout: 240_000 }, () 
       page.setDefaultTimeout(60_000);
       await page.goto(srv.link);
       await page.waitForURL(`${srv.base}/ui/`);
-      await page.getByRole('link', { name: 'Sign out' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
       await page.addInitScript(() => {
         (window as unknown as { longest: number }).longest = 0;
         new PerformanceObserver((list) => {

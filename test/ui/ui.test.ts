@@ -82,7 +82,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       `\n--- page text ---\n${(await page.evaluate(() => document.body.innerText).catch(() => '?')).slice(0, 2000)}\n--- page events ---\n${seen.slice(-40).join('\n')}`;
     await page.goto(srv.link);
     await page.waitForURL(`${srv.base}/ui/`);
-    await page.getByRole('link', { name: 'Sign out' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
     return { context, page };
   }
 
@@ -131,7 +131,7 @@ describe('web UI (Chromium, real hubmill serve)', { timeout: 240_000 }, () => {
       // The service token has no home: the UI opens the home of the user the service runs as, or offers the switch.
       await page.getByRole('combobox', { name: 'User' }).selectOption(USER);
       await page.getByRole('link', { name: 'demo.ipynb' }).waitFor();
-      await page.getByRole('link', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByLabel('API token').waitFor();
       assert.equal((await context.cookies(srv.base)).find((c) => c.name === 'hubmill-session'), undefined);
       // A copy of the cookie kept from before the sign-out is refused: the session is gone from the store.

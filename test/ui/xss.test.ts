@@ -96,7 +96,7 @@ describe('web UI: untrusted outputs and markdown (Chromium)', { timeout: 180_000
       });
       await page.goto(srv.link);
       await page.waitForURL(`${srv.base}/ui/`);
-      await page.getByRole('link', { name: 'Sign out' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
       const cookie = (await context.cookies(srv.base)).find((c) => c.name === 'hubmill-session');
       assert.ok(cookie?.httpOnly, 'HttpOnly sign-in cookie');
       await page.goto(`${srv.base}/ui/#/job/${jobId}`);

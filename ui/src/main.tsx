@@ -88,7 +88,11 @@ function Header({ me, user, setUser }: { me: Me; user: string | null; setUser(u:
           <span class="small">{user ?? me.name}</span>
         )}
         <span class="muted small" title="Signed in as">{me.name}{me.admin ? ' (admin)' : ''}</span>
-        <a class="small" href={url('ui/signout')}>Sign out</a>
+        {/* A POST with the session's XSRF token: a link from another site cannot sign the user out. */}
+        <form method="post" action={url('ui/signout')} class="signout">
+          <input type="hidden" name="_xsrf" value={me.xsrf_token ?? ''} />
+          <button type="submit" class="link small">Sign out</button>
+        </form>
       </div>
     </header>
   );

@@ -20,7 +20,7 @@ import { NotFoundError } from '../../errors.js';
 import { isValidUsername } from '../../users/home-path.js';
 import type { RouteContext } from '../context.js';
 import { tokenFromRequest } from '../auth.js';
-import { SessionsUnavailableError, type BrowserSessions } from '../browser-sessions.js';
+import { acceptForms, SessionsUnavailableError, type BrowserSessions } from '../browser-sessions.js';
 import { UnauthorizedError } from '../http-errors.js';
 import { wantsHtml } from '../oauth.js';
 import { MeView, type MeViewT } from '../schemas.js';
@@ -152,13 +152,19 @@ const uiRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; sessions: Browser
     return reply.header('cache-control', 'no-store').redirect(`${prefix}ui/`, 302);
   });
 
-  // Sign-out deletes the session in the store (the cookie is dead even if a copy of it survives).
-  app.get('/ui/signout', pub, async (req, reply) => {
-    await sessions?.signOut(req, reply);
-    reply.header('cache-control', 'no-store');
-    // With a hub, its logout page says so and offers to log in again.
-    return reply.redirect(hub ? `${prefix}logout` : `${prefix}ui/`, 302);
+  // Sign-out deletes the session in the store (the cookie is dead even if a copy of it survives). It is a POST
+  // with the session's XSRF token (the UI's form sends it), so another site cannot sign a user out.
+  await app.register(async (scope) => {
+    acceptForms(scope);
+    scope.post('/ui/signout', pub, async (req, reply) => {
+      await sessions?.signOut(req, reply);
+      reply.header('cache-control', 'no-store');
+      // With a hub, its logout page says so and offers to log in again.
+      return reply.redirect(hub ? `${prefix}logout` : `${prefix}ui/`, 303);
+    });
   });
+  // A GET (an old link or bookmark) changes nothing: it opens the UI, whose button signs out.
+  app.get('/ui/signout', pub, async (_req, reply) => reply.header('cache-control', 'no-store').redirect(`${prefix}ui/`, 302));
 
   app.get('/ui/frame', pub, async (_req, reply) => {
     const html = await readFile(join(UI_DIR, 'frame.html'), 'utf8').catch(() => null);
