@@ -75,13 +75,47 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-export async function startSmtpServer(): Promise<SmtpServer> {
+/**
+ * A server that takes mail only after STARTTLS (with this certificate and key) and
+ * AUTH (PLAIN or LOGIN) with this user and password: aiosmtpd's own Controller.
+ */
+const SECURE_SERVER = `
+import signal, ssl, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, cert, key, user, password = sys.argv[1:7]
+tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+tls.load_cert_chain(cert, key)
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+    return AuthResult(success=ok, handled=False)
+c = Controller(Mailbox(maildir), hostname='127.0.0.1', port=int(port), tls_context=tls, require_starttls=True,
+               authenticator=check, auth_required=True, auth_require_tls=True)
+c.start()
+signal.sigwait({signal.SIGTERM, signal.SIGINT})
+c.stop()
+`;
+
+export interface SecureSmtpOptions {
+  /** PEM files of the certificate STARTTLS presents and its key. */
+  cert: string;
+  key: string;
+  user: string;
+  password: string;
+}
+
+/** `secure`: the server requires STARTTLS and AUTH (SECURE_SERVER); without it, plain SMTP and no AUTH. */
+export async function startSmtpServer(secure?: SecureSmtpOptions): Promise<SmtpServer> {
   const dir = await mkdtemp(join(tmpdir(), 'hubmill-smtp-'));
   const maildir = join(dir, 'Maildir');
   let lastError = '';
   for (let attempt = 1; attempt <= 5; attempt++) {
     const port = await freePort();
-    const child = spawn(PY, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = secure
+      ? ['-c', SECURE_SERVER, String(port), maildir, secure.cert, secure.key, secure.user, secure.password]
+      : ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir];
+    const child = spawn(PY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     try {

@@ -2,10 +2,18 @@
  * Notification mail through a real SMTP server (aiosmtpd): one message with a
  * plain-text and an HTML part, both carrying the name, status, duration, the
  * failing cell and its error, the result values and the link; every value that
- * came from a user or a notebook is escaped in the HTML part.
+ * came from a user or a notebook is escaped in the HTML part. And a server that
+ * takes mail only after STARTTLS and AUTH, with a certificate from a private CA
+ * trusted the way a deployment would (NODE_EXTRA_CA_CERTS).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../helpers/jupyterhub.js';
 import { runMail, formatDuration, type RunSummary } from '../../src/notify/mail-message.js';
 import { smtpMailer, type Mailer } from '../../src/notify/mailer.js';
 import { startSmtpServer, type SmtpServer } from '../helpers/smtp-server.js';
@@ -61,5 +69,69 @@ describe('notification mail through a real SMTP server', { timeout: 60_000 }, ()
     assert.equal(runMail({ ...summary, name: 'a\r\nBcc: x@example.org' }).subject.includes('\n'), false);
     assert.equal(formatDuration(null), 'unknown');
     assert.equal(formatDuration(450), '450 ms');
+  });
+});
+
+// The mailer in its own Node process: NODE_EXTRA_CA_CERTS is read when Node starts, as in a deployment.
+const SEND = `
+import { mailErrorIsFinal, smtpMailer } from './src/notify/mailer.ts';
+const m = smtpMailer(process.env.SMTP_URL, 'hubmill@example.org', { timeoutMs: 10000 });
+try {
+  await m.send('ops@example.org', { subject: 'over TLS', text: 'hello', html: '<p>hello</p>' });
+  console.log(JSON.stringify({ ok: true }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, message: String(e.message), code: e.responseCode ?? null, final: mailErrorIsFinal(e) }));
+} finally {
+  m.close();
+}
+`;
+
+async function sendFromChild(url: string, ca: string | null): Promise<{ ok: boolean; message?: string; code?: number | null; final?: boolean }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, SMTP_URL: url };
+  if (ca) env.NODE_EXTRA_CA_CERTS = ca;
+  else delete env.NODE_EXTRA_CA_CERTS;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SEND], { cwd: REPO_ROOT, env, timeout: 60_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+describe('notification mail through a server that requires STARTTLS and AUTH', { timeout: 120_000 }, () => {
+  // Characters that must be percent-encoded in HUBMILL_SMTP_URL's password.
+  const user = 'hub mill@corp';
+  const password = 'p@ss:w/rd%41 é';
+  const cred = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+  let dir: string;
+  let smtp: SmtpServer;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hubmill-smtp-tls-'));
+    const r = await promisify(execFile)('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]).catch((e: Error) => e);
+    assert.ok(!(r instanceof Error), `openssl: ${r instanceof Error ? r.message : ''}`);
+    smtp = await startSmtpServer({ cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), user, password });
+  });
+  after(async () => {
+    await smtp?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sends after STARTTLS with the percent-encoded user and password of the URL, trusting a private CA', async () => {
+    const r = await sendFromChild(`smtp://${cred}@127.0.0.1:${smtp.port}`, join(dir, 'cert.pem'));
+    assert.deepEqual(r, { ok: true });
+    const [m] = await eventually(() => (smtp.messages().length ? smtp.messages() : undefined), 15_000, 'the mail at the server');
+    assert.equal(m!.subject, 'over TLS');
+  });
+
+  it('a wrong password is a final failure (535); an untrusted certificate fails, never falling back to plain text', async () => {
+    const before = smtp.messages().length;
+    const wrong = await sendFromChild(`smtp://${encodeURIComponent(user)}:nope@127.0.0.1:${smtp.port}`, join(dir, 'cert.pem'));
+    assert.equal(wrong.ok, false);
+    assert.equal(wrong.code, 535, JSON.stringify(wrong));
+    assert.equal(wrong.final, true);
+    const untrusted = await sendFromChild(`smtp://${cred}@127.0.0.1:${smtp.port}`, null);
+    assert.equal(untrusted.ok, false);
+    assert.match(untrusted.message ?? '', /certificate/i, JSON.stringify(untrusted));
+    assert.equal(untrusted.final, false, 'a certificate problem may be mended: retried');
+    assert.equal(smtp.messages().length, before);
   });
 });
