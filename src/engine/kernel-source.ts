@@ -57,8 +57,13 @@ export function givenKernel(kernel: ExecutionKernel, opts: { keep?: boolean } = 
 function chdirCode(language: string, dir: string, ifPresent = false): string | null {
   const lit = JSON.stringify(dir);
   switch (language.toLowerCase()) {
-    case 'python':
-      return ifPresent ? `(lambda os: os.path.isdir(${lit}) and os.chdir(${lit}))(__import__('os'))` : `__import__('os').chdir(${lit})`;
+    case 'python': {
+      // As a kernel started in `dir` would have it: the start folder's entry on sys.path (the launcher's
+      // first, `python -m` style) becomes `dir`, so a job never imports what lies where the kernel started.
+      const move = `(lambda os, sys, d: (lambda c: (os.chdir(d), sys.path.__setitem__(slice(None), [d if p == c else p for p in sys.path])))(os.getcwd()))`;
+      const mods = `(__import__('os'), __import__('sys'), ${lit})`;
+      return ifPresent ? `(lambda os: os.path.isdir(${lit}) and ${move}${mods})(__import__('os'))` : `${move}${mods}`;
+    }
     case 'r':
       return ifPresent ? `if (dir.exists(${lit})) setwd(${lit})` : `setwd(${lit})`;
     default:

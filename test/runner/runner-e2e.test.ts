@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -55,6 +55,45 @@ describe('Runner with real kernels', { skip: !hasPython && 'no python3 kernelspe
     assert.equal(printed.trim(), `21 ${join(env.home, 'work')}`, 'kernel works in the notebook folder');
     assert.ok(rec.events.some((e) => e.type === 'output'));
     assert.equal(rec.events.filter((e) => e.type === 'cell_finished').length, 4);
+  });
+
+  test("a warm kernel moved to the notebook's folder sees the modules a kernel started there would: not the pool's start folder", async (t) => {
+    const env = makeEnv(t, 'e2e');
+    // The pool starts its kernels here; a module in it must not be importable by jobs in other folders.
+    const start = join(env.root, 'service');
+    mkdirSync(start);
+    writeFileSync(join(start, 'only_in_start.py'), 'X = 1\n');
+    writeFileSync(join(env.home, 'work', 'only_in_work.py'), 'Y = 2\n');
+    writeNotebook(
+      env.home,
+      'work/nb.ipynb',
+      notebookJson([
+        'import os, sys\nprint(os.getcwd() in sys.path, any(p.endswith("/service") for p in sys.path))',
+        'import only_in_work\nprint(only_in_work.Y)',
+        'try:\n    import only_in_start\n    print("imported")\nexcept ModuleNotFoundError:\n    print("not found")',
+      ]),
+    );
+    const forkServers = new ForkServers();
+    t.after(() => forkServers.close());
+    for (const fork of [null, forkServers]) {
+      const pool = new KernelPool({ sizes: { python3: 1 }, cwd: start, ...(fork ? { forkServers: fork } : {}) });
+      pool.start();
+      t.after(() => pool.close());
+      assert.ok(await pool.waitFull(30_000), 'a warm kernel is ready');
+      const runner = makeRunner(env, { pool });
+      const { job: j } = await runner.submit(job());
+      await runner.start();
+      const done = await runner.waitFor(j.id, 30_000);
+      await runner.stop(5000);
+      await pool.close();
+      assert.equal(done?.status, 'succeeded', JSON.stringify(done?.error));
+      const out = JSON.parse(readFileSync(join(env.home, done!.output_path!), 'utf8'));
+      const printed = (i: number) => [out.cells[i].outputs[0].text].flat().join('').trim();
+      const how = fork ? 'forked' : 'launched';
+      assert.equal(printed(0), 'True False', `${how}: the notebook's folder on sys.path, the start folder not`);
+      assert.equal(printed(1), '2', how);
+      assert.equal(printed(2), 'not found', how);
+    }
   });
 
   test('cancels a running time.sleep(60) cell and keeps the partial output', async (t) => {
