@@ -111,6 +111,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     max: config.poolMax,
     preload: { ...config.preload },
     launcher: gateway ?? undefined,
+    followJobFolders: !gateway,
     forkServers,
     logger: logger.child({ component: 'pool' }),
     onKernelStart: (name, ok) => metrics.onKernelStart(name, ok),

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ExecuteOptions } from '../../src/kernel/execution-kernel.js';
 import type { KernelLauncher, PoolableKernel } from '../../src/kernel/pool-launcher.js';
@@ -16,7 +19,6 @@ let nextId = 0;
 class FakeKernel extends EventEmitter implements PoolableKernel {
   readonly id = `fake-${++nextId}`;
   readonly pid = undefined;
-  readonly cwd = undefined;
   readonly info = null;
   readonly spec: { name: string; language: string };
   readonly requests: Array<{ code: string; opts: ExecuteOptions }> = [];
@@ -24,6 +26,7 @@ class FakeKernel extends EventEmitter implements PoolableKernel {
   constructor(
     readonly language: string,
     private readonly failExecute = false,
+    readonly cwd: string | undefined = undefined,
   ) {
     super();
     this.spec = { name: 'k', language };
@@ -60,8 +63,8 @@ class FakeKernel extends EventEmitter implements PoolableKernel {
 function fakeLauncher(language: string, opts: { failExecute?: boolean } = {}) {
   const started: FakeKernel[] = [];
   const launcher: KernelLauncher<FakeKernel> = {
-    async startWarm() {
-      const k = new FakeKernel(language, opts.failExecute);
+    async startWarm(_name, o) {
+      const k = new FakeKernel(language, opts.failExecute, o.cwd);
       started.push(k);
       return { kernel: k, preloaded: false };
     },
@@ -134,6 +137,56 @@ describe('KernelPool with a fake launcher', () => {
       assert.equal((await pool.acquire('k')).id, started[0]!.id);
     } finally {
       await pool.close();
+    }
+  });
+
+  test("followJobFolders: refills start in the last job's folder while it exists, and a kernel already there goes first", async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'hubmill-pool-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const [a, b] = [join(root, 'a'), join(root, 'b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    const { launcher, started } = fakeLauncher('python');
+    const pool = new KernelPool<FakeKernel>({ sizes: { k: 2 }, launcher, cwd: '/srv', followJobFolders: true });
+    pool.start();
+    try {
+      assert.ok(await pool.waitFull(5000));
+      assert.deepEqual(started.map((k) => k.cwd), ['/srv', '/srv']);
+      const first = await pool.acquire('k', { cwd: a });
+      assert.equal(first.cwd, '/srv', 'none in the folder yet: the oldest');
+      assert.ok(await pool.waitFull(5000));
+      assert.equal(started.at(-1)!.cwd, a, "the refill starts in the job's folder");
+      const second = await pool.acquire('k', { cwd: a });
+      assert.equal(second.cwd, a, 'the kernel already in the folder, before an older one elsewhere');
+      assert.ok(await pool.waitFull(5000));
+      await pool.acquire('k', { cwd: b });
+      assert.ok(await pool.waitFull(5000));
+      assert.equal(started.at(-1)!.cwd, b);
+      // A folder removed since its job: the next kernel starts in the pool's own.
+      rmSync(b, { recursive: true });
+      await pool.acquire('k', { cwd: b });
+      assert.ok(await pool.waitFull(5000));
+      assert.equal(started.at(-1)!.cwd, '/srv');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("without followJobFolders, or with preload code, warm kernels always start in the pool's folder", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hubmill-pool-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const extra of [{}, { followJobFolders: true, preload: { K: 'import json' } }]) {
+      const { launcher, started } = fakeLauncher('python');
+      const pool = new KernelPool<FakeKernel>({ sizes: { k: 1 }, launcher, cwd: '/srv', ...extra });
+      pool.start();
+      try {
+        assert.ok(await pool.waitFull(5000));
+        await pool.acquire('k', { cwd: dir });
+        assert.ok(await pool.waitFull(5000));
+        assert.deepEqual(started.map((k) => k.cwd), ['/srv', '/srv'], JSON.stringify(extra));
+      } finally {
+        await pool.close();
+      }
     }
   });
 
