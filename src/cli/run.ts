@@ -12,7 +12,7 @@ import { KernelClient } from '../kernel/kernel-client.js';
 import { launchKernelProcess } from '../kernel/launcher.js';
 import { errorLocation } from '../notebook/cell-ref.js';
 import { formatInspection, inspectParameters } from '../notebook/inspect.js';
-import { LongText } from '../notebook/long-text.js';
+import { textPieces, type LongText } from '../notebook/long-text.js';
 import { notebookKernel } from '../notebook/kernel.js';
 import { parameterizePath } from '../notebook/output-path.js';
 import { mergeParameters } from '../notebook/parameters.js';
@@ -130,8 +130,7 @@ export async function runCommand(argv: string[], early: EarlyKernel | null = nul
         const o = e.output as unknown as Record<string, unknown>;
         if (o.output_type === 'stream') {
           // Stream events carry only the new text, merged or not; a large message's text (a LongText) goes out piece by piece.
-          const pieces = o.text instanceof LongText ? o.text.pieces() : [Array.isArray(o.text) ? (o.text as string[]).join('') : String(o.text)];
-          for (const fresh of pieces) {
+          for (const fresh of textPieces(o.text as string | string[] | LongText)) {
             if (o.name === 'stdout') stdoutFile?.write(fresh);
             else stderrFile?.write(fresh);
             if (args.logOutput) log(fresh);

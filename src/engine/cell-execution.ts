@@ -6,7 +6,7 @@
  */
 import type { ExecutionKernel } from '../kernel/execution-kernel.js';
 import type { Message } from '../kernel/messages.js';
-import { LongText } from '../notebook/long-text.js';
+import { textPieces, type LongText } from '../notebook/long-text.js';
 import { sourceText } from '../notebook/read.js';
 import type { Cell, Output } from '../notebook/notebook-types.js';
 import { isoformatUtc, nowMicros } from './papermill-time.js';
@@ -79,8 +79,7 @@ export async function executeCell(ctx: CellContext, index: number): Promise<Cell
       const c = msg.content as Json;
       lastStream = msg;
       // A large message's text (a LongText read from its frame) is redacted slice by slice: never one string.
-      const chunks: Iterable<string> = c.text instanceof LongText ? c.text.pieces() : [c.text as string];
-      for (const chunk of chunks) for (const [name, text] of holds!.push(c.name as string, chunk)) apply({ ...msg, content: { ...c, name, text } } as Message);
+      for (const chunk of textPieces(c.text as string | LongText)) for (const [name, text] of holds!.push(c.name as string, chunk)) apply({ ...msg, content: { ...c, name, text } } as Message);
       return;
     }
     flushStreams();

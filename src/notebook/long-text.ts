@@ -99,6 +99,13 @@ export class LongText {
   }
 }
 
+/** A stream text (one string, nbformat's list of lines, or a LongText) as pieces, never joined into one string. */
+export function textPieces(t: string | string[] | LongText | undefined): Iterable<string> {
+  if (t === undefined) return [];
+  if (t instanceof LongText) return t.pieces();
+  return Array.isArray(t) ? t : [t];
+}
+
 /** Where an output object keeps its LongText (not enumerable: copies, deepEqual and JSON see only `text`). */
 export const LONG_TEXT: unique symbol = Symbol('hubmill.longText');
 
